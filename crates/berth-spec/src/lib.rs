@@ -1,0 +1,128 @@
+//! `berth.yaml`: reading, merging environment overlays, typed
+//! deserialization with every problem reported, and validation.
+//!
+//! This crate is pure: it takes text and returns data plus diagnostics. It
+//! never touches the file system, the network or the clock.
+
+pub mod codes;
+mod de;
+pub mod model;
+mod node;
+mod overlay;
+mod path;
+pub mod reference;
+pub mod schema;
+mod suggest;
+mod validate;
+mod yaml;
+
+use berth_diagnostics::{Diagnostic, Severity, Span};
+
+pub use model::*;
+pub use node::{Entry, Key, Node, NodeKind};
+pub use path::{Anchor, Path, Segment, locate};
+pub use suggest::did_you_mean;
+
+/// A spec read for one environment.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The typed spec, when it has no errors (warnings allowed).
+    pub spec: Option<Spec>,
+    /// The environment the overlay came from, if any.
+    pub environment: Option<String>,
+    /// Every problem found, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Reads `text` as a spec for `environment` (the base when `None`).
+pub fn load(text: &str, environment: Option<&str>) -> Loaded {
+    let mut loaded = Loaded {
+        spec: None,
+        environment: environment.map(str::to_owned),
+        diagnostics: Vec::new(),
+    };
+    let root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(d) => {
+            loaded.diagnostics.push(d);
+            return loaded;
+        }
+    };
+    let (merged, overlay_diagnostics) = match overlay::apply(&root, environment) {
+        Ok(merged) => merged,
+        Err(d) => {
+            loaded.diagnostics.push(d);
+            return loaded;
+        }
+    };
+    loaded.diagnostics.extend(overlay_diagnostics);
+    let root_anchor = Span::new(0, 0);
+    let (spec, de_diagnostics) = de::from_node::<Spec>(&merged, root_anchor);
+    loaded.diagnostics.extend(de_diagnostics);
+    // Overlay sections are not typed with the base, so check their shape here too.
+    if environment.is_none() {
+        let (_, env_diags) =
+            de::from_node::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(
+                &root
+                    .get("environments")
+                    .map_or(Node::new(NodeKind::Null, root_anchor), |e| e.value.clone()),
+                root.get("environments").map_or(root_anchor, |e| e.key.span),
+            );
+        loaded.diagnostics.extend(env_diags);
+    }
+    if let Some(spec) = &spec {
+        if !loaded.has_errors() {
+            loaded.diagnostics.extend(validate::validate(spec, &merged));
+        }
+    }
+    sort(&mut loaded.diagnostics);
+    if !loaded.has_errors() {
+        loaded.spec = spec;
+    }
+    loaded
+}
+
+/// Checks the base and every declared environment, reporting each problem
+/// once. This is what `berth validate` runs without `--env`.
+pub fn check_all(text: &str) -> Vec<Diagnostic> {
+    let base = load(text, None);
+    let mut diagnostics = base.diagnostics;
+    if let Ok(root) = yaml::parse(text) {
+        for (name, _) in overlay::declared(&root) {
+            for d in load(text, Some(&name)).diagnostics {
+                if !diagnostics.contains(&d) {
+                    diagnostics.push(d);
+                }
+            }
+        }
+    }
+    sort(&mut diagnostics);
+    diagnostics
+}
+
+/// The environments `text` declares, in file order; empty when it does not parse.
+pub fn environments(text: &str) -> Vec<String> {
+    yaml::parse(text)
+        .map(|root| {
+            overlay::declared(&root)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| {
+        (
+            d.span.map_or(0, |s| s.start),
+            std::cmp::Reverse(d.severity == Severity::Error),
+        )
+    });
+}

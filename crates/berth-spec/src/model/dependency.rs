@@ -1,0 +1,168 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::units::{ByteSize, Duration, Schedule};
+use super::{Resources, SecretRef};
+
+/// A stateful dependency berth runs and wires in: PostgreSQL or Redis.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    /// `postgres` or `redis`.
+    pub kind: DependencyKind,
+    /// Server major version (`16`, `7.2`). Default: PostgreSQL 16, Redis 7.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Password, by secret reference: `{ secret: db-password }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    /// PostgreSQL: database name. Default: the dependency's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// PostgreSQL: role the services connect as. Default: the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// PostgreSQL: extensions to create, such as `timescaledb` or `pgcrypto`.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// Server settings: `postgresql.conf` parameters for PostgreSQL
+    /// (`max_connections: 200`, `shared_buffers: 256MB`), `redis.conf`
+    /// directives for Redis.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// Redis: memory limit for data (`maxmemory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmemory: Option<ByteSize>,
+    /// Redis: what to evict at `maxmemory`. Default `noeviction`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmemory_policy: Option<EvictionPolicy>,
+    /// Redis: `none`, `rdb` (snapshots), `aof` (append-only log) or `both`.
+    /// Default `rdb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<Persistence>,
+    /// Disk for the data directory. Default `10Gi` (PostgreSQL), `1Gi` (Redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<ByteSize>,
+    /// CPU and memory for the server.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Environment variable that carries the connection URL into services.
+    /// Default `DATABASE_URL` (PostgreSQL) or `REDIS_URL` (Redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// Scheduled backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Backup>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DependencyKind {
+    Postgres,
+    Redis,
+}
+
+impl DependencyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionPolicy {
+    Noeviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Persistence {
+    None,
+    Rdb,
+    Aof,
+    Both,
+}
+
+/// A backup policy. `berth backup` runs it; every target schedules it the
+/// same way and proves each backup restorable.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// When to take a backup (cron, in UTC).
+    pub schedule: Schedule,
+    /// PostgreSQL: `logical` (pg_dump) or `physical` (base backup plus WAL
+    /// archiving, for point-in-time recovery). Default `logical`. Redis
+    /// always takes an RDB snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<BackupMethod>,
+    /// Where backups go: a directory, `file://`, `s3://bucket/prefix`,
+    /// `gs://bucket/prefix` or `az://container/prefix`.
+    pub to: String,
+    /// How many backups to keep.
+    #[serde(default)]
+    pub retain: Retention,
+    /// Physical backups: the most data you accept to lose, which bounds
+    /// how long a WAL segment may wait before it is archived. Default `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<Duration>,
+    /// Restore every backup into a scratch instance and compare before
+    /// calling it good. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupMethod {
+    Logical,
+    Physical,
+}
+
+/// Backups to keep: the newest of each day, week and month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Daily backups to keep. Default 7.
+    #[serde(default = "default_daily")]
+    pub daily: u32,
+    /// Weekly backups to keep. Default 4.
+    #[serde(default = "default_weekly")]
+    pub weekly: u32,
+    /// Monthly backups to keep. Default 6.
+    #[serde(default = "default_monthly")]
+    pub monthly: u32,
+}
+
+fn default_daily() -> u32 {
+    7
+}
+fn default_weekly() -> u32 {
+    4
+}
+fn default_monthly() -> u32 {
+    6
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            daily: default_daily(),
+            weekly: default_weekly(),
+            monthly: default_monthly(),
+        }
+    }
+}

@@ -1,0 +1,257 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Deploy;
+use super::units::{ByteSize, Cpu, Duration, Percent};
+
+/// One long-running process of the project, run as one or more replicas.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Container image, with a tag or digest (`ghcr.io/acme/api:1.4.2`).
+    /// Used by container targets (compose, Kubernetes, ECS, Cloud Run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// How to build the image, when berth should build it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+    /// How to run the service as a plain process, without containers
+    /// (`berth up`, systemd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Run>,
+    /// Named ports the service listens on, such as `http: 8080`. Names are
+    /// lowercase, at most 15 characters (Kubernetes' limit).
+    #[serde(default)]
+    pub ports: BTreeMap<String, u16>,
+    /// Liveness, readiness and startup checks.
+    #[serde(default)]
+    pub health: Health,
+    /// Fixed number of replicas. Default 1. Leave it out when `autoscale` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// CPU and memory requests and limits per replica.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Plain environment variables. Secret values go under `secrets`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables filled from declared secrets: `VAR: secret-name`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Dependencies this service connects to. Each injects its connection
+    /// URL (`DATABASE_URL` for PostgreSQL, `REDIS_URL` for Redis, unless the
+    /// dependency sets `url_env`).
+    #[serde(default)]
+    pub uses: Vec<String>,
+    /// Volumes mounted into the service, by name.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Volume>,
+    /// Scale replicas between `min` and `max` on CPU, memory or a custom metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<Autoscale>,
+    /// Process hardening. The defaults are strict; loosen them here.
+    #[serde(default)]
+    pub security: Security,
+    /// Where the service exports Prometheus metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    /// Deploy settings for this service only, over the top-level `deploy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+}
+
+/// How to build the service's container image.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// Build context directory, relative to the spec. Default `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Dockerfile path, relative to the context. Default `Dockerfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// Build stage to stop at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Build arguments (never secrets: they stay in the image history).
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+}
+
+/// How to run the service as a plain process.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// Program and arguments. `${PORT}` and `${PORT_<NAME>}` expand to the
+    /// port berth assigns to the replica.
+    pub command: Vec<String>,
+    /// Working directory, relative to the spec. Default: the spec's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// Time between SIGTERM and SIGKILL when stopping. Default `10s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<Duration>,
+}
+
+/// Health checks. Readiness gates traffic; liveness restarts a stuck
+/// replica; startup holds the other two off while the service boots.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Restart the replica when this fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Probe>,
+    /// Send traffic only while this passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Probe>,
+    /// Wait for this before running the other checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Probe>,
+}
+
+/// One health check: an HTTP GET, a TCP connect or a command.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// HTTP path to GET; any 2xx or 3xx passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Command to run inside the service's environment; exit 0 passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<Vec<String>>,
+    /// Pass when a TCP connection to the port opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<bool>,
+    /// Named port to check. Default: the port named `http`, or the first port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Time between checks. Default `10s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// Time one check may take. Default `2s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Failures in a row that count as down. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<u32>,
+    /// Successes in a row that count as up again. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_threshold: Option<u32>,
+    /// Time to wait after start before the first check. Default `0s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay: Option<Duration>,
+}
+
+/// CPU and memory per replica.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// What the scheduler reserves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Amounts>,
+    /// The most the replica may use; memory over the limit is killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Amounts>,
+}
+
+/// An amount of CPU and memory.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Amounts {
+    /// Cores (`0.5`) or millicores (`500m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cpu>,
+    /// Bytes with a unit (`256Mi`, `1Gi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ByteSize>,
+}
+
+/// A volume mounted into the service.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    /// Absolute mount path inside the service.
+    pub path: String,
+    /// Storage size for persistent volumes. Default `1Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<ByteSize>,
+    /// `persistent` (survives restarts and deploys) or `scratch` (emptied on
+    /// every start). Default `persistent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<VolumeKind>,
+    /// Mount read-only.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VolumeKind {
+    Persistent,
+    Scratch,
+}
+
+/// Horizontal autoscaling.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscale {
+    /// Fewest replicas, at least 1.
+    pub min: u32,
+    /// Most replicas.
+    pub max: u32,
+    /// Target average CPU use, in percent of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Percent>,
+    /// Target average memory use, in percent of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Percent>,
+    /// Scale on a custom per-replica metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<CustomMetric>,
+}
+
+/// A custom metric target: keep `name` per replica near `target`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomMetric {
+    /// Metric name as the service exports it (`http_requests_per_second`).
+    pub name: String,
+    /// Average value per replica to aim for.
+    pub target: f64,
+}
+
+/// Process hardening. Every default is the strict choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Security {
+    /// User id to run as. Default 10001; 0 (root) is refused unless
+    /// `run_as_non_root: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<u32>,
+    /// Refuse to start as root. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_non_root: Option<bool>,
+    /// Mount the root filesystem read-only; write only to volumes. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_root: Option<bool>,
+    /// Linux capabilities to drop. Default `[ALL]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_capabilities: Option<Vec<String>>,
+    /// Linux capabilities to add back, such as `NET_BIND_SERVICE`.
+    #[serde(default)]
+    pub add_capabilities: Vec<String>,
+}
+
+/// Where Prometheus scrapes the service.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// HTTP path. Default `/metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Named port. Default: the port named `http`, or the first port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+}

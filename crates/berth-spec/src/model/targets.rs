@@ -1,0 +1,122 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::units::{ByteSize, Cpu};
+
+/// Settings only one deployment target reads. Everything here is optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<ComposeTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<SystemdTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<EcsTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudrun: Option<CloudRunTarget>,
+}
+
+/// Kubernetes.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesTarget {
+    /// Namespace for every object. Default: the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `ingressClassName` of the Ingress. Default: the cluster default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_class: Option<String>,
+    /// StorageClass for volumes. Default: the cluster default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// Also render Prometheus Operator ServiceMonitors. Default false.
+    #[serde(default)]
+    pub service_monitor: bool,
+    /// Secrets for pulling private images.
+    #[serde(default)]
+    pub image_pull_secrets: Vec<String>,
+    /// Annotations added to every object's metadata.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Docker Compose.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeTarget {
+    /// Compose project name. Default: the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+/// systemd units on a host.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SystemdTarget {
+    /// System user the units run as. Default: the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Where the service binaries live. Default `/opt/<project>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_dir: Option<String>,
+}
+
+/// AWS ECS on Fargate.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EcsTarget {
+    /// ECS cluster name. Default: the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// AWS region, such as `eu-west-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Task CPU units (256, 512, 1024, 2048, 4096). Default: from the
+    /// services' CPU limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    /// Task memory in MiB. Default: from the services' memory limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Role ECS uses to pull images and read secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    /// Role the task's code runs with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    /// Subnets for the tasks and load balancer.
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// VPC the stack lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+}
+
+/// Google Cloud Run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudRunTarget {
+    /// Region, such as `europe-west1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// CPU per instance. Default: the service's CPU limit, or 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cpu>,
+    /// Memory per instance. Default: the service's memory limit, or `512Mi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ByteSize>,
+    /// Requests one instance handles at once. Default 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Instances kept warm. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_instances: Option<u32>,
+    /// Most instances. Default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_instances: Option<u32>,
+}

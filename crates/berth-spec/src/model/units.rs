@@ -1,0 +1,496 @@
+//! Value types with a unit: durations, byte sizes, CPU, percentages, request
+//! rates and cron schedules. Each parses the spelling people already use in
+//! Kubernetes and nginx, and serializes back to one canonical spelling.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::de::HELP_SEPARATOR;
+
+fn invalid<E: de::Error>(message: impl fmt::Display, help: impl fmt::Display) -> E {
+    E::custom(format!("{message}{HELP_SEPARATOR}{help}"))
+}
+
+/// Accepts a string or a number and hands the text to `parse`.
+struct TextOrNumber<F>(&'static str, F);
+
+impl<'de, T, F: FnOnce(&str) -> Result<T, (String, String)>> Visitor<'de> for TextOrNumber<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.1)(v.trim()).map_err(|(m, h)| invalid(m, h))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+}
+
+macro_rules! string_schema {
+    ($ty:ty, $name:literal, $schema:tt) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!($schema)
+            }
+        }
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
+/// A length of time: `500ms`, `30s`, `5m`, `1h30m`, `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub const fn secs(s: u64) -> Self {
+        Self(std::time::Duration::from_secs(s))
+    }
+    pub fn as_secs(self) -> u64 {
+        self.0.as_secs()
+    }
+    pub fn as_millis(self) -> u128 {
+        self.0.as_millis()
+    }
+
+    pub fn parse(text: &str) -> Result<Self, (String, String)> {
+        let help =
+            "write a number with a unit, such as `500ms`, `30s`, `5m`, `1h` or `7d`".to_owned();
+        if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+            return Err((
+                format!("`{text}` has no unit"),
+                format!("{help}; a bare number is ambiguous"),
+            ));
+        }
+        humantime::parse_duration(text)
+            .map(Self)
+            .map_err(|_| (format!("`{text}` is not a duration"), help))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+        ] {
+            if ms % size == 0 {
+                return write!(f, "{}{unit}", ms / size);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrNumber("a duration such as `30s`", Self::parse))
+    }
+}
+
+string_schema!(Duration, "Duration", {
+    "type": "string",
+    "description": "A duration with a unit: `500ms`, `30s`, `5m`, `1h30m`, `7d`.",
+    "pattern": "^([0-9]+(ns|us|ms|s|m|h|d|w)\\s*)+$",
+    "examples": ["30s", "5m"]
+});
+
+/// An amount of memory or storage in bytes: `512Mi`, `1Gi`, `256M`, `1024`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<Self, (String, String)> {
+        let help = "write a number with a unit such as `512Mi` or `1Gi` (Ki, Mi, Gi, Ti are powers of 1024; K, M, G, T of 1000)".to_owned();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let factor: u64 = match unit.trim() {
+            "" => 1,
+            "K" | "k" | "kb" | "KB" => 1000,
+            "Ki" | "KiB" => 1 << 10,
+            "M" | "mb" | "MB" => 1_000_000,
+            "Mi" | "MiB" => 1 << 20,
+            "G" | "gb" | "GB" => 1_000_000_000,
+            "Gi" | "GiB" => 1 << 30,
+            "T" | "tb" | "TB" => 1_000_000_000_000,
+            "Ti" | "TiB" => 1 << 40,
+            other => return Err((format!("unknown size unit `{other}` in `{text}`"), help)),
+        };
+        let value: f64 = number
+            .parse()
+            .map_err(|_| (format!("`{text}` is not a size"), help.clone()))?;
+        let bytes = value * factor as f64;
+        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+            return Err((format!("`{text}` is out of range"), help));
+        }
+        Ok(Self(bytes.round() as u64))
+    }
+
+    pub fn mebibytes(self) -> u64 {
+        self.0.div_ceil(1 << 20)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, size) in [
+            ("Ti", 1u64 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ] {
+            if self.0 >= size && self.0 % size == 0 {
+                return write!(f, "{}{unit}", self.0 / size);
+            }
+        }
+        for (unit, size) in [
+            ("T", 1_000_000_000_000u64),
+            ("G", 1_000_000_000),
+            ("M", 1_000_000),
+            ("K", 1000),
+        ] {
+            if self.0 >= size && self.0 % size == 0 {
+                return write!(f, "{}{unit}", self.0 / size);
+            }
+        }
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrNumber("a size such as `512Mi`", Self::parse))
+    }
+}
+
+string_schema!(ByteSize, "ByteSize", {
+    "type": ["string", "integer"],
+    "description": "An amount of memory or storage: `512Mi`, `1Gi` (powers of 1024), `500M` (powers of 1000), or bytes.",
+    "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(K|k|Ki|M|Mi|G|Gi|T|Ti|KB|MB|GB|TB|KiB|MiB|GiB|TiB|kb|mb|gb|tb)?$",
+    "examples": ["512Mi", "1Gi"]
+});
+
+/// CPU in millicores: `100m`, `0.5`, `2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cpu(pub u64);
+
+impl Cpu {
+    pub fn parse(text: &str) -> Result<Self, (String, String)> {
+        let help = "write cores (`0.5`, `2`) or millicores (`500m`)".to_owned();
+        let millis = if let Some(m) = text.strip_suffix('m') {
+            m.parse::<u64>()
+                .map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?
+        } else {
+            let cores: f64 = text
+                .parse()
+                .map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?;
+            if !cores.is_finite() || cores < 0.0 || cores > 1e6 {
+                return Err((format!("`{text}` is out of range"), help));
+            }
+            (cores * 1000.0).round() as u64
+        };
+        Ok(Self(millis))
+    }
+
+    pub fn cores(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+}
+
+impl fmt::Display for Cpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 % 1000 == 0 {
+            write!(f, "{}", self.0 / 1000)
+        } else {
+            write!(f, "{}m", self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Cpu {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrNumber("a CPU amount such as `500m`", Self::parse))
+    }
+}
+
+string_schema!(Cpu, "Cpu", {
+    "type": ["string", "number"],
+    "description": "CPU as cores (`0.5`, `2`) or millicores (`500m`).",
+    "pattern": "^([0-9]+m|[0-9]+(\\.[0-9]+)?)$",
+    "examples": ["250m", "1"]
+});
+
+/// A percentage from 0 to 100: `80` or `"80%"`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn parse(text: &str) -> Result<Self, (String, String)> {
+        let help = "write a percentage between 0 and 100, such as `80` or `\"2.5%\"`".to_owned();
+        let value: f64 = text
+            .trim_end_matches('%')
+            .trim()
+            .parse()
+            .map_err(|_| (format!("`{text}` is not a percentage"), help.clone()))?;
+        if !(0.0..=100.0).contains(&value) {
+            return Err((format!("{value}% is outside 0..100"), help));
+        }
+        Ok(Self(value))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrNumber("a percentage", Self::parse))
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
+impl JsonSchema for Percent {
+    fn schema_name() -> Cow<'static, str> {
+        "Percent".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": ["number", "string"],
+            "description": "A percentage from 0 to 100: `80` or `\"2.5%\"`.",
+            "minimum": 0, "maximum": 100, "pattern": "^[0-9]+(\\.[0-9]+)?%$"
+        })
+    }
+}
+
+/// A request rate: `10/s`, `600/m`, `5000/h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rate {
+    pub requests: u32,
+    pub per: RateUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateUnit {
+    Second,
+    Minute,
+    Hour,
+}
+
+impl Rate {
+    pub fn parse(text: &str) -> Result<Self, (String, String)> {
+        let help = "write requests per unit: `10/s`, `600/m` or `5000/h`".to_owned();
+        let (n, unit) = text
+            .split_once('/')
+            .ok_or_else(|| (format!("`{text}` is not a rate"), help.clone()))?;
+        let requests: u32 = n.trim().parse().map_err(|_| {
+            (
+                format!("`{n}` is not a whole number of requests"),
+                help.clone(),
+            )
+        })?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => RateUnit::Second,
+            "m" | "min" | "minute" => RateUnit::Minute,
+            "h" | "hour" => RateUnit::Hour,
+            other => return Err((format!("unknown rate unit `{other}`"), help)),
+        };
+        if requests == 0 {
+            return Err(("a rate of zero blocks every request".to_owned(), help));
+        }
+        Ok(Self { requests, per })
+    }
+
+    /// Requests per second, for comparing with a burst.
+    pub fn per_second(self) -> f64 {
+        let seconds = match self.per {
+            RateUnit::Second => 1.0,
+            RateUnit::Minute => 60.0,
+            RateUnit::Hour => 3600.0,
+        };
+        f64::from(self.requests) / seconds
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.per {
+            RateUnit::Second => "s",
+            RateUnit::Minute => "m",
+            RateUnit::Hour => "h",
+        };
+        write!(f, "{}/{unit}", self.requests)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrNumber("a rate such as `10/s`", Self::parse))
+    }
+}
+
+string_schema!(Rate, "Rate", {
+    "type": "string",
+    "description": "Requests per unit of time: `10/s`, `600/m`, `5000/h`.",
+    "pattern": "^[0-9]+/(s|m|h)$",
+    "examples": ["10/s"]
+});
+
+/// A cron schedule in five fields (`0 3 * * *`) or a shorthand (`@daily`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Schedule(pub String);
+
+impl Schedule {
+    pub fn parse(text: &str) -> Result<Self, (String, String)> {
+        let help = "use five cron fields `minute hour day-of-month month day-of-week`, such as `0 3 * * *`, or @hourly, @daily, @weekly, @monthly".to_owned();
+        if ["@hourly", "@daily", "@weekly", "@monthly", "@yearly"].contains(&text) {
+            return Ok(Self(text.to_owned()));
+        }
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        if fields.len() != 5 {
+            return Err((
+                format!(
+                    "`{text}` has {} fields, a cron schedule has 5",
+                    fields.len()
+                ),
+                help,
+            ));
+        }
+        let ranges = [
+            (0, 59, "minute"),
+            (0, 23, "hour"),
+            (1, 31, "day of month"),
+            (1, 12, "month"),
+            (0, 7, "day of week"),
+        ];
+        for (field, (min, max, name)) in fields.iter().zip(ranges) {
+            if !cron_field_ok(field, min, max) {
+                return Err((
+                    format!("`{field}` is not a valid {name} ({min}-{max})"),
+                    help,
+                ));
+            }
+        }
+        Ok(Self(fields.join(" ")))
+    }
+}
+
+fn cron_field_ok(field: &str, min: u32, max: u32) -> bool {
+    field.split(',').all(|part| {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (part, None),
+        };
+        let step_ok =
+            step.is_none_or(|s| s.parse::<u32>().is_ok_and(|s| s >= 1 && s <= max.max(1)));
+        let in_range = |v: &str| v.parse::<u32>().is_ok_and(|v| (min..=max).contains(&v));
+        let range_ok = range == "*"
+            || match range.split_once('-') {
+                Some((a, b)) => {
+                    in_range(a) && in_range(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok()
+                }
+                None => in_range(range),
+            };
+        step_ok && range_ok
+    })
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrNumber("a cron schedule", Self::parse))
+    }
+}
+
+string_schema!(Schedule, "Schedule", {
+    "type": "string",
+    "description": "A cron schedule (`minute hour day month weekday`, such as `0 3 * * *`) or @hourly, @daily, @weekly, @monthly.",
+    "examples": ["0 3 * * *", "@daily"]
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip() {
+        for (text, shown) in [
+            ("30s", "30s"),
+            ("1h30m", "90m"),
+            ("500ms", "500ms"),
+            ("7d", "7d"),
+        ] {
+            assert_eq!(
+                Duration::parse(text).map(|d| d.to_string()),
+                Ok(shown.to_owned())
+            );
+        }
+        assert!(Duration::parse("30").is_err());
+        assert!(Duration::parse("soon").is_err());
+    }
+
+    #[test]
+    fn sizes_use_binary_and_decimal_units() {
+        assert_eq!(ByteSize::parse("512Mi").map(|b| b.0), Ok(512 << 20));
+        assert_eq!(ByteSize::parse("1G").map(|b| b.0), Ok(1_000_000_000));
+        assert_eq!(
+            ByteSize::parse("1Gi").map(|b| b.to_string()),
+            Ok("1Gi".to_owned())
+        );
+        assert!(ByteSize::parse("12parsecs").is_err());
+    }
+
+    #[test]
+    fn cpu_in_cores_or_millicores() {
+        assert_eq!(Cpu::parse("250m").map(|c| c.0), Ok(250));
+        assert_eq!(Cpu::parse("1.5").map(|c| c.0), Ok(1500));
+        assert_eq!(Cpu::parse("2").map(|c| c.to_string()), Ok("2".to_owned()));
+    }
+
+    #[test]
+    fn rates_and_schedules() {
+        assert_eq!(Rate::parse("600/m").map(Rate::per_second), Ok(10.0));
+        assert!(Rate::parse("0/s").is_err());
+        assert!(Schedule::parse("0 3 * * *").is_ok());
+        assert!(Schedule::parse("*/15 0-6 1,15 * 1-5").is_ok());
+        assert!(Schedule::parse("61 3 * * *").is_err());
+        assert!(Schedule::parse("daily").is_err());
+    }
+}

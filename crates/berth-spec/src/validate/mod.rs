@@ -1,0 +1,5 @@
+use crate::{Node, Spec};
+use berth_diagnostics::Diagnostic;
+pub fn validate(_s: &Spec, _n: &Node) -> Vec<Diagnostic> {
+    Vec::new()
+}
