@@ -20,7 +20,7 @@ pub const DUPLICATE_NAME: Code = Code::new("S204", "duplicate-name");
 pub const MISSING_SETTING: Code = Code::new("S205", "missing-setting");
 pub const NOT_APPLICABLE: Code = Code::new("S206", "not-applicable");
 pub const SECRET_IN_SPEC: Code = Code::new("S301", "secret-in-spec");
-pub const UNUSED_SECRET: Code = Code::new("S302", "unused-secret");
+pub const UNUSED: Code = Code::new("S302", "unused");
 pub const INSECURE_SETTING: Code = Code::new("S303", "insecure-setting");
 pub const UNKNOWN_ENVIRONMENT: Code = Code::new("S401", "unknown-environment");
 
@@ -79,7 +79,7 @@ pub const ALL: &[(Code, &str)] = &[
         SECRET_IN_SPEC,
         "A secret value written into the spec instead of referenced.",
     ),
-    (UNUSED_SECRET, "A declared secret that nothing uses."),
+    (UNUSED, "A declared secret, dependency or rate limit that nothing uses."),
     (
         INSECURE_SETTING,
         "A setting that weakens the deployment's security.",

@@ -1,0 +1,327 @@
+use std::collections::BTreeMap;
+
+use berth_diagnostics::Severity;
+
+use super::Checker;
+use crate::model::{Probe, Service};
+use crate::path::{Anchor, Path};
+use crate::{DependencyKind, Spec, codes};
+
+pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
+    for (name, service) in &spec.services {
+        let path = Path::root().key("services").key(name);
+        if service.image.is_none() && service.build.is_none() && service.run.is_none() {
+            checker
+                .report(codes::MISSING_SETTING, Severity::Error, &path, Anchor::Key, format!("service `{name}` has nothing to run"))
+                .with_help("give it an `image:`, a `build:` or a `run: { command: [...] }`");
+        }
+        if service.run.as_ref().is_some_and(|r| r.command.is_empty()) {
+            checker.error(codes::MISSING_SETTING, &path.key("run").key("command"), "the run command is empty").with_help("name the program and its arguments: `command: [./api, --port, \"${PORT}\"]`");
+        }
+        ports(service, &path, checker);
+        health(name, service, &path, checker);
+        scaling(service, &path, checker);
+        resources(service, &path, checker);
+        uses(spec, service, &path, checker);
+        env(service, &path, checker);
+        volumes(service, &path, checker);
+        security(service, &path, checker);
+        if let Some(metrics) = &service.metrics {
+            let mpath = path.key("metrics");
+            if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
+                checker.error(codes::INVALID_VALUE, &mpath.key("path"), "the metrics path must start with `/`");
+            }
+            port_ref(service, metrics.port.as_deref(), &mpath, "metrics", checker);
+        }
+        if let Some(deploy) = &service.deploy {
+            super::deploy::check(deploy, &path.key("deploy"), checker);
+        }
+    }
+}
+
+fn is_port_name(name: &str) -> bool {
+    (1..=15).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().any(|b| b.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn ports(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
+    for (port_name, &number) in &service.ports {
+        let ppath = path.key("ports").key(port_name);
+        if !is_port_name(port_name) {
+            checker
+                .report(codes::INVALID_NAME, Severity::Error, &ppath, Anchor::Key, format!("`{port_name}` is not a valid port name"))
+                .with_help("port names are lowercase letters, digits and `-`, at most 15 characters, with at least one letter (Kubernetes' rule)");
+        }
+        if number == 0 {
+            checker.error(codes::OUT_OF_RANGE, &ppath, "port 0 is not a port").with_help("use a port between 1 and 65535");
+        }
+        if let Some(first) = seen.insert(number, port_name) {
+            checker
+                .error(codes::PORT_CLASH, &ppath, format!("ports `{first}` and `{port_name}` are both {number}"))
+                .with_related(&path.key("ports").key(first), Anchor::Value, "also here")
+                .with_help("each named port needs its own number");
+        }
+    }
+}
+
+/// Reports a `port:` that names no port of the service, or a missing port
+/// when the service has none.
+pub(crate) fn port_ref(service: &Service, port: Option<&str>, path: &Path, what: &str, checker: &mut Checker<'_>) {
+    match port {
+        Some(port) if !service.ports.contains_key(port) => {
+            let known: Vec<&str> = service.ports.keys().map(String::as_str).collect();
+            checker.dangling(&path.key("port"), "port", port, &known, "name one of the service's `ports`");
+        }
+        None if service.ports.is_empty() => {
+            checker
+                .error(codes::MISSING_SETTING, path, format!("the {what} check needs a port, but the service declares none"))
+                .with_help("add `ports: { http: 8080 }` to the service");
+        }
+        _ => {}
+    }
+}
+
+fn health(name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    let hpath = path.key("health");
+    let probes = [("liveness", &service.health.liveness), ("readiness", &service.health.readiness), ("startup", &service.health.startup)];
+    for (kind, probe) in probes {
+        if let Some(probe) = probe {
+            check_probe(service, probe, &hpath.key(kind), kind, checker);
+        }
+    }
+    if let (Some(live), Some(ready)) = (&service.health.liveness, &service.health.readiness) {
+        if live == ready {
+            checker
+                .warning(codes::CONTRADICTION, &hpath.key("readiness"), "readiness is identical to liveness")
+                .with_related(&hpath.key("liveness"), Anchor::Key, "liveness")
+                .with_help("when a dependency is down, readiness should fail (stop traffic) while liveness passes (no restart); point readiness at a path that checks dependencies, such as `/health/ready`");
+        }
+    }
+    if service.health.readiness.is_none() && !service.ports.is_empty() {
+        checker
+            .report(codes::MISSING_SETTING, Severity::Warning, path, Anchor::Key, format!("service `{name}` has no readiness check"))
+            .with_help("without one, traffic and deploys reach replicas before they can answer; add `health: { readiness: { http: /health/ready } }`");
+    }
+}
+
+fn check_probe(service: &Service, probe: &Probe, path: &Path, kind: &str, checker: &mut Checker<'_>) {
+    let methods = [probe.http.is_some(), probe.exec.is_some(), probe.tcp == Some(true)].into_iter().filter(|m| *m).count();
+    if methods != 1 {
+        checker
+            .report(codes::CONTRADICTION, Severity::Error, path, Anchor::Key, format!("the {kind} check needs exactly one of `http`, `tcp` or `exec`, found {methods}"))
+            .with_help("for example `{ http: /health }`");
+    }
+    if let Some(http) = &probe.http {
+        if !http.starts_with('/') {
+            checker.error(codes::INVALID_VALUE, &path.key("http"), format!("`{http}` is not a path")).with_help(format!("paths start with `/`: `/{}`", http.trim_start_matches('/')));
+        }
+    }
+    if probe.exec.as_ref().is_some_and(Vec::is_empty) {
+        checker.error(codes::MISSING_SETTING, &path.key("exec"), "the check command is empty");
+    }
+    if probe.http.is_some() || probe.tcp == Some(true) {
+        port_ref(service, probe.port.as_deref(), path, kind, checker);
+    } else if probe.port.is_some() {
+        checker.warning(codes::NOT_APPLICABLE, &path.key("port"), "`port` is not used by an `exec` check");
+    }
+    if let (Some(timeout), Some(interval)) = (probe.timeout, probe.interval) {
+        if timeout > interval {
+            checker
+                .warning(codes::CONTRADICTION, &path.key("timeout"), format!("the timeout ({timeout}) is longer than the interval ({interval})"))
+                .with_related(&path.key("interval"), Anchor::Value, "interval")
+                .with_help("checks would overlap; make the timeout shorter than the interval");
+        }
+    }
+    if probe.failure_threshold == Some(0) {
+        checker.error(codes::OUT_OF_RANGE, &path.key("failure_threshold"), "a failure threshold of 0 is never reached").with_help("use 1 or more");
+    }
+    match probe.success_threshold {
+        Some(0) => {
+            checker.error(codes::OUT_OF_RANGE, &path.key("success_threshold"), "a success threshold of 0 is never reached").with_help("use 1 or more");
+        }
+        Some(n) if n > 1 && kind != "readiness" => {
+            checker.error(codes::OUT_OF_RANGE, &path.key("success_threshold"), format!("a {kind} check must have a success threshold of 1")).with_help("only readiness can require several successes in a row (Kubernetes' rule)");
+        }
+        _ => {}
+    }
+}
+
+fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    if let (Some(replicas), Some(_)) = (service.replicas, &service.autoscale) {
+        checker
+            .error(codes::CONTRADICTION, &path.key("replicas"), format!("`replicas: {replicas}` is fixed while `autoscale` is set"))
+            .with_related(&path.key("autoscale"), Anchor::Key, "autoscale set here")
+            .with_help("remove `replicas`; the autoscaler owns the count between `autoscale.min` and `autoscale.max`");
+    }
+    if service.replicas == Some(0) {
+        checker.warning(codes::OUT_OF_RANGE, &path.key("replicas"), "0 replicas: the service will not run").with_help("use 1 or more, or remove the service");
+    }
+    let Some(auto) = &service.autoscale else { return };
+    let apath = path.key("autoscale");
+    if auto.min == 0 {
+        checker.error(codes::OUT_OF_RANGE, &apath.key("min"), "`min` must be at least 1").with_help("autoscalers cannot scale to zero from CPU or memory use");
+    }
+    if auto.min > auto.max {
+        checker
+            .error(codes::CONTRADICTION, &apath.key("min"), format!("`min` ({}) is above `max` ({})", auto.min, auto.max))
+            .with_related(&apath.key("max"), Anchor::Value, "max");
+    }
+    if auto.cpu.is_none() && auto.memory.is_none() && auto.metric.is_none() {
+        checker
+            .report(codes::MISSING_SETTING, Severity::Error, &apath, Anchor::Key, "autoscaling needs a target")
+            .with_help("add `cpu: 70`, `memory: 80` or `metric: { name: ..., target: ... }`");
+    }
+    for (key, target) in [("cpu", auto.cpu), ("memory", auto.memory)] {
+        if target.is_some_and(|t| t.0 <= 0.0) {
+            checker.error(codes::OUT_OF_RANGE, &apath.key(key), "a target of 0% scales to `max` at once");
+        }
+    }
+    let requests = service.resources.requests.unwrap_or_default();
+    if auto.cpu.is_some() && requests.cpu.is_none() {
+        checker
+            .warning(codes::MISSING_SETTING, &apath.key("cpu"), "a CPU target needs a CPU request to measure against")
+            .with_help("set `resources.requests.cpu`");
+    }
+    if auto.memory.is_some() && requests.memory.is_none() {
+        checker
+            .warning(codes::MISSING_SETTING, &apath.key("memory"), "a memory target needs a memory request to measure against")
+            .with_help("set `resources.requests.memory`");
+    }
+    if auto.metric.is_some() && service.metrics.is_none() {
+        checker
+            .warning(codes::MISSING_SETTING, &apath.key("metric"), "scaling on a custom metric needs the service to export metrics")
+            .with_help("add `metrics: { path: /metrics }` to the service");
+    }
+    if let Some(metric) = &auto.metric {
+        if !(metric.target > 0.0 && metric.target.is_finite()) {
+            checker.error(codes::OUT_OF_RANGE, &apath.key("metric").key("target"), "the metric target must be above 0");
+        }
+    }
+}
+
+fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    let (Some(requests), Some(limits)) = (service.resources.requests, service.resources.limits) else { return };
+    let rpath = path.key("resources");
+    if let (Some(r), Some(l)) = (requests.cpu, limits.cpu) {
+        if r > l {
+            checker.error(codes::CONTRADICTION, &rpath.key("requests").key("cpu"), format!("the CPU request ({r}) is above the limit ({l})")).with_related(&rpath.key("limits").key("cpu"), Anchor::Value, "limit");
+        }
+    }
+    if let (Some(r), Some(l)) = (requests.memory, limits.memory) {
+        if r > l {
+            checker.error(codes::CONTRADICTION, &rpath.key("requests").key("memory"), format!("the memory request ({r}) is above the limit ({l})")).with_related(&rpath.key("limits").key("memory"), Anchor::Value, "limit");
+        }
+    }
+}
+
+/// The environment variable a dependency's URL goes into.
+pub fn url_env(name: Option<&str>, kind: DependencyKind) -> String {
+    name.map_or_else(
+        || match kind {
+            DependencyKind::Postgres => "DATABASE_URL".to_owned(),
+            DependencyKind::Redis => "REDIS_URL".to_owned(),
+        },
+        str::to_owned,
+    )
+}
+
+fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    let known: Vec<&str> = spec.dependencies.keys().map(String::as_str).collect();
+    let mut vars: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    for (i, dep_name) in service.uses.iter().enumerate() {
+        let upath = path.key("uses").index(i);
+        if service.uses[..i].contains(dep_name) {
+            checker.warning(codes::DUPLICATE_NAME, &upath, format!("`{dep_name}` is listed twice"));
+            continue;
+        }
+        let Some(dep) = spec.dependencies.get(dep_name) else {
+            checker.dangling(&upath, "dependency", dep_name, &known, &format!("declare it under `dependencies:` as `{dep_name}: {{ kind: postgres }}`"));
+            continue;
+        };
+        let var = url_env(dep.url_env.as_deref(), dep.kind);
+        if let Some((j, other)) = vars.insert(var.clone(), (i, dep_name)) {
+            checker
+                .error(codes::CONTRADICTION, &upath, format!("`{other}` and `{dep_name}` both inject `{var}`"))
+                .with_related(&path.key("uses").index(j), Anchor::Value, "also injects it")
+                .with_help(format!("set `url_env:` on one of the dependencies, such as `url_env: {}_URL`", dep_name.to_uppercase().replace('-', "_")));
+        }
+        if service.env.contains_key(&var) || service.secrets.contains_key(&var) {
+            checker
+                .error(codes::CONTRADICTION, &upath, format!("`{var}` is injected by `{dep_name}` and also set on the service"))
+                .with_help(format!("remove `{var}` from the service's `env`/`secrets`, or give the dependency another `url_env`"));
+        }
+    }
+}
+
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn env(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    for (section, names) in [("env", service.env.keys().collect::<Vec<_>>()), ("secrets", service.secrets.keys().collect())] {
+        for name in names {
+            if !is_env_name(name) {
+                checker
+                    .report(codes::INVALID_NAME, Severity::Error, &path.key(section).key(name), Anchor::Key, format!("`{name}` is not a valid environment variable name"))
+                    .with_help("use letters, digits and `_`, not starting with a digit");
+            }
+        }
+    }
+    for var in service.secrets.keys() {
+        if service.env.contains_key(var) {
+            checker
+                .report(codes::CONTRADICTION, Severity::Error, &path.key("secrets").key(var), Anchor::Key, format!("`{var}` is set both in `env` and in `secrets`"))
+                .with_related(&path.key("env").key(var), Anchor::Key, "also in env")
+                .with_help("keep the secret and remove the plain value");
+        }
+    }
+}
+
+fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    let mut mounts: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, volume) in &service.volumes {
+        let vpath = path.key("volumes").key(name);
+        if !super::names::is_dns_label(name) {
+            checker.report(codes::INVALID_NAME, Severity::Error, &vpath, Anchor::Key, format!("`{name}` is not a valid volume name")).with_help("use lowercase letters, digits and `-`");
+        }
+        if !volume.path.starts_with('/') {
+            checker.error(codes::INVALID_VALUE, &vpath.key("path"), format!("mount path `{}` is not absolute", volume.path)).with_help("mount paths start with `/`, such as `/var/lib/app`");
+        }
+        if let Some(other) = mounts.insert(volume.path.as_str(), name) {
+            checker
+                .error(codes::CONTRADICTION, &vpath.key("path"), format!("volumes `{other}` and `{name}` mount at the same path"))
+                .with_related(&path.key("volumes").key(other).key("path"), Anchor::Value, "also here");
+        }
+    }
+}
+
+const DANGEROUS_CAPABILITIES: &[&str] = &["ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "NET_RAW"];
+
+fn security(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    let spath = path.key("security");
+    let sec = &service.security;
+    if sec.run_as_user == Some(0) {
+        if sec.run_as_non_root == Some(false) {
+            checker
+                .warning(codes::INSECURE_SETTING, &spath.key("run_as_user"), "the service runs as root")
+                .with_help("a compromise of the service is then root in its container or host; run as an unprivileged user id");
+        } else {
+            checker
+                .error(codes::CONTRADICTION, &spath.key("run_as_user"), "`run_as_user: 0` is root, but `run_as_non_root` is on")
+                .with_help("pick an unprivileged user id (such as 10001), or set `run_as_non_root: false` if root is truly needed");
+        }
+    }
+    for (i, cap) in sec.add_capabilities.iter().enumerate() {
+        let bare = cap.trim_start_matches("CAP_").to_uppercase();
+        if DANGEROUS_CAPABILITIES.contains(&bare.as_str()) {
+            checker
+                .warning(codes::INSECURE_SETTING, &spath.key("add_capabilities").index(i), format!("`{cap}` gives the service near-root power"))
+                .with_help("add only the narrow capability the service needs, such as `NET_BIND_SERVICE`");
+        }
+    }
+}
