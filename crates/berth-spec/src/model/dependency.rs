@@ -166,3 +166,15 @@ impl Default for Retention {
         }
     }
 }
+
+/// The environment variable a dependency's URL goes into: `url_env` when
+/// set, else `DATABASE_URL` (PostgreSQL) or `REDIS_URL` (Redis).
+pub fn url_env(url_env: Option<&str>, kind: DependencyKind) -> String {
+    url_env.map_or_else(
+        || match kind {
+            DependencyKind::Postgres => "DATABASE_URL".to_owned(),
+            DependencyKind::Redis => "REDIS_URL".to_owned(),
+        },
+        str::to_owned,
+    )
+}

@@ -5,7 +5,7 @@ use berth_diagnostics::Severity;
 use super::Checker;
 use crate::model::{Probe, Service};
 use crate::path::{Anchor, Path};
-use crate::{DependencyKind, Spec, codes};
+use crate::{Spec, codes};
 
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     for (name, service) in &spec.services {
@@ -218,17 +218,6 @@ fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     }
 }
 
-/// The environment variable a dependency's URL goes into.
-pub fn url_env(name: Option<&str>, kind: DependencyKind) -> String {
-    name.map_or_else(
-        || match kind {
-            DependencyKind::Postgres => "DATABASE_URL".to_owned(),
-            DependencyKind::Redis => "REDIS_URL".to_owned(),
-        },
-        str::to_owned,
-    )
-}
-
 fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) {
     let known: Vec<&str> = spec.dependencies.keys().map(String::as_str).collect();
     let mut vars: BTreeMap<String, (usize, &str)> = BTreeMap::new();
@@ -242,7 +231,7 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
             checker.dangling(&upath, "dependency", dep_name, &known, &format!("declare it under `dependencies:` as `{dep_name}: {{ kind: postgres }}`"));
             continue;
         };
-        let var = url_env(dep.url_env.as_deref(), dep.kind);
+        let var = crate::url_env(dep.url_env.as_deref(), dep.kind);
         if let Some((j, other)) = vars.insert(var.clone(), (i, dep_name)) {
             checker
                 .error(codes::CONTRADICTION, &upath, format!("`{other}` and `{dep_name}` both inject `{var}`"))

@@ -1,0 +1,99 @@
+use std::collections::BTreeMap;
+
+use berth_spec::model::units::{ByteSize, Duration, Schedule};
+use berth_spec::{BackupMethod, Dependency, DependencyKind, EvictionPolicy, Persistence, Resources, Retention, Spec};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyPlan {
+    pub name: String,
+    pub kind: DependencyKind,
+    pub version: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<String>,
+    pub extensions: Vec<String>,
+    pub settings: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxmemory: Option<ByteSize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxmemory_policy: Option<EvictionPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<Persistence>,
+    pub storage: ByteSize,
+    pub resources: Resources,
+    /// Environment variable services read the URL from.
+    pub url_env: String,
+    /// Connection URL without the password; the host is the dependency's name.
+    pub url: String,
+    pub used_by: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupJob>,
+}
+
+/// One scheduled backup, the same on every target.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupJob {
+    pub dependency: String,
+    pub kind: DependencyKind,
+    /// `logical`, `physical` or `snapshot` (Redis).
+    pub method: &'static str,
+    pub schedule: Schedule,
+    pub to: String,
+    pub retain: Retention,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<Duration>,
+    pub verify: bool,
+}
+
+pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan {
+    let (port, version, storage) = match dep.kind {
+        DependencyKind::Postgres => (5432, "16", 10 << 30),
+        DependencyKind::Redis => (6379, "7", 1 << 30),
+    };
+    let postgres = dep.kind == DependencyKind::Postgres;
+    let database = postgres.then(|| dep.database.clone().unwrap_or_else(|| name.to_owned()));
+    let user = postgres.then(|| dep.user.clone().unwrap_or_else(|| spec.name.clone()));
+    let url = match (&database, &user) {
+        (Some(db), Some(user)) => format!("postgres://{user}@{name}:{port}/{db}"),
+        _ => format!("redis://{name}:{port}/0"),
+    };
+    let backup = dep.backup.as_ref().map(|b| BackupJob {
+        dependency: name.to_owned(),
+        kind: dep.kind,
+        method: match (dep.kind, b.method) {
+            (DependencyKind::Redis, _) => "snapshot",
+            (DependencyKind::Postgres, Some(BackupMethod::Physical)) => "physical",
+            (DependencyKind::Postgres, _) => "logical",
+        },
+        schedule: b.schedule.clone(),
+        to: b.to.clone(),
+        retain: b.retain,
+        recovery_point: (b.method == Some(BackupMethod::Physical)).then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
+        verify: b.verify.unwrap_or(true),
+    });
+    DependencyPlan {
+        name: name.to_owned(),
+        kind: dep.kind,
+        version: dep.version.clone().unwrap_or_else(|| version.to_owned()),
+        port,
+        database,
+        user,
+        password_secret: dep.password.as_ref().map(|p| p.secret.clone()),
+        extensions: dep.extensions.clone(),
+        settings: dep.settings.clone(),
+        maxmemory: dep.maxmemory,
+        maxmemory_policy: (!postgres).then(|| dep.maxmemory_policy.unwrap_or(EvictionPolicy::Noeviction)),
+        persistence: (!postgres).then(|| dep.persistence.unwrap_or(Persistence::Rdb)),
+        storage: dep.storage.unwrap_or(ByteSize(storage)),
+        resources: dep.resources.clone(),
+        url_env: berth_spec::url_env(dep.url_env.as_deref(), dep.kind),
+        url,
+        used_by: spec.services.iter().filter(|(_, s)| s.uses.iter().any(|u| u == name)).map(|(n, _)| n.clone()).collect(),
+        backup,
+    }
+}

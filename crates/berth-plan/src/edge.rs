@@ -1,0 +1,161 @@
+use berth_spec::model::units::{ByteSize, Duration, Rate};
+use berth_spec::{Edge, EdgeAuth, RateKey, RouteAuth, Spec, TlsMode, TlsVersion};
+use serde::Serialize;
+
+use crate::service::{PortPlan, port};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgePlan {
+    pub hosts: Vec<String>,
+    pub listen: ListenPlan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsPlan>,
+    pub redirect_https: bool,
+    /// Response headers added everywhere, in order.
+    pub headers: Vec<(String, String)>,
+    pub rate_limits: Vec<RateLimitPlan>,
+    /// Longest prefix first, so the first match is the right one.
+    pub routes: Vec<RoutePlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<EdgeAuth>,
+    pub gzip: bool,
+    pub body_limit: ByteSize,
+    pub timeouts: TimeoutsPlan,
+}
+
+/// Ports in containers (`http`, `https`) and when berth runs locally.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenPlan {
+    pub http: u16,
+    pub https: u16,
+    pub local_http: u16,
+    pub local_https: u16,
+    pub admin: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsPlan {
+    pub mode: TlsMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme_directory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub min_version: TlsVersion,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimitPlan {
+    pub name: String,
+    pub rate: Rate,
+    pub burst: u32,
+    pub by: RateKey,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoutePlan {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub service: String,
+    pub port: PortPlan,
+    pub websocket: bool,
+    pub strip_prefix: bool,
+    pub timeout: Duration,
+    pub body_limit: ByteSize,
+    pub allow: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RouteAuth>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeoutsPlan {
+    pub connect: Duration,
+    pub read: Duration,
+    pub send: Duration,
+    pub header: Duration,
+    pub idle: Duration,
+}
+
+const DAY: u64 = 86_400;
+
+pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
+    let t = &edge.timeouts;
+    let timeouts = TimeoutsPlan {
+        connect: t.connect.unwrap_or(Duration::secs(5)),
+        read: t.read.unwrap_or(Duration::secs(60)),
+        send: t.send.unwrap_or(Duration::secs(60)),
+        header: t.header.unwrap_or(Duration::secs(10)),
+        idle: t.idle.unwrap_or(Duration::secs(75)),
+    };
+    let body_limit = edge.body_limit.unwrap_or(ByteSize(1 << 20));
+    let mut headers = Vec::new();
+    let h = &edge.headers;
+    if edge.tls.is_some() {
+        let max_age = h.hsts.unwrap_or(Duration::secs(365 * DAY));
+        if !max_age.0.is_zero() {
+            headers.push(("Strict-Transport-Security".to_owned(), format!("max-age={}; includeSubDomains", max_age.as_secs())));
+        }
+    }
+    headers.push(("X-Content-Type-Options".to_owned(), "nosniff".to_owned()));
+    headers.push(("X-Frame-Options".to_owned(), h.frame_options.clone().unwrap_or_else(|| "DENY".to_owned())));
+    headers.push(("Referrer-Policy".to_owned(), h.referrer_policy.clone().unwrap_or_else(|| "strict-origin-when-cross-origin".to_owned())));
+    if let Some(csp) = &h.content_security_policy {
+        headers.push(("Content-Security-Policy".to_owned(), csp.clone()));
+    }
+    headers.extend(h.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut routes: Vec<RoutePlan> = edge
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let service = spec.services.get(&r.service)?;
+            Some(RoutePlan {
+                path: r.path.clone(),
+                host: r.host.clone(),
+                service: r.service.clone(),
+                port: port(service, r.port.as_deref())?,
+                websocket: r.websocket,
+                strip_prefix: r.strip_prefix,
+                timeout: r.timeout.unwrap_or(timeouts.read),
+                body_limit: r.body_limit.unwrap_or(body_limit),
+                allow: r.allow.clone(),
+                rate_limit: r.rate_limit.clone(),
+                auth: r.auth.clone(),
+            })
+        })
+        .collect();
+    // Host-specific routes before catch-alls, then longest prefix first; the
+    // sort is stable, so equal keys keep the spec's order.
+    routes.sort_by(|a, b| b.host.is_some().cmp(&a.host.is_some()).then(b.path.len().cmp(&a.path.len())));
+    EdgePlan {
+        hosts: edge.hosts.clone(),
+        listen: ListenPlan {
+            http: edge.listen.http.unwrap_or(80),
+            https: edge.listen.https.unwrap_or(443),
+            local_http: edge.listen.http.unwrap_or(8080),
+            local_https: edge.listen.https.unwrap_or(8443),
+            admin: edge.listen.admin.unwrap_or(9180),
+        },
+        tls: edge.tls.as_ref().map(|t| TlsPlan {
+            mode: t.mode,
+            email: t.email.clone(),
+            acme_directory: (t.mode == TlsMode::Acme).then(|| t.acme_directory.clone().unwrap_or_else(|| "https://acme-v02.api.letsencrypt.org/directory".to_owned())),
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+            min_version: t.min_version.unwrap_or(TlsVersion::V1_2),
+        }),
+        redirect_https: edge.tls.is_some() && edge.redirect_https.unwrap_or(true),
+        headers,
+        rate_limits: edge.rate_limits.iter().map(|(n, l)| RateLimitPlan { name: n.clone(), rate: l.rate, burst: l.burst, by: l.by.unwrap_or(RateKey::ClientIp) }).collect(),
+        routes,
+        auth: edge.auth.clone(),
+        gzip: edge.gzip.unwrap_or(true),
+        body_limit,
+        timeouts,
+    }
+}

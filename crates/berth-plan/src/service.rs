@@ -1,0 +1,273 @@
+use berth_spec::model::units::{Duration, Percent};
+use berth_spec::{Amounts, CustomMetric, Deploy, Probe, Service, Spec, Strategy, VolumeKind};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServicePlan {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<berth_spec::Build>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunPlan>,
+    pub ports: Vec<PortPlan>,
+    /// The port routes, checks and scrapes use unless they name another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_port: Option<PortPlan>,
+    pub replicas: Replicas,
+    pub probes: Probes,
+    pub resources: ResourcesPlan,
+    pub env: Vec<EnvVar>,
+    pub volumes: Vec<VolumePlan>,
+    pub security: SecurityPlan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsPlan>,
+    pub deploy: DeployPlan,
+    pub uses: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortPlan {
+    pub name: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPlan {
+    pub command: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Replicas {
+    Fixed {
+        count: u32,
+    },
+    Autoscaled {
+        min: u32,
+        max: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cpu: Option<Percent>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        memory: Option<Percent>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        metric: Option<CustomMetric>,
+    },
+}
+
+impl Replicas {
+    /// Replicas to start with: the fixed count, or the autoscaler's minimum.
+    pub fn initial(&self) -> u32 {
+        match self {
+            Self::Fixed { count } => *count,
+            Self::Autoscaled { min, .. } => *min,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Probes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<ProbePlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<ProbePlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup: Option<ProbePlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbePlan {
+    pub check: ProbeCheck,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub initial_delay: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProbeCheck {
+    Http { path: String, port: PortPlan },
+    Tcp { port: PortPlan },
+    Exec { command: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourcesPlan {
+    pub requests: Amounts,
+    pub limits: Amounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(flatten)]
+    pub value: EnvValue,
+}
+
+/// Where an environment variable's value comes from. Secret values never
+/// appear in the plan, only the secret's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum EnvValue {
+    Literal { value: String },
+    Secret { secret: String },
+    /// A dependency's connection URL; `password_secret` is spliced in by
+    /// whatever runs the service, never written out.
+    Dependency {
+        dependency: String,
+        url: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        password_secret: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumePlan {
+    pub name: String,
+    pub path: String,
+    pub size: berth_spec::model::units::ByteSize,
+    pub persistent: bool,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecurityPlan {
+    pub run_as_user: u32,
+    pub run_as_non_root: bool,
+    pub read_only_root: bool,
+    pub allow_privilege_escalation: bool,
+    pub drop_capabilities: Vec<String>,
+    pub add_capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsPlan {
+    pub path: String,
+    pub port: PortPlan,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployPlan {
+    pub strategy: Strategy,
+    pub batch: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_weight: Option<Percent>,
+    pub health_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub auto_rollback: bool,
+}
+
+pub const DEFAULT_USER: u32 = 10001;
+
+/// The port a check, route or scrape uses when it names none.
+pub fn primary_port(service: &Service) -> Option<PortPlan> {
+    service
+        .ports
+        .get_key_value("http")
+        .or_else(|| service.ports.iter().next())
+        .map(|(name, port)| PortPlan { name: name.clone(), port: *port })
+}
+
+pub fn port(service: &Service, name: Option<&str>) -> Option<PortPlan> {
+    match name {
+        Some(name) => service.ports.get(name).map(|p| PortPlan { name: name.to_owned(), port: *p }),
+        None => primary_port(service),
+    }
+}
+
+pub fn deploy(service: Option<&Deploy>, top: &Deploy) -> DeployPlan {
+    let pick = |f: fn(&Deploy) -> Option<Duration>, default: u64| service.and_then(f).or(f(top)).unwrap_or(Duration::secs(default));
+    let strategy = service.and_then(|d| d.strategy).or(top.strategy).unwrap_or(Strategy::Rolling);
+    DeployPlan {
+        strategy,
+        batch: service.and_then(|d| d.batch).or(top.batch).unwrap_or(1),
+        canary_weight: (strategy == Strategy::Canary).then(|| service.and_then(|d| d.canary_weight).or(top.canary_weight).unwrap_or(Percent(10.0))),
+        health_timeout: pick(|d| d.health_timeout, 60),
+        drain_timeout: pick(|d| d.drain_timeout, 30),
+        auto_rollback: service.and_then(|d| d.auto_rollback).or(top.auto_rollback).unwrap_or(true),
+    }
+}
+
+fn probe(service: &Service, probe: &Probe) -> Option<ProbePlan> {
+    let check = if let Some(path) = &probe.http {
+        ProbeCheck::Http { path: path.clone(), port: port(service, probe.port.as_deref())? }
+    } else if let Some(command) = &probe.exec {
+        ProbeCheck::Exec { command: command.clone() }
+    } else {
+        ProbeCheck::Tcp { port: port(service, probe.port.as_deref())? }
+    };
+    Some(ProbePlan {
+        check,
+        interval: probe.interval.unwrap_or(Duration::secs(10)),
+        timeout: probe.timeout.unwrap_or(Duration::secs(2)),
+        failure_threshold: probe.failure_threshold.unwrap_or(3),
+        success_threshold: probe.success_threshold.unwrap_or(1),
+        initial_delay: probe.initial_delay.unwrap_or_default(),
+    })
+}
+
+pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
+    let mut env: Vec<EnvVar> = s.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: EnvValue::Literal { value: v.clone() } }).collect();
+    env.extend(s.secrets.iter().map(|(k, v)| EnvVar { name: k.clone(), value: EnvValue::Secret { secret: v.clone() } }));
+    for dep_name in &s.uses {
+        if let Some(dep) = spec.dependencies.get(dep_name) {
+            let planned = crate::dependency::plan(spec, dep_name, dep);
+            env.push(EnvVar {
+                name: planned.url_env.clone(),
+                value: EnvValue::Dependency { dependency: dep_name.clone(), url: planned.url.clone(), password_secret: planned.password_secret.clone() },
+            });
+        }
+    }
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    let replicas = match &s.autoscale {
+        Some(a) => Replicas::Autoscaled { min: a.min, max: a.max, cpu: a.cpu, memory: a.memory, metric: a.metric.clone() },
+        None => Replicas::Fixed { count: s.replicas.unwrap_or(1) },
+    };
+    let sec = &s.security;
+    ServicePlan {
+        name: name.to_owned(),
+        image: s.image.clone(),
+        build: s.build.clone(),
+        run: s.run.as_ref().map(|r| RunPlan { command: r.command.clone(), workdir: r.workdir.clone(), stop_timeout: r.stop_timeout.unwrap_or(Duration::secs(10)) }),
+        ports: s.ports.iter().map(|(n, p)| PortPlan { name: n.clone(), port: *p }).collect(),
+        primary_port: primary_port(s),
+        replicas,
+        probes: Probes {
+            liveness: s.health.liveness.as_ref().and_then(|p| probe(s, p)),
+            readiness: s.health.readiness.as_ref().and_then(|p| probe(s, p)),
+            startup: s.health.startup.as_ref().and_then(|p| probe(s, p)),
+        },
+        resources: ResourcesPlan { requests: s.resources.requests.unwrap_or_default(), limits: s.resources.limits.unwrap_or_default() },
+        env,
+        volumes: s
+            .volumes
+            .iter()
+            .map(|(n, v)| VolumePlan {
+                name: n.clone(),
+                path: v.path.clone(),
+                size: v.size.unwrap_or(berth_spec::model::units::ByteSize(1 << 30)),
+                persistent: v.kind != Some(VolumeKind::Scratch),
+                read_only: v.read_only,
+            })
+            .collect(),
+        security: SecurityPlan {
+            run_as_user: sec.run_as_user.unwrap_or(DEFAULT_USER),
+            run_as_non_root: sec.run_as_non_root.unwrap_or(true),
+            read_only_root: sec.read_only_root.unwrap_or(true),
+            allow_privilege_escalation: false,
+            drop_capabilities: sec.drop_capabilities.clone().unwrap_or_else(|| vec!["ALL".to_owned()]),
+            add_capabilities: sec.add_capabilities.clone(),
+        },
+        metrics: s.metrics.as_ref().and_then(|m| {
+            Some(MetricsPlan { path: m.path.clone().unwrap_or_else(|| "/metrics".to_owned()), port: port(s, m.port.as_deref())? })
+        }),
+        deploy: deploy(s.deploy.as_ref(), &spec.deploy),
+        uses: s.uses.clone(),
+    }
+}
