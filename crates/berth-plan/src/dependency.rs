@@ -1,7 +1,10 @@
 use std::collections::BTreeMap;
 
 use berth_spec::model::units::{ByteSize, Duration, Schedule};
-use berth_spec::{BackupMethod, Dependency, DependencyKind, EvictionPolicy, Persistence, Resources, Retention, Spec};
+use berth_spec::{
+    BackupMethod, Dependency, DependencyKind, EvictionPolicy, Persistence, Resources, Retention,
+    Spec,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +76,8 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         schedule: b.schedule.clone(),
         to: b.to.clone(),
         retain: b.retain,
-        recovery_point: (b.method == Some(BackupMethod::Physical)).then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
+        recovery_point: (b.method == Some(BackupMethod::Physical))
+            .then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
         verify: b.verify.unwrap_or(true),
     });
     DependencyPlan {
@@ -87,13 +91,19 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         extensions: dep.extensions.clone(),
         settings: dep.settings.clone(),
         maxmemory: dep.maxmemory,
-        maxmemory_policy: (!postgres).then(|| dep.maxmemory_policy.unwrap_or(EvictionPolicy::Noeviction)),
+        maxmemory_policy: (!postgres)
+            .then(|| dep.maxmemory_policy.unwrap_or(EvictionPolicy::Noeviction)),
         persistence: (!postgres).then(|| dep.persistence.unwrap_or(Persistence::Rdb)),
         storage: dep.storage.unwrap_or(ByteSize(storage)),
         resources: dep.resources.clone(),
         url_env: berth_spec::url_env(dep.url_env.as_deref(), dep.kind),
         url,
-        used_by: spec.services.iter().filter(|(_, s)| s.uses.iter().any(|u| u == name)).map(|(n, _)| n.clone()).collect(),
+        used_by: spec
+            .services
+            .iter()
+            .filter(|(_, s)| s.uses.iter().any(|u| u == name))
+            .map(|(n, _)| n.clone())
+            .collect(),
         backup,
     }
 }

@@ -99,12 +99,23 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
     if edge.tls.is_some() {
         let max_age = h.hsts.unwrap_or(Duration::secs(365 * DAY));
         if !max_age.0.is_zero() {
-            headers.push(("Strict-Transport-Security".to_owned(), format!("max-age={}; includeSubDomains", max_age.as_secs())));
+            headers.push((
+                "Strict-Transport-Security".to_owned(),
+                format!("max-age={}; includeSubDomains", max_age.as_secs()),
+            ));
         }
     }
     headers.push(("X-Content-Type-Options".to_owned(), "nosniff".to_owned()));
-    headers.push(("X-Frame-Options".to_owned(), h.frame_options.clone().unwrap_or_else(|| "DENY".to_owned())));
-    headers.push(("Referrer-Policy".to_owned(), h.referrer_policy.clone().unwrap_or_else(|| "strict-origin-when-cross-origin".to_owned())));
+    headers.push((
+        "X-Frame-Options".to_owned(),
+        h.frame_options.clone().unwrap_or_else(|| "DENY".to_owned()),
+    ));
+    headers.push((
+        "Referrer-Policy".to_owned(),
+        h.referrer_policy
+            .clone()
+            .unwrap_or_else(|| "strict-origin-when-cross-origin".to_owned()),
+    ));
     if let Some(csp) = &h.content_security_policy {
         headers.push(("Content-Security-Policy".to_owned(), csp.clone()));
     }
@@ -131,7 +142,12 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
         .collect();
     // Host-specific routes before catch-alls, then longest prefix first; the
     // sort is stable, so equal keys keep the spec's order.
-    routes.sort_by(|a, b| b.host.is_some().cmp(&a.host.is_some()).then(b.path.len().cmp(&a.path.len())));
+    routes.sort_by(|a, b| {
+        b.host
+            .is_some()
+            .cmp(&a.host.is_some())
+            .then(b.path.len().cmp(&a.path.len()))
+    });
     EdgePlan {
         hosts: edge.hosts.clone(),
         listen: ListenPlan {
@@ -144,14 +160,27 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
         tls: edge.tls.as_ref().map(|t| TlsPlan {
             mode: t.mode,
             email: t.email.clone(),
-            acme_directory: (t.mode == TlsMode::Acme).then(|| t.acme_directory.clone().unwrap_or_else(|| "https://acme-v02.api.letsencrypt.org/directory".to_owned())),
+            acme_directory: (t.mode == TlsMode::Acme).then(|| {
+                t.acme_directory
+                    .clone()
+                    .unwrap_or_else(|| "https://acme-v02.api.letsencrypt.org/directory".to_owned())
+            }),
             cert: t.cert.clone(),
             key: t.key.clone(),
             min_version: t.min_version.unwrap_or(TlsVersion::V1_2),
         }),
         redirect_https: edge.tls.is_some() && edge.redirect_https.unwrap_or(true),
         headers,
-        rate_limits: edge.rate_limits.iter().map(|(n, l)| RateLimitPlan { name: n.clone(), rate: l.rate, burst: l.burst, by: l.by.unwrap_or(RateKey::ClientIp) }).collect(),
+        rate_limits: edge
+            .rate_limits
+            .iter()
+            .map(|(n, l)| RateLimitPlan {
+                name: n.clone(),
+                rate: l.rate,
+                burst: l.burst,
+                by: l.by.unwrap_or(RateKey::ClientIp),
+            })
+            .collect(),
         routes,
         auth: edge.auth.clone(),
         gzip: edge.gzip.unwrap_or(true),

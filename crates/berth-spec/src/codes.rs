@@ -79,7 +79,10 @@ pub const ALL: &[(Code, &str)] = &[
         SECRET_IN_SPEC,
         "A secret value written into the spec instead of referenced.",
     ),
-    (UNUSED, "A declared secret, dependency or rate limit that nothing uses."),
+    (
+        UNUSED,
+        "A declared secret, dependency or rate limit that nothing uses.",
+    ),
     (
         INSECURE_SETTING,
         "A setting that weakens the deployment's security.",

@@ -13,8 +13,18 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         let path = Path::root().key("dependencies").key(name);
         not_applicable(dep, &path, checker);
         if let Some(version) = &dep.version {
-            if version.is_empty() || !version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
-                checker.error(codes::INVALID_VALUE, &path.key("version"), format!("`{version}` is not a version number")).with_help("write the major version, such as `16` or `7.2`");
+            if version.is_empty()
+                || !version
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                checker
+                    .error(
+                        codes::INVALID_VALUE,
+                        &path.key("version"),
+                        format!("`{version}` is not a version number"),
+                    )
+                    .with_help("write the major version, such as `16` or `7.2`");
             }
         }
         if dep.password.is_none() {
@@ -24,18 +34,36 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
         if let Some(var) = &dep.url_env {
             if !super::services::is_env_name(var) {
-                checker.error(codes::INVALID_NAME, &path.key("url_env"), format!("`{var}` is not a valid environment variable name"));
+                checker.error(
+                    codes::INVALID_NAME,
+                    &path.key("url_env"),
+                    format!("`{var}` is not a valid environment variable name"),
+                );
             }
         }
         if !spec.services.values().any(|s| s.uses.contains(name)) {
             checker
-                .report(codes::UNUSED, Severity::Warning, &path, Anchor::Key, format!("no service uses dependency `{name}`"))
-                .with_help(format!("add `uses: [{name}]` to the services that connect to it, or remove it"));
+                .report(
+                    codes::UNUSED,
+                    Severity::Warning,
+                    &path,
+                    Anchor::Key,
+                    format!("no service uses dependency `{name}`"),
+                )
+                .with_help(format!(
+                    "add `uses: [{name}]` to the services that connect to it, or remove it"
+                ));
         }
         if let Some(backup) = &dep.backup {
             let bpath = path.key("backup");
             if backup.method == Some(BackupMethod::Physical) && dep.kind == DependencyKind::Redis {
-                checker.error(codes::NOT_APPLICABLE, &bpath.key("method"), "Redis backups are RDB snapshots; `method` applies to PostgreSQL").with_help("remove `method`");
+                checker
+                    .error(
+                        codes::NOT_APPLICABLE,
+                        &bpath.key("method"),
+                        "Redis backups are RDB snapshots; `method` applies to PostgreSQL",
+                    )
+                    .with_help("remove `method`");
             }
             if backup.recovery_point.is_some() && backup.method != Some(BackupMethod::Physical) {
                 checker
@@ -43,11 +71,21 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     .with_help("set `method: physical`; logical dumps only recover to the moment of the last dump");
             }
             if backup.recovery_point.is_some_and(|d| d.0.is_zero()) {
-                checker.error(codes::OUT_OF_RANGE, &bpath.key("recovery_point"), "a recovery point of 0 is not achievable").with_help("use minutes, such as `5m`");
+                checker
+                    .error(
+                        codes::OUT_OF_RANGE,
+                        &bpath.key("recovery_point"),
+                        "a recovery point of 0 is not achievable",
+                    )
+                    .with_help("use minutes, such as `5m`");
             }
             if backup.retain.daily == 0 && backup.retain.weekly == 0 && backup.retain.monthly == 0 {
                 checker
-                    .error(codes::CONTRADICTION, &bpath.key("retain"), "the retention keeps no backups")
+                    .error(
+                        codes::CONTRADICTION,
+                        &bpath.key("retain"),
+                        "the retention keeps no backups",
+                    )
                     .with_help("keep at least one, such as `daily: 7`");
             }
             destination(&backup.to, &bpath.key("to"), checker);
@@ -58,18 +96,35 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
 fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
     let (set, other): (Vec<(&str, bool)>, &str) = match dep.kind {
         DependencyKind::Redis => (
-            vec![("database", dep.database.is_some()), ("user", dep.user.is_some()), ("extensions", !dep.extensions.is_empty())],
+            vec![
+                ("database", dep.database.is_some()),
+                ("user", dep.user.is_some()),
+                ("extensions", !dep.extensions.is_empty()),
+            ],
             "PostgreSQL",
         ),
         DependencyKind::Postgres => (
-            vec![("maxmemory", dep.maxmemory.is_some()), ("maxmemory_policy", dep.maxmemory_policy.is_some()), ("persistence", dep.persistence.is_some())],
+            vec![
+                ("maxmemory", dep.maxmemory.is_some()),
+                ("maxmemory_policy", dep.maxmemory_policy.is_some()),
+                ("persistence", dep.persistence.is_some()),
+            ],
             "Redis",
         ),
     };
     for (key, present) in set {
         if present {
             checker
-                .report(codes::NOT_APPLICABLE, Severity::Error, &path.key(key), Anchor::Key, format!("`{key}` is a {other} setting, but this dependency is `{}`", dep.kind.as_str()))
+                .report(
+                    codes::NOT_APPLICABLE,
+                    Severity::Error,
+                    &path.key(key),
+                    Anchor::Key,
+                    format!(
+                        "`{key}` is a {other} setting, but this dependency is `{}`",
+                        dep.kind.as_str()
+                    ),
+                )
                 .with_help("remove it, or change `kind`");
         }
     }
@@ -77,14 +132,39 @@ fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
 
 fn destination(to: &str, path: &Path, checker: &mut Checker<'_>) {
     if to.trim().is_empty() {
-        checker.error(codes::MISSING_SETTING, path, "the backup destination is empty").with_help("name a directory or an `s3://bucket/prefix` URL");
+        checker
+            .error(
+                codes::MISSING_SETTING,
+                path,
+                "the backup destination is empty",
+            )
+            .with_help("name a directory or an `s3://bucket/prefix` URL");
         return;
     }
     if let Some((scheme, rest)) = to.split_once("://") {
         if !BACKUP_SCHEMES.contains(&scheme) {
-            checker.error(codes::INVALID_VALUE, path, format!("berth cannot write backups to `{scheme}://`")).with_help(format!("use a directory or one of: {}", BACKUP_SCHEMES.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(", ")));
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    path,
+                    format!("berth cannot write backups to `{scheme}://`"),
+                )
+                .with_help(format!(
+                    "use a directory or one of: {}",
+                    BACKUP_SCHEMES
+                        .iter()
+                        .map(|s| format!("{s}://"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
         } else if scheme != "file" && rest.split('/').next().is_none_or(str::is_empty) {
-            checker.error(codes::MISSING_SETTING, path, format!("`{to}` names no bucket")).with_help(format!("write `{scheme}://<bucket>/<prefix>`"));
+            checker
+                .error(
+                    codes::MISSING_SETTING,
+                    path,
+                    format!("`{to}` names no bucket"),
+                )
+                .with_help(format!("write `{scheme}://<bucket>/<prefix>`"));
         }
     }
 }

@@ -25,7 +25,11 @@ fn is_hostname(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
         })
 }
 
@@ -33,16 +37,30 @@ fn hosts(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     let mut seen = BTreeSet::new();
     for (i, host) in edge.hosts.iter().enumerate() {
         if !is_hostname(host) {
-            checker.error(codes::INVALID_VALUE, &path.key("hosts").index(i), format!("`{host}` is not a host name")).with_help("write a name such as `shop.example.com` (no scheme, no port, no path)");
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &path.key("hosts").index(i),
+                    format!("`{host}` is not a host name"),
+                )
+                .with_help("write a name such as `shop.example.com` (no scheme, no port, no path)");
         }
         if !seen.insert(host.to_lowercase()) {
-            checker.warning(codes::DUPLICATE_NAME, &path.key("hosts").index(i), format!("host `{host}` is listed twice"));
+            checker.warning(
+                codes::DUPLICATE_NAME,
+                &path.key("hosts").index(i),
+                format!("host `{host}` is listed twice"),
+            );
         }
     }
 }
 
 fn is_local(host: &str) -> bool {
-    host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local") || host.ends_with(".test") || host.parse::<IpAddr>().is_ok()
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.ends_with(".local")
+        || host.ends_with(".test")
+        || host.parse::<IpAddr>().is_ok()
 }
 
 fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
@@ -55,7 +73,11 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     .with_help("add `tls: { mode: self-signed }` (local) or `tls: { mode: acme, email: ... }`");
             }
             if edge.headers.hsts.is_some_and(|d| !d.0.is_zero()) {
-                checker.warning(codes::NOT_APPLICABLE, &path.key("headers").key("hsts"), "HSTS is only sent over HTTPS, and the edge has no TLS");
+                checker.warning(
+                    codes::NOT_APPLICABLE,
+                    &path.key("headers").key("hsts"),
+                    "HSTS is only sent over HTTPS, and the edge has no TLS",
+                );
             }
         }
         Some(tls) => {
@@ -91,10 +113,22 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                 TlsMode::SelfSigned => {}
             }
             if tls.mode != TlsMode::Files && (tls.cert.is_some() || tls.key.is_some()) {
-                checker.warning(codes::NOT_APPLICABLE, &tpath.key(if tls.cert.is_some() { "cert" } else { "key" }), "`cert` and `key` are only read with `mode: files`");
+                checker.warning(
+                    codes::NOT_APPLICABLE,
+                    &tpath.key(if tls.cert.is_some() { "cert" } else { "key" }),
+                    "`cert` and `key` are only read with `mode: files`",
+                );
             }
             if tls.mode != TlsMode::Acme && (tls.email.is_some() || tls.acme_directory.is_some()) {
-                checker.warning(codes::NOT_APPLICABLE, &tpath.key(if tls.email.is_some() { "email" } else { "acme_directory" }), "ACME settings are only read with `mode: acme`");
+                checker.warning(
+                    codes::NOT_APPLICABLE,
+                    &tpath.key(if tls.email.is_some() {
+                        "email"
+                    } else {
+                        "acme_directory"
+                    }),
+                    "ACME settings are only read with `mode: acme`",
+                );
             }
             if edge.redirect_https == Some(false) {
                 checker
@@ -107,7 +141,11 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
 
 fn listen(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     let lpath = path.key("listen");
-    let ports = [("http", edge.listen.http), ("https", edge.listen.https), ("admin", edge.listen.admin)];
+    let ports = [
+        ("http", edge.listen.http),
+        ("https", edge.listen.https),
+        ("admin", edge.listen.admin),
+    ];
     let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
     for (key, port) in ports {
         let Some(port) = port else { continue };
@@ -116,7 +154,11 @@ fn listen(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         }
         if let Some(first) = seen.insert(port, key) {
             checker
-                .error(codes::PORT_CLASH, &lpath.key(key), format!("`{key}` and `{first}` both listen on {port}"))
+                .error(
+                    codes::PORT_CLASH,
+                    &lpath.key(key),
+                    format!("`{key}` and `{first}` both listen on {port}"),
+                )
                 .with_related(&lpath.key(first), Anchor::Value, "also here");
         }
     }
@@ -136,7 +178,13 @@ pub fn valid_allow_entry(entry: &str) -> bool {
 fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     if edge.routes.is_empty() {
         checker
-            .report(codes::MISSING_SETTING, Severity::Error, path, Anchor::Key, "the edge has no routes")
+            .report(
+                codes::MISSING_SETTING,
+                Severity::Error,
+                path,
+                Anchor::Key,
+                "the edge has no routes",
+            )
             .with_help("add `routes: [{ path: /, service: <name> }]`");
     }
     let services: Vec<&str> = spec.services.keys().map(String::as_str).collect();
@@ -145,41 +193,89 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     for (i, route) in edge.routes.iter().enumerate() {
         let rpath = path.key("routes").index(i);
         if !route.path.starts_with('/') {
-            checker.error(codes::INVALID_VALUE, &rpath.key("path"), format!("route path `{}` does not start with `/`", route.path)).with_help(format!("write `/{}`", route.path.trim_start_matches('/')));
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &rpath.key("path"),
+                    format!("route path `{}` does not start with `/`", route.path),
+                )
+                .with_help(format!("write `/{}`", route.path.trim_start_matches('/')));
         }
         if let Some(j) = seen.insert((route.host.as_deref(), route.path.as_str()), i) {
             checker
-                .error(codes::DUPLICATE_NAME, &rpath.key("path"), format!("two routes claim `{}`", route.path))
-                .with_related(&path.key("routes").index(j).key("path"), Anchor::Value, "first claimed here")
+                .error(
+                    codes::DUPLICATE_NAME,
+                    &rpath.key("path"),
+                    format!("two routes claim `{}`", route.path),
+                )
+                .with_related(
+                    &path.key("routes").index(j).key("path"),
+                    Anchor::Value,
+                    "first claimed here",
+                )
                 .with_help("only one of them could ever match; merge them or change a path");
         }
         match spec.services.get(&route.service) {
-            None => checker.dangling(&rpath.key("service"), "service", &route.service, &services, "route to a service declared under `services:`"),
+            None => checker.dangling(
+                &rpath.key("service"),
+                "service",
+                &route.service,
+                &services,
+                "route to a service declared under `services:`",
+            ),
             Some(service) => port_ref(service, route.port.as_deref(), &rpath, "route's", checker),
         }
         if let Some(host) = &route.host {
             if !edge.hosts.is_empty() && !edge.hosts.contains(host) {
                 let known: Vec<&str> = edge.hosts.iter().map(String::as_str).collect();
-                checker.dangling(&rpath.key("host"), "edge host", host, &known, "add it to `edge.hosts`");
+                checker.dangling(
+                    &rpath.key("host"),
+                    "edge host",
+                    host,
+                    &known,
+                    "add it to `edge.hosts`",
+                );
             }
         }
         if let Some(zone) = &route.rate_limit {
             if !edge.rate_limits.contains_key(zone) {
-                checker.dangling(&rpath.key("rate_limit"), "rate limit", zone, &zones, "declare it under `edge.rate_limits`");
+                checker.dangling(
+                    &rpath.key("rate_limit"),
+                    "rate limit",
+                    zone,
+                    &zones,
+                    "declare it under `edge.rate_limits`",
+                );
             }
         }
         for (j, entry) in route.allow.iter().enumerate() {
             if !valid_allow_entry(entry) {
-                checker.error(codes::INVALID_VALUE, &rpath.key("allow").index(j), format!("`{entry}` is not an IP address or CIDR range")).with_help("write `10.0.0.0/8`, `192.168.1.5` or `::1`");
+                checker
+                    .error(
+                        codes::INVALID_VALUE,
+                        &rpath.key("allow").index(j),
+                        format!("`{entry}` is not an IP address or CIDR range"),
+                    )
+                    .with_help("write `10.0.0.0/8`, `192.168.1.5` or `::1`");
             }
         }
         if route.timeout.is_some_and(|t| t.0.is_zero()) {
-            checker.error(codes::OUT_OF_RANGE, &rpath.key("timeout"), "a timeout of 0 fails every request");
+            checker.error(
+                codes::OUT_OF_RANGE,
+                &rpath.key("timeout"),
+                "a timeout of 0 fails every request",
+            );
         }
         if let Some(auth) = &route.auth {
             let apath = rpath.key("auth");
             if auth.accept.is_empty() {
-                checker.error(codes::MISSING_SETTING, &apath.key("accept"), "the route accepts no credentials").with_help("list `api-key`, `jwt`, or both");
+                checker
+                    .error(
+                        codes::MISSING_SETTING,
+                        &apath.key("accept"),
+                        "the route accepts no credentials",
+                    )
+                    .with_help("list `api-key`, `jwt`, or both");
             }
             let edge_auth = edge.auth.as_ref();
             for (j, method) in auth.accept.iter().enumerate() {
@@ -192,12 +288,22 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                         AuthMethod::ApiKey => "API keys, but `edge.auth.api_keys` is empty",
                         AuthMethod::Jwt => "JWTs, but `edge.auth.jwt` is not set",
                     };
-                    checker.error(codes::MISSING_SETTING, &apath.key("accept").index(j), format!("the route accepts {what}")).with_help("configure it under `edge.auth`");
+                    checker
+                        .error(
+                            codes::MISSING_SETTING,
+                            &apath.key("accept").index(j),
+                            format!("the route accepts {what}"),
+                        )
+                        .with_help("configure it under `edge.auth`");
                 }
             }
             let only_keys = auth.accept == [AuthMethod::ApiKey];
             if only_keys {
-                let granted: BTreeSet<&str> = edge_auth.into_iter().flat_map(|a| a.api_keys.iter()).flat_map(|k| k.roles.iter().map(String::as_str)).collect();
+                let granted: BTreeSet<&str> = edge_auth
+                    .into_iter()
+                    .flat_map(|a| a.api_keys.iter())
+                    .flat_map(|k| k.roles.iter().map(String::as_str))
+                    .collect();
                 for (j, role) in auth.roles.iter().enumerate() {
                     if !granted.is_empty() && !granted.contains(role.as_str()) {
                         checker
@@ -213,9 +319,19 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
 fn rate_limits(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     for (name, limit) in &edge.rate_limits {
         let lpath = path.key("rate_limits").key(name);
-        if !edge.routes.iter().any(|r| r.rate_limit.as_deref() == Some(name)) {
+        if !edge
+            .routes
+            .iter()
+            .any(|r| r.rate_limit.as_deref() == Some(name))
+        {
             checker
-                .report(codes::UNUSED, Severity::Warning, &lpath, Anchor::Key, format!("rate limit `{name}` is not used by any route"))
+                .report(
+                    codes::UNUSED,
+                    Severity::Warning,
+                    &lpath,
+                    Anchor::Key,
+                    format!("rate limit `{name}` is not used by any route"),
+                )
                 .with_help(format!("add `rate_limit: {name}` to a route, or remove it"));
         }
         let per_second = limit.rate.per_second();
@@ -236,8 +352,16 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         let kpath = apath.key("api_keys").index(i);
         if let Some(j) = names.insert(key.name.as_str(), i) {
             checker
-                .error(codes::DUPLICATE_NAME, &kpath.key("name"), format!("two API keys are named `{}`", key.name))
-                .with_related(&apath.key("api_keys").index(j).key("name"), Anchor::Value, "first here");
+                .error(
+                    codes::DUPLICATE_NAME,
+                    &kpath.key("name"),
+                    format!("two API keys are named `{}`", key.name),
+                )
+                .with_related(
+                    &apath.key("api_keys").index(j).key("name"),
+                    Anchor::Value,
+                    "first here",
+                );
         }
         match (&key.secret, &key.sha256) {
             (None, None) | (Some(_), Some(_)) => {
@@ -245,14 +369,28 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     .report(codes::CONTRADICTION, Severity::Error, &kpath, Anchor::Value, format!("API key `{}` needs exactly one of `secret` or `sha256`", key.name))
                     .with_help("reference a declared secret holding the key, or give the key's hex SHA-256");
             }
-            (None, Some(hash)) if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                checker.error(codes::INVALID_VALUE, &kpath.key("sha256"), "not a hex SHA-256 (64 hex digits)").with_help("compute it with `printf %s \"$KEY\" | sha256sum`");
+            (None, Some(hash))
+                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                checker
+                    .error(
+                        codes::INVALID_VALUE,
+                        &kpath.key("sha256"),
+                        "not a hex SHA-256 (64 hex digits)",
+                    )
+                    .with_help("compute it with `printf %s \"$KEY\" | sha256sum`");
             }
             _ => {}
         }
         if let Some(expires) = &key.expires {
             if !is_date(expires) {
-                checker.error(codes::INVALID_VALUE, &kpath.key("expires"), format!("`{expires}` is not a date")).with_help("write `YYYY-MM-DD`, such as `2027-01-31`");
+                checker
+                    .error(
+                        codes::INVALID_VALUE,
+                        &kpath.key("expires"),
+                        format!("`{expires}` is not a date"),
+                    )
+                    .with_help("write `YYYY-MM-DD`, such as `2027-01-31`");
             }
         }
     }
@@ -261,24 +399,50 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         match jwt.algorithm {
             JwtAlgorithm::HS256 => {
                 if jwt.secret.is_none() {
-                    checker.report(codes::MISSING_SETTING, Severity::Error, &jpath, Anchor::Key, "HS256 needs `secret`, the declared secret holding the signing key");
+                    checker.report(
+                        codes::MISSING_SETTING,
+                        Severity::Error,
+                        &jpath,
+                        Anchor::Key,
+                        "HS256 needs `secret`, the declared secret holding the signing key",
+                    );
                 }
                 if jwt.public_key.is_some() {
-                    checker.warning(codes::NOT_APPLICABLE, &jpath.key("public_key"), "`public_key` is only read for RS256");
+                    checker.warning(
+                        codes::NOT_APPLICABLE,
+                        &jpath.key("public_key"),
+                        "`public_key` is only read for RS256",
+                    );
                 }
             }
             JwtAlgorithm::RS256 => {
                 if jwt.public_key.is_none() {
-                    checker.report(codes::MISSING_SETTING, Severity::Error, &jpath, Anchor::Key, "RS256 needs `public_key`, the path of the PEM public key");
+                    checker.report(
+                        codes::MISSING_SETTING,
+                        Severity::Error,
+                        &jpath,
+                        Anchor::Key,
+                        "RS256 needs `public_key`, the path of the PEM public key",
+                    );
                 }
                 if jwt.secret.is_some() {
-                    checker.warning(codes::NOT_APPLICABLE, &jpath.key("secret"), "`secret` is only read for HS256");
+                    checker.warning(
+                        codes::NOT_APPLICABLE,
+                        &jpath.key("secret"),
+                        "`secret` is only read for HS256",
+                    );
                 }
             }
         }
         if jwt.audience.is_none() {
             checker
-                .report(codes::INSECURE_SETTING, Severity::Warning, &jpath, Anchor::Key, "JWTs are accepted for any audience")
+                .report(
+                    codes::INSECURE_SETTING,
+                    Severity::Warning,
+                    &jpath,
+                    Anchor::Key,
+                    "JWTs are accepted for any audience",
+                )
                 .with_help("set `audience:` so tokens issued for other services are refused");
         }
     }
@@ -287,8 +451,12 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
 /// `YYYY-MM-DD` with a real month and day.
 fn is_date(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return false };
-    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else { return false };
+    let [y, m, d] = parts.as_slice() else {
+        return false;
+    };
+    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else {
+        return false;
+    };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,

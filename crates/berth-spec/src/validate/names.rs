@@ -8,7 +8,9 @@ use crate::{Spec, codes};
 pub fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -28,17 +30,44 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     let label = |checker: &mut Checker<'_>, path: &Path, anchor, what: &str, name: &str| {
         if !is_dns_label(name) {
             checker
-                .report(codes::INVALID_NAME, Severity::Error, path, anchor, format!("`{name}` is not a valid {what} name"))
+                .report(
+                    codes::INVALID_NAME,
+                    Severity::Error,
+                    path,
+                    anchor,
+                    format!("`{name}` is not a valid {what} name"),
+                )
                 .with_label("use lowercase letters, digits and `-`")
-                .with_help(format!("names become DNS labels in every target; try `{}`", suggestion(name)));
+                .with_help(format!(
+                    "names become DNS labels in every target; try `{}`",
+                    suggestion(name)
+                ));
         }
     };
-    label(checker, &Path::root().key("name"), Anchor::Value, "project", &spec.name);
+    label(
+        checker,
+        &Path::root().key("name"),
+        Anchor::Value,
+        "project",
+        &spec.name,
+    );
     for name in spec.services.keys() {
-        label(checker, &Path::root().key("services").key(name), Anchor::Key, "service", name);
+        label(
+            checker,
+            &Path::root().key("services").key(name),
+            Anchor::Key,
+            "service",
+            name,
+        );
     }
     for name in spec.dependencies.keys() {
-        label(checker, &Path::root().key("dependencies").key(name), Anchor::Key, "dependency", name);
+        label(
+            checker,
+            &Path::root().key("dependencies").key(name),
+            Anchor::Key,
+            "dependency",
+            name,
+        );
         if spec.services.contains_key(name) {
             checker
                 .report(codes::DUPLICATE_NAME, Severity::Error, &Path::root().key("dependencies").key(name), Anchor::Key, format!("`{name}` is both a service and a dependency"))
@@ -47,7 +76,13 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
     }
     for name in spec.secrets.keys() {
-        label(checker, &Path::root().key("secrets").key(name), Anchor::Key, "secret", name);
+        label(
+            checker,
+            &Path::root().key("secrets").key(name),
+            Anchor::Key,
+            "secret",
+            name,
+        );
     }
 }
 

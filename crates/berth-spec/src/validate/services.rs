@@ -12,11 +12,25 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         let path = Path::root().key("services").key(name);
         if service.image.is_none() && service.build.is_none() && service.run.is_none() {
             checker
-                .report(codes::MISSING_SETTING, Severity::Error, &path, Anchor::Key, format!("service `{name}` has nothing to run"))
+                .report(
+                    codes::MISSING_SETTING,
+                    Severity::Error,
+                    &path,
+                    Anchor::Key,
+                    format!("service `{name}` has nothing to run"),
+                )
                 .with_help("give it an `image:`, a `build:` or a `run: { command: [...] }`");
         }
         if service.run.as_ref().is_some_and(|r| r.command.is_empty()) {
-            checker.error(codes::MISSING_SETTING, &path.key("run").key("command"), "the run command is empty").with_help("name the program and its arguments: `command: [./api, --port, \"${PORT}\"]`");
+            checker
+                .error(
+                    codes::MISSING_SETTING,
+                    &path.key("run").key("command"),
+                    "the run command is empty",
+                )
+                .with_help(
+                    "name the program and its arguments: `command: [./api, --port, \"${PORT}\"]`",
+                );
         }
         ports(service, &path, checker);
         health(name, service, &path, checker);
@@ -29,7 +43,11 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         if let Some(metrics) = &service.metrics {
             let mpath = path.key("metrics");
             if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
-                checker.error(codes::INVALID_VALUE, &mpath.key("path"), "the metrics path must start with `/`");
+                checker.error(
+                    codes::INVALID_VALUE,
+                    &mpath.key("path"),
+                    "the metrics path must start with `/`",
+                );
             }
             port_ref(service, metrics.port.as_deref(), &mpath, "metrics", checker);
         }
@@ -41,7 +59,9 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
 
 fn is_port_name(name: &str) -> bool {
     (1..=15).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.bytes().any(|b| b.is_ascii_lowercase())
         && !name.starts_with('-')
         && !name.ends_with('-')
@@ -57,11 +77,17 @@ fn ports(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 .with_help("port names are lowercase letters, digits and `-`, at most 15 characters, with at least one letter (Kubernetes' rule)");
         }
         if number == 0 {
-            checker.error(codes::OUT_OF_RANGE, &ppath, "port 0 is not a port").with_help("use a port between 1 and 65535");
+            checker
+                .error(codes::OUT_OF_RANGE, &ppath, "port 0 is not a port")
+                .with_help("use a port between 1 and 65535");
         }
         if let Some(first) = seen.insert(number, port_name) {
             checker
-                .error(codes::PORT_CLASH, &ppath, format!("ports `{first}` and `{port_name}` are both {number}"))
+                .error(
+                    codes::PORT_CLASH,
+                    &ppath,
+                    format!("ports `{first}` and `{port_name}` are both {number}"),
+                )
                 .with_related(&path.key("ports").key(first), Anchor::Value, "also here")
                 .with_help("each named port needs its own number");
         }
@@ -70,15 +96,31 @@ fn ports(service: &Service, path: &Path, checker: &mut Checker<'_>) {
 
 /// Reports a `port:` that names no port of the service, or a missing port
 /// when the service has none.
-pub(crate) fn port_ref(service: &Service, port: Option<&str>, path: &Path, what: &str, checker: &mut Checker<'_>) {
+pub(crate) fn port_ref(
+    service: &Service,
+    port: Option<&str>,
+    path: &Path,
+    what: &str,
+    checker: &mut Checker<'_>,
+) {
     match port {
         Some(port) if !service.ports.contains_key(port) => {
             let known: Vec<&str> = service.ports.keys().map(String::as_str).collect();
-            checker.dangling(&path.key("port"), "port", port, &known, "name one of the service's `ports`");
+            checker.dangling(
+                &path.key("port"),
+                "port",
+                port,
+                &known,
+                "name one of the service's `ports`",
+            );
         }
         None if service.ports.is_empty() => {
             checker
-                .error(codes::MISSING_SETTING, path, format!("the {what} check needs a port, but the service declares none"))
+                .error(
+                    codes::MISSING_SETTING,
+                    path,
+                    format!("the {what} check needs a port, but the service declares none"),
+                )
                 .with_help("add `ports: { http: 8080 }` to the service");
         }
         _ => {}
@@ -87,7 +129,11 @@ pub(crate) fn port_ref(service: &Service, port: Option<&str>, path: &Path, what:
 
 fn health(name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>) {
     let hpath = path.key("health");
-    let probes = [("liveness", &service.health.liveness), ("readiness", &service.health.readiness), ("startup", &service.health.startup)];
+    let probes = [
+        ("liveness", &service.health.liveness),
+        ("readiness", &service.health.readiness),
+        ("startup", &service.health.startup),
+    ];
     for (kind, probe) in probes {
         if let Some(probe) = probe {
             check_probe(service, probe, &hpath.key(kind), kind, checker);
@@ -108,43 +154,105 @@ fn health(name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>)
     }
 }
 
-fn check_probe(service: &Service, probe: &Probe, path: &Path, kind: &str, checker: &mut Checker<'_>) {
-    let methods = [probe.http.is_some(), probe.exec.is_some(), probe.tcp == Some(true)].into_iter().filter(|m| *m).count();
+fn check_probe(
+    service: &Service,
+    probe: &Probe,
+    path: &Path,
+    kind: &str,
+    checker: &mut Checker<'_>,
+) {
+    let methods = [
+        probe.http.is_some(),
+        probe.exec.is_some(),
+        probe.tcp == Some(true),
+    ]
+    .into_iter()
+    .filter(|m| *m)
+    .count();
     if methods != 1 {
         checker
-            .report(codes::CONTRADICTION, Severity::Error, path, Anchor::Key, format!("the {kind} check needs exactly one of `http`, `tcp` or `exec`, found {methods}"))
+            .report(
+                codes::CONTRADICTION,
+                Severity::Error,
+                path,
+                Anchor::Key,
+                format!(
+                    "the {kind} check needs exactly one of `http`, `tcp` or `exec`, found {methods}"
+                ),
+            )
             .with_help("for example `{ http: /health }`");
     }
     if let Some(http) = &probe.http {
         if !http.starts_with('/') {
-            checker.error(codes::INVALID_VALUE, &path.key("http"), format!("`{http}` is not a path")).with_help(format!("paths start with `/`: `/{}`", http.trim_start_matches('/')));
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &path.key("http"),
+                    format!("`{http}` is not a path"),
+                )
+                .with_help(format!(
+                    "paths start with `/`: `/{}`",
+                    http.trim_start_matches('/')
+                ));
         }
     }
     if probe.exec.as_ref().is_some_and(Vec::is_empty) {
-        checker.error(codes::MISSING_SETTING, &path.key("exec"), "the check command is empty");
+        checker.error(
+            codes::MISSING_SETTING,
+            &path.key("exec"),
+            "the check command is empty",
+        );
     }
     if probe.http.is_some() || probe.tcp == Some(true) {
         port_ref(service, probe.port.as_deref(), path, kind, checker);
     } else if probe.port.is_some() {
-        checker.warning(codes::NOT_APPLICABLE, &path.key("port"), "`port` is not used by an `exec` check");
+        checker.warning(
+            codes::NOT_APPLICABLE,
+            &path.key("port"),
+            "`port` is not used by an `exec` check",
+        );
     }
     if let (Some(timeout), Some(interval)) = (probe.timeout, probe.interval) {
         if timeout > interval {
             checker
-                .warning(codes::CONTRADICTION, &path.key("timeout"), format!("the timeout ({timeout}) is longer than the interval ({interval})"))
+                .warning(
+                    codes::CONTRADICTION,
+                    &path.key("timeout"),
+                    format!("the timeout ({timeout}) is longer than the interval ({interval})"),
+                )
                 .with_related(&path.key("interval"), Anchor::Value, "interval")
                 .with_help("checks would overlap; make the timeout shorter than the interval");
         }
     }
     if probe.failure_threshold == Some(0) {
-        checker.error(codes::OUT_OF_RANGE, &path.key("failure_threshold"), "a failure threshold of 0 is never reached").with_help("use 1 or more");
+        checker
+            .error(
+                codes::OUT_OF_RANGE,
+                &path.key("failure_threshold"),
+                "a failure threshold of 0 is never reached",
+            )
+            .with_help("use 1 or more");
     }
     match probe.success_threshold {
         Some(0) => {
-            checker.error(codes::OUT_OF_RANGE, &path.key("success_threshold"), "a success threshold of 0 is never reached").with_help("use 1 or more");
+            checker
+                .error(
+                    codes::OUT_OF_RANGE,
+                    &path.key("success_threshold"),
+                    "a success threshold of 0 is never reached",
+                )
+                .with_help("use 1 or more");
         }
         Some(n) if n > 1 && kind != "readiness" => {
-            checker.error(codes::OUT_OF_RANGE, &path.key("success_threshold"), format!("a {kind} check must have a success threshold of 1")).with_help("only readiness can require several successes in a row (Kubernetes' rule)");
+            checker
+                .error(
+                    codes::OUT_OF_RANGE,
+                    &path.key("success_threshold"),
+                    format!("a {kind} check must have a success threshold of 1"),
+                )
+                .with_help(
+                    "only readiness can require several successes in a row (Kubernetes' rule)",
+                );
         }
         _ => {}
     }
@@ -158,62 +266,121 @@ fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
             .with_help("remove `replicas`; the autoscaler owns the count between `autoscale.min` and `autoscale.max`");
     }
     if service.replicas == Some(0) {
-        checker.warning(codes::OUT_OF_RANGE, &path.key("replicas"), "0 replicas: the service will not run").with_help("use 1 or more, or remove the service");
+        checker
+            .warning(
+                codes::OUT_OF_RANGE,
+                &path.key("replicas"),
+                "0 replicas: the service will not run",
+            )
+            .with_help("use 1 or more, or remove the service");
     }
-    let Some(auto) = &service.autoscale else { return };
+    let Some(auto) = &service.autoscale else {
+        return;
+    };
     let apath = path.key("autoscale");
     if auto.min == 0 {
-        checker.error(codes::OUT_OF_RANGE, &apath.key("min"), "`min` must be at least 1").with_help("autoscalers cannot scale to zero from CPU or memory use");
+        checker
+            .error(
+                codes::OUT_OF_RANGE,
+                &apath.key("min"),
+                "`min` must be at least 1",
+            )
+            .with_help("autoscalers cannot scale to zero from CPU or memory use");
     }
     if auto.min > auto.max {
         checker
-            .error(codes::CONTRADICTION, &apath.key("min"), format!("`min` ({}) is above `max` ({})", auto.min, auto.max))
+            .error(
+                codes::CONTRADICTION,
+                &apath.key("min"),
+                format!("`min` ({}) is above `max` ({})", auto.min, auto.max),
+            )
             .with_related(&apath.key("max"), Anchor::Value, "max");
     }
     if auto.cpu.is_none() && auto.memory.is_none() && auto.metric.is_none() {
         checker
-            .report(codes::MISSING_SETTING, Severity::Error, &apath, Anchor::Key, "autoscaling needs a target")
+            .report(
+                codes::MISSING_SETTING,
+                Severity::Error,
+                &apath,
+                Anchor::Key,
+                "autoscaling needs a target",
+            )
             .with_help("add `cpu: 70`, `memory: 80` or `metric: { name: ..., target: ... }`");
     }
     for (key, target) in [("cpu", auto.cpu), ("memory", auto.memory)] {
         if target.is_some_and(|t| t.0 <= 0.0) {
-            checker.error(codes::OUT_OF_RANGE, &apath.key(key), "a target of 0% scales to `max` at once");
+            checker.error(
+                codes::OUT_OF_RANGE,
+                &apath.key(key),
+                "a target of 0% scales to `max` at once",
+            );
         }
     }
     let requests = service.resources.requests.unwrap_or_default();
     if auto.cpu.is_some() && requests.cpu.is_none() {
         checker
-            .warning(codes::MISSING_SETTING, &apath.key("cpu"), "a CPU target needs a CPU request to measure against")
+            .warning(
+                codes::MISSING_SETTING,
+                &apath.key("cpu"),
+                "a CPU target needs a CPU request to measure against",
+            )
             .with_help("set `resources.requests.cpu`");
     }
     if auto.memory.is_some() && requests.memory.is_none() {
         checker
-            .warning(codes::MISSING_SETTING, &apath.key("memory"), "a memory target needs a memory request to measure against")
+            .warning(
+                codes::MISSING_SETTING,
+                &apath.key("memory"),
+                "a memory target needs a memory request to measure against",
+            )
             .with_help("set `resources.requests.memory`");
     }
     if auto.metric.is_some() && service.metrics.is_none() {
         checker
-            .warning(codes::MISSING_SETTING, &apath.key("metric"), "scaling on a custom metric needs the service to export metrics")
+            .warning(
+                codes::MISSING_SETTING,
+                &apath.key("metric"),
+                "scaling on a custom metric needs the service to export metrics",
+            )
             .with_help("add `metrics: { path: /metrics }` to the service");
     }
     if let Some(metric) = &auto.metric {
         if !(metric.target > 0.0 && metric.target.is_finite()) {
-            checker.error(codes::OUT_OF_RANGE, &apath.key("metric").key("target"), "the metric target must be above 0");
+            checker.error(
+                codes::OUT_OF_RANGE,
+                &apath.key("metric").key("target"),
+                "the metric target must be above 0",
+            );
         }
     }
 }
 
 fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
-    let (Some(requests), Some(limits)) = (service.resources.requests, service.resources.limits) else { return };
+    let (Some(requests), Some(limits)) = (service.resources.requests, service.resources.limits)
+    else {
+        return;
+    };
     let rpath = path.key("resources");
     if let (Some(r), Some(l)) = (requests.cpu, limits.cpu) {
         if r > l {
-            checker.error(codes::CONTRADICTION, &rpath.key("requests").key("cpu"), format!("the CPU request ({r}) is above the limit ({l})")).with_related(&rpath.key("limits").key("cpu"), Anchor::Value, "limit");
+            checker
+                .error(
+                    codes::CONTRADICTION,
+                    &rpath.key("requests").key("cpu"),
+                    format!("the CPU request ({r}) is above the limit ({l})"),
+                )
+                .with_related(&rpath.key("limits").key("cpu"), Anchor::Value, "limit");
         }
     }
     if let (Some(r), Some(l)) = (requests.memory, limits.memory) {
         if r > l {
-            checker.error(codes::CONTRADICTION, &rpath.key("requests").key("memory"), format!("the memory request ({r}) is above the limit ({l})")).with_related(&rpath.key("limits").key("memory"), Anchor::Value, "limit");
+            checker
+                .error(
+                    codes::CONTRADICTION,
+                    &rpath.key("requests").key("memory"),
+                    format!("the memory request ({r}) is above the limit ({l})"),
+                )
+                .with_related(&rpath.key("limits").key("memory"), Anchor::Value, "limit");
         }
     }
 }
@@ -224,19 +391,36 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
     for (i, dep_name) in service.uses.iter().enumerate() {
         let upath = path.key("uses").index(i);
         if service.uses[..i].contains(dep_name) {
-            checker.warning(codes::DUPLICATE_NAME, &upath, format!("`{dep_name}` is listed twice"));
+            checker.warning(
+                codes::DUPLICATE_NAME,
+                &upath,
+                format!("`{dep_name}` is listed twice"),
+            );
             continue;
         }
         let Some(dep) = spec.dependencies.get(dep_name) else {
-            checker.dangling(&upath, "dependency", dep_name, &known, &format!("declare it under `dependencies:` as `{dep_name}: {{ kind: postgres }}`"));
+            checker.dangling(
+                &upath,
+                "dependency",
+                dep_name,
+                &known,
+                &format!("declare it under `dependencies:` as `{dep_name}: {{ kind: postgres }}`"),
+            );
             continue;
         };
         let var = crate::url_env(dep.url_env.as_deref(), dep.kind);
         if let Some((j, other)) = vars.insert(var.clone(), (i, dep_name)) {
             checker
-                .error(codes::CONTRADICTION, &upath, format!("`{other}` and `{dep_name}` both inject `{var}`"))
+                .error(
+                    codes::CONTRADICTION,
+                    &upath,
+                    format!("`{other}` and `{dep_name}` both inject `{var}`"),
+                )
                 .with_related(&path.key("uses").index(j), Anchor::Value, "also injects it")
-                .with_help(format!("set `url_env:` on one of the dependencies, such as `url_env: {}_URL`", dep_name.to_uppercase().replace('-', "_")));
+                .with_help(format!(
+                    "set `url_env:` on one of the dependencies, such as `url_env: {}_URL`",
+                    dep_name.to_uppercase().replace('-', "_")
+                ));
         }
         if service.env.contains_key(&var) || service.secrets.contains_key(&var) {
             checker
@@ -248,15 +432,27 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
 
 pub(crate) fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn env(service: &Service, path: &Path, checker: &mut Checker<'_>) {
-    for (section, names) in [("env", service.env.keys().collect::<Vec<_>>()), ("secrets", service.secrets.keys().collect())] {
+    for (section, names) in [
+        ("env", service.env.keys().collect::<Vec<_>>()),
+        ("secrets", service.secrets.keys().collect()),
+    ] {
         for name in names {
             if !is_env_name(name) {
                 checker
-                    .report(codes::INVALID_NAME, Severity::Error, &path.key(section).key(name), Anchor::Key, format!("`{name}` is not a valid environment variable name"))
+                    .report(
+                        codes::INVALID_NAME,
+                        Severity::Error,
+                        &path.key(section).key(name),
+                        Anchor::Key,
+                        format!("`{name}` is not a valid environment variable name"),
+                    )
                     .with_help("use letters, digits and `_`, not starting with a digit");
             }
         }
@@ -264,7 +460,13 @@ fn env(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     for var in service.secrets.keys() {
         if service.env.contains_key(var) {
             checker
-                .report(codes::CONTRADICTION, Severity::Error, &path.key("secrets").key(var), Anchor::Key, format!("`{var}` is set both in `env` and in `secrets`"))
+                .report(
+                    codes::CONTRADICTION,
+                    Severity::Error,
+                    &path.key("secrets").key(var),
+                    Anchor::Key,
+                    format!("`{var}` is set both in `env` and in `secrets`"),
+                )
                 .with_related(&path.key("env").key(var), Anchor::Key, "also in env")
                 .with_help("keep the secret and remove the plain value");
         }
@@ -276,20 +478,50 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     for (name, volume) in &service.volumes {
         let vpath = path.key("volumes").key(name);
         if !super::names::is_dns_label(name) {
-            checker.report(codes::INVALID_NAME, Severity::Error, &vpath, Anchor::Key, format!("`{name}` is not a valid volume name")).with_help("use lowercase letters, digits and `-`");
+            checker
+                .report(
+                    codes::INVALID_NAME,
+                    Severity::Error,
+                    &vpath,
+                    Anchor::Key,
+                    format!("`{name}` is not a valid volume name"),
+                )
+                .with_help("use lowercase letters, digits and `-`");
         }
         if !volume.path.starts_with('/') {
-            checker.error(codes::INVALID_VALUE, &vpath.key("path"), format!("mount path `{}` is not absolute", volume.path)).with_help("mount paths start with `/`, such as `/var/lib/app`");
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &vpath.key("path"),
+                    format!("mount path `{}` is not absolute", volume.path),
+                )
+                .with_help("mount paths start with `/`, such as `/var/lib/app`");
         }
         if let Some(other) = mounts.insert(volume.path.as_str(), name) {
             checker
-                .error(codes::CONTRADICTION, &vpath.key("path"), format!("volumes `{other}` and `{name}` mount at the same path"))
-                .with_related(&path.key("volumes").key(other).key("path"), Anchor::Value, "also here");
+                .error(
+                    codes::CONTRADICTION,
+                    &vpath.key("path"),
+                    format!("volumes `{other}` and `{name}` mount at the same path"),
+                )
+                .with_related(
+                    &path.key("volumes").key(other).key("path"),
+                    Anchor::Value,
+                    "also here",
+                );
         }
     }
 }
 
-const DANGEROUS_CAPABILITIES: &[&str] = &["ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "NET_RAW"];
+const DANGEROUS_CAPABILITIES: &[&str] = &[
+    "ALL",
+    "SYS_ADMIN",
+    "NET_ADMIN",
+    "SYS_PTRACE",
+    "SYS_MODULE",
+    "DAC_READ_SEARCH",
+    "NET_RAW",
+];
 
 fn security(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     let spath = path.key("security");
@@ -309,8 +541,14 @@ fn security(service: &Service, path: &Path, checker: &mut Checker<'_>) {
         let bare = cap.trim_start_matches("CAP_").to_uppercase();
         if DANGEROUS_CAPABILITIES.contains(&bare.as_str()) {
             checker
-                .warning(codes::INSECURE_SETTING, &spath.key("add_capabilities").index(i), format!("`{cap}` gives the service near-root power"))
-                .with_help("add only the narrow capability the service needs, such as `NET_BIND_SERVICE`");
+                .warning(
+                    codes::INSECURE_SETTING,
+                    &spath.key("add_capabilities").index(i),
+                    format!("`{cap}` gives the service near-root power"),
+                )
+                .with_help(
+                    "add only the narrow capability the service needs, such as `NET_BIND_SERVICE`",
+                );
         }
     }
 }

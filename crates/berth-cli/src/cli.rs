@@ -1,0 +1,152 @@
+//! The command-line interface, declared once. Help, the CLI reference page
+//! and shell completions are all generated from these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  the spec has errors (or, with --deny-warnings, warnings)
+  2  wrong usage: unknown flag, missing argument
+  3  a file could not be read or written
+
+Environment:
+  NO_COLOR  set to turn off colors (also --color never)
+
+Docs: docs/spec.md (the berth.yaml reference), docs/cli.md (every command)";
+
+/// berth: one spec for a web service in production.
+///
+/// berth reads berth.yaml and renders every deployment artifact from it,
+/// checks production readiness, runs the stack on one machine, and
+/// operates it.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, propagate_version = true, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// When to color output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter berth.yaml, detecting what it can.
+    #[command(after_help = "\
+Examples:
+  berth init                 # in the project directory
+  berth init ../shop --name shop
+  berth init --force         # overwrite an existing berth.yaml
+
+Detects the project name and run command from Cargo.toml, package.json,
+go.mod or pyproject.toml; the port from a Dockerfile's EXPOSE; and
+PostgreSQL or Redis from the project's dependencies.")]
+    Init(InitArgs),
+
+    /// Check a spec and report every problem with file, line and column.
+    #[command(after_help = "\
+Examples:
+  berth validate                       # ./berth.yaml, base and every environment
+  berth validate --env production      # one environment
+  berth validate examples/*/berth.yaml
+  berth validate -o json | jq '.[] | select(.severity == \"error\")'")]
+    Validate(ValidateArgs),
+
+    /// Print the resolved plan of one environment: what every target deploys.
+    #[command(after_help = "\
+Examples:
+  berth plan                          # the base spec
+  berth plan --env production -o json
+  berth plan examples/web-api/berth.yaml --env staging
+
+The plan shows defaults filled in, dependency URLs wired into services, the
+alert set and backup jobs. Secret values never appear, only their names.")]
+    Plan(PlanArgs),
+
+    /// Print the JSON Schema of berth.yaml, for editors and CI.
+    #[command(after_help = "\
+Examples:
+  berth schema > berth.schema.json
+  # then, as the first line of berth.yaml:
+  # yaml-language-server: $schema=./berth.schema.json")]
+    Schema,
+
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  berth completions bash > /etc/bash_completion.d/berth
+  berth completions zsh > \"${fpath[1]}/_berth\"
+  berth completions fish > ~/.config/fish/completions/berth.fish")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Project directory to write berth.yaml into.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Project name (default: detected, or the directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overwrite an existing berth.yaml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Spec files to check.
+    #[arg(default_value = "berth.yaml")]
+    pub files: Vec<PathBuf>,
+    /// Check one environment's overlay only (default: the base and every environment).
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Human)]
+    pub output: ReportFormat,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Spec file.
+    #[arg(default_value = "berth.yaml")]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = PlanFormat::Yaml)]
+    pub output: PlanFormat,
+}
+
+/// How diagnostics are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people: the line, the problem underlined, a hint.
+    Human,
+    /// A JSON array of diagnostics with 1-based line/column positions.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Yaml,
+    Json,
+}

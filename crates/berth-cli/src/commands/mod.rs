@@ -1,0 +1,44 @@
+mod init;
+mod plan;
+mod validate;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use berth_diagnostics::SourceFile;
+use clap::CommandFactory;
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+use crate::output;
+
+pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Init(args) => init::run(&args),
+        Command::Validate(args) => validate::run(&args, color),
+        Command::Plan(args) => plan::run(&args, color),
+        Command::Schema => {
+            output::stdout(&berth_spec::schema::json_schema())?;
+            Ok(Outcome::Ok)
+        }
+        Command::Completions { shell } => {
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "berth", &mut buffer);
+            output::stdout(&String::from_utf8_lossy(&buffer))?;
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+/// Reads a spec file. Invalid UTF-8 is an error naming the file, not a panic.
+pub fn read_spec(path: &Path) -> anyhow::Result<SourceFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(SourceFile::new(path.display().to_string(), text))
+}

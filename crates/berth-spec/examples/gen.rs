@@ -1,0 +1,4 @@
+#![allow(clippy::print_stdout)]
+fn main() {
+    print!("{}", berth_spec::reference::markdown());
+}
