@@ -508,6 +508,16 @@ impl<'de, 'a, 'r> de::Deserializer<'de> for NodeDe<'a, 'r> {
                 known.push(entry);
                 continue;
             }
+            // A secret declaration has `env` and `file`; `value:` there is a secret pasted in.
+            if entry.key.name == "value" && fields.contains(&"file") {
+                self.ctx.diagnostics.borrow_mut().push(
+                    Diagnostic::error(codes::SECRET_IN_SPEC, "a secret's value never goes into the spec")
+                        .with_span(entry.key.span)
+                        .with_label("remove this, and rotate the secret if this file was ever committed")
+                        .with_help("berth reads the value at run time from `BERTH_SECRET_<NAME>`, or from `env:`/`file:` if set"),
+                );
+                continue;
+            }
             let mut d = Diagnostic::error(
                 codes::UNKNOWN_KEY,
                 format!("unknown key `{}`", entry.key.name),

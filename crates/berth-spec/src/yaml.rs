@@ -44,6 +44,13 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     };
     let spanned: Result<Spanned<RawNode>, _> = serde_saphyr::from_str_with_options(text, options);
     match spanned {
+        Ok(root) if matches!(root.value, RawNode::Null) => {
+            Err(Diagnostic::error(codes::EMPTY_SPEC, "the spec is empty")
+                .with_span(Span::new(0, 0))
+                .with_help(
+                    "start from `berth init`, or write at least `version: 1` and `name: <project>`",
+                ))
+        }
         Ok(root) => Ok(convert(root, text)),
         Err(error) => Err(syntax_error(&error, text)),
     }
