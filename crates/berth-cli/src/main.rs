@@ -1,37 +1,3 @@
-//! The `berth` binary: parses arguments, runs one command, maps the outcome
-//! to an exit code. All file and terminal I/O of the CLI lives in this crate.
-
-mod cli;
-mod commands;
-mod output;
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-/// Outcomes a command reports besides plain success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    /// The spec has problems; they were printed.
-    Findings,
-}
-
-pub const EXIT_FINDINGS: u8 = 1;
-pub const EXIT_IO: u8 = 3;
-
-fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let color = output::color_enabled(cli.color);
-    match commands::run(cli.command, color) {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
-        Err(error) => {
-            if output::is_broken_pipe(&error) {
-                return ExitCode::SUCCESS;
-            }
-            output::print_error(&error, color);
-            ExitCode::from(EXIT_IO)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    berth_cli::main()
 }

@@ -26,15 +26,23 @@ pub const HELP_SEPARATOR: &str = "\n= help: ";
 
 const MAX_ROUNDS: usize = 256;
 
+/// The result of [`from_node`].
+pub struct Deserialized<T> {
+    /// The value, when one could be built.
+    pub value: Option<T>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// True when no entry had to be dropped to build the value, so checks on
+    /// the value see everything the user wrote (unknown keys aside).
+    pub complete: bool,
+}
+
 /// Deserializes `root` into `T`, returning the value (when it could be built)
 /// and every diagnostic found on the way.
-pub fn from_node<T: DeserializeOwned>(
-    root: &Node,
-    root_anchor: Span,
-) -> (Option<T>, Vec<Diagnostic>) {
+pub fn from_node<T: DeserializeOwned>(root: &Node, root_anchor: Span) -> Deserialized<T> {
     let mut tree = root.clone();
     let mut removed: BTreeSet<(Path, String)> = BTreeSet::new();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut dropped_item = false;
     for _ in 0..MAX_ROUNDS {
         let ctx = Ctx {
             diagnostics: RefCell::new(Vec::new()),
@@ -53,10 +61,17 @@ pub fn from_node<T: DeserializeOwned>(
             }
         }
         match (result, ctx.failed_at.into_inner()) {
-            (Ok(value), _) => return (Some(value), diagnostics),
+            (Ok(value), _) => {
+                return Deserialized {
+                    value: Some(value),
+                    diagnostics,
+                    complete: removed.is_empty() && !dropped_item,
+                };
+            }
             (Err(_), Some(path)) => {
                 let Some((parent, Segment::Key(key))) = path.parent().map(|(p, s)| (p, s.clone()))
                 else {
+                    dropped_item = true;
                     if !remove(&mut tree, &path) {
                         break;
                     }
@@ -78,7 +93,11 @@ pub fn from_node<T: DeserializeOwned>(
             }
         }
     }
-    (None, diagnostics)
+    Deserialized {
+        value: None,
+        diagnostics,
+        complete: false,
+    }
 }
 
 /// Removes the entry or item at `path`; false when there is nothing to remove.

@@ -63,27 +63,26 @@ pub fn load(text: &str, environment: Option<&str>) -> Loaded {
     };
     loaded.diagnostics.extend(overlay_diagnostics);
     let root_anchor = Span::new(0, 0);
-    let (spec, de_diagnostics) = de::from_node::<Spec>(&merged, root_anchor);
-    loaded.diagnostics.extend(de_diagnostics);
+    let typed = de::from_node::<Spec>(&merged, root_anchor);
+    loaded.diagnostics.extend(typed.diagnostics.iter().cloned());
     // Overlay sections are not typed with the base, so check their shape here too.
     if environment.is_none() {
-        let (_, env_diags) =
-            de::from_node::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(
-                &root
-                    .get("environments")
-                    .map_or(Node::new(NodeKind::Null, root_anchor), |e| e.value.clone()),
-                root.get("environments").map_or(root_anchor, |e| e.key.span),
-            );
-        loaded.diagnostics.extend(env_diags);
+        let env_shape = de::from_node::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(
+            &root
+                .get("environments")
+                .map_or(Node::new(NodeKind::Null, root_anchor), |e| e.value.clone()),
+            root.get("environments").map_or(root_anchor, |e| e.key.span),
+        );
+        loaded.diagnostics.extend(env_shape.diagnostics);
     }
-    if let Some(spec) = &spec {
-        if !loaded.has_errors() {
-            loaded.diagnostics.extend(validate::validate(spec, &merged));
-        }
+    // Checks across sections need every value the user wrote; after a value
+    // had to be dropped they would report its absence as a second problem.
+    if let (Some(spec), true) = (&typed.value, typed.complete) {
+        loaded.diagnostics.extend(validate::validate(spec, &merged));
     }
     sort(&mut loaded.diagnostics);
     if !loaded.has_errors() {
-        loaded.spec = spec;
+        loaded.spec = typed.value;
     }
     loaded
 }

@@ -6,10 +6,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use berth_diagnostics::SourceFile;
-use clap::CommandFactory;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 use crate::output;
 
 pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
@@ -22,9 +21,7 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Completions { shell } => {
-            let mut buffer = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "berth", &mut buffer);
-            output::stdout(&String::from_utf8_lossy(&buffer))?;
+            output::stdout(&crate::generated::completion(shell))?;
             Ok(Outcome::Ok)
         }
     }

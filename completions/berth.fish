@@ -1,0 +1,77 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_berth_global_optspecs
+    string join \n color= h/help V/version
+end
+
+function __fish_berth_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_berth_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_berth_using_subcommand
+    set -l cmd (__fish_berth_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c berth -n "__fish_berth_needs_command" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c berth -n "__fish_berth_needs_command" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_needs_command" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
+complete -c berth -n "__fish_berth_needs_command" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
+complete -c berth -n "__fish_berth_needs_command" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_needs_command" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
+complete -c berth -n "__fish_berth_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand init" -l name -d 'Project name (default: detected, or the directory\'s name)' -r
+complete -c berth -n "__fish_berth_using_subcommand init" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand init" -l force -d 'Overwrite an existing berth.yaml'
+complete -c berth -n "__fish_berth_using_subcommand init" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand init" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand validate" -s e -l env -d 'Check one environment\'s overlay only (default: the base and every environment)' -r
+complete -c berth -n "__fish_berth_using_subcommand validate" -s o -l output -d 'Output format' -r -f -a "human\t'For people: the line, the problem underlined, a hint'
+json\t'A JSON array of diagnostics with 1-based line/column positions'"
+complete -c berth -n "__fish_berth_using_subcommand validate" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand validate" -l deny-warnings -d 'Exit 1 on warnings too'
+complete -c berth -n "__fish_berth_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c berth -n "__fish_berth_using_subcommand validate" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand plan" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand plan" -s o -l output -d 'Output format' -r -f -a "yaml\t''
+json\t''"
+complete -c berth -n "__fish_berth_using_subcommand plan" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand plan" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand schema" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand schema" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand completions" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
