@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use crate::cli::Color;
 
+#[allow(clippy::disallowed_methods, reason = "the one place the CLI reads the environment")]
 pub fn color_enabled(choice: Color) -> bool {
     match choice {
         Color::Always => true,

@@ -1,6 +1,8 @@
 //! The plan of every example in every environment, snapshotted as YAML, and
 //! proven deterministic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
 use berth_test_support::example_specs;
 
 fn plan_yaml(text: &str, env: Option<&str>) -> String {

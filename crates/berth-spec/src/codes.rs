@@ -96,12 +96,10 @@ pub const ALL: &[(Code, &str)] = &[
 /// Custom `Deserialize` impls can only return text; a leading `[S301] ` picks
 /// the code. Without one the problem is an [`INVALID_VALUE`].
 pub fn split_prefix(message: &str) -> (Code, String) {
-    if let Some(rest) = message.strip_prefix('[') {
-        if let Some((id, text)) = rest.split_once("] ") {
-            if let Some((code, _)) = ALL.iter().find(|(c, _)| c.id == id) {
+    if let Some(rest) = message.strip_prefix('[')
+        && let Some((id, text)) = rest.split_once("] ")
+            && let Some((code, _)) = ALL.iter().find(|(c, _)| c.id == id) {
                 return (*code, text.to_owned());
             }
-        }
-    }
     (INVALID_VALUE, message.to_owned())
 }

@@ -233,11 +233,10 @@ impl<'a, 'r> NodeDe<'a, 'r> {
         if let (NodeKind::Str(s), true) = (
             &self.node.kind,
             expected.contains("integer") || expected.contains("number"),
-        ) {
-            if s.trim().parse::<f64>().is_ok() {
+        )
+            && s.trim().parse::<f64>().is_ok() {
                 d = d.with_help(format!("remove the quotes: `{}`", s.trim()));
             }
-        }
         self.fail(d)
     }
 

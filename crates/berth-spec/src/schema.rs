@@ -79,11 +79,10 @@ fn strip_required(value: &mut Value) {
 fn rewrite_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get_mut("$ref") {
-                if let Some(name) = r.strip_prefix("#/$defs/") {
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(name) = r.strip_prefix("#/$defs/") {
                     *r = format!("#/$defs/Partial{name}");
                 }
-            }
             map.values_mut().for_each(rewrite_refs);
         }
         Value::Array(items) => items.iter_mut().for_each(rewrite_refs),

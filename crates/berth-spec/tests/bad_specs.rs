@@ -3,6 +3,8 @@
 //! diagnostics are snapshotted, so a change in wording or position shows up
 //! in review.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
 use berth_diagnostics::SourceFile;
 use berth_test_support::{files_with_extension, render_plain};
 

@@ -1,6 +1,8 @@
 //! Every example in `examples/` validates cleanly: no errors and no
 //! warnings, in the base and in every environment.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
 use berth_diagnostics::SourceFile;
 use berth_test_support::{example_specs, render_plain};
 

@@ -74,13 +74,11 @@ fn toml_value(text: &str, section: &str, key: &str) -> Option<String> {
             in_section = line == format!("[{section}]");
             continue;
         }
-        if in_section {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim() == key {
+        if in_section
+            && let Some((k, v)) = line.split_once('=')
+                && k.trim() == key {
                     return Some(v.trim().trim_matches('"').to_owned());
                 }
-            }
-        }
     }
     None
 }

@@ -97,7 +97,7 @@ impl fmt::Display for Duration {
             ("m", 60_000),
             ("s", 1000),
         ] {
-            if ms % size == 0 {
+            if ms.is_multiple_of(size) {
                 return write!(f, "{}{unit}", ms / size);
             }
         }
@@ -164,7 +164,7 @@ impl fmt::Display for ByteSize {
             ("Mi", 1 << 20),
             ("Ki", 1 << 10),
         ] {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
         }
@@ -174,7 +174,7 @@ impl fmt::Display for ByteSize {
             ("M", 1_000_000),
             ("K", 1000),
         ] {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
         }
@@ -209,7 +209,7 @@ impl Cpu {
             let cores: f64 = text
                 .parse()
                 .map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?;
-            if !cores.is_finite() || cores < 0.0 || cores > 1e6 {
+            if !cores.is_finite() || !(0.0..=1e6).contains(&cores) {
                 return Err((format!("`{text}` is out of range"), help));
             }
             (cores * 1000.0).round() as u64
@@ -224,7 +224,7 @@ impl Cpu {
 
 impl fmt::Display for Cpu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
+        if self.0.is_multiple_of(1000) {
             write!(f, "{}", self.0 / 1000)
         } else {
             write!(f, "{}m", self.0)

@@ -12,11 +12,11 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     for (name, dep) in &spec.dependencies {
         let path = Path::root().key("dependencies").key(name);
         not_applicable(dep, &path, checker);
-        if let Some(version) = &dep.version {
-            if version.is_empty()
+        if let Some(version) = &dep.version
+            && (version.is_empty()
                 || !version
                     .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
             {
                 checker
                     .error(
@@ -26,21 +26,19 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     )
                     .with_help("write the major version, such as `16` or `7.2`");
             }
-        }
         if dep.password.is_none() {
             checker
                 .report(codes::INSECURE_SETTING, Severity::Warning, &path, Anchor::Key, format!("dependency `{name}` has no password"))
                 .with_help("declare a secret and add `password: { secret: <name> }`; without one, anything that reaches the port can read and change the data");
         }
-        if let Some(var) = &dep.url_env {
-            if !super::services::is_env_name(var) {
+        if let Some(var) = &dep.url_env
+            && !super::services::is_env_name(var) {
                 checker.error(
                     codes::INVALID_NAME,
                     &path.key("url_env"),
                     format!("`{var}` is not a valid environment variable name"),
                 );
             }
-        }
         if !spec.services.values().any(|s| s.uses.contains(name)) {
             checker
                 .report(

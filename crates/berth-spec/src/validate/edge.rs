@@ -225,8 +225,8 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
             ),
             Some(service) => port_ref(service, route.port.as_deref(), &rpath, "route's", checker),
         }
-        if let Some(host) = &route.host {
-            if !edge.hosts.is_empty() && !edge.hosts.contains(host) {
+        if let Some(host) = &route.host
+            && !edge.hosts.is_empty() && !edge.hosts.contains(host) {
                 let known: Vec<&str> = edge.hosts.iter().map(String::as_str).collect();
                 checker.dangling(
                     &rpath.key("host"),
@@ -236,9 +236,8 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     "add it to `edge.hosts`",
                 );
             }
-        }
-        if let Some(zone) = &route.rate_limit {
-            if !edge.rate_limits.contains_key(zone) {
+        if let Some(zone) = &route.rate_limit
+            && !edge.rate_limits.contains_key(zone) {
                 checker.dangling(
                     &rpath.key("rate_limit"),
                     "rate limit",
@@ -247,7 +246,6 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     "declare it under `edge.rate_limits`",
                 );
             }
-        }
         for (j, entry) in route.allow.iter().enumerate() {
             if !valid_allow_entry(entry) {
                 checker
@@ -382,8 +380,8 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
             }
             _ => {}
         }
-        if let Some(expires) = &key.expires {
-            if !is_date(expires) {
+        if let Some(expires) = &key.expires
+            && !is_date(expires) {
                 checker
                     .error(
                         codes::INVALID_VALUE,
@@ -392,7 +390,6 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     )
                     .with_help("write `YYYY-MM-DD`, such as `2027-01-31`");
             }
-        }
     }
     if let Some(jwt) = &auth.jwt {
         let jpath = apath.key("jwt");

@@ -128,14 +128,13 @@ impl Builder<'_> {
 
     pub fn with_related(mut self, path: &Path, anchor: Anchor, message: impl Into<String>) -> Self {
         let span = locate(self.root, path, anchor);
-        if let (Some(d), Some(span)) = (self.diagnostic.as_deref_mut(), span) {
-            if d.span != Some(span) {
+        if let (Some(d), Some(span)) = (self.diagnostic.as_deref_mut(), span)
+            && d.span != Some(span) {
                 d.related.push(berth_diagnostics::Label {
                     span,
                     message: message.into(),
                 });
             }
-        }
         self
     }
 }

@@ -139,14 +139,13 @@ fn health(name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>)
             check_probe(service, probe, &hpath.key(kind), kind, checker);
         }
     }
-    if let (Some(live), Some(ready)) = (&service.health.liveness, &service.health.readiness) {
-        if live == ready {
+    if let (Some(live), Some(ready)) = (&service.health.liveness, &service.health.readiness)
+        && live == ready {
             checker
                 .warning(codes::CONTRADICTION, &hpath.key("readiness"), "readiness is identical to liveness")
                 .with_related(&hpath.key("liveness"), Anchor::Key, "liveness")
                 .with_help("when a dependency is down, readiness should fail (stop traffic) while liveness passes (no restart); point readiness at a path that checks dependencies, such as `/health/ready`");
         }
-    }
     if service.health.readiness.is_none() && !service.ports.is_empty() {
         checker
             .report(codes::MISSING_SETTING, Severity::Warning, path, Anchor::Key, format!("service `{name}` has no readiness check"))
@@ -182,8 +181,8 @@ fn check_probe(
             )
             .with_help("for example `{ http: /health }`");
     }
-    if let Some(http) = &probe.http {
-        if !http.starts_with('/') {
+    if let Some(http) = &probe.http
+        && !http.starts_with('/') {
             checker
                 .error(
                     codes::INVALID_VALUE,
@@ -195,7 +194,6 @@ fn check_probe(
                     http.trim_start_matches('/')
                 ));
         }
-    }
     if probe.exec.as_ref().is_some_and(Vec::is_empty) {
         checker.error(
             codes::MISSING_SETTING,
@@ -212,8 +210,8 @@ fn check_probe(
             "`port` is not used by an `exec` check",
         );
     }
-    if let (Some(timeout), Some(interval)) = (probe.timeout, probe.interval) {
-        if timeout > interval {
+    if let (Some(timeout), Some(interval)) = (probe.timeout, probe.interval)
+        && timeout > interval {
             checker
                 .warning(
                     codes::CONTRADICTION,
@@ -223,7 +221,6 @@ fn check_probe(
                 .with_related(&path.key("interval"), Anchor::Value, "interval")
                 .with_help("checks would overlap; make the timeout shorter than the interval");
         }
-    }
     if probe.failure_threshold == Some(0) {
         checker
             .error(
@@ -344,15 +341,14 @@ fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
             )
             .with_help("add `metrics: { path: /metrics }` to the service");
     }
-    if let Some(metric) = &auto.metric {
-        if !(metric.target > 0.0 && metric.target.is_finite()) {
+    if let Some(metric) = &auto.metric
+        && !(metric.target > 0.0 && metric.target.is_finite()) {
             checker.error(
                 codes::OUT_OF_RANGE,
                 &apath.key("metric").key("target"),
                 "the metric target must be above 0",
             );
         }
-    }
 }
 
 fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
@@ -361,8 +357,8 @@ fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
         return;
     };
     let rpath = path.key("resources");
-    if let (Some(r), Some(l)) = (requests.cpu, limits.cpu) {
-        if r > l {
+    if let (Some(r), Some(l)) = (requests.cpu, limits.cpu)
+        && r > l {
             checker
                 .error(
                     codes::CONTRADICTION,
@@ -371,9 +367,8 @@ fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 )
                 .with_related(&rpath.key("limits").key("cpu"), Anchor::Value, "limit");
         }
-    }
-    if let (Some(r), Some(l)) = (requests.memory, limits.memory) {
-        if r > l {
+    if let (Some(r), Some(l)) = (requests.memory, limits.memory)
+        && r > l {
             checker
                 .error(
                     codes::CONTRADICTION,
@@ -382,7 +377,6 @@ fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 )
                 .with_related(&rpath.key("limits").key("memory"), Anchor::Value, "limit");
         }
-    }
 }
 
 fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) {
