@@ -23,18 +23,11 @@ pub fn completion(shell: clap_complete::Shell) -> String {
 /// Every generated file as (path relative to the repository, contents).
 pub fn all() -> Vec<(&'static str, String)> {
     let mut files = vec![
-        (
-            "schema/berth.schema.json",
-            berth_spec::schema::json_schema(),
-        ),
+        ("schema/berth.schema.json", berth_spec::schema::json_schema()),
         ("docs/spec.md", berth_spec::reference::markdown()),
         ("docs/cli.md", cli_reference()),
     ];
-    files.extend(
-        COMPLETIONS
-            .iter()
-            .map(|(shell, path)| (*path, completion(*shell))),
-    );
+    files.extend(COMPLETIONS.iter().map(|(shell, path)| (*path, completion(*shell))));
     files
 }
 
@@ -54,11 +47,8 @@ fn section(out: &mut String, command: &mut clap::Command, path: &str) {
     let _ = writeln!(out, "{level} `{path}`\n");
     let help = command.render_long_help().to_string();
     let _ = writeln!(out, "```text\n{}\n```\n", help.trim_end());
-    let subcommands: Vec<String> = command
-        .get_subcommands()
-        .filter(|c| c.get_name() != "help")
-        .map(|c| c.get_name().to_owned())
-        .collect();
+    let subcommands: Vec<String> =
+        command.get_subcommands().filter(|c| c.get_name() != "help").map(|c| c.get_name().to_owned()).collect();
     for name in subcommands {
         if let Some(sub) = command.find_subcommand_mut(&name) {
             let mut sub = sub.clone().bin_name(format!("{path} {name}"));

@@ -18,27 +18,18 @@ pub fn color_enabled(choice: Color) -> bool {
 }
 
 pub fn color_choice(color: bool) -> berth_diagnostics::ColorChoice {
-    if color {
-        berth_diagnostics::ColorChoice::Always
-    } else {
-        berth_diagnostics::ColorChoice::Never
-    }
+    if color { berth_diagnostics::ColorChoice::Always } else { berth_diagnostics::ColorChoice::Never }
 }
 
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    error
+        .chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 pub fn print_error(error: &anyhow::Error, color: bool) {
     let mut stderr = std::io::stderr().lock();
-    let prefix = if color {
-        "\x1b[1;31merror\x1b[0m"
-    } else {
-        "error"
-    };
+    let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
     let _ = write!(stderr, "{prefix}: {error}");
     for cause in error.chain().skip(1) {
         let _ = write!(stderr, ": {cause}");

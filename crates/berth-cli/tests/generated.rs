@@ -2,7 +2,13 @@
 //! are committed. This fails when any is stale; run with
 //! `BERTH_UPDATE_GENERATED=1` to rewrite them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods, reason = "tests fail loudly; the update switch is an env var")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    reason = "tests fail loudly; the update switch is an env var"
+)]
 
 #[test]
 fn generated_files_are_fresh() {
@@ -17,8 +23,7 @@ fn generated_files_are_fresh() {
                 if let Some(dir) = full.parent() {
                     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
                 }
-                std::fs::write(&full, expected)
-                    .unwrap_or_else(|e| panic!("{}: {e}", full.display()));
+                std::fs::write(&full, expected).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
             } else {
                 stale.push(path);
             }

@@ -56,15 +56,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            severity,
-            message: message.into(),
-            span: None,
-            label: None,
-            related: Vec::new(),
-            help: None,
-        }
+        Self { code, severity, message: message.into(), span: None, label: None, related: Vec::new(), help: None }
     }
 
     pub fn error(code: Code, message: impl Into<String>) -> Self {
@@ -95,10 +87,7 @@ impl Diagnostic {
 
     #[must_use]
     pub fn with_related(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.related.push(Label {
-            span,
-            message: message.into(),
-        });
+        self.related.push(Label { span, message: message.into() });
         self
     }
 

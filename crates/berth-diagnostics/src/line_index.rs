@@ -24,14 +24,8 @@ impl LineIndex {
         let offset = offset.min(text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let column = text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
-        LineCol {
-            line: line + 1,
-            column,
-        }
+        let column = text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        LineCol { line: line + 1, column }
     }
 }
 

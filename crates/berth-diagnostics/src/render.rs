@@ -34,23 +34,17 @@ fn level(severity: Severity) -> Level<'static> {
 }
 
 fn report<'a>(file: &'a SourceFile, diagnostic: &'a Diagnostic) -> Vec<Group<'a>> {
-    let title = level(diagnostic.severity)
-        .primary_title(diagnostic.message.as_str())
-        .id(diagnostic.code.id);
+    let title = level(diagnostic.severity).primary_title(diagnostic.message.as_str()).id(diagnostic.code.id);
     let mut group = Group::with_title(title);
     if let Some(span) = diagnostic.span {
         let mut primary = AnnotationKind::Primary.span(clamp(&file.text, span));
         if let Some(label) = &diagnostic.label {
             primary = primary.label(label.as_str());
         }
-        let mut snippet = Snippet::source(file.text.as_str())
-            .path(file.name.as_str())
-            .annotation(primary);
+        let mut snippet = Snippet::source(file.text.as_str()).path(file.name.as_str()).annotation(primary);
         for related in &diagnostic.related {
             snippet = snippet.annotation(
-                AnnotationKind::Context
-                    .span(clamp(&file.text, related.span))
-                    .label(related.message.as_str()),
+                AnnotationKind::Context.span(clamp(&file.text, related.span)).label(related.message.as_str()),
             );
         }
         group = group.element(snippet);
@@ -83,21 +77,13 @@ pub fn summary_line(diagnostics: &[Diagnostic]) -> String {
     let count = |s| diagnostics.iter().filter(|d| d.severity == s).count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut parts = Vec::new();
-    for (severity, word) in [
-        (Severity::Error, "error"),
-        (Severity::Warning, "warning"),
-        (Severity::Info, "note"),
-    ] {
+    for (severity, word) in [(Severity::Error, "error"), (Severity::Warning, "warning"), (Severity::Info, "note")] {
         let n = count(severity);
         if n > 0 {
             parts.push(plural(n, word));
         }
     }
-    if parts.is_empty() {
-        "ok".to_owned()
-    } else {
-        parts.join(", ")
-    }
+    if parts.is_empty() { "ok".to_owned() } else { parts.join(", ") }
 }
 
 #[derive(Serialize)]

@@ -12,11 +12,7 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let index = LineIndex::new(&text);
-        Self {
-            name: name.into(),
-            text,
-            index,
-        }
+        Self { name: name.into(), text, index }
     }
 
     pub fn line_col(&self, offset: usize) -> crate::LineCol {

@@ -65,17 +65,10 @@ struct Builtin {
 }
 
 fn settings<T>(alert: &ThresholdAlert<T>) -> Builtin {
-    Builtin {
-        severity: alert.severity,
-        enabled: alert.enabled.unwrap_or(true),
-        for_: alert.for_,
-    }
+    Builtin { severity: alert.severity, enabled: alert.enabled.unwrap_or(true), for_: alert.for_ }
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "one arm per built-in alert reads best as a list"
-)]
+#[allow(clippy::too_many_lines, reason = "one arm per built-in alert reads best as a list")]
 pub(crate) fn plan(
     spec: &Spec,
     services: &[ServicePlan],
@@ -159,10 +152,7 @@ pub(crate) fn plan(
         }
         let lat = settings(&b.latency_p95);
         if lat.enabled {
-            let t = b
-                .latency_p95
-                .threshold
-                .unwrap_or(Duration(std::time::Duration::from_millis(500)));
+            let t = b.latency_p95.threshold.unwrap_or(Duration(std::time::Duration::from_millis(500)));
             push(
                 &mut alerts,
                 format!("{title}HighLatency"),
@@ -185,10 +175,7 @@ pub(crate) fn plan(
                 push(
                     &mut alerts,
                     format!("{title}HighMemory"),
-                    format!(
-                        "max(process_resident_memory_bytes{{{sel}}}) / {} * 100 > {t}",
-                        limit.0
-                    ),
+                    format!("max(process_resident_memory_bytes{{{sel}}}) / {} * 100 > {t}", limit.0),
                     mem.for_.unwrap_or(Duration::secs(300)),
                     mem.severity.unwrap_or(AlertSeverity::Warning),
                     format!("{} uses more than {t}% of its memory limit", s.name),
@@ -197,10 +184,7 @@ pub(crate) fn plan(
                     ("service", &s.name),
                 );
             }
-            (true, None) => notes.push(format!(
-                "service `{}` has no memory limit: no memory alert",
-                s.name
-            )),
+            (true, None) => notes.push(format!("service `{}` has no memory limit: no memory alert", s.name)),
             _ => {}
         }
         let cpu = settings(&b.cpu);
@@ -210,10 +194,7 @@ pub(crate) fn plan(
                 push(
                     &mut alerts,
                     format!("{title}HighCpu"),
-                    format!(
-                        "max(rate(process_cpu_seconds_total{{{sel}}}[5m])) / {} * 100 > {t}",
-                        limit.cores()
-                    ),
+                    format!("max(rate(process_cpu_seconds_total{{{sel}}}[5m])) / {} * 100 > {t}", limit.cores()),
                     cpu.for_.unwrap_or(Duration::secs(900)),
                     cpu.severity.unwrap_or(AlertSeverity::Warning),
                     format!("{} uses more than {t}% of its CPU limit", s.name),
@@ -222,10 +203,7 @@ pub(crate) fn plan(
                     ("service", &s.name),
                 );
             }
-            (true, None) => notes.push(format!(
-                "service `{}` has no CPU limit: no CPU alert",
-                s.name
-            )),
+            (true, None) => notes.push(format!("service `{}` has no CPU limit: no CPU alert", s.name)),
             _ => {}
         }
         let r = &b.restarts;
@@ -265,9 +243,7 @@ pub(crate) fn plan(
                 format!("{}Down", camel(&d.name)),
                 format!("{metric}{{job=\"{job}\"}} == 0"),
                 b.dependency_down.for_.unwrap_or(Duration::secs(60)),
-                b.dependency_down
-                    .severity
-                    .unwrap_or(AlertSeverity::Critical),
+                b.dependency_down.severity.unwrap_or(AlertSeverity::Critical),
                 format!("{} {} is unreachable", d.kind.as_str(), d.name),
                 &[metric],
                 "dependency_down",
@@ -318,23 +294,14 @@ pub(crate) fn plan(
             path: "/probe".to_owned(),
         });
         if ce.enabled {
-            let t = b
-                .certificate_expiry
-                .threshold
-                .unwrap_or(Duration::secs(14 * 86_400));
+            let t = b.certificate_expiry.threshold.unwrap_or(Duration::secs(14 * 86_400));
             push(
                 &mut alerts,
                 "CertificateExpiringSoon".to_owned(),
-                format!(
-                    "probe_ssl_earliest_cert_expiry{{job=\"{job}\"}} - time() < {}",
-                    t.as_secs()
-                ),
+                format!("probe_ssl_earliest_cert_expiry{{job=\"{job}\"}} - time() < {}", t.as_secs()),
                 ce.for_.unwrap_or(Duration::secs(3600)),
                 ce.severity.unwrap_or(AlertSeverity::Warning),
-                format!(
-                    "The edge certificate for {} expires within {t}",
-                    edge.hosts.join(", ")
-                ),
+                format!("The edge certificate for {} expires within {t}", edge.hosts.join(", ")),
                 &["probe_ssl_earliest_cert_expiry"],
                 "certificate_expiry",
                 ("service", "edge"),
@@ -363,14 +330,7 @@ pub(crate) fn plan(
         scrape_interval: mon.scrape_interval.unwrap_or(Duration::secs(15)),
         scrape_targets: targets,
         alerts,
-        receivers: mon
-            .receivers
-            .iter()
-            .map(|(n, r)| ReceiverPlan {
-                name: n.clone(),
-                receiver: r.clone(),
-            })
-            .collect(),
+        receivers: mon.receivers.iter().map(|(n, r)| ReceiverPlan { name: n.clone(), receiver: r.clone() }).collect(),
         dashboards: enabled && mon.dashboards.unwrap_or(true),
     }
 }
@@ -380,10 +340,7 @@ fn camel(name: &str) -> String {
     name.split(['-', '_'])
         .map(|part| {
             let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
         })
         .collect()
 }
@@ -422,14 +379,7 @@ pub fn metric_names(expr: &str) -> Vec<String> {
         "limitk",
         "limit_ratio",
     ];
-    const GROUPING: &[&str] = &[
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-    ];
+    const GROUPING: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
     let mut names = Vec::new();
     let bytes = expr.as_bytes();
     let (mut i, mut depth_braces, mut in_quote) = (0, 0usize, None::<u8>);
@@ -453,9 +403,7 @@ pub fn metric_names(expr: &str) -> Vec<String> {
             }
             _ if (c.is_ascii_alphabetic() || c == b'_' || c == b':') && depth_braces == 0 => {
                 let start = i;
-                while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':')
-                {
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':') {
                     i += 1;
                 }
                 let word = &expr[start..i];
@@ -492,10 +440,7 @@ mod tests {
     #[test]
     fn finds_metric_names_in_promql() {
         let expr = "sum by (job) (rate(http_requests_total{status=~\"5..\"}[5m])) / on(job) sum(rate(http_requests_total[5m])) > 0.05 and queue_depth > 1e3";
-        assert_eq!(
-            metric_names(expr),
-            vec!["http_requests_total".to_owned(), "queue_depth".to_owned()]
-        );
+        assert_eq!(metric_names(expr), vec!["http_requests_total".to_owned(), "queue_depth".to_owned()]);
     }
 
     #[test]

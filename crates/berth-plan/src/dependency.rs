@@ -1,10 +1,7 @@
 use std::collections::BTreeMap;
 
 use berth_spec::model::units::{ByteSize, Duration, Schedule};
-use berth_spec::{
-    BackupMethod, Dependency, DependencyKind, EvictionPolicy, Persistence, Resources, Retention,
-    Spec,
-};
+use berth_spec::{BackupMethod, Dependency, DependencyKind, EvictionPolicy, Persistence, Resources, Retention, Spec};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,8 +88,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         extensions: dep.extensions.clone(),
         settings: dep.settings.clone(),
         maxmemory: dep.maxmemory,
-        maxmemory_policy: (!postgres)
-            .then(|| dep.maxmemory_policy.unwrap_or(EvictionPolicy::Noeviction)),
+        maxmemory_policy: (!postgres).then(|| dep.maxmemory_policy.unwrap_or(EvictionPolicy::Noeviction)),
         persistence: (!postgres).then(|| dep.persistence.unwrap_or(Persistence::Rdb)),
         storage: dep.storage.unwrap_or(ByteSize(storage)),
         resources: dep.resources.clone(),

@@ -106,15 +106,10 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
         }
     }
     headers.push(("X-Content-Type-Options".to_owned(), "nosniff".to_owned()));
-    headers.push((
-        "X-Frame-Options".to_owned(),
-        h.frame_options.clone().unwrap_or_else(|| "DENY".to_owned()),
-    ));
+    headers.push(("X-Frame-Options".to_owned(), h.frame_options.clone().unwrap_or_else(|| "DENY".to_owned())));
     headers.push((
         "Referrer-Policy".to_owned(),
-        h.referrer_policy
-            .clone()
-            .unwrap_or_else(|| "strict-origin-when-cross-origin".to_owned()),
+        h.referrer_policy.clone().unwrap_or_else(|| "strict-origin-when-cross-origin".to_owned()),
     ));
     if let Some(csp) = &h.content_security_policy {
         headers.push(("Content-Security-Policy".to_owned(), csp.clone()));
@@ -142,12 +137,7 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
         .collect();
     // Host-specific routes before catch-alls, then longest prefix first; the
     // sort is stable, so equal keys keep the spec's order.
-    routes.sort_by(|a, b| {
-        b.host
-            .is_some()
-            .cmp(&a.host.is_some())
-            .then(b.path.len().cmp(&a.path.len()))
-    });
+    routes.sort_by(|a, b| b.host.is_some().cmp(&a.host.is_some()).then(b.path.len().cmp(&a.path.len())));
     EdgePlan {
         hosts: edge.hosts.clone(),
         listen: ListenPlan {
@@ -161,9 +151,7 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
             mode: t.mode,
             email: t.email.clone(),
             acme_directory: (t.mode == TlsMode::Acme).then(|| {
-                t.acme_directory
-                    .clone()
-                    .unwrap_or_else(|| "https://acme-v02.api.letsencrypt.org/directory".to_owned())
+                t.acme_directory.clone().unwrap_or_else(|| "https://acme-v02.api.letsencrypt.org/directory".to_owned())
             }),
             cert: t.cert.clone(),
             key: t.key.clone(),

@@ -18,8 +18,8 @@ pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
 pub use dependency::{BackupJob, DependencyPlan};
 pub use edge::{EdgePlan, ListenPlan, RoutePlan, TlsPlan};
 pub use service::{
-    DeployPlan, EnvValue, EnvVar, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, SecurityPlan,
-    ServicePlan, VolumePlan,
+    DeployPlan, EnvValue, EnvVar, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, SecurityPlan, ServicePlan,
+    VolumePlan,
 };
 
 /// The resolved deployment of one environment.
@@ -85,20 +85,10 @@ pub fn secret_env_name(secret: &str) -> String {
 /// the overlay the spec was loaded with.
 pub fn build(spec: &Spec, environment: Option<&str>) -> Plan {
     let mut notes = Vec::new();
-    let services: Vec<ServicePlan> = spec
-        .services
-        .iter()
-        .map(|(name, s)| service::plan(spec, name, s))
-        .collect();
-    let dependencies: Vec<DependencyPlan> = spec
-        .dependencies
-        .iter()
-        .map(|(name, d)| dependency::plan(spec, name, d))
-        .collect();
-    let backups = dependencies
-        .iter()
-        .filter_map(|d| d.backup.clone())
-        .collect();
+    let services: Vec<ServicePlan> = spec.services.iter().map(|(name, s)| service::plan(spec, name, s)).collect();
+    let dependencies: Vec<DependencyPlan> =
+        spec.dependencies.iter().map(|(name, d)| dependency::plan(spec, name, d)).collect();
+    let backups = dependencies.iter().filter_map(|d| d.backup.clone()).collect();
     let edge = spec.edge.as_ref().map(|e| edge::plan(spec, e));
     let secrets = secrets(spec);
     let monitoring = alerts::plan(spec, &services, &dependencies, edge.as_ref(), &mut notes);
@@ -132,15 +122,10 @@ fn secrets(spec: &Spec) -> Vec<SecretPlan> {
                         .map(|(n, _)| n.clone()),
                 )
                 .collect();
-            if spec
-                .edge
-                .as_ref()
-                .and_then(|e| e.auth.as_ref())
-                .is_some_and(|a| {
-                    a.api_keys.iter().any(|k| k.secret.as_ref() == Some(name))
-                        || a.jwt.as_ref().and_then(|j| j.secret.as_ref()) == Some(name)
-                })
-            {
+            if spec.edge.as_ref().and_then(|e| e.auth.as_ref()).is_some_and(|a| {
+                a.api_keys.iter().any(|k| k.secret.as_ref() == Some(name))
+                    || a.jwt.as_ref().and_then(|j| j.secret.as_ref()) == Some(name)
+            }) {
                 used_by.push("edge".to_owned());
             }
             if spec.monitoring.receivers.values().any(|r| {
@@ -161,10 +146,10 @@ fn secrets(spec: &Spec) -> Vec<SecretPlan> {
                 file: secret.file.clone(),
                 aws: secret.aws.clone(),
                 gcp: secret.gcp.clone(),
-                kubernetes: secret.kubernetes.as_ref().map_or_else(
-                    || (spec.name.clone(), name.clone()),
-                    |k| (k.name.clone(), k.key.clone()),
-                ),
+                kubernetes: secret
+                    .kubernetes
+                    .as_ref()
+                    .map_or_else(|| (spec.name.clone(), name.clone()), |k| (k.name.clone(), k.key.clone())),
                 used_by,
             }
         })

@@ -175,65 +175,39 @@ pub fn primary_port(service: &Service) -> Option<PortPlan> {
         .ports
         .get_key_value("http")
         .or_else(|| service.ports.iter().next())
-        .map(|(name, port)| PortPlan {
-            name: name.clone(),
-            port: *port,
-        })
+        .map(|(name, port)| PortPlan { name: name.clone(), port: *port })
 }
 
 pub fn port(service: &Service, name: Option<&str>) -> Option<PortPlan> {
     match name {
-        Some(name) => service.ports.get(name).map(|p| PortPlan {
-            name: name.to_owned(),
-            port: *p,
-        }),
+        Some(name) => service.ports.get(name).map(|p| PortPlan { name: name.to_owned(), port: *p }),
         None => primary_port(service),
     }
 }
 
 pub fn deploy(service: Option<&Deploy>, top: &Deploy) -> DeployPlan {
     let pick = |f: fn(&Deploy) -> Option<Duration>, default: u64| {
-        service
-            .and_then(f)
-            .or(f(top))
-            .unwrap_or(Duration::secs(default))
+        service.and_then(f).or(f(top)).unwrap_or(Duration::secs(default))
     };
-    let strategy = service
-        .and_then(|d| d.strategy)
-        .or(top.strategy)
-        .unwrap_or(Strategy::Rolling);
+    let strategy = service.and_then(|d| d.strategy).or(top.strategy).unwrap_or(Strategy::Rolling);
     DeployPlan {
         strategy,
         batch: service.and_then(|d| d.batch).or(top.batch).unwrap_or(1),
-        canary_weight: (strategy == Strategy::Canary).then(|| {
-            service
-                .and_then(|d| d.canary_weight)
-                .or(top.canary_weight)
-                .unwrap_or(Percent(10.0))
-        }),
+        canary_weight: (strategy == Strategy::Canary)
+            .then(|| service.and_then(|d| d.canary_weight).or(top.canary_weight).unwrap_or(Percent(10.0))),
         health_timeout: pick(|d| d.health_timeout, 60),
         drain_timeout: pick(|d| d.drain_timeout, 30),
-        auto_rollback: service
-            .and_then(|d| d.auto_rollback)
-            .or(top.auto_rollback)
-            .unwrap_or(true),
+        auto_rollback: service.and_then(|d| d.auto_rollback).or(top.auto_rollback).unwrap_or(true),
     }
 }
 
 fn probe(service: &Service, probe: &Probe) -> Option<ProbePlan> {
     let check = if let Some(path) = &probe.http {
-        ProbeCheck::Http {
-            path: path.clone(),
-            port: port(service, probe.port.as_deref())?,
-        }
+        ProbeCheck::Http { path: path.clone(), port: port(service, probe.port.as_deref())? }
     } else if let Some(command) = &probe.exec {
-        ProbeCheck::Exec {
-            command: command.clone(),
-        }
+        ProbeCheck::Exec { command: command.clone() }
     } else {
-        ProbeCheck::Tcp {
-            port: port(service, probe.port.as_deref())?,
-        }
+        ProbeCheck::Tcp { port: port(service, probe.port.as_deref())? }
     };
     Some(ProbePlan {
         check,
@@ -246,18 +220,11 @@ fn probe(service: &Service, probe: &Probe) -> Option<ProbePlan> {
 }
 
 pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
-    let mut env: Vec<EnvVar> = s
-        .env
-        .iter()
-        .map(|(k, v)| EnvVar {
-            name: k.clone(),
-            value: EnvValue::Literal { value: v.clone() },
-        })
-        .collect();
-    env.extend(s.secrets.iter().map(|(k, v)| EnvVar {
-        name: k.clone(),
-        value: EnvValue::Secret { secret: v.clone() },
-    }));
+    let mut env: Vec<EnvVar> =
+        s.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: EnvValue::Literal { value: v.clone() } }).collect();
+    env.extend(
+        s.secrets.iter().map(|(k, v)| EnvVar { name: k.clone(), value: EnvValue::Secret { secret: v.clone() } }),
+    );
     for dep_name in &s.uses {
         if let Some(dep) = spec.dependencies.get(dep_name) {
             let planned = crate::dependency::plan(spec, dep_name, dep);
@@ -273,16 +240,10 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
     }
     env.sort_by(|a, b| a.name.cmp(&b.name));
     let replicas = match &s.autoscale {
-        Some(a) => Replicas::Autoscaled {
-            min: a.min,
-            max: a.max,
-            cpu: a.cpu,
-            memory: a.memory,
-            metric: a.metric.clone(),
-        },
-        None => Replicas::Fixed {
-            count: s.replicas.unwrap_or(1),
-        },
+        Some(a) => {
+            Replicas::Autoscaled { min: a.min, max: a.max, cpu: a.cpu, memory: a.memory, metric: a.metric.clone() }
+        }
+        None => Replicas::Fixed { count: s.replicas.unwrap_or(1) },
     };
     let sec = &s.security;
     ServicePlan {
@@ -294,14 +255,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
             workdir: r.workdir.clone(),
             stop_timeout: r.stop_timeout.unwrap_or(Duration::secs(10)),
         }),
-        ports: s
-            .ports
-            .iter()
-            .map(|(n, p)| PortPlan {
-                name: n.clone(),
-                port: *p,
-            })
-            .collect(),
+        ports: s.ports.iter().map(|(n, p)| PortPlan { name: n.clone(), port: *p }).collect(),
         primary_port: primary_port(s),
         replicas,
         probes: Probes {
@@ -320,9 +274,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
             .map(|(n, v)| VolumePlan {
                 name: n.clone(),
                 path: v.path.clone(),
-                size: v
-                    .size
-                    .unwrap_or(berth_spec::model::units::ByteSize(1 << 30)),
+                size: v.size.unwrap_or(berth_spec::model::units::ByteSize(1 << 30)),
                 persistent: v.kind != Some(VolumeKind::Scratch),
                 read_only: v.read_only,
             })
@@ -332,10 +284,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
             run_as_non_root: sec.run_as_non_root.unwrap_or(true),
             read_only_root: sec.read_only_root.unwrap_or(true),
             allow_privilege_escalation: false,
-            drop_capabilities: sec
-                .drop_capabilities
-                .clone()
-                .unwrap_or_else(|| vec!["ALL".to_owned()]),
+            drop_capabilities: sec.drop_capabilities.clone().unwrap_or_else(|| vec!["ALL".to_owned()]),
             add_capabilities: sec.add_capabilities.clone(),
         },
         metrics: s.metrics.as_ref().and_then(|m| {

@@ -7,9 +7,7 @@ use berth_test_support::example_specs;
 
 fn plan_yaml(text: &str, env: Option<&str>) -> String {
     let loaded = berth_spec::load(text, env);
-    let spec = loaded
-        .spec
-        .unwrap_or_else(|| panic!("spec has errors: {:?}", loaded.diagnostics));
+    let spec = loaded.spec.unwrap_or_else(|| panic!("spec has errors: {:?}", loaded.diagnostics));
     serde_saphyr::to_string(&berth_plan::build(&spec, env)).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -21,11 +19,7 @@ fn plans_of_every_example_and_environment() {
         envs.extend(berth_spec::environments(&text).into_iter().map(Some));
         for env in envs {
             let yaml = plan_yaml(&text, env.as_deref());
-            assert_eq!(
-                yaml,
-                plan_yaml(&text, env.as_deref()),
-                "{name}: the plan must be deterministic"
-            );
+            assert_eq!(yaml, plan_yaml(&text, env.as_deref()), "{name}: the plan must be deterministic");
             let snapshot = format!("{name}-{}", env.as_deref().unwrap_or("base"));
             insta::assert_snapshot!(snapshot, yaml);
         }
@@ -35,25 +29,15 @@ fn plans_of_every_example_and_environment() {
 fn example(name: &str, env: Option<&str>) -> berth_plan::Plan {
     let path = berth_test_support::workspace_root().join(format!("examples/{name}/berth.yaml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = berth_spec::load(&text, env)
-        .spec
-        .unwrap_or_else(|| panic!("{name} has errors"));
+    let spec = berth_spec::load(&text, env).spec.unwrap_or_else(|| panic!("{name} has errors"));
     berth_plan::build(&spec, env)
 }
 
 #[test]
 fn dependency_urls_are_wired_without_passwords() {
     let plan = example("web-api", None);
-    let api = plan
-        .services
-        .iter()
-        .find(|s| s.name == "api")
-        .unwrap_or_else(|| panic!("no api"));
-    let db_url = api
-        .env
-        .iter()
-        .find(|e| e.name == "DATABASE_URL")
-        .unwrap_or_else(|| panic!("no DATABASE_URL"));
+    let api = plan.services.iter().find(|s| s.name == "api").unwrap_or_else(|| panic!("no api"));
+    let db_url = api.env.iter().find(|e| e.name == "DATABASE_URL").unwrap_or_else(|| panic!("no DATABASE_URL"));
     assert_eq!(
         db_url.value,
         berth_plan::EnvValue::Dependency {
@@ -64,37 +48,15 @@ fn dependency_urls_are_wired_without_passwords() {
     );
     assert!(api.env.iter().any(|e| e.name == "REDIS_URL"));
     // Alerts are only planned on metrics some scrape target exports.
-    assert!(
-        plan.monitoring
-            .alerts
-            .iter()
-            .any(|a| a.name == "ApiHighErrorRate")
-    );
-    assert!(
-        plan.monitoring
-            .alerts
-            .iter()
-            .any(|a| a.name == "DbDown" && a.expr.contains("pg_up"))
-    );
+    assert!(plan.monitoring.alerts.iter().any(|a| a.name == "ApiHighErrorRate"));
+    assert!(plan.monitoring.alerts.iter().any(|a| a.name == "DbDown" && a.expr.contains("pg_up")));
     assert_eq!(plan.backups.len(), 2);
-    let method = |dep: &str| {
-        plan.backups
-            .iter()
-            .find(|b| b.dependency == dep)
-            .map(|b| b.method)
-    };
+    let method = |dep: &str| plan.backups.iter().find(|b| b.dependency == dep).map(|b| b.method);
     assert_eq!(method("db"), Some("physical"));
     assert_eq!(method("cache"), Some("snapshot"));
     // Longest prefix first, so the first matching route is the right one.
-    let paths: Vec<&str> = plan
-        .edge
-        .iter()
-        .flat_map(|e| e.routes.iter().map(|r| r.path.as_str()))
-        .collect();
-    assert_eq!(
-        paths,
-        ["/api/login", "/api/admin", "/metrics", "/api", "/ws"]
-    );
+    let paths: Vec<&str> = plan.edge.iter().flat_map(|e| e.routes.iter().map(|r| r.path.as_str())).collect();
+    assert_eq!(paths, ["/api/login", "/api/admin", "/metrics", "/api", "/ws"]);
 }
 
 #[test]
@@ -105,8 +67,5 @@ fn overlays_change_the_plan() {
     assert_eq!(prod.services[0].replicas.initial(), 3);
     assert!(!dev.monitoring.enabled && dev.monitoring.alerts.is_empty());
     assert!(dev.backups.is_empty());
-    assert_eq!(
-        prod.services[0].deploy.strategy,
-        berth_spec::Strategy::Canary
-    );
+    assert_eq!(prod.services[0].deploy.strategy, berth_spec::Strategy::Canary);
 }

@@ -4,8 +4,5 @@ fn main() {
     let text = std::fs::read_to_string(&path).unwrap();
     let file = berth_diagnostics::SourceFile::new(path, text.clone());
     let d = berth_spec::check_all(&text);
-    print!(
-        "{}",
-        berth_diagnostics::render_human(&file, &d, berth_diagnostics::ColorChoice::Never)
-    );
+    print!("{}", berth_diagnostics::render_human(&file, &d, berth_diagnostics::ColorChoice::Never));
 }

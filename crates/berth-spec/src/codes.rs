@@ -28,69 +28,24 @@ pub const UNKNOWN_ENVIRONMENT: Code = Code::new("S401", "unknown-environment");
 pub const ALL: &[(Code, &str)] = &[
     (YAML_SYNTAX, "The file is not valid YAML."),
     (EMPTY_SPEC, "The file holds no document."),
-    (
-        DUPLICATE_KEY,
-        "A key appears twice in one mapping; YAML tools disagree on which one wins.",
-    ),
-    (
-        UNKNOWN_KEY,
-        "A key the spec does not define (often a typo).",
-    ),
-    (
-        WRONG_TYPE,
-        "A value of the wrong type, such as text where a number belongs.",
-    ),
+    (DUPLICATE_KEY, "A key appears twice in one mapping; YAML tools disagree on which one wins."),
+    (UNKNOWN_KEY, "A key the spec does not define (often a typo)."),
+    (WRONG_TYPE, "A value of the wrong type, such as text where a number belongs."),
     (MISSING_KEY, "A required key is absent."),
-    (
-        INVALID_VALUE,
-        "A value of the right type that is not allowed, such as a malformed duration.",
-    ),
-    (
-        OUT_OF_RANGE,
-        "A number outside the range the setting accepts.",
-    ),
-    (
-        UNSUPPORTED_VERSION,
-        "A spec `version` this berth does not read.",
-    ),
-    (
-        INVALID_NAME,
-        "A name that is not a DNS label, so some targets cannot use it.",
-    ),
-    (
-        DANGLING_REFERENCE,
-        "A reference to a service, port, dependency, secret, zone or receiver that is not declared.",
-    ),
+    (INVALID_VALUE, "A value of the right type that is not allowed, such as a malformed duration."),
+    (OUT_OF_RANGE, "A number outside the range the setting accepts."),
+    (UNSUPPORTED_VERSION, "A spec `version` this berth does not read."),
+    (INVALID_NAME, "A name that is not a DNS label, so some targets cannot use it."),
+    (DANGLING_REFERENCE, "A reference to a service, port, dependency, secret, zone or receiver that is not declared."),
     (PORT_CLASH, "Two things claim the same port."),
-    (
-        CONTRADICTION,
-        "Settings that cannot all hold, such as fixed replicas together with autoscaling.",
-    ),
+    (CONTRADICTION, "Settings that cannot all hold, such as fixed replicas together with autoscaling."),
     (DUPLICATE_NAME, "Two things of one kind share a name."),
-    (
-        MISSING_SETTING,
-        "A feature is asked for without a setting it needs.",
-    ),
-    (
-        NOT_APPLICABLE,
-        "A setting that does not apply where it is written, such as Redis settings on PostgreSQL.",
-    ),
-    (
-        SECRET_IN_SPEC,
-        "A secret value written into the spec instead of referenced.",
-    ),
-    (
-        UNUSED,
-        "A declared secret, dependency or rate limit that nothing uses.",
-    ),
-    (
-        INSECURE_SETTING,
-        "A setting that weakens the deployment's security.",
-    ),
-    (
-        UNKNOWN_ENVIRONMENT,
-        "An environment asked for that the spec does not declare.",
-    ),
+    (MISSING_SETTING, "A feature is asked for without a setting it needs."),
+    (NOT_APPLICABLE, "A setting that does not apply where it is written, such as Redis settings on PostgreSQL."),
+    (SECRET_IN_SPEC, "A secret value written into the spec instead of referenced."),
+    (UNUSED, "A declared secret, dependency or rate limit that nothing uses."),
+    (INSECURE_SETTING, "A setting that weakens the deployment's security."),
+    (UNKNOWN_ENVIRONMENT, "An environment asked for that the spec does not declare."),
 ];
 
 /// Custom `Deserialize` impls can only return text; a leading `[S301] ` picks
@@ -98,8 +53,9 @@ pub const ALL: &[(Code, &str)] = &[
 pub fn split_prefix(message: &str) -> (Code, String) {
     if let Some(rest) = message.strip_prefix('[')
         && let Some((id, text)) = rest.split_once("] ")
-            && let Some((code, _)) = ALL.iter().find(|(c, _)| c.id == id) {
-                return (*code, text.to_owned());
-            }
+        && let Some((code, _)) = ALL.iter().find(|(c, _)| c.id == id)
+    {
+        return (*code, text.to_owned());
+    }
     (INVALID_VALUE, message.to_owned())
 }

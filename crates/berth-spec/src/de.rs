@@ -44,17 +44,8 @@ pub fn from_node<T: DeserializeOwned>(root: &Node, root_anchor: Span) -> Deseria
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut dropped_item = false;
     for _ in 0..MAX_ROUNDS {
-        let ctx = Ctx {
-            diagnostics: RefCell::new(Vec::new()),
-            failed_at: RefCell::new(None),
-            removed: &removed,
-        };
-        let result = T::deserialize(NodeDe {
-            node: &tree,
-            anchor: root_anchor,
-            path: Path::root(),
-            ctx: &ctx,
-        });
+        let ctx = Ctx { diagnostics: RefCell::new(Vec::new()), failed_at: RefCell::new(None), removed: &removed };
+        let result = T::deserialize(NodeDe { node: &tree, anchor: root_anchor, path: Path::root(), ctx: &ctx });
         for d in ctx.diagnostics.into_inner() {
             if !diagnostics.contains(&d) {
                 diagnostics.push(d);
@@ -62,15 +53,10 @@ pub fn from_node<T: DeserializeOwned>(root: &Node, root_anchor: Span) -> Deseria
         }
         match (result, ctx.failed_at.into_inner()) {
             (Ok(value), _) => {
-                return Deserialized {
-                    value: Some(value),
-                    diagnostics,
-                    complete: removed.is_empty() && !dropped_item,
-                };
+                return Deserialized { value: Some(value), diagnostics, complete: removed.is_empty() && !dropped_item };
             }
             (Err(_), Some(path)) => {
-                let Some((parent, Segment::Key(key))) = path.parent().map(|(p, s)| (p, s.clone()))
-                else {
+                let Some((parent, Segment::Key(key))) = path.parent().map(|(p, s)| (p, s.clone())) else {
                     dropped_item = true;
                     if !remove(&mut tree, &path) {
                         break;
@@ -84,20 +70,13 @@ pub fn from_node<T: DeserializeOwned>(root: &Node, root_anchor: Span) -> Deseria
             }
             (Err(error), None) => {
                 if !error.reported {
-                    diagnostics.push(
-                        Diagnostic::error(codes::INVALID_VALUE, error.message)
-                            .with_span(root_anchor),
-                    );
+                    diagnostics.push(Diagnostic::error(codes::INVALID_VALUE, error.message).with_span(root_anchor));
                 }
                 break;
             }
         }
     }
-    Deserialized {
-        value: None,
-        diagnostics,
-        complete: false,
-    }
+    Deserialized { value: None, diagnostics, complete: false }
 }
 
 /// Removes the entry or item at `path`; false when there is nothing to remove.
@@ -108,10 +87,9 @@ fn remove(tree: &mut Node, path: &Path) -> bool {
     let mut node = tree;
     for segment in parents {
         let next = match (segment, &mut node.kind) {
-            (Segment::Key(k), NodeKind::Map(entries)) => entries
-                .iter_mut()
-                .find(|e| &e.key.name == k)
-                .map(|e| &mut e.value),
+            (Segment::Key(k), NodeKind::Map(entries)) => {
+                entries.iter_mut().find(|e| &e.key.name == k).map(|e| &mut e.value)
+            }
             (Segment::Index(i), NodeKind::Seq(items)) => items.get_mut(*i),
             _ => None,
         };
@@ -158,29 +136,17 @@ impl std::error::Error for Error {}
 
 impl de::Error for Error {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self {
-            message: msg.to_string(),
-            reported: false,
-            missing_field: None,
-        }
+        Self { message: msg.to_string(), reported: false, missing_field: None }
     }
 
     fn missing_field(field: &'static str) -> Self {
-        Self {
-            message: format!("missing required key `{field}`"),
-            reported: false,
-            missing_field: Some(field),
-        }
+        Self { message: format!("missing required key `{field}`"), reported: false, missing_field: Some(field) }
     }
 }
 
 impl Error {
     fn reported() -> Self {
-        Self {
-            message: String::new(),
-            reported: true,
-            missing_field: None,
-        }
+        Self { message: String::new(), reported: true, missing_field: None }
     }
 }
 
@@ -195,48 +161,31 @@ struct NodeDe<'a, 'r> {
 
 impl<'a, 'r> NodeDe<'a, 'r> {
     fn span(&self) -> Span {
-        if self.node.is_collection() {
-            self.anchor
-        } else {
-            self.node.span
-        }
+        if self.node.is_collection() { self.anchor } else { self.node.span }
     }
 
     fn child(&self, node: &'a Node, anchor: Span, segment: Segment) -> Self {
         let mut path = self.path.clone();
         path.0.push(segment);
-        NodeDe {
-            node,
-            anchor,
-            path,
-            ctx: self.ctx,
-        }
+        NodeDe { node, anchor, path, ctx: self.ctx }
     }
 
     fn fail(&self, diagnostic: Diagnostic) -> Error {
         self.ctx.diagnostics.borrow_mut().push(diagnostic);
-        self.ctx
-            .failed_at
-            .borrow_mut()
-            .get_or_insert_with(|| self.path.clone());
+        self.ctx.failed_at.borrow_mut().get_or_insert_with(|| self.path.clone());
         Error::reported()
     }
 
     fn wrong_type(&self, expected: &str) -> Error {
         let found = self.node.type_name();
-        let mut d = Diagnostic::error(
-            codes::WRONG_TYPE,
-            format!("expected {expected}, found {found}"),
-        )
-        .with_span(self.span())
-        .with_label(format!("this is {found}"));
-        if let (NodeKind::Str(s), true) = (
-            &self.node.kind,
-            expected.contains("integer") || expected.contains("number"),
-        )
-            && s.trim().parse::<f64>().is_ok() {
-                d = d.with_help(format!("remove the quotes: `{}`", s.trim()));
-            }
+        let mut d = Diagnostic::error(codes::WRONG_TYPE, format!("expected {expected}, found {found}"))
+            .with_span(self.span())
+            .with_label(format!("this is {found}"));
+        if let (NodeKind::Str(s), true) = (&self.node.kind, expected.contains("integer") || expected.contains("number"))
+            && s.trim().parse::<f64>().is_ok()
+        {
+            d = d.with_help(format!("remove the quotes: `{}`", s.trim()));
+        }
         self.fail(d)
     }
 
@@ -247,31 +196,17 @@ impl<'a, 'r> NodeDe<'a, 'r> {
             Err(e) if e.reported => Err(e),
             Err(e) => {
                 if let Some(field) = e.missing_field {
-                    if self
-                        .ctx
-                        .removed
-                        .contains(&(self.path.clone(), field.to_owned()))
-                    {
+                    if self.ctx.removed.contains(&(self.path.clone(), field.to_owned())) {
                         // Its bad value was reported in an earlier round.
-                        self.ctx
-                            .failed_at
-                            .borrow_mut()
-                            .get_or_insert_with(|| self.path.clone());
+                        self.ctx.failed_at.borrow_mut().get_or_insert_with(|| self.path.clone());
                         return Err(Error::reported());
                     }
-                    let what = self
-                        .path
-                        .0
-                        .last()
-                        .map_or("the spec".to_owned(), |_| format!("`{}`", self.path));
+                    let what = self.path.0.last().map_or("the spec".to_owned(), |_| format!("`{}`", self.path));
                     return Err(self.fail(
-                        Diagnostic::error(
-                            codes::MISSING_KEY,
-                            format!("{what} needs the key `{field}`"),
-                        )
-                        .with_span(self.anchor)
-                        .with_label(format!("`{field}` missing here"))
-                        .with_help(format!("add `{field}:` under this key")),
+                        Diagnostic::error(codes::MISSING_KEY, format!("{what} needs the key `{field}`"))
+                            .with_span(self.anchor)
+                            .with_label(format!("`{field}` missing here"))
+                            .with_help(format!("add `{field}:` under this key")),
                     ));
                 }
                 let (message, help) = match e.message.split_once(HELP_SEPARATOR) {
@@ -328,27 +263,19 @@ impl<'a, 'r> NodeDe<'a, 'r> {
         for entry in entries {
             if !entry.key.is_text {
                 self.ctx.diagnostics.borrow_mut().push(
-                    Diagnostic::error(
-                        codes::WRONG_TYPE,
-                        format!("keys must be text, found `{}`", entry.key.name),
-                    )
-                    .with_span(entry.key.span)
-                    .with_help(format!("quote the key: `\"{}\":`", entry.key.name)),
+                    Diagnostic::error(codes::WRONG_TYPE, format!("keys must be text, found `{}`", entry.key.name))
+                        .with_span(entry.key.span)
+                        .with_help(format!("quote the key: `\"{}\":`", entry.key.name)),
                 );
                 continue;
             }
             if let Some(first) = seen.iter().find(|e| e.key.name == entry.key.name) {
                 self.ctx.diagnostics.borrow_mut().push(
-                    Diagnostic::error(
-                        codes::DUPLICATE_KEY,
-                        format!("the key `{}` appears twice", entry.key.name),
-                    )
-                    .with_span(entry.key.span)
-                    .with_label("repeated here")
-                    .with_related(first.key.span, "first written here")
-                    .with_help(
-                        "YAML tools disagree on which one wins; keep one and delete the other",
-                    ),
+                    Diagnostic::error(codes::DUPLICATE_KEY, format!("the key `{}` appears twice", entry.key.name))
+                        .with_span(entry.key.span)
+                        .with_label("repeated here")
+                        .with_related(first.key.span, "first written here")
+                        .with_help("YAML tools disagree on which one wins; keep one and delete the other"),
                 );
                 continue;
             }
@@ -452,44 +379,26 @@ impl<'de, 'a, 'r> de::Deserializer<'de> for NodeDe<'a, 'r> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_newtype_struct(self)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match &self.node.kind {
             NodeKind::Seq(items) => {
-                let access = SeqDe {
-                    parent: &self,
-                    items: items.iter().enumerate(),
-                };
+                let access = SeqDe { parent: &self, items: items.iter().enumerate() };
                 self.check(visitor.visit_seq(access))
             }
-            NodeKind::Null => self.check(visitor.visit_seq(SeqDe {
-                parent: &self,
-                items: [].iter().enumerate(),
-            })),
+            NodeKind::Null => self.check(visitor.visit_seq(SeqDe { parent: &self, items: [].iter().enumerate() })),
             _ => Err(self.wrong_type("a list")),
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -505,11 +414,7 @@ impl<'de, 'a, 'r> de::Deserializer<'de> for NodeDe<'a, 'r> {
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         let entries = self.entries()?.unwrap_or_default();
         let entries = self.checked_entries(entries);
-        let access = MapDe {
-            parent: &self,
-            entries: entries.into_iter(),
-            value: None,
-        };
+        let access = MapDe { parent: &self, entries: entries.into_iter(), value: None };
         self.check(visitor.visit_map(access))
     }
 
@@ -536,16 +441,10 @@ impl<'de, 'a, 'r> de::Deserializer<'de> for NodeDe<'a, 'r> {
                 );
                 continue;
             }
-            let mut d = Diagnostic::error(
-                codes::UNKNOWN_KEY,
-                format!("unknown key `{}`", entry.key.name),
-            )
-            .with_span(entry.key.span);
-            let where_ = if self.path.0.is_empty() {
-                "at the top level".to_owned()
-            } else {
-                format!("in `{}`", self.path)
-            };
+            let mut d = Diagnostic::error(codes::UNKNOWN_KEY, format!("unknown key `{}`", entry.key.name))
+                .with_span(entry.key.span);
+            let where_ =
+                if self.path.0.is_empty() { "at the top level".to_owned() } else { format!("in `{}`", self.path) };
             d = match did_you_mean(&entry.key.name, fields.iter().copied()) {
                 Some(best) => d
                     .with_label(format!("did you mean `{best}`?"))
@@ -556,11 +455,7 @@ impl<'de, 'a, 'r> de::Deserializer<'de> for NodeDe<'a, 'r> {
             };
             self.ctx.diagnostics.borrow_mut().push(d);
         }
-        let access = MapDe {
-            parent: &self,
-            entries: known.into_iter(),
-            value: None,
-        };
+        let access = MapDe { parent: &self, entries: known.into_iter(), value: None };
         self.check(visitor.visit_map(access))
     }
 
@@ -576,11 +471,9 @@ impl<'de, 'a, 'r> de::Deserializer<'de> for NodeDe<'a, 'r> {
             }
             NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Bool(_) | NodeKind::Float(_) => {
                 let text = self.node.scalar_text().unwrap_or_default();
-                let mut d = Diagnostic::error(
-                    codes::INVALID_VALUE,
-                    format!("`{text}` is not one of: {}", variants.join(", ")),
-                )
-                .with_span(self.span());
+                let mut d =
+                    Diagnostic::error(codes::INVALID_VALUE, format!("`{text}` is not one of: {}", variants.join(", ")))
+                        .with_span(self.span());
                 if let Some(best) = did_you_mean(&text, variants.iter().copied()) {
                     d = d.with_label(format!("did you mean `{best}`?"));
                 }
@@ -604,24 +497,14 @@ struct SeqDe<'p, 'a, 'r, I> {
     items: I,
 }
 
-impl<'de, 'a, 'r, I: Iterator<Item = (usize, &'a Node)>> de::SeqAccess<'de>
-    for SeqDe<'_, 'a, 'r, I>
-{
+impl<'de, 'a, 'r, I: Iterator<Item = (usize, &'a Node)>> de::SeqAccess<'de> for SeqDe<'_, 'a, 'r, I> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
         match self.items.next() {
             Some((i, node)) => {
-                let anchor = if node.is_collection() {
-                    self.parent.anchor
-                } else {
-                    node.span
-                };
-                seed.deserialize(self.parent.child(node, anchor, Segment::Index(i)))
-                    .map(Some)
+                let anchor = if node.is_collection() { self.parent.anchor } else { node.span };
+                seed.deserialize(self.parent.child(node, anchor, Segment::Index(i))).map(Some)
             }
             None => Ok(None),
         }
@@ -637,21 +520,13 @@ struct MapDe<'p, 'a, 'r, I> {
 impl<'de, 'a, 'r, I: Iterator<Item = &'a Entry>> de::MapAccess<'de> for MapDe<'_, 'a, 'r, I> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
         let Some(entry) = self.entries.next() else {
             return Ok(None);
         };
         self.value = Some(entry);
         let key = Node::new(NodeKind::Str(entry.key.name.clone()), entry.key.span);
-        let de = NodeDe {
-            node: &key,
-            anchor: entry.key.span,
-            path: self.parent.path.clone(),
-            ctx: self.parent.ctx,
-        };
+        let de = NodeDe { node: &key, anchor: entry.key.span, path: self.parent.path.clone(), ctx: self.parent.ctx };
         seed.deserialize(de).map(Some)
     }
 
@@ -659,10 +534,6 @@ impl<'de, 'a, 'r, I: Iterator<Item = &'a Entry>> de::MapAccess<'de> for MapDe<'_
         let Some(entry) = self.value.take() else {
             return Err(de::Error::custom("value requested before key"));
         };
-        seed.deserialize(self.parent.child(
-            &entry.value,
-            entry.key.span,
-            Segment::Key(entry.key.name.clone()),
-        ))
+        seed.deserialize(self.parent.child(&entry.value, entry.key.span, Segment::Key(entry.key.name.clone())))
     }
 }

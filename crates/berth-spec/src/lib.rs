@@ -42,11 +42,7 @@ impl Loaded {
 
 /// Reads `text` as a spec for `environment` (the base when `None`).
 pub fn load(text: &str, environment: Option<&str>) -> Loaded {
-    let mut loaded = Loaded {
-        spec: None,
-        environment: environment.map(str::to_owned),
-        diagnostics: Vec::new(),
-    };
+    let mut loaded = Loaded { spec: None, environment: environment.map(str::to_owned), diagnostics: Vec::new() };
     let root = match yaml::parse(text) {
         Ok(root) => root,
         Err(d) => {
@@ -68,9 +64,7 @@ pub fn load(text: &str, environment: Option<&str>) -> Loaded {
     // Overlay sections are not typed with the base, so check their shape here too.
     if environment.is_none() {
         let env_shape = de::from_node::<std::collections::BTreeMap<String, serde::de::IgnoredAny>>(
-            &root
-                .get("environments")
-                .map_or(Node::new(NodeKind::Null, root_anchor), |e| e.value.clone()),
+            &root.get("environments").map_or(Node::new(NodeKind::Null, root_anchor), |e| e.value.clone()),
             root.get("environments").map_or(root_anchor, |e| e.key.span),
         );
         loaded.diagnostics.extend(env_shape.diagnostics);
@@ -107,21 +101,9 @@ pub fn check_all(text: &str) -> Vec<Diagnostic> {
 
 /// The environments `text` declares, in file order; empty when it does not parse.
 pub fn environments(text: &str) -> Vec<String> {
-    yaml::parse(text)
-        .map(|root| {
-            overlay::declared(&root)
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect()
-        })
-        .unwrap_or_default()
+    yaml::parse(text).map(|root| overlay::declared(&root).into_iter().map(|(n, _)| n).collect()).unwrap_or_default()
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {
-    diagnostics.sort_by_key(|d| {
-        (
-            d.span.map_or(0, |s| s.start),
-            std::cmp::Reverse(d.severity == Severity::Error),
-        )
-    });
+    diagnostics.sort_by_key(|d| (d.span.map_or(0, |s| s.start), std::cmp::Reverse(d.severity == Severity::Error)));
 }

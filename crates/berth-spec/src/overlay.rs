@@ -14,21 +14,13 @@ const FIXED_KEYS: &[&str] = &["version", "name", "environments"];
 pub fn declared(root: &Node) -> Vec<(String, Span)> {
     root.get("environments")
         .and_then(|e| e.value.as_map())
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| (e.key.name.clone(), e.key.span))
-                .collect()
-        })
+        .map(|entries| entries.iter().map(|e| (e.key.name.clone(), e.key.span)).collect())
         .unwrap_or_default()
 }
 
 /// The base tree with `environment`'s overlay merged over it, without the
 /// `environments` section. Unknown environments are an error.
-pub fn apply(
-    root: &Node,
-    environment: Option<&str>,
-) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+pub fn apply(root: &Node, environment: Option<&str>) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
     let mut base = root.clone();
     let overlays = match &mut base.kind {
         NodeKind::Map(entries) => {
@@ -40,30 +32,17 @@ pub fn apply(
     let Some(name) = environment else {
         return Ok((base, Vec::new()));
     };
-    let declared: Vec<&Entry> = overlays
-        .as_ref()
-        .and_then(|o| o.value.as_map())
-        .map(|m| m.iter().collect())
-        .unwrap_or_default();
+    let declared: Vec<&Entry> =
+        overlays.as_ref().and_then(|o| o.value.as_map()).map(|m| m.iter().collect()).unwrap_or_default();
     let Some(overlay) = declared.iter().find(|e| e.key.name == name) else {
         let names: Vec<&str> = declared.iter().map(|e| e.key.name.as_str()).collect();
-        let mut d = Diagnostic::error(
-            codes::UNKNOWN_ENVIRONMENT,
-            format!("the spec has no environment `{name}`"),
-        );
+        let mut d = Diagnostic::error(codes::UNKNOWN_ENVIRONMENT, format!("the spec has no environment `{name}`"));
         if let Some(section) = &overlays {
-            d = d
-                .with_span(section.key.span)
-                .with_label("environments are declared here");
+            d = d.with_span(section.key.span).with_label("environments are declared here");
         }
         d = match (names.is_empty(), did_you_mean(name, names.iter().copied())) {
-            (true, _) => d.with_help(
-                "add an `environments:` section with an overlay for it, or leave out `--env`",
-            ),
-            (false, Some(best)) => d.with_help(format!(
-                "did you mean `{best}`? declared: {}",
-                names.join(", ")
-            )),
+            (true, _) => d.with_help("add an `environments:` section with an overlay for it, or leave out `--env`"),
+            (false, Some(best)) => d.with_help(format!("did you mean `{best}`? declared: {}", names.join(", "))),
             (false, None) => d.with_help(format!("declared environments: {}", names.join(", "))),
         };
         return Err(d);
@@ -86,10 +65,7 @@ pub fn apply(
         diagnostics.push(
             Diagnostic::error(
                 codes::WRONG_TYPE,
-                format!(
-                    "the overlay for `{name}` must be a mapping, found {}",
-                    overlay_value.type_name()
-                ),
+                format!("the overlay for `{name}` must be a mapping, found {}", overlay_value.type_name()),
             )
             .with_span(overlay.key.span),
         );
@@ -104,9 +80,7 @@ fn merge(base: &mut Node, overlay: Node) {
     match (&mut base.kind, overlay.kind) {
         (NodeKind::Map(base_entries), NodeKind::Map(overlay_entries)) => {
             for entry in overlay_entries {
-                let existing = base_entries
-                    .iter()
-                    .position(|e| e.key.name == entry.key.name);
+                let existing = base_entries.iter().position(|e| e.key.name == entry.key.name);
                 match (existing, &entry.value.kind) {
                     (Some(i), NodeKind::Null) => {
                         base_entries.remove(i);
@@ -135,14 +109,10 @@ mod tests {
 
     #[test]
     fn overlay_merges_maps_and_replaces_scalars() {
-        let root =
-            tree("a: {b: 1, c: 2}\nl: [1]\nenvironments:\n  prod:\n    a: {c: 3}\n    l: [2, 3]\n");
+        let root = tree("a: {b: 1, c: 2}\nl: [1]\nenvironments:\n  prod:\n    a: {c: 3}\n    l: [2, 3]\n");
         let (merged, diags) = apply(&root, Some("prod")).unwrap_or_else(|d| panic!("{d:?}"));
         assert!(diags.is_empty());
-        let a = merged
-            .get("a")
-            .map(|e| &e.value)
-            .unwrap_or_else(|| panic!());
+        let a = merged.get("a").map(|e| &e.value).unwrap_or_else(|| panic!());
         assert_eq!(a.get("b").map(|e| &e.value.kind), Some(&NodeKind::Int(1)));
         assert_eq!(a.get("c").map(|e| &e.value.kind), Some(&NodeKind::Int(3)));
         assert!(merged.get("environments").is_none());
@@ -156,19 +126,14 @@ mod tests {
     fn null_removes_a_key() {
         let root = tree("a: {b: 1, c: 2}\nenvironments:\n  dev:\n    a: {c: null}\n");
         let (merged, _) = apply(&root, Some("dev")).unwrap_or_else(|d| panic!("{d:?}"));
-        let a = merged
-            .get("a")
-            .map(|e| &e.value)
-            .unwrap_or_else(|| panic!());
+        let a = merged.get("a").map(|e| &e.value).unwrap_or_else(|| panic!());
         assert!(a.get("c").is_none());
     }
 
     #[test]
     fn unknown_environment_suggests_a_declared_one() {
         let root = tree("environments:\n  production: {}\n");
-        let d = apply(&root, Some("prodution"))
-            .err()
-            .unwrap_or_else(|| panic!());
+        let d = apply(&root, Some("prodution")).err().unwrap_or_else(|| panic!());
         assert!(d.help.unwrap_or_default().contains("production"));
     }
 }

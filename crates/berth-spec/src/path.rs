@@ -73,11 +73,9 @@ pub fn locate(root: &Node, path: &Path, anchor: Anchor) -> Option<Span> {
     let mut key_span: Option<Span> = None;
     for segment in &path.0 {
         let next = match (segment, &node.kind) {
-            (Segment::Key(k), NodeKind::Map(entries)) => entries
-                .iter()
-                .rev()
-                .find(|e| &e.key.name == k)
-                .map(|e| (e.key.span, &e.value)),
+            (Segment::Key(k), NodeKind::Map(entries)) => {
+                entries.iter().rev().find(|e| &e.key.name == k).map(|e| (e.key.span, &e.value))
+            }
             (Segment::Index(i), NodeKind::Seq(items)) => items.get(*i).map(|n| (n.span, n)),
             _ => None,
         };

@@ -41,11 +41,7 @@ pub fn json_schema() -> String {
 
 /// The top level with every key optional and references to partial types.
 fn overlay_schema(root: &Map<String, Value>) -> Value {
-    let mut properties = root
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut properties = root.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     properties.retain(|k, _| !NOT_IN_OVERLAY.contains(&k.as_str()));
     let mut overlay = json!({
         "description": "An environment overlay: any top-level keys except `version`, `name` and `environments`, each optional, merged over the base.",
@@ -80,9 +76,10 @@ fn rewrite_refs(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get_mut("$ref")
-                && let Some(name) = r.strip_prefix("#/$defs/") {
-                    *r = format!("#/$defs/Partial{name}");
-                }
+                && let Some(name) = r.strip_prefix("#/$defs/")
+            {
+                *r = format!("#/$defs/Partial{name}");
+            }
             map.values_mut().for_each(rewrite_refs);
         }
         Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
@@ -100,11 +97,7 @@ mod tests {
         let overlay = &schema["$defs"]["Overlay"];
         assert!(overlay["properties"].get("name").is_none());
         assert!(overlay["properties"].get("services").is_some());
-        assert!(
-            schema["$defs"]["PartialDependency"]
-                .get("required")
-                .is_none()
-        );
+        assert!(schema["$defs"]["PartialDependency"].get("required").is_none());
         assert!(schema["$defs"]["Dependency"]["required"].is_array());
     }
 }

@@ -1,9 +1,6 @@
 /// The candidate closest to `input`, when one is close enough to be the
 /// likely intent of a typo.
-pub fn did_you_mean<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let input_lower = input.to_lowercase();
     candidates
         .into_iter()
@@ -19,10 +16,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("replcas", ["replicas", "resources"]),
-            Some("replicas")
-        );
+        assert_eq!(did_you_mean("replcas", ["replicas", "resources"]), Some("replicas"));
         assert_eq!(did_you_mean("zzz", ["replicas", "resources"]), None);
     }
 }

@@ -24,18 +24,12 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(Diagnostic::error(
             codes::YAML_SYNTAX,
-            format!(
-                "the file is {} bytes; berth reads specs up to {MAX_INPUT_BYTES} bytes",
-                text.len()
-            ),
+            format!("the file is {} bytes; berth reads specs up to {MAX_INPUT_BYTES} bytes", text.len()),
         ));
     }
     if text.trim().is_empty() {
-        return Err(
-            Diagnostic::error(codes::EMPTY_SPEC, "the spec is empty").with_help(
-                "start from `berth init`, or write at least `version: 1` and `name: <project>`",
-            ),
-        );
+        return Err(Diagnostic::error(codes::EMPTY_SPEC, "the spec is empty")
+            .with_help("start from `berth init`, or write at least `version: 1` and `name: <project>`"));
     }
     let options = serde_saphyr::options! {
         duplicate_keys: DuplicateKeyPolicy::PassThrough,
@@ -47,9 +41,7 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
         Ok(root) if matches!(root.value, RawNode::Null) => {
             Err(Diagnostic::error(codes::EMPTY_SPEC, "the spec is empty")
                 .with_span(Span::new(0, 0))
-                .with_help(
-                    "start from `berth init`, or write at least `version: 1` and `name: <project>`",
-                ))
+                .with_help("start from `berth init`, or write at least `version: 1` and `name: <project>`"))
         }
         Ok(root) => Ok(convert(root, text)),
         Err(error) => Err(syntax_error(&error, text)),
@@ -65,8 +57,9 @@ fn syntax_error(error: &serde_saphyr::Error, text: &str) -> Diagnostic {
         .map_or(message.as_str(), |(_, rest)| rest)
         .trim_start_matches("error: ")
         .to_owned();
-    let mut diagnostic = Diagnostic::error(codes::YAML_SYNTAX, format!("invalid YAML: {message}"))
-        .with_help("check the indentation and quoting around this line; YAML nests by indentation with spaces, not tabs");
+    let mut diagnostic = Diagnostic::error(codes::YAML_SYNTAX, format!("invalid YAML: {message}")).with_help(
+        "check the indentation and quoting around this line; YAML nests by indentation with spaces, not tabs",
+    );
     if let Some(location) = error.location() {
         let start = offset_of(text, location.line(), location.column());
         let end = next_char_end(text, start);
@@ -76,9 +69,7 @@ fn syntax_error(error: &serde_saphyr::Error, text: &str) -> Diagnostic {
 }
 
 fn next_char_end(text: &str, start: usize) -> usize {
-    text.get(start..)
-        .and_then(|rest| rest.chars().next())
-        .map_or(start, |c| start + c.len_utf8())
+    text.get(start..).and_then(|rest| rest.chars().next()).map_or(start, |c| start + c.len_utf8())
 }
 
 /// Byte offset of a 1-based line and character column.
@@ -87,10 +78,7 @@ fn offset_of(text: &str, line: u64, column: u64) -> usize {
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if (i as u64) + 1 == line {
             let col = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
-            return offset
-                + l.char_indices()
-                    .nth(col)
-                    .map_or(l.trim_end_matches('\n').len(), |(b, _)| b);
+            return offset + l.char_indices().nth(col).map_or(l.trim_end_matches('\n').len(), |(b, _)| b);
         }
         offset += l.len();
     }
@@ -102,9 +90,7 @@ fn span_of(location: &serde_saphyr::Location, text: &str) -> Span {
     match (s.byte_offset(), s.byte_len()) {
         (Some(start), Some(len)) => {
             let start = usize::try_from(start).unwrap_or(text.len()).min(text.len());
-            let end = start
-                .saturating_add(usize::try_from(len).unwrap_or(0))
-                .min(text.len());
+            let end = start.saturating_add(usize::try_from(len).unwrap_or(0)).min(text.len());
             Span::new(start, end)
         }
         _ => {
@@ -132,9 +118,7 @@ fn convert(node: Spanned<RawNode>, text: &str) -> Node {
                     let is_text = matches!(key_node.kind, NodeKind::Str(_));
                     Entry {
                         key: Key {
-                            name: key_node
-                                .scalar_text()
-                                .unwrap_or_else(|| "<complex key>".to_owned()),
+                            name: key_node.scalar_text().unwrap_or_else(|| "<complex key>".to_owned()),
                             span: key_span,
                             is_text,
                         },

@@ -12,18 +12,10 @@ use berth_test_support::{files_with_extension, render_plain};
 fn bad_specs_report_the_expected_diagnostics() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-specs");
     let files = files_with_extension(&dir, "yaml");
-    assert!(
-        files.len() >= 25,
-        "expected the bad-spec fixtures, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 25, "expected the bad-spec fixtures, found {}", files.len());
     for path in files {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let expected: Vec<&str> = text
             .lines()
             .next()
@@ -39,10 +31,7 @@ fn bad_specs_report_the_expected_diagnostics() {
                 diagnostics.iter().map(|d| d.code.id).collect::<Vec<_>>()
             );
         }
-        assert!(
-            diagnostics.iter().all(|d| d.span.is_some()),
-            "{name}: every diagnostic should point at the file"
-        );
+        assert!(diagnostics.iter().all(|d| d.span.is_some()), "{name}: every diagnostic should point at the file");
         let file = SourceFile::new(format!("bad-specs/{name}.yaml"), text);
         insta::assert_snapshot!(name.clone(), render_plain(&file, &diagnostics));
     }

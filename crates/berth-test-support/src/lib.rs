@@ -4,11 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// The repository root, found from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// Every `berth.yaml` under `examples/`, sorted, as (example name, path).
@@ -41,9 +37,6 @@ pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Renders diagnostics without color, the form snapshot tests compare.
-pub fn render_plain(
-    file: &berth_diagnostics::SourceFile,
-    diagnostics: &[berth_diagnostics::Diagnostic],
-) -> String {
+pub fn render_plain(file: &berth_diagnostics::SourceFile, diagnostics: &[berth_diagnostics::Diagnostic]) -> String {
     berth_diagnostics::render_human(file, diagnostics, berth_diagnostics::ColorChoice::Never)
 }

@@ -26,10 +26,7 @@ pub struct Detected {
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     let target = args.dir.join("berth.yaml");
     if target.exists() && !args.force {
-        bail!(
-            "{} already exists (use --force to overwrite it)",
-            target.display()
-        );
+        bail!("{} already exists (use --force to overwrite it)", target.display());
     }
     let mut detected = detect(&args.dir);
     if let Some(name) = &args.name {
@@ -50,15 +47,8 @@ pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     if detected.redis {
         found.push("Redis".to_owned());
     }
-    let found = if found.is_empty() {
-        String::new()
-    } else {
-        format!(" (detected {})", found.join(", "))
-    };
-    output::stdout(&format!(
-        "wrote {}{found}\nnext: edit it, then run `berth validate`\n",
-        target.display()
-    ))?;
+    let found = if found.is_empty() { String::new() } else { format!(" (detected {})", found.join(", ")) };
+    output::stdout(&format!("wrote {}{found}\nnext: edit it, then run `berth validate`\n", target.display()))?;
     Ok(Outcome::Ok)
 }
 
@@ -76,9 +66,10 @@ fn toml_value(text: &str, section: &str, key: &str) -> Option<String> {
         }
         if in_section
             && let Some((k, v)) = line.split_once('=')
-                && k.trim() == key {
-                    return Some(v.trim().trim_matches('"').to_owned());
-                }
+            && k.trim() == key
+        {
+            return Some(v.trim().trim_matches('"').to_owned());
+        }
     }
     None
 }
@@ -106,12 +97,7 @@ fn detect(dir: &Path) -> Detected {
         manifest_text = package;
     } else if let Some(gomod) = read(dir, "go.mod") {
         if let Some(module) = gomod.lines().find_map(|l| l.strip_prefix("module ")) {
-            d.name = module
-                .trim()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            d.name = module.trim().rsplit('/').next().unwrap_or_default().to_owned();
             d.source = Some("go.mod");
             d.command = Some(vec!["go".to_owned(), "run".to_owned(), ".".to_owned()]);
         }
@@ -125,33 +111,19 @@ fn detect(dir: &Path) -> Detected {
     }
     manifest_text.push_str(&read(dir, "requirements.txt").unwrap_or_default());
     let lower = manifest_text.to_lowercase();
-    d.postgres = [
-        "postgres", "sqlx", "diesel", "psycopg", "\"pg\"", "pgx", "asyncpg",
-    ]
-    .iter()
-    .any(|w| lower.contains(w));
+    d.postgres =
+        ["postgres", "sqlx", "diesel", "psycopg", "\"pg\"", "pgx", "asyncpg"].iter().any(|w| lower.contains(w));
     d.redis = ["redis"].iter().any(|w| lower.contains(w));
     if let Some(dockerfile) = read(dir, "Dockerfile") {
         d.dockerfile = true;
         d.port = dockerfile.lines().find_map(|l| {
-            let rest = l
-                .trim()
-                .strip_prefix("EXPOSE ")
-                .or_else(|| l.trim().strip_prefix("expose "))?;
-            rest.split_whitespace()
-                .next()?
-                .split('/')
-                .next()?
-                .parse()
-                .ok()
+            let rest = l.trim().strip_prefix("EXPOSE ").or_else(|| l.trim().strip_prefix("expose "))?;
+            rest.split_whitespace().next()?.split('/').next()?.parse().ok()
         });
     }
     if d.name.is_empty() {
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        d.name = canonical
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app".to_owned());
+        d.name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".to_owned());
     }
     d.name = dns_label(&d.name);
     d
@@ -159,28 +131,19 @@ fn detect(dir: &Path) -> Detected {
 
 /// Lowercase, `-` for anything else, trimmed to 63 characters.
 fn dns_label(name: &str) -> String {
-    let mut out: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let mut out: String =
+        name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     while out.contains("--") {
         out = out.replace("--", "-");
     }
     let mut out = out.trim_matches('-').to_owned();
     out.truncate(63);
-    if out.is_empty() {
-        "app".to_owned()
-    } else {
-        out.trim_end_matches('-').to_owned()
-    }
+    if out.is_empty() { "app".to_owned() } else { out.trim_end_matches('-').to_owned() }
 }
 
 fn yaml_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|i| format!("\"{}\"", i.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
+    let quoted: Vec<String> =
+        items.iter().map(|i| format!("\"{}\"", i.replace('\\', "\\\\").replace('"', "\\\""))).collect();
     format!("[{}]", quoted.join(", "))
 }
 
@@ -189,49 +152,25 @@ pub fn starter(d: &Detected) -> String {
     let name = &d.name;
     let port = d.port.unwrap_or(8080);
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# yaml-language-server: $schema=https://berth.dev/schema/berth-v1.json"
-    );
-    let _ = writeln!(
-        s,
-        "# berth.yaml: the one spec berth renders, checks, runs and operates."
-    );
-    let _ = writeln!(
-        s,
-        "# Reference: docs/spec.md. Check it with `berth validate`; see the result with `berth plan`."
-    );
+    let _ = writeln!(s, "# yaml-language-server: $schema=https://berth.dev/schema/berth-v1.json");
+    let _ = writeln!(s, "# berth.yaml: the one spec berth renders, checks, runs and operates.");
+    let _ = writeln!(s, "# Reference: docs/spec.md. Check it with `berth validate`; see the result with `berth plan`.");
     let _ = writeln!(s, "version: 1");
     let _ = writeln!(s, "name: {name}\n");
     let _ = writeln!(s, "services:");
     let _ = writeln!(s, "  {name}:");
-    let _ = writeln!(
-        s,
-        "    # Container image for container targets; pin a tag or digest."
-    );
+    let _ = writeln!(s, "    # Container image for container targets; pin a tag or digest.");
     let _ = writeln!(s, "    image: ghcr.io/example/{name}:0.1.0");
     if d.dockerfile {
         let _ = writeln!(s, "    build: {{ context: ., dockerfile: Dockerfile }}");
     }
-    let command = d
-        .command
-        .clone()
-        .unwrap_or_else(|| vec![format!("./bin/{name}")]);
-    let _ = writeln!(
-        s,
-        "    # How `berth up` runs it without containers; it listens on $PORT."
-    );
+    let command = d.command.clone().unwrap_or_else(|| vec![format!("./bin/{name}")]);
+    let _ = writeln!(s, "    # How `berth up` runs it without containers; it listens on $PORT.");
     let _ = writeln!(s, "    run: {{ command: {} }}", yaml_list(&command));
     let _ = writeln!(s, "    ports: {{ http: {port} }}");
     let _ = writeln!(s, "    health:");
-    let _ = writeln!(
-        s,
-        "      liveness: {{ http: /health }}        # restart when this fails"
-    );
-    let _ = writeln!(
-        s,
-        "      readiness: {{ http: /health/ready }} # route traffic only while this passes"
-    );
+    let _ = writeln!(s, "      liveness: {{ http: /health }}        # restart when this fails");
+    let _ = writeln!(s, "      readiness: {{ http: /health/ready }} # route traffic only while this passes");
     let _ = writeln!(s, "    replicas: 2");
     let _ = writeln!(s, "    resources:");
     let _ = writeln!(s, "      requests: {{ cpu: 100m, memory: 128Mi }}");
@@ -245,17 +184,10 @@ pub fn starter(d: &Detected) -> String {
         uses.push("cache");
     }
     if !uses.is_empty() {
-        let _ = writeln!(
-            s,
-            "    uses: [{}]  # injects DATABASE_URL / REDIS_URL",
-            uses.join(", ")
-        );
+        let _ = writeln!(s, "    uses: [{}]  # injects DATABASE_URL / REDIS_URL", uses.join(", "));
     }
     if !uses.is_empty() {
-        let _ = writeln!(
-            s,
-            "\n# Values never go in the spec: berth reads them from BERTH_SECRET_<NAME> or a file."
-        );
+        let _ = writeln!(s, "\n# Values never go in the spec: berth reads them from BERTH_SECRET_<NAME> or a file.");
         let _ = writeln!(s, "secrets:");
         if d.postgres {
             let _ = writeln!(s, "  db-password: {{}}");
@@ -265,14 +197,9 @@ pub fn starter(d: &Detected) -> String {
         }
         let _ = writeln!(s, "\ndependencies:");
         if d.postgres {
-            let _ = writeln!(
-                s,
-                "  db:\n    kind: postgres\n    version: \"16\"\n    password: {{ secret: db-password }}"
-            );
-            let _ = writeln!(
-                s,
-                "    backup: {{ schedule: \"0 3 * * *\", to: ./backups }}"
-            );
+            let _ =
+                writeln!(s, "  db:\n    kind: postgres\n    version: \"16\"\n    password: {{ secret: db-password }}");
+            let _ = writeln!(s, "    backup: {{ schedule: \"0 3 * * *\", to: ./backups }}");
         }
         if d.redis {
             let _ = writeln!(
@@ -282,21 +209,12 @@ pub fn starter(d: &Detected) -> String {
         }
     }
     let _ = writeln!(s, "\nedge:");
-    let _ = writeln!(
-        s,
-        "  tls: {{ mode: self-signed }}   # `acme` with an email for public hosts"
-    );
+    let _ = writeln!(s, "  tls: {{ mode: self-signed }}   # `acme` with an email for public hosts");
     let _ = writeln!(s, "  rate_limits:");
     let _ = writeln!(s, "    default: {{ rate: 20/s, burst: 40 }}");
     let _ = writeln!(s, "  routes:");
-    let _ = writeln!(
-        s,
-        "    - {{ path: /, service: {name}, rate_limit: default }}"
-    );
-    let _ = writeln!(
-        s,
-        "\n# Overlays merged over everything above, per environment."
-    );
+    let _ = writeln!(s, "    - {{ path: /, service: {name}, rate_limit: default }}");
+    let _ = writeln!(s, "\n# Overlays merged over everything above, per environment.");
     let _ = writeln!(s, "environments:");
     let _ = writeln!(s, "  development:");
     let _ = writeln!(s, "    services:");
@@ -319,12 +237,9 @@ mod tests {
 
     #[test]
     fn every_starter_validates_without_errors() {
-        for (postgres, redis, dockerfile) in [
-            (false, false, false),
-            (true, false, true),
-            (true, true, false),
-            (false, true, true),
-        ] {
+        for (postgres, redis, dockerfile) in
+            [(false, false, false), (true, false, true), (true, true, false), (false, true, true)]
+        {
             let d = Detected {
                 name: "shop".to_owned(),
                 postgres,
@@ -335,14 +250,8 @@ mod tests {
             };
             let text = starter(&d);
             let diagnostics = berth_spec::check_all(&text);
-            assert!(
-                diagnostics.iter().all(|x| !x.is_error()),
-                "{text}\n{diagnostics:#?}"
-            );
-            assert!(
-                diagnostics.is_empty(),
-                "starter should be warning-free too: {diagnostics:#?}"
-            );
+            assert!(diagnostics.iter().all(|x| !x.is_error()), "{text}\n{diagnostics:#?}");
+            assert!(diagnostics.is_empty(), "starter should be warning-free too: {diagnostics:#?}");
         }
     }
 }

@@ -7,11 +7,7 @@ use crate::output;
 pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<Outcome> {
     let file = super::read_spec(&args.file)?;
     let loaded = berth_spec::load(&file.text, args.env.as_deref());
-    output::stderr(&render_human(
-        &file,
-        &loaded.diagnostics,
-        output::color_choice(color),
-    ));
+    output::stderr(&render_human(&file, &loaded.diagnostics, output::color_choice(color)));
     let Some(spec) = loaded.spec else {
         output::stderr(&format!(
             "{}: no plan, the spec has errors ({})\n",

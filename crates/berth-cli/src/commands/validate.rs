@@ -13,17 +13,13 @@ pub fn run(args: &ValidateArgs, color: bool) -> anyhow::Result<Outcome> {
             Some(env) => berth_spec::load(&file.text, Some(env)).diagnostics,
             None => berth_spec::check_all(&file.text),
         };
-        failed |= diagnostics.iter().any(|d| {
-            d.severity == Severity::Error || (args.deny_warnings && d.severity == Severity::Warning)
-        });
+        failed |= diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error || (args.deny_warnings && d.severity == Severity::Warning));
         match args.output {
             ReportFormat::Json => json.extend(render_json(&file, &diagnostics)),
             ReportFormat::Human => {
-                output::stderr(&render_human(
-                    &file,
-                    &diagnostics,
-                    output::color_choice(color),
-                ));
+                output::stderr(&render_human(&file, &diagnostics, output::color_choice(color)));
                 let scope = match &args.env {
                     Some(env) => format!("environment {env}"),
                     None => match berth_spec::environments(&file.text).len() {
@@ -31,20 +27,12 @@ pub fn run(args: &ValidateArgs, color: bool) -> anyhow::Result<Outcome> {
                         n => format!("base and {n} environment{}", if n == 1 { "" } else { "s" }),
                     },
                 };
-                output::stdout(&format!(
-                    "{}: {} ({scope})\n",
-                    file.name,
-                    summary_line(&diagnostics)
-                ))?;
+                output::stdout(&format!("{}: {} ({scope})\n", file.name, summary_line(&diagnostics)))?;
             }
         }
     }
     if args.output == ReportFormat::Json {
         output::stdout(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     }
-    Ok(if failed {
-        Outcome::Findings
-    } else {
-        Outcome::Ok
-    })
+    Ok(if failed { Outcome::Findings } else { Outcome::Ok })
 }

@@ -57,9 +57,7 @@ pub struct Dependency {
     pub backup: Option<Backup>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DependencyKind {
     Postgres,
@@ -159,11 +157,7 @@ fn default_monthly() -> u32 {
 
 impl Default for Retention {
     fn default() -> Self {
-        Self {
-            daily: default_daily(),
-            weekly: default_weekly(),
-            monthly: default_monthly(),
-        }
+        Self { daily: default_daily(), weekly: default_weekly(), monthly: default_monthly() }
     }
 }
 

@@ -98,12 +98,7 @@ pub struct ThresholdAlert<T> {
 
 impl<T> Default for ThresholdAlert<T> {
     fn default() -> Self {
-        Self {
-            enabled: None,
-            threshold: None,
-            for_: None,
-            severity: None,
-        }
+        Self { enabled: None, threshold: None, for_: None, severity: None }
     }
 }
 
@@ -125,9 +120,7 @@ pub struct RestartAlert {
     pub severity: Option<AlertSeverity>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
     Info,

@@ -93,8 +93,6 @@ impl<'de> Visitor<'de> for SecretRefVisitor {
                 )));
             }
         }
-        secret
-            .map(|secret| SecretRef { secret })
-            .ok_or_else(|| de::Error::missing_field("secret"))
+        secret.map(|secret| SecretRef { secret }).ok_or_else(|| de::Error::missing_field("secret"))
     }
 }

@@ -71,17 +71,11 @@ impl Duration {
     }
 
     pub fn parse(text: &str) -> Result<Self, (String, String)> {
-        let help =
-            "write a number with a unit, such as `500ms`, `30s`, `5m`, `1h` or `7d`".to_owned();
+        let help = "write a number with a unit, such as `500ms`, `30s`, `5m`, `1h` or `7d`".to_owned();
         if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
-            return Err((
-                format!("`{text}` has no unit"),
-                format!("{help}; a bare number is ambiguous"),
-            ));
+            return Err((format!("`{text}` has no unit"), format!("{help}; a bare number is ambiguous")));
         }
-        humantime::parse_duration(text)
-            .map(Self)
-            .map_err(|_| (format!("`{text}` is not a duration"), help))
+        humantime::parse_duration(text).map(Self).map_err(|_| (format!("`{text}` is not a duration"), help))
     }
 }
 
@@ -91,12 +85,7 @@ impl fmt::Display for Duration {
         if ms == 0 {
             return f.write_str("0s");
         }
-        for (unit, size) in [
-            ("d", 86_400_000),
-            ("h", 3_600_000),
-            ("m", 60_000),
-            ("s", 1000),
-        ] {
+        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
             if ms.is_multiple_of(size) {
                 return write!(f, "{}{unit}", ms / size);
             }
@@ -125,9 +114,7 @@ pub struct ByteSize(pub u64);
 impl ByteSize {
     pub fn parse(text: &str) -> Result<Self, (String, String)> {
         let help = "write a number with a unit such as `512Mi` or `1Gi` (Ki, Mi, Gi, Ti are powers of 1024; K, M, G, T of 1000)".to_owned();
-        let split = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(text.len());
+        let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let factor: u64 = match unit.trim() {
             "" => 1,
@@ -141,9 +128,7 @@ impl ByteSize {
             "Ti" | "TiB" => 1 << 40,
             other => return Err((format!("unknown size unit `{other}` in `{text}`"), help)),
         };
-        let value: f64 = number
-            .parse()
-            .map_err(|_| (format!("`{text}` is not a size"), help.clone()))?;
+        let value: f64 = number.parse().map_err(|_| (format!("`{text}` is not a size"), help.clone()))?;
         let bytes = value * factor as f64;
         if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
             return Err((format!("`{text}` is out of range"), help));
@@ -158,22 +143,12 @@ impl ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (unit, size) in [
-            ("Ti", 1u64 << 40),
-            ("Gi", 1 << 30),
-            ("Mi", 1 << 20),
-            ("Ki", 1 << 10),
-        ] {
+        for (unit, size) in [("Ti", 1u64 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
             if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
         }
-        for (unit, size) in [
-            ("T", 1_000_000_000_000u64),
-            ("G", 1_000_000_000),
-            ("M", 1_000_000),
-            ("K", 1000),
-        ] {
+        for (unit, size) in [("T", 1_000_000_000_000u64), ("G", 1_000_000_000), ("M", 1_000_000), ("K", 1000)] {
             if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.0 / size);
             }
@@ -203,12 +178,9 @@ impl Cpu {
     pub fn parse(text: &str) -> Result<Self, (String, String)> {
         let help = "write cores (`0.5`, `2`) or millicores (`500m`)".to_owned();
         let millis = if let Some(m) = text.strip_suffix('m') {
-            m.parse::<u64>()
-                .map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?
+            m.parse::<u64>().map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?
         } else {
-            let cores: f64 = text
-                .parse()
-                .map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?;
+            let cores: f64 = text.parse().map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?;
             if !cores.is_finite() || !(0.0..=1e6).contains(&cores) {
                 return Err((format!("`{text}` is out of range"), help));
             }
@@ -224,11 +196,7 @@ impl Cpu {
 
 impl fmt::Display for Cpu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_multiple_of(1000) {
-            write!(f, "{}", self.0 / 1000)
-        } else {
-            write!(f, "{}m", self.0)
-        }
+        if self.0.is_multiple_of(1000) { write!(f, "{}", self.0 / 1000) } else { write!(f, "{}m", self.0) }
     }
 }
 
@@ -312,15 +280,9 @@ pub enum RateUnit {
 impl Rate {
     pub fn parse(text: &str) -> Result<Self, (String, String)> {
         let help = "write requests per unit: `10/s`, `600/m` or `5000/h`".to_owned();
-        let (n, unit) = text
-            .split_once('/')
-            .ok_or_else(|| (format!("`{text}` is not a rate"), help.clone()))?;
-        let requests: u32 = n.trim().parse().map_err(|_| {
-            (
-                format!("`{n}` is not a whole number of requests"),
-                help.clone(),
-            )
-        })?;
+        let (n, unit) = text.split_once('/').ok_or_else(|| (format!("`{text}` is not a rate"), help.clone()))?;
+        let requests: u32 =
+            n.trim().parse().map_err(|_| (format!("`{n}` is not a whole number of requests"), help.clone()))?;
         let per = match unit.trim() {
             "s" | "sec" | "second" => RateUnit::Second,
             "m" | "min" | "minute" => RateUnit::Minute,
@@ -380,27 +342,13 @@ impl Schedule {
         }
         let fields: Vec<&str> = text.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err((
-                format!(
-                    "`{text}` has {} fields, a cron schedule has 5",
-                    fields.len()
-                ),
-                help,
-            ));
+            return Err((format!("`{text}` has {} fields, a cron schedule has 5", fields.len()), help));
         }
-        let ranges = [
-            (0, 59, "minute"),
-            (0, 23, "hour"),
-            (1, 31, "day of month"),
-            (1, 12, "month"),
-            (0, 7, "day of week"),
-        ];
+        let ranges =
+            [(0, 59, "minute"), (0, 23, "hour"), (1, 31, "day of month"), (1, 12, "month"), (0, 7, "day of week")];
         for (field, (min, max, name)) in fields.iter().zip(ranges) {
             if !cron_field_ok(field, min, max) {
-                return Err((
-                    format!("`{field}` is not a valid {name} ({min}-{max})"),
-                    help,
-                ));
+                return Err((format!("`{field}` is not a valid {name} ({min}-{max})"), help));
             }
         }
         Ok(Self(fields.join(" ")))
@@ -413,14 +361,11 @@ fn cron_field_ok(field: &str, min: u32, max: u32) -> bool {
             Some((r, s)) => (r, Some(s)),
             None => (part, None),
         };
-        let step_ok =
-            step.is_none_or(|s| s.parse::<u32>().is_ok_and(|s| s >= 1 && s <= max.max(1)));
+        let step_ok = step.is_none_or(|s| s.parse::<u32>().is_ok_and(|s| s >= 1 && s <= max.max(1)));
         let in_range = |v: &str| v.parse::<u32>().is_ok_and(|v| (min..=max).contains(&v));
         let range_ok = range == "*"
             || match range.split_once('-') {
-                Some((a, b)) => {
-                    in_range(a) && in_range(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok()
-                }
+                Some((a, b)) => in_range(a) && in_range(b) && a.parse::<u32>().ok() <= b.parse::<u32>().ok(),
                 None => in_range(range),
             };
         step_ok && range_ok
@@ -451,16 +396,8 @@ mod tests {
 
     #[test]
     fn durations_round_trip() {
-        for (text, shown) in [
-            ("30s", "30s"),
-            ("1h30m", "90m"),
-            ("500ms", "500ms"),
-            ("7d", "7d"),
-        ] {
-            assert_eq!(
-                Duration::parse(text).map(|d| d.to_string()),
-                Ok(shown.to_owned())
-            );
+        for (text, shown) in [("30s", "30s"), ("1h30m", "90m"), ("500ms", "500ms"), ("7d", "7d")] {
+            assert_eq!(Duration::parse(text).map(|d| d.to_string()), Ok(shown.to_owned()));
         }
         assert!(Duration::parse("30").is_err());
         assert!(Duration::parse("soon").is_err());
@@ -470,10 +407,7 @@ mod tests {
     fn sizes_use_binary_and_decimal_units() {
         assert_eq!(ByteSize::parse("512Mi").map(|b| b.0), Ok(512 << 20));
         assert_eq!(ByteSize::parse("1G").map(|b| b.0), Ok(1_000_000_000));
-        assert_eq!(
-            ByteSize::parse("1Gi").map(|b| b.to_string()),
-            Ok("1Gi".to_owned())
-        );
+        assert_eq!(ByteSize::parse("1Gi").map(|b| b.to_string()), Ok("1Gi".to_owned()));
         assert!(ByteSize::parse("12parsecs").is_err());
     }
 

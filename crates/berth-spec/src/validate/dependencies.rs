@@ -14,31 +14,26 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         not_applicable(dep, &path, checker);
         if let Some(version) = &dep.version
             && (version.is_empty()
-                || !version
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-            {
-                checker
-                    .error(
-                        codes::INVALID_VALUE,
-                        &path.key("version"),
-                        format!("`{version}` is not a version number"),
-                    )
-                    .with_help("write the major version, such as `16` or `7.2`");
-            }
+                || !version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        {
+            checker
+                .error(codes::INVALID_VALUE, &path.key("version"), format!("`{version}` is not a version number"))
+                .with_help("write the major version, such as `16` or `7.2`");
+        }
         if dep.password.is_none() {
             checker
                 .report(codes::INSECURE_SETTING, Severity::Warning, &path, Anchor::Key, format!("dependency `{name}` has no password"))
                 .with_help("declare a secret and add `password: { secret: <name> }`; without one, anything that reaches the port can read and change the data");
         }
         if let Some(var) = &dep.url_env
-            && !super::services::is_env_name(var) {
-                checker.error(
-                    codes::INVALID_NAME,
-                    &path.key("url_env"),
-                    format!("`{var}` is not a valid environment variable name"),
-                );
-            }
+            && !super::services::is_env_name(var)
+        {
+            checker.error(
+                codes::INVALID_NAME,
+                &path.key("url_env"),
+                format!("`{var}` is not a valid environment variable name"),
+            );
+        }
         if !spec.services.values().any(|s| s.uses.contains(name)) {
             checker
                 .report(
@@ -48,9 +43,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     Anchor::Key,
                     format!("no service uses dependency `{name}`"),
                 )
-                .with_help(format!(
-                    "add `uses: [{name}]` to the services that connect to it, or remove it"
-                ));
+                .with_help(format!("add `uses: [{name}]` to the services that connect to it, or remove it"));
         }
         if let Some(backup) = &dep.backup {
             let bpath = path.key("backup");
@@ -65,25 +58,21 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
             }
             if backup.recovery_point.is_some() && backup.method != Some(BackupMethod::Physical) {
                 checker
-                    .error(codes::CONTRADICTION, &bpath.key("recovery_point"), "a recovery point needs continuous WAL archiving")
+                    .error(
+                        codes::CONTRADICTION,
+                        &bpath.key("recovery_point"),
+                        "a recovery point needs continuous WAL archiving",
+                    )
                     .with_help("set `method: physical`; logical dumps only recover to the moment of the last dump");
             }
             if backup.recovery_point.is_some_and(|d| d.0.is_zero()) {
                 checker
-                    .error(
-                        codes::OUT_OF_RANGE,
-                        &bpath.key("recovery_point"),
-                        "a recovery point of 0 is not achievable",
-                    )
+                    .error(codes::OUT_OF_RANGE, &bpath.key("recovery_point"), "a recovery point of 0 is not achievable")
                     .with_help("use minutes, such as `5m`");
             }
             if backup.retain.daily == 0 && backup.retain.weekly == 0 && backup.retain.monthly == 0 {
                 checker
-                    .error(
-                        codes::CONTRADICTION,
-                        &bpath.key("retain"),
-                        "the retention keeps no backups",
-                    )
+                    .error(codes::CONTRADICTION, &bpath.key("retain"), "the retention keeps no backups")
                     .with_help("keep at least one, such as `daily: 7`");
             }
             destination(&backup.to, &bpath.key("to"), checker);
@@ -118,10 +107,7 @@ fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
                     Severity::Error,
                     &path.key(key),
                     Anchor::Key,
-                    format!(
-                        "`{key}` is a {other} setting, but this dependency is `{}`",
-                        dep.kind.as_str()
-                    ),
+                    format!("`{key}` is a {other} setting, but this dependency is `{}`", dep.kind.as_str()),
                 )
                 .with_help("remove it, or change `kind`");
         }
@@ -131,37 +117,21 @@ fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
 fn destination(to: &str, path: &Path, checker: &mut Checker<'_>) {
     if to.trim().is_empty() {
         checker
-            .error(
-                codes::MISSING_SETTING,
-                path,
-                "the backup destination is empty",
-            )
+            .error(codes::MISSING_SETTING, path, "the backup destination is empty")
             .with_help("name a directory or an `s3://bucket/prefix` URL");
         return;
     }
     if let Some((scheme, rest)) = to.split_once("://") {
         if !BACKUP_SCHEMES.contains(&scheme) {
             checker
-                .error(
-                    codes::INVALID_VALUE,
-                    path,
-                    format!("berth cannot write backups to `{scheme}://`"),
-                )
+                .error(codes::INVALID_VALUE, path, format!("berth cannot write backups to `{scheme}://`"))
                 .with_help(format!(
                     "use a directory or one of: {}",
-                    BACKUP_SCHEMES
-                        .iter()
-                        .map(|s| format!("{s}://"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    BACKUP_SCHEMES.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(", ")
                 ));
         } else if scheme != "file" && rest.split('/').next().is_none_or(str::is_empty) {
             checker
-                .error(
-                    codes::MISSING_SETTING,
-                    path,
-                    format!("`{to}` names no bucket"),
-                )
+                .error(codes::MISSING_SETTING, path, format!("`{to}` names no bucket"))
                 .with_help(format!("write `{scheme}://<bucket>/<prefix>`"));
         }
     }

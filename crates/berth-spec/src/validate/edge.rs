@@ -38,11 +38,7 @@ fn hosts(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     for (i, host) in edge.hosts.iter().enumerate() {
         if !is_hostname(host) {
             checker
-                .error(
-                    codes::INVALID_VALUE,
-                    &path.key("hosts").index(i),
-                    format!("`{host}` is not a host name"),
-                )
+                .error(codes::INVALID_VALUE, &path.key("hosts").index(i), format!("`{host}` is not a host name"))
                 .with_help("write a name such as `shop.example.com` (no scheme, no port, no path)");
         }
         if !seen.insert(host.to_lowercase()) {
@@ -69,7 +65,11 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         None => {
             if edge.redirect_https == Some(true) {
                 checker
-                    .error(codes::CONTRADICTION, &path.key("redirect_https"), "HTTP is redirected to HTTPS, but the edge has no TLS")
+                    .error(
+                        codes::CONTRADICTION,
+                        &path.key("redirect_https"),
+                        "HTTP is redirected to HTTPS, but the edge has no TLS",
+                    )
                     .with_help("add `tls: { mode: self-signed }` (local) or `tls: { mode: acme, email: ... }`");
             }
             if edge.headers.hsts.is_some_and(|d| !d.0.is_zero()) {
@@ -86,7 +86,13 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     for (key, value) in [("cert", &tls.cert), ("key", &tls.key)] {
                         if value.is_none() {
                             checker
-                                .report(codes::MISSING_SETTING, Severity::Error, &tpath, Anchor::Key, format!("`mode: files` needs `{key}`"))
+                                .report(
+                                    codes::MISSING_SETTING,
+                                    Severity::Error,
+                                    &tpath,
+                                    Anchor::Key,
+                                    format!("`mode: files` needs `{key}`"),
+                                )
                                 .with_help("name the PEM certificate chain (`cert`) and private key (`key`) files");
                         }
                     }
@@ -94,12 +100,24 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                 TlsMode::Acme => {
                     if tls.email.as_deref().is_none_or(|e| !e.contains('@')) {
                         checker
-                            .report(codes::MISSING_SETTING, Severity::Error, &tpath, Anchor::Key, "ACME needs a contact `email`")
+                            .report(
+                                codes::MISSING_SETTING,
+                                Severity::Error,
+                                &tpath,
+                                Anchor::Key,
+                                "ACME needs a contact `email`",
+                            )
                             .with_help("add `email: ops@example.com`; the CA warns it before a certificate expires");
                     }
                     if edge.hosts.is_empty() {
                         checker
-                            .report(codes::MISSING_SETTING, Severity::Error, &path.key("tls").key("mode"), Anchor::Value, "ACME certificates are issued for named hosts, and `edge.hosts` is empty")
+                            .report(
+                                codes::MISSING_SETTING,
+                                Severity::Error,
+                                &path.key("tls").key("mode"),
+                                Anchor::Value,
+                                "ACME certificates are issued for named hosts, and `edge.hosts` is empty",
+                            )
                             .with_help("list the public host names under `edge.hosts`");
                     }
                     for (i, host) in edge.hosts.iter().enumerate() {
@@ -122,18 +140,16 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
             if tls.mode != TlsMode::Acme && (tls.email.is_some() || tls.acme_directory.is_some()) {
                 checker.warning(
                     codes::NOT_APPLICABLE,
-                    &tpath.key(if tls.email.is_some() {
-                        "email"
-                    } else {
-                        "acme_directory"
-                    }),
+                    &tpath.key(if tls.email.is_some() { "email" } else { "acme_directory" }),
                     "ACME settings are only read with `mode: acme`",
                 );
             }
             if edge.redirect_https == Some(false) {
                 checker
                     .warning(codes::INSECURE_SETTING, &path.key("redirect_https"), "plain HTTP is served next to HTTPS")
-                    .with_help("clients that type the bare host name stay on unencrypted HTTP; leave `redirect_https` on");
+                    .with_help(
+                        "clients that type the bare host name stay on unencrypted HTTP; leave `redirect_https` on",
+                    );
             }
         }
     }
@@ -141,11 +157,7 @@ fn tls(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
 
 fn listen(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     let lpath = path.key("listen");
-    let ports = [
-        ("http", edge.listen.http),
-        ("https", edge.listen.https),
-        ("admin", edge.listen.admin),
-    ];
+    let ports = [("http", edge.listen.http), ("https", edge.listen.https), ("admin", edge.listen.admin)];
     let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
     for (key, port) in ports {
         let Some(port) = port else { continue };
@@ -154,11 +166,7 @@ fn listen(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         }
         if let Some(first) = seen.insert(port, key) {
             checker
-                .error(
-                    codes::PORT_CLASH,
-                    &lpath.key(key),
-                    format!("`{key}` and `{first}` both listen on {port}"),
-                )
+                .error(codes::PORT_CLASH, &lpath.key(key), format!("`{key}` and `{first}` both listen on {port}"))
                 .with_related(&lpath.key(first), Anchor::Value, "also here");
         }
     }
@@ -178,13 +186,7 @@ pub fn valid_allow_entry(entry: &str) -> bool {
 fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     if edge.routes.is_empty() {
         checker
-            .report(
-                codes::MISSING_SETTING,
-                Severity::Error,
-                path,
-                Anchor::Key,
-                "the edge has no routes",
-            )
+            .report(codes::MISSING_SETTING, Severity::Error, path, Anchor::Key, "the edge has no routes")
             .with_help("add `routes: [{ path: /, service: <name> }]`");
     }
     let services: Vec<&str> = spec.services.keys().map(String::as_str).collect();
@@ -203,16 +205,8 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         }
         if let Some(j) = seen.insert((route.host.as_deref(), route.path.as_str()), i) {
             checker
-                .error(
-                    codes::DUPLICATE_NAME,
-                    &rpath.key("path"),
-                    format!("two routes claim `{}`", route.path),
-                )
-                .with_related(
-                    &path.key("routes").index(j).key("path"),
-                    Anchor::Value,
-                    "first claimed here",
-                )
+                .error(codes::DUPLICATE_NAME, &rpath.key("path"), format!("two routes claim `{}`", route.path))
+                .with_related(&path.key("routes").index(j).key("path"), Anchor::Value, "first claimed here")
                 .with_help("only one of them could ever match; merge them or change a path");
         }
         match spec.services.get(&route.service) {
@@ -226,26 +220,23 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
             Some(service) => port_ref(service, route.port.as_deref(), &rpath, "route's", checker),
         }
         if let Some(host) = &route.host
-            && !edge.hosts.is_empty() && !edge.hosts.contains(host) {
-                let known: Vec<&str> = edge.hosts.iter().map(String::as_str).collect();
-                checker.dangling(
-                    &rpath.key("host"),
-                    "edge host",
-                    host,
-                    &known,
-                    "add it to `edge.hosts`",
-                );
-            }
+            && !edge.hosts.is_empty()
+            && !edge.hosts.contains(host)
+        {
+            let known: Vec<&str> = edge.hosts.iter().map(String::as_str).collect();
+            checker.dangling(&rpath.key("host"), "edge host", host, &known, "add it to `edge.hosts`");
+        }
         if let Some(zone) = &route.rate_limit
-            && !edge.rate_limits.contains_key(zone) {
-                checker.dangling(
-                    &rpath.key("rate_limit"),
-                    "rate limit",
-                    zone,
-                    &zones,
-                    "declare it under `edge.rate_limits`",
-                );
-            }
+            && !edge.rate_limits.contains_key(zone)
+        {
+            checker.dangling(
+                &rpath.key("rate_limit"),
+                "rate limit",
+                zone,
+                &zones,
+                "declare it under `edge.rate_limits`",
+            );
+        }
         for (j, entry) in route.allow.iter().enumerate() {
             if !valid_allow_entry(entry) {
                 checker
@@ -258,21 +249,13 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
             }
         }
         if route.timeout.is_some_and(|t| t.0.is_zero()) {
-            checker.error(
-                codes::OUT_OF_RANGE,
-                &rpath.key("timeout"),
-                "a timeout of 0 fails every request",
-            );
+            checker.error(codes::OUT_OF_RANGE, &rpath.key("timeout"), "a timeout of 0 fails every request");
         }
         if let Some(auth) = &route.auth {
             let apath = rpath.key("auth");
             if auth.accept.is_empty() {
                 checker
-                    .error(
-                        codes::MISSING_SETTING,
-                        &apath.key("accept"),
-                        "the route accepts no credentials",
-                    )
+                    .error(codes::MISSING_SETTING, &apath.key("accept"), "the route accepts no credentials")
                     .with_help("list `api-key`, `jwt`, or both");
             }
             let edge_auth = edge.auth.as_ref();
@@ -305,7 +288,11 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                 for (j, role) in auth.roles.iter().enumerate() {
                     if !granted.is_empty() && !granted.contains(role.as_str()) {
                         checker
-                            .warning(codes::DANGLING_REFERENCE, &apath.key("roles").index(j), format!("no API key grants role `{role}`"))
+                            .warning(
+                                codes::DANGLING_REFERENCE,
+                                &apath.key("roles").index(j),
+                                format!("no API key grants role `{role}`"),
+                            )
                             .with_help("no caller can use this route; grant the role to a key, or fix the name");
                     }
                 }
@@ -317,11 +304,7 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
 fn rate_limits(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
     for (name, limit) in &edge.rate_limits {
         let lpath = path.key("rate_limits").key(name);
-        if !edge
-            .routes
-            .iter()
-            .any(|r| r.rate_limit.as_deref() == Some(name))
-        {
+        if !edge.routes.iter().any(|r| r.rate_limit.as_deref() == Some(name)) {
             checker
                 .report(
                     codes::UNUSED,
@@ -350,46 +333,35 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
         let kpath = apath.key("api_keys").index(i);
         if let Some(j) = names.insert(key.name.as_str(), i) {
             checker
-                .error(
-                    codes::DUPLICATE_NAME,
-                    &kpath.key("name"),
-                    format!("two API keys are named `{}`", key.name),
-                )
-                .with_related(
-                    &apath.key("api_keys").index(j).key("name"),
-                    Anchor::Value,
-                    "first here",
-                );
+                .error(codes::DUPLICATE_NAME, &kpath.key("name"), format!("two API keys are named `{}`", key.name))
+                .with_related(&apath.key("api_keys").index(j).key("name"), Anchor::Value, "first here");
         }
         match (&key.secret, &key.sha256) {
             (None, None) | (Some(_), Some(_)) => {
                 checker
-                    .report(codes::CONTRADICTION, Severity::Error, &kpath, Anchor::Value, format!("API key `{}` needs exactly one of `secret` or `sha256`", key.name))
+                    .report(
+                        codes::CONTRADICTION,
+                        Severity::Error,
+                        &kpath,
+                        Anchor::Value,
+                        format!("API key `{}` needs exactly one of `secret` or `sha256`", key.name),
+                    )
                     .with_help("reference a declared secret holding the key, or give the key's hex SHA-256");
             }
-            (None, Some(hash))
-                if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
-            {
+            (None, Some(hash)) if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 checker
-                    .error(
-                        codes::INVALID_VALUE,
-                        &kpath.key("sha256"),
-                        "not a hex SHA-256 (64 hex digits)",
-                    )
+                    .error(codes::INVALID_VALUE, &kpath.key("sha256"), "not a hex SHA-256 (64 hex digits)")
                     .with_help("compute it with `printf %s \"$KEY\" | sha256sum`");
             }
             _ => {}
         }
         if let Some(expires) = &key.expires
-            && !is_date(expires) {
-                checker
-                    .error(
-                        codes::INVALID_VALUE,
-                        &kpath.key("expires"),
-                        format!("`{expires}` is not a date"),
-                    )
-                    .with_help("write `YYYY-MM-DD`, such as `2027-01-31`");
-            }
+            && !is_date(expires)
+        {
+            checker
+                .error(codes::INVALID_VALUE, &kpath.key("expires"), format!("`{expires}` is not a date"))
+                .with_help("write `YYYY-MM-DD`, such as `2027-01-31`");
+        }
     }
     if let Some(jwt) = &auth.jwt {
         let jpath = apath.key("jwt");
@@ -423,11 +395,7 @@ fn auth(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                     );
                 }
                 if jwt.secret.is_some() {
-                    checker.warning(
-                        codes::NOT_APPLICABLE,
-                        &jpath.key("secret"),
-                        "`secret` is only read for HS256",
-                    );
+                    checker.warning(codes::NOT_APPLICABLE, &jpath.key("secret"), "`secret` is only read for HS256");
                 }
             }
         }

@@ -17,10 +17,7 @@ use crate::path::{Anchor, Path, locate};
 use crate::{Spec, codes};
 
 pub fn validate(spec: &Spec, root: &Node) -> Vec<Diagnostic> {
-    let mut checker = Checker {
-        root,
-        diagnostics: Vec::new(),
-    };
+    let mut checker = Checker { root, diagnostics: Vec::new() };
     if spec.version != crate::SPEC_VERSION {
         checker
             .report(
@@ -30,10 +27,7 @@ pub fn validate(spec: &Spec, root: &Node) -> Vec<Diagnostic> {
                 Anchor::Value,
                 format!("spec version {} is not supported", spec.version),
             )
-            .with_help(format!(
-                "this berth reads `version: {}`",
-                crate::SPEC_VERSION
-            ));
+            .with_help(format!("this berth reads `version: {}`", crate::SPEC_VERSION));
     }
     names::check(spec, &mut checker);
     secrets::check(spec, &mut checker);
@@ -64,10 +58,7 @@ impl Checker<'_> {
         d.span = locate(self.root, path, anchor);
         self.diagnostics.push(d);
         let root = self.root;
-        Builder {
-            root,
-            diagnostic: self.diagnostics.last_mut(),
-        }
+        Builder { root, diagnostic: self.diagnostics.last_mut() }
     }
 
     pub fn error(&mut self, code: Code, path: &Path, message: impl Into<String>) -> Builder<'_> {
@@ -79,28 +70,14 @@ impl Checker<'_> {
     }
 
     /// Reports a reference to `name` that is not among `known`.
-    pub fn dangling(
-        &mut self,
-        path: &Path,
-        what: &str,
-        name: &str,
-        known: &[&str],
-        declare_hint: &str,
-    ) {
-        let mut b = self.error(
-            codes::DANGLING_REFERENCE,
-            path,
-            format!("no {what} named `{name}`"),
-        );
+    pub fn dangling(&mut self, path: &Path, what: &str, name: &str, known: &[&str], declare_hint: &str) {
+        let mut b = self.error(codes::DANGLING_REFERENCE, path, format!("no {what} named `{name}`"));
         b = match crate::did_you_mean(name, known.iter().copied()) {
             Some(best) => b.with_label(format!("did you mean `{best}`?")),
             None => b.with_label(format!("this {what} is not declared")),
         };
-        let declared = if known.is_empty() {
-            "none are declared".to_owned()
-        } else {
-            format!("declared: {}", known.join(", "))
-        };
+        let declared =
+            if known.is_empty() { "none are declared".to_owned() } else { format!("declared: {}", known.join(", ")) };
         b.with_help(format!("{declare_hint} ({declared})"));
     }
 }
@@ -129,12 +106,10 @@ impl Builder<'_> {
     pub fn with_related(mut self, path: &Path, anchor: Anchor, message: impl Into<String>) -> Self {
         let span = locate(self.root, path, anchor);
         if let (Some(d), Some(span)) = (self.diagnostic.as_deref_mut(), span)
-            && d.span != Some(span) {
-                d.related.push(berth_diagnostics::Label {
-                    span,
-                    message: message.into(),
-                });
-            }
+            && d.span != Some(span)
+        {
+            d.related.push(berth_diagnostics::Label { span, message: message.into() });
+        }
         self
     }
 }

@@ -8,9 +8,7 @@ use crate::{Spec, codes};
 
 fn is_alert_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
@@ -53,14 +51,8 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         let apath = path.key("custom_alerts").index(i);
         if !is_alert_name(&alert.name) {
             checker
-                .error(
-                    codes::INVALID_NAME,
-                    &apath.key("name"),
-                    format!("`{}` is not a valid alert name", alert.name),
-                )
-                .with_help(
-                    "use letters, digits and `_`, in UpperCamelCase such as `QueueBacklogHigh`",
-                );
+                .error(codes::INVALID_NAME, &apath.key("name"), format!("`{}` is not a valid alert name", alert.name))
+                .with_help("use letters, digits and `_`, in UpperCamelCase such as `QueueBacklogHigh`");
         }
         if let Some(j) = names.insert(alert.name.as_str(), i) {
             checker
@@ -69,25 +61,13 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     &apath.key("name"),
                     format!("two custom alerts are named `{}`", alert.name),
                 )
-                .with_related(
-                    &path.key("custom_alerts").index(j).key("name"),
-                    Anchor::Value,
-                    "first here",
-                );
+                .with_related(&path.key("custom_alerts").index(j).key("name"), Anchor::Value, "first here");
         }
         if alert.expr.trim().is_empty() {
-            checker.error(
-                codes::MISSING_SETTING,
-                &apath.key("expr"),
-                "the alert expression is empty",
-            );
+            checker.error(codes::MISSING_SETTING, &apath.key("expr"), "the alert expression is empty");
         } else if !balanced(&alert.expr) {
             checker
-                .error(
-                    codes::INVALID_VALUE,
-                    &apath.key("expr"),
-                    "the expression's brackets or quotes do not balance",
-                )
+                .error(codes::INVALID_VALUE, &apath.key("expr"), "the expression's brackets or quotes do not balance")
                 .with_help("check each `(`, `[`, `{` and quote has its partner");
         }
     }
@@ -116,27 +96,13 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                         "a webhook needs exactly one of `url` or `url_secret`",
                     );
                 }
-                (Some(url), None)
-                    if !(url.starts_with("https://") || url.starts_with("http://")) =>
-                {
-                    checker.error(
-                        codes::INVALID_VALUE,
-                        &wpath.key("url"),
-                        format!("`{url}` is not an HTTP URL"),
-                    );
+                (Some(url), None) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+                    checker.error(codes::INVALID_VALUE, &wpath.key("url"), format!("`{url}` is not an HTTP URL"));
                 }
-                (Some(url), None)
-                    if url.contains('@') || url.contains("token=") || url.contains("key=") =>
-                {
+                (Some(url), None) if url.contains('@') || url.contains("token=") || url.contains("key=") => {
                     checker
-                        .error(
-                            codes::SECRET_IN_SPEC,
-                            &wpath.key("url"),
-                            "this webhook URL carries credentials",
-                        )
-                        .with_help(
-                            "declare a secret holding the URL and use `url_secret:` instead",
-                        );
+                        .error(codes::SECRET_IN_SPEC, &wpath.key("url"), "this webhook URL carries credentials")
+                        .with_help("declare a secret holding the URL and use `url_secret:` instead");
                 }
                 _ => {}
             }
@@ -153,11 +119,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                 }
             }
             if email.to.is_empty() {
-                checker.error(
-                    codes::MISSING_SETTING,
-                    &epath.key("to"),
-                    "the e-mail receiver has no recipients",
-                );
+                checker.error(codes::MISSING_SETTING, &epath.key("to"), "the e-mail receiver has no recipients");
             }
             if !email.from.contains('@') {
                 checker.error(
@@ -166,11 +128,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     format!("`{}` is not an e-mail address", email.from),
                 );
             }
-            if !email
-                .smarthost
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-            {
+            if !email.smarthost.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
                 checker
                     .error(
                         codes::INVALID_VALUE,

@@ -8,19 +8,13 @@ use crate::{Spec, codes};
 pub fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
 
 fn suggestion(name: &str) -> String {
-    let mut s: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let mut s: String = name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     s = s.trim_matches('-').to_owned();
     s.truncate(63);
     s
@@ -38,51 +32,30 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     format!("`{name}` is not a valid {what} name"),
                 )
                 .with_label("use lowercase letters, digits and `-`")
-                .with_help(format!(
-                    "names become DNS labels in every target; try `{}`",
-                    suggestion(name)
-                ));
+                .with_help(format!("names become DNS labels in every target; try `{}`", suggestion(name)));
         }
     };
-    label(
-        checker,
-        &Path::root().key("name"),
-        Anchor::Value,
-        "project",
-        &spec.name,
-    );
+    label(checker, &Path::root().key("name"), Anchor::Value, "project", &spec.name);
     for name in spec.services.keys() {
-        label(
-            checker,
-            &Path::root().key("services").key(name),
-            Anchor::Key,
-            "service",
-            name,
-        );
+        label(checker, &Path::root().key("services").key(name), Anchor::Key, "service", name);
     }
     for name in spec.dependencies.keys() {
-        label(
-            checker,
-            &Path::root().key("dependencies").key(name),
-            Anchor::Key,
-            "dependency",
-            name,
-        );
+        label(checker, &Path::root().key("dependencies").key(name), Anchor::Key, "dependency", name);
         if spec.services.contains_key(name) {
             checker
-                .report(codes::DUPLICATE_NAME, Severity::Error, &Path::root().key("dependencies").key(name), Anchor::Key, format!("`{name}` is both a service and a dependency"))
+                .report(
+                    codes::DUPLICATE_NAME,
+                    Severity::Error,
+                    &Path::root().key("dependencies").key(name),
+                    Anchor::Key,
+                    format!("`{name}` is both a service and a dependency"),
+                )
                 .with_related(&Path::root().key("services").key(name), Anchor::Key, "the service")
                 .with_help("services and dependencies share one namespace of host names; rename one of them");
         }
     }
     for name in spec.secrets.keys() {
-        label(
-            checker,
-            &Path::root().key("secrets").key(name),
-            Anchor::Key,
-            "secret",
-            name,
-        );
+        label(checker, &Path::root().key("secrets").key(name), Anchor::Key, "secret", name);
     }
 }
 

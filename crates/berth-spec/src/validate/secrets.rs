@@ -14,31 +14,19 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
     let root = Path::root();
     for (name, service) in &spec.services {
         for (var, secret) in &service.secrets {
-            refs.push((
-                root.key("services").key(name).key("secrets").key(var),
-                secret.clone(),
-            ));
+            refs.push((root.key("services").key(name).key("secrets").key(var), secret.clone()));
         }
     }
     for (name, dep) in &spec.dependencies {
         if let Some(password) = &dep.password {
-            refs.push((
-                root.key("dependencies")
-                    .key(name)
-                    .key("password")
-                    .key("secret"),
-                password.secret.clone(),
-            ));
+            refs.push((root.key("dependencies").key(name).key("password").key("secret"), password.secret.clone()));
         }
     }
     if let Some(auth) = spec.edge.as_ref().and_then(|e| e.auth.as_ref()) {
         let auth_path = root.key("edge").key("auth");
         for (i, key) in auth.api_keys.iter().enumerate() {
             if let Some(secret) = &key.secret {
-                refs.push((
-                    auth_path.key("api_keys").index(i).key("secret"),
-                    secret.clone(),
-                ));
+                refs.push((auth_path.key("api_keys").index(i).key("secret"), secret.clone()));
             }
         }
         if let Some(secret) = auth.jwt.as_ref().and_then(|j| j.secret.as_ref()) {
@@ -47,40 +35,21 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
     }
     for (name, receiver) in &spec.monitoring.receivers {
         let path = root.key("monitoring").key("receivers").key(name);
-        if let Some(s) = receiver
-            .webhook
-            .as_ref()
-            .and_then(|w| w.url_secret.as_ref())
-        {
+        if let Some(s) = receiver.webhook.as_ref().and_then(|w| w.url_secret.as_ref()) {
             refs.push((path.key("webhook").key("url_secret"), s.clone()));
         }
         if let Some(slack) = &receiver.slack {
-            refs.push((
-                path.key("slack").key("webhook_secret"),
-                slack.webhook_secret.clone(),
-            ));
+            refs.push((path.key("slack").key("webhook_secret"), slack.webhook_secret.clone()));
         }
-        if let Some(s) = receiver
-            .email
-            .as_ref()
-            .and_then(|e| e.password_secret.as_ref())
-        {
+        if let Some(s) = receiver.email.as_ref().and_then(|e| e.password_secret.as_ref()) {
             refs.push((path.key("email").key("password_secret"), s.clone()));
         }
     }
     refs
 }
 
-const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-    "CREDENTIAL",
-];
+const SECRET_WORDS: &[&str] =
+    &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL"];
 
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     let declared: Vec<&str> = spec.secrets.keys().map(String::as_str).collect();
@@ -112,11 +81,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
         if secret.env.is_some() && secret.file.is_some() {
             checker
-                .error(
-                    codes::CONTRADICTION,
-                    &path,
-                    format!("secret `{name}` names both `env` and `file`"),
-                )
+                .error(codes::CONTRADICTION, &path, format!("secret `{name}` names both `env` and `file`"))
                 .with_help("pick one place berth reads the value from");
         }
     }
@@ -128,17 +93,11 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                 checker
                     .error(
                         codes::SECRET_IN_SPEC,
-                        &Path::root()
-                            .key("services")
-                            .key(service_name)
-                            .key("env")
-                            .key(var),
+                        &Path::root().key("services").key(service_name).key("env").key(var),
                         format!("`{var}` looks like a secret written into the spec"),
                     )
                     .with_label("this value would end up in every rendered file")
-                    .with_help(format!(
-                        "declare a secret and move it to `secrets: {{ {var}: <secret-name> }}`"
-                    ));
+                    .with_help(format!("declare a secret and move it to `secrets: {{ {var}: <secret-name> }}`"));
             }
         }
     }

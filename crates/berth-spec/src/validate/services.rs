@@ -23,14 +23,8 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
         if service.run.as_ref().is_some_and(|r| r.command.is_empty()) {
             checker
-                .error(
-                    codes::MISSING_SETTING,
-                    &path.key("run").key("command"),
-                    "the run command is empty",
-                )
-                .with_help(
-                    "name the program and its arguments: `command: [./api, --port, \"${PORT}\"]`",
-                );
+                .error(codes::MISSING_SETTING, &path.key("run").key("command"), "the run command is empty")
+                .with_help("name the program and its arguments: `command: [./api, --port, \"${PORT}\"]`");
         }
         ports(service, &path, checker);
         health(name, service, &path, checker);
@@ -43,11 +37,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         if let Some(metrics) = &service.metrics {
             let mpath = path.key("metrics");
             if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
-                checker.error(
-                    codes::INVALID_VALUE,
-                    &mpath.key("path"),
-                    "the metrics path must start with `/`",
-                );
+                checker.error(codes::INVALID_VALUE, &mpath.key("path"), "the metrics path must start with `/`");
             }
             port_ref(service, metrics.port.as_deref(), &mpath, "metrics", checker);
         }
@@ -59,9 +49,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
 
 fn is_port_name(name: &str) -> bool {
     (1..=15).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.bytes().any(|b| b.is_ascii_lowercase())
         && !name.starts_with('-')
         && !name.ends_with('-')
@@ -83,11 +71,7 @@ fn ports(service: &Service, path: &Path, checker: &mut Checker<'_>) {
         }
         if let Some(first) = seen.insert(number, port_name) {
             checker
-                .error(
-                    codes::PORT_CLASH,
-                    &ppath,
-                    format!("ports `{first}` and `{port_name}` are both {number}"),
-                )
+                .error(codes::PORT_CLASH, &ppath, format!("ports `{first}` and `{port_name}` are both {number}"))
                 .with_related(&path.key("ports").key(first), Anchor::Value, "also here")
                 .with_help("each named port needs its own number");
         }
@@ -96,23 +80,11 @@ fn ports(service: &Service, path: &Path, checker: &mut Checker<'_>) {
 
 /// Reports a `port:` that names no port of the service, or a missing port
 /// when the service has none.
-pub(crate) fn port_ref(
-    service: &Service,
-    port: Option<&str>,
-    path: &Path,
-    what: &str,
-    checker: &mut Checker<'_>,
-) {
+pub(crate) fn port_ref(service: &Service, port: Option<&str>, path: &Path, what: &str, checker: &mut Checker<'_>) {
     match port {
         Some(port) if !service.ports.contains_key(port) => {
             let known: Vec<&str> = service.ports.keys().map(String::as_str).collect();
-            checker.dangling(
-                &path.key("port"),
-                "port",
-                port,
-                &known,
-                "name one of the service's `ports`",
-            );
+            checker.dangling(&path.key("port"), "port", port, &known, "name one of the service's `ports`");
         }
         None if service.ports.is_empty() => {
             checker
@@ -140,12 +112,13 @@ fn health(name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>)
         }
     }
     if let (Some(live), Some(ready)) = (&service.health.liveness, &service.health.readiness)
-        && live == ready {
-            checker
+        && live == ready
+    {
+        checker
                 .warning(codes::CONTRADICTION, &hpath.key("readiness"), "readiness is identical to liveness")
                 .with_related(&hpath.key("liveness"), Anchor::Key, "liveness")
                 .with_help("when a dependency is down, readiness should fail (stop traffic) while liveness passes (no restart); point readiness at a path that checks dependencies, such as `/health/ready`");
-        }
+    }
     if service.health.readiness.is_none() && !service.ports.is_empty() {
         checker
             .report(codes::MISSING_SETTING, Severity::Warning, path, Anchor::Key, format!("service `{name}` has no readiness check"))
@@ -153,21 +126,9 @@ fn health(name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>)
     }
 }
 
-fn check_probe(
-    service: &Service,
-    probe: &Probe,
-    path: &Path,
-    kind: &str,
-    checker: &mut Checker<'_>,
-) {
-    let methods = [
-        probe.http.is_some(),
-        probe.exec.is_some(),
-        probe.tcp == Some(true),
-    ]
-    .into_iter()
-    .filter(|m| *m)
-    .count();
+fn check_probe(service: &Service, probe: &Probe, path: &Path, kind: &str, checker: &mut Checker<'_>) {
+    let methods =
+        [probe.http.is_some(), probe.exec.is_some(), probe.tcp == Some(true)].into_iter().filter(|m| *m).count();
     if methods != 1 {
         checker
             .report(
@@ -175,69 +136,46 @@ fn check_probe(
                 Severity::Error,
                 path,
                 Anchor::Key,
-                format!(
-                    "the {kind} check needs exactly one of `http`, `tcp` or `exec`, found {methods}"
-                ),
+                format!("the {kind} check needs exactly one of `http`, `tcp` or `exec`, found {methods}"),
             )
             .with_help("for example `{ http: /health }`");
     }
     if let Some(http) = &probe.http
-        && !http.starts_with('/') {
-            checker
-                .error(
-                    codes::INVALID_VALUE,
-                    &path.key("http"),
-                    format!("`{http}` is not a path"),
-                )
-                .with_help(format!(
-                    "paths start with `/`: `/{}`",
-                    http.trim_start_matches('/')
-                ));
-        }
+        && !http.starts_with('/')
+    {
+        checker
+            .error(codes::INVALID_VALUE, &path.key("http"), format!("`{http}` is not a path"))
+            .with_help(format!("paths start with `/`: `/{}`", http.trim_start_matches('/')));
+    }
     if probe.exec.as_ref().is_some_and(Vec::is_empty) {
-        checker.error(
-            codes::MISSING_SETTING,
-            &path.key("exec"),
-            "the check command is empty",
-        );
+        checker.error(codes::MISSING_SETTING, &path.key("exec"), "the check command is empty");
     }
     if probe.http.is_some() || probe.tcp == Some(true) {
         port_ref(service, probe.port.as_deref(), path, kind, checker);
     } else if probe.port.is_some() {
-        checker.warning(
-            codes::NOT_APPLICABLE,
-            &path.key("port"),
-            "`port` is not used by an `exec` check",
-        );
+        checker.warning(codes::NOT_APPLICABLE, &path.key("port"), "`port` is not used by an `exec` check");
     }
     if let (Some(timeout), Some(interval)) = (probe.timeout, probe.interval)
-        && timeout > interval {
-            checker
-                .warning(
-                    codes::CONTRADICTION,
-                    &path.key("timeout"),
-                    format!("the timeout ({timeout}) is longer than the interval ({interval})"),
-                )
-                .with_related(&path.key("interval"), Anchor::Value, "interval")
-                .with_help("checks would overlap; make the timeout shorter than the interval");
-        }
+        && timeout > interval
+    {
+        checker
+            .warning(
+                codes::CONTRADICTION,
+                &path.key("timeout"),
+                format!("the timeout ({timeout}) is longer than the interval ({interval})"),
+            )
+            .with_related(&path.key("interval"), Anchor::Value, "interval")
+            .with_help("checks would overlap; make the timeout shorter than the interval");
+    }
     if probe.failure_threshold == Some(0) {
         checker
-            .error(
-                codes::OUT_OF_RANGE,
-                &path.key("failure_threshold"),
-                "a failure threshold of 0 is never reached",
-            )
+            .error(codes::OUT_OF_RANGE, &path.key("failure_threshold"), "a failure threshold of 0 is never reached")
             .with_help("use 1 or more");
     }
     match probe.success_threshold {
         Some(0) => {
             checker
-                .error(
-                    codes::OUT_OF_RANGE,
-                    &path.key("success_threshold"),
-                    "a success threshold of 0 is never reached",
-                )
+                .error(codes::OUT_OF_RANGE, &path.key("success_threshold"), "a success threshold of 0 is never reached")
                 .with_help("use 1 or more");
         }
         Some(n) if n > 1 && kind != "readiness" => {
@@ -247,9 +185,7 @@ fn check_probe(
                     &path.key("success_threshold"),
                     format!("a {kind} check must have a success threshold of 1"),
                 )
-                .with_help(
-                    "only readiness can require several successes in a row (Kubernetes' rule)",
-                );
+                .with_help("only readiness can require several successes in a row (Kubernetes' rule)");
         }
         _ => {}
     }
@@ -258,17 +194,17 @@ fn check_probe(
 fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     if let (Some(replicas), Some(_)) = (service.replicas, &service.autoscale) {
         checker
-            .error(codes::CONTRADICTION, &path.key("replicas"), format!("`replicas: {replicas}` is fixed while `autoscale` is set"))
+            .error(
+                codes::CONTRADICTION,
+                &path.key("replicas"),
+                format!("`replicas: {replicas}` is fixed while `autoscale` is set"),
+            )
             .with_related(&path.key("autoscale"), Anchor::Key, "autoscale set here")
             .with_help("remove `replicas`; the autoscaler owns the count between `autoscale.min` and `autoscale.max`");
     }
     if service.replicas == Some(0) {
         checker
-            .warning(
-                codes::OUT_OF_RANGE,
-                &path.key("replicas"),
-                "0 replicas: the service will not run",
-            )
+            .warning(codes::OUT_OF_RANGE, &path.key("replicas"), "0 replicas: the service will not run")
             .with_help("use 1 or more, or remove the service");
     }
     let Some(auto) = &service.autoscale else {
@@ -277,11 +213,7 @@ fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     let apath = path.key("autoscale");
     if auto.min == 0 {
         checker
-            .error(
-                codes::OUT_OF_RANGE,
-                &apath.key("min"),
-                "`min` must be at least 1",
-            )
+            .error(codes::OUT_OF_RANGE, &apath.key("min"), "`min` must be at least 1")
             .with_help("autoscalers cannot scale to zero from CPU or memory use");
     }
     if auto.min > auto.max {
@@ -295,32 +227,18 @@ fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     }
     if auto.cpu.is_none() && auto.memory.is_none() && auto.metric.is_none() {
         checker
-            .report(
-                codes::MISSING_SETTING,
-                Severity::Error,
-                &apath,
-                Anchor::Key,
-                "autoscaling needs a target",
-            )
+            .report(codes::MISSING_SETTING, Severity::Error, &apath, Anchor::Key, "autoscaling needs a target")
             .with_help("add `cpu: 70`, `memory: 80` or `metric: { name: ..., target: ... }`");
     }
     for (key, target) in [("cpu", auto.cpu), ("memory", auto.memory)] {
         if target.is_some_and(|t| t.0 <= 0.0) {
-            checker.error(
-                codes::OUT_OF_RANGE,
-                &apath.key(key),
-                "a target of 0% scales to `max` at once",
-            );
+            checker.error(codes::OUT_OF_RANGE, &apath.key(key), "a target of 0% scales to `max` at once");
         }
     }
     let requests = service.resources.requests.unwrap_or_default();
     if auto.cpu.is_some() && requests.cpu.is_none() {
         checker
-            .warning(
-                codes::MISSING_SETTING,
-                &apath.key("cpu"),
-                "a CPU target needs a CPU request to measure against",
-            )
+            .warning(codes::MISSING_SETTING, &apath.key("cpu"), "a CPU target needs a CPU request to measure against")
             .with_help("set `resources.requests.cpu`");
     }
     if auto.memory.is_some() && requests.memory.is_none() {
@@ -342,41 +260,39 @@ fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
             .with_help("add `metrics: { path: /metrics }` to the service");
     }
     if let Some(metric) = &auto.metric
-        && !(metric.target > 0.0 && metric.target.is_finite()) {
-            checker.error(
-                codes::OUT_OF_RANGE,
-                &apath.key("metric").key("target"),
-                "the metric target must be above 0",
-            );
-        }
+        && !(metric.target > 0.0 && metric.target.is_finite())
+    {
+        checker.error(codes::OUT_OF_RANGE, &apath.key("metric").key("target"), "the metric target must be above 0");
+    }
 }
 
 fn resources(service: &Service, path: &Path, checker: &mut Checker<'_>) {
-    let (Some(requests), Some(limits)) = (service.resources.requests, service.resources.limits)
-    else {
+    let (Some(requests), Some(limits)) = (service.resources.requests, service.resources.limits) else {
         return;
     };
     let rpath = path.key("resources");
     if let (Some(r), Some(l)) = (requests.cpu, limits.cpu)
-        && r > l {
-            checker
-                .error(
-                    codes::CONTRADICTION,
-                    &rpath.key("requests").key("cpu"),
-                    format!("the CPU request ({r}) is above the limit ({l})"),
-                )
-                .with_related(&rpath.key("limits").key("cpu"), Anchor::Value, "limit");
-        }
+        && r > l
+    {
+        checker
+            .error(
+                codes::CONTRADICTION,
+                &rpath.key("requests").key("cpu"),
+                format!("the CPU request ({r}) is above the limit ({l})"),
+            )
+            .with_related(&rpath.key("limits").key("cpu"), Anchor::Value, "limit");
+    }
     if let (Some(r), Some(l)) = (requests.memory, limits.memory)
-        && r > l {
-            checker
-                .error(
-                    codes::CONTRADICTION,
-                    &rpath.key("requests").key("memory"),
-                    format!("the memory request ({r}) is above the limit ({l})"),
-                )
-                .with_related(&rpath.key("limits").key("memory"), Anchor::Value, "limit");
-        }
+        && r > l
+    {
+        checker
+            .error(
+                codes::CONTRADICTION,
+                &rpath.key("requests").key("memory"),
+                format!("the memory request ({r}) is above the limit ({l})"),
+            )
+            .with_related(&rpath.key("limits").key("memory"), Anchor::Value, "limit");
+    }
 }
 
 fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) {
@@ -385,11 +301,7 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
     for (i, dep_name) in service.uses.iter().enumerate() {
         let upath = path.key("uses").index(i);
         if service.uses[..i].contains(dep_name) {
-            checker.warning(
-                codes::DUPLICATE_NAME,
-                &upath,
-                format!("`{dep_name}` is listed twice"),
-            );
+            checker.warning(codes::DUPLICATE_NAME, &upath, format!("`{dep_name}` is listed twice"));
             continue;
         }
         let Some(dep) = spec.dependencies.get(dep_name) else {
@@ -405,11 +317,7 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
         let var = crate::url_env(dep.url_env.as_deref(), dep.kind);
         if let Some((j, other)) = vars.insert(var.clone(), (i, dep_name)) {
             checker
-                .error(
-                    codes::CONTRADICTION,
-                    &upath,
-                    format!("`{other}` and `{dep_name}` both inject `{var}`"),
-                )
+                .error(codes::CONTRADICTION, &upath, format!("`{other}` and `{dep_name}` both inject `{var}`"))
                 .with_related(&path.key("uses").index(j), Anchor::Value, "also injects it")
                 .with_help(format!(
                     "set `url_env:` on one of the dependencies, such as `url_env: {}_URL`",
@@ -418,25 +326,28 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
         }
         if service.env.contains_key(&var) || service.secrets.contains_key(&var) {
             checker
-                .error(codes::CONTRADICTION, &upath, format!("`{var}` is injected by `{dep_name}` and also set on the service"))
-                .with_help(format!("remove `{var}` from the service's `env`/`secrets`, or give the dependency another `url_env`"));
+                .error(
+                    codes::CONTRADICTION,
+                    &upath,
+                    format!("`{var}` is injected by `{dep_name}` and also set on the service"),
+                )
+                .with_help(format!(
+                    "remove `{var}` from the service's `env`/`secrets`, or give the dependency another `url_env`"
+                ));
         }
     }
 }
 
 pub(crate) fn is_env_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn env(service: &Service, path: &Path, checker: &mut Checker<'_>) {
-    for (section, names) in [
-        ("env", service.env.keys().collect::<Vec<_>>()),
-        ("secrets", service.secrets.keys().collect()),
-    ] {
+    for (section, names) in
+        [("env", service.env.keys().collect::<Vec<_>>()), ("secrets", service.secrets.keys().collect())]
+    {
         for name in names {
             if !is_env_name(name) {
                 checker
@@ -498,33 +409,22 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                     &vpath.key("path"),
                     format!("volumes `{other}` and `{name}` mount at the same path"),
                 )
-                .with_related(
-                    &path.key("volumes").key(other).key("path"),
-                    Anchor::Value,
-                    "also here",
-                );
+                .with_related(&path.key("volumes").key(other).key("path"), Anchor::Value, "also here");
         }
     }
 }
 
-const DANGEROUS_CAPABILITIES: &[&str] = &[
-    "ALL",
-    "SYS_ADMIN",
-    "NET_ADMIN",
-    "SYS_PTRACE",
-    "SYS_MODULE",
-    "DAC_READ_SEARCH",
-    "NET_RAW",
-];
+const DANGEROUS_CAPABILITIES: &[&str] =
+    &["ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "NET_RAW"];
 
 fn security(service: &Service, path: &Path, checker: &mut Checker<'_>) {
     let spath = path.key("security");
     let sec = &service.security;
     if sec.run_as_user == Some(0) {
         if sec.run_as_non_root == Some(false) {
-            checker
-                .warning(codes::INSECURE_SETTING, &spath.key("run_as_user"), "the service runs as root")
-                .with_help("a compromise of the service is then root in its container or host; run as an unprivileged user id");
+            checker.warning(codes::INSECURE_SETTING, &spath.key("run_as_user"), "the service runs as root").with_help(
+                "a compromise of the service is then root in its container or host; run as an unprivileged user id",
+            );
         } else {
             checker
                 .error(codes::CONTRADICTION, &spath.key("run_as_user"), "`run_as_user: 0` is root, but `run_as_non_root` is on")
@@ -540,9 +440,7 @@ fn security(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                     &spath.key("add_capabilities").index(i),
                     format!("`{cap}` gives the service near-root power"),
                 )
-                .with_help(
-                    "add only the narrow capability the service needs, such as `NET_BIND_SERVICE`",
-                );
+                .with_help("add only the narrow capability the service needs, such as `NET_BIND_SERVICE`");
         }
     }
 }
