@@ -14,6 +14,7 @@ const NOT_IN_OVERLAY: &[&str] = &["version", "name", "environments"];
 /// The schema as a JSON value.
 pub fn json_schema_value() -> Value {
     let mut schema = schemars::schema_for!(Spec).to_value();
+    scalars_as_text(&mut schema);
     let Some(root) = schema.as_object_mut() else {
         return schema;
     };
@@ -39,10 +40,34 @@ pub fn json_schema() -> String {
     text
 }
 
+/// berth reads an unquoted number or boolean as text where text is expected
+/// (`max_connections: 200`, `version: 16`); say so where people write them:
+/// free-form maps (settings, env, labels) and versions.
+fn scalars_as_text(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(extra) = map.get_mut("additionalProperties")
+                && extra.get("type") == Some(&json!("string"))
+            {
+                *extra = json!({ "type": ["string", "number", "boolean"] });
+            }
+            if let Some(version) = map.get_mut("properties").and_then(|p| p.get_mut("version"))
+                && version.get("type") == Some(&json!(["string", "null"]))
+            {
+                version["type"] = json!(["string", "number", "null"]);
+            }
+            map.values_mut().for_each(scalars_as_text);
+        }
+        Value::Array(items) => items.iter_mut().for_each(scalars_as_text),
+        _ => {}
+    }
+}
+
 /// The top level with every key optional and references to partial types.
 fn overlay_schema(root: &Map<String, Value>) -> Value {
     let mut properties = root.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     properties.retain(|k, _| !NOT_IN_OVERLAY.contains(&k.as_str()));
+    nullable_properties(&mut properties);
     let mut overlay = json!({
         "description": "An environment overlay: any top-level keys except `version`, `name` and `environments`, each optional, merged over the base.",
         "type": ["object", "null"],
@@ -53,12 +78,22 @@ fn overlay_schema(root: &Map<String, Value>) -> Value {
     overlay
 }
 
-/// A copy of a definition with nothing required, so an overlay can set one key.
+/// A copy of a definition with nothing required, so an overlay can set one
+/// key, and `null` allowed everywhere, since `null` removes a key.
 fn partial(def: &Value) -> Value {
     let mut copy = def.clone();
     strip_required(&mut copy);
     rewrite_refs(&mut copy);
+    if let Some(Value::Object(props)) = copy.get_mut("properties") {
+        nullable_properties(props);
+    }
     copy
+}
+
+fn nullable_properties(properties: &mut Map<String, Value>) {
+    for prop in properties.values_mut() {
+        *prop = json!({ "anyOf": [prop.take(), { "type": "null" }] });
+    }
 }
 
 fn strip_required(value: &mut Value) {

@@ -7,7 +7,8 @@
 #[test]
 fn fuzz_corpus_never_panics() {
     let dir = berth_test_support::workspace_root().join("fuzz/corpus/spec");
-    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().collect();
+    let entries: Vec<_> =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().collect();
     assert!(!entries.is_empty(), "the regression corpus is empty");
     for entry in entries {
         let bytes = std::fs::read(entry.path()).unwrap();
@@ -17,7 +18,12 @@ fn fuzz_corpus_never_panics() {
         let _ = berth_diagnostics::render_human(&file, &diagnostics, berth_diagnostics::ColorChoice::Never);
         for env in std::iter::once(None).chain(berth_spec::environments(text).into_iter().map(Some)) {
             let loaded = berth_spec::load(text, env.as_deref());
-            assert_eq!(loaded.spec.is_some(), !loaded.has_errors(), "{}: a spec is returned exactly when it has no errors", entry.path().display());
+            assert_eq!(
+                loaded.spec.is_some(),
+                !loaded.has_errors(),
+                "{}: a spec is returned exactly when it has no errors",
+                entry.path().display()
+            );
         }
     }
 }
@@ -26,7 +32,9 @@ fn fuzz_corpus_never_panics() {
 fn hostile_inputs_are_refused_cleanly() {
     let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
     let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
-    for text in [bomb.to_owned(), deep, String::new(), "\u{feff}".to_owned(), "---\n---\n".to_owned(), "\t- x".to_owned()] {
+    for text in
+        [bomb.to_owned(), deep, String::new(), "\u{feff}".to_owned(), "---\n---\n".to_owned(), "\t- x".to_owned()]
+    {
         let diagnostics = berth_spec::check_all(&text);
         assert!(diagnostics.iter().any(berth_diagnostics::Diagnostic::is_error), "{:?}", &text[..text.len().min(40)]);
     }
