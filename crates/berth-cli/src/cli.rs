@@ -74,6 +74,28 @@ The plan shows defaults filled in, dependency URLs wired into services, the
 alert set and backup jobs. Secret values never appear, only their names.")]
     Plan(PlanArgs),
 
+    /// Render deployment files for one or more targets.
+    #[command(after_help = "\
+Examples:
+  berth render all                          # every target into ./deploy/<target>/
+  berth render compose nginx --env staging --out deploy/staging
+  berth render kubernetes --check           # exit 1 if deploy/ differs from the spec (CI drift check)
+
+Targets: compose, nginx, systemd, prometheus, alertmanager, or all.
+What a target cannot express is reported as a warning naming the target and
+the feature; everything else still renders. Secret values never appear in
+rendered files, only references to them.")]
+    Render(RenderArgs),
+
+    /// Show how the files in the output directory differ from what the spec renders.
+    #[command(after_help = "\
+Examples:
+  berth diff all
+  berth diff nginx --env production --out deploy/production
+
+Exit code 1 when anything differs, so it doubles as a CI check.")]
+    Diff(RenderArgs),
+
     /// Print the JSON Schema of berth.yaml, for editors and CI.
     #[command(after_help = "\
 Examples:
@@ -134,6 +156,36 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = PlanFormat::Yaml)]
     pub output: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Targets to render, or `all`.
+    #[arg(required = true, value_parser = parse_targets)]
+    pub targets: Vec<Targets>,
+    /// Spec file.
+    #[arg(long, short = 'f', default_value = "berth.yaml")]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Directory the files go in, one subdirectory per target.
+    #[arg(long, default_value = "deploy")]
+    pub out: PathBuf,
+    /// Write nothing; exit 1 when the directory differs from what the spec renders.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// One `render` argument: a target, or every target.
+#[derive(Debug, Clone)]
+pub struct Targets(pub Vec<berth_render::Target>);
+
+fn parse_targets(s: &str) -> Result<Targets, String> {
+    if s == "all" {
+        return Ok(Targets(berth_render::Target::ALL.to_vec()));
+    }
+    s.parse().map(|t| Targets(vec![t]))
 }
 
 /// How diagnostics are reported.

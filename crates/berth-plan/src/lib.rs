@@ -16,10 +16,10 @@ use serde::Serialize;
 
 pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
 pub use dependency::{BackupJob, DependencyPlan};
-pub use edge::{EdgePlan, ListenPlan, RoutePlan, TlsPlan};
+pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
-    DeployPlan, EnvValue, EnvVar, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, SecurityPlan, ServicePlan,
-    VolumePlan,
+    DeployPlan, EnvValue, EnvVar, MetricsPlan, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan,
+    RunPlan, SecurityPlan, ServicePlan, VolumePlan, replica_port,
 };
 
 /// The resolved deployment of one environment.

@@ -297,3 +297,9 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
         uses: s.uses.clone(),
     }
 }
+
+/// The port replica `index` (0-based) of a service listens on when several
+/// replicas share one host: the declared port plus the index.
+pub fn replica_port(port: u16, index: u32) -> u16 {
+    port.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))
+}

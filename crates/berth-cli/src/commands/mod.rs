@@ -1,5 +1,6 @@
 mod init;
 mod plan;
+mod render;
 mod validate;
 
 use std::path::Path;
@@ -16,6 +17,8 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(&args),
         Command::Validate(args) => validate::run(&args, color),
         Command::Plan(args) => plan::run(&args, color),
+        Command::Render(args) => render::run(&args, color, render::Mode::Write),
+        Command::Diff(args) => render::run(&args, color, render::Mode::Diff),
         Command::Schema => {
             output::stdout(&berth_spec::schema::json_schema())?;
             Ok(Outcome::Ok)

@@ -1,0 +1,60 @@
+//! Rendering: the plan in, deployment files out. One module per target
+//! behind the closed [`Target`] enum; every module is pure (data in, text
+//! out) and reports what its target cannot express as warnings instead of
+//! dropping it silently.
+
+mod header;
+mod targets;
+mod yaml;
+
+use berth_diagnostics::{Code, Diagnostic};
+use berth_plan::Plan;
+
+pub use targets::Target;
+
+/// A feature of the spec that a target cannot express.
+pub const UNSUPPORTED: Code = Code::new("R001", "unsupported-by-target");
+
+/// One rendered file; `path` is relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub contents: String,
+}
+
+/// What rendering produced: files, plus warnings about what was left out.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub files: Vec<File>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Output {
+    pub(crate) fn file(&mut self, path: impl Into<String>, contents: impl Into<String>) {
+        self.files.push(File { path: path.into(), contents: contents.into() });
+    }
+
+    /// Warns that `target` cannot express `feature`; the rest still renders.
+    pub(crate) fn unsupported(&mut self, target: Target, feature: impl std::fmt::Display, help: impl Into<String>) {
+        self.warnings.push(
+            Diagnostic::warning(UNSUPPORTED, format!("the {} target cannot express {feature}", target.name()))
+                .with_help(help),
+        );
+    }
+}
+
+/// Renders `targets` into one tree, each target under a directory named after it.
+pub fn render(plan: &Plan, targets: &[Target]) -> Output {
+    let mut all = Output::default();
+    for target in targets {
+        let out = target.render(plan);
+        all.files.extend(out.files.into_iter().map(|f| File { path: format!("{}/{}", target.name(), f.path), ..f }));
+        for warning in out.warnings {
+            if !all.warnings.contains(&warning) {
+                all.warnings.push(warning);
+            }
+        }
+    }
+    all.files.sort_by(|a, b| a.path.cmp(&b.path));
+    all
+}

@@ -1,0 +1,300 @@
+//! compose.yaml: the services with replicas, health checks, limits and
+//! hardening; PostgreSQL and Redis with their own health checks; the edge
+//! as an nginx service using the rendered nginx.conf, the only one that
+//! publishes ports. Secrets are compose `secrets:` files, read by the
+//! services as `<VAR>_FILE`.
+
+use std::collections::BTreeSet;
+
+use berth_plan::{DependencyPlan, EnvValue, Plan, ProbeCheck, ProbePlan, ServicePlan};
+use berth_spec::{DependencyKind, Persistence};
+use serde_json::{Map, Value, json};
+
+use super::Target;
+use super::nginx::{self, Upstreams};
+use crate::{Output, header, yaml};
+
+const EDGE_IMAGE: &str = "nginx:1.27-alpine";
+
+pub fn render(plan: &Plan) -> Output {
+    let mut out = Output::default();
+    let mut services = Map::new();
+    let mut volumes = Map::new();
+    let mut secrets_used = BTreeSet::new();
+    for service in &plan.services {
+        services.insert(service.name.clone(), app_service(service, &mut volumes, &mut secrets_used, &mut out));
+    }
+    for dep in &plan.dependencies {
+        services.insert(dep.name.clone(), dependency(dep, &mut volumes, &mut secrets_used));
+    }
+    if let Some(edge) = &plan.edge {
+        let rendered = nginx::render(plan, Upstreams::Network);
+        out.warnings.extend(rendered.warnings);
+        for file in rendered.files {
+            out.file(format!("nginx/{}", file.path), file.contents);
+        }
+        let mut ports = vec![json!(format!("{}:{}", edge.listen.http, edge.listen.http))];
+        let mut mounts = vec![json!("./nginx/nginx.conf:/etc/nginx/nginx.conf:ro")];
+        if edge.tls.is_some() {
+            ports.push(json!(format!("{}:{}", edge.listen.https, edge.listen.https)));
+            mounts.push(json!("./tls:/etc/nginx/tls:ro"));
+        }
+        let depends: Map<String, Value> = edge
+            .routes
+            .iter()
+            .map(|r| r.service.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|s| (s, json!({ "condition": "service_healthy" })))
+            .collect();
+        services.insert(
+            "edge".to_owned(),
+            json!({
+                "image": EDGE_IMAGE,
+                "restart": "unless-stopped",
+                "ports": ports,
+                "volumes": mounts,
+                "depends_on": depends,
+                "networks": ["public", "internal"],
+                "healthcheck": { "test": ["CMD", "nginx", "-t", "-q"], "interval": "30s", "timeout": "5s", "retries": 3 },
+                "read_only": true,
+                "tmpfs": ["/var/cache/nginx", "/var/run", "/var/log/nginx"],
+                "security_opt": ["no-new-privileges:true"],
+            }),
+        );
+    }
+    let secrets: Map<String, Value> = secrets_used.iter().map(|s| (s.clone(), json!({ "file": format!("./secrets/{s}") }))).collect();
+    let mut doc = Map::new();
+    let name = plan.targets.compose.as_ref().and_then(|c| c.project.clone()).unwrap_or_else(|| plan.project.clone());
+    doc.insert("name".to_owned(), json!(name));
+    doc.insert("services".to_owned(), Value::Object(services));
+    doc.insert("networks".to_owned(), json!({ "public": {}, "internal": { "internal": true } }));
+    if !volumes.is_empty() {
+        doc.insert("volumes".to_owned(), Value::Object(volumes));
+    }
+    if !secrets.is_empty() {
+        doc.insert("secrets".to_owned(), Value::Object(secrets));
+    }
+    out.file("compose.yaml", header::comment("#", plan, "compose") + &yaml::to_string(&Value::Object(doc)));
+    out
+}
+
+fn healthcheck(probe: &ProbePlan) -> Value {
+    let test = match &probe.check {
+        ProbeCheck::Exec { command } => {
+            let mut t = vec![json!("CMD")];
+            t.extend(command.iter().map(|c| json!(c)));
+            Value::Array(t)
+        }
+        // Compose has no HTTP check: use whichever client the image ships.
+        ProbeCheck::Http { path, port } => json!([
+            "CMD-SHELL",
+            format!("curl -fsS -o /dev/null http://127.0.0.1:{}{path} || wget -q -O /dev/null http://127.0.0.1:{}{path} || exit 1", port.port, port.port)
+        ]),
+        ProbeCheck::Tcp { port } => json!(["CMD-SHELL", format!("nc -z 127.0.0.1 {} || exit 1", port.port)]),
+    };
+    json!({
+        "test": test,
+        "interval": probe.interval.to_string(),
+        "timeout": probe.timeout.to_string(),
+        "retries": probe.failure_threshold,
+        "start_period": probe.initial_delay.to_string(),
+    })
+}
+
+fn app_service(s: &ServicePlan, volumes: &mut Map<String, Value>, secrets: &mut BTreeSet<String>, out: &mut Output) -> Value {
+    let mut svc = Map::new();
+    match (&s.image, &s.build) {
+        (Some(image), _) => {
+            svc.insert("image".to_owned(), json!(image));
+        }
+        (None, None) => out.unsupported(Target::Compose, format!("service `{}` without `image` or `build`", s.name), "compose runs containers; add an image"),
+        _ => {}
+    }
+    if let Some(build) = &s.build {
+        let mut b = Map::new();
+        b.insert("context".to_owned(), json!(build.context.clone().unwrap_or_else(|| ".".to_owned())));
+        if let Some(d) = &build.dockerfile {
+            b.insert("dockerfile".to_owned(), json!(d));
+        }
+        if let Some(t) = &build.target {
+            b.insert("target".to_owned(), json!(t));
+        }
+        if !build.args.is_empty() {
+            b.insert("args".to_owned(), json!(build.args));
+        }
+        svc.insert("build".to_owned(), Value::Object(b));
+    }
+    svc.insert("restart".to_owned(), json!("unless-stopped"));
+    let mut env = Map::new();
+    let mut svc_secrets = Vec::new();
+    if let Some(primary) = &s.primary_port {
+        env.insert("PORT".to_owned(), json!(primary.port.to_string()));
+    }
+    for var in &s.env {
+        match &var.value {
+            EnvValue::Literal { value } => {
+                env.insert(var.name.clone(), json!(value));
+            }
+            EnvValue::Secret { secret } => {
+                env.insert(format!("{}_FILE", var.name), json!(format!("/run/secrets/{secret}")));
+                svc_secrets.push(secret.clone());
+            }
+            EnvValue::Dependency { url, password_secret, .. } => {
+                env.insert(var.name.clone(), json!(url));
+                if let Some(secret) = password_secret {
+                    env.insert(format!("{}_PASSWORD_FILE", var.name), json!(format!("/run/secrets/{secret}")));
+                    svc_secrets.push(secret.clone());
+                }
+            }
+        }
+    }
+    if !env.is_empty() {
+        svc.insert("environment".to_owned(), Value::Object(env));
+    }
+    svc_secrets.sort();
+    svc_secrets.dedup();
+    if !svc_secrets.is_empty() {
+        secrets.extend(svc_secrets.iter().cloned());
+        svc.insert("secrets".to_owned(), json!(svc_secrets));
+    }
+    if let Some(probe) = s.probes.readiness.as_ref().or(s.probes.liveness.as_ref()) {
+        svc.insert("healthcheck".to_owned(), healthcheck(probe));
+    }
+    let depends: Map<String, Value> = s.uses.iter().map(|d| (d.clone(), json!({ "condition": "service_healthy" }))).collect();
+    if !depends.is_empty() {
+        svc.insert("depends_on".to_owned(), Value::Object(depends));
+    }
+    let mut deploy = Map::new();
+    deploy.insert("replicas".to_owned(), json!(s.replicas.initial()));
+    if matches!(s.replicas, berth_plan::Replicas::Autoscaled { .. }) {
+        out.unsupported(Target::Compose, format!("autoscaling of `{}`", s.name), "compose runs `autoscale.min` replicas; scale with `docker compose up --scale`");
+    }
+    let mut resources = Map::new();
+    let amounts = |a: &berth_spec::Amounts| {
+        let mut m = Map::new();
+        if let Some(cpu) = a.cpu {
+            m.insert("cpus".to_owned(), json!(format!("{}", cpu.cores())));
+        }
+        if let Some(mem) = a.memory {
+            m.insert("memory".to_owned(), json!(format!("{}M", mem.mebibytes())));
+        }
+        m
+    };
+    let limits = amounts(&s.resources.limits);
+    if !limits.is_empty() {
+        resources.insert("limits".to_owned(), Value::Object(limits));
+    }
+    let reservations = amounts(&s.resources.requests);
+    if !reservations.is_empty() {
+        resources.insert("reservations".to_owned(), Value::Object(reservations));
+    }
+    if !resources.is_empty() {
+        deploy.insert("resources".to_owned(), Value::Object(resources));
+    }
+    svc.insert("deploy".to_owned(), Value::Object(deploy));
+    svc.insert("stop_grace_period".to_owned(), json!(s.run.as_ref().map_or("10s".to_owned(), |r| r.stop_timeout.to_string())));
+    let mut mounts = Vec::new();
+    let mut tmpfs = Vec::new();
+    for v in &s.volumes {
+        if v.persistent {
+            let name = format!("{}-{}", s.name, v.name);
+            volumes.insert(name.clone(), json!({}));
+            mounts.push(json!(format!("{name}:{}{}", v.path, if v.read_only { ":ro" } else { "" })));
+        } else {
+            tmpfs.push(json!(v.path));
+        }
+    }
+    if !mounts.is_empty() {
+        svc.insert("volumes".to_owned(), Value::Array(mounts));
+    }
+    if !tmpfs.is_empty() {
+        svc.insert("tmpfs".to_owned(), Value::Array(tmpfs));
+    }
+    let sec = &s.security;
+    svc.insert("user".to_owned(), json!(format!("{}:{}", sec.run_as_user, sec.run_as_user)));
+    svc.insert("read_only".to_owned(), json!(sec.read_only_root));
+    svc.insert("cap_drop".to_owned(), json!(sec.drop_capabilities));
+    if !sec.add_capabilities.is_empty() {
+        svc.insert("cap_add".to_owned(), json!(sec.add_capabilities));
+    }
+    svc.insert("security_opt".to_owned(), json!(["no-new-privileges:true"]));
+    svc.insert("networks".to_owned(), json!(["internal"]));
+    Value::Object(svc)
+}
+
+fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mut BTreeSet<String>) -> Value {
+    let volume = format!("{}-data", d.name);
+    volumes.insert(volume.clone(), json!({}));
+    let mut svc = Map::new();
+    match d.kind {
+        DependencyKind::Postgres => {
+            let timescale = d.extensions.iter().any(|e| e == "timescaledb");
+            let image = if timescale { format!("timescale/timescaledb:2.17.2-pg{}", d.version) } else { format!("postgres:{}", d.version) };
+            let user = d.user.clone().unwrap_or_default();
+            let db = d.database.clone().unwrap_or_default();
+            svc.insert("image".to_owned(), json!(image));
+            let mut env = Map::new();
+            env.insert("POSTGRES_USER".to_owned(), json!(user));
+            env.insert("POSTGRES_DB".to_owned(), json!(db));
+            if let Some(secret) = &d.password_secret {
+                env.insert("POSTGRES_PASSWORD_FILE".to_owned(), json!(format!("/run/secrets/{secret}")));
+                secrets.insert(secret.clone());
+                svc.insert("secrets".to_owned(), json!([secret]));
+            }
+            svc.insert("environment".to_owned(), Value::Object(env));
+            let mut command = vec![json!("postgres")];
+            let mut settings = d.settings.clone();
+            if timescale {
+                settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
+            }
+            for (k, v) in &settings {
+                command.push(json!("-c"));
+                command.push(json!(format!("{k}={v}")));
+            }
+            svc.insert("command".to_owned(), Value::Array(command));
+            svc.insert("volumes".to_owned(), json!([format!("{volume}:/var/lib/postgresql/data")]));
+            svc.insert("healthcheck".to_owned(), json!({ "test": ["CMD", "pg_isready", "-U", user, "-d", db], "interval": "5s", "timeout": "3s", "retries": 10 }));
+            svc.insert("shm_size".to_owned(), json!("256m"));
+        }
+        DependencyKind::Redis => {
+            svc.insert("image".to_owned(), json!(format!("redis:{}", d.version)));
+            let mut args = vec!["redis-server".to_owned()];
+            if let Some(max) = d.maxmemory {
+                args.push(format!("--maxmemory {}", max.0));
+            }
+            if let Some(policy) = d.maxmemory_policy {
+                let policy = serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                args.push(format!("--maxmemory-policy {policy}"));
+            }
+            match d.persistence {
+                Some(Persistence::None) => args.push("--save '' --appendonly no".to_owned()),
+                Some(Persistence::Aof) => args.push("--save '' --appendonly yes".to_owned()),
+                Some(Persistence::Both) => args.push("--appendonly yes".to_owned()),
+                _ => {}
+            }
+            for (k, v) in &d.settings {
+                args.push(format!("--{k} {v}"));
+            }
+            // Redis cannot read its password from a file: the shell does, at start.
+            let (command, check) = match &d.password_secret {
+                Some(secret) => {
+                    secrets.insert(secret.clone());
+                    svc.insert("secrets".to_owned(), json!([secret]));
+                    (
+                        format!("exec {} --requirepass \"$$(cat /run/secrets/{secret})\"", args.join(" ")),
+                        format!("REDISCLI_AUTH=\"$$(cat /run/secrets/{secret})\" redis-cli ping | grep -q PONG"),
+                    )
+                }
+                None => (format!("exec {}", args.join(" ")), "redis-cli ping | grep -q PONG".to_owned()),
+            };
+            svc.insert("command".to_owned(), json!(["sh", "-c", command]));
+            svc.insert("volumes".to_owned(), json!([format!("{volume}:/data")]));
+            svc.insert("healthcheck".to_owned(), json!({ "test": ["CMD-SHELL", check], "interval": "5s", "timeout": "3s", "retries": 10 }));
+        }
+    }
+    svc.insert("restart".to_owned(), json!("unless-stopped"));
+    svc.insert("networks".to_owned(), json!(["internal"]));
+    svc.insert("security_opt".to_owned(), json!(["no-new-privileges:true"]));
+    Value::Object(svc)
+}

@@ -1,0 +1,254 @@
+//! nginx.conf for the edge. Security headers are repeated in every location
+//! that sets its own headers (nginx drops inherited `add_header`s there),
+//! `proxy_set_header`s likewise, and rate-limit zones live in `http`.
+
+use std::fmt::Write as _;
+
+use berth_plan::{EdgePlan, RoutePlan};
+use berth_plan::{Plan, ServicePlan, replica_port};
+use berth_spec::{RateKey, TlsMode, TlsVersion};
+use berth_spec::model::units::RateUnit;
+
+use super::Target;
+use crate::{Output, header};
+
+/// Where the services are, seen from nginx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstreams {
+    /// Replicas on this host, on loopback ports (the systemd target).
+    Host,
+    /// Services by name on a container network (the compose target).
+    Network,
+}
+
+/// Modern TLS 1.2 ciphers (Mozilla intermediate); TLS 1.3 suites are fixed by OpenSSL.
+const CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+pub fn render(plan: &Plan, upstreams: Upstreams) -> Output {
+    let mut out = Output::default();
+    let Some(edge) = &plan.edge else {
+        out.unsupported(Target::Nginx, "a spec without `edge`", "add an `edge:` section with routes; nothing was rendered");
+        return out;
+    };
+    let conf = nginx_conf(plan, edge, upstreams, &mut out);
+    out.file("nginx.conf", conf);
+    out
+}
+
+pub fn upstream_name(route: &RoutePlan) -> String {
+    format!("{}_{}", route.service.replace('-', "_"), route.port.name.replace('-', "_"))
+}
+
+fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Output) -> String {
+    let mut c = header::comment("#", plan, "nginx");
+    c.push_str("worker_processes auto;\nworker_rlimit_nofile 65535;\n\nevents {\n    worker_connections 8192;\n}\n\nhttp {\n");
+    let t = &edge.timeouts;
+    let _ = write!(
+        c,
+        "    include mime.types;
+    default_type application/octet-stream;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+
+    # Slow clients are cut off: the header and idle timeouts stop slowloris.
+    client_header_timeout {header};
+    client_body_timeout {send};
+    send_timeout {send};
+    keepalive_timeout {idle};
+    large_client_header_buffers 4 8k;
+    client_max_body_size {body};
+
+    log_format main '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent '
+                    '\"$http_referer\" \"$http_user_agent\" rt=$request_time urt=$upstream_response_time rid=$request_id';
+    access_log /var/log/nginx/access.log main buffer=64k flush=5s;
+
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        ''      close;
+    }}
+",
+        header = secs(t.header.as_secs()),
+        send = secs(t.send.as_secs()),
+        idle = secs(t.idle.as_secs()),
+        body = size(edge.body_limit.0),
+    );
+    if edge.gzip {
+        c.push_str("\n    gzip on;\n    gzip_comp_level 5;\n    gzip_min_length 1024;\n    gzip_proxied any;\n    gzip_vary on;\n    gzip_types text/plain text/css text/xml application/json application/javascript application/xml image/svg+xml;\n");
+    }
+    if !edge.rate_limits.is_empty() {
+        c.push_str("\n    # Rate-limit zones belong to the http context; routes pick one with limit_req.\n");
+        for zone in &edge.rate_limits {
+            let key = match zone.by {
+                RateKey::ClientIp => "$binary_remote_addr",
+                RateKey::ApiKey => "$http_x_api_key",
+            };
+            let _ = writeln!(c, "    limit_req_zone {key} zone={}:10m rate={};", zone.name, nginx_rate(zone.rate.requests, zone.rate.per));
+        }
+        c.push_str("    limit_req_status 429;\n");
+    }
+    let services = |name: &str| plan.services.iter().find(|s| s.name == name);
+    let mut seen = Vec::new();
+    for route in &edge.routes {
+        let name = upstream_name(route);
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name.clone());
+        let Some(service) = services(&route.service) else { continue };
+        let _ = writeln!(c, "\n    upstream {name} {{\n        least_conn;");
+        for server in servers(service, route.port.port, upstreams) {
+            let _ = writeln!(c, "        server {server} max_fails=3 fail_timeout=10s;");
+        }
+        c.push_str("        keepalive 64;\n        keepalive_timeout 60s;\n    }\n");
+    }
+    let server_names = if edge.hosts.is_empty() { "_".to_owned() } else { edge.hosts.join(" ") };
+    let headers = security_headers(edge);
+    match &edge.tls {
+        Some(tls) => {
+            if edge.redirect_https {
+                let _ = write!(
+                    c,
+                    "
+    server {{
+        listen {http};
+        listen [::]:{http};
+        server_name {server_names};
+        location /.well-known/acme-challenge/ {{
+            root /var/www/acme;
+        }}
+        location / {{
+            return 301 https://$host$request_uri;
+        }}
+    }}
+",
+                    http = edge.listen.http
+                );
+            }
+            let (cert, key) = match tls.mode {
+                TlsMode::Files => (tls.cert.clone().unwrap_or_default(), tls.key.clone().unwrap_or_default()),
+                // Relative to nginx's prefix (/etc/nginx): certbot or berth puts them there.
+                TlsMode::Acme | TlsMode::SelfSigned => ("tls/fullchain.pem".to_owned(), "tls/privkey.pem".to_owned()),
+            };
+            let protocols = match tls.min_version {
+                TlsVersion::V1_2 => "TLSv1.2 TLSv1.3",
+                TlsVersion::V1_3 => "TLSv1.3",
+            };
+            let _ = write!(
+                c,
+                "
+    server {{
+        listen {https} ssl http2;
+        listen [::]:{https} ssl http2;
+        server_name {server_names};
+
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols {protocols};
+        ssl_ciphers {CIPHERS};
+        ssl_prefer_server_ciphers off;
+        ssl_session_cache shared:berth_tls:10m;
+        ssl_session_timeout 1d;
+        ssl_session_tickets off;
+",
+                https = edge.listen.https
+            );
+            if !edge.redirect_https {
+                let _ = writeln!(c, "        listen {http};\n        listen [::]:{http};", http = edge.listen.http);
+            }
+        }
+        None => {
+            let _ = write!(c, "\n    server {{\n        listen {http};\n        listen [::]:{http};\n        server_name {server_names};\n", http = edge.listen.http);
+        }
+    }
+    for h in &headers {
+        let _ = writeln!(c, "        {h}");
+    }
+    for route in &edge.routes {
+        location(&mut c, plan, route, &headers, out);
+    }
+    c.push_str("    }\n}\n");
+    c
+}
+
+fn servers(service: &ServicePlan, port: u16, upstreams: Upstreams) -> Vec<String> {
+    match upstreams {
+        // The container network's DNS balances across replicas of one name.
+        Upstreams::Network => vec![format!("{}:{port}", service.name)],
+        Upstreams::Host => (0..service.replicas.initial().max(1)).map(|i| format!("127.0.0.1:{}", replica_port(port, i))).collect(),
+    }
+}
+
+fn security_headers(edge: &EdgePlan) -> Vec<String> {
+    edge.headers.iter().map(|(name, value)| format!("add_header {name} \"{}\" always;", value.replace('"', "\\\""))).collect()
+}
+
+fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], out: &mut Output) {
+    if route.host.is_some() {
+        out.unsupported(Target::Nginx, format!("the host-specific route `{}`", route.path), "it is served for every host; split hosts into separate specs or use `berth up`");
+    }
+    if route.auth.is_some() {
+        out.unsupported(
+            Target::Nginx,
+            format!("edge authentication on `{}` (API keys, JWT)", route.path),
+            "open-source nginx cannot check them without putting keys into the config; enforce auth in the service, or run the berth edge (`berth up`)",
+        );
+    }
+    let _ = writeln!(c, "\n        location {} {{", route.path);
+    if let Some(zone) = &route.rate_limit {
+        let burst = plan.edge.as_ref().and_then(|e| e.rate_limits.iter().find(|z| &z.name == zone)).map_or(0, |z| z.burst);
+        let _ = writeln!(c, "            limit_req zone={zone} burst={burst} nodelay;");
+    }
+    for entry in &route.allow {
+        let _ = writeln!(c, "            allow {entry};");
+    }
+    if !route.allow.is_empty() {
+        c.push_str("            deny all;\n");
+    }
+    let _ = writeln!(c, "            client_max_body_size {};", size(route.body_limit.0));
+    // proxy_set_header in a location replaces every inherited one: set all here.
+    c.push_str("            proxy_http_version 1.1;\n");
+    if route.websocket {
+        c.push_str("            proxy_set_header Upgrade $http_upgrade;\n            proxy_set_header Connection $connection_upgrade;\n");
+    } else {
+        c.push_str("            proxy_set_header Connection \"\";\n");
+    }
+    c.push_str("            proxy_set_header Host $host;\n            proxy_set_header X-Real-IP $remote_addr;\n            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n            proxy_set_header X-Forwarded-Proto $scheme;\n            proxy_set_header X-Request-ID $request_id;\n");
+    let edge = plan.edge.as_ref();
+    let connect = edge.map_or(5, |e| e.timeouts.connect.as_secs());
+    let send = edge.map_or(60, |e| e.timeouts.send.as_secs());
+    let _ = writeln!(c, "            proxy_connect_timeout {};\n            proxy_send_timeout {};\n            proxy_read_timeout {};", secs(connect), secs(send), secs(route.timeout.as_secs()));
+    c.push_str("            proxy_next_upstream error timeout;\n            proxy_next_upstream_tries 2;\n");
+    if route.websocket {
+        // A location with its own add_header loses the server's: repeat them.
+        c.push_str("            add_header X-Accel-Buffering \"no\" always;\n");
+        for h in headers {
+            let _ = writeln!(c, "            {h}");
+        }
+    }
+    let target = if route.strip_prefix { format!("http://{}/", upstream_name(route)) } else { format!("http://{}", upstream_name(route)) };
+    let _ = writeln!(c, "            proxy_pass {target};\n        }}");
+}
+
+fn secs(s: u64) -> String {
+    format!("{s}s")
+}
+
+/// nginx sizes: `k` and `m` suffixes, rounded up.
+fn size(bytes: u64) -> String {
+    if bytes % (1 << 20) == 0 {
+        format!("{}m", bytes >> 20)
+    } else {
+        format!("{}k", bytes.div_ceil(1024))
+    }
+}
+
+/// nginx only has r/s and r/m; an hourly rate is rounded up to r/m.
+fn nginx_rate(requests: u32, per: RateUnit) -> String {
+    match per {
+        RateUnit::Second => format!("{requests}r/s"),
+        RateUnit::Minute => format!("{requests}r/m"),
+        RateUnit::Hour => format!("{}r/m", requests.div_ceil(60)),
+    }
+}

@@ -1,0 +1,267 @@
+//! systemd units for running the services on a host: one hardened template
+//! per service (`<project>-<service>@<replica>.service`), a target that
+//! starts every replica, per-replica environment files (ports and plain
+//! settings only), a sysusers.d entry for the service user, and a
+//! service/timer pair per backup that calls `berth backup` then
+//! `berth backup verify`. Secrets arrive through `LoadCredential=`.
+
+use std::fmt::Write as _;
+
+use berth_plan::{BackupJob, EnvValue, Plan, ServicePlan, replica_port};
+
+use super::Target;
+use crate::{Output, header};
+
+/// Where the operator puts secret files for `LoadCredential=` (mode 0600).
+fn credential_path(plan: &Plan, secret: &str) -> String {
+    format!("/etc/{}/credentials/{secret}", plan.project)
+}
+
+pub fn unit_name(plan: &Plan, service: &str) -> String {
+    format!("{}-{service}", plan.project)
+}
+
+pub fn render(plan: &Plan) -> Output {
+    let mut out = Output::default();
+    let user = plan.targets.systemd.as_ref().and_then(|s| s.user.clone()).unwrap_or_else(|| plan.project.clone());
+    let install = plan.targets.systemd.as_ref().and_then(|s| s.install_dir.clone()).unwrap_or_else(|| format!("/opt/{}", plan.project));
+    let mut wants = Vec::new();
+    for service in &plan.services {
+        let Some(run) = &service.run else {
+            out.unsupported(Target::Systemd, format!("service `{}` without a `run` command", service.name), "systemd runs plain processes; add `run: { command: [...] }`");
+            continue;
+        };
+        if matches!(service.replicas, berth_plan::Replicas::Autoscaled { .. }) {
+            out.unsupported(Target::Systemd, format!("autoscaling of `{}`", service.name), "the units run `autoscale.min` replicas; scale by enabling more instances");
+        }
+        let name = unit_name(plan, &service.name);
+        out.file(format!("{name}@.service"), template(plan, service, &run.command, run.workdir.as_deref(), run.stop_timeout.as_secs(), &user, &install));
+        for i in 0..service.replicas.initial().max(1) {
+            wants.push(format!("{name}@{i}.service"));
+            out.file(format!("env/{}-{i}.env", service.name), replica_env(plan, service, i));
+        }
+    }
+    for job in &plan.backups {
+        let name = format!("{}-backup-{}", plan.project, job.dependency);
+        out.file(format!("{name}.service"), backup_service(plan, job, &user));
+        out.file(format!("{name}.timer"), backup_timer(plan, job));
+        wants.push(format!("{name}.timer"));
+    }
+    let mut target = header::comment("#", plan, "systemd");
+    let _ = write!(target, "[Unit]\nDescription={} (every replica and backup timer)\nWants={}\n\n[Install]\nWantedBy=multi-user.target\n", plan.project, wants.join(" "));
+    out.file(format!("{}.target", plan.project), target);
+    out.file(format!("sysusers.d/{}.conf", plan.project), format!("{}u {user} - \"{} services\" /var/lib/{}\n", header::comment("#", plan, "systemd"), plan.project, plan.project));
+    out
+}
+
+/// Absolute program path: relative commands live under the install directory.
+fn program(install: &str, service: &str, command: &[String]) -> String {
+    let mut parts: Vec<String> = command.iter().map(|a| quote(a)).collect();
+    if let Some(first) = parts.first_mut() {
+        if !first.starts_with('/') {
+            *first = format!("{install}/{service}/{}", first.trim_start_matches("./"));
+        }
+    }
+    parts.join(" ")
+}
+
+/// Quotes an argument for ExecStart when it has spaces or quotes.
+fn quote(arg: &str) -> String {
+    if arg.is_empty() || arg.contains([' ', '"', '\'', '\\', ';']) {
+        format!("\"{}\"", arg.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        arg.to_owned()
+    }
+}
+
+fn template(plan: &Plan, service: &ServicePlan, command: &[String], workdir: Option<&str>, stop_timeout: u64, user: &str, install: &str) -> String {
+    let p = &plan.project;
+    let s = &service.name;
+    let mut u = header::comment("#", plan, "systemd");
+    let _ = write!(u, "[Unit]\nDescription={p} {s} (replica %i)\nWants=network-online.target\nAfter=network-online.target\nPartOf={p}.target\n");
+    let deps: Vec<String> = service.uses.iter().map(|d| format!("{p}-{d}.service")).collect();
+    if !deps.is_empty() {
+        // Ordering only: the dependencies may run elsewhere.
+        let _ = writeln!(u, "After={}", deps.join(" "));
+    }
+    let _ = write!(u, "\n[Service]\nType=exec\nUser={user}\nGroup={user}\n");
+    let workdir = workdir.map_or_else(|| format!("{install}/{s}"), |w| if w.starts_with('/') { w.to_owned() } else { format!("{install}/{s}/{w}") });
+    let _ = writeln!(u, "WorkingDirectory={workdir}");
+    let _ = writeln!(u, "EnvironmentFile=/etc/{p}/{s}-%i.env");
+    for var in &service.env {
+        match &var.value {
+            EnvValue::Literal { .. } => {}
+            EnvValue::Secret { secret } => {
+                let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, secret));
+                let _ = writeln!(u, "Environment={}_FILE=%d/{secret}", var.name);
+            }
+            EnvValue::Dependency { password_secret, .. } => {
+                if let Some(secret) = password_secret {
+                    let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, secret));
+                    let _ = writeln!(u, "Environment={}_PASSWORD_FILE=%d/{secret}", var.name);
+                }
+            }
+        }
+    }
+    let _ = writeln!(u, "ExecStart={}", program(install, s, command));
+    let _ = write!(u, "Restart=on-failure\nRestartSec=2s\nKillSignal=SIGTERM\nTimeoutStopSec={stop_timeout}s\n");
+    // The service's own writable places, created by systemd with the right owner.
+    let _ = writeln!(u, "StateDirectory={p}/{s}\nRuntimeDirectory={p}-{s}-%i\nReadWritePaths=/var/lib/{p}/{s}");
+    for volume in &service.volumes {
+        if volume.persistent {
+            let _ = writeln!(u, "StateDirectory={p}/{s}/{}", volume.name);
+            let mode = if volume.read_only { "BindReadOnlyPaths" } else { "BindPaths" };
+            let _ = writeln!(u, "{mode}=/var/lib/{p}/{s}/{}:{}", volume.name, volume.path);
+        } else {
+            let _ = writeln!(u, "TemporaryFileSystem={}", volume.path);
+        }
+    }
+    let sec = &service.security;
+    u.push_str("NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\nProtectHostname=yes\nRestrictNamespaces=yes\nRestrictRealtime=yes\nRestrictSUIDSGID=yes\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nLockPersonality=yes\nSystemCallArchitectures=native\nSystemCallFilter=@system-service\nUMask=0077\n");
+    let caps: Vec<String> = sec.add_capabilities.iter().map(|c| format!("CAP_{}", c.trim_start_matches("CAP_").to_uppercase())).collect();
+    let _ = writeln!(u, "CapabilityBoundingSet={}\nAmbientCapabilities={}", caps.join(" "), caps.join(" "));
+    if let Some(memory) = service.resources.limits.memory {
+        let _ = writeln!(u, "MemoryMax={}M", memory.mebibytes());
+    }
+    if let Some(memory) = service.resources.requests.memory {
+        let _ = writeln!(u, "MemoryLow={}M", memory.mebibytes());
+    }
+    if let Some(cpu) = service.resources.limits.cpu {
+        let _ = writeln!(u, "CPUQuota={}%", (cpu.0 / 10).max(1));
+    }
+    u.push_str("TasksMax=4096\nLimitNOFILE=65535\n\n[Install]\n");
+    let _ = writeln!(u, "WantedBy={p}.target");
+    u
+}
+
+/// Ports and plain settings for one replica. Never secrets: those come
+/// through credentials.
+fn replica_env(plan: &Plan, service: &ServicePlan, index: u32) -> String {
+    let mut e = header::comment("#", plan, "systemd");
+    if let Some(primary) = &service.primary_port {
+        let _ = writeln!(e, "PORT={}", replica_port(primary.port, index));
+    }
+    for port in &service.ports {
+        let _ = writeln!(e, "PORT_{}={}", port.name.to_uppercase().replace('-', "_"), replica_port(port.port, index));
+    }
+    let _ = writeln!(e, "BERTH_REPLICA={index}");
+    for var in &service.env {
+        match &var.value {
+            EnvValue::Literal { value } => {
+                let _ = writeln!(e, "{}={}", var.name, env_quote(value));
+            }
+            EnvValue::Dependency { url, .. } => {
+                let _ = writeln!(e, "{}={}", var.name, env_quote(url));
+            }
+            EnvValue::Secret { .. } => {}
+        }
+    }
+    e
+}
+
+/// systemd EnvironmentFile quoting: double quotes when needed, no `export`.
+fn env_quote(value: &str) -> String {
+    if value.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@,+=%".contains(c)) {
+        value.to_owned()
+    } else {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$"))
+    }
+}
+
+fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
+    let p = &plan.project;
+    let mut u = header::comment("#", plan, "systemd");
+    let _ = write!(
+        u,
+        "[Unit]\nDescription={p}: back up {dep} ({method}) and prove the backup restores\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\n",
+        dep = job.dependency,
+        method = job.method,
+    );
+    if let Some(secret) = plan.dependencies.iter().find(|d| d.name == job.dependency).and_then(|d| d.password_secret.clone()) {
+        let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, &secret));
+    }
+    let _ = writeln!(u, "ExecStart=/usr/local/bin/berth backup {dep} --spec /etc/{p}/berth.yaml", dep = job.dependency);
+    if job.verify {
+        let _ = writeln!(u, "ExecStart=/usr/local/bin/berth backup verify {dep} --spec /etc/{p}/berth.yaml", dep = job.dependency);
+    }
+    let _ = write!(u, "StateDirectory={p}/backup\nCacheDirectory={p}/backup\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n");
+    if let Some(dir) = local_destination(&job.to) {
+        let _ = writeln!(u, "ReadWritePaths=-{dir}");
+    }
+    u
+}
+
+/// A backup destination on this host, as an absolute path to allow writes to.
+fn local_destination(to: &str) -> Option<String> {
+    let path = to.strip_prefix("file://").unwrap_or(to);
+    if to.contains("://") && !to.starts_with("file://") {
+        return None;
+    }
+    Some(if path.starts_with('/') { path.to_owned() } else { format!("/var/lib/berth-backups/{}", path.trim_start_matches("./")) })
+}
+
+fn backup_timer(plan: &Plan, job: &BackupJob) -> String {
+    let mut u = header::comment("#", plan, "systemd");
+    let _ = write!(
+        u,
+        "[Unit]\nDescription={p}: scheduled backup of {dep} ({schedule} UTC)\n\n[Timer]\nOnCalendar={calendar}\nPersistent=true\nRandomizedDelaySec=60s\n\n[Install]\nWantedBy=timers.target\n",
+        p = plan.project,
+        dep = job.dependency,
+        schedule = job.schedule,
+        calendar = on_calendar(&job.schedule.0),
+    );
+    u
+}
+
+/// A cron schedule as a systemd calendar event, in UTC.
+pub fn on_calendar(cron: &str) -> String {
+    match cron {
+        "@hourly" => return "hourly".to_owned(),
+        "@daily" => return "*-*-* 00:00:00 UTC".to_owned(),
+        "@weekly" => return "Mon *-*-* 00:00:00 UTC".to_owned(),
+        "@monthly" => return "*-*-01 00:00:00 UTC".to_owned(),
+        "@yearly" => return "*-01-01 00:00:00 UTC".to_owned(),
+        _ => {}
+    }
+    let f: Vec<&str> = cron.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = f.as_slice() else { return "daily".to_owned() };
+    let field = |v: &str, start: &str| -> String {
+        v.split(',')
+            .map(|part| {
+                let part = part.replace('-', "..");
+                match part.strip_prefix("*/") {
+                    Some(step) => format!("{start}/{step}"),
+                    None => part,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let days = if *dow == "*" {
+        String::new()
+    } else {
+        const NAMES: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let name = |d: &str| d.parse::<usize>().ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("Mon");
+        let parts: Vec<String> = dow
+            .split(',')
+            .map(|p| match p.split_once('-') {
+                Some((a, b)) => format!("{}..{}", name(a), name(b)),
+                None => name(p).to_owned(),
+            })
+            .collect();
+        format!("{} ", parts.join(","))
+    };
+    format!("{days}*-{}-{} {}:{}:00 UTC", field(month, "1"), field(dom, "1"), field(hour, "0"), field(minute, "0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_calendar;
+
+    #[test]
+    fn cron_to_calendar() {
+        assert_eq!(on_calendar("0 3 * * *"), "*-*-* 3:0:00 UTC");
+        assert_eq!(on_calendar("*/15 1-5 * * 1-5"), "Mon..Fri *-*-* 1..5:0/15:00 UTC");
+        assert_eq!(on_calendar("@daily"), "*-*-* 00:00:00 UTC");
+    }
+}

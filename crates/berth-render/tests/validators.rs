@@ -1,0 +1,161 @@
+//! Every target, for every example in every environment, passes its
+//! ecosystem's own validator: `docker compose config`, `nginx -t`,
+//! `systemd-analyze verify` (any output is a failure), `promtool check` and
+//! `promtool test rules`, `amtool check-config`. A missing validator fails
+//! the test (see `berth_test_support::tool`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use berth_render::{File, Target};
+use berth_test_support::{Run, TempDir, compose_binary, example_environments, run, temp_dir, tool};
+
+fn write(dir: &Path, files: &[File]) {
+    for f in files {
+        let path = dir.join(&f.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &f.contents).unwrap();
+    }
+}
+
+fn expect_ok(what: &str, result: &Run, quiet: bool) {
+    let noisy = quiet && !(result.stdout.trim().is_empty() && result.stderr.trim().is_empty());
+    assert!(result.success && !noisy, "{what} failed:\nstdout:\n{}\nstderr:\n{}", result.stdout, result.stderr);
+}
+
+/// A self-signed certificate at the paths the rendered nginx.conf names.
+fn certificate(dir: &Path) {
+    std::fs::create_dir_all(dir.join("tls")).unwrap();
+    let result = run(
+        &tool("openssl"),
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", "tls/privkey.pem", "-out", "tls/fullchain.pem"],
+        dir,
+    );
+    expect_ok("openssl req", &result, false);
+}
+
+fn check_nginx(dir: &Path, label: &str) {
+    std::fs::copy("/etc/nginx/mime.types", dir.join("mime.types")).expect("nginx's mime.types (install nginx)");
+    certificate(dir);
+    let prefix = format!("{}/", dir.display());
+    let error_log = dir.join("error.log");
+    let conf = dir.join("nginx.conf");
+    let result = run(&tool("nginx"), &["-t", "-q", "-p", &prefix, "-e", &error_log.to_string_lossy(), "-c", &conf.to_string_lossy()], dir);
+    expect_ok(&format!("nginx -t ({label})"), &result, true);
+}
+
+/// The distribution's units, copied once: `verify --root` needs sysinit.target and friends.
+fn systemd_units() -> &'static Path {
+    static ROOT: OnceLock<TempDir> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = temp_dir();
+        let result = run(&tool("cp"), &["-a", "/usr/lib/systemd/system", &root.path().join("units").to_string_lossy()], root.path());
+        expect_ok("copy /usr/lib/systemd/system", &result, false);
+        root
+    })
+    .path()
+}
+
+fn check_systemd(files: &[File], label: &str) {
+    let root = temp_dir();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("usr/lib/systemd")).unwrap();
+    let result = run(&tool("cp"), &["-a", &systemd_units().join("units").to_string_lossy(), &r.join("usr/lib/systemd/system").to_string_lossy()], r);
+    expect_ok("copy units", &result, false);
+    let units_dir = r.join("etc/systemd/system");
+    std::fs::create_dir_all(&units_dir).unwrap();
+    let mut names = Vec::new();
+    for f in files.iter().filter(|f| !f.path.contains('/')) {
+        std::fs::write(units_dir.join(&f.path), &f.contents).unwrap();
+        // The programs the units start are what an install puts in place.
+        for line in f.contents.lines().filter_map(|l| l.strip_prefix("ExecStart=")) {
+            let program = r.join(line.split_whitespace().next().unwrap().trim_start_matches('/'));
+            std::fs::create_dir_all(program.parent().unwrap()).unwrap();
+            std::fs::write(&program, "#!/bin/sh\n").unwrap();
+            run(&tool("chmod"), &["+x", &program.to_string_lossy()], r);
+        }
+        names.push(f.path.replace("@.service", "@0.service"));
+    }
+    let root_arg = format!("--root={}", r.display());
+    let mut args = vec!["verify", root_arg.as_str()];
+    args.extend(names.iter().map(String::as_str));
+    let result = run(&tool("systemd-analyze"), &args, &units_dir);
+    expect_ok(&format!("systemd-analyze verify ({label})"), &result, true);
+}
+
+fn validate(target: Target, files: &[File], label: &str) {
+    let dir = temp_dir();
+    let d = dir.path();
+    write(d, files);
+    match target {
+        Target::Compose => {
+            // The embedded nginx.conf names services by their compose host
+            // names, which only resolve inside compose; the nginx target
+            // (same code, loopback upstreams) is what `nginx -t` checks.
+            let result = run(&compose_binary(), &["-f", "compose.yaml", "config", "-q"], d);
+            expect_ok(&format!("docker compose config ({label})"), &result, true);
+        }
+        Target::Nginx => {
+            if !files.is_empty() {
+                check_nginx(d, label);
+            }
+        }
+        Target::Systemd => check_systemd(files, label),
+        Target::Prometheus => {
+            if files.is_empty() {
+                return;
+            }
+            let promtool = tool("promtool");
+            expect_ok(&format!("promtool check config ({label})"), &run(&promtool, &["check", "config", "prometheus.yml"], d), false);
+            expect_ok(&format!("promtool check rules ({label})"), &run(&promtool, &["check", "rules", "rules.yml"], d), false);
+            expect_ok(&format!("promtool test rules ({label})"), &run(&promtool, &["test", "rules", "rules.test.yml"], d), false);
+        }
+        Target::Alertmanager => {
+            if !files.is_empty() {
+                expect_ok(&format!("amtool check-config ({label})"), &run(&tool("amtool"), &["check-config", "alertmanager.yml"], d), false);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_target_passes_its_validator() {
+    let mut checked = 0;
+    for (name, text, envs) in example_environments() {
+        for env in envs {
+            let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
+            let plan = berth_plan::build(&spec, env.as_deref());
+            for &target in Target::ALL {
+                let label = format!("{name} {} {}", env.as_deref().unwrap_or("base"), target.name());
+                validate(target, &target.render(&plan).files, &label);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5 * 5, "only {checked} renders were validated");
+}
+
+/// The validators must be able to fail, or passing proves nothing.
+#[test]
+fn validators_reject_broken_files() {
+    let broken_nginx = [File { path: "nginx.conf".into(), contents: "events {}\nhttp { server { listen 80; locaton / { } } }\n".into() }];
+    let dir = temp_dir();
+    write(dir.path(), &broken_nginx);
+    std::fs::copy("/etc/nginx/mime.types", dir.path().join("mime.types")).unwrap();
+    let prefix = format!("{}/", dir.path().display());
+    let conf = dir.path().join("nginx.conf");
+    let result = run(&tool("nginx"), &["-t", "-q", "-p", &prefix, "-e", "/dev/null", "-c", &conf.to_string_lossy()], dir.path());
+    assert!(!result.success, "nginx -t accepted a misspelled directive");
+
+    let unit = [File { path: "x.service".into(), contents: "[Service]\nExecStart=/bin/true\nNoNewPrivilegez=yes\n".into() }];
+    let root = temp_dir();
+    write(root.path(), &unit);
+    let result = run(&tool("systemd-analyze"), &["verify", "./x.service"], root.path());
+    assert!(!(result.stdout.trim().is_empty() && result.stderr.trim().is_empty()), "systemd-analyze said nothing about an unknown key");
+
+    let dir = temp_dir();
+    write(dir.path(), &[File { path: "compose.yaml".into(), contents: "services:\n  web:\n    image: x\n    replicass: 2\n".into() }]);
+    assert!(!run(&compose_binary(), &["-f", "compose.yaml", "config", "-q"], dir.path()).success, "compose accepted an unknown key");
+}
