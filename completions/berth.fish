@@ -32,6 +32,8 @@ complete -c berth -n "__fish_berth_needs_command" -s V -l version -d 'Print vers
 complete -c berth -n "__fish_berth_needs_command" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
 complete -c berth -n "__fish_berth_needs_command" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
 complete -c berth -n "__fish_berth_needs_command" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_needs_command" -f -a "render" -d 'Render deployment files for one or more targets'
+complete -c berth -n "__fish_berth_needs_command" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
 complete -c berth -n "__fish_berth_needs_command" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
 complete -c berth -n "__fish_berth_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c berth -n "__fish_berth_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -59,6 +61,24 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand plan" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand render" -s f -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand render" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand render" -l out -d 'Directory the files go in, one subdirectory per target' -r -F
+complete -c berth -n "__fish_berth_using_subcommand render" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand render" -l check -d 'Write nothing; exit 1 when the directory differs from what the spec renders'
+complete -c berth -n "__fish_berth_using_subcommand render" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand render" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand diff" -s f -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand diff" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand diff" -l out -d 'Directory the files go in, one subdirectory per target' -r -F
+complete -c berth -n "__fish_berth_using_subcommand diff" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand diff" -l check -d 'Write nothing; exit 1 when the directory differs from what the spec renders'
+complete -c berth -n "__fish_berth_using_subcommand diff" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand diff" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand schema" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -69,9 +89,11 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

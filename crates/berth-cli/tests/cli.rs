@@ -5,5 +5,5 @@
 
 #[test]
 fn cli_cases() {
-    trycmd::TestCases::new().case("tests/cmd/*.toml");
+    trycmd::TestCases::new().case("tests/cmd/*.toml").case("tests/cmd/*.trycmd");
 }

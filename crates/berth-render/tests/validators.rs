@@ -30,7 +30,21 @@ fn certificate(dir: &Path) {
     std::fs::create_dir_all(dir.join("tls")).unwrap();
     let result = run(
         &tool("openssl"),
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", "tls/privkey.pem", "-out", "tls/fullchain.pem"],
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "tls/privkey.pem",
+            "-out",
+            "tls/fullchain.pem",
+        ],
         dir,
     );
     expect_ok("openssl req", &result, false);
@@ -42,7 +56,11 @@ fn check_nginx(dir: &Path, label: &str) {
     let prefix = format!("{}/", dir.display());
     let error_log = dir.join("error.log");
     let conf = dir.join("nginx.conf");
-    let result = run(&tool("nginx"), &["-t", "-q", "-p", &prefix, "-e", &error_log.to_string_lossy(), "-c", &conf.to_string_lossy()], dir);
+    let result = run(
+        &tool("nginx"),
+        &["-t", "-q", "-p", &prefix, "-e", &error_log.to_string_lossy(), "-c", &conf.to_string_lossy()],
+        dir,
+    );
     expect_ok(&format!("nginx -t ({label})"), &result, true);
 }
 
@@ -51,7 +69,11 @@ fn systemd_units() -> &'static Path {
     static ROOT: OnceLock<TempDir> = OnceLock::new();
     ROOT.get_or_init(|| {
         let root = temp_dir();
-        let result = run(&tool("cp"), &["-a", "/usr/lib/systemd/system", &root.path().join("units").to_string_lossy()], root.path());
+        let result = run(
+            &tool("cp"),
+            &["-a", "/usr/lib/systemd/system", &root.path().join("units").to_string_lossy()],
+            root.path(),
+        );
         expect_ok("copy /usr/lib/systemd/system", &result, false);
         root
     })
@@ -62,12 +84,17 @@ fn check_systemd(files: &[File], label: &str) {
     let root = temp_dir();
     let r = root.path();
     std::fs::create_dir_all(r.join("usr/lib/systemd")).unwrap();
-    let result = run(&tool("cp"), &["-a", &systemd_units().join("units").to_string_lossy(), &r.join("usr/lib/systemd/system").to_string_lossy()], r);
+    let result = run(
+        &tool("cp"),
+        &["-a", &systemd_units().join("units").to_string_lossy(), &r.join("usr/lib/systemd/system").to_string_lossy()],
+        r,
+    );
     expect_ok("copy units", &result, false);
     let units_dir = r.join("etc/systemd/system");
     std::fs::create_dir_all(&units_dir).unwrap();
     let mut names = Vec::new();
-    for f in files.iter().filter(|f| !f.path.contains('/')) {
+    let is_unit = |p: &str| [".service", ".timer", ".target"].iter().any(|e| p.ends_with(e));
+    for f in files.iter().filter(|f| !f.path.contains('/') && is_unit(&f.path)) {
         std::fs::write(units_dir.join(&f.path), &f.contents).unwrap();
         // The programs the units start are what an install puts in place.
         for line in f.contents.lines().filter_map(|l| l.strip_prefix("ExecStart=")) {
@@ -108,13 +135,29 @@ fn validate(target: Target, files: &[File], label: &str) {
                 return;
             }
             let promtool = tool("promtool");
-            expect_ok(&format!("promtool check config ({label})"), &run(&promtool, &["check", "config", "prometheus.yml"], d), false);
-            expect_ok(&format!("promtool check rules ({label})"), &run(&promtool, &["check", "rules", "rules.yml"], d), false);
-            expect_ok(&format!("promtool test rules ({label})"), &run(&promtool, &["test", "rules", "rules.test.yml"], d), false);
+            expect_ok(
+                &format!("promtool check config ({label})"),
+                &run(&promtool, &["check", "config", "prometheus.yml"], d),
+                false,
+            );
+            expect_ok(
+                &format!("promtool check rules ({label})"),
+                &run(&promtool, &["check", "rules", "rules.yml"], d),
+                false,
+            );
+            expect_ok(
+                &format!("promtool test rules ({label})"),
+                &run(&promtool, &["test", "rules", "rules.test.yml"], d),
+                false,
+            );
         }
         Target::Alertmanager => {
             if !files.is_empty() {
-                expect_ok(&format!("amtool check-config ({label})"), &run(&tool("amtool"), &["check-config", "alertmanager.yml"], d), false);
+                expect_ok(
+                    &format!("amtool check-config ({label})"),
+                    &run(&tool("amtool"), &["check-config", "alertmanager.yml"], d),
+                    false,
+                );
             }
         }
     }
@@ -140,22 +183,36 @@ fn every_target_passes_its_validator() {
 /// The validators must be able to fail, or passing proves nothing.
 #[test]
 fn validators_reject_broken_files() {
-    let broken_nginx = [File { path: "nginx.conf".into(), contents: "events {}\nhttp { server { listen 80; locaton / { } } }\n".into() }];
+    let broken_nginx = [File {
+        path: "nginx.conf".into(),
+        contents: "events {}\nhttp { server { listen 80; locaton / { } } }\n".into(),
+    }];
     let dir = temp_dir();
     write(dir.path(), &broken_nginx);
     std::fs::copy("/etc/nginx/mime.types", dir.path().join("mime.types")).unwrap();
     let prefix = format!("{}/", dir.path().display());
     let conf = dir.path().join("nginx.conf");
-    let result = run(&tool("nginx"), &["-t", "-q", "-p", &prefix, "-e", "/dev/null", "-c", &conf.to_string_lossy()], dir.path());
+    let result =
+        run(&tool("nginx"), &["-t", "-q", "-p", &prefix, "-e", "/dev/null", "-c", &conf.to_string_lossy()], dir.path());
     assert!(!result.success, "nginx -t accepted a misspelled directive");
 
-    let unit = [File { path: "x.service".into(), contents: "[Service]\nExecStart=/bin/true\nNoNewPrivilegez=yes\n".into() }];
+    let unit =
+        [File { path: "x.service".into(), contents: "[Service]\nExecStart=/bin/true\nNoNewPrivilegez=yes\n".into() }];
     let root = temp_dir();
     write(root.path(), &unit);
     let result = run(&tool("systemd-analyze"), &["verify", "./x.service"], root.path());
-    assert!(!(result.stdout.trim().is_empty() && result.stderr.trim().is_empty()), "systemd-analyze said nothing about an unknown key");
+    assert!(
+        !(result.stdout.trim().is_empty() && result.stderr.trim().is_empty()),
+        "systemd-analyze said nothing about an unknown key"
+    );
 
     let dir = temp_dir();
-    write(dir.path(), &[File { path: "compose.yaml".into(), contents: "services:\n  web:\n    image: x\n    replicass: 2\n".into() }]);
-    assert!(!run(&compose_binary(), &["-f", "compose.yaml", "config", "-q"], dir.path()).success, "compose accepted an unknown key");
+    write(
+        dir.path(),
+        &[File { path: "compose.yaml".into(), contents: "services:\n  web:\n    image: x\n    replicass: 2\n".into() }],
+    );
+    assert!(
+        !run(&compose_binary(), &["-f", "compose.yaml", "config", "-q"], dir.path()).success,
+        "compose accepted an unknown key"
+    );
 }

@@ -1,5 +1,9 @@
 //! Helpers shared by every crate's tests. Test-only: nothing here ships.
 
+// Test support fails loudly (a missing validator is a failed test, never a
+// skip), and is where tests start programs and read PATH.
+#![allow(clippy::panic, clippy::disallowed_methods, reason = "test-only crate; see the comment above")]
+
 use std::path::{Path, PathBuf};
 
 /// The repository root, found from this crate's manifest directory.
@@ -69,10 +73,11 @@ fn environment_names(text: &str) -> Vec<String> {
             if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
                 break;
             }
-            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
-                if !name.starts_with(' ') && !name.starts_with('#') {
-                    names.push(name.to_owned());
-                }
+            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+                && !name.starts_with(' ')
+                && !name.starts_with('#')
+            {
+                names.push(name.to_owned());
             }
         }
     }
@@ -87,7 +92,9 @@ pub fn tool(name: &str) -> PathBuf {
     if venv.is_file() {
         return venv;
     }
-    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(name)).find(|p| p.is_file());
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
     on_path.unwrap_or_else(|| panic!("validator `{name}` not found: run scripts/install-test-deps"))
 }
 
@@ -101,7 +108,9 @@ pub fn compose_binary() -> PathBuf {
         .flatten()
         .map(|e| e.path().join("site-packages/compose/docker-compose"))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("docker-compose binary not found under {}: run scripts/install-test-deps", lib.display()))
+        .unwrap_or_else(|| {
+            panic!("docker-compose binary not found under {}: run scripts/install-test-deps", lib.display())
+        })
 }
 
 /// Output of a finished validator run.
@@ -113,7 +122,6 @@ pub struct Run {
 }
 
 /// Runs a validator to completion in `dir`.
-#[allow(clippy::disallowed_methods, reason = "test support: the one place tests start programs")]
 pub fn run(program: &Path, args: &[&str], dir: &Path) -> Run {
     let output = std::process::Command::new(program)
         .args(args)

@@ -43,7 +43,12 @@ pub fn run(args: &RenderArgs, color: bool, mode: Mode) -> anyhow::Result<Outcome
                 }
             }
             let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
-            output::stdout(&format!("rendered {} files for {} into {}\n", rendered.files.len(), names.join(", "), args.out.display()))?;
+            output::stdout(&format!(
+                "rendered {} files for {} into {}\n",
+                rendered.files.len(),
+                names.join(", "),
+                args.out.display()
+            ))?;
             Ok(Outcome::Ok)
         }
         (Mode::Write, true) => {
@@ -55,7 +60,11 @@ pub fn run(args: &RenderArgs, color: bool, mode: Mode) -> anyhow::Result<Outcome
             for path in &stale {
                 output::stdout(&format!("differs: {}\n", args.out.join(path).display()))?;
             }
-            output::stderr(&format!("{} of {} files differ from the spec; run `berth diff` to see how, `berth render` to update\n", stale.len(), rendered.files.len()));
+            output::stderr(&format!(
+                "{} of {} files differ from the spec; run `berth diff` to see how, `berth render` to update\n",
+                stale.len(),
+                rendered.files.len()
+            ));
             Ok(Outcome::Findings)
         }
         (Mode::Diff, _) => {

@@ -111,7 +111,11 @@ pub fn render(plan: &Plan) -> Output {
             webhook_configs: spec
                 .webhook
                 .iter()
-                .map(|w| Webhook { url: w.url.clone(), url_file: w.url_secret.as_deref().map(secret_file), send_resolved: true })
+                .map(|w| Webhook {
+                    url: w.url.clone(),
+                    url_file: w.url_secret.as_deref().map(secret_file),
+                    send_resolved: true,
+                })
                 .collect(),
             slack_configs: spec
                 .slack
@@ -145,7 +149,11 @@ pub fn render(plan: &Plan) -> Output {
         routes.push(ChildRoute { receiver: r.name.clone(), matchers, continue_: true });
     }
     if mon.receivers.is_empty() {
-        out.unsupported(Target::Alertmanager, "notifications without `monitoring.receivers`", "alerts fire but reach nobody; add a webhook, Slack or e-mail receiver");
+        out.unsupported(
+            Target::Alertmanager,
+            "notifications without `monitoring.receivers`",
+            "alerts fire but reach nobody; add a webhook, Slack or e-mail receiver",
+        );
     }
     let mut inhibit_rules = vec![Inhibit {
         source_matchers: vec!["severity=\"critical\"".to_owned()],
@@ -154,19 +162,34 @@ pub fn render(plan: &Plan) -> Output {
     }];
     // A dependency that is down explains its users' errors and latency.
     for dep in &plan.dependencies {
-        let down: Vec<&str> = mon.alerts.iter().filter(|a| a.source == "dependency_down" && a.labels.get("dependency") == Some(&dep.name)).map(|a| a.name.as_str()).collect();
+        let down: Vec<&str> = mon
+            .alerts
+            .iter()
+            .filter(|a| a.source == "dependency_down" && a.labels.get("dependency") == Some(&dep.name))
+            .map(|a| a.name.as_str())
+            .collect();
         if down.is_empty() || dep.used_by.is_empty() {
             continue;
         }
         inhibit_rules.push(Inhibit {
             source_matchers: vec![format!("alertname=~\"{}\"", down.join("|"))],
-            target_matchers: vec![format!("service=~\"{}\"", dep.used_by.join("|")), "alertname=~\".*(ErrorRate|Latency|Down)\"".to_owned()],
+            target_matchers: vec![
+                format!("service=~\"{}\"", dep.used_by.join("|")),
+                "alertname=~\".*(ErrorRate|Latency|Down)\"".to_owned(),
+            ],
             equal: vec!["project"],
         });
     }
     let config = Config {
         global: Some(Global { resolve_timeout: "5m" }),
-        route: Route { receiver: "blackhole".to_owned(), group_by: vec!["alertname", "service", "dependency"], group_wait: "30s", group_interval: "5m", repeat_interval: "4h", routes },
+        route: Route {
+            receiver: "blackhole".to_owned(),
+            group_by: vec!["alertname", "service", "dependency"],
+            group_wait: "30s",
+            group_interval: "5m",
+            repeat_interval: "4h",
+            routes,
+        },
         receivers,
         inhibit_rules,
     };

@@ -63,7 +63,8 @@ pub fn render(plan: &Plan) -> Output {
             }),
         );
     }
-    let secrets: Map<String, Value> = secrets_used.iter().map(|s| (s.clone(), json!({ "file": format!("./secrets/{s}") }))).collect();
+    let secrets: Map<String, Value> =
+        secrets_used.iter().map(|s| (s.clone(), json!({ "file": format!("./secrets/{s}") }))).collect();
     let mut doc = Map::new();
     let name = plan.targets.compose.as_ref().and_then(|c| c.project.clone()).unwrap_or_else(|| plan.project.clone());
     doc.insert("name".to_owned(), json!(name));
@@ -89,7 +90,10 @@ fn healthcheck(probe: &ProbePlan) -> Value {
         // Compose has no HTTP check: use whichever client the image ships.
         ProbeCheck::Http { path, port } => json!([
             "CMD-SHELL",
-            format!("curl -fsS -o /dev/null http://127.0.0.1:{}{path} || wget -q -O /dev/null http://127.0.0.1:{}{path} || exit 1", port.port, port.port)
+            format!(
+                "curl -fsS -o /dev/null http://127.0.0.1:{}{path} || wget -q -O /dev/null http://127.0.0.1:{}{path} || exit 1",
+                port.port, port.port
+            )
         ]),
         ProbeCheck::Tcp { port } => json!(["CMD-SHELL", format!("nc -z 127.0.0.1 {} || exit 1", port.port)]),
     };
@@ -102,13 +106,22 @@ fn healthcheck(probe: &ProbePlan) -> Value {
     })
 }
 
-fn app_service(s: &ServicePlan, volumes: &mut Map<String, Value>, secrets: &mut BTreeSet<String>, out: &mut Output) -> Value {
+fn app_service(
+    s: &ServicePlan,
+    volumes: &mut Map<String, Value>,
+    secrets: &mut BTreeSet<String>,
+    out: &mut Output,
+) -> Value {
     let mut svc = Map::new();
     match (&s.image, &s.build) {
         (Some(image), _) => {
             svc.insert("image".to_owned(), json!(image));
         }
-        (None, None) => out.unsupported(Target::Compose, format!("service `{}` without `image` or `build`", s.name), "compose runs containers; add an image"),
+        (None, None) => out.unsupported(
+            Target::Compose,
+            format!("service `{}` without `image` or `build`", s.name),
+            "compose runs containers; add an image",
+        ),
         _ => {}
     }
     if let Some(build) = &s.build {
@@ -161,14 +174,19 @@ fn app_service(s: &ServicePlan, volumes: &mut Map<String, Value>, secrets: &mut 
     if let Some(probe) = s.probes.readiness.as_ref().or(s.probes.liveness.as_ref()) {
         svc.insert("healthcheck".to_owned(), healthcheck(probe));
     }
-    let depends: Map<String, Value> = s.uses.iter().map(|d| (d.clone(), json!({ "condition": "service_healthy" }))).collect();
+    let depends: Map<String, Value> =
+        s.uses.iter().map(|d| (d.clone(), json!({ "condition": "service_healthy" }))).collect();
     if !depends.is_empty() {
         svc.insert("depends_on".to_owned(), Value::Object(depends));
     }
     let mut deploy = Map::new();
     deploy.insert("replicas".to_owned(), json!(s.replicas.initial()));
     if matches!(s.replicas, berth_plan::Replicas::Autoscaled { .. }) {
-        out.unsupported(Target::Compose, format!("autoscaling of `{}`", s.name), "compose runs `autoscale.min` replicas; scale with `docker compose up --scale`");
+        out.unsupported(
+            Target::Compose,
+            format!("autoscaling of `{}`", s.name),
+            "compose runs `autoscale.min` replicas; scale with `docker compose up --scale`",
+        );
     }
     let mut resources = Map::new();
     let amounts = |a: &berth_spec::Amounts| {
@@ -193,7 +211,10 @@ fn app_service(s: &ServicePlan, volumes: &mut Map<String, Value>, secrets: &mut 
         deploy.insert("resources".to_owned(), Value::Object(resources));
     }
     svc.insert("deploy".to_owned(), Value::Object(deploy));
-    svc.insert("stop_grace_period".to_owned(), json!(s.run.as_ref().map_or("10s".to_owned(), |r| r.stop_timeout.to_string())));
+    svc.insert(
+        "stop_grace_period".to_owned(),
+        json!(s.run.as_ref().map_or("10s".to_owned(), |r| r.stop_timeout.to_string())),
+    );
     let mut mounts = Vec::new();
     let mut tmpfs = Vec::new();
     for v in &s.volumes {
@@ -230,7 +251,11 @@ fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mu
     match d.kind {
         DependencyKind::Postgres => {
             let timescale = d.extensions.iter().any(|e| e == "timescaledb");
-            let image = if timescale { format!("timescale/timescaledb:2.17.2-pg{}", d.version) } else { format!("postgres:{}", d.version) };
+            let image = if timescale {
+                format!("timescale/timescaledb:2.17.2-pg{}", d.version)
+            } else {
+                format!("postgres:{}", d.version)
+            };
             let user = d.user.clone().unwrap_or_default();
             let db = d.database.clone().unwrap_or_default();
             svc.insert("image".to_owned(), json!(image));
@@ -264,7 +289,8 @@ fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mu
                 args.push(format!("--maxmemory {}", max.0));
             }
             if let Some(policy) = d.maxmemory_policy {
-                let policy = serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                let policy =
+                    serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
                 args.push(format!("--maxmemory-policy {policy}"));
             }
             match d.persistence {
@@ -290,7 +316,10 @@ fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mu
             };
             svc.insert("command".to_owned(), json!(["sh", "-c", command]));
             svc.insert("volumes".to_owned(), json!([format!("{volume}:/data")]));
-            svc.insert("healthcheck".to_owned(), json!({ "test": ["CMD-SHELL", check], "interval": "5s", "timeout": "3s", "retries": 10 }));
+            svc.insert(
+                "healthcheck".to_owned(),
+                json!({ "test": ["CMD-SHELL", check], "interval": "5s", "timeout": "3s", "retries": 10 }),
+            );
         }
     }
     svc.insert("restart".to_owned(), json!("unless-stopped"));

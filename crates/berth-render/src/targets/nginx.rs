@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use berth_plan::{EdgePlan, RoutePlan};
 use berth_plan::{Plan, ServicePlan, replica_port};
-use berth_spec::{RateKey, TlsMode, TlsVersion};
 use berth_spec::model::units::RateUnit;
+use berth_spec::{RateKey, TlsMode, TlsVersion};
 
 use super::Target;
 use crate::{Output, header};
@@ -27,7 +27,11 @@ const CIPHERS: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256
 pub fn render(plan: &Plan, upstreams: Upstreams) -> Output {
     let mut out = Output::default();
     let Some(edge) = &plan.edge else {
-        out.unsupported(Target::Nginx, "a spec without `edge`", "add an `edge:` section with routes; nothing was rendered");
+        out.unsupported(
+            Target::Nginx,
+            "a spec without `edge`",
+            "add an `edge:` section with routes; nothing was rendered",
+        );
         return out;
     };
     let conf = nginx_conf(plan, edge, upstreams, &mut out);
@@ -41,7 +45,9 @@ pub fn upstream_name(route: &RoutePlan) -> String {
 
 fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Output) -> String {
     let mut c = header::comment("#", plan, "nginx");
-    c.push_str("worker_processes auto;\nworker_rlimit_nofile 65535;\n\nevents {\n    worker_connections 8192;\n}\n\nhttp {\n");
+    c.push_str(
+        "worker_processes auto;\nworker_rlimit_nofile 65535;\n\nevents {\n    worker_connections 8192;\n}\n\nhttp {\n",
+    );
     let t = &edge.timeouts;
     let _ = write!(
         c,
@@ -84,7 +90,12 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
                 RateKey::ClientIp => "$binary_remote_addr",
                 RateKey::ApiKey => "$http_x_api_key",
             };
-            let _ = writeln!(c, "    limit_req_zone {key} zone={}:10m rate={};", zone.name, nginx_rate(zone.rate.requests, zone.rate.per));
+            let _ = writeln!(
+                c,
+                "    limit_req_zone {key} zone={}:10m rate={};",
+                zone.name,
+                nginx_rate(zone.rate.requests, zone.rate.per)
+            );
         }
         c.push_str("    limit_req_status 429;\n");
     }
@@ -159,7 +170,11 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
             }
         }
         None => {
-            let _ = write!(c, "\n    server {{\n        listen {http};\n        listen [::]:{http};\n        server_name {server_names};\n", http = edge.listen.http);
+            let _ = write!(
+                c,
+                "\n    server {{\n        listen {http};\n        listen [::]:{http};\n        server_name {server_names};\n",
+                http = edge.listen.http
+            );
         }
     }
     for h in &headers {
@@ -176,17 +191,26 @@ fn servers(service: &ServicePlan, port: u16, upstreams: Upstreams) -> Vec<String
     match upstreams {
         // The container network's DNS balances across replicas of one name.
         Upstreams::Network => vec![format!("{}:{port}", service.name)],
-        Upstreams::Host => (0..service.replicas.initial().max(1)).map(|i| format!("127.0.0.1:{}", replica_port(port, i))).collect(),
+        Upstreams::Host => {
+            (0..service.replicas.initial().max(1)).map(|i| format!("127.0.0.1:{}", replica_port(port, i))).collect()
+        }
     }
 }
 
 fn security_headers(edge: &EdgePlan) -> Vec<String> {
-    edge.headers.iter().map(|(name, value)| format!("add_header {name} \"{}\" always;", value.replace('"', "\\\""))).collect()
+    edge.headers
+        .iter()
+        .map(|(name, value)| format!("add_header {name} \"{}\" always;", value.replace('"', "\\\"")))
+        .collect()
 }
 
 fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], out: &mut Output) {
     if route.host.is_some() {
-        out.unsupported(Target::Nginx, format!("the host-specific route `{}`", route.path), "it is served for every host; split hosts into separate specs or use `berth up`");
+        out.unsupported(
+            Target::Nginx,
+            format!("the host-specific route `{}`", route.path),
+            "it is served for every host; split hosts into separate specs or use `berth up`",
+        );
     }
     if route.auth.is_some() {
         out.unsupported(
@@ -197,7 +221,8 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
     }
     let _ = writeln!(c, "\n        location {} {{", route.path);
     if let Some(zone) = &route.rate_limit {
-        let burst = plan.edge.as_ref().and_then(|e| e.rate_limits.iter().find(|z| &z.name == zone)).map_or(0, |z| z.burst);
+        let burst =
+            plan.edge.as_ref().and_then(|e| e.rate_limits.iter().find(|z| &z.name == zone)).map_or(0, |z| z.burst);
         let _ = writeln!(c, "            limit_req zone={zone} burst={burst} nodelay;");
     }
     for entry in &route.allow {
@@ -218,7 +243,13 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
     let edge = plan.edge.as_ref();
     let connect = edge.map_or(5, |e| e.timeouts.connect.as_secs());
     let send = edge.map_or(60, |e| e.timeouts.send.as_secs());
-    let _ = writeln!(c, "            proxy_connect_timeout {};\n            proxy_send_timeout {};\n            proxy_read_timeout {};", secs(connect), secs(send), secs(route.timeout.as_secs()));
+    let _ = writeln!(
+        c,
+        "            proxy_connect_timeout {};\n            proxy_send_timeout {};\n            proxy_read_timeout {};",
+        secs(connect),
+        secs(send),
+        secs(route.timeout.as_secs())
+    );
     c.push_str("            proxy_next_upstream error timeout;\n            proxy_next_upstream_tries 2;\n");
     if route.websocket {
         // A location with its own add_header loses the server's: repeat them.
@@ -227,7 +258,11 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
             let _ = writeln!(c, "            {h}");
         }
     }
-    let target = if route.strip_prefix { format!("http://{}/", upstream_name(route)) } else { format!("http://{}", upstream_name(route)) };
+    let target = if route.strip_prefix {
+        format!("http://{}/", upstream_name(route))
+    } else {
+        format!("http://{}", upstream_name(route))
+    };
     let _ = writeln!(c, "            proxy_pass {target};\n        }}");
 }
 
@@ -237,11 +272,7 @@ fn secs(s: u64) -> String {
 
 /// nginx sizes: `k` and `m` suffixes, rounded up.
 fn size(bytes: u64) -> String {
-    if bytes % (1 << 20) == 0 {
-        format!("{}m", bytes >> 20)
-    } else {
-        format!("{}k", bytes.div_ceil(1024))
-    }
+    if bytes.is_multiple_of(1 << 20) { format!("{}m", bytes >> 20) } else { format!("{}k", bytes.div_ceil(1024)) }
 }
 
 /// nginx only has r/s and r/m; an hourly rate is rounded up to r/m.

@@ -65,7 +65,11 @@ struct Rule {
 pub fn render(plan: &Plan) -> Output {
     let mut out = Output::default();
     if !plan.monitoring.enabled {
-        out.unsupported(Target::Prometheus, "a spec with monitoring turned off", "nothing was rendered; set `monitoring.enabled: true`");
+        out.unsupported(
+            Target::Prometheus,
+            "a spec with monitoring turned off",
+            "nothing was rendered; set `monitoring.enabled: true`",
+        );
         return out;
     }
     let mut external_labels = BTreeMap::new();
@@ -92,7 +96,10 @@ pub fn render(plan: &Plan) -> Output {
                 ScrapeKind::Service => {
                     let service = plan.services.iter().find(|s| s.name == t.subject);
                     let count = service.map_or(1, |s| s.replicas.initial().max(1));
-                    ((0..count).map(|i| format!("127.0.0.1:{}", berth_plan::replica_port(t.port, i))).collect(), BTreeMap::new())
+                    (
+                        (0..count).map(|i| format!("127.0.0.1:{}", berth_plan::replica_port(t.port, i))).collect(),
+                        BTreeMap::new(),
+                    )
                 }
                 ScrapeKind::TlsProbe => {
                     let hosts = plan.edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default();
@@ -103,7 +110,12 @@ pub fn render(plan: &Plan) -> Output {
                 }
                 ScrapeKind::Exporter | ScrapeKind::Backup => (vec![format!("127.0.0.1:{}", t.port)], BTreeMap::new()),
             };
-            ScrapeConfig { job_name: t.job.clone(), metrics_path: t.path.clone(), params, static_configs: vec![StaticConfig { targets, labels }] }
+            ScrapeConfig {
+                job_name: t.job.clone(),
+                metrics_path: t.path.clone(),
+                params,
+                static_configs: vec![StaticConfig { targets, labels }],
+            }
         })
         .collect();
     let config = Config {
@@ -114,7 +126,10 @@ pub fn render(plan: &Plan) -> Output {
     };
     out.file("prometheus.yml", header::comment("#", plan, "prometheus") + &yaml::to_string(&config));
     let rules = Rules {
-        groups: vec![Group { name: format!("{}-alerts", plan.project), rules: plan.monitoring.alerts.iter().map(rule).collect() }],
+        groups: vec![Group {
+            name: format!("{}-alerts", plan.project),
+            rules: plan.monitoring.alerts.iter().map(rule).collect(),
+        }],
     };
     out.file("rules.yml", header::comment("#", plan, "prometheus") + &yaml::to_string(&rules));
     out.file("rules.test.yml", header::comment("#", plan, "prometheus") + &unit_tests(plan));
@@ -184,13 +199,28 @@ fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMa
             Series { series: format!("http_requests_total{{{sel},status=\"200\"}}"), values: "0+60x120".to_owned() },
         ],
         "latency_p95" => vec![
-            Series { series: format!("http_request_duration_seconds_bucket{{{sel},le=\"0.1\"}}"), values: "0+1x120".to_owned() },
-            Series { series: format!("http_request_duration_seconds_bucket{{{sel},le=\"60\"}}"), values: "0+100x120".to_owned() },
-            Series { series: format!("http_request_duration_seconds_bucket{{{sel},le=\"+Inf\"}}"), values: "0+100x120".to_owned() },
+            Series {
+                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"0.1\"}}"),
+                values: "0+1x120".to_owned(),
+            },
+            Series {
+                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"60\"}}"),
+                values: "0+100x120".to_owned(),
+            },
+            Series {
+                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"+Inf\"}}"),
+                values: "0+100x120".to_owned(),
+            },
         ],
-        "memory" => vec![Series { series: format!("process_resident_memory_bytes{{{sel}}}"), values: "1e15x120".to_owned() }],
-        "cpu" => vec![Series { series: format!("process_cpu_seconds_total{{{sel}}}"), values: "0+1000x120".to_owned() }],
-        "restarts" => vec![Series { series: format!("process_start_time_seconds{{{sel}}}"), values: "0+60x120".to_owned() }],
+        "memory" => {
+            vec![Series { series: format!("process_resident_memory_bytes{{{sel}}}"), values: "1e15x120".to_owned() }]
+        }
+        "cpu" => {
+            vec![Series { series: format!("process_cpu_seconds_total{{{sel}}}"), values: "0+1000x120".to_owned() }]
+        }
+        "restarts" => {
+            vec![Series { series: format!("process_start_time_seconds{{{sel}}}"), values: "0+60x120".to_owned() }]
+        }
         "dependency_down" => {
             let metric = alert.metrics.first()?;
             labels.insert("job".to_owned(), job(&subject));
@@ -200,13 +230,19 @@ fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMa
             labels.insert("job".to_owned(), format!("{}-backup", plan.project));
             labels.insert("dependency".to_owned(), subject.clone());
             vec![Series {
-                series: format!("berth_backup_last_verified_timestamp_seconds{{job=\"{}-backup\",dependency=\"{subject}\"}}", plan.project),
+                series: format!(
+                    "berth_backup_last_verified_timestamp_seconds{{job=\"{}-backup\",dependency=\"{subject}\"}}",
+                    plan.project
+                ),
                 values: "-1000000x120".to_owned(),
             }]
         }
         "certificate_expiry" => {
             labels.insert("job".to_owned(), format!("{}-tls", plan.project));
-            vec![Series { series: format!("probe_ssl_earliest_cert_expiry{{job=\"{}-tls\"}}", plan.project), values: "0x120".to_owned() }]
+            vec![Series {
+                series: format!("probe_ssl_earliest_cert_expiry{{job=\"{}-tls\"}}", plan.project),
+                values: "0x120".to_owned(),
+            }]
         }
         _ => return None,
     };

@@ -24,18 +24,34 @@ pub fn unit_name(plan: &Plan, service: &str) -> String {
 pub fn render(plan: &Plan) -> Output {
     let mut out = Output::default();
     let user = plan.targets.systemd.as_ref().and_then(|s| s.user.clone()).unwrap_or_else(|| plan.project.clone());
-    let install = plan.targets.systemd.as_ref().and_then(|s| s.install_dir.clone()).unwrap_or_else(|| format!("/opt/{}", plan.project));
+    let install = plan
+        .targets
+        .systemd
+        .as_ref()
+        .and_then(|s| s.install_dir.clone())
+        .unwrap_or_else(|| format!("/opt/{}", plan.project));
     let mut wants = Vec::new();
     for service in &plan.services {
         let Some(run) = &service.run else {
-            out.unsupported(Target::Systemd, format!("service `{}` without a `run` command", service.name), "systemd runs plain processes; add `run: { command: [...] }`");
+            out.unsupported(
+                Target::Systemd,
+                format!("service `{}` without a `run` command", service.name),
+                "systemd runs plain processes; add `run: { command: [...] }`",
+            );
             continue;
         };
         if matches!(service.replicas, berth_plan::Replicas::Autoscaled { .. }) {
-            out.unsupported(Target::Systemd, format!("autoscaling of `{}`", service.name), "the units run `autoscale.min` replicas; scale by enabling more instances");
+            out.unsupported(
+                Target::Systemd,
+                format!("autoscaling of `{}`", service.name),
+                "the units run `autoscale.min` replicas; scale by enabling more instances",
+            );
         }
         let name = unit_name(plan, &service.name);
-        out.file(format!("{name}@.service"), template(plan, service, &run.command, run.workdir.as_deref(), run.stop_timeout.as_secs(), &user, &install));
+        out.file(
+            format!("{name}@.service"),
+            template(plan, service, &run.command, run.workdir.as_deref(), run.stop_timeout.as_secs(), &user, &install),
+        );
         for i in 0..service.replicas.initial().max(1) {
             wants.push(format!("{name}@{i}.service"));
             out.file(format!("env/{}-{i}.env", service.name), replica_env(plan, service, i));
@@ -48,19 +64,33 @@ pub fn render(plan: &Plan) -> Output {
         wants.push(format!("{name}.timer"));
     }
     let mut target = header::comment("#", plan, "systemd");
-    let _ = write!(target, "[Unit]\nDescription={} (every replica and backup timer)\nWants={}\n\n[Install]\nWantedBy=multi-user.target\n", plan.project, wants.join(" "));
+    let _ = write!(
+        target,
+        "[Unit]\nDescription={} (every replica and backup timer)\nWants={}\n\n[Install]\nWantedBy=multi-user.target\n",
+        plan.project,
+        wants.join(" ")
+    );
     out.file(format!("{}.target", plan.project), target);
-    out.file(format!("sysusers.d/{}.conf", plan.project), format!("{}u {user} - \"{} services\" /var/lib/{}\n", header::comment("#", plan, "systemd"), plan.project, plan.project));
+    out.file("INSTALL.md", install_notes(plan, &user, &install));
+    out.file(
+        format!("sysusers.d/{}.conf", plan.project),
+        format!(
+            "{}u {user} - \"{} services\" /var/lib/{}\n",
+            header::comment("#", plan, "systemd"),
+            plan.project,
+            plan.project
+        ),
+    );
     out
 }
 
 /// Absolute program path: relative commands live under the install directory.
 fn program(install: &str, service: &str, command: &[String]) -> String {
     let mut parts: Vec<String> = command.iter().map(|a| quote(a)).collect();
-    if let Some(first) = parts.first_mut() {
-        if !first.starts_with('/') {
-            *first = format!("{install}/{service}/{}", first.trim_start_matches("./"));
-        }
+    if let Some(first) = parts.first_mut()
+        && !first.starts_with('/')
+    {
+        *first = format!("{install}/{service}/{}", first.trim_start_matches("./"));
     }
     parts.join(" ")
 }
@@ -74,18 +104,32 @@ fn quote(arg: &str) -> String {
     }
 }
 
-fn template(plan: &Plan, service: &ServicePlan, command: &[String], workdir: Option<&str>, stop_timeout: u64, user: &str, install: &str) -> String {
+fn template(
+    plan: &Plan,
+    service: &ServicePlan,
+    command: &[String],
+    workdir: Option<&str>,
+    stop_timeout: u64,
+    user: &str,
+    install: &str,
+) -> String {
     let p = &plan.project;
     let s = &service.name;
     let mut u = header::comment("#", plan, "systemd");
-    let _ = write!(u, "[Unit]\nDescription={p} {s} (replica %i)\nWants=network-online.target\nAfter=network-online.target\nPartOf={p}.target\n");
+    let _ = write!(
+        u,
+        "[Unit]\nDescription={p} {s} (replica %i)\nWants=network-online.target\nAfter=network-online.target\nPartOf={p}.target\n"
+    );
     let deps: Vec<String> = service.uses.iter().map(|d| format!("{p}-{d}.service")).collect();
     if !deps.is_empty() {
         // Ordering only: the dependencies may run elsewhere.
         let _ = writeln!(u, "After={}", deps.join(" "));
     }
     let _ = write!(u, "\n[Service]\nType=exec\nUser={user}\nGroup={user}\n");
-    let workdir = workdir.map_or_else(|| format!("{install}/{s}"), |w| if w.starts_with('/') { w.to_owned() } else { format!("{install}/{s}/{w}") });
+    let workdir = workdir.map_or_else(
+        || format!("{install}/{s}"),
+        |w| if w.starts_with('/') { w.to_owned() } else { format!("{install}/{s}/{w}") },
+    );
     let _ = writeln!(u, "WorkingDirectory={workdir}");
     let _ = writeln!(u, "EnvironmentFile=/etc/{p}/{s}-%i.env");
     for var in &service.env {
@@ -118,7 +162,8 @@ fn template(plan: &Plan, service: &ServicePlan, command: &[String], workdir: Opt
     }
     let sec = &service.security;
     u.push_str("NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\nProtectHostname=yes\nRestrictNamespaces=yes\nRestrictRealtime=yes\nRestrictSUIDSGID=yes\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nLockPersonality=yes\nSystemCallArchitectures=native\nSystemCallFilter=@system-service\nUMask=0077\n");
-    let caps: Vec<String> = sec.add_capabilities.iter().map(|c| format!("CAP_{}", c.trim_start_matches("CAP_").to_uppercase())).collect();
+    let caps: Vec<String> =
+        sec.add_capabilities.iter().map(|c| format!("CAP_{}", c.trim_start_matches("CAP_").to_uppercase())).collect();
     let _ = writeln!(u, "CapabilityBoundingSet={}\nAmbientCapabilities={}", caps.join(" "), caps.join(" "));
     if let Some(memory) = service.resources.limits.memory {
         let _ = writeln!(u, "MemoryMax={}M", memory.mebibytes());
@@ -177,14 +222,23 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
         dep = job.dependency,
         method = job.method,
     );
-    if let Some(secret) = plan.dependencies.iter().find(|d| d.name == job.dependency).and_then(|d| d.password_secret.clone()) {
+    if let Some(secret) =
+        plan.dependencies.iter().find(|d| d.name == job.dependency).and_then(|d| d.password_secret.clone())
+    {
         let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, &secret));
     }
     let _ = writeln!(u, "ExecStart=/usr/local/bin/berth backup {dep} --spec /etc/{p}/berth.yaml", dep = job.dependency);
     if job.verify {
-        let _ = writeln!(u, "ExecStart=/usr/local/bin/berth backup verify {dep} --spec /etc/{p}/berth.yaml", dep = job.dependency);
+        let _ = writeln!(
+            u,
+            "ExecStart=/usr/local/bin/berth backup verify {dep} --spec /etc/{p}/berth.yaml",
+            dep = job.dependency
+        );
     }
-    let _ = write!(u, "StateDirectory={p}/backup\nCacheDirectory={p}/backup\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n");
+    let _ = write!(
+        u,
+        "StateDirectory={p}/backup\nCacheDirectory={p}/backup\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n"
+    );
     if let Some(dir) = local_destination(&job.to) {
         let _ = writeln!(u, "ReadWritePaths=-{dir}");
     }
@@ -197,7 +251,11 @@ fn local_destination(to: &str) -> Option<String> {
     if to.contains("://") && !to.starts_with("file://") {
         return None;
     }
-    Some(if path.starts_with('/') { path.to_owned() } else { format!("/var/lib/berth-backups/{}", path.trim_start_matches("./")) })
+    Some(if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/var/lib/berth-backups/{}", path.trim_start_matches("./"))
+    })
 }
 
 fn backup_timer(plan: &Plan, job: &BackupJob) -> String {
@@ -252,6 +310,28 @@ pub fn on_calendar(cron: &str) -> String {
         format!("{} ", parts.join(","))
     };
     format!("{days}*-{}-{} {}:{}:00 UTC", field(month, "1"), field(dom, "1"), field(hour, "0"), field(minute, "0"))
+}
+
+fn install_notes(plan: &Plan, user: &str, install: &str) -> String {
+    let p = &plan.project;
+    let mut n = header::comment("<!--", plan, "systemd").replace('\n', " -->\n");
+    let _ = write!(
+        n,
+        "# Installing the {p} units
+
+1. Create the service user: `cp sysusers.d/{p}.conf /etc/sysusers.d/ && systemd-sysusers`.
+2. Put each service's program under `{install}/<service>/` (the path in its `ExecStart=`).
+3. Copy `env/<service>-<replica>.env` to `/etc/{p}/` (ports and plain settings only; no secrets).
+4. Put each secret's value in `/etc/{p}/credentials/<secret>`, owned by root, mode 0600.
+   Services read it through `LoadCredential=` as `$<VAR>_FILE`; it never enters the environment.
+5. Copy the `.service`, `.timer` and `.target` files to `/etc/systemd/system/`, then
+   `systemctl daemon-reload && systemctl enable --now {p}.target`.
+
+The units run as `{user}` with a read-only system, private /tmp and devices, no
+capabilities unless the spec adds them, and write only to `/var/lib/{p}/<service>`.
+"
+    );
+    n
 }
 
 #[cfg(test)]
