@@ -124,6 +124,22 @@ fn validate(target: Target, files: &[File], label: &str) {
             let result = run(&compose_binary(), &["-f", "compose.yaml", "config", "-q"], d);
             expect_ok(&format!("docker compose config ({label})"), &result, true);
         }
+        Target::Kubernetes => {
+            // Typed objects against the API's own schemas, oldest and newest supported
+            // versions. The kustomization and Prometheus Operator CRDs have no bundled schema.
+            let manifests: Vec<&str> = files
+                .iter()
+                .map(|f| f.path.as_str())
+                .filter(|p| p.ends_with(".yaml") && *p != "kustomization.yaml" && !p.starts_with("monitoring/"))
+                .collect();
+            assert!(manifests.len() >= 2, "{label}: expected manifests, got {manifests:?}");
+            for version in ["1.30", "1.37"] {
+                let mut args = vec!["--strict", "--quiet", "-k", version];
+                args.extend(&manifests);
+                let result = run(&tool("kubernetes-validate"), &args, d);
+                expect_ok(&format!("kubernetes-validate --strict -k {version} ({label})"), &result, true);
+            }
+        }
         Target::Nginx => {
             if !files.is_empty() {
                 check_nginx(d, label);

@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod compose;
+mod kubernetes;
 mod nginx;
 mod prometheus;
 mod systemd;
@@ -17,6 +18,7 @@ use crate::Output;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     Compose,
+    Kubernetes,
     Nginx,
     Systemd,
     Prometheus,
@@ -24,11 +26,13 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: &[Self] = &[Self::Compose, Self::Nginx, Self::Systemd, Self::Prometheus, Self::Alertmanager];
+    pub const ALL: &[Self] =
+        &[Self::Compose, Self::Kubernetes, Self::Nginx, Self::Systemd, Self::Prometheus, Self::Alertmanager];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Compose => "compose",
+            Self::Kubernetes => "kubernetes",
             Self::Nginx => "nginx",
             Self::Systemd => "systemd",
             Self::Prometheus => "prometheus",
@@ -40,6 +44,7 @@ impl Target {
     pub fn about(self) -> &'static str {
         match self {
             Self::Compose => "Docker Compose file with the edge, services and dependencies",
+            Self::Kubernetes => "typed Kubernetes manifests with a kustomization",
             Self::Nginx => "nginx.conf for an edge in front of services on this host",
             Self::Systemd => "hardened systemd units and backup timers",
             Self::Prometheus => "scrape config, alert rules and their promtool unit tests",
@@ -50,6 +55,7 @@ impl Target {
     pub fn render(self, plan: &Plan) -> Output {
         match self {
             Self::Compose => compose::render(plan),
+            Self::Kubernetes => kubernetes::render(plan),
             Self::Nginx => nginx::render(plan, nginx::Upstreams::Host),
             Self::Systemd => systemd::render(plan),
             Self::Prometheus => prometheus::render(plan),
@@ -73,4 +79,9 @@ impl FromStr for Target {
             format!("unknown target `{s}`; targets: {}, all", names.join(", "))
         })
     }
+}
+
+/// The environment variable a secret's value reaches berth's own jobs in.
+pub fn secret_env_var(secret: &str) -> String {
+    berth_plan::secret_env_name(secret)
 }

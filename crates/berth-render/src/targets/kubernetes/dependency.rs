@@ -1,0 +1,287 @@
+//! PostgreSQL and Redis as StatefulSets with their own volumes, health
+//! checks and, when monitoring is on, an exporter next to them.
+
+use berth_plan::{DependencyPlan, Plan};
+use berth_spec::{DependencyKind, Persistence};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort,
+    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Manifest;
+use super::meta::{labels, object_meta, selector, selector_labels};
+use super::workload::{container_security, plain_env, pod_security, quantities, secret_env, url_with_password};
+
+/// Ports of the exporters that stand next to the servers.
+const POSTGRES_EXPORTER: (&str, &str, u16) =
+    ("quay.io/prometheuscommunity/postgres-exporter:v0.16.0", "pg-metrics", 9187);
+const REDIS_EXPORTER: (&str, &str, u16) = ("oliver006/redis_exporter:v1.67.0", "redis-metrics", 9121);
+
+fn exec_probe(command: &[&str], period: i32, failures: i32) -> Probe {
+    Probe {
+        exec: Some(ExecAction { command: Some(command.iter().map(|c| (*c).to_owned()).collect()) }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
+    let name = d.name.as_str();
+    // Server images run as their own users and write to fixed paths.
+    let (uid, data_path) = match d.kind {
+        DependencyKind::Postgres => (999, "/var/lib/postgresql/data"),
+        DependencyKind::Redis => (999, "/data"),
+    };
+    let mut env = Vec::new();
+    let mut args = Vec::new();
+    let (image, command, probe) = match d.kind {
+        DependencyKind::Postgres => {
+            let user = d.user.clone().unwrap_or_default();
+            let db = d.database.clone().unwrap_or_default();
+            env.push(plain_env("POSTGRES_USER", &user));
+            env.push(plain_env("POSTGRES_DB", &db));
+            env.push(plain_env("PGDATA", "/var/lib/postgresql/data/pgdata"));
+            if let Some(secret) = &d.password_secret {
+                env.push(secret_env(plan, "POSTGRES_PASSWORD", secret));
+            }
+            let mut settings = d.settings.clone();
+            let timescale = d.extensions.iter().any(|e| e == "timescaledb");
+            if timescale {
+                settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
+            }
+            for (k, v) in &settings {
+                args.push("-c".to_owned());
+                args.push(format!("{k}={v}"));
+            }
+            let image = if timescale {
+                format!("timescale/timescaledb:2.17.2-pg{}", d.version)
+            } else {
+                format!("postgres:{}", d.version)
+            };
+            (image, None, exec_probe(&["pg_isready", "-U", &user, "-d", &db, "-h", "127.0.0.1"], 10, 6))
+        }
+        DependencyKind::Redis => {
+            let mut server = vec!["redis-server".to_owned()];
+            if let Some(max) = d.maxmemory {
+                server.push(format!("--maxmemory {}", max.0));
+            }
+            if let Some(policy) = d.maxmemory_policy {
+                let policy =
+                    serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                server.push(format!("--maxmemory-policy {policy}"));
+            }
+            match d.persistence {
+                Some(Persistence::None) => server.push("--save '' --appendonly no".to_owned()),
+                Some(Persistence::Aof) => server.push("--save '' --appendonly yes".to_owned()),
+                Some(Persistence::Both) => server.push("--appendonly yes".to_owned()),
+                _ => {}
+            }
+            for (k, v) in &d.settings {
+                server.push(format!("--{k} {v}"));
+            }
+            if let Some(secret) = &d.password_secret {
+                env.push(secret_env(plan, "REDIS_PASSWORD", secret));
+                server.push("--requirepass \"$REDIS_PASSWORD\"".to_owned());
+                env.push(secret_env(plan, "REDISCLI_AUTH", secret));
+            }
+            let command = vec!["sh".to_owned(), "-c".to_owned(), format!("exec {}", server.join(" "))];
+            (
+                format!("redis:{}", d.version),
+                Some(command),
+                exec_probe(&["sh", "-c", "redis-cli ping | grep -q PONG"], 10, 6),
+            )
+        }
+    };
+    // A read-only root: the server writes its data, sockets and temp files to volumes.
+    let mut mounts = vec![
+        VolumeMount { name: "data".to_owned(), mount_path: data_path.to_owned(), ..VolumeMount::default() },
+        VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
+    ];
+    if d.kind == DependencyKind::Postgres {
+        mounts.push(VolumeMount {
+            name: "run".to_owned(),
+            mount_path: "/var/run/postgresql".to_owned(),
+            ..VolumeMount::default()
+        });
+    }
+    let mut containers = vec![Container {
+        name: d.kind.as_str().to_owned(),
+        image: Some(image),
+        command,
+        args: Some(args).filter(|a| !a.is_empty()),
+        env: Some(env),
+        ports: Some(vec![ContainerPort {
+            name: Some(d.kind.as_str().to_owned()),
+            container_port: i32::from(d.port),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(probe.clone()),
+        liveness_probe: Some(Probe { period_seconds: Some(20), ..probe }),
+        resources: Some(ResourceRequirements {
+            requests: quantities(d.resources.requests.and_then(|r| r.cpu), d.resources.requests.and_then(|r| r.memory)),
+            limits: quantities(d.resources.limits.and_then(|r| r.cpu), d.resources.limits.and_then(|r| r.memory)),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(container_security(true, uid, &["ALL".to_owned()], &[])),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    }];
+    if plan.monitoring.enabled {
+        let (image, port_name, port) = match d.kind {
+            DependencyKind::Postgres => POSTGRES_EXPORTER,
+            DependencyKind::Redis => REDIS_EXPORTER,
+        };
+        let mut exporter_env = Vec::new();
+        match (d.kind, &d.password_secret) {
+            (DependencyKind::Postgres, Some(secret)) => {
+                exporter_env.push(secret_env(plan, "DB_PASSWORD", secret));
+                exporter_env.push(plain_env(
+                    "DATA_SOURCE_NAME",
+                    &format!(
+                        "{}?sslmode=disable",
+                        url_with_password(&d.url.replace(&format!("@{name}:"), "@127.0.0.1:"), "DB_PASSWORD")
+                    ),
+                ));
+            }
+            (DependencyKind::Postgres, None) => exporter_env.push(plain_env(
+                "DATA_SOURCE_NAME",
+                &format!("{}?sslmode=disable", d.url.replace(&format!("@{name}:"), "@127.0.0.1:")),
+            )),
+            (DependencyKind::Redis, secret) => {
+                exporter_env.push(plain_env("REDIS_ADDR", &format!("redis://127.0.0.1:{}", d.port)));
+                if let Some(secret) = secret {
+                    exporter_env.push(secret_env(plan, "REDIS_PASSWORD", secret));
+                }
+            }
+        }
+        containers.push(Container {
+            name: "exporter".to_owned(),
+            image: Some(image.to_owned()),
+            env: Some(exporter_env),
+            ports: Some(vec![ContainerPort {
+                name: Some(port_name.to_owned()),
+                container_port: i32::from(port),
+                protocol: Some("TCP".to_owned()),
+                ..ContainerPort::default()
+            }]),
+            readiness_probe: Some(Probe {
+                http_get: Some(HTTPGetAction {
+                    path: Some("/metrics".to_owned()),
+                    port: IntOrString::String(port_name.to_owned()),
+                    ..HTTPGetAction::default()
+                }),
+                period_seconds: Some(30),
+                ..Probe::default()
+            }),
+            resources: Some(ResourceRequirements {
+                requests: quantities(
+                    Some(berth_spec::model::units::Cpu(10)),
+                    Some(berth_spec::model::units::ByteSize(32 << 20)),
+                ),
+                limits: quantities(
+                    Some(berth_spec::model::units::Cpu(200)),
+                    Some(berth_spec::model::units::ByteSize(128 << 20)),
+                ),
+                ..ResourceRequirements::default()
+            }),
+            security_context: Some(container_security(true, 65534, &["ALL".to_owned()], &[])),
+            ..Container::default()
+        });
+    }
+    let mut requests = std::collections::BTreeMap::new();
+    requests.insert("storage".to_owned(), Quantity(d.storage.to_string()));
+    m.push(&StatefulSet {
+        metadata: object_meta(plan, name, name),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(name.to_owned()),
+            selector: selector(plan, name),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(plan, name)), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    security_context: Some(pod_security(uid)),
+                    containers,
+                    volumes: Some(vec![
+                        Volume {
+                            name: "run".to_owned(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Volume::default()
+                        },
+                        Volume {
+                            name: "tmp".to_owned(),
+                            empty_dir: Some(EmptyDirVolumeSource::default()),
+                            ..Volume::default()
+                        },
+                    ]),
+                    termination_grace_period_seconds: Some(60),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some("data".to_owned()),
+                    labels: Some(labels(plan, name)),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                    storage_class_name: plan.targets.kubernetes.as_ref().and_then(|k| k.storage_class.clone()),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(requests),
+                        ..VolumeResourceRequirements::default()
+                    }),
+                    ..PersistentVolumeClaimSpec::default()
+                }),
+                ..PersistentVolumeClaim::default()
+            }]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    });
+    let mut ports = vec![ServicePort {
+        name: Some(d.kind.as_str().to_owned()),
+        port: i32::from(d.port),
+        target_port: Some(IntOrString::String(d.kind.as_str().to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..ServicePort::default()
+    }];
+    if plan.monitoring.enabled {
+        let (_, port_name, port) = match d.kind {
+            DependencyKind::Postgres => POSTGRES_EXPORTER,
+            DependencyKind::Redis => REDIS_EXPORTER,
+        };
+        ports.push(ServicePort {
+            name: Some(port_name.to_owned()),
+            port: i32::from(port),
+            target_port: Some(IntOrString::String(port_name.to_owned())),
+            protocol: Some("TCP".to_owned()),
+            ..ServicePort::default()
+        });
+    }
+    m.push(&Service {
+        metadata: object_meta(plan, name, name),
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels(plan, name)),
+            ports: Some(ports),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    });
+}
+
+/// The exporter port next to a dependency, when monitoring is on.
+pub fn exporter_port(kind: DependencyKind) -> u16 {
+    match kind {
+        DependencyKind::Postgres => POSTGRES_EXPORTER.2,
+        DependencyKind::Redis => REDIS_EXPORTER.2,
+    }
+}

@@ -1,0 +1,228 @@
+//! NetworkPolicies and the Ingress. The namespace starts closed (deny all,
+//! DNS allowed); each pod then gets exactly the ingress and egress it needs,
+//! on the ports its peers really listen on.
+
+use std::collections::BTreeMap;
+
+use berth_plan::{DependencyPlan, EdgePlan, Plan, ServicePlan};
+use berth_spec::TlsMode;
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
+    IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Manifest;
+use super::dependency::exporter_port;
+use super::meta::{object_meta, selector, selector_labels};
+use crate::Output;
+use crate::targets::Target;
+
+fn port(p: u16) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(p))),
+        protocol: Some("TCP".to_owned()),
+        ..NetworkPolicyPort::default()
+    }
+}
+
+fn pods(plan: &Plan, component: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer { pod_selector: Some(selector(plan, component)), ..NetworkPolicyPeer::default() }
+}
+
+fn any_namespace() -> NetworkPolicyPeer {
+    NetworkPolicyPeer { namespace_selector: Some(LabelSelector::default()), ..NetworkPolicyPeer::default() }
+}
+
+/// DNS through kube-dns in kube-system, which every pod needs.
+fn dns() -> NetworkPolicyEgressRule {
+    let mut ns = BTreeMap::new();
+    ns.insert("kubernetes.io/metadata.name".to_owned(), "kube-system".to_owned());
+    let mut pod = BTreeMap::new();
+    pod.insert("k8s-app".to_owned(), "kube-dns".to_owned());
+    NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector { match_labels: Some(ns), ..LabelSelector::default() }),
+            pod_selector: Some(LabelSelector { match_labels: Some(pod), ..LabelSelector::default() }),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: Some(vec![
+            NetworkPolicyPort {
+                port: Some(IntOrString::Int(53)),
+                protocol: Some("UDP".to_owned()),
+                ..NetworkPolicyPort::default()
+            },
+            NetworkPolicyPort {
+                port: Some(IntOrString::Int(53)),
+                protocol: Some("TCP".to_owned()),
+                ..NetworkPolicyPort::default()
+            },
+        ]),
+    }
+}
+
+pub(crate) fn default_deny(plan: &Plan, m: &mut Manifest) {
+    m.push(&NetworkPolicy {
+        metadata: object_meta(plan, "default-deny", "network"),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+            egress: Some(vec![dns()]),
+            ..NetworkPolicySpec::default()
+        }),
+    });
+}
+
+fn policy(
+    plan: &Plan,
+    component: &str,
+    ingress: Vec<NetworkPolicyIngressRule>,
+    egress: Vec<NetworkPolicyEgressRule>,
+    m: &mut Manifest,
+) {
+    m.push(&NetworkPolicy {
+        metadata: object_meta(plan, component, component),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(plan, component)),
+                ..LabelSelector::default()
+            }),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+            ingress: Some(ingress),
+            egress: Some(egress),
+        }),
+    });
+}
+
+pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
+    if s.image.is_none() {
+        return;
+    }
+    let mut ingress = Vec::new();
+    // From the ingress controller, wherever it runs, on the routed ports only.
+    let routed: Vec<u16> = plan
+        .edge
+        .iter()
+        .flat_map(|e| e.routes.iter())
+        .filter(|r| r.service == s.name)
+        .map(|r| r.port.port)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !routed.is_empty() {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![any_namespace()]),
+            ports: Some(routed.into_iter().map(port).collect()),
+        });
+    }
+    if let (Some(metrics), true) = (&s.metrics, plan.monitoring.enabled) {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![any_namespace()]),
+            ports: Some(vec![port(metrics.port.port)]),
+        });
+    }
+    let mut egress = vec![dns()];
+    for dep in s.uses.iter().filter_map(|u| plan.dependencies.iter().find(|d| &d.name == u)) {
+        egress
+            .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
+    }
+    policy(plan, &s.name, ingress, egress, m);
+}
+
+pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
+    let mut ingress = Vec::new();
+    let mut clients: Vec<NetworkPolicyPeer> = d.used_by.iter().map(|s| pods(plan, s)).collect();
+    if plan.backups.iter().any(|b| b.dependency == d.name) {
+        clients.push(pods(plan, &format!("backup-{}", d.name)));
+    }
+    if !clients.is_empty() {
+        ingress.push(NetworkPolicyIngressRule { from: Some(clients), ports: Some(vec![port(d.port)]) });
+    }
+    if plan.monitoring.enabled {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![any_namespace()]),
+            ports: Some(vec![port(exporter_port(d.kind))]),
+        });
+    }
+    policy(plan, &d.name, ingress, vec![dns()], m);
+}
+
+pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut Output) {
+    let k8s = plan.targets.kubernetes.as_ref();
+    let class = k8s.and_then(|k| k.ingress_class.clone());
+    let nginx_class = class.as_deref() == Some("nginx");
+    let tls_secret = format!("{}-tls", plan.project);
+    for (i, route) in edge.routes.iter().enumerate() {
+        if route.auth.is_some() {
+            out.unsupported(
+                Target::Kubernetes,
+                format!("edge authentication on `{}`", route.path),
+                "an Ingress cannot check API keys or JWTs without a controller plugin; enforce auth in the service",
+            );
+        }
+        let mut annotations = BTreeMap::new();
+        if let Some(tls) = &edge.tls
+            && tls.mode == TlsMode::Acme
+        {
+            annotations.insert("cert-manager.io/cluster-issuer".to_owned(), "letsencrypt".to_owned());
+        }
+        if nginx_class {
+            let a = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
+            annotations.insert(a("proxy-body-size"), format!("{}k", route.body_limit.0.div_ceil(1024)));
+            annotations.insert(a("proxy-read-timeout"), route.timeout.as_secs().to_string());
+            annotations.insert(a("proxy-send-timeout"), edge.timeouts.send.as_secs().to_string());
+            annotations.insert(a("proxy-connect-timeout"), edge.timeouts.connect.as_secs().to_string());
+            annotations.insert(a("ssl-redirect"), edge.redirect_https.to_string());
+            if !route.allow.is_empty() {
+                annotations.insert(a("whitelist-source-range"), route.allow.join(","));
+            }
+            if let Some(zone) = route.rate_limit.as_ref().and_then(|z| edge.rate_limits.iter().find(|r| &r.name == z)) {
+                let rps = zone.rate.per_second().ceil().max(1.0) as u64;
+                annotations.insert(a("limit-rps"), rps.to_string());
+                annotations.insert(a("limit-burst-multiplier"), (u64::from(zone.burst) / rps).max(1).to_string());
+            }
+        } else if !route.allow.is_empty() || route.rate_limit.is_some() {
+            out.unsupported(
+                Target::Kubernetes,
+                format!("rate limits and allowlists on `{}` without `ingress_class: nginx`", route.path),
+                "set `targets.kubernetes.ingress_class: nginx`, or enforce them in the service",
+            );
+        }
+        let backend = IngressBackend {
+            service: Some(IngressServiceBackend {
+                name: route.service.clone(),
+                port: Some(ServiceBackendPort { name: Some(route.port.name.clone()), number: None }),
+            }),
+            ..IngressBackend::default()
+        };
+        let path = HTTPIngressPath { path: Some(route.path.clone()), path_type: "Prefix".to_owned(), backend };
+        let hosts: Vec<Option<String>> = match (&route.host, edge.hosts.is_empty()) {
+            (Some(h), _) => vec![Some(h.clone())],
+            (None, true) => vec![None],
+            (None, false) => edge.hosts.iter().cloned().map(Some).collect(),
+        };
+        let rules = hosts
+            .into_iter()
+            .map(|host| IngressRule { host, http: Some(HTTPIngressRuleValue { paths: vec![path.clone()] }) })
+            .collect();
+        let mut meta = object_meta(plan, &format!("{}-route-{i}", plan.project), "edge");
+        meta.annotations.get_or_insert_with(BTreeMap::new).extend(annotations);
+        m.push(&Ingress {
+            metadata: meta,
+            spec: Some(IngressSpec {
+                ingress_class_name: class.clone(),
+                tls: edge.tls.as_ref().map(|_| {
+                    vec![IngressTLS {
+                        hosts: Some(edge.hosts.clone()).filter(|h| !h.is_empty()),
+                        secret_name: Some(tls_secret.clone()),
+                    }]
+                }),
+                rules: Some(rules),
+                ..IngressSpec::default()
+            }),
+            ..Ingress::default()
+        });
+    }
+}

@@ -1,0 +1,400 @@
+//! A service: ServiceAccount, ConfigMap, Deployment (StatefulSet when it has
+//! persistent volumes, so each replica gets its own), Service,
+//! PodDisruptionBudget and HorizontalPodAutoscaler.
+
+use std::collections::BTreeMap;
+
+use berth_plan::{EnvValue, Plan, ProbeCheck, ProbePlan, Replicas, ServicePlan};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
+    MetricTarget, PodsMetricSource, ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Manifest;
+use super::meta::{labels, object_meta, selector, selector_labels};
+use crate::Output;
+
+/// The Kubernetes Secret and key holding a declared secret.
+pub fn secret_ref(plan: &Plan, secret: &str) -> SecretKeySelector {
+    let (name, key) = plan
+        .secrets
+        .iter()
+        .find(|s| s.name == secret)
+        .map_or_else(|| (plan.project.clone(), secret.to_owned()), |s| s.kubernetes.clone());
+    SecretKeySelector { name, key, optional: None }
+}
+
+pub fn secret_env(plan: &Plan, var: &str, secret: &str) -> EnvVar {
+    EnvVar {
+        name: var.to_owned(),
+        value_from: Some(EnvVarSource { secret_key_ref: Some(secret_ref(plan, secret)), ..EnvVarSource::default() }),
+        ..EnvVar::default()
+    }
+}
+
+pub fn plain_env(var: &str, value: &str) -> EnvVar {
+    EnvVar { name: var.to_owned(), value: Some(value.to_owned()), ..EnvVar::default() }
+}
+
+fn seconds(d: berth_spec::model::units::Duration) -> i32 {
+    i32::try_from(d.as_secs().max(1)).unwrap_or(i32::MAX)
+}
+
+pub fn probe(p: &ProbePlan) -> Probe {
+    let mut probe = Probe {
+        period_seconds: Some(seconds(p.interval)),
+        timeout_seconds: Some(seconds(p.timeout)),
+        failure_threshold: Some(i32::try_from(p.failure_threshold).unwrap_or(3)),
+        success_threshold: Some(i32::try_from(p.success_threshold).unwrap_or(1)),
+        initial_delay_seconds: (!p.initial_delay.0.is_zero()).then(|| seconds(p.initial_delay)),
+        ..Probe::default()
+    };
+    match &p.check {
+        ProbeCheck::Http { path, port } => {
+            probe.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: IntOrString::String(port.name.clone()),
+                ..HTTPGetAction::default()
+            });
+        }
+        ProbeCheck::Tcp { port } => {
+            probe.tcp_socket =
+                Some(TCPSocketAction { port: IntOrString::String(port.name.clone()), ..TCPSocketAction::default() })
+        }
+        ProbeCheck::Exec { command } => probe.exec = Some(ExecAction { command: Some(command.clone()) }),
+    }
+    probe
+}
+
+pub fn quantities(
+    cpu: Option<berth_spec::model::units::Cpu>,
+    memory: Option<berth_spec::model::units::ByteSize>,
+) -> Option<BTreeMap<String, Quantity>> {
+    let mut q = BTreeMap::new();
+    if let Some(cpu) = cpu {
+        q.insert("cpu".to_owned(), Quantity(cpu.to_string()));
+    }
+    if let Some(memory) = memory {
+        q.insert("memory".to_owned(), Quantity(memory.to_string()));
+    }
+    (!q.is_empty()).then_some(q)
+}
+
+pub fn container_security(read_only_root: bool, run_as_user: u32, drop: &[String], add: &[String]) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(read_only_root),
+        run_as_non_root: Some(run_as_user != 0),
+        run_as_user: Some(i64::from(run_as_user)),
+        capabilities: Some(Capabilities { drop: Some(drop.to_vec()), add: (!add.is_empty()).then(|| add.to_vec()) }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..SeccompProfile::default() }),
+        ..SecurityContext::default()
+    }
+}
+
+pub fn pod_security(run_as_user: u32) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(run_as_user != 0),
+        run_as_user: Some(i64::from(run_as_user)),
+        run_as_group: Some(i64::from(run_as_user)),
+        fs_group: Some(i64::from(run_as_user)),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..SeccompProfile::default() }),
+        ..PodSecurityContext::default()
+    }
+}
+
+fn env(plan: &Plan, s: &ServicePlan) -> Vec<EnvVar> {
+    let mut vars = Vec::new();
+    for var in &s.env {
+        match &var.value {
+            EnvValue::Literal { .. } => {}
+            EnvValue::Secret { secret } => vars.push(secret_env(plan, &var.name, secret)),
+            EnvValue::Dependency { url, password_secret, .. } => match password_secret {
+                // `$(VAR)` expands an earlier variable: the password stays in its Secret.
+                Some(secret) => {
+                    let password_var = format!("{}_PASSWORD", var.name);
+                    vars.push(secret_env(plan, &password_var, secret));
+                    vars.push(plain_env(&var.name, &url_with_password(url, &password_var)));
+                }
+                None => vars.push(plain_env(&var.name, url)),
+            },
+        }
+    }
+    vars
+}
+
+pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut Output) {
+    let name = s.name.as_str();
+    let meta = || object_meta(plan, name, name);
+    let Some(image) = s.image.clone() else {
+        out.unsupported(
+            crate::Target::Kubernetes,
+            format!("service `{name}` without an `image`"),
+            "Kubernetes runs images; add `image:` to the service",
+        );
+        return;
+    };
+    m.push(&ServiceAccount {
+        metadata: meta(),
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    });
+    let literals: BTreeMap<String, String> = s
+        .env
+        .iter()
+        .filter_map(|v| match &v.value {
+            EnvValue::Literal { value } => Some((v.name.clone(), value.clone())),
+            _ => None,
+        })
+        .chain(s.primary_port.as_ref().map(|p| ("PORT".to_owned(), p.port.to_string())))
+        .collect();
+    let has_config = !literals.is_empty();
+    if has_config {
+        m.push(&ConfigMap {
+            metadata: object_meta(plan, &format!("{name}-env"), name),
+            data: Some(literals),
+            ..ConfigMap::default()
+        });
+    }
+    let sec = &s.security;
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    let mut claims = Vec::new();
+    for v in &s.volumes {
+        mounts.push(VolumeMount {
+            name: v.name.clone(),
+            mount_path: v.path.clone(),
+            read_only: v.read_only.then_some(true),
+            ..VolumeMount::default()
+        });
+        if v.persistent {
+            let mut requests = BTreeMap::new();
+            requests.insert("storage".to_owned(), Quantity(v.size.to_string()));
+            claims.push(PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some(v.name.clone()),
+                    labels: Some(labels(plan, name)),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                    storage_class_name: plan.targets.kubernetes.as_ref().and_then(|k| k.storage_class.clone()),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(requests),
+                        ..VolumeResourceRequirements::default()
+                    }),
+                    ..PersistentVolumeClaimSpec::default()
+                }),
+                ..PersistentVolumeClaim::default()
+            });
+        } else {
+            volumes.push(Volume {
+                name: v.name.clone(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Volume::default()
+            });
+        }
+    }
+    let container = Container {
+        name: name.to_owned(),
+        image: Some(image),
+        ports: Some(
+            s.ports
+                .iter()
+                .map(|p| ContainerPort {
+                    name: Some(p.name.clone()),
+                    container_port: i32::from(p.port),
+                    protocol: Some("TCP".to_owned()),
+                    ..ContainerPort::default()
+                })
+                .collect(),
+        ),
+        env: Some(env(plan, s)).filter(|e| !e.is_empty()),
+        env_from: has_config.then(|| {
+            vec![EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource { name: format!("{name}-env"), optional: None }),
+                ..EnvFromSource::default()
+            }]
+        }),
+        liveness_probe: s.probes.liveness.as_ref().map(probe),
+        readiness_probe: s.probes.readiness.as_ref().map(probe),
+        startup_probe: s.probes.startup.as_ref().map(probe),
+        resources: Some(ResourceRequirements {
+            requests: quantities(s.resources.requests.cpu, s.resources.requests.memory),
+            limits: quantities(s.resources.limits.cpu, s.resources.limits.memory),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(container_security(
+            sec.read_only_root,
+            sec.run_as_user,
+            &sec.drop_capabilities,
+            &sec.add_capabilities,
+        )),
+        volume_mounts: Some(mounts).filter(|m| !m.is_empty()),
+        ..Container::default()
+    };
+    let pull_secrets = plan.targets.kubernetes.as_ref().map(|k| k.image_pull_secrets.clone()).filter(|p| !p.is_empty());
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(labels(plan, name)), ..ObjectMeta::default() }),
+        spec: Some(PodSpec {
+            service_account_name: Some(name.to_owned()),
+            automount_service_account_token: Some(false),
+            security_context: Some(pod_security(sec.run_as_user)),
+            termination_grace_period_seconds: Some(
+                s.run.as_ref().map_or(30, |r| i64::try_from(r.stop_timeout.as_secs()).unwrap_or(30))
+                    + s.deploy.drain_timeout.as_secs().min(300) as i64,
+            ),
+            containers: vec![container],
+            volumes: Some(volumes).filter(|v| !v.is_empty()),
+            image_pull_secrets: pull_secrets
+                .map(|p| p.into_iter().map(|name| k8s_openapi::api::core::v1::LocalObjectReference { name }).collect()),
+            ..PodSpec::default()
+        }),
+    };
+    let replicas = match s.replicas {
+        // The autoscaler owns the count; a fixed field would fight it on every apply.
+        Replicas::Autoscaled { .. } => None,
+        Replicas::Fixed { count } => Some(i32::try_from(count).unwrap_or(1)),
+    };
+    if claims.is_empty() {
+        m.push(&Deployment {
+            metadata: meta(),
+            spec: Some(DeploymentSpec {
+                replicas,
+                selector: selector(plan, name),
+                template,
+                revision_history_limit: Some(5),
+                ..DeploymentSpec::default()
+            }),
+            ..Deployment::default()
+        });
+    } else {
+        m.push(&StatefulSet {
+            metadata: meta(),
+            spec: Some(StatefulSetSpec {
+                replicas,
+                selector: selector(plan, name),
+                service_name: Some(name.to_owned()),
+                template,
+                volume_claim_templates: Some(claims),
+                ..StatefulSetSpec::default()
+            }),
+            ..StatefulSet::default()
+        });
+    }
+    if !s.ports.is_empty() {
+        m.push(&Service {
+            metadata: meta(),
+            spec: Some(ServiceSpec {
+                selector: Some(selector_labels(plan, name)),
+                ports: Some(
+                    s.ports
+                        .iter()
+                        .map(|p| ServicePort {
+                            name: Some(p.name.clone()),
+                            port: i32::from(p.port),
+                            target_port: Some(IntOrString::String(p.name.clone())),
+                            protocol: Some("TCP".to_owned()),
+                            ..ServicePort::default()
+                        })
+                        .collect(),
+                ),
+                ..ServiceSpec::default()
+            }),
+            ..Service::default()
+        });
+    }
+    let min = match s.replicas {
+        Replicas::Fixed { count } => count,
+        Replicas::Autoscaled { min, .. } => min,
+    };
+    if min >= 2 {
+        m.push(&PodDisruptionBudget {
+            metadata: meta(),
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(1)),
+                selector: Some(selector(plan, name)),
+                ..PodDisruptionBudgetSpec::default()
+            }),
+            ..PodDisruptionBudget::default()
+        });
+    }
+    if let Replicas::Autoscaled { min, max, cpu, memory, metric } = &s.replicas {
+        let mut metrics = Vec::new();
+        for (resource, target) in [("cpu", cpu), ("memory", memory)] {
+            if let Some(t) = target {
+                metrics.push(MetricSpec {
+                    type_: "Resource".to_owned(),
+                    resource: Some(ResourceMetricSource {
+                        name: resource.to_owned(),
+                        target: MetricTarget {
+                            type_: "Utilization".to_owned(),
+                            average_utilization: Some(t.0.round() as i32),
+                            ..MetricTarget::default()
+                        },
+                    }),
+                    ..MetricSpec::default()
+                });
+            }
+        }
+        if let Some(metric) = metric {
+            metrics.push(MetricSpec {
+                type_: "Pods".to_owned(),
+                pods: Some(PodsMetricSource {
+                    metric: MetricIdentifier { name: metric.name.clone(), selector: None },
+                    target: MetricTarget {
+                        type_: "AverageValue".to_owned(),
+                        average_value: Some(Quantity(format_quantity(metric.target))),
+                        ..MetricTarget::default()
+                    },
+                }),
+                ..MetricSpec::default()
+            });
+        }
+        m.push(&HorizontalPodAutoscaler {
+            metadata: meta(),
+            spec: Some(HorizontalPodAutoscalerSpec {
+                scale_target_ref: CrossVersionObjectReference {
+                    api_version: Some("apps/v1".to_owned()),
+                    kind: if claims_kind_statefulset(s) { "StatefulSet" } else { "Deployment" }.to_owned(),
+                    name: name.to_owned(),
+                },
+                min_replicas: Some(i32::try_from(*min).unwrap_or(1)),
+                max_replicas: i32::try_from(*max).unwrap_or(1),
+                metrics: Some(metrics),
+                ..HorizontalPodAutoscalerSpec::default()
+            }),
+            ..HorizontalPodAutoscaler::default()
+        });
+    }
+}
+
+/// `postgres://user@host/db` → `postgres://user:$(VAR)@host/db`;
+/// `redis://host:6379/0` → `redis://:$(VAR)@host:6379/0`.
+pub fn url_with_password(url: &str, var: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((user, host)) => format!("{scheme}://{user}:$({var})@{host}"),
+        None => format!("{scheme}://:$({var})@{rest}"),
+    }
+}
+
+fn claims_kind_statefulset(s: &ServicePlan) -> bool {
+    s.volumes.iter().any(|v| v.persistent)
+}
+
+/// A Kubernetes quantity for a plain number: integers as is, else milli-units.
+fn format_quantity(value: f64) -> String {
+    if value.fract() == 0.0 { format!("{}", value as i64) } else { format!("{}m", (value * 1000.0).round() as i64) }
+}
