@@ -81,7 +81,8 @@ Examples:
   berth render compose nginx --env staging --out deploy/staging
   berth render kubernetes --check           # exit 1 if deploy/ differs from the spec (CI drift check)
 
-Targets: compose, nginx, systemd, prometheus, alertmanager, or all.
+Targets: compose, kubernetes, nginx, systemd, prometheus, alertmanager,
+grafana, or all.
 What a target cannot express is reported as a warning naming the target and
 the feature; everything else still renders. Secret values never appear in
 rendered files, only references to them.")]
@@ -201,4 +202,20 @@ pub enum ReportFormat {
 pub enum PlanFormat {
     Yaml,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn render_help_names_every_target() {
+        let mut command = Cli::command();
+        let help = command.find_subcommand_mut("render").map(|c| c.render_long_help().to_string()).unwrap_or_default();
+        for target in berth_render::Target::ALL {
+            assert!(help.contains(target.name()), "`berth render --help` does not mention {}", target.name());
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use berth_render::{File, Target};
-use berth_test_support::{Run, TempDir, compose_binary, example_environments, run, temp_dir, tool};
+use berth_test_support::{Run, TempDir, compose_binary, example_environments, run, temp_dir, tool, typescript};
 
 fn write(dir: &Path, files: &[File]) {
     for f in files {
@@ -112,6 +112,31 @@ fn check_systemd(files: &[File], label: &str) {
     expect_ok(&format!("systemd-analyze verify ({label})"), &result, true);
 }
 
+/// Type-checks dashboard JSON texts against `@grafana/schema`'s `Dashboard`
+/// with `tsc --strict`.
+fn tsc_dashboards(dir: &Path, dashboards: &[&str]) -> Run {
+    let (tsc, modules) = typescript();
+    std::os::unix::fs::symlink(&modules, dir.join("node_modules")).unwrap();
+    let mut source = String::from("import type { Dashboard } from '@grafana/schema';\n");
+    for (i, d) in dashboards.iter().enumerate() {
+        source.push_str(&format!("export const d{i}: Dashboard = {d};\n"));
+    }
+    std::fs::write(dir.join("check.ts"), source).unwrap();
+    let args = [
+        "--noEmit",
+        "--strict",
+        "--skipLibCheck",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        "--target",
+        "es2022",
+        "check.ts",
+    ];
+    run(&tsc, &args, dir)
+}
+
 fn validate(target: Target, files: &[File], label: &str) {
     let dir = temp_dir();
     let d = dir.path();
@@ -146,6 +171,13 @@ fn validate(target: Target, files: &[File], label: &str) {
             }
         }
         Target::Systemd => check_systemd(files, label),
+        Target::Grafana => {
+            let dashboards: Vec<&str> =
+                files.iter().filter(|f| f.path.ends_with(".json")).map(|f| f.contents.as_str()).collect();
+            if !dashboards.is_empty() {
+                expect_ok(&format!("tsc against @grafana/schema ({label})"), &tsc_dashboards(d, &dashboards), true);
+            }
+        }
         Target::Prometheus => {
             if files.is_empty() {
                 return;

