@@ -112,6 +112,11 @@ fn check_systemd(files: &[File], label: &str) {
     expect_ok(&format!("systemd-analyze verify ({label})"), &result, true);
 }
 
+/// The botocore parameter validator script next to this test.
+fn ecs_script() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validators/ecs_params.py").display().to_string()
+}
+
 /// Type-checks dashboard JSON texts against `@grafana/schema`'s `Dashboard`
 /// with `tsc --strict`.
 fn tsc_dashboards(dir: &Path, dashboards: &[&str]) -> Run {
@@ -163,6 +168,19 @@ fn validate(target: Target, files: &[File], label: &str) {
                 args.extend(&manifests);
                 let result = run(&tool("kubernetes-validate"), &args, d);
                 expect_ok(&format!("kubernetes-validate --strict -k {version} ({label})"), &result, true);
+            }
+        }
+        Target::Ecs => {
+            let mut args = vec![ecs_script()];
+            for f in files {
+                let operation =
+                    if f.path.ends_with("-task-definition.json") { "RegisterTaskDefinition" } else { "CreateService" };
+                args.push(operation.to_owned());
+                args.push(f.path.clone());
+            }
+            if args.len() > 1 {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                expect_ok(&format!("botocore ParamValidator ({label})"), &run(&tool("python3"), &args, d), true);
             }
         }
         Target::Nginx => {

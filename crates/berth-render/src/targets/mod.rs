@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod compose;
+mod ecs;
 mod grafana;
 mod kubernetes;
 mod nginx;
@@ -16,53 +17,46 @@ use berth_plan::Plan;
 
 use crate::Output;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Target {
-    Compose,
-    Kubernetes,
-    Nginx,
-    Systemd,
-    Prometheus,
-    Alertmanager,
-    Grafana,
+/// Declares the targets once: the enum, `ALL`, names and one-line help
+/// come from this list, so none of them can miss a target.
+macro_rules! targets {
+    ($($variant:ident => $name:literal, $about:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Target {
+            $($variant,)*
+        }
+
+        impl Target {
+            pub const ALL: &[Self] = &[$(Self::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// One line for `--help`.
+            pub fn about(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $about,)*
+                }
+            }
+        }
+    };
+}
+
+targets! {
+    Compose => "compose", "Docker Compose file with the edge, services and dependencies";
+    Kubernetes => "kubernetes", "typed Kubernetes manifests with a kustomization";
+    Nginx => "nginx", "nginx.conf for an edge in front of services on this host";
+    Systemd => "systemd", "hardened systemd units and backup timers";
+    Prometheus => "prometheus", "scrape config, alert rules and their promtool unit tests";
+    Alertmanager => "alertmanager", "routes, receivers and inhibition rules";
+    Grafana => "grafana", "a dashboard per service and provisioning files";
+    Ecs => "ecs", "ECS Fargate task and service definitions";
 }
 
 impl Target {
-    pub const ALL: &[Self] = &[
-        Self::Compose,
-        Self::Kubernetes,
-        Self::Nginx,
-        Self::Systemd,
-        Self::Prometheus,
-        Self::Alertmanager,
-        Self::Grafana,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Compose => "compose",
-            Self::Kubernetes => "kubernetes",
-            Self::Nginx => "nginx",
-            Self::Systemd => "systemd",
-            Self::Prometheus => "prometheus",
-            Self::Alertmanager => "alertmanager",
-            Self::Grafana => "grafana",
-        }
-    }
-
-    /// One line for `--help`.
-    pub fn about(self) -> &'static str {
-        match self {
-            Self::Compose => "Docker Compose file with the edge, services and dependencies",
-            Self::Kubernetes => "typed Kubernetes manifests with a kustomization",
-            Self::Nginx => "nginx.conf for an edge in front of services on this host",
-            Self::Systemd => "hardened systemd units and backup timers",
-            Self::Prometheus => "scrape config, alert rules and their promtool unit tests",
-            Self::Alertmanager => "routes, receivers and inhibition rules",
-            Self::Grafana => "a dashboard per service and provisioning files",
-        }
-    }
-
     pub fn render(self, plan: &Plan) -> Output {
         match self {
             Self::Compose => compose::render(plan),
@@ -72,6 +66,7 @@ impl Target {
             Self::Prometheus => prometheus::render(plan),
             Self::Alertmanager => alertmanager::render(plan),
             Self::Grafana => grafana::render(plan),
+            Self::Ecs => ecs::render(plan),
         }
     }
 }
