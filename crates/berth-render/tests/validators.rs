@@ -183,6 +183,10 @@ fn validate(target: Target, files: &[File], label: &str) {
                 expect_ok(&format!("botocore ParamValidator ({label})"), &run(&tool("python3"), &args, d), true);
             }
         }
+        Target::Cloudformation => {
+            // Exit bits: 2 error, 4 warning, 8 informational; any of them fails.
+            expect_ok(&format!("cfn-lint ({label})"), &run(&tool("cfn-lint"), &["template.yaml"], d), true);
+        }
         Target::Nginx => {
             if !files.is_empty() {
                 check_nginx(d, label);

@@ -80,6 +80,7 @@ pub fn container(
     s: &ServicePlan,
     image: &str,
     endpoint: &dyn Fn(&str) -> String,
+    target: Target,
     out: &mut Output,
 ) -> Value {
     let mut environment = Vec::new();
@@ -127,7 +128,7 @@ pub fn container(
     }
     if s.probes.liveness.as_ref().is_some_and(|l| Some(l) != s.probes.readiness.as_ref()) {
         out.unsupported(
-            Target::Ecs,
+            target,
             format!("separate liveness and readiness checks for `{}`", s.name),
             "ECS has one container health check; it uses readiness, and the load balancer's target group checks it too",
         );
@@ -195,7 +196,10 @@ pub fn render(plan: &Plan) -> Output {
         if let Some(arn) = &ecs.task_role_arn {
             task.insert("taskRoleArn".to_owned(), json!(arn));
         }
-        task.insert("containerDefinitions".to_owned(), json!([container(plan, s, image, &endpoint, &mut out)]));
+        task.insert(
+            "containerDefinitions".to_owned(),
+            json!([container(plan, s, image, &endpoint, Target::Ecs, &mut out)]),
+        );
         let volumes: Vec<Value> = s.volumes.iter().map(|v| json!({ "name": v.name })).collect();
         if !volumes.is_empty() {
             if s.volumes.iter().any(|v| v.persistent) {

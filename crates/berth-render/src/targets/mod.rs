@@ -2,6 +2,7 @@
 //! and a validator test in `tests/validators.rs`.
 
 mod alertmanager;
+mod cloudformation;
 mod compose;
 mod ecs;
 mod grafana;
@@ -54,6 +55,7 @@ targets! {
     Alertmanager => "alertmanager", "routes, receivers and inhibition rules";
     Grafana => "grafana", "a dashboard per service and provisioning files";
     Ecs => "ecs", "ECS Fargate task and service definitions";
+    Cloudformation => "cloudformation", "the AWS stack: load balancer, security groups, ECS services, RDS, ElastiCache";
 }
 
 impl Target {
@@ -67,6 +69,7 @@ impl Target {
             Self::Alertmanager => alertmanager::render(plan),
             Self::Grafana => grafana::render(plan),
             Self::Ecs => ecs::render(plan),
+            Self::Cloudformation => cloudformation::render(plan),
         }
     }
 }
