@@ -10,12 +10,14 @@ mod workload;
 
 use berth_plan::Plan;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::{Output, header, yaml};
 
-/// A multi-document YAML file from serializable objects.
+/// The objects of one multi-document YAML file, kept as JSON values so the
+/// Helm target can turn fields into template expressions.
 pub(crate) struct Manifest {
-    docs: Vec<String>,
+    pub docs: Vec<Value>,
 }
 
 impl Manifest {
@@ -24,7 +26,7 @@ impl Manifest {
     }
 
     pub fn push<T: Serialize>(&mut self, object: &T) {
-        self.docs.push(yaml::to_string(object));
+        self.docs.push(serde_json::to_value(object).unwrap_or(Value::Null));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -32,11 +34,45 @@ impl Manifest {
     }
 
     pub fn finish(self, plan: &Plan) -> String {
-        header::comment("#", plan, "kubernetes") + &self.docs.join("---\n")
+        header::comment("#", plan, "kubernetes") + &to_yaml(&self.docs)
     }
 }
 
-pub fn render(plan: &Plan) -> Output {
+/// Objects as YAML documents with `apiVersion`, `kind` and `metadata`
+/// first, the order people read them in.
+pub(crate) fn to_yaml(docs: &[Value]) -> String {
+    #[derive(Serialize)]
+    struct Ordered<'a> {
+        #[serde(rename = "apiVersion")]
+        api_version: Option<&'a Value>,
+        kind: Option<&'a Value>,
+        metadata: Option<&'a Value>,
+        #[serde(flatten)]
+        rest: serde_json::Map<String, Value>,
+    }
+    docs.iter()
+        .map(|doc| {
+            let mut rest = doc.as_object().cloned().unwrap_or_default();
+            for key in ["apiVersion", "kind", "metadata"] {
+                rest.remove(key);
+            }
+            yaml::to_string(&Ordered {
+                api_version: doc.get("apiVersion"),
+                kind: doc.get("kind"),
+                metadata: doc.get("metadata"),
+                rest,
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn service_monitor(plan: &Plan) -> bool {
+    plan.targets.kubernetes.as_ref().is_some_and(|k| k.service_monitor) && plan.monitoring.enabled
+}
+
+/// Every object by file, plus warnings: what both this target and Helm render.
+pub(crate) fn objects(plan: &Plan) -> (Vec<(String, Manifest)>, Output) {
     let mut out = Output::default();
     let mut files: Vec<(String, Manifest)> = Vec::new();
     let mut ns = Manifest::new();
@@ -67,29 +103,30 @@ pub fn render(plan: &Plan) -> Output {
         }
         files.push(("backups.yaml".to_owned(), m));
     }
-    let service_monitor =
-        plan.targets.kubernetes.as_ref().is_some_and(|k| k.service_monitor) && plan.monitoring.enabled;
-    if service_monitor {
+    if service_monitor(plan) {
         let mut m = Manifest::new();
         meta::service_monitors(plan, &mut m);
-        if !m.is_empty() {
-            out.file("monitoring/service-monitors.yaml", m.finish(plan));
-        }
+        files.push(("monitoring/service-monitors.yaml".to_owned(), m));
     }
-    let names: Vec<String> = files.iter().filter(|(_, m)| !m.is_empty()).map(|(n, _)| n.clone()).collect();
+    files.retain(|(_, m)| !m.is_empty());
+    (files, out)
+}
+
+pub fn render(plan: &Plan) -> Output {
+    let (files, mut out) = objects(plan);
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     for (name, manifest) in files {
-        if !manifest.is_empty() {
-            out.file(name, manifest.finish(plan));
-        }
+        out.file(name, manifest.finish(plan));
     }
     let mut kustomization = header::comment("#", plan, "kubernetes");
     kustomization.push_str("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
     for name in names {
+        if name.starts_with("monitoring/") {
+            kustomization.push_str("# Needs the Prometheus Operator's CRDs:\n");
+        }
         kustomization.push_str(&format!("- {name}\n"));
     }
-    if service_monitor {
-        kustomization.push_str("# Needs the Prometheus Operator's CRDs:\n- monitoring/service-monitors.yaml\n");
-    }
+
     out.file("kustomization.yaml", kustomization);
     out
 }
