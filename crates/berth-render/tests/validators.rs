@@ -183,6 +183,35 @@ fn validate(target: Target, files: &[File], label: &str) {
                 expect_ok(&format!("botocore ParamValidator ({label})"), &run(&tool("python3"), &args, d), true);
             }
         }
+        Target::Helm => {
+            let helm = tool("helm");
+            expect_ok(&format!("helm lint --strict ({label})"), &run(&helm, &["lint", "--strict", "chart/"], d), false);
+            let rendered = run(&helm, &["template", "release", "chart/", "--namespace", "shop"], d);
+            expect_ok(&format!("helm template ({label})"), &rendered, false);
+            std::fs::write(d.join("rendered.yaml"), &rendered.stdout).unwrap();
+            let validated =
+                run(&tool("kubernetes-validate"), &["--strict", "--quiet", "-k", "1.33", "rendered.yaml"], d);
+            // The Prometheus Operator's CRD has no bundled schema; anything else must be silent.
+            let unexpected: Vec<&str> = validated
+                .stdout
+                .lines()
+                .chain(validated.stderr.lines())
+                .filter(|l| !l.contains("kind ServiceMonitor"))
+                .collect();
+            assert!(
+                validated.success && unexpected.is_empty(),
+                "helm template | kubernetes-validate ({label}):\n{}",
+                unexpected.join("\n")
+            );
+            // Values reach the objects: a new tag changes every image of that service.
+            if let Some(service) =
+                files.iter().find_map(|f| f.path.strip_prefix("chart/templates/service-")?.strip_suffix(".yaml"))
+            {
+                let set = format!("services.{service}.image.tag=9.9.9-test");
+                let overridden = run(&helm, &["template", "release", "chart/", "--set", &set], d);
+                assert!(overridden.stdout.contains(":9.9.9-test\""), "{label}: --set {set} did not reach the image");
+            }
+        }
         Target::Cloudformation => {
             // Exit bits: 2 error, 4 warning, 8 informational; any of them fails.
             expect_ok(&format!("cfn-lint ({label})"), &run(&tool("cfn-lint"), &["template.yaml"], d), true);

@@ -84,13 +84,15 @@ fn environment_names(text: &str) -> Vec<String> {
     names
 }
 
-/// A validator program: on PATH, or in the repository's `.tools/venv/bin`
+/// A validator program: in the repository's `.tools/venv/bin` or `.tools/bin`, or on PATH
 /// (installed by `scripts/install-test-deps`). Missing means the test fails,
 /// naming the install step; a validator is never skipped.
 pub fn tool(name: &str) -> PathBuf {
-    let venv = workspace_root().join(".tools/venv/bin").join(name);
-    if venv.is_file() {
-        return venv;
+    for dir in [".tools/venv/bin", ".tools/bin"] {
+        let candidate = workspace_root().join(dir).join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
     }
     let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join(name))

@@ -6,6 +6,7 @@ mod cloudformation;
 mod compose;
 mod ecs;
 mod grafana;
+mod helm;
 mod kubernetes;
 mod nginx;
 mod prometheus;
@@ -49,6 +50,7 @@ macro_rules! targets {
 targets! {
     Compose => "compose", "Docker Compose file with the edge, services and dependencies";
     Kubernetes => "kubernetes", "typed Kubernetes manifests with a kustomization";
+    Helm => "helm", "the Kubernetes objects as a chart with values for image, replicas and resources";
     Nginx => "nginx", "nginx.conf for an edge in front of services on this host";
     Systemd => "systemd", "hardened systemd units and backup timers";
     Prometheus => "prometheus", "scrape config, alert rules and their promtool unit tests";
@@ -63,6 +65,7 @@ impl Target {
         match self {
             Self::Compose => compose::render(plan),
             Self::Kubernetes => kubernetes::render(plan),
+            Self::Helm => helm::render(plan),
             Self::Nginx => nginx::render(plan, nginx::Upstreams::Host),
             Self::Systemd => systemd::render(plan),
             Self::Prometheus => prometheus::render(plan),
