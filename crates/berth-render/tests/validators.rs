@@ -117,6 +117,44 @@ fn ecs_script() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validators/ecs_params.py").display().to_string()
 }
 
+/// Checks Knative Services twice: the CRD's JSON schema (ajv, through
+/// @kubernetes-models/knative) and the model's TypeScript types with
+/// `tsc --strict`, which also rejects unknown fields.
+fn check_knative(dir: &Path, files: &[File], label: &str) {
+    let (tsc, modules) = typescript();
+    std::os::unix::fs::symlink(&modules, dir.join("node_modules")).unwrap();
+    let mut json_files = Vec::new();
+    let mut source =
+        String::from("import type { IService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';\n");
+    for (i, f) in files.iter().enumerate() {
+        let value: serde_json::Value = serde_saphyr::from_str(&f.contents).unwrap();
+        let json = serde_json::to_string_pretty(&value).unwrap();
+        let path = format!("service{i}.json");
+        std::fs::write(dir.join(&path), &json).unwrap();
+        json_files.push(path);
+        source.push_str(&format!("export const s{i}: IService = {json};\n"));
+    }
+    std::fs::write(dir.join("check.ts"), source).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validators/knative.mjs");
+    std::fs::copy(&script, dir.join("knative.mjs")).unwrap();
+    let mut args = vec!["knative.mjs"];
+    args.extend(json_files.iter().map(String::as_str));
+    expect_ok(&format!("Knative schema ({label})"), &run(&tool("node"), &args, dir), true);
+    let args = [
+        "--noEmit",
+        "--strict",
+        "--skipLibCheck",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        "--target",
+        "es2022",
+        "check.ts",
+    ];
+    expect_ok(&format!("tsc against @kubernetes-models/knative ({label})"), &run(&tsc, &args, dir), true);
+}
+
 /// Type-checks dashboard JSON texts against `@grafana/schema`'s `Dashboard`
 /// with `tsc --strict`.
 fn tsc_dashboards(dir: &Path, dashboards: &[&str]) -> Run {
@@ -210,6 +248,11 @@ fn validate(target: Target, files: &[File], label: &str) {
                 let set = format!("services.{service}.image.tag=9.9.9-test");
                 let overridden = run(&helm, &["template", "release", "chart/", "--set", &set], d);
                 assert!(overridden.stdout.contains(":9.9.9-test\""), "{label}: --set {set} did not reach the image");
+            }
+        }
+        Target::Cloudrun => {
+            if !files.is_empty() {
+                check_knative(d, files, label);
             }
         }
         Target::Cloudformation => {

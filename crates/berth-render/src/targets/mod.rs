@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod cloudformation;
+mod cloudrun;
 mod compose;
 mod ecs;
 mod grafana;
@@ -57,6 +58,7 @@ targets! {
     Alertmanager => "alertmanager", "routes, receivers and inhibition rules";
     Grafana => "grafana", "a dashboard per service and provisioning files";
     Ecs => "ecs", "ECS Fargate task and service definitions";
+    Cloudrun => "cloudrun", "Knative service YAML for Google Cloud Run";
     Cloudformation => "cloudformation", "the AWS stack: load balancer, security groups, ECS services, RDS, ElastiCache";
 }
 
@@ -73,6 +75,7 @@ impl Target {
             Self::Grafana => grafana::render(plan),
             Self::Ecs => ecs::render(plan),
             Self::Cloudformation => cloudformation::render(plan),
+            Self::Cloudrun => cloudrun::render(plan),
         }
     }
 }
