@@ -82,7 +82,7 @@ Examples:
   berth render kubernetes --check           # exit 1 if deploy/ differs from the spec (CI drift check)
 
 Targets: compose, kubernetes, helm, nginx, systemd, prometheus, alertmanager,
-grafana, ecs, cloudformation, cloudrun, or all.
+grafana, ecs, cloudformation, cloudrun, diagram, runbook, or all.
 What a target cannot express is reported as a warning naming the target and
 the feature; everything else still renders. Secret values never appear in
 rendered files, only references to them.")]

@@ -155,6 +155,19 @@ fn check_knative(dir: &Path, files: &[File], label: &str) {
     expect_ok(&format!("tsc against @kubernetes-models/knative ({label})"), &run(&tsc, &args, dir), true);
 }
 
+/// Runs one of the Node validator scripts next to this test in `dir`.
+fn node_script(dir: &Path, script: &str, args: &[&str]) -> Run {
+    let (_, modules) = typescript();
+    if !dir.join("node_modules").exists() {
+        std::os::unix::fs::symlink(&modules, dir.join("node_modules")).unwrap();
+    }
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validators").join(script), dir.join(script))
+        .unwrap();
+    let mut all = vec![script];
+    all.extend(args);
+    run(&tool("node"), &all, dir)
+}
+
 /// Type-checks dashboard JSON texts against `@grafana/schema`'s `Dashboard`
 /// with `tsc --strict`.
 fn tsc_dashboards(dir: &Path, dashboards: &[&str]) -> Run {
@@ -254,6 +267,19 @@ fn validate(target: Target, files: &[File], label: &str) {
             if !files.is_empty() {
                 check_knative(d, files, label);
             }
+        }
+        Target::Runbook => {
+            // Line length is the one rule off: tables and commands are as long as they are.
+            let markdownlint = typescript().1.join(".bin/markdownlint");
+            expect_ok(
+                &format!("markdownlint ({label})"),
+                &run(&markdownlint, &["--disable", "MD013", "--", "RUNBOOK.md"], d),
+                true,
+            );
+        }
+        Target::Diagram => {
+            expect_ok(&format!("mermaid.parse ({label})"), &node_script(d, "mermaid.mjs", &["diagram.mmd"]), true);
+            expect_ok(&format!("xmllint ({label})"), &run(&tool("xmllint"), &["--noout", "diagram.svg"], d), true);
         }
         Target::Cloudformation => {
             // Exit bits: 2 error, 4 warning, 8 informational; any of them fails.

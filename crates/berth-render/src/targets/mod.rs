@@ -5,12 +5,14 @@ mod alertmanager;
 mod cloudformation;
 mod cloudrun;
 mod compose;
+mod diagram;
 mod ecs;
 mod grafana;
 mod helm;
 mod kubernetes;
 mod nginx;
 mod prometheus;
+mod runbook;
 mod systemd;
 
 use std::fmt;
@@ -59,6 +61,8 @@ targets! {
     Grafana => "grafana", "a dashboard per service and provisioning files";
     Ecs => "ecs", "ECS Fargate task and service definitions";
     Cloudrun => "cloudrun", "Knative service YAML for Google Cloud Run";
+    Diagram => "diagram", "a picture of the deployment, as Mermaid and SVG";
+    Runbook => "runbook", "a Markdown operations guide: deploy, roll back, back up, restore, rotate secrets, respond to alerts";
     Cloudformation => "cloudformation", "the AWS stack: load balancer, security groups, ECS services, RDS, ElastiCache";
 }
 
@@ -76,6 +80,8 @@ impl Target {
             Self::Ecs => ecs::render(plan),
             Self::Cloudformation => cloudformation::render(plan),
             Self::Cloudrun => cloudrun::render(plan),
+            Self::Diagram => diagram::render(plan),
+            Self::Runbook => runbook::render(plan),
         }
     }
 }
