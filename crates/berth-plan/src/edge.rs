@@ -62,6 +62,9 @@ pub struct RoutePlan {
     pub host: Option<String>,
     pub service: String,
     pub port: PortPlan,
+    /// Service (and its port) that answers while every replica of `service` is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<(String, PortPlan)>,
     pub websocket: bool,
     pub strip_prefix: bool,
     pub timeout: Duration,
@@ -125,6 +128,7 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
                 host: r.host.clone(),
                 service: r.service.clone(),
                 port: port(service, r.port.as_deref())?,
+                fallback: r.fallback.as_ref().and_then(|f| Some((f.clone(), port(spec.services.get(f)?, None)?))),
                 websocket: r.websocket,
                 strip_prefix: r.strip_prefix,
                 timeout: r.timeout.unwrap_or(timeouts.read),

@@ -219,6 +219,13 @@ fn listeners(
         resources.insert("HttpListener".to_owned(), json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": not_found } }));
     }
     for (i, route) in edge.routes.iter().enumerate() {
+        if route.fallback.is_some() {
+            out.unsupported(
+                Target::Cloudformation,
+                format!("the fallback service of `{}`", route.path),
+                "a target group has no backup targets; keep the service above one task",
+            );
+        }
         if route.auth.is_some() || route.rate_limit.is_some() {
             out.unsupported(
                 Target::Cloudformation,

@@ -40,7 +40,11 @@ pub fn render(plan: &Plan, upstreams: Upstreams) -> Output {
 }
 
 pub fn upstream_name(route: &RoutePlan) -> String {
-    format!("{}_{}", route.service.replace('-', "_"), route.port.name.replace('-', "_"))
+    let base = format!("{}_{}", route.service.replace('-', "_"), route.port.name.replace('-', "_"));
+    match &route.fallback {
+        Some((fallback, _)) => format!("{base}_or_{}", fallback.replace('-', "_")),
+        None => base,
+    }
 }
 
 fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Output) -> String {
@@ -111,6 +115,14 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         let _ = writeln!(c, "\n    upstream {name} {{\n        least_conn;");
         for server in servers(service, route.port.port, upstreams) {
             let _ = writeln!(c, "        server {server} max_fails=3 fail_timeout=10s;");
+        }
+        // Backup servers take traffic only while every primary is down.
+        if let Some((fallback, port)) = &route.fallback
+            && let Some(fallback) = services(fallback)
+        {
+            for server in servers(fallback, port.port, upstreams) {
+                let _ = writeln!(c, "        server {server} backup;");
+            }
         }
         c.push_str("        keepalive 64;\n        keepalive_timeout 60s;\n    }\n");
     }

@@ -157,6 +157,11 @@ pub struct Route {
     /// Named port of the service. Default: the port named `http`, or the first port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
+    /// Service that answers only while every replica of `service` is down
+    /// (a static "we'll be right back" page, a read-only mirror). It listens
+    /// on its own port named `http`, or its first port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// Allow WebSocket upgrades on this route.
     #[serde(default)]
     pub websocket: bool,

@@ -219,6 +219,36 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
             ),
             Some(service) => port_ref(service, route.port.as_deref(), &rpath, "route's", checker),
         }
+        if let Some(fallback) = &route.fallback {
+            match spec.services.get(fallback) {
+                None => checker.dangling(
+                    &rpath.key("fallback"),
+                    "service",
+                    fallback,
+                    &services,
+                    "fall back to a service declared under `services:`",
+                ),
+                Some(_) if fallback == &route.service => {
+                    checker
+                        .error(
+                            codes::CONTRADICTION,
+                            &rpath.key("fallback"),
+                            "a route cannot fall back to its own service",
+                        )
+                        .with_help("name another service, such as a static maintenance page");
+                }
+                Some(service) if service.ports.is_empty() => {
+                    checker
+                        .error(
+                            codes::MISSING_SETTING,
+                            &rpath.key("fallback"),
+                            format!("fallback service `{fallback}` declares no port"),
+                        )
+                        .with_help("add `ports: { http: ... }` to it");
+                }
+                Some(_) => {}
+            }
+        }
         if let Some(host) = &route.host
             && !edge.hosts.is_empty()
             && !edge.hosts.contains(host)
