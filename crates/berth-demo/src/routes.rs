@@ -1,0 +1,119 @@
+//! The demo's endpoints.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+use crate::App;
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r
+}
+
+fn json(value: &serde_json::Value) -> Response<Body> {
+    let mut r = text(StatusCode::OK, value.to_string());
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let start = Instant::now();
+    let path = req.uri().path().to_owned();
+    let mut response = match path.as_str() {
+        "/health" => text(StatusCode::OK, "ok\n"),
+        "/health/ready" => ready(&app).await,
+        "/metrics" => {
+            let mut r = text(StatusCode::OK, app.metrics.render());
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r
+        }
+        "/version" => json(&serde_json::json!({ "version": app.version })),
+        "/ws" => websocket(req),
+        "/api/hello" => json(&serde_json::json!({ "message": "hello from berth-demo", "version": app.version })),
+        "/api/slow" => {
+            let ms: u64 = req
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("ms="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(500)
+                .min(60_000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            json(&serde_json::json!({ "slept_ms": ms, "version": app.version }))
+        }
+        "/api/echo" => {
+            let headers: serde_json::Map<String, serde_json::Value> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::json!(v.to_str().unwrap_or(""))))
+                .collect();
+            json(&serde_json::json!({ "path": path, "headers": headers, "version": app.version }))
+        }
+        "/" => text(StatusCode::OK, format!("berth-demo {}\n", app.version)),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    };
+    if let Ok(v) = HeaderValue::from_str(&app.version) {
+        response.headers_mut().insert("x-version", v);
+    }
+    app.metrics.observe(response.status().as_u16(), start.elapsed());
+    Ok(response)
+}
+
+async fn ready(app: &App) -> Response<Body> {
+    if app.never_ready {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "never ready (BERTH_DEMO_NEVER_READY=1)\n");
+    }
+    let mut down = Vec::new();
+    for dep in &app.dependencies {
+        if !dep.reachable().await {
+            down.push(format!("{} ({}:{})", dep.env, dep.host, dep.port));
+        }
+    }
+    if down.is_empty() {
+        text(StatusCode::OK, "ready\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, format!("unreachable: {}\n", down.join(", ")))
+    }
+}
+
+/// Answers the upgrade, then echoes every message on the upgraded stream.
+fn websocket(req: Request<Incoming>) -> Response<Body> {
+    let Some(key) = req.headers().get(SEC_WEBSOCKET_KEY).map(|k| derive_accept_key(k.as_bytes())) else {
+        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\n");
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else { return };
+        let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_close() {
+                break;
+            }
+            if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = text(StatusCode::SWITCHING_PROTOCOLS, Bytes::new());
+    let h = r.headers_mut();
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&key) {
+        h.insert(SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
+}
