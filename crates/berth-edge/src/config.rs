@@ -1,0 +1,194 @@
+//! The edge's configuration: the plan's edge, plus what only the runtime
+//! knows (where each replica listens, the API keys' values).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use berth_plan::{EdgePlan, Plan, ProbeCheck};
+use berth_spec::{AuthMethod, RouteAuth};
+use hyper::header::{HeaderName, HeaderValue};
+
+use crate::EdgeError;
+use crate::auth::{ApiKey, hash, parse_hex};
+use crate::cidr::Cidr;
+use crate::health::Check;
+use crate::tls::Pem;
+
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    pub path: String,
+    pub host: Option<String>,
+    pub service: String,
+    pub upstreams: Vec<SocketAddr>,
+    pub fallback: Vec<SocketAddr>,
+    pub strip_prefix: bool,
+    pub timeout: Duration,
+    pub body_limit: u64,
+    pub allow: Vec<Cidr>,
+    /// Index into [`EdgeConfig::rate_limits`].
+    pub rate_limit: Option<usize>,
+    pub auth: Option<RouteAuth>,
+    pub health: Option<Check>,
+}
+
+impl RouteConfig {
+    /// Prefix match on a path segment boundary: `/api` matches `/api` and `/api/x`, not `/apix`.
+    pub fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        if let Some(want) = &self.host
+            && host.is_none_or(|h| !h.eq_ignore_ascii_case(want))
+        {
+            return false;
+        }
+        let prefix = self.path.trim_end_matches('/');
+        prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub redirect_https: bool,
+    pub tls: Option<(Pem, bool)>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub routes: Vec<RouteConfig>,
+    /// (name, requests per second, burst)
+    pub rate_limits: Vec<(String, f64, u32)>,
+    pub api_keys: Vec<ApiKey>,
+    pub header_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Everything the runtime supplies to turn a plan's edge into a config.
+#[allow(missing_debug_implementations, reason = "holds closures")]
+pub struct Inputs<'a> {
+    pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub tls: Option<Pem>,
+    /// Where a service's replicas listen, for a named port.
+    pub replicas: &'a dyn Fn(&str, &str) -> Vec<SocketAddr>,
+    /// A secret's value; only hashed here, never kept.
+    pub secret: &'a dyn Fn(&str) -> Option<String>,
+}
+
+fn parse_date(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text.split('-').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+impl EdgeConfig {
+    pub fn from_plan(plan: &Plan, edge: &EdgePlan, inputs: &Inputs<'_>) -> Result<Self, EdgeError> {
+        let mut headers = Vec::new();
+        for (name, value) in &edge.headers {
+            if name == "Strict-Transport-Security" && inputs.https.is_none() {
+                continue;
+            }
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| EdgeError::Config(format!("header {name}: {e}")))?;
+            let v = HeaderValue::from_str(value).map_err(|e| EdgeError::Config(format!("header {name}: {e}")))?;
+            headers.push((n, v));
+        }
+        let rate_limits: Vec<(String, f64, u32)> =
+            edge.rate_limits.iter().map(|z| (z.name.clone(), z.rate.per_second(), z.burst)).collect();
+        let mut routes = Vec::new();
+        for r in &edge.routes {
+            let service = plan.services.iter().find(|s| s.name == r.service);
+            let health = service.and_then(|s| s.probes.readiness.as_ref()).and_then(|p| match &p.check {
+                ProbeCheck::Http { path, .. } => Some(Check {
+                    path: path.clone(),
+                    interval: p.interval.0.min(Duration::from_secs(2)),
+                    timeout: p.timeout.0,
+                    failure_threshold: p.failure_threshold,
+                    success_threshold: p.success_threshold,
+                }),
+                _ => None,
+            });
+            routes.push(RouteConfig {
+                path: r.path.clone(),
+                host: r.host.clone(),
+                service: r.service.clone(),
+                upstreams: (inputs.replicas)(&r.service, &r.port.name),
+                fallback: r.fallback.as_ref().map(|(s, p)| (inputs.replicas)(s, &p.name)).unwrap_or_default(),
+                strip_prefix: r.strip_prefix,
+                timeout: r.timeout.0,
+                body_limit: r.body_limit.0,
+                allow: r.allow.iter().filter_map(|a| Cidr::parse(a)).collect(),
+                rate_limit: r.rate_limit.as_ref().and_then(|z| rate_limits.iter().position(|(n, _, _)| n == z)),
+                auth: r.auth.clone(),
+                health,
+            });
+        }
+        let mut api_keys = Vec::new();
+        if let Some(auth) = &edge.auth {
+            for key in &auth.api_keys {
+                let sha256 = match (&key.secret, &key.sha256) {
+                    (Some(secret), _) => hash(&(inputs.secret)(secret).ok_or_else(|| {
+                        EdgeError::Config(format!("API key `{}`: secret `{secret}` has no value", key.name))
+                    })?),
+                    (None, Some(hex)) => parse_hex(hex)
+                        .ok_or_else(|| EdgeError::Config(format!("API key `{}`: bad sha256", key.name)))?,
+                    (None, None) => continue,
+                };
+                api_keys.push(ApiKey {
+                    name: key.name.clone(),
+                    sha256,
+                    roles: key.roles.clone(),
+                    expires: key.expires.as_deref().and_then(parse_date),
+                });
+            }
+        }
+        if routes.iter().any(|r| r.auth.as_ref().is_some_and(|a| a.accept == [AuthMethod::Jwt])) {
+            return Err(EdgeError::Config(
+                "JWT authentication is not supported by the berth edge yet; accept `api-key` on the route".to_owned(),
+            ));
+        }
+        let min13 = edge.tls.as_ref().is_some_and(|t| t.min_version == berth_spec::TlsVersion::V1_3);
+        Ok(Self {
+            http: inputs.http,
+            https: inputs.https,
+            admin: inputs.admin,
+            redirect_https: edge.redirect_https && inputs.https.is_some(),
+            tls: inputs.tls.clone().map(|pem| (pem, min13)),
+            headers,
+            routes,
+            rate_limits,
+            api_keys,
+            header_timeout: edge.timeouts.header.0,
+            connect_timeout: edge.timeouts.connect.0,
+            idle_timeout: edge.timeouts.idle.0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str) -> RouteConfig {
+        RouteConfig {
+            path: path.into(),
+            host: None,
+            service: "s".into(),
+            upstreams: vec![],
+            fallback: vec![],
+            strip_prefix: false,
+            timeout: Duration::from_secs(1),
+            body_limit: 1,
+            allow: vec![],
+            rate_limit: None,
+            auth: None,
+            health: None,
+        }
+    }
+
+    #[test]
+    fn prefixes_match_on_segment_boundaries() {
+        assert!(route("/api").matches(None, "/api"));
+        assert!(route("/api").matches(None, "/api/x"));
+        assert!(!route("/api").matches(None, "/apix"));
+        assert!(route("/").matches(None, "/anything"));
+    }
+}

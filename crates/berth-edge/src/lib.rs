@@ -1,0 +1,32 @@
+//! The edge proxy berth runs in front of the services on one machine.
+//!
+//! A request goes through named phases, each able to answer on its own
+//! (see [`proxy`]): redirect to HTTPS, route, allowlist, authentication,
+//! rate limit, body limit, then forward to a healthy replica chosen by least
+//! connections, with a retry on another replica when an idempotent request
+//! could not connect. Security headers are added to every answer.
+
+pub mod auth;
+pub mod cidr;
+pub mod config;
+pub mod health;
+pub mod metrics;
+pub mod proxy;
+pub mod ratelimit;
+pub mod server;
+pub mod tls;
+pub mod upstream;
+
+pub use config::{EdgeConfig, RouteConfig};
+pub use server::{Edge, EdgeHandle};
+
+/// What can go wrong starting the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("invalid edge configuration: {0}")]
+    Config(String),
+}

@@ -1,0 +1,235 @@
+//! Listeners and connections: plain HTTP, HTTPS (HTTP/1.1 and HTTP/2 by
+//! ALPN) and the loopback admin listener with `/metrics`. Shutdown goes
+//! through a watch channel: listeners stop accepting, connections finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::config::EdgeConfig;
+use crate::metrics::Metrics;
+use crate::proxy::{self, Scheme, State};
+use crate::ratelimit::Limiter;
+use crate::upstream::{Backend, Pool};
+use crate::{EdgeError, health, tls};
+
+/// A running edge.
+#[derive(Debug)]
+pub struct EdgeHandle {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    pub state: Arc<State>,
+    pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+}
+
+impl EdgeHandle {
+    /// Stops accepting, gives open connections `grace` to finish, then returns.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        self.tasks.abort_all();
+    }
+}
+
+#[derive(Debug)]
+pub struct Edge;
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, EdgeError> {
+    TcpListener::bind(addr).await.map_err(|source| EdgeError::Bind { addr, source })
+}
+
+impl Edge {
+    /// Binds every listener (so a port clash fails here, not later) and serves.
+    pub async fn start(config: EdgeConfig, access_log: Option<std::path::PathBuf>) -> Result<EdgeHandle, EdgeError> {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        let pools: Vec<Arc<Pool>> = config
+            .routes
+            .iter()
+            .map(|r| {
+                Arc::new(Pool {
+                    primaries: r.upstreams.iter().map(|a| Backend::new(*a)).collect(),
+                    fallbacks: r.fallback.iter().map(|a| Backend::new(*a)).collect(),
+                })
+            })
+            .collect();
+        for (route, pool) in config.routes.iter().zip(&pools) {
+            if let Some(check) = &route.health {
+                for backend in pool.primaries.iter().chain(&pool.fallbacks) {
+                    tasks.spawn(health::watch_backend(backend.clone(), check.clone(), stop_rx.clone()));
+                }
+            }
+        }
+        let limiters = config.rate_limits.iter().map(|(_, rate, burst)| Limiter::new(*rate, *burst)).collect();
+        let log_tx = access_log.map(|path| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tasks.spawn(proxy::write_access_log(rx, path));
+            tx
+        });
+        let http = bind(config.http).await?;
+        let https = match config.https {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let admin = match config.admin {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let tls = match (&config.tls, &https) {
+            (Some((pem, min13)), Some(_)) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(pem, *min13)?)),
+            _ => None,
+        };
+        let state =
+            Arc::new(State { config, pools, limiters, metrics: Metrics::default(), client, access_log: log_tx });
+        let local = |l: &TcpListener| {
+            l.local_addr().map_err(|source| EdgeError::Bind { addr: SocketAddr::from(([0, 0, 0, 0], 0)), source })
+        };
+        let http_addr = local(&http)?;
+        let https_addr = https.as_ref().map(local).transpose()?;
+        let admin_addr = admin.as_ref().map(local).transpose()?;
+        tasks.spawn(accept(http, state.clone(), None, stop_rx.clone()));
+        if let Some(listener) = https {
+            tasks.spawn(accept(listener, state.clone(), tls, stop_rx.clone()));
+        }
+        if let Some(listener) = admin {
+            tasks.spawn(admin_loop(listener, state.clone(), stop_rx.clone()));
+        }
+        Ok(EdgeHandle { stop, tasks, state, http: http_addr, https: https_addr, admin: admin_addr })
+    }
+}
+
+fn builder(state: &State) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        // Slowloris: a client that dribbles its headers is cut off.
+        .header_read_timeout(state.config.header_timeout)
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(state.config.idle_timeout / 2));
+    b
+}
+
+async fn accept(
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
+    let conn_builder = builder(&state);
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(_) => continue,
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        let mut stop = stop.clone();
+        let b = conn_builder.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(proxy::handle(state, req, peer, scheme).await) }
+            });
+            match tls {
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let conn = b.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+                    }
+                }
+                None => {
+                    let conn = b.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+                    }
+                }
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(_) => continue,
+            },
+            _ = stop.changed() => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let state = state.clone();
+                async move {
+                    let body = match req.uri().path() {
+                        "/metrics" => {
+                            let health: Vec<(String, String, bool)> = state
+                                .config
+                                .routes
+                                .iter()
+                                .zip(&state.pools)
+                                .flat_map(|(r, p)| {
+                                    p.primaries
+                                        .iter()
+                                        .chain(&p.fallbacks)
+                                        .map(move |b| (r.service.clone(), b.addr.to_string(), b.is_healthy()))
+                                })
+                                .collect();
+                            Some(state.metrics.render(&health))
+                        }
+                        "/health" => Some("ok\n".to_owned()),
+                        _ => None,
+                    };
+                    let mut r =
+                        Response::new(Full::new(Bytes::from(body.clone().unwrap_or_else(|| "not found\n".to_owned()))));
+                    if body.is_none() {
+                        *r.status_mut() = StatusCode::NOT_FOUND;
+                    }
+                    Ok::<_, std::convert::Infallible>(r)
+                }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}

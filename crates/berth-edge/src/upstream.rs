@@ -1,0 +1,124 @@
+//! Backends and the choice among them: least connections over the healthy
+//! primaries; the fallback backends only when no primary is healthy; and
+//! when nothing is healthy, every primary (fail open: a wrong health check
+//! must not take the whole service down).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Passive detection: this many failures within the window mark a backend down.
+pub const MAX_FAILS: usize = 3;
+pub const FAIL_WINDOW: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub struct Backend {
+    pub addr: SocketAddr,
+    healthy: AtomicBool,
+    in_flight: AtomicUsize,
+    failures: Mutex<Vec<Instant>>,
+}
+
+impl Backend {
+    pub fn new(addr: SocketAddr) -> Arc<Self> {
+        Arc::new(Self {
+            addr,
+            healthy: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
+            failures: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::Relaxed);
+        if healthy && let Ok(mut f) = self.failures.lock() {
+            f.clear();
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// A request that could not reach the backend.
+    pub fn record_failure(&self, now: Instant) {
+        let Ok(mut failures) = self.failures.lock() else { return };
+        failures.retain(|t| now.duration_since(*t) < FAIL_WINDOW);
+        failures.push(now);
+        if failures.len() >= MAX_FAILS {
+            self.healthy.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counts a request against a backend while it is alive.
+#[derive(Debug)]
+pub struct Lease(pub Arc<Backend>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Pool {
+    pub primaries: Vec<Arc<Backend>>,
+    pub fallbacks: Vec<Arc<Backend>>,
+}
+
+impl Pool {
+    /// Picks a backend, skipping `exclude` (the one a retry just failed on).
+    pub fn pick(&self, exclude: Option<SocketAddr>) -> Option<Lease> {
+        let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
+        let least = |set: &mut dyn Iterator<Item = &Arc<Backend>>| set.min_by_key(|b| b.in_flight()).cloned();
+        let chosen = least(&mut self.primaries.iter().filter(eligible).filter(|b| b.is_healthy()))
+            .or_else(|| least(&mut self.fallbacks.iter().filter(eligible).filter(|b| b.is_healthy())))
+            .or_else(|| least(&mut self.primaries.iter().filter(eligible)))?;
+        chosen.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(Lease(chosen))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn least_connections_then_fallback_then_fail_open() {
+        let pool = Pool {
+            primaries: vec![Backend::new(addr(1)), Backend::new(addr(2))],
+            fallbacks: vec![Backend::new(addr(9))],
+        };
+        let a = pool.pick(None).unwrap_or_else(|| panic!());
+        let b = pool.pick(None).unwrap_or_else(|| panic!());
+        assert_ne!(a.0.addr, b.0.addr, "the second request goes to the idle backend");
+        drop((a, b));
+        for p in &pool.primaries {
+            p.set_healthy(false);
+        }
+        assert_eq!(pool.pick(None).map(|l| l.0.addr), Some(addr(9)), "fallback while every primary is down");
+        pool.fallbacks[0].set_healthy(false);
+        assert!(pool.pick(None).is_some_and(|l| l.0.addr.port() < 9), "never eject the last backend: fail open");
+    }
+
+    #[test]
+    fn passive_failures_mark_down() {
+        let b = Backend::new(addr(1));
+        let now = Instant::now();
+        for _ in 0..MAX_FAILS {
+            b.record_failure(now);
+        }
+        assert!(!b.is_healthy());
+    }
+}
