@@ -1,85 +1,23 @@
-//! berth-demo: a small HTTP service for the quickstart and the runtime's
-//! end-to-end tests. It reports its version on every response (`X-Version`)
-//! so a test can see which version answered during a deploy.
-//!
-//! Environment: `PORT` (default 8080), `BERTH_DEMO_VERSION` (default the
-//! crate version), `BERTH_DEMO_NEVER_READY=1` (readiness always fails, to
-//! test a deploy that must roll back), `DATABASE_URL` / `REDIS_URL`
-//! (readiness fails while they are unreachable).
-
-mod deps;
-mod metrics;
-mod routes;
+//! The berth-demo binary: see the library for what it serves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-/// What every request handler can read.
-#[derive(Debug)]
-pub struct App {
-    pub version: String,
-    pub never_ready: bool,
-    pub dependencies: Vec<deps::Dependency>,
-    pub metrics: metrics::Metrics,
-}
-
-#[allow(clippy::disallowed_methods, reason = "the demo is configured by its environment, like the services berth runs")]
-fn config() -> App {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let mut dependencies = Vec::new();
-    for name in ["DATABASE_URL", "REDIS_URL"] {
-        if let Some(dep) = var(name).as_deref().and_then(|url| deps::Dependency::from_url(name, url)) {
-            dependencies.push(dep);
-        }
-    }
-    App {
-        version: var("BERTH_DEMO_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
-        never_ready: var("BERTH_DEMO_NEVER_READY").is_some_and(|v| v == "1"),
-        dependencies,
-        metrics: metrics::Metrics::new(),
-    }
-}
-
-#[allow(clippy::disallowed_methods, reason = "PORT comes from the environment by convention")]
-fn port() -> u16 {
-    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080)
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let app = Arc::new(config());
-    let addr = SocketAddr::from(([127, 0, 0, 1], port()));
-    let listener = TcpListener::bind(addr).await?;
+    let app = Arc::new(berth_demo::config());
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], berth_demo::port()))).await?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    loop {
+    let stop = async move {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = hyper::service::service_fn(move |req| routes::handle(app.clone(), req));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    // Stop accepting, let in-flight requests finish, then exit.
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    };
+    berth_demo::serve(listener, app, stop).await;
     Ok(())
 }

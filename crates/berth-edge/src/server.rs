@@ -67,10 +67,10 @@ impl Edge {
             .routes
             .iter()
             .map(|r| {
-                Arc::new(Pool {
-                    primaries: r.upstreams.iter().map(|a| Backend::new(*a)).collect(),
-                    fallbacks: r.fallback.iter().map(|a| Backend::new(*a)).collect(),
-                })
+                Arc::new(Pool::new(
+                    r.upstreams.iter().map(|a| Backend::new(*a)).collect(),
+                    r.fallback.iter().map(|a| Backend::new(*a)).collect(),
+                ))
             })
             .collect();
         for (route, pool) in config.routes.iter().zip(&pools) {
@@ -99,14 +99,17 @@ impl Edge {
             (Some((pem, min13)), Some(_)) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(pem, *min13)?)),
             _ => None,
         };
-        let state =
-            Arc::new(State { config, pools, limiters, metrics: Metrics::default(), client, access_log: log_tx });
         let local = |l: &TcpListener| {
             l.local_addr().map_err(|source| EdgeError::Bind { addr: SocketAddr::from(([0, 0, 0, 0], 0)), source })
         };
         let http_addr = local(&http)?;
         let https_addr = https.as_ref().map(local).transpose()?;
         let admin_addr = admin.as_ref().map(local).transpose()?;
+        // Redirects name the port actually bound (tests bind port 0).
+        let mut config = config;
+        config.https = https_addr;
+        let state =
+            Arc::new(State { config, pools, limiters, metrics: Metrics::default(), client, access_log: log_tx });
         tasks.spawn(accept(http, state.clone(), None, stop_rx.clone()));
         if let Some(listener) = https {
             tasks.spawn(accept(listener, state.clone(), tls, stop_rx.clone()));

@@ -71,13 +71,25 @@ impl Drop for Lease {
 pub struct Pool {
     pub primaries: Vec<Arc<Backend>>,
     pub fallbacks: Vec<Arc<Backend>>,
+    /// Rotates among equally loaded backends, so an idle pool still spreads.
+    turn: AtomicUsize,
 }
 
 impl Pool {
     /// Picks a backend, skipping `exclude` (the one a retry just failed on).
+    pub fn new(primaries: Vec<Arc<Backend>>, fallbacks: Vec<Arc<Backend>>) -> Self {
+        Self { primaries, fallbacks, turn: AtomicUsize::new(0) }
+    }
+
     pub fn pick(&self, exclude: Option<SocketAddr>) -> Option<Lease> {
         let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
-        let least = |set: &mut dyn Iterator<Item = &Arc<Backend>>| set.min_by_key(|b| b.in_flight()).cloned();
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let least = |set: &mut dyn Iterator<Item = &Arc<Backend>>| {
+            let set: Vec<&Arc<Backend>> = set.collect();
+            let min = set.iter().map(|b| b.in_flight()).min()?;
+            let tied: Vec<&&Arc<Backend>> = set.iter().filter(|b| b.in_flight() == min).collect();
+            tied.get(turn % tied.len()).map(|b| Arc::clone(b))
+        };
         let chosen = least(&mut self.primaries.iter().filter(eligible).filter(|b| b.is_healthy()))
             .or_else(|| least(&mut self.fallbacks.iter().filter(eligible).filter(|b| b.is_healthy())))
             .or_else(|| least(&mut self.primaries.iter().filter(eligible)))?;
@@ -96,10 +108,7 @@ mod tests {
 
     #[test]
     fn least_connections_then_fallback_then_fail_open() {
-        let pool = Pool {
-            primaries: vec![Backend::new(addr(1)), Backend::new(addr(2))],
-            fallbacks: vec![Backend::new(addr(9))],
-        };
+        let pool = Pool::new(vec![Backend::new(addr(1)), Backend::new(addr(2))], vec![Backend::new(addr(9))]);
         let a = pool.pick(None).unwrap_or_else(|| panic!());
         let b = pool.pick(None).unwrap_or_else(|| panic!());
         assert_ne!(a.0.addr, b.0.addr, "the second request goes to the idle backend");

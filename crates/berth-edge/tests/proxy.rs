@@ -1,0 +1,215 @@
+//! The edge end to end on loopback: real TLS (a generated certificate the
+//! client trusts), real demo services, real HTTP/1.1 and WebSocket clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_edge::config::Inputs;
+use berth_edge::{Edge, EdgeConfig, EdgeHandle, tls};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Empty};
+use hyper::{HeaderMap, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+
+const SPEC: &str = r#"
+version: 1
+name: edge-test
+services:
+  web:
+    run: { command: ["unused"] }
+    ports: { http: 8080 }
+    replicas: 2
+    health:
+      readiness: { http: /health/ready, interval: 1s, failure_threshold: 1 }
+secrets:
+  admin-key: {}
+edge:
+  hosts: [localhost]
+  tls: { mode: self-signed }
+  rate_limits:
+    tight: { rate: 1/s, burst: 2 }
+  routes:
+    - { path: /, service: web }
+    - { path: /limited, service: web, rate_limit: tight }
+    - { path: /internal, service: web, allow: [10.0.0.0/8] }
+    - { path: /api/admin, service: web, auth: { accept: [api-key], roles: [admin] } }
+    - { path: /ws, service: web, websocket: true }
+  auth:
+    api_keys:
+      - { name: ops, secret: admin-key, roles: [admin] }
+      - { name: reader, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", roles: [read] }
+      - { name: retired, sha256: "cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4", roles: [admin], expires: "2020-01-01" }
+"#;
+
+/// A demo replica in this process, reporting `version`.
+async fn replica(version: &str) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Arc::new(berth_demo::App::new(version));
+    (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
+}
+
+struct Setup {
+    edge: EdgeHandle,
+    cert: String,
+    replicas: Vec<JoinHandle<()>>,
+}
+
+async fn start() -> Setup {
+    let (a, task_a) = replica("a").await;
+    let (b, task_b) = replica("b").await;
+    let spec = berth_spec::load(SPEC, None).spec.unwrap();
+    let plan = berth_plan::build(&spec, None);
+    let pem = tls::self_signed(&["localhost".to_owned()]).unwrap();
+    let cert = pem.cert.clone();
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let inputs = Inputs {
+        http: any,
+        https: Some(any),
+        admin: Some(any),
+        tls: Some(pem),
+        replicas: &|_, _| vec![a, b],
+        secret: &|name| (name == "admin-key").then(|| "letmein".to_owned()),
+    };
+    let config = EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap();
+    let edge = Edge::start(config, None).await.unwrap();
+    Setup { edge, cert, replicas: vec![task_a, task_b] }
+}
+
+async fn tls_stream(addr: SocketAddr, cert: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(cert.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap()
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+/// One HTTPS request on a fresh connection, verified against the edge's certificate.
+async fn https(setup: &Setup, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::get(path).header("host", "localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = sender.send_request(req.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    Reply { status, headers, body }
+}
+
+async fn plain_http(addr: SocketAddr, path: &str) -> Reply {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let response = sender
+        .send_request(Request::get(path).header("host", "localhost").body(Empty::<Bytes>::new()).unwrap())
+        .await
+        .unwrap();
+    Reply { status: response.status(), headers: response.headers().clone(), body: String::new() }
+}
+
+#[tokio::test]
+async fn edge_routes_balances_limits_and_guards() {
+    let setup = start().await;
+
+    // HTTP goes to HTTPS on the edge's HTTPS port.
+    let redirect = plain_http(setup.edge.http, "/x?y=1").await;
+    assert_eq!(redirect.status, StatusCode::MOVED_PERMANENTLY);
+    let https_port = setup.edge.https.unwrap().port();
+    assert_eq!(redirect.headers["location"], format!("https://localhost:{https_port}/x?y=1"));
+
+    // Routing, security headers, and both replicas answering.
+    let mut versions = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let r = https(&setup, "/", &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.starts_with("berth-demo "));
+        for h in ["strict-transport-security", "x-content-type-options", "x-frame-options", "referrer-policy"] {
+            assert!(r.headers.contains_key(h), "missing security header {h}");
+        }
+        versions.insert(r.headers["x-version"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(versions.into_iter().collect::<Vec<_>>(), ["a", "b"], "load spreads over both replicas");
+
+    // Rate limit: one plus a burst of two, then 429 with Retry-After.
+    for _ in 0..3 {
+        assert_ne!(https(&setup, "/limited", &[]).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let limited = https(&setup, "/limited", &[]).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers["retry-after"], "1");
+    assert!(limited.headers.contains_key("x-content-type-options"), "headers on edge answers too");
+
+    // Allowlist: loopback is not in 10.0.0.0/8.
+    assert_eq!(https(&setup, "/internal", &[]).await.status, StatusCode::FORBIDDEN);
+
+    // Auth: no key 401, wrong role 403, expired 403, valid key reaches the service.
+    assert_eq!(https(&setup, "/api/admin", &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(https(&setup, "/api/admin", &[("x-api-key", "abc")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(https(&setup, "/api/admin", &[("authorization", "Bearer old")]).await.status, StatusCode::FORBIDDEN);
+    let allowed = https(&setup, "/api/admin", &[("authorization", "Bearer letmein")]).await;
+    assert!(allowed.headers.contains_key("x-version"), "a valid key reaches the service (status {})", allowed.status);
+
+    // WebSocket through the edge, over TLS.
+    let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
+    let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/ws", stream).await.unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::text("echo me")).await.unwrap();
+    let echoed = ws.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "echo me");
+
+    // The edge's own metrics count what happened.
+    let admin = setup.edge.admin.unwrap();
+    let tcp = TcpStream::connect(admin).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let metrics = sender
+        .send_request(Request::get("/metrics").header("host", "admin").body(Empty::<Bytes>::new()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&metrics.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    assert!(text.contains("berth_edge_rate_limited_total 1"), "{text}");
+    assert!(text.contains("berth_edge_upstream_healthy{service=\"web\""), "{text}");
+
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    for r in setup.replicas {
+        r.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_dead_replica_costs_no_idempotent_request() {
+    let setup = start().await;
+    // Kill replica b: its port now refuses connections.
+    setup.replicas[1].abort();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 0..20 {
+        let r = https(&setup, "/", &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "request {i} failed");
+        assert_eq!(r.headers["x-version"], "a");
+    }
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    setup.replicas[0].abort();
+}
