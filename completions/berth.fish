@@ -34,6 +34,10 @@ complete -c berth -n "__fish_berth_needs_command" -f -a "validate" -d 'Check a s
 complete -c berth -n "__fish_berth_needs_command" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
 complete -c berth -n "__fish_berth_needs_command" -f -a "render" -d 'Render deployment files for one or more targets'
 complete -c berth -n "__fish_berth_needs_command" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
+complete -c berth -n "__fish_berth_needs_command" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
+complete -c berth -n "__fish_berth_needs_command" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
+complete -c berth -n "__fish_berth_needs_command" -f -a "down" -d 'Stop a stack started by `berth up`'
+complete -c berth -n "__fish_berth_needs_command" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
 complete -c berth -n "__fish_berth_needs_command" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
 complete -c berth -n "__fish_berth_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c berth -n "__fish_berth_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -79,6 +83,34 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand diff" -l check -d 'Write nothing; exit 1 when the directory differs from what the spec renders'
 complete -c berth -n "__fish_berth_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand diff" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand up" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand up" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand up" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand up" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand status" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c berth -n "__fish_berth_using_subcommand status" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand status" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand status" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand down" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand down" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand down" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand down" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand logs" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand logs" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand logs" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand logs" -s f -l follow -d 'Keep printing new lines'
+complete -c berth -n "__fish_berth_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand schema" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -89,11 +121,15 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "down" -d 'Stop a stack started by `berth up`'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -97,6 +97,35 @@ Examples:
 Exit code 1 when anything differs, so it doubles as a CI check.")]
     Diff(RenderArgs),
 
+    /// Run the stack on this machine: every replica supervised, behind the berth edge.
+    #[command(after_help = "\
+Examples:
+  berth up examples/quickstart/berth.yaml
+  berth up --env development
+
+Runs in the foreground; Ctrl-C (or `berth down` from another shell) stops the
+edge, lets in-flight requests finish, then stops every replica. State, logs and
+the edge's certificate live in .berth/<environment>/ next to the spec.
+Secret values come from BERTH_SECRET_<NAME> (or the secret's `env:`/`file:`).")]
+    Up(StackArgs),
+
+    /// Show every replica: pid, port, health, restarts and version.
+    #[command(after_help = "\
+Examples:
+  berth status
+  berth status -o json")]
+    Status(StatusArgs),
+
+    /// Stop a stack started by `berth up`.
+    Down(StackArgs),
+
+    /// Print the services' logs, merged and prefixed.
+    #[command(after_help = "\
+Examples:
+  berth logs            # every service
+  berth logs web -f     # one service, following")]
+    Logs(LogsArgs),
+
     /// Print the JSON Schema of berth.yaml, for editors and CI.
     #[command(after_help = "\
 Examples:
@@ -176,6 +205,46 @@ pub struct RenderArgs {
     /// Write nothing; exit 1 when the directory differs from what the spec renders.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Spec file.
+    #[arg(default_value = "berth.yaml")]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
+    pub output: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this service.
+    pub service: Option<String>,
+    /// Spec file.
+    #[arg(long, default_value = "berth.yaml")]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Keep printing new lines.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 /// One `render` argument: a target, or every target.

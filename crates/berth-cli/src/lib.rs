@@ -4,6 +4,7 @@
 
 pub mod cli;
 mod commands;
+mod environment;
 pub mod generated;
 mod output;
 

@@ -4,15 +4,14 @@ use std::io::{IsTerminal, Write};
 
 use crate::cli::Color;
 
-#[allow(clippy::disallowed_methods, reason = "the one place the CLI reads the environment")]
 pub fn color_enabled(choice: Color) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => {
             std::io::stderr().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                && crate::environment::var("NO_COLOR").is_none_or(|v| v.is_empty())
+                && crate::environment::var("TERM").is_none_or(|t| t != "dumb")
         }
     }
 }

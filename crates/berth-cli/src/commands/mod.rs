@@ -1,6 +1,7 @@
 mod init;
 mod plan;
 mod render;
+mod stack;
 mod validate;
 
 use std::path::Path;
@@ -19,6 +20,10 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
         Command::Plan(args) => plan::run(&args, color),
         Command::Render(args) => render::run(&args, color, render::Mode::Write),
         Command::Diff(args) => render::run(&args, color, render::Mode::Diff),
+        Command::Up(args) => stack::up(&args, color),
+        Command::Status(args) => stack::status(&args),
+        Command::Down(args) => stack::down(&args),
+        Command::Logs(args) => stack::logs(&args),
         Command::Schema => {
             output::stdout(&berth_spec::schema::json_schema())?;
             Ok(Outcome::Ok)

@@ -1,0 +1,158 @@
+//! `berth up` end to end through the real binaries: the demo service as two
+//! supervised replicas behind the edge, real HTTPS with curl, a replica
+//! killed and restarted with no failed request, `status`, and `down`
+//! stopping every process it started.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    reason = "tests spawn the real binaries and fail loudly"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn berth(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_berth")).args(args).current_dir(dir).output().unwrap()
+}
+
+/// `curl` against the edge, trusting only the certificate `berth up` wrote.
+fn curl(cert: &Path, url: &str, extra: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}", "--cacert"])
+        .arg(cert)
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl (apt-get install curl)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let code = text.lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
+    (code, text.to_lowercase())
+}
+
+/// Stops `berth up` (and so its replicas) if an assertion fails midway.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).status();
+    }
+}
+
+fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+#[test]
+fn up_serves_restarts_and_stops_everything() {
+    let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let dir = berth_test_support::temp_dir();
+    let (http, https, admin) = (free_port(), free_port(), free_port());
+    let spec = format!(
+        r#"version: 1
+name: e2e
+services:
+  web:
+    run: {{ command: ["{demo}"], stop_timeout: 5s }}
+    ports: {{ http: 8080 }}
+    replicas: 2
+    env: {{ BERTH_DEMO_VERSION: "7.7.7" }}
+    health:
+      liveness: {{ http: /health }}
+      readiness: {{ http: /health/ready, interval: 1s }}
+edge:
+  hosts: [localhost]
+  listen: {{ http: {http}, https: {https}, admin: {admin} }}
+  tls: {{ mode: self-signed }}
+  rate_limits:
+    tight: {{ rate: 1/m, burst: 1 }}
+  routes:
+    - {{ path: /, service: web }}
+    - {{ path: /limited, service: web, rate_limit: tight }}
+    - {{ path: /internal, service: web, allow: [10.0.0.0/8] }}
+"#,
+        demo = demo.path().display()
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "berth.yaml"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop_on_failure = KillOnDrop(up.id());
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let started = Instant::now();
+    loop {
+        let Some(line) = lines.next() else {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
+            panic!("berth up ended early: {stderr}");
+        };
+        let line = line.unwrap();
+        if line.contains("press Ctrl-C") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "berth up did not become ready");
+    }
+    let cert = dir.path().join(".berth/base/tls/cert.pem");
+    let base = format!("https://localhost:{https}");
+
+    let (code, headers) = curl(&cert, &format!("{base}/"), &[]);
+    assert_eq!(code, 200);
+    assert!(headers.contains("x-version: 7.7.7") && headers.contains("strict-transport-security"), "{headers}");
+    let (code, headers) = curl(&cert, &format!("http://localhost:{http}/path"), &[]);
+    assert_eq!(code, 301);
+    assert!(headers.contains(&format!("location: https://localhost:{https}/path")), "{headers}");
+    assert_eq!(curl(&cert, &format!("{base}/internal"), &[]).0, 403);
+    assert_ne!(curl(&cert, &format!("{base}/limited"), &[]).0, 429);
+    assert_ne!(curl(&cert, &format!("{base}/limited"), &[]).0, 429);
+    let (code, headers) = curl(&cert, &format!("{base}/limited"), &[]);
+    assert_eq!(code, 429);
+    assert!(headers.contains("retry-after:"), "{headers}");
+
+    // Kill a replica: the supervisor restarts it, and no request fails meanwhile.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
+    let pids: Vec<u64> = state["replicas"].as_array().unwrap().iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids.len(), 2);
+    Command::new("kill").args(["-9", &pids[0].to_string()]).status().unwrap();
+    for i in 0..20 {
+        assert_eq!(curl(&cert, &format!("{base}/"), &[]).0, 200, "request {i} after the kill failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let out = berth(dir.path(), &["status", "-o", "json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let restarted =
+            json["replicas"].as_array().is_some_and(|r| r.iter().any(|x| x["restarts"] == 1 && x["health"] == "ready"));
+        if restarted && out.status.success() {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "the killed replica was not restarted: {json}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status["replicas"].as_array().unwrap().iter().all(|r| r["version"] == "7.7.7"));
+    let all_pids: Vec<u64> =
+        status["replicas"].as_array().unwrap().iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+
+    // down: berth up drains and stops every replica, then exits cleanly.
+    let down = berth(dir.path(), &["down"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let exit = up.wait().unwrap();
+    assert!(exit.success(), "berth up exited with {exit}");
+    for pid in all_pids.iter().chain(&pids) {
+        assert!(!alive(*pid), "replica pid {pid} is still running");
+    }
+    assert!(!dir.path().join(".berth/base/state.json").exists());
+}

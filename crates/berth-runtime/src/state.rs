@@ -1,0 +1,90 @@
+//! `state.json` in the state directory: what `berth up` started, for
+//! `berth status`, `logs` and `down` in other processes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StateFile {
+    pub project: String,
+    pub environment: Option<String>,
+    /// The `berth up` process; `berth down` signals it.
+    pub supervisor: u32,
+    pub edge_http: Option<SocketAddr>,
+    pub edge_https: Option<SocketAddr>,
+    pub edge_admin: Option<SocketAddr>,
+    pub replicas: Vec<ReplicaState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicaState {
+    pub service: String,
+    pub replica: u32,
+    pub pid: Option<u32>,
+    pub ports: BTreeMap<String, u16>,
+    pub restarts: u32,
+    pub log: PathBuf,
+}
+
+impl StateFile {
+    pub fn read(path: &Path) -> Option<Self> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    }
+}
+
+/// The state, updated by every supervisor task and rewritten on each change.
+#[derive(Debug)]
+pub struct Shared {
+    path: PathBuf,
+    state: Mutex<StateFile>,
+}
+
+impl Shared {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path, state: Mutex::new(StateFile::default()) }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut StateFile)) {
+        let Ok(mut state) = self.state.lock() else { return };
+        f(&mut state);
+        if let Ok(json) = serde_json::to_string_pretty(&*state) {
+            // Write then rename, so readers never see half a file.
+            let tmp = self.path.with_extension("json.tmp");
+            if std::fs::write(&tmp, json).is_ok() {
+                let _ = std::fs::rename(&tmp, &self.path);
+            }
+        }
+    }
+
+    pub fn set_replica(&self, replica: ReplicaState) {
+        self.update(|s| {
+            match s.replicas.iter_mut().find(|r| r.service == replica.service && r.replica == replica.replica) {
+                Some(existing) => *existing = replica,
+                None => {
+                    s.replicas.push(replica);
+                    s.replicas.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+                }
+            }
+        });
+    }
+
+    pub fn set_edge(&self, http: SocketAddr, https: Option<SocketAddr>, admin: Option<SocketAddr>) {
+        self.update(|s| {
+            s.edge_http = Some(http);
+            s.edge_https = https;
+            s.edge_admin = admin;
+        });
+    }
+
+    pub fn set_supervisor(&self, pid: u32, project: &str, environment: Option<String>) {
+        self.update(|s| {
+            s.supervisor = pid;
+            s.project = project.to_owned();
+            s.environment = environment;
+        });
+    }
+}

@@ -1,0 +1,143 @@
+//! One task per replica: start it, restart it with backoff when it exits,
+//! stop it gracefully (SIGTERM to its group, SIGKILL after the timeout).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::process;
+use crate::state::{ReplicaState, Shared};
+
+#[derive(Debug, Clone)]
+pub struct ReplicaSpec {
+    pub service: String,
+    pub index: u32,
+    pub command: Vec<String>,
+    pub workdir: PathBuf,
+    pub env: BTreeMap<String, String>,
+    pub ports: BTreeMap<String, u16>,
+    pub primary: Option<u16>,
+    pub log: PathBuf,
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct Replica {
+    pub service: String,
+    pub index: u32,
+    pub ports: BTreeMap<String, u16>,
+    pub log: PathBuf,
+    pub task: JoinHandle<()>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A replica that stayed up this long starts its backoff afresh.
+const STABLE: Duration = Duration::from_secs(60);
+
+fn environment(spec: &ReplicaSpec) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(p) = spec.primary {
+        env.push(("PORT".to_owned(), p.to_string()));
+    }
+    for (name, port) in &spec.ports {
+        env.push((format!("PORT_{}", name.to_uppercase().replace('-', "_")), port.to_string()));
+    }
+    env.push(("BERTH_REPLICA".to_owned(), spec.index.to_string()));
+    env
+}
+
+/// Expands `${PORT}` and `${PORT_<NAME>}` in the command.
+fn command(spec: &ReplicaSpec, env: &[(String, String)]) -> Vec<String> {
+    spec.command
+        .iter()
+        .map(|arg| {
+            env.iter()
+                .filter(|(k, _)| k.starts_with("PORT"))
+                .fold(arg.clone(), |acc, (k, v)| acc.replace(&format!("${{{k}}}"), v))
+        })
+        .collect()
+}
+
+pub fn start(spec: ReplicaSpec, state: Arc<Shared>, stop: watch::Receiver<bool>) -> Replica {
+    Replica {
+        service: spec.service.clone(),
+        index: spec.index,
+        ports: spec.ports.clone(),
+        log: spec.log.clone(),
+        task: tokio::spawn(run(spec, state, stop)),
+    }
+}
+
+async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let env = environment(&spec);
+    let argv = command(&spec, &env);
+    let mut restarts = 0u32;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = Instant::now();
+        let child = process::spawn(&argv, &spec.workdir, &env, &spec.log);
+        let mut child = match child {
+            Ok(child) => child,
+            Err(error) => {
+                append(&spec.log, &format!("berth: {error}\n"));
+                if wait_or_stop(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let pid = child.id();
+        state.set_replica(ReplicaState {
+            service: spec.service.clone(),
+            replica: spec.index,
+            pid,
+            ports: spec.ports.clone(),
+            restarts,
+            log: spec.log.clone(),
+        });
+        tokio::select! {
+            status = child.wait() => {
+                let how = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                append(&spec.log, &format!("berth: replica exited ({how}); restarting in {}s\n", backoff.as_secs()));
+                restarts += 1;
+                if started.elapsed() >= STABLE {
+                    backoff = Duration::from_secs(1);
+                }
+                if wait_or_stop(&mut stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            _ = stop.changed() => {
+                if let Some(pid) = pid {
+                    process::terminate_group(pid, false);
+                    if tokio::time::timeout(spec.stop_timeout, child.wait()).await.is_err() {
+                        process::terminate_group(pid, true);
+                        let _ = child.wait().await;
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Sleeps for `delay`; true when a stop arrived meanwhile.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+fn append(log: &std::path::Path, line: &str) {
+    use std::io::Write as _;
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
