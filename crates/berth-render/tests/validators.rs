@@ -121,8 +121,6 @@ fn ecs_script() -> String {
 /// @kubernetes-models/knative) and the model's TypeScript types with
 /// `tsc --strict`, which also rejects unknown fields.
 fn check_knative(dir: &Path, files: &[File], label: &str) {
-    let (tsc, modules) = typescript();
-    std::os::unix::fs::symlink(&modules, dir.join("node_modules")).unwrap();
     let mut json_files = Vec::new();
     let mut source =
         String::from("import type { IService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';\n");
@@ -134,12 +132,18 @@ fn check_knative(dir: &Path, files: &[File], label: &str) {
         json_files.push(path);
         source.push_str(&format!("export const s{i}: IService = {json};\n"));
     }
+    let args: Vec<&str> = json_files.iter().map(String::as_str).collect();
+    expect_ok(&format!("Knative schema ({label})"), &node_script(dir, "knative.mjs", &args), true);
+    expect_ok(&format!("tsc against @kubernetes-models/knative ({label})"), &tsc(dir, &source), true);
+}
+
+/// `tsc --strict --noEmit` on one TypeScript source, with node_modules linked into `dir`.
+fn tsc(dir: &Path, source: &str) -> Run {
+    let (tsc, modules) = typescript();
+    if !dir.join("node_modules").exists() {
+        std::os::unix::fs::symlink(&modules, dir.join("node_modules")).unwrap();
+    }
     std::fs::write(dir.join("check.ts"), source).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validators/knative.mjs");
-    std::fs::copy(&script, dir.join("knative.mjs")).unwrap();
-    let mut args = vec!["knative.mjs"];
-    args.extend(json_files.iter().map(String::as_str));
-    expect_ok(&format!("Knative schema ({label})"), &run(&tool("node"), &args, dir), true);
     let args = [
         "--noEmit",
         "--strict",
@@ -152,7 +156,7 @@ fn check_knative(dir: &Path, files: &[File], label: &str) {
         "es2022",
         "check.ts",
     ];
-    expect_ok(&format!("tsc against @kubernetes-models/knative ({label})"), &run(&tsc, &args, dir), true);
+    run(&tsc, &args, dir)
 }
 
 /// Runs one of the Node validator scripts next to this test in `dir`.
@@ -171,26 +175,17 @@ fn node_script(dir: &Path, script: &str, args: &[&str]) -> Run {
 /// Type-checks dashboard JSON texts against `@grafana/schema`'s `Dashboard`
 /// with `tsc --strict`.
 fn tsc_dashboards(dir: &Path, dashboards: &[&str]) -> Run {
-    let (tsc, modules) = typescript();
-    std::os::unix::fs::symlink(&modules, dir.join("node_modules")).unwrap();
-    let mut source = String::from("import type { Dashboard } from '@grafana/schema';\n");
+    let mut source = String::from(
+        "import type { Dashboard } from '@grafana/schema';
+",
+    );
     for (i, d) in dashboards.iter().enumerate() {
-        source.push_str(&format!("export const d{i}: Dashboard = {d};\n"));
+        source.push_str(&format!(
+            "export const d{i}: Dashboard = {d};
+"
+        ));
     }
-    std::fs::write(dir.join("check.ts"), source).unwrap();
-    let args = [
-        "--noEmit",
-        "--strict",
-        "--skipLibCheck",
-        "--module",
-        "esnext",
-        "--moduleResolution",
-        "bundler",
-        "--target",
-        "es2022",
-        "check.ts",
-    ];
-    run(&tsc, &args, dir)
+    tsc(dir, &source)
 }
 
 fn validate(target: Target, files: &[File], label: &str) {

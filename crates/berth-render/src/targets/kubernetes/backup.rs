@@ -5,14 +5,13 @@
 use berth_plan::{BackupJob, Plan};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Volume,
-    VolumeMount,
+    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Manifest;
 use super::meta::{labels, object_meta};
-use super::workload::{container_security, pod_security, quantities, secret_env};
+use super::workload::{container_security, fixed_resources, pod_security, secret_env};
 
 /// The berth image the jobs run, pinned to this berth's version.
 pub fn berth_image() -> String {
@@ -44,17 +43,7 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest) {
             VolumeMount { name: "work".to_owned(), mount_path: "/var/lib/berth".to_owned(), ..VolumeMount::default() },
             VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
         ]),
-        resources: Some(ResourceRequirements {
-            requests: quantities(
-                Some(berth_spec::model::units::Cpu(100)),
-                Some(berth_spec::model::units::ByteSize(128 << 20)),
-            ),
-            limits: quantities(
-                Some(berth_spec::model::units::Cpu(1000)),
-                Some(berth_spec::model::units::ByteSize(1 << 30)),
-            ),
-            ..ResourceRequirements::default()
-        }),
+        resources: Some(fixed_resources((100, 128 << 20), (1000, 1 << 30))),
         security_context: Some(container_security(true, 10001, &["ALL".to_owned()], &[])),
         ..Container::default()
     };

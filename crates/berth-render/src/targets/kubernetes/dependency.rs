@@ -5,17 +5,17 @@ use berth_plan::{DependencyPlan, Plan};
 use berth_spec::{DependencyKind, Persistence};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort,
-    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Manifest;
 use super::meta::{labels, object_meta, selector, selector_labels};
-use super::workload::{container_security, plain_env, pod_security, quantities, secret_env, url_with_password};
+use super::workload::{
+    claim, container_security, fixed_resources, plain_env, pod_security, quantities, secret_env, url_with_password,
+};
 
 /// Ports of the exporters that stand next to the servers.
 const POSTGRES_EXPORTER: (&str, &str, u16) =
@@ -181,23 +181,11 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
                 period_seconds: Some(30),
                 ..Probe::default()
             }),
-            resources: Some(ResourceRequirements {
-                requests: quantities(
-                    Some(berth_spec::model::units::Cpu(10)),
-                    Some(berth_spec::model::units::ByteSize(32 << 20)),
-                ),
-                limits: quantities(
-                    Some(berth_spec::model::units::Cpu(200)),
-                    Some(berth_spec::model::units::ByteSize(128 << 20)),
-                ),
-                ..ResourceRequirements::default()
-            }),
+            resources: Some(fixed_resources((10, 32 << 20), (200, 128 << 20))),
             security_context: Some(container_security(true, 65534, &["ALL".to_owned()], &[])),
             ..Container::default()
         });
     }
-    let mut requests = std::collections::BTreeMap::new();
-    requests.insert("storage".to_owned(), Quantity(d.storage.to_string()));
     m.push(&StatefulSet {
         metadata: object_meta(plan, name, name),
         spec: Some(StatefulSetSpec {
@@ -226,23 +214,7 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
                     ..PodSpec::default()
                 }),
             },
-            volume_claim_templates: Some(vec![PersistentVolumeClaim {
-                metadata: ObjectMeta {
-                    name: Some("data".to_owned()),
-                    labels: Some(labels(plan, name)),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-                    storage_class_name: plan.targets.kubernetes.as_ref().and_then(|k| k.storage_class.clone()),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(requests),
-                        ..VolumeResourceRequirements::default()
-                    }),
-                    ..PersistentVolumeClaimSpec::default()
-                }),
-                ..PersistentVolumeClaim::default()
-            }]),
+            volume_claim_templates: Some(vec![claim(plan, "data", name, d.storage)]),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()

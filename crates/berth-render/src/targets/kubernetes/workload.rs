@@ -179,25 +179,7 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
             ..VolumeMount::default()
         });
         if v.persistent {
-            let mut requests = BTreeMap::new();
-            requests.insert("storage".to_owned(), Quantity(v.size.to_string()));
-            claims.push(PersistentVolumeClaim {
-                metadata: ObjectMeta {
-                    name: Some(v.name.clone()),
-                    labels: Some(labels(plan, name)),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-                    storage_class_name: plan.targets.kubernetes.as_ref().and_then(|k| k.storage_class.clone()),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(requests),
-                        ..VolumeResourceRequirements::default()
-                    }),
-                    ..PersistentVolumeClaimSpec::default()
-                }),
-                ..PersistentVolumeClaim::default()
-            });
+            claims.push(claim(plan, &v.name, name, v.size));
         } else {
             volumes.push(Volume {
                 name: v.name.clone(),
@@ -377,6 +359,44 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
             }),
             ..HorizontalPodAutoscaler::default()
         });
+    }
+}
+
+/// A ReadWriteOnce claim template: each StatefulSet replica gets its own volume.
+pub fn claim(
+    plan: &Plan,
+    volume: &str,
+    component: &str,
+    size: berth_spec::model::units::ByteSize,
+) -> PersistentVolumeClaim {
+    let mut requests = BTreeMap::new();
+    requests.insert("storage".to_owned(), Quantity(size.to_string()));
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(volume.to_owned()),
+            labels: Some(labels(plan, component)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            storage_class_name: plan.targets.kubernetes.as_ref().and_then(|k| k.storage_class.clone()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(requests),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}
+
+/// Requests and limits from millicores and bytes, for the containers berth adds itself.
+pub fn fixed_resources(request: (u64, u64), limit: (u64, u64)) -> ResourceRequirements {
+    use berth_spec::model::units::{ByteSize, Cpu};
+    ResourceRequirements {
+        requests: quantities(Some(Cpu(request.0)), Some(ByteSize(request.1))),
+        limits: quantities(Some(Cpu(limit.0)), Some(ByteSize(limit.1))),
+        ..ResourceRequirements::default()
     }
 }
 
