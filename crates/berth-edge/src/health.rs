@@ -27,7 +27,7 @@ pub struct Check {
 pub async fn watch_backend(backend: Arc<Backend>, check: Check, mut stop: watch::Receiver<bool>) {
     let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let (mut fails, mut passes) = (0u32, 0u32);
-    loop {
+    while !backend.is_retired() {
         let uri = format!("http://{}{}", backend.addr, check.path);
         let ok = match Request::get(&uri).header("user-agent", "berth-edge-health").body(Empty::new()) {
             Ok(req) => {

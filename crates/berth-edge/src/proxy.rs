@@ -12,7 +12,7 @@
 //! 8. respond: hop-by-hop headers dropped, security headers added
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -39,11 +39,19 @@ pub type UpstreamBody = Either<Incoming, Empty<Bytes>>;
 #[derive(Debug)]
 pub struct State {
     pub config: EdgeConfig,
-    pub pools: Vec<Arc<Pool>>,
+    /// One pool per route, swapped whole by deploys.
+    pub pools: Vec<RwLock<Arc<Pool>>>,
     pub limiters: Vec<Limiter>,
     pub metrics: Metrics,
     pub client: Client<HttpConnector, UpstreamBody>,
     pub access_log: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl State {
+    /// The route's current pool; a deploy may swap it at any moment.
+    pub fn pool(&self, index: usize) -> Arc<Pool> {
+        self.pools[index].read().map(|p| Arc::clone(&p)).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +223,7 @@ async fn forward(
     scheme: Scheme,
 ) -> Response<Body> {
     let route = &state.config.routes[index];
-    let pool = &state.pools[index];
+    let pool = state.pool(index);
     let upgrade = req.headers().get(header::UPGRADE).cloned();
     // Taken before the request is consumed: the client side of a WebSocket.
     let downstream_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));

@@ -3,7 +3,7 @@
 //! through a watch channel: listeners stop accepting, connections finish.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,6 +28,7 @@ use crate::{EdgeError, health, tls};
 #[derive(Debug)]
 pub struct EdgeHandle {
     stop: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
     tasks: JoinSet<()>,
     pub state: Arc<State>,
     pub http: SocketAddr,
@@ -36,6 +37,72 @@ pub struct EdgeHandle {
 }
 
 impl EdgeHandle {
+    /// Points every route of `service` (port `port`) at `stable`, plus a
+    /// `canary` set that gets `canary_percent` of the requests. The swap is
+    /// atomic per route; backends already known keep their health and
+    /// counters. Returns the backends taken out, for the caller to drain.
+    pub fn set_backends(
+        &self,
+        service: &str,
+        port: u16,
+        stable: &[SocketAddr],
+        canary: &[SocketAddr],
+        canary_percent: usize,
+    ) -> Vec<Arc<Backend>> {
+        let mut retired: Vec<Arc<Backend>> = Vec::new();
+        // Every backend any route knows, so one address stays one Backend.
+        let mut known: Vec<Arc<Backend>> = Vec::new();
+        for i in 0..self.state.pools.len() {
+            for b in self.state.pool(i).backends() {
+                if !known.iter().any(|k| Arc::ptr_eq(k, b)) {
+                    known.push(b.clone());
+                }
+            }
+        }
+        for (index, route) in self.state.config.routes.iter().enumerate() {
+            let primary = route.service == service && route.port == port;
+            let fallback = route.fallback_service.as_deref() == Some(service);
+            if !primary && !fallback {
+                continue;
+            }
+            let Ok(mut slot) = self.state.pools[index].write() else { continue };
+            let current = Arc::clone(&slot);
+            let mut reuse = |addr: &SocketAddr| {
+                if let Some(b) = known.iter().find(|b| b.addr == *addr) {
+                    return b.clone();
+                }
+                let backend = Backend::new(*addr);
+                if let Some(check) = &route.health {
+                    tokio::spawn(health::watch_backend(backend.clone(), check.clone(), self.stop_rx.clone()));
+                }
+                known.push(backend.clone());
+                backend
+            };
+            let next = if primary {
+                let fallbacks = current.fallbacks.clone();
+                let primaries = stable.iter().map(&mut reuse).collect();
+                Pool::new(primaries, fallbacks).with_canary(canary.iter().map(&mut reuse).collect(), canary_percent)
+            } else {
+                let fallbacks = stable.iter().map(&mut reuse).collect();
+                Pool::new(current.primaries.clone(), fallbacks)
+                    .with_canary(current.canary.clone(), current.canary_percent)
+            };
+            for old in current.backends() {
+                if !next.backends().any(|b| Arc::ptr_eq(b, old)) && !retired.iter().any(|r| Arc::ptr_eq(r, old)) {
+                    retired.push(old.clone());
+                }
+            }
+            *slot = Arc::new(next);
+        }
+        // A backend still in some other route's pool is not retired.
+        retired
+            .retain(|r| !(0..self.state.pools.len()).any(|i| self.state.pool(i).backends().any(|b| Arc::ptr_eq(b, r))));
+        for r in &retired {
+            r.retire();
+        }
+        retired
+    }
+
     /// Stops accepting, gives open connections `grace` to finish, then returns.
     pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
@@ -63,21 +130,36 @@ impl Edge {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build(connector);
-        let pools: Vec<Arc<Pool>> = config
+        // One Backend per address, shared by every route that reaches it, so
+        // least-connections and health see all of its traffic.
+        let mut registry: Vec<Arc<Backend>> = Vec::new();
+        let mut backend = |addr: &SocketAddr| match registry.iter().find(|b| b.addr == *addr) {
+            Some(b) => b.clone(),
+            None => {
+                let b = Backend::new(*addr);
+                registry.push(b.clone());
+                b
+            }
+        };
+        let pools: Vec<RwLock<Arc<Pool>>> = config
             .routes
             .iter()
             .map(|r| {
-                Arc::new(Pool::new(
-                    r.upstreams.iter().map(|a| Backend::new(*a)).collect(),
-                    r.fallback.iter().map(|a| Backend::new(*a)).collect(),
-                ))
+                let primaries = r.upstreams.iter().map(&mut backend).collect();
+                let fallbacks = r.fallback.iter().map(&mut backend).collect();
+                RwLock::new(Arc::new(Pool::new(primaries, fallbacks)))
             })
             .collect();
-        for (route, pool) in config.routes.iter().zip(&pools) {
-            if let Some(check) = &route.health {
-                for backend in pool.primaries.iter().chain(&pool.fallbacks) {
-                    tasks.spawn(health::watch_backend(backend.clone(), check.clone(), stop_rx.clone()));
-                }
+        let health_of = |addr: &SocketAddr| {
+            config
+                .routes
+                .iter()
+                .find(|r| r.upstreams.contains(addr) || r.fallback.contains(addr))
+                .and_then(|r| r.health.clone())
+        };
+        for b in &registry {
+            if let Some(check) = health_of(&b.addr) {
+                tasks.spawn(health::watch_backend(b.clone(), check, stop_rx.clone()));
             }
         }
         let limiters = config.rate_limits.iter().map(|(_, rate, burst)| Limiter::new(*rate, *burst)).collect();
@@ -117,7 +199,7 @@ impl Edge {
         if let Some(listener) = admin {
             tasks.spawn(admin_loop(listener, state.clone(), stop_rx.clone()));
         }
-        Ok(EdgeHandle { stop, tasks, state, http: http_addr, https: https_addr, admin: admin_addr })
+        Ok(EdgeHandle { stop, stop_rx, tasks, state, http: http_addr, https: https_addr, admin: admin_addr })
     }
 }
 
@@ -211,12 +293,12 @@ async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::R
                                 .config
                                 .routes
                                 .iter()
-                                .zip(&state.pools)
-                                .flat_map(|(r, p)| {
-                                    p.primaries
-                                        .iter()
-                                        .chain(&p.fallbacks)
-                                        .map(move |b| (r.service.clone(), b.addr.to_string(), b.is_healthy()))
+                                .enumerate()
+                                .flat_map(|(i, r)| {
+                                    let p = state.pool(i);
+                                    p.backends()
+                                        .map(|b| (r.service.clone(), b.addr.to_string(), b.is_healthy()))
+                                        .collect::<Vec<_>>()
                                 })
                                 .collect();
                             Some(state.metrics.render(&health))

@@ -17,6 +17,8 @@ pub const FAIL_WINDOW: Duration = Duration::from_secs(10);
 pub struct Backend {
     pub addr: SocketAddr,
     healthy: AtomicBool,
+    /// Taken out of every pool by a deploy: its health checks stop.
+    retired: AtomicBool,
     in_flight: AtomicUsize,
     failures: Mutex<Vec<Instant>>,
 }
@@ -26,6 +28,7 @@ impl Backend {
         Arc::new(Self {
             addr,
             healthy: AtomicBool::new(true),
+            retired: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             failures: Mutex::new(Vec::new()),
         })
@@ -40,6 +43,14 @@ impl Backend {
         if healthy && let Ok(mut f) = self.failures.lock() {
             f.clear();
         }
+    }
+
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Relaxed)
     }
 
     pub fn in_flight(&self) -> usize {
@@ -71,6 +82,9 @@ impl Drop for Lease {
 pub struct Pool {
     pub primaries: Vec<Arc<Backend>>,
     pub fallbacks: Vec<Arc<Backend>>,
+    /// A canary set that gets `canary_percent` of the requests while healthy.
+    pub canary: Vec<Arc<Backend>>,
+    pub canary_percent: usize,
     /// Rotates among equally loaded backends, so an idle pool still spreads.
     turn: AtomicUsize,
 }
@@ -78,7 +92,18 @@ pub struct Pool {
 impl Pool {
     /// Picks a backend, skipping `exclude` (the one a retry just failed on).
     pub fn new(primaries: Vec<Arc<Backend>>, fallbacks: Vec<Arc<Backend>>) -> Self {
-        Self { primaries, fallbacks, turn: AtomicUsize::new(0) }
+        Self { primaries, fallbacks, canary: Vec::new(), canary_percent: 0, turn: AtomicUsize::new(0) }
+    }
+
+    pub fn with_canary(mut self, canary: Vec<Arc<Backend>>, percent: usize) -> Self {
+        self.canary = canary;
+        self.canary_percent = percent.min(100);
+        self
+    }
+
+    /// Every backend of the pool, each once.
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.primaries.iter().chain(&self.canary).chain(&self.fallbacks)
     }
 
     pub fn pick(&self, exclude: Option<SocketAddr>) -> Option<Lease> {
@@ -90,7 +115,12 @@ impl Pool {
             let tied: Vec<&&Arc<Backend>> = set.iter().filter(|b| b.in_flight() == min).collect();
             tied.get(turn % tied.len()).map(|b| Arc::clone(b))
         };
-        let chosen = least(&mut self.primaries.iter().filter(eligible).filter(|b| b.is_healthy()))
+        // `canary_percent` of every hundred requests, spread evenly, go to a healthy canary.
+        let canary_turn = !self.canary.is_empty() && (turn % 100) * self.canary_percent % 100 < self.canary_percent;
+        let canary =
+            if canary_turn { least(&mut self.canary.iter().filter(eligible).filter(|b| b.is_healthy())) } else { None };
+        let chosen = canary
+            .or_else(|| least(&mut self.primaries.iter().filter(eligible).filter(|b| b.is_healthy())))
             .or_else(|| least(&mut self.fallbacks.iter().filter(eligible).filter(|b| b.is_healthy())))
             .or_else(|| least(&mut self.primaries.iter().filter(eligible)))?;
         chosen.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -119,6 +149,13 @@ mod tests {
         assert_eq!(pool.pick(None).map(|l| l.0.addr), Some(addr(9)), "fallback while every primary is down");
         pool.fallbacks[0].set_healthy(false);
         assert!(pool.pick(None).is_some_and(|l| l.0.addr.port() < 9), "never eject the last backend: fail open");
+    }
+
+    #[test]
+    fn canary_gets_its_share() {
+        let pool = Pool::new(vec![Backend::new(addr(1))], vec![]).with_canary(vec![Backend::new(addr(2))], 10);
+        let canary = (0..1000).filter(|_| pool.pick(None).is_some_and(|l| l.0.addr == addr(2))).count();
+        assert_eq!(canary, 100);
     }
 
     #[test]

@@ -213,3 +213,28 @@ async fn a_dead_replica_costs_no_idempotent_request() {
     setup.edge.shutdown(Duration::from_secs(2)).await;
     setup.replicas[0].abort();
 }
+
+#[tokio::test]
+async fn a_backend_swap_moves_traffic_at_once_and_a_canary_gets_its_share() {
+    let setup = start().await;
+    let (c, task_c) = replica("c").await;
+    // Blue-green: only the new replica from now on; the old ones are handed back to drain.
+    let retired = setup.edge.set_backends("web", 8080, &[c], &[], 0);
+    assert_eq!(retired.len(), 2);
+    for _ in 0..5 {
+        assert_eq!(https(&setup, "/", &[]).await.headers["x-version"], "c");
+    }
+    // Canary: 50% to "d" while it is healthy.
+    let (d, task_d) = replica("d").await;
+    setup.edge.set_backends("web", 8080, &[c], &[d], 50);
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        let r = https(&setup, "/", &[]).await;
+        *seen.entry(r.headers["x-version"].to_str().unwrap().to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.get("d"), Some(&10), "{seen:?}");
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    for t in setup.replicas.into_iter().chain([task_c, task_d]) {
+        t.abort();
+    }
+}
