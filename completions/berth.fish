@@ -37,6 +37,9 @@ complete -c berth -n "__fish_berth_needs_command" -f -a "diff" -d 'Show how the 
 complete -c berth -n "__fish_berth_needs_command" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
 complete -c berth -n "__fish_berth_needs_command" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
 complete -c berth -n "__fish_berth_needs_command" -f -a "down" -d 'Stop a stack started by `berth up`'
+complete -c berth -n "__fish_berth_needs_command" -f -a "deploy" -d 'Roll out a new version with no failed request: start, gate on readiness, switch, drain'
+complete -c berth -n "__fish_berth_needs_command" -f -a "promote" -d 'Send every request to a waiting canary'
+complete -c berth -n "__fish_berth_needs_command" -f -a "rollback" -d 'Drop a waiting canary, or return a service to the version before its last deploy'
 complete -c berth -n "__fish_berth_needs_command" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
 complete -c berth -n "__fish_berth_needs_command" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
 complete -c berth -n "__fish_berth_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -103,6 +106,28 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand down" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand down" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l version -d 'Version to run; the new replicas see it as BERTH_VERSION' -r
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l set -d 'Extra environment for the new replicas, KEY=VALUE (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand deploy" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand deploy" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand deploy" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand promote" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand promote" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand promote" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand promote" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand promote" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand rollback" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand rollback" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand rollback" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand rollback" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand logs" -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand logs" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand logs" -l color -d 'When to color output' -r -f -a "auto\t''
@@ -121,15 +146,18 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "down" -d 'Stop a stack started by `berth up`'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down logs schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "down" -d 'Stop a stack started by `berth up`'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "deploy" -d 'Roll out a new version with no failed request: start, gate on readiness, switch, drain'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "promote" -d 'Send every request to a waiting canary'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "rollback" -d 'Drop a waiting canary, or return a service to the version before its last deploy'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render diff up status down deploy promote rollback logs schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -119,6 +119,27 @@ Examples:
     /// Stop a stack started by `berth up`.
     Down(StackArgs),
 
+    /// Roll out a new version with no failed request: start, gate on readiness, switch, drain.
+    #[command(
+        after_help = "\
+Examples:
+  berth deploy web --version 1.2.0
+  berth deploy --version 1.2.0              # every service
+  berth deploy web --set FEATURE_X=on       # same version, changed setting
+
+The strategy (rolling, blue-green, canary), health timeout and drain timeout
+come from the spec's `deploy`. A new version that never becomes ready is
+stopped and the old one keeps serving. The new replicas get BERTH_VERSION.",
+        disable_version_flag = true
+    )]
+    Deploy(DeployArgs),
+
+    /// Send every request to a waiting canary.
+    Promote(ServiceArgs),
+
+    /// Drop a waiting canary, or return a service to the version before its last deploy.
+    Rollback(ServiceArgs),
+
     /// Print the services' logs, merged and prefixed.
     #[command(after_help = "\
 Examples:
@@ -218,6 +239,36 @@ pub struct StackArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Service to deploy (default: every service).
+    pub service: Option<String>,
+    /// Version to run; the new replicas see it as BERTH_VERSION.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Extra environment for the new replicas, KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Spec file.
+    #[arg(long, default_value = "berth.yaml")]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The service.
+    pub service: String,
+    /// Spec file.
+    #[arg(long, default_value = "berth.yaml")]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub stack: StackArgs,
@@ -278,6 +329,11 @@ mod tests {
     use clap::CommandFactory;
 
     use super::Cli;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn render_help_names_every_target() {

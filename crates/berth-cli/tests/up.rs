@@ -156,3 +156,117 @@ edge:
     }
     assert!(!dir.path().join(".berth/base/state.json").exists());
 }
+
+/// Starts `berth up` on a spec in `dir` and waits until it is serving.
+fn start_up(dir: &Path) -> std::process::Child {
+    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "berth.yaml"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("press Ctrl-C") {
+            return up;
+        }
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
+    panic!("berth up ended early: {stderr}");
+}
+
+#[test]
+fn deploys_under_load_fail_no_request_and_roll_back_a_version_that_never_gets_ready() {
+    let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let dir = berth_test_support::temp_dir();
+    let (http, https, admin) = (free_port(), free_port(), free_port());
+    let spec = format!(
+        r#"version: 1
+name: deploys
+services:
+  web:
+    run: {{ command: ["{demo}"], stop_timeout: 5s }}
+    ports: {{ http: 8080 }}
+    replicas: 2
+    health:
+      readiness: {{ http: /health/ready, interval: 1s }}
+    deploy: {{ strategy: rolling, health_timeout: 4s, drain_timeout: 5s }}
+edge:
+  hosts: [localhost]
+  listen: {{ http: {http}, https: {https}, admin: {admin} }}
+  tls: {{ mode: self-signed }}
+  routes:
+    - {{ path: /, service: web }}
+"#,
+        demo = demo.path().display()
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    let mut up = start_up(dir.path());
+    let _stop_on_failure = KillOnDrop(up.id());
+    let cert = dir.path().join(".berth/base/tls/cert.pem");
+    let url = format!("https://localhost:{https}/api/slow?ms=20");
+
+    // A load generator on loopback for the whole of both deploys.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, cert, url) = (stop.clone(), cert.clone(), url.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut failed, mut versions) = (0, Vec::new(), std::collections::BTreeSet::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (code, headers) = curl(&cert, &url, &[]);
+                    if code == 200 {
+                        ok += 1;
+                        if let Some(v) = headers.lines().find_map(|l| l.strip_prefix("x-version: ")) {
+                            versions.insert(v.trim().to_owned());
+                        }
+                    } else {
+                        failed.push(code);
+                    }
+                }
+                (ok, failed, versions)
+            })
+        })
+        .collect();
+
+    let good = berth(dir.path(), &["deploy", "web", "--version", "2.0.0"]);
+    assert!(
+        good.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&good.stdout),
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let bad = berth(dir.path(), &["deploy", "web", "--version", "3.0.0", "--set", "BERTH_DEMO_NEVER_READY=1"]);
+    assert_eq!(bad.status.code(), Some(1), "a deploy that never gets ready fails");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("rolled back automatically"));
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed, mut versions) = (0, Vec::new(), std::collections::BTreeSet::new());
+    for t in load {
+        let (o, f, v) = t.join().unwrap();
+        ok += o;
+        failed.extend(f);
+        versions.extend(v);
+    }
+    assert!(failed.is_empty(), "{} requests failed during the deploys: {failed:?}", failed.len());
+    assert!(ok > 50, "the load generator sent only {ok} requests");
+    assert!(versions.contains("2.0.0"), "the new version answered: {versions:?}");
+    assert!(!versions.contains("3.0.0"), "the version that never got ready must not answer");
+
+    let status: serde_json::Value =
+        serde_json::from_slice(&berth(dir.path(), &["status", "-o", "json"]).stdout).unwrap();
+    let running: Vec<&str> =
+        status["replicas"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap_or("")).collect();
+    assert_eq!(running, ["2.0.0", "2.0.0"]);
+
+    // rollback returns to the version before the last successful deploy.
+    assert!(berth(dir.path(), &["rollback", "web"]).status.success());
+    let (code, headers) = curl(&cert, &format!("https://localhost:{https}/"), &[]);
+    assert_eq!(code, 200);
+    assert!(!headers.contains("x-version: 2.0.0"), "{headers}");
+
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
+}

@@ -2,7 +2,7 @@
 //! end-to-end tests. It reports its version on every response (`X-Version`)
 //! so a test can see which version answered during a deploy.
 //!
-//! Environment: `PORT` (default 8080), `BERTH_DEMO_VERSION` (default the
+//! Environment: `PORT` (default 8080), `BERTH_VERSION` or `BERTH_DEMO_VERSION` (default the
 //! crate version), `BERTH_DEMO_NEVER_READY=1` (readiness always fails, to
 //! test a deploy that must roll back), `DATABASE_URL` / `REDIS_URL`
 //! (readiness fails while they are unreachable).
@@ -50,7 +50,10 @@ pub fn config() -> App {
         }
     }
     App {
-        version: var("BERTH_DEMO_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
+        // `berth deploy --version` sets BERTH_VERSION; it wins over the spec's setting.
+        version: var("BERTH_VERSION")
+            .or_else(|| var("BERTH_DEMO_VERSION"))
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
         never_ready: var("BERTH_DEMO_NEVER_READY").is_some_and(|v| v == "1"),
         dependencies,
         metrics: metrics::Metrics::new(),

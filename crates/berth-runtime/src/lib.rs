@@ -1,8 +1,10 @@
 //! `berth up` on one machine: every service's replicas as supervised
 //! processes on loopback ports, gated by their readiness checks, behind the
 //! berth edge. State, logs and the edge's certificate live under a state
-//! directory next to the spec, so `berth status`, `logs` and `down` find them.
+//! directory next to the spec, so `berth status`, `logs`, `down` and
+//! `deploy` find them.
 
+mod deploy;
 mod process;
 mod readiness;
 pub mod state;
@@ -16,9 +18,9 @@ use std::time::Duration;
 
 use berth_edge::config::Inputs;
 use berth_edge::{Edge, EdgeConfig, EdgeHandle};
-use berth_plan::{EnvValue, Plan, ProbeCheck};
-use tokio::sync::watch;
+use berth_plan::{EnvValue, Plan, ProbeCheck, ServicePlan};
 
+pub use deploy::{Command as DeployCommand, Progress};
 pub use process::{alive, terminate, terminate_group};
 pub use state::{ReplicaState, StateFile};
 use supervisor::{Replica, ReplicaSpec};
@@ -33,6 +35,8 @@ pub enum RuntimeError {
     NotReady { service: String, replica: u32, timeout: Duration, log: String },
     #[error("secret `{0}` has no value: set {1}")]
     MissingSecret(String, String),
+    #[error("{0}")]
+    Deploy(String),
     #[error(transparent)]
     Edge(#[from] berth_edge::EdgeError),
 }
@@ -61,15 +65,125 @@ impl std::fmt::Debug for Options {
     }
 }
 
+/// What every replica of a service is started from.
+#[derive(Debug, Clone)]
+struct Template {
+    service: ServicePlan,
+    command: Vec<String>,
+    workdir: PathBuf,
+    env: BTreeMap<String, String>,
+    logs: PathBuf,
+    stop_timeout: Duration,
+}
+
+/// A service's live replicas.
+#[derive(Debug)]
+struct ServiceRun {
+    template: Template,
+    replicas: Vec<Replica>,
+    next_index: u32,
+    /// Replicas of a canary deploy, waiting for promote or rollback.
+    canary: Vec<Replica>,
+    /// The version before the last deploy, for `berth rollback`.
+    previous: Option<Option<String>>,
+}
+
+impl ServiceRun {
+    /// Starts one more replica on fresh loopback ports.
+    fn spawn(
+        &mut self,
+        version: Option<String>,
+        extra: &BTreeMap<String, String>,
+        state: &Arc<state::Shared>,
+    ) -> Result<Replica, RuntimeError> {
+        let mut ports = BTreeMap::new();
+        for port in &self.template.service.ports {
+            ports.insert(port.name.clone(), process::free_port().map_err(io("cannot find a free loopback port"))?);
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        let mut env = self.template.env.clone();
+        env.extend(extra.clone());
+        let spec = ReplicaSpec {
+            service: self.template.service.name.clone(),
+            index,
+            command: self.template.command.clone(),
+            workdir: self.template.workdir.clone(),
+            env,
+            primary: self.template.service.primary_port.as_ref().and_then(|p| ports.get(&p.name).copied()),
+            ports,
+            log: self.template.logs.join(format!("{}-{index}.log", self.template.service.name)),
+            stop_timeout: self.template.stop_timeout,
+            version,
+        };
+        Ok(supervisor::start(spec, state.clone()))
+    }
+
+    /// Waits until `replica` passes its readiness check, up to the deploy's health timeout.
+    async fn ready(&self, replica: &Replica) -> Result<(), RuntimeError> {
+        let Some(probe) = &self.template.service.probes.readiness else { return Ok(()) };
+        let ProbeCheck::Http { path, port } = &probe.check else { return Ok(()) };
+        let Some(p) = replica.ports.get(&port.name) else { return Ok(()) };
+        let timeout = self.template.service.deploy.health_timeout.0;
+        if readiness::wait(SocketAddr::from(([127, 0, 0, 1], *p)), path, timeout).await {
+            Ok(())
+        } else {
+            Err(RuntimeError::NotReady {
+                service: replica.service.clone(),
+                replica: replica.index,
+                timeout,
+                log: replica.log.display().to_string(),
+            })
+        }
+    }
+}
+
 /// A running stack.
 #[derive(Debug)]
 pub struct Running {
-    replicas: Vec<Replica>,
+    services: BTreeMap<String, ServiceRun>,
     edge: Option<EdgeHandle>,
-    stop: watch::Sender<bool>,
+    state: Arc<state::Shared>,
     state_dir: PathBuf,
     pub edge_http: Option<SocketAddr>,
     pub edge_https: Option<SocketAddr>,
+}
+
+fn template(plan: &Plan, service: &ServicePlan, options: &Options, logs: &Path) -> Result<Template, RuntimeError> {
+    let Some(run) = &service.run else {
+        return Err(RuntimeError::Unsupported(format!(
+            "service `{}` has no `run` command; berth up runs plain processes",
+            service.name
+        )));
+    };
+    let mut env = BTreeMap::new();
+    for var in &service.env {
+        match &var.value {
+            EnvValue::Literal { value } => {
+                env.insert(var.name.clone(), value.clone());
+            }
+            EnvValue::Secret { secret } => {
+                let declared = plan.secrets.iter().find(|s| &s.name == secret);
+                let value = declared.and_then(|s| (options.secrets)(s));
+                let hint =
+                    declared.map_or_else(String::new, |s| s.env.clone().or_else(|| s.file.clone()).unwrap_or_default());
+                env.insert(var.name.clone(), value.ok_or_else(|| RuntimeError::MissingSecret(secret.clone(), hint))?);
+            }
+            EnvValue::Dependency { .. } => {}
+        }
+    }
+    let workdir = match &run.workdir {
+        Some(w) => options.spec_dir.join(w),
+        None => options.spec_dir.clone(),
+    };
+    Ok(Template {
+        service: service.clone(),
+        command: run.command.clone(),
+        workdir,
+        env,
+        logs: logs.to_path_buf(),
+        stop_timeout: run.stop_timeout.0,
+    })
 }
 
 /// Starts the plan's services, waits until each replica is ready, then the edge.
@@ -83,138 +197,58 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
     }
     let logs = options.state_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
-    let (stop, stop_rx) = watch::channel(false);
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
-    let mut replicas = Vec::new();
-    let mut addresses: BTreeMap<(String, String), Vec<SocketAddr>> = BTreeMap::new();
+    let mut running = Running {
+        services: BTreeMap::new(),
+        edge: None,
+        state: state.clone(),
+        state_dir: options.state_dir.clone(),
+        edge_http: None,
+        edge_https: None,
+    };
+    // A restart resumes the versions the last deploys left running.
+    let versions = deploy::saved_versions(&options.state_dir);
     for service in &plan.services {
-        let Some(run) = &service.run else {
-            return Err(RuntimeError::Unsupported(format!(
-                "service `{}` has no `run` command; berth up runs plain processes",
-                service.name
-            )));
+        let template = match template(plan, service, &options, &logs) {
+            Ok(t) => t,
+            Err(e) => {
+                running.down().await;
+                return Err(e);
+            }
         };
-        let mut env = BTreeMap::new();
-        for var in &service.env {
-            match &var.value {
-                EnvValue::Literal { value } => {
-                    env.insert(var.name.clone(), value.clone());
+        let version = versions.get(&service.name).cloned().flatten();
+        let mut run = ServiceRun { template, replicas: Vec::new(), next_index: 0, canary: Vec::new(), previous: None };
+        for _ in 0..service.replicas.initial().max(1) {
+            match run.spawn(version.clone(), &BTreeMap::new(), &state) {
+                Ok(r) => run.replicas.push(r),
+                Err(e) => {
+                    running.services.insert(service.name.clone(), run);
+                    running.down().await;
+                    return Err(e);
                 }
-                EnvValue::Secret { secret } => {
-                    let declared = plan.secrets.iter().find(|s| &s.name == secret);
-                    let value = declared.and_then(|s| (options.secrets)(s));
-                    let hint = declared
-                        .map_or_else(String::new, |s| s.env.clone().or_else(|| s.file.clone()).unwrap_or_default());
-                    env.insert(
-                        var.name.clone(),
-                        value.ok_or_else(|| RuntimeError::MissingSecret(secret.clone(), hint))?,
-                    );
-                }
-                EnvValue::Dependency { .. } => {}
             }
         }
-        let workdir = match &run.workdir {
-            Some(w) => options.spec_dir.join(w),
-            None => options.spec_dir.clone(),
-        };
-        for index in 0..service.replicas.initial().max(1) {
-            let mut ports = BTreeMap::new();
-            for port in &service.ports {
-                let p = process::free_port().map_err(io("cannot find a free loopback port"))?;
-                ports.insert(port.name.clone(), p);
-                addresses
-                    .entry((service.name.clone(), port.name.clone()))
-                    .or_default()
-                    .push(SocketAddr::from(([127, 0, 0, 1], p)));
-            }
-            let spec = ReplicaSpec {
-                service: service.name.clone(),
-                index,
-                command: run.command.clone(),
-                workdir: workdir.clone(),
-                env: env.clone(),
-                primary: service.primary_port.as_ref().and_then(|p| ports.get(&p.name).copied()),
-                ports,
-                log: logs.join(format!("{}-{index}.log", service.name)),
-                stop_timeout: run.stop_timeout.0,
-            };
-            replicas.push(supervisor::start(spec, state.clone(), stop_rx.clone()));
-        }
+        running.services.insert(service.name.clone(), run);
     }
     // Traffic only once every replica answers its readiness check.
     let mut not_ready = None;
-    'wait: for service in &plan.services {
-        let Some(ProbeCheck::Http { path, port }) = service.probes.readiness.as_ref().map(|p| &p.check) else {
-            continue;
-        };
-        for replica in replicas.iter().filter(|r| r.service == service.name) {
-            let Some(p) = replica.ports.get(&port.name) else { continue };
-            let timeout = service.deploy.health_timeout.0;
-            if !readiness::wait(SocketAddr::from(([127, 0, 0, 1], *p)), path, timeout).await {
-                let log = replica.log.display().to_string();
-                not_ready = Some(RuntimeError::NotReady {
-                    service: service.name.clone(),
-                    replica: replica.index,
-                    timeout,
-                    log,
-                });
+    'wait: for run in running.services.values() {
+        for replica in &run.replicas {
+            if let Err(e) = run.ready(replica).await {
+                not_ready = Some(e);
                 break 'wait;
             }
         }
     }
     if let Some(error) = not_ready {
-        Running { replicas, edge: None, stop, state_dir: options.state_dir.clone(), edge_http: None, edge_https: None }
-            .down()
-            .await;
+        running.down().await;
         return Err(error);
     }
-    let mut running =
-        Running { replicas, edge: None, stop, state_dir: options.state_dir.clone(), edge_http: None, edge_https: None };
-    if let Some(edge) = &plan.edge {
-        let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-        let tls = match &edge.tls {
-            Some(t) if t.mode == berth_spec::TlsMode::Files => {
-                let (cert, key) = (t.cert.clone().unwrap_or_default(), t.key.clone().unwrap_or_default());
-                Some(berth_edge::tls::from_files(&options.spec_dir.join(cert), &options.spec_dir.join(key))?)
-            }
-            Some(_) => {
-                let pem = berth_edge::tls::self_signed(&edge.hosts)?;
-                write_tls(&options.state_dir, &pem)?;
-                Some(pem)
-            }
-            None => None,
-        };
-        let replicas_of = |service: &str, port: &str| {
-            addresses.get(&(service.to_owned(), port.to_owned())).cloned().unwrap_or_default()
-        };
-        let secret_of = |name: &str| plan.secrets.iter().find(|s| s.name == name).and_then(|s| (options.secrets)(s));
-        let inputs = Inputs {
-            http: loopback(edge.listen.local_http),
-            https: tls.is_some().then(|| loopback(edge.listen.local_https)),
-            admin: Some(loopback(edge.listen.admin)),
-            tls,
-            replicas: &replicas_of,
-            secret: &secret_of,
-        };
-        let config = match EdgeConfig::from_plan(plan, edge, &inputs) {
-            Ok(c) => c,
-            Err(e) => {
-                running.down().await;
-                return Err(e.into());
-            }
-        };
-        match Edge::start(config, Some(options.state_dir.join("logs/edge-access.log"))).await {
-            Ok(handle) => {
-                running.edge_http = Some(handle.http);
-                running.edge_https = handle.https;
-                state.set_edge(handle.http, handle.https, handle.admin);
-                running.edge = Some(handle);
-            }
-            Err(e) => {
-                running.down().await;
-                return Err(e.into());
-            }
-        }
+    if let Some(edge) = &plan.edge
+        && let Err(e) = running.start_edge(plan, edge, &options).await
+    {
+        running.down().await;
+        return Err(e);
     }
     state.set_supervisor(std::process::id(), &plan.project, plan.environment.clone());
     Ok(running)
@@ -229,15 +263,66 @@ fn write_tls(dir: &Path, pem: &berth_edge::tls::Pem) -> Result<(), RuntimeError>
 }
 
 impl Running {
+    /// Loopback addresses of a service's replicas on a named port.
+    fn addresses(replicas: &[Replica], port: &str) -> Vec<SocketAddr> {
+        replicas.iter().filter_map(|r| r.ports.get(port)).map(|p| SocketAddr::from(([127, 0, 0, 1], *p))).collect()
+    }
+
+    async fn start_edge(
+        &mut self,
+        plan: &Plan,
+        edge: &berth_plan::EdgePlan,
+        options: &Options,
+    ) -> Result<(), RuntimeError> {
+        let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        let tls = match &edge.tls {
+            Some(t) if t.mode == berth_spec::TlsMode::Files => {
+                let (cert, key) = (t.cert.clone().unwrap_or_default(), t.key.clone().unwrap_or_default());
+                Some(berth_edge::tls::from_files(&options.spec_dir.join(cert), &options.spec_dir.join(key))?)
+            }
+            Some(_) => {
+                let pem = berth_edge::tls::self_signed(&edge.hosts)?;
+                write_tls(&options.state_dir, &pem)?;
+                Some(pem)
+            }
+            None => None,
+        };
+        let services = &self.services;
+        let replicas_of = |service: &str, port: &str| {
+            services.get(service).map(|s| Self::addresses(&s.replicas, port)).unwrap_or_default()
+        };
+        let secret_of = |name: &str| plan.secrets.iter().find(|s| s.name == name).and_then(|s| (options.secrets)(s));
+        let inputs = Inputs {
+            http: loopback(edge.listen.local_http),
+            https: tls.is_some().then(|| loopback(edge.listen.local_https)),
+            admin: Some(loopback(edge.listen.admin)),
+            tls,
+            replicas: &replicas_of,
+            secret: &secret_of,
+        };
+        let config = EdgeConfig::from_plan(plan, edge, &inputs)?;
+        let handle = Edge::start(config, Some(options.state_dir.join("logs/edge-access.log"))).await?;
+        self.edge_http = Some(handle.http);
+        self.edge_https = handle.https;
+        self.state.set_edge(handle.http, handle.https, handle.admin);
+        self.edge = Some(handle);
+        Ok(())
+    }
+
     /// Stops the edge (in-flight requests finish), then every replica
     /// (SIGTERM to its process group, SIGKILL after its stop timeout).
     pub async fn down(self) {
         if let Some(edge) = self.edge {
             edge.shutdown(Duration::from_secs(10)).await;
         }
-        let _ = self.stop.send(true);
-        for replica in self.replicas {
-            let _ = replica.task.await;
+        let mut stopping = Vec::new();
+        for (_, run) in self.services {
+            for replica in run.replicas.into_iter().chain(run.canary) {
+                stopping.push(tokio::spawn(replica.stop()));
+            }
+        }
+        for s in stopping {
+            let _ = s.await;
         }
         let _ = std::fs::remove_file(self.state_dir.join("state.json"));
     }

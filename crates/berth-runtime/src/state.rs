@@ -28,6 +28,9 @@ pub struct ReplicaState {
     pub ports: BTreeMap<String, u16>,
     pub restarts: u32,
     pub log: PathBuf,
+    /// The version a deploy gave it (`BERTH_VERSION`), if any.
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 impl StateFile {
@@ -70,6 +73,10 @@ impl Shared {
                 }
             }
         });
+    }
+
+    pub fn remove_replica(&self, service: &str, replica: u32) {
+        self.update(|s| s.replicas.retain(|r| !(r.service == service && r.replica == replica)));
     }
 
     pub fn set_edge(&self, http: SocketAddr, https: Option<SocketAddr>, admin: Option<SocketAddr>) {

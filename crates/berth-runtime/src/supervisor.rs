@@ -23,15 +23,27 @@ pub struct ReplicaSpec {
     pub primary: Option<u16>,
     pub log: PathBuf,
     pub stop_timeout: Duration,
+    pub version: Option<String>,
 }
 
 #[derive(Debug)]
 pub struct Replica {
     pub service: String,
     pub index: u32,
+    pub version: Option<String>,
     pub ports: BTreeMap<String, u16>,
     pub log: PathBuf,
     pub task: JoinHandle<()>,
+    /// Stops this replica alone (deploys retire replicas one by one).
+    pub stop: watch::Sender<bool>,
+}
+
+impl Replica {
+    /// Stops the replica gracefully and waits for its task to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -40,6 +52,9 @@ const STABLE: Duration = Duration::from_secs(60);
 
 fn environment(spec: &ReplicaSpec) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(version) = &spec.version {
+        env.push(("BERTH_VERSION".to_owned(), version.clone()));
+    }
     if let Some(p) = spec.primary {
         env.push(("PORT".to_owned(), p.to_string()));
     }
@@ -62,13 +77,16 @@ fn command(spec: &ReplicaSpec, env: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-pub fn start(spec: ReplicaSpec, state: Arc<Shared>, stop: watch::Receiver<bool>) -> Replica {
+pub fn start(spec: ReplicaSpec, state: Arc<Shared>) -> Replica {
+    let (stop, stop_rx) = watch::channel(false);
     Replica {
         service: spec.service.clone(),
         index: spec.index,
+        version: spec.version.clone(),
         ports: spec.ports.clone(),
         log: spec.log.clone(),
-        task: tokio::spawn(run(spec, state, stop)),
+        task: tokio::spawn(run(spec, state, stop_rx)),
+        stop,
     }
 }
 
@@ -99,6 +117,7 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
             ports: spec.ports.clone(),
             restarts,
             log: spec.log.clone(),
+            version: spec.version.clone(),
         });
         tokio::select! {
             status = child.wait() => {
@@ -133,6 +152,11 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, delay: Duration) -> bool
         () = tokio::time::sleep(delay) => *stop.borrow(),
         _ = stop.changed() => true,
     }
+}
+
+/// Removes a replica that was stopped for good from the state file.
+pub fn forget(state: &Shared, replica: &Replica) {
+    state.remove_replica(&replica.service, replica.index);
 }
 
 fn append(log: &std::path::Path, line: &str) {

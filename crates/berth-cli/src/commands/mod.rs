@@ -23,6 +23,17 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
         Command::Up(args) => stack::up(&args, color),
         Command::Status(args) => stack::status(&args),
         Command::Down(args) => stack::down(&args),
+        Command::Deploy(args) => stack::deploy(&args),
+        Command::Promote(args) => stack::control(
+            &args.file,
+            args.env.as_deref(),
+            berth_runtime::DeployCommand::Promote { service: args.service.clone() },
+        ),
+        Command::Rollback(args) => stack::control(
+            &args.file,
+            args.env.as_deref(),
+            berth_runtime::DeployCommand::Rollback { service: args.service.clone() },
+        ),
         Command::Logs(args) => stack::logs(&args),
         Command::Schema => {
             output::stdout(&berth_spec::schema::json_schema())?;

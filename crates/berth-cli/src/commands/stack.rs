@@ -56,6 +56,10 @@ pub fn up(args: &StackArgs, color: bool) -> anyhow::Result<Outcome> {
     runtime()?.block_on(async {
         let options = Options { spec_dir, state_dir: state.clone(), secrets: Box::new(secret_value) };
         let running = berth_runtime::up(&plan, options).await?;
+        let control = state.join("control.sock");
+        let _ = std::fs::remove_file(&control);
+        let listener = tokio::net::UnixListener::bind(&control)
+            .with_context(|| format!("cannot listen on {}", control.display()))?;
         let replicas: u32 = plan.services.iter().map(|s| s.replicas.initial().max(1)).sum();
         let mut lines = format!("{}: {} services, {replicas} replicas ready\n", plan.project, plan.services.len());
         if let Some(https) = running.edge_https {
@@ -68,12 +72,23 @@ pub fn up(args: &StackArgs, color: bool) -> anyhow::Result<Outcome> {
         output::stdout(&lines)?;
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("cannot watch SIGTERM")?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
+        let running = std::sync::Arc::new(tokio::sync::Mutex::new(Some(running)));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+                accepted = listener.accept() => {
+                    if let Ok((stream, _)) = accepted {
+                        tokio::spawn(serve_control(stream, running.clone()));
+                    }
+                }
+            }
         }
         output::stdout("stopping: draining the edge, then the replicas\n")?;
-        running.down().await;
+        let _ = std::fs::remove_file(&control);
+        if let Some(running) = running.lock().await.take() {
+            running.down().await;
+        }
         output::stdout("stopped\n")?;
         Ok(Outcome::Ok)
     })
@@ -215,4 +230,89 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<Outcome> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// One control connection: a JSON command in, progress lines and a final
+/// JSON result out. Commands run one at a time (the lock).
+async fn serve_control(
+    stream: tokio::net::UnixStream,
+    running: std::sync::Arc<tokio::sync::Mutex<Option<berth_runtime::Running>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    if tokio::io::BufReader::new(read).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let command: berth_runtime::DeployCommand = match serde_json::from_str(&line) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = write
+                .write_all(format!("{}\n", serde_json::json!({ "error": format!("bad command: {e}") })).as_bytes())
+                .await;
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let forward = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            if write.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = {
+        let mut guard = running.lock().await;
+        match guard.as_mut() {
+            Some(running) => {
+                let progress_tx = tx.clone();
+                let mut progress = move |line: String| {
+                    let _ = progress_tx.send(format!("{}\n", serde_json::json!({ "progress": line })));
+                };
+                running.execute(command, &mut progress).await.map_err(|e| e.to_string())
+            }
+            None => Err("the stack is stopping".to_owned()),
+        }
+    };
+    let last = match result {
+        Ok(()) => serde_json::json!({ "ok": true }),
+        Err(e) => serde_json::json!({ "error": e }),
+    };
+    let _ = tx.send(format!("{last}\n"));
+    drop(tx);
+    let _ = forward.await;
+}
+
+/// Sends a command to `berth up` and prints its progress.
+pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCommand) -> anyhow::Result<Outcome> {
+    use std::io::{BufRead, Write};
+    let socket = state_dir(file, env).join("control.sock");
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket)
+        .with_context(|| format!("nothing is running (no {}); start it with `berth up`", socket.display()))?;
+    stream.write_all(format!("{}\n", serde_json::to_string(&command)?).as_bytes())?;
+    for line in std::io::BufReader::new(stream).lines() {
+        let value: serde_json::Value = serde_json::from_str(&line?).unwrap_or_default();
+        if let Some(p) = value["progress"].as_str() {
+            output::stdout(&format!("{p}\n"))?;
+        } else if value["ok"] == true {
+            return Ok(Outcome::Ok);
+        } else if let Some(e) = value["error"].as_str() {
+            output::stderr(&format!("error: {e}\n"));
+            return Ok(Outcome::Findings);
+        }
+    }
+    bail!("berth up closed the connection without an answer")
+}
+
+pub fn deploy(args: &crate::cli::DeployArgs) -> anyhow::Result<Outcome> {
+    let mut set = std::collections::BTreeMap::new();
+    for pair in &args.set {
+        let (k, v) = pair.split_once('=').with_context(|| format!("--set {pair}: expected KEY=VALUE"))?;
+        set.insert(k.to_owned(), v.to_owned());
+    }
+    control(
+        &args.file,
+        args.env.as_deref(),
+        berth_runtime::DeployCommand::Deploy { service: args.service.clone(), version: args.version.clone(), set },
+    )
 }
