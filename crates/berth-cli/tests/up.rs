@@ -174,6 +174,7 @@ fn start_up(dir: &Path) -> std::process::Child {
     }
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
+    let _ = up.wait();
     panic!("berth up ended early: {stderr}");
 }
 
