@@ -83,28 +83,8 @@ edge:
         demo = demo.path().display()
     );
     std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
-    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["up", "berth.yaml"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut up = start_up(dir.path());
     let _stop_on_failure = KillOnDrop(up.id());
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let started = Instant::now();
-    loop {
-        let Some(line) = lines.next() else {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
-            panic!("berth up ended early: {stderr}");
-        };
-        let line = line.unwrap();
-        if line.contains("press Ctrl-C") {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "berth up did not become ready");
-    }
     let cert = dir.path().join(".berth/base/tls/cert.pem");
     let base = format!("https://localhost:{https}");
 
