@@ -149,6 +149,8 @@ fn start_up(dir: &Path) -> std::process::Child {
     let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
         if line.unwrap().contains("press Ctrl-C") {
+            // Keep reading, as a terminal would, so later output never blocks.
+            std::thread::spawn(move || lines.for_each(drop));
             return up;
         }
     }

@@ -69,7 +69,7 @@ pub fn up(args: &StackArgs, color: bool) -> anyhow::Result<Outcome> {
             lines.push_str(&format!("edge: http://{http}\n"));
         }
         lines.push_str("press Ctrl-C to stop\n");
-        output::stdout(&lines)?;
+        let _ = output::stdout(&lines);
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("cannot watch SIGTERM")?;
         let running = std::sync::Arc::new(tokio::sync::Mutex::new(Some(running)));
@@ -84,12 +84,13 @@ pub fn up(args: &StackArgs, color: bool) -> anyhow::Result<Outcome> {
                 }
             }
         }
-        output::stdout("stopping: draining the edge, then the replicas\n")?;
+        // A closed stdout must not cut the graceful stop short.
+        let _ = output::stdout("stopping: draining the edge, then the replicas\n");
         let _ = std::fs::remove_file(&control);
         if let Some(running) = running.lock().await.take() {
             running.down().await;
         }
-        output::stdout("stopped\n")?;
+        let _ = output::stdout("stopped\n");
         Ok(Outcome::Ok)
     })
 }
