@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The berth edge against nginx, side by side, same machine, same upstream
+# (nginx `return 200`), same features, in three configurations:
+#   plain     keepalive to the upstream
+#   features  + a rate limit that never rejects + security headers + access log
+#   tls       features over TLS 1.3
+# wrk runs on core 0; the proxy and the upstream share core 1; one worker each.
+# Prints requests/s, p50 and p99 latency, resident memory, and berth/nginx ratios.
+# Needs: nginx, wrk, taskset (util-linux), cargo.   Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+for tool in nginx wrk taskset; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install nginx wrk util-linux)" >&2; exit 1; }
+done
+cargo build -q --release -p berth-edge --example edge_bench
+BIN=$PWD/target/release/examples/edge_bench
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+UPSTREAM=19100; NGINX_PORT=19101; EDGE_PORT=19102
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+
+nginx_conf() { # $1 mode
+    local mode=$1 listen="listen 127.0.0.1:$NGINX_PORT;" extra="" log="access_log off;"
+    if [ "$mode" != plain ]; then
+        extra='limit_req zone=bench burst=10000000 nodelay;
+            add_header X-Content-Type-Options "nosniff" always;
+            add_header X-Frame-Options "DENY" always;
+            add_header Referrer-Policy "strict-origin-when-cross-origin" always;'
+        log="access_log $WORK/nginx-access.log combined buffer=64k flush=5s;"
+    fi
+    if [ "$mode" = tls ]; then
+        listen="listen 127.0.0.1:$NGINX_PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; ssl_protocols TLSv1.3;"
+    fi
+    cat > "$WORK/proxy.conf" <<CONF
+worker_processes 1;
+pid $WORK/proxy.pid;
+error_log $WORK/proxy-error.log;
+events { worker_connections 4096; }
+http {
+    limit_req_zone \$binary_remote_addr zone=bench:10m rate=10000000r/s;
+    upstream up { server 127.0.0.1:$UPSTREAM; keepalive 64; }
+    server {
+        $listen
+        $log
+        location / { $extra proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+CONF
+}
+
+cat > "$WORK/upstream.conf" <<CONF
+worker_processes 1;
+pid $WORK/upstream.pid;
+error_log $WORK/upstream-error.log;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$UPSTREAM; location / { return 200 "ok\n"; } } }
+CONF
+taskset -c 1 nginx -p "$WORK" -c "$WORK/upstream.conf" -g 'daemon off;' & PIDS+=($!)
+sleep 0.5
+
+measure() { # $1 name $2 url $3 pid
+    local out rss
+    out=$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+    rss=$(ps -o rss= -p "$3" | tr -d ' ')
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    printf '%-9s %-6s %12s req/s  p50 %-9s p99 %-9s rss %6s KiB\n' "$MODE" "$1" "$rps" "$p50" "$p99" "$rss"
+    echo "$rps"
+}
+
+for MODE in plain features tls; do
+    scheme=http; [ "$MODE" = tls ] && scheme=https
+    nginx_conf "$MODE"
+    taskset -c 1 nginx -p "$WORK" -c "$WORK/proxy.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
+    (cd "$WORK" && exec taskset -c 1 "$BIN" "$EDGE_PORT" "127.0.0.1:$UPSTREAM" "$MODE" >/dev/null) & EDGE_PID=$!; PIDS+=($EDGE_PID)
+    sleep 1
+    n=$(measure nginx "$scheme://127.0.0.1:$NGINX_PORT/" "$NGINX_PID" | tee /dev/stderr | tail -1)
+    b=$(measure berth "$scheme://127.0.0.1:$EDGE_PORT/" "$EDGE_PID" | tee /dev/stderr | tail -1)
+    awk -v b="$b" -v n="$n" -v m="$MODE" 'BEGIN { printf "%-9s berth/nginx throughput ratio: %.2f\n", m, b / n }'
+    kill "$NGINX_PID" "$EDGE_PID"; wait "$NGINX_PID" "$EDGE_PID" 2>/dev/null || true
+done 2>&1 | grep -v '^[0-9.]*$'

@@ -1,0 +1,80 @@
+//! The berth edge alone in front of one upstream, for `bench/edge-vs-nginx.sh`.
+//!
+//! usage: edge_bench LISTEN_PORT UPSTREAM_ADDR MODE
+//! MODE: `plain` (keepalive to the upstream), `features` (plus a rate limit
+//! high enough never to reject, security headers and the access log), `tls`
+//! (features over TLS 1.3, certificate written to ./edge-cert.pem).
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, reason = "a benchmark harness")]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use berth_edge::{Edge, EdgeConfig, RouteConfig, tls};
+use hyper::header::{HeaderName, HeaderValue};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = args[1].parse().expect("listen port");
+    let upstream: SocketAddr = args[2].parse().expect("upstream address");
+    let mode = args[3].as_str();
+    let features = mode != "plain";
+    let route = RouteConfig {
+        path: "/".into(),
+        host: None,
+        service: "upstream".into(),
+        port: upstream.port(),
+        upstreams: vec![upstream],
+        fallback_service: None,
+        fallback: vec![],
+        strip_prefix: false,
+        timeout: Duration::from_secs(30),
+        body_limit: 1 << 20,
+        allow: vec![],
+        rate_limit: features.then_some(0),
+        auth: None,
+        health: None,
+    };
+    let headers = if features {
+        vec![
+            (HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff")),
+            (HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")),
+            (HeaderName::from_static("referrer-policy"), HeaderValue::from_static("strict-origin-when-cross-origin")),
+        ]
+    } else {
+        vec![]
+    };
+    let pem = (mode == "tls").then(|| {
+        let pem = tls::self_signed(&["localhost".to_owned()]).unwrap();
+        std::fs::write("edge-cert.pem", &pem.cert).unwrap();
+        pem
+    });
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let config = EdgeConfig {
+        http: if pem.is_some() { SocketAddr::from(([127, 0, 0, 1], 0)) } else { listen },
+        https: pem.is_some().then_some(listen),
+        admin: None,
+        redirect_https: false,
+        tls: pem.map(|p| (p, true)),
+        headers,
+        routes: vec![route],
+        rate_limits: vec![("bench".into(), 10_000_000.0, 10_000_000)],
+        api_keys: vec![],
+        header_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(75),
+    };
+    // One worker, like the one nginx worker it is compared with.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let log = features.then(|| std::path::PathBuf::from("edge-access.log"));
+        let edge = Edge::start(config, log).await.unwrap();
+        println!("edge listening on {listen} ({mode})");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        edge.shutdown(Duration::from_secs(1)).await;
+    });
+}
