@@ -64,8 +64,8 @@ fn main() {
         connect_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(75),
     };
-    // One worker, like the one nginx worker it is compared with.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    // One thread, like the one nginx worker it is compared with.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let log = features.then(|| std::path::PathBuf::from("edge-access.log"));
         let edge = Edge::start(config, log).await.unwrap();
