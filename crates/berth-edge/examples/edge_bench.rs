@@ -60,6 +60,7 @@ fn main() {
         routes: vec![route],
         rate_limits: vec![("bench".into(), 10_000_000.0, 10_000_000)],
         api_keys: vec![],
+        jwt: None,
         header_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(75),

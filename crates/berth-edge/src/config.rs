@@ -5,13 +5,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use berth_plan::{EdgePlan, Plan, ProbeCheck};
-use berth_spec::{AuthMethod, RouteAuth};
+use berth_spec::RouteAuth;
 use hyper::header::{HeaderName, HeaderValue};
 
 use crate::EdgeError;
 use crate::auth::{ApiKey, hash, parse_hex};
 use crate::cidr::Cidr;
 use crate::health::Check;
+use crate::jwt::Jwt;
 use crate::tls::Pem;
 
 #[derive(Debug, Clone)]
@@ -59,6 +60,7 @@ pub struct EdgeConfig {
     /// (name, requests per second, burst)
     pub rate_limits: Vec<(String, f64, u32)>,
     pub api_keys: Vec<ApiKey>,
+    pub jwt: Option<Jwt>,
     pub header_timeout: Duration,
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
@@ -73,8 +75,10 @@ pub struct Inputs<'a> {
     pub tls: Option<Pem>,
     /// Where a service's replicas listen, for a named port.
     pub replicas: &'a dyn Fn(&str, &str) -> Vec<SocketAddr>,
-    /// A secret's value; only hashed here, never kept.
+    /// A secret's value; API keys are only hashed here, never kept.
     pub secret: &'a dyn Fn(&str) -> Option<String>,
+    /// A file's bytes, such as a JWT public key, by the spec's path.
+    pub file: &'a dyn Fn(&str) -> Option<Vec<u8>>,
 }
 
 fn parse_date(text: &str) -> Option<(u32, u32, u32)> {
@@ -145,11 +149,27 @@ impl EdgeConfig {
                 });
             }
         }
-        if routes.iter().any(|r| r.auth.as_ref().is_some_and(|a| a.accept == [AuthMethod::Jwt])) {
-            return Err(EdgeError::Config(
-                "JWT authentication is not supported by the berth edge yet; accept `api-key` on the route".to_owned(),
-            ));
-        }
+        let jwt = match edge.auth.as_ref().and_then(|a| a.jwt.as_ref()) {
+            None => None,
+            Some(j) => {
+                let leeway = j.leeway.map_or(30, |l| l.as_secs());
+                let roles_claim = j.roles_claim.as_deref().unwrap_or("roles");
+                Some(match j.algorithm {
+                    berth_spec::JwtAlgorithm::HS256 => {
+                        let name = j.secret.as_deref().unwrap_or_default();
+                        let secret = (inputs.secret)(name)
+                            .ok_or_else(|| EdgeError::Config(format!("JWT: secret `{name}` has no value")))?;
+                        Jwt::hs256(secret.as_bytes(), j.issuer.as_deref(), j.audience.as_deref(), leeway, roles_claim)
+                    }
+                    berth_spec::JwtAlgorithm::RS256 => {
+                        let path = j.public_key.as_deref().unwrap_or_default();
+                        let pem = (inputs.file)(path)
+                            .ok_or_else(|| EdgeError::Config(format!("JWT: cannot read the public key {path}")))?;
+                        Jwt::rs256(&pem, j.issuer.as_deref(), j.audience.as_deref(), leeway, roles_claim)?
+                    }
+                })
+            }
+        };
         let min13 = edge.tls.as_ref().is_some_and(|t| t.min_version == berth_spec::TlsVersion::V1_3);
         Ok(Self {
             http: inputs.http,
@@ -161,6 +181,7 @@ impl EdgeConfig {
             routes,
             rate_limits,
             api_keys,
+            jwt,
             header_timeout: edge.timeouts.header.0,
             connect_timeout: edge.timeouts.connect.0,
             idle_timeout: edge.timeouts.idle.0,

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cidr;
 pub mod config;
 pub mod health;
+pub mod jwt;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;

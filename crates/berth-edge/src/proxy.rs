@@ -110,6 +110,28 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     })
 }
 
+/// API key or JWT, whichever the route accepts; a token that looks like a
+/// JWT is checked as one.
+fn authenticate(cfg: &EdgeConfig, auth: &berth_spec::RouteAuth, headers: &HeaderMap) -> Verdict {
+    let presented = presented_key(headers);
+    let accepts = |m| auth.accept.contains(&m);
+    if let (true, Some(jwt), Some(token)) = (accepts(berth_spec::AuthMethod::Jwt), &cfg.jwt, presented)
+        && token.matches('.').count() == 2
+    {
+        return match jwt.verify(token) {
+            None => Verdict::Unauthenticated,
+            Some(caller) if !auth.roles.is_empty() && !auth.roles.iter().any(|r| caller.roles.contains(r)) => {
+                Verdict::Forbidden("the token lacks a required role")
+            }
+            Some(caller) => Verdict::Allowed(caller.subject.unwrap_or_else(|| "jwt".to_owned())),
+        };
+    }
+    if accepts(berth_spec::AuthMethod::ApiKey) {
+        return auth::check(&cfg.api_keys, presented, &auth.roles, today());
+    }
+    Verdict::Unauthenticated
+}
+
 fn today() -> (u32, u32, u32) {
     auth::civil_date(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
@@ -178,7 +200,7 @@ async fn phases(state: &State, req: Request<Incoming>, ip: IpAddr, scheme: Schem
         return (answer(StatusCode::FORBIDDEN, "forbidden from this address"), Some(index));
     }
     if let Some(auth) = &route.auth {
-        match auth::check(&cfg.api_keys, presented_key(req.headers()), &auth.roles, today()) {
+        match authenticate(cfg, auth, req.headers()) {
             Verdict::Allowed(_) => {}
             Verdict::Unauthenticated => {
                 let mut r = answer(StatusCode::UNAUTHORIZED, "credentials required");

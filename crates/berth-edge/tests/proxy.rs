@@ -31,6 +31,7 @@ services:
       readiness: { http: /health/ready, interval: 1s, failure_threshold: 1 }
 secrets:
   admin-key: {}
+  jwt-key: {}
 edge:
   hosts: [localhost]
   tls: { mode: self-signed }
@@ -42,12 +43,28 @@ edge:
     - { path: /internal, service: web, allow: [10.0.0.0/8] }
     - { path: /api/admin, service: web, auth: { accept: [api-key], roles: [admin] } }
     - { path: /ws, service: web, websocket: true }
+    - { path: /api/jwt, service: web, auth: { accept: [jwt], roles: [admin] } }
   auth:
+    jwt: { algorithm: HS256, secret: jwt-key, issuer: berth-test, audience: edge-test }
     api_keys:
       - { name: ops, secret: admin-key, roles: [admin] }
       - { name: reader, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", roles: [read] }
       - { name: retired, sha256: "cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4", roles: [admin], expires: "2020-01-01" }
 "#;
+
+const JWT_SECRET: &str = "an HS256 key for tests only";
+
+/// An HS256 token with these claims, expiring `expires_in` seconds from now.
+fn token(audience: &str, roles: &[&str], expires_in: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let claims = serde_json::json!({ "sub": "alice", "iss": "berth-test", "aud": audience, "roles": roles, "exp": now + expires_in });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
 
 /// A demo replica in this process, reporting `version`.
 async fn replica(version: &str) -> (SocketAddr, JoinHandle<()>) {
@@ -77,7 +94,12 @@ async fn start() -> Setup {
         admin: Some(any),
         tls: Some(pem),
         replicas: &|_, _| vec![a, b],
-        secret: &|name| (name == "admin-key").then(|| "letmein".to_owned()),
+        secret: &|name| match name {
+            "admin-key" => Some("letmein".to_owned()),
+            "jwt-key" => Some(JWT_SECRET.to_owned()),
+            _ => None,
+        },
+        file: &|_| None,
     };
     let config = EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap();
     let edge = Edge::start(config, None).await.unwrap();
@@ -172,6 +194,26 @@ async fn edge_routes_balances_limits_and_guards() {
     assert_eq!(https(&setup, "/api/admin", &[("authorization", "Bearer old")]).await.status, StatusCode::FORBIDDEN);
     let allowed = https(&setup, "/api/admin", &[("authorization", "Bearer letmein")]).await;
     assert!(allowed.headers.contains_key("x-version"), "a valid key reaches the service (status {})", allowed.status);
+
+    // JWT: valid with the role, expired, wrong audience, missing role, wrong signature.
+    let bearer = |t: String| format!("Bearer {t}");
+    let ok = https(&setup, "/api/jwt", &[("authorization", &bearer(token("edge-test", &["admin"], 300)))]).await;
+    assert!(ok.headers.contains_key("x-version"), "a valid token reaches the service (status {})", ok.status);
+    let expired = https(&setup, "/api/jwt", &[("authorization", &bearer(token("edge-test", &["admin"], -3600)))]).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    let other_audience =
+        https(&setup, "/api/jwt", &[("authorization", &bearer(token("someone-else", &["admin"], 300)))]).await;
+    assert_eq!(other_audience.status, StatusCode::UNAUTHORIZED);
+    let no_role = https(&setup, "/api/jwt", &[("authorization", &bearer(token("edge-test", &["read"], 300)))]).await;
+    assert_eq!(no_role.status, StatusCode::FORBIDDEN);
+    let mut forged = token("edge-test", &["admin"], 300);
+    forged.push('x');
+    assert_eq!(https(&setup, "/api/jwt", &[("authorization", &bearer(forged))]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        https(&setup, "/api/jwt", &[("authorization", "Bearer letmein")]).await.status,
+        StatusCode::UNAUTHORIZED,
+        "API keys are not accepted on a JWT route"
+    );
 
     // WebSocket through the edge, over TLS.
     let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;

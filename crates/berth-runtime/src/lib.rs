@@ -292,6 +292,7 @@ impl Running {
             services.get(service).map(|s| Self::addresses(&s.replicas, port)).unwrap_or_default()
         };
         let secret_of = |name: &str| plan.secrets.iter().find(|s| s.name == name).and_then(|s| (options.secrets)(s));
+        let file_of = |path: &str| std::fs::read(options.spec_dir.join(path)).ok();
         let inputs = Inputs {
             http: loopback(edge.listen.local_http),
             https: tls.is_some().then(|| loopback(edge.listen.local_https)),
@@ -299,6 +300,7 @@ impl Running {
             tls,
             replicas: &replicas_of,
             secret: &secret_of,
+            file: &file_of,
         };
         let config = EdgeConfig::from_plan(plan, edge, &inputs)?;
         let handle = Edge::start(config, Some(options.state_dir.join("logs/edge-access.log"))).await?;
