@@ -253,3 +253,132 @@ edge:
     assert!(berth(dir.path(), &["down"]).status.success());
     assert!(up.wait().unwrap().success());
 }
+
+#[test]
+fn up_starts_postgres_and_redis_and_wires_them_in() {
+    let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let dir = berth_test_support::temp_dir();
+    let (http, admin) = (free_port(), free_port());
+    let spec = format!(
+        r#"version: 1
+name: deps
+services:
+  web:
+    run: {{ command: ["{demo}"] }}
+    ports: {{ http: 8080 }}
+    uses: [db, cache]
+    health:
+      readiness: {{ http: /health/ready, interval: 1s }}
+secrets:
+  db-password: {{}}
+  cache-password: {{}}
+dependencies:
+  db:
+    kind: postgres
+    password: {{ secret: db-password }}
+    extensions: [pgcrypto]
+    settings: {{ max_connections: 40 }}
+  cache:
+    kind: redis
+    password: {{ secret: cache-password }}
+    maxmemory: 32Mi
+edge:
+  listen: {{ http: {http}, admin: {admin} }}
+  routes:
+    - {{ path: /, service: web }}
+"#,
+        demo = demo.path().display()
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "berth.yaml"])
+        .current_dir(dir.path())
+        .env("BERTH_SECRET_DB_PASSWORD", "p@ss w0rd/1")
+        .env("BERTH_SECRET_CACHE_PASSWORD", "redis-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop_on_failure = KillOnDrop(up.id());
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let ready = lines.by_ref().any(|l| l.unwrap().contains("press Ctrl-C"));
+    if !ready {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
+        let _ = up.wait();
+        panic!("berth up ended early: {stderr}");
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+
+    // The demo's readiness checks both URLs it was given.
+    let ready = Command::new("curl")
+        .args(["-s", "-w", "%{http_code}", &format!("http://127.0.0.1:{http}/health/ready")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&ready.stdout).ends_with("200"), "{}", String::from_utf8_lossy(&ready.stdout));
+
+    // PostgreSQL: the spec's database, role, password, setting and extension.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
+    let port_of = |name: &str| {
+        state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == name).unwrap()["ports"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_u64()
+            .unwrap()
+    };
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .find(|p| p.exists())
+        .unwrap();
+    let query = Command::new(psql)
+        .args(["-h", "127.0.0.1", "-p", &port_of("db").to_string(), "-U", "deps", "-d", "db", "-tAc", "SELECT current_setting('max_connections') || ',' || (SELECT count(*) FROM pg_extension WHERE extname = 'pgcrypto')"])
+        .env("PGPASSWORD", "p@ss w0rd/1")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&query.stdout).trim(), "40,1", "{}", String::from_utf8_lossy(&query.stderr));
+    let wrong = Command::new("redis-cli")
+        .args(["-p", &port_of("cache").to_string(), "-a", "wrong", "--no-auth-warning", "ping"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&wrong.stdout).contains("PONG"), "Redis must require its password");
+    let right = Command::new("redis-cli")
+        .args([
+            "-p",
+            &port_of("cache").to_string(),
+            "-a",
+            "redis-secret",
+            "--no-auth-warning",
+            "config",
+            "get",
+            "maxmemory",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&right.stdout).contains(&(32u64 << 20).to_string()),
+        "{}",
+        String::from_utf8_lossy(&right.stdout)
+    );
+    // The password is in neither the state file nor any log.
+    let mut written = std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap();
+    for entry in std::fs::read_dir(dir.path().join(".berth/base/logs")).unwrap().flatten() {
+        written.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    assert!(
+        !written.contains("p@ss w0rd/1") && !written.contains("redis-secret"),
+        "a password leaked into berth's files"
+    );
+
+    let pids: Vec<u64> = state["replicas"].as_array().unwrap().iter().filter_map(|r| r["pid"].as_u64()).collect();
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} still runs after down");
+    }
+}

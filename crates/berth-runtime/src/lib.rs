@@ -4,6 +4,7 @@
 //! directory next to the spec, so `berth status`, `logs`, `down` and
 //! `deploy` find them.
 
+mod dependency;
 mod deploy;
 mod process;
 mod readiness;
@@ -39,6 +40,12 @@ pub enum RuntimeError {
     Deploy(String),
     #[error(transparent)]
     Edge(#[from] berth_edge::EdgeError),
+}
+
+/// The directories on PATH, where berth looks for server programs.
+#[allow(clippy::disallowed_methods, reason = "locating redis-server and PostgreSQL's programs on PATH")]
+pub(crate) fn path_dirs() -> Vec<PathBuf> {
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
@@ -115,6 +122,7 @@ impl ServiceRun {
             log: self.template.logs.join(format!("{}-{index}.log", self.template.service.name)),
             stop_timeout: self.template.stop_timeout,
             version,
+            run_as: None,
         };
         Ok(supervisor::start(spec, state.clone()))
     }
@@ -142,6 +150,8 @@ impl ServiceRun {
 #[derive(Debug)]
 pub struct Running {
     services: BTreeMap<String, ServiceRun>,
+    /// PostgreSQL and Redis, stopped after the services that use them.
+    dependencies: Vec<Replica>,
     edge: Option<EdgeHandle>,
     state: Arc<state::Shared>,
     state_dir: PathBuf,
@@ -149,7 +159,13 @@ pub struct Running {
     pub edge_https: Option<SocketAddr>,
 }
 
-fn template(plan: &Plan, service: &ServicePlan, options: &Options, logs: &Path) -> Result<Template, RuntimeError> {
+fn template(
+    plan: &Plan,
+    service: &ServicePlan,
+    options: &Options,
+    logs: &Path,
+    endpoints: &BTreeMap<String, dependency::Endpoint>,
+) -> Result<Template, RuntimeError> {
     let Some(run) = &service.run else {
         return Err(RuntimeError::Unsupported(format!(
             "service `{}` has no `run` command; berth up runs plain processes",
@@ -169,7 +185,11 @@ fn template(plan: &Plan, service: &ServicePlan, options: &Options, logs: &Path) 
                     declared.map_or_else(String::new, |s| s.env.clone().or_else(|| s.file.clone()).unwrap_or_default());
                 env.insert(var.name.clone(), value.ok_or_else(|| RuntimeError::MissingSecret(secret.clone(), hint))?);
             }
-            EnvValue::Dependency { .. } => {}
+            EnvValue::Dependency { dependency, .. } => {
+                if let Some(endpoint) = endpoints.get(dependency) {
+                    env.insert(var.name.clone(), endpoint.url.clone());
+                }
+            }
         }
     }
     let workdir = match &run.workdir {
@@ -188,28 +208,49 @@ fn template(plan: &Plan, service: &ServicePlan, options: &Options, logs: &Path) 
 
 /// Starts the plan's services, waits until each replica is ready, then the edge.
 pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> {
-    if let Some(dep) = plan.dependencies.first() {
-        return Err(RuntimeError::Unsupported(format!(
-            "dependency `{}` ({}): berth up does not start PostgreSQL or Redis yet; run it yourself and remove it from the environment you start, or use `berth render compose`",
-            dep.name,
-            dep.kind.as_str()
-        )));
-    }
     let logs = options.state_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
     let mut running = Running {
         services: BTreeMap::new(),
+        dependencies: Vec::new(),
         edge: None,
         state: state.clone(),
         state_dir: options.state_dir.clone(),
         edge_http: None,
         edge_https: None,
     };
+    // Dependencies first: services get their URLs and may check them when ready.
+    let mut endpoints = BTreeMap::new();
+    for dep in &plan.dependencies {
+        let password = dep
+            .password_secret
+            .as_ref()
+            .and_then(|name| plan.secrets.iter().find(|s| &s.name == name))
+            .and_then(|s| (options.secrets)(s));
+        if dep.password_secret.is_some() && password.is_none() {
+            running.down().await;
+            let secret = dep.password_secret.clone().unwrap_or_default();
+            return Err(RuntimeError::MissingSecret(
+                secret,
+                format!("BERTH_SECRET_<NAME> for the password of `{}`", dep.name),
+            ));
+        }
+        match dependency::start(plan, dep, password, &options.state_dir, &state).await {
+            Ok((replica, endpoint)) => {
+                running.dependencies.push(replica);
+                endpoints.insert(dep.name.clone(), endpoint);
+            }
+            Err(e) => {
+                running.down().await;
+                return Err(e);
+            }
+        }
+    }
     // A restart resumes the versions the last deploys left running.
     let versions = deploy::saved_versions(&options.state_dir);
     for service in &plan.services {
-        let template = match template(plan, service, &options, &logs) {
+        let template = match template(plan, service, &options, &logs, &endpoints) {
             Ok(t) => t,
             Err(e) => {
                 running.down().await;
@@ -325,6 +366,9 @@ impl Running {
         }
         for s in stopping {
             let _ = s.await;
+        }
+        for dependency in self.dependencies {
+            dependency.stop().await;
         }
         let _ = std::fs::remove_file(self.state_dir.join("state.json"));
     }

@@ -16,9 +16,22 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// A system user to run a program as (PostgreSQL refuses to run as root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// Starts `command` in its own process group with output to `log`.
 #[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
-pub fn spawn(command: &[String], workdir: &Path, env: &[(String, String)], log: &Path) -> std::io::Result<Child> {
+pub fn spawn(
+    command: &[String],
+    workdir: &Path,
+    env: &[(String, String)],
+    log: &Path,
+    run_as: Option<RunAs>,
+) -> std::io::Result<Child> {
     let (program, args) =
         command.split_first().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"))?;
     let program = if program.contains('/') && !program.starts_with('/') {
@@ -28,8 +41,11 @@ pub fn spawn(command: &[String], workdir: &Path, env: &[(String, String)], log: 
     };
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
-    Command::new(&program)
-        .args(args)
+    let mut cmd = Command::new(&program);
+    if let Some(user) = run_as {
+        cmd.uid(user.uid).gid(user.gid);
+    }
+    cmd.args(args)
         .current_dir(workdir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -69,4 +85,31 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn terminate(pid: u32) {
     let Ok(pid) = i32::try_from(pid) else { return };
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+}
+
+/// Runs a helper program to completion (initdb, createdb, psql), output to `log`.
+#[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
+pub async fn run_to_end(
+    command: &[String],
+    env: &[(String, String)],
+    log: &Path,
+    run_as: Option<RunAs>,
+) -> std::io::Result<bool> {
+    let (program, args) =
+        command.split_first().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"))?;
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    let mut cmd = Command::new(program);
+    if let Some(user) = run_as {
+        cmd.uid(user.uid).gid(user.gid);
+    }
+    let status = cmd
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .await?;
+    Ok(status.success())
 }

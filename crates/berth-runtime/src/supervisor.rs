@@ -24,6 +24,7 @@ pub struct ReplicaSpec {
     pub log: PathBuf,
     pub stop_timeout: Duration,
     pub version: Option<String>,
+    pub run_as: Option<process::RunAs>,
 }
 
 #[derive(Debug)]
@@ -97,7 +98,7 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
-        let child = process::spawn(&argv, &spec.workdir, &env, &spec.log);
+        let child = process::spawn(&argv, &spec.workdir, &env, &spec.log, spec.run_as);
         let mut child = match child {
             Ok(child) => child,
             Err(error) => {

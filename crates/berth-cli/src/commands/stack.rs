@@ -43,7 +43,9 @@ pub fn up(args: &StackArgs, color: bool) -> anyhow::Result<Outcome> {
         output::stderr("nothing started: the spec has errors\n");
         return Ok(Outcome::Findings);
     };
-    let state = state_dir(&args.file, args.env.as_deref());
+    // Absolute: replicas and servers run in other working directories.
+    let state = std::path::absolute(state_dir(&args.file, args.env.as_deref()))
+        .context("cannot resolve the state directory")?;
     if let Some(existing) = StateFile::read(&state.join("state.json")).filter(|s| berth_runtime::alive(s.supervisor)) {
         bail!(
             "{} is already running (berth up, pid {}); stop it with `berth down`",

@@ -1,0 +1,342 @@
+//! PostgreSQL and Redis for `berth up`, from the machine's packages: each in
+//! a private data directory under the state directory, on a free loopback
+//! port, with the spec's password and settings, supervised like a replica.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_plan::{DependencyPlan, Plan};
+use berth_spec::{DependencyKind, Persistence};
+
+use crate::process::{self, RunAs};
+use crate::state::Shared;
+use crate::supervisor::{self, Replica, ReplicaSpec};
+use crate::{RuntimeError, io};
+
+/// Where services reach a started dependency.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The connection URL with the password in it: passed to processes only.
+    pub url: String,
+}
+
+/// Percent-encodes a URL user-info part.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn missing(what: &str, package: &str) -> RuntimeError {
+    RuntimeError::Unsupported(format!("{what} not found: install the `{package}` package (apt-get install {package})"))
+}
+
+/// A program on PATH or in one of `extra` directories.
+fn locate(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
+    let path = crate::path_dirs();
+    path.into_iter().chain(extra.iter().cloned()).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<major>/bin.
+fn postgres_dirs(version: &str) -> Vec<PathBuf> {
+    let major = version.split('.').next().unwrap_or("");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .collect();
+    // The spec's major version first, then the newest.
+    dirs.sort_by_key(|d| (d.parent().and_then(|p| p.file_name()).is_some_and(|n| n == major), d.clone()));
+    dirs.reverse();
+    dirs
+}
+
+async fn wait_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+pub async fn start(
+    plan: &Plan,
+    dep: &DependencyPlan,
+    password: Option<String>,
+    state_dir: &Path,
+    state: &Arc<Shared>,
+) -> Result<(Replica, Endpoint), RuntimeError> {
+    let dir = state_dir.join("deps").join(&dep.name);
+    std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    let log = state_dir.join("logs").join(format!("{}.log", dep.name));
+    let port = process::free_port().map_err(io("cannot find a free loopback port"))?;
+    let (replica, url) = match dep.kind {
+        DependencyKind::Redis => redis(dep, password.as_deref(), &dir, port, log, state)?,
+        DependencyKind::Postgres => postgres(plan, dep, password.as_deref(), &dir, port, log, state).await?,
+    };
+    if !wait_port(port, Duration::from_secs(30)).await {
+        replica.stop().await;
+        return Err(RuntimeError::Unsupported(format!(
+            "{} `{}` did not start; see {}",
+            dep.kind.as_str(),
+            dep.name,
+            state_dir.join("logs").join(format!("{}.log", dep.name)).display()
+        )));
+    }
+    if dep.kind == DependencyKind::Postgres
+        && let Err(e) = prepare_database(dep, password.as_deref(), port, &dir).await
+    {
+        replica.stop().await;
+        return Err(e);
+    }
+    Ok((replica, Endpoint { url }))
+}
+
+fn spec(
+    dep: &DependencyPlan,
+    command: Vec<String>,
+    workdir: &Path,
+    port: u16,
+    log: PathBuf,
+    run_as: Option<RunAs>,
+) -> ReplicaSpec {
+    let mut ports = BTreeMap::new();
+    ports.insert(dep.kind.as_str().to_owned(), port);
+    ReplicaSpec {
+        service: dep.name.clone(),
+        index: 0,
+        command,
+        workdir: workdir.to_path_buf(),
+        env: BTreeMap::new(),
+        ports,
+        primary: None,
+        log,
+        stop_timeout: Duration::from_secs(30),
+        version: None,
+        run_as,
+    }
+}
+
+fn redis(
+    dep: &DependencyPlan,
+    password: Option<&str>,
+    dir: &Path,
+    port: u16,
+    log: PathBuf,
+    state: &Arc<Shared>,
+) -> Result<(Replica, String), RuntimeError> {
+    let server = locate("redis-server", &[]).ok_or_else(|| missing("redis-server", "redis-server"))?;
+    let mut conf = format!("port {port}\nbind 127.0.0.1\nprotected-mode yes\ndaemonize no\ndir {}\n", dir.display());
+    match dep.persistence {
+        Some(Persistence::None) => conf.push_str("save \"\"\nappendonly no\n"),
+        Some(Persistence::Aof) => conf.push_str("save \"\"\nappendonly yes\n"),
+        Some(Persistence::Both) => conf.push_str("appendonly yes\n"),
+        _ => conf.push_str("save 300 10\nappendonly no\n"),
+    }
+    if let Some(max) = dep.maxmemory {
+        conf.push_str(&format!("maxmemory {}\n", max.0));
+    }
+    if let Some(policy) = dep.maxmemory_policy {
+        let policy = serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        conf.push_str(&format!("maxmemory-policy {policy}\n"));
+    }
+    for (k, v) in &dep.settings {
+        conf.push_str(&format!("{k} {v}\n"));
+    }
+    // In a 0600 file, so the password never shows in `ps`.
+    if let Some(pw) = password {
+        conf.push_str(&format!("requirepass {pw}\n"));
+    }
+    let conf_path = dir.join("redis.conf");
+    process::write_private(&conf_path, conf.as_bytes()).map_err(io("cannot write redis.conf"))?;
+    let command = vec![server.display().to_string(), conf_path.display().to_string()];
+    let replica = supervisor::start(spec(dep, command, dir, port, log, None), state.clone());
+    let url = match password {
+        Some(pw) => format!("redis://:{}@127.0.0.1:{port}/0", encode(pw)),
+        None => format!("redis://127.0.0.1:{port}/0"),
+    };
+    Ok((replica, url))
+}
+
+/// PostgreSQL refuses to run as root; as root, berth runs it as `postgres`.
+fn postgres_user() -> Result<Option<RunAs>, RuntimeError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let user = nix::unistd::User::from_name("postgres")
+        .ok()
+        .flatten()
+        .ok_or_else(|| missing("the `postgres` system user", "postgresql"))?;
+    Ok(Some(RunAs { uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
+}
+
+fn chown(path: &Path, run_as: Option<RunAs>) -> Result<(), RuntimeError> {
+    if let Some(user) = run_as {
+        nix::unistd::chown(
+            path,
+            Some(nix::unistd::Uid::from_raw(user.uid)),
+            Some(nix::unistd::Gid::from_raw(user.gid)),
+        )
+        .map_err(|e| RuntimeError::Io {
+            what: format!("cannot hand {} to postgres", path.display()),
+            source: e.into(),
+        })?;
+    }
+    Ok(())
+}
+
+async fn postgres(
+    plan: &Plan,
+    dep: &DependencyPlan,
+    password: Option<&str>,
+    dir: &Path,
+    port: u16,
+    log: PathBuf,
+    state: &Arc<Shared>,
+) -> Result<(Replica, String), RuntimeError> {
+    let dirs = postgres_dirs(&dep.version);
+    let bin = |name: &str| locate(name, &dirs).ok_or_else(|| missing(&format!("PostgreSQL's `{name}`"), "postgresql"));
+    let (initdb, postgres) = (bin("initdb")?, bin("postgres")?);
+    let run_as = postgres_user()?;
+    let data = dir.join("data");
+    let sockets = dir.join("run");
+    std::fs::create_dir_all(&sockets).map_err(io("cannot create the socket directory"))?;
+    chown(dir, run_as)?;
+    chown(&sockets, run_as)?;
+    let user = dep.user.clone().unwrap_or_else(|| plan.project.clone());
+    if !data.join("PG_VERSION").exists() {
+        let mut args = vec![
+            initdb.display().to_string(),
+            "-D".into(),
+            data.display().to_string(),
+            "-U".into(),
+            user.clone(),
+            "-E".into(),
+            "UTF8".into(),
+            "--auth-local=trust".into(),
+        ];
+        let pwfile = dir.join("pwfile");
+        match password {
+            Some(pw) => {
+                process::write_private(&pwfile, pw.as_bytes()).map_err(io("cannot write the password file"))?;
+                chown(&pwfile, run_as)?;
+                args.extend(["--auth-host=scram-sha-256".to_owned(), format!("--pwfile={}", pwfile.display())]);
+            }
+            None => args.push("--auth-host=trust".to_owned()),
+        }
+        let ok = process::run_to_end(&args, &[], &log, run_as).await.map_err(io("cannot run initdb"))?;
+        let _ = std::fs::remove_file(&pwfile);
+        if !ok {
+            return Err(RuntimeError::Unsupported(format!("initdb failed for `{}`; see {}", dep.name, log.display())));
+        }
+    }
+    let mut command = vec![
+        postgres.display().to_string(),
+        "-D".into(),
+        data.display().to_string(),
+        "-p".into(),
+        port.to_string(),
+        "-k".into(),
+        sockets.display().to_string(),
+        "-c".into(),
+        "listen_addresses=127.0.0.1".into(),
+    ];
+    let mut settings = dep.settings.clone();
+    if dep.extensions.iter().any(|e| e == "timescaledb") {
+        settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
+    }
+    for (k, v) in &settings {
+        command.push("-c".into());
+        command.push(format!("{k}={v}"));
+    }
+    let replica = supervisor::start(spec(dep, command, dir, port, log, run_as), state.clone());
+    let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
+    let url = match password {
+        Some(pw) => format!("postgres://{}:{}@127.0.0.1:{port}/{db}", encode(&user), encode(pw)),
+        None => format!("postgres://{}@127.0.0.1:{port}/{db}", encode(&user)),
+    };
+    Ok((replica, url))
+}
+
+/// Creates the database and the extensions the spec asks for.
+async fn prepare_database(
+    dep: &DependencyPlan,
+    password: Option<&str>,
+    port: u16,
+    dir: &Path,
+) -> Result<(), RuntimeError> {
+    let dirs = postgres_dirs(&dep.version);
+    let psql = locate("psql", &dirs).ok_or_else(|| missing("`psql`", "postgresql-client"))?;
+    let user = dep.user.clone().unwrap_or_default();
+    let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
+    let env: Vec<(String, String)> =
+        password.map(|p| vec![("PGPASSWORD".to_owned(), p.to_owned())]).unwrap_or_default();
+    let log = dir.join("setup.log");
+    let base = |database: &str| {
+        vec![
+            psql.display().to_string(),
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-U".into(),
+            user.clone(),
+            "-d".into(),
+            database.to_owned(),
+            "-v".into(),
+            "ON_ERROR_STOP=1".into(),
+            "-q".into(),
+            "-c".into(),
+        ]
+    };
+    // Wait until it accepts logins, not just connections.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut probe = base("postgres");
+        probe.push("SELECT 1".into());
+        if process::run_to_end(&probe, &env, &log, None).await.unwrap_or(false) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(RuntimeError::Unsupported(format!(
+                "PostgreSQL `{}` does not accept logins; see {}",
+                dep.name,
+                log.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut exists = base("postgres");
+    exists.push(format!("SELECT 1 FROM pg_database WHERE datname = '{}'", db.replace('\'', "''")));
+    let mut create = base("postgres");
+    create.push(format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")));
+    // CREATE DATABASE fails when it exists (a restart): that is fine, the query above says so.
+    let _ = process::run_to_end(&exists, &env, &log, None).await;
+    let _ = process::run_to_end(&create, &env, &log, None).await;
+    for extension in &dep.extensions {
+        let mut cmd = base(&db);
+        cmd.push(format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\"")));
+        if !process::run_to_end(&cmd, &env, &log, None).await.unwrap_or(false) {
+            return Err(RuntimeError::Unsupported(format!(
+                "PostgreSQL extension `{extension}` of `{}` is not available: install its package (for TimescaleDB: timescaledb-2-postgresql-{}); see {}",
+                dep.name,
+                dep.version.split('.').next().unwrap_or(""),
+                log.display()
+            )));
+        }
+    }
+    Ok(())
+}
