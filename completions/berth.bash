@@ -711,7 +711,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__up)
-            opts="-e -h -V --env --color --help --version"
+            opts="-e -d -h -V --env --detach --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

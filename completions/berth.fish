@@ -90,6 +90,7 @@ complete -c berth -n "__fish_berth_using_subcommand up" -s e -l env -d 'Environm
 complete -c berth -n "__fish_berth_using_subcommand up" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c berth -n "__fish_berth_using_subcommand up" -s d -l detach -d 'Run in the background; output goes to .berth/<environment>/logs/berth-up.log'
 complete -c berth -n "__fish_berth_using_subcommand up" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand up" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand status" -s e -l env -d 'Environment whose overlay to apply' -r

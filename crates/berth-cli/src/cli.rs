@@ -103,11 +103,11 @@ Examples:
   berth up examples/quickstart/berth.yaml
   berth up --env development
 
-Runs in the foreground; Ctrl-C (or `berth down` from another shell) stops the
-edge, lets in-flight requests finish, then stops every replica. State, logs and
+Runs in the foreground (or in the background with -d); Ctrl-C or `berth down`
+stops the edge, lets in-flight requests finish, then stops every replica. State, logs and
 the edge's certificate live in .berth/<environment>/ next to the spec.
 Secret values come from BERTH_SECRET_<NAME> (or the secret's `env:`/`file:`).")]
-    Up(StackArgs),
+    Up(UpArgs),
 
     /// Show every replica: pid, port, health, restarts and version.
     #[command(after_help = "\
@@ -236,6 +236,15 @@ pub struct StackArgs {
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
     pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Run in the background; output goes to .berth/<environment>/logs/berth-up.log.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
 }
 
 #[derive(Debug, Args)]

@@ -382,3 +382,29 @@ edge:
         assert!(!alive(pid), "pid {pid} still runs after down");
     }
 }
+
+#[test]
+fn up_detached_returns_once_serving_and_down_stops_it() {
+    let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let dir = berth_test_support::temp_dir();
+    let (http, admin) = (free_port(), free_port());
+    let spec = format!(
+        "version: 1\nname: detached\nservices:\n  web:\n    run: {{ command: [\"{}\"] }}\n    ports: {{ http: 8080 }}\n    health:\n      readiness: {{ http: /health/ready }}\nedge:\n  listen: {{ http: {http}, admin: {admin} }}\n  routes:\n    - {{ path: /, service: web }}\n",
+        demo.path().display()
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    let up = berth(dir.path(), &["up", "-d", "berth.yaml"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(String::from_utf8_lossy(&up.stdout).contains("running in the background"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
+    let supervisor = state["supervisor"].as_u64().unwrap();
+    let _stop_on_failure = KillOnDrop(u32::try_from(supervisor).unwrap());
+    let served = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{http}/")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&served.stdout), "200");
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(!alive(supervisor), "the detached berth up still runs after down");
+}

@@ -38,7 +38,62 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-pub fn up(args: &StackArgs, color: bool) -> anyhow::Result<Outcome> {
+/// `berth up -d`: the same command in its own session, output to a log;
+/// returns once it is serving (or has failed).
+#[allow(clippy::disallowed_methods, reason = "berth starts a copy of itself; services are spawned by the runtime")]
+fn detach(args: &crate::cli::UpArgs) -> anyhow::Result<Outcome> {
+    use std::os::unix::process::CommandExt as _;
+    let stack = &args.stack;
+    let state = std::path::absolute(state_dir(&stack.file, stack.env.as_deref()))?;
+    std::fs::create_dir_all(state.join("logs"))?;
+    let log_path = state.join("logs/berth-up.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("up").arg(&stack.file);
+    if let Some(env) = &stack.env {
+        cmd.args(["--env", env]);
+    }
+    let child = cmd.stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log).process_group(0).spawn()?;
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while std::time::Instant::now() < deadline {
+        if let Some(s) = StateFile::read(&state.join("state.json")).filter(|s| s.supervisor == pid) {
+            let mut out =
+                format!("{} is running in the background (pid {pid}); log: {}\n", s.project, log_path.display());
+            if let Some(https) = s.edge_https {
+                out.push_str(&format!("edge: https://{https}\n"));
+            }
+            if let Some(http) = s.edge_http {
+                out.push_str(&format!("edge: http://{http}\n"));
+            }
+            output::stdout(&out)?;
+            return Ok(Outcome::Ok);
+        }
+        if !berth_runtime::alive(pid) {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            output::stderr(
+                &text
+                    .lines()
+                    .rev()
+                    .take(20)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>(),
+            );
+            bail!("berth up stopped before it was ready; see {}", log_path.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("berth up was not ready after 300s; see {}", log_path.display())
+}
+
+pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
+    if args.detach {
+        return detach(args);
+    }
+    let args = &args.stack;
     let Some(plan) = load(&args.file, args.env.as_deref(), color)? else {
         output::stderr("nothing started: the spec has errors\n");
         return Ok(Outcome::Findings);
