@@ -103,3 +103,60 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         backup,
     }
 }
+
+impl DependencyPlan {
+    /// PostgreSQL parameters the server starts with: the spec's settings,
+    /// plus the libraries its extensions need preloaded.
+    pub fn server_settings(&self) -> BTreeMap<String, String> {
+        let mut settings = self.settings.clone();
+        if self.extensions.iter().any(|e| e == "timescaledb") {
+            settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
+        }
+        settings
+    }
+
+    /// Redis directives as (name, value), in the order every target writes
+    /// them; an empty value means "none" (`save ""` turns snapshots off).
+    pub fn redis_directives(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(max) = self.maxmemory {
+            out.push(("maxmemory".to_owned(), max.0.to_string()));
+        }
+        if let Some(policy) = self.maxmemory_policy {
+            let name =
+                serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            out.push(("maxmemory-policy".to_owned(), name));
+        }
+        let persistence: &[(&str, &str)] = match self.persistence {
+            Some(Persistence::None) => &[("save", ""), ("appendonly", "no")],
+            Some(Persistence::Aof) => &[("save", ""), ("appendonly", "yes")],
+            Some(Persistence::Both) => &[("appendonly", "yes")],
+            Some(Persistence::Rdb) | None => &[],
+        };
+        out.extend(persistence.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        out.extend(self.settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
+    /// The directives as `redis-server` arguments for a shell command line.
+    pub fn redis_arguments(&self) -> Vec<String> {
+        self.redis_directives()
+            .into_iter()
+            .map(|(k, v)| format!("--{k} {}", if v.is_empty() { "''".to_owned() } else { v }))
+            .collect()
+    }
+}
+
+impl DependencyPlan {
+    /// The container image for container targets: the official one, or
+    /// TimescaleDB's when the spec asks for that extension.
+    pub fn image(&self) -> String {
+        match self.kind {
+            DependencyKind::Postgres if self.extensions.iter().any(|e| e == "timescaledb") => {
+                format!("timescale/timescaledb:2.17.2-pg{}", self.version)
+            }
+            DependencyKind::Postgres => format!("postgres:{}", self.version),
+            DependencyKind::Redis => format!("redis:{}", self.version),
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_plan::{DependencyPlan, Plan};
-use berth_spec::{DependencyKind, Persistence};
+use berth_spec::DependencyKind;
 
 use crate::process::{self, RunAs};
 use crate::state::Shared;
@@ -140,21 +140,12 @@ fn redis(
 ) -> Result<(Replica, String), RuntimeError> {
     let server = locate("redis-server", &[]).ok_or_else(|| missing("redis-server", "redis-server"))?;
     let mut conf = format!("port {port}\nbind 127.0.0.1\nprotected-mode yes\ndaemonize no\ndir {}\n", dir.display());
-    match dep.persistence {
-        Some(Persistence::None) => conf.push_str("save \"\"\nappendonly no\n"),
-        Some(Persistence::Aof) => conf.push_str("save \"\"\nappendonly yes\n"),
-        Some(Persistence::Both) => conf.push_str("appendonly yes\n"),
-        _ => conf.push_str("save 300 10\nappendonly no\n"),
-    }
-    if let Some(max) = dep.maxmemory {
-        conf.push_str(&format!("maxmemory {}\n", max.0));
-    }
-    if let Some(policy) = dep.maxmemory_policy {
-        let policy = serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        conf.push_str(&format!("maxmemory-policy {policy}\n"));
-    }
-    for (k, v) in &dep.settings {
-        conf.push_str(&format!("{k} {v}\n"));
+    for (k, v) in dep.redis_directives() {
+        conf.push_str(&format!(
+            "{k} {}
+",
+            if v.is_empty() { "\"\"".to_owned() } else { v }
+        ));
     }
     // In a 0600 file, so the password never shows in `ps`.
     if let Some(pw) = password {
@@ -254,11 +245,7 @@ async fn postgres(
         "-c".into(),
         "listen_addresses=127.0.0.1".into(),
     ];
-    let mut settings = dep.settings.clone();
-    if dep.extensions.iter().any(|e| e == "timescaledb") {
-        settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
-    }
-    for (k, v) in &settings {
+    for (k, v) in &dep.server_settings() {
         command.push("-c".into());
         command.push(format!("{k}={v}"));
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use berth_plan::{DependencyPlan, EnvValue, Plan, ProbeCheck, ProbePlan, ServicePlan};
-use berth_spec::{DependencyKind, Persistence};
+use berth_spec::DependencyKind;
 use serde_json::{Map, Value, json};
 
 use super::Target;
@@ -250,12 +250,7 @@ fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mu
     let mut svc = Map::new();
     match d.kind {
         DependencyKind::Postgres => {
-            let timescale = d.extensions.iter().any(|e| e == "timescaledb");
-            let image = if timescale {
-                format!("timescale/timescaledb:2.17.2-pg{}", d.version)
-            } else {
-                format!("postgres:{}", d.version)
-            };
+            let image = d.image();
             let user = d.user.clone().unwrap_or_default();
             let db = d.database.clone().unwrap_or_default();
             svc.insert("image".to_owned(), json!(image));
@@ -269,11 +264,7 @@ fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mu
             }
             svc.insert("environment".to_owned(), Value::Object(env));
             let mut command = vec![json!("postgres")];
-            let mut settings = d.settings.clone();
-            if timescale {
-                settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
-            }
-            for (k, v) in &settings {
+            for (k, v) in &d.server_settings() {
                 command.push(json!("-c"));
                 command.push(json!(format!("{k}={v}")));
             }
@@ -283,25 +274,9 @@ fn dependency(d: &DependencyPlan, volumes: &mut Map<String, Value>, secrets: &mu
             svc.insert("shm_size".to_owned(), json!("256m"));
         }
         DependencyKind::Redis => {
-            svc.insert("image".to_owned(), json!(format!("redis:{}", d.version)));
+            svc.insert("image".to_owned(), json!(d.image()));
             let mut args = vec!["redis-server".to_owned()];
-            if let Some(max) = d.maxmemory {
-                args.push(format!("--maxmemory {}", max.0));
-            }
-            if let Some(policy) = d.maxmemory_policy {
-                let policy =
-                    serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                args.push(format!("--maxmemory-policy {policy}"));
-            }
-            match d.persistence {
-                Some(Persistence::None) => args.push("--save '' --appendonly no".to_owned()),
-                Some(Persistence::Aof) => args.push("--save '' --appendonly yes".to_owned()),
-                Some(Persistence::Both) => args.push("--appendonly yes".to_owned()),
-                _ => {}
-            }
-            for (k, v) in &d.settings {
-                args.push(format!("--{k} {v}"));
-            }
+            args.extend(d.redis_arguments());
             // Redis cannot read its password from a file: the shell does, at start.
             let (command, check) = match &d.password_secret {
                 Some(secret) => {

@@ -2,7 +2,7 @@
 //! checks and, when monitoring is on, an exporter next to them.
 
 use berth_plan::{DependencyPlan, Plan};
-use berth_spec::{DependencyKind, Persistence};
+use berth_spec::DependencyKind;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
@@ -51,52 +51,23 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
             if let Some(secret) = &d.password_secret {
                 env.push(secret_env(plan, "POSTGRES_PASSWORD", secret));
             }
-            let mut settings = d.settings.clone();
-            let timescale = d.extensions.iter().any(|e| e == "timescaledb");
-            if timescale {
-                settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
-            }
-            for (k, v) in &settings {
+            for (k, v) in &d.server_settings() {
                 args.push("-c".to_owned());
                 args.push(format!("{k}={v}"));
             }
-            let image = if timescale {
-                format!("timescale/timescaledb:2.17.2-pg{}", d.version)
-            } else {
-                format!("postgres:{}", d.version)
-            };
+            let image = d.image();
             (image, None, exec_probe(&["pg_isready", "-U", &user, "-d", &db, "-h", "127.0.0.1"], 10, 6))
         }
         DependencyKind::Redis => {
             let mut server = vec!["redis-server".to_owned()];
-            if let Some(max) = d.maxmemory {
-                server.push(format!("--maxmemory {}", max.0));
-            }
-            if let Some(policy) = d.maxmemory_policy {
-                let policy =
-                    serde_json::to_value(policy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                server.push(format!("--maxmemory-policy {policy}"));
-            }
-            match d.persistence {
-                Some(Persistence::None) => server.push("--save '' --appendonly no".to_owned()),
-                Some(Persistence::Aof) => server.push("--save '' --appendonly yes".to_owned()),
-                Some(Persistence::Both) => server.push("--appendonly yes".to_owned()),
-                _ => {}
-            }
-            for (k, v) in &d.settings {
-                server.push(format!("--{k} {v}"));
-            }
+            server.extend(d.redis_arguments());
             if let Some(secret) = &d.password_secret {
                 env.push(secret_env(plan, "REDIS_PASSWORD", secret));
                 server.push("--requirepass \"$REDIS_PASSWORD\"".to_owned());
                 env.push(secret_env(plan, "REDISCLI_AUTH", secret));
             }
             let command = vec!["sh".to_owned(), "-c".to_owned(), format!("exec {}", server.join(" "))];
-            (
-                format!("redis:{}", d.version),
-                Some(command),
-                exec_probe(&["sh", "-c", "redis-cli ping | grep -q PONG"], 10, 6),
-            )
+            (d.image(), Some(command), exec_probe(&["sh", "-c", "redis-cli ping | grep -q PONG"], 10, 6))
         }
     };
     // A read-only root: the server writes its data, sockets and temp files to volumes.
