@@ -53,35 +53,10 @@ pub fn example_environments() -> Vec<(String, String, Vec<Option<String>>)> {
         .map(|(name, path)| {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let mut envs = vec![None];
-            envs.extend(environment_names(&text).into_iter().map(Some));
+            envs.extend(berth_spec::environments(&text).into_iter().map(Some));
             (name, text, envs)
         })
         .collect()
-}
-
-/// Names under `environments:` at the top level, read without the spec
-/// crate so this helper has no dependency on what it helps test.
-fn environment_names(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.starts_with("environments:") {
-            inside = true;
-            continue;
-        }
-        if inside {
-            if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
-                break;
-            }
-            if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
-                && !name.starts_with(' ')
-                && !name.starts_with('#')
-            {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    names
 }
 
 /// A validator program: in the repository's `.tools/venv/bin` or `.tools/bin`, or on PATH
