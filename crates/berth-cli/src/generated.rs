@@ -39,6 +39,10 @@ pub fn cli_reference() -> String {
         "<!-- Generated from the clap definitions in crates/berth-cli/src/cli.rs. Do not edit by hand. -->\n\n# berth command line\n\n",
     );
     section(&mut out, &mut root, "berth");
+    out.push_str("## Render targets\n\n| target | what it writes |\n| --- | --- |\n");
+    for target in berth_render::Target::ALL {
+        let _ = writeln!(out, "| `{}` | {} |", target.name(), target.about());
+    }
     out
 }
 

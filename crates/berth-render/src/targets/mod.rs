@@ -102,8 +102,3 @@ impl FromStr for Target {
         })
     }
 }
-
-/// The environment variable a secret's value reaches berth's own jobs in.
-pub fn secret_env_var(secret: &str) -> String {
-    berth_plan::secret_env_name(secret)
-}

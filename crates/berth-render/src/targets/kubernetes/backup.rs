@@ -27,7 +27,7 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest) {
     }
     let env = dep
         .and_then(|d| d.password_secret.as_ref())
-        .map(|s| vec![secret_env(plan, &crate::targets::secret_env_var(s), s)]);
+        .map(|s| vec![secret_env(plan, &berth_plan::secret_env_name(s), s)]);
     let container = Container {
         name: "backup".to_owned(),
         image: Some(berth_image()),
