@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
 use hyper::{Request, Response, StatusCode};
@@ -46,13 +46,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
         "/ws" => websocket(req),
         "/api/hello" => json(&serde_json::json!({ "message": "hello from berth-demo", "version": app.version })),
         "/api/slow" => {
-            let ms: u64 = req
-                .uri()
-                .query()
-                .and_then(|q| q.strip_prefix("ms="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(500)
-                .min(60_000);
+            let ms: u64 = query_number(&req, "ms").unwrap_or(500).min(60_000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
             json(&serde_json::json!({ "slept_ms": ms, "version": app.version }))
         }
@@ -62,7 +56,17 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
                 .iter()
                 .map(|(k, v)| (k.to_string(), serde_json::json!(v.to_str().unwrap_or(""))))
                 .collect();
-            json(&serde_json::json!({ "path": path, "headers": headers, "version": app.version }))
+            let body_bytes = match req.into_body().collect().await {
+                Ok(body) => body.to_bytes().len(),
+                Err(_) => return Ok(text(StatusCode::BAD_REQUEST, "the request body broke off\n")),
+            };
+            json(&serde_json::json!({ "path": path, "headers": headers, "body_bytes": body_bytes, "version": app.version }))
+        }
+        "/api/lorem" => {
+            let kib: usize = query_number(&req, "kb").unwrap_or(16).min(4096);
+            let mut r = text(StatusCode::OK, lorem(kib * 1024));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r
         }
         "/" => text(StatusCode::OK, format!("berth-demo {}\n", app.version)),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -72,6 +76,21 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
     }
     app.metrics.observe(response.status().as_u16(), start.elapsed());
     Ok(response)
+}
+
+fn query_number<T: std::str::FromStr>(req: &Request<Incoming>, name: &str) -> Option<T> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+        .and_then(|v| v.parse().ok())
+}
+
+/// `len` bytes of readable text, for responses worth compressing.
+fn lorem(len: usize) -> String {
+    const WORDS: &str = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore \
+                         et dolore magna aliqua berth runs services behind its edge with health checks and rate limits ";
+    WORDS.chars().cycle().take(len).collect()
 }
 
 async fn ready(app: &App) -> Response<Body> {

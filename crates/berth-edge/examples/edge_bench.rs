@@ -51,6 +51,7 @@ fn main() {
     });
     let listen = SocketAddr::from(([127, 0, 0, 1], port));
     let config = EdgeConfig {
+        name: "bench".into(),
         http: if pem.is_some() { SocketAddr::from(([127, 0, 0, 1], 0)) } else { listen },
         https: pem.is_some().then_some(listen),
         admin: None,
@@ -64,6 +65,7 @@ fn main() {
         header_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(75),
+        gzip: features,
     };
     // One thread, like the one nginx worker it is compared with.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -50,6 +50,8 @@ impl RouteConfig {
 
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
+    /// The project's name, for the status page.
+    pub name: String,
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
@@ -64,6 +66,7 @@ pub struct EdgeConfig {
     pub header_timeout: Duration,
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
+    pub gzip: bool,
 }
 
 /// Everything the runtime supplies to turn a plan's edge into a config.
@@ -172,6 +175,7 @@ impl EdgeConfig {
         };
         let min13 = edge.tls.as_ref().is_some_and(|t| t.min_version == berth_spec::TlsVersion::V1_3);
         Ok(Self {
+            name: plan.project.clone(),
             http: inputs.http,
             https: inputs.https,
             admin: inputs.admin,
@@ -185,6 +189,7 @@ impl EdgeConfig {
             header_timeout: edge.timeouts.header.0,
             connect_timeout: edge.timeouts.connect.0,
             idle_timeout: edge.timeouts.idle.0,
+            gzip: edge.gzip,
         })
     }
 }

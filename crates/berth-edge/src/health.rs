@@ -30,9 +30,14 @@ pub async fn watch_backend(backend: Arc<Backend>, check: Check, mut stop: watch:
     while !backend.is_retired() {
         let uri = format!("http://{}{}", backend.addr, check.path);
         let ok = match Request::get(&uri).header("user-agent", "berth-edge-health").body(Empty::new()) {
-            Ok(req) => {
-                matches!(tokio::time::timeout(check.timeout, client.request(req)).await, Ok(Ok(r)) if r.status().is_success() || r.status().is_redirection())
-            }
+            Ok(req) => match tokio::time::timeout(check.timeout, client.request(req)).await {
+                Ok(Ok(r)) => {
+                    let version = r.headers().get("x-version").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    backend.set_version(version);
+                    r.status().is_success() || r.status().is_redirection()
+                }
+                _ => false,
+            },
             Err(_) => false,
         };
         if ok {

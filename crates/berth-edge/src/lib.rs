@@ -7,6 +7,7 @@
 //! could not connect. Security headers are added to every answer.
 
 pub mod auth;
+pub mod body;
 pub mod cidr;
 pub mod config;
 pub mod health;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;
 pub mod server;
+pub mod status;
 pub mod tls;
 pub mod upstream;
 

@@ -6,17 +6,20 @@
 //! 3. allowlist: client address in the route's ranges, else 403
 //! 4. auth: a valid API key with a required role, else 401 / 403
 //! 5. rate limit: the client's token bucket, else 429 with Retry-After
-//! 6. body limit: declared size within the route's limit, else 413
+//! 6. body limit: declared size within the route's limit, else 413; a
+//!    streamed body is counted as it goes and cut off at the limit (413)
 //! 7. forward: least-connections backend; an idempotent request that could
 //!    not connect is retried once on another backend
-//! 8. respond: hop-by-hop headers dropped, security headers added
+//! 8. respond: hop-by-hop headers dropped, text gzip-compressed for clients
+//!    that take it, security headers added
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::{Either, Empty, Full};
+use http_body_util::{Either, Empty, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
@@ -27,13 +30,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use crate::auth::{self, Verdict};
+use crate::body::{self, Body};
 use crate::config::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::ratelimit::Limiter;
 use crate::upstream::{Backend, Pool};
 
-pub type Body = Either<Incoming, Full<Bytes>>;
-pub type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+pub type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -61,7 +64,7 @@ pub enum Scheme {
 }
 
 fn answer(status: StatusCode, text: &str) -> Response<Body> {
-    let mut r = Response::new(Either::Right(Full::new(Bytes::from(format!("{text}\n")))));
+    let mut r = Response::new(Body::text(format!("{text}\n")));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
@@ -140,12 +143,16 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, client: SocketAdd
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let wants_gzip = state.config.gzip && body::accepts_gzip(req.headers());
     let (mut response, route) = phases(&state, req, client.ip(), scheme).await;
+    if wants_gzip {
+        response = gzip(response);
+    }
     for (name, value) in &state.config.headers {
         response.headers_mut().insert(name.clone(), value.clone());
     }
     let status = response.status().as_u16();
-    state.metrics.observe(status, start.elapsed());
+    state.metrics.observe(route, status, start.elapsed());
     if let Some(log) = &state.access_log {
         let _ = log.send(format!(
             "{{\"client\":\"{}\",\"method\":\"{method}\",\"path\":{},\"status\":{status},\"route\":{},\"ms\":{:.3}}}\n",
@@ -156,6 +163,17 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, client: SocketAdd
         ));
     }
     response
+}
+
+fn gzip(response: Response<Body>) -> Response<Body> {
+    let (mut parts, inner) = response.into_parts();
+    let inner = match inner {
+        Body::Upstream(b) if body::should_compress(parts.status, &parts.headers, &b) => {
+            body::compress(&mut parts.headers, b)
+        }
+        other => other,
+    };
+    Response::from_parts(parts, inner)
 }
 
 /// A JSON string literal, without pulling a serializer into the hot path.
@@ -213,7 +231,7 @@ async fn phases(state: &State, req: Request<Incoming>, ip: IpAddr, scheme: Schem
     if let Some(zone) = route.rate_limit
         && let Err(retry) = state.limiters[zone].check(ip, Instant::now())
     {
-        state.metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state.metrics.rate_limited.fetch_add(1, Relaxed);
         let mut r = answer(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
         let secs = retry.as_secs_f64().ceil().max(1.0) as u64;
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -283,7 +301,7 @@ async fn forward(
             return answer(StatusCode::BAD_REQUEST, "bad request target");
         };
         let upstream_body = match body.take() {
-            Some(b) => Either::Left(b),
+            Some(b) => Either::Left(Limited::new(b, usize::try_from(route.body_limit).unwrap_or(usize::MAX))),
             None => Either::Right(Empty::new()),
         };
         let mut upstream = Request::new(upstream_body);
@@ -293,7 +311,8 @@ async fn forward(
         match tokio::time::timeout(route.timeout, state.client.request(upstream)).await {
             Ok(Ok(mut response)) => {
                 if response.status().is_server_error() {
-                    state.metrics.upstream_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    state.metrics.upstream_errors.fetch_add(1, Relaxed);
+                    lease.0.errors.fetch_add(1, Relaxed);
                 }
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS {
                     if let Some(downstream) = downstream_upgrade {
@@ -310,24 +329,44 @@ async fn forward(
                 } else {
                     strip_hop_by_hop(response.headers_mut());
                 }
-                return response.map(Either::Left);
+                return response.map(Body::Upstream);
             }
             Ok(Err(error)) if error.is_connect() => {
                 lease.0.record_failure(Instant::now());
-                state.metrics.upstream_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                lease.0.errors.fetch_add(1, Relaxed);
+                state.metrics.upstream_errors.fetch_add(1, Relaxed);
                 if !retryable || attempt == 1 {
                     return answer(StatusCode::BAD_GATEWAY, "the service could not be reached");
                 }
                 excluded = Some(lease.0.addr);
             }
+            Ok(Err(error)) if body_too_large(&error) => {
+                return answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+            }
             Ok(Err(_)) => {
-                state.metrics.upstream_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                lease.0.errors.fetch_add(1, Relaxed);
+                state.metrics.upstream_errors.fetch_add(1, Relaxed);
                 return answer(StatusCode::BAD_GATEWAY, "the service failed to answer");
             }
-            Err(_) => return answer(StatusCode::GATEWAY_TIMEOUT, "the service took too long"),
+            Err(_) => {
+                lease.0.errors.fetch_add(1, Relaxed);
+                return answer(StatusCode::GATEWAY_TIMEOUT, "the service took too long");
+            }
         }
     }
     answer(StatusCode::BAD_GATEWAY, "the service could not be reached")
+}
+
+/// The client streamed more than the route's limit and the body was cut.
+fn body_too_large(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = source {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Writes access-log lines in batches, off the request path.

@@ -21,6 +21,7 @@ use crate::config::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::proxy::{self, Scheme, State};
 use crate::ratelimit::Limiter;
+use crate::status::Status;
 use crate::upstream::{Backend, Pool};
 use crate::{EdgeError, health, tls};
 
@@ -190,8 +191,9 @@ impl Edge {
         // Redirects name the port actually bound (tests bind port 0).
         let mut config = config;
         config.https = https_addr;
-        let state =
-            Arc::new(State { config, pools, limiters, metrics: Metrics::default(), client, access_log: log_tx });
+        let metrics = Metrics::new(config.routes.len());
+        let state = Arc::new(State { config, pools, limiters, metrics, client, access_log: log_tx });
+        tasks.spawn(sample_rates(state.clone(), stop_rx.clone()));
         tasks.spawn(accept(http, state.clone(), None, stop_rx.clone()));
         if let Some(listener) = https {
             tasks.spawn(accept(listener, state.clone(), tls, stop_rx.clone()));
@@ -273,6 +275,52 @@ async fn accept(
     while connections.join_next().await.is_some() {}
 }
 
+/// Snapshots the route counters so the status page can show rates.
+async fn sample_rates(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => state.metrics.sample(std::time::Instant::now()),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match path {
+        "/" | "/status" => {
+            ("200", "text/html; charset=utf-8", Status::collect(state, std::time::Instant::now()).html())
+        }
+        "/status.json" => (
+            "200",
+            "application/json",
+            serde_json::to_string_pretty(&Status::collect(state, std::time::Instant::now())).unwrap_or_default(),
+        ),
+        "/metrics" => {
+            let routes: Vec<(String, String)> =
+                state.config.routes.iter().map(|r| (r.path.clone(), r.service.clone())).collect();
+            let health: Vec<(String, String, bool)> = state
+                .config
+                .routes
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| {
+                    let p = state.pool(i);
+                    p.backends().map(|b| (r.service.clone(), b.addr.to_string(), b.is_healthy())).collect::<Vec<_>>()
+                })
+                .collect();
+            ("200", "text/plain; version=0.0.4", state.metrics.render(&routes, &health))
+        }
+        "/health" => ("200", "text/plain", "ok\n".to_owned()),
+        _ => ("404", "text/plain", "not found\n".to_owned()),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::from_bytes(status.as_bytes()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    r.headers_mut().insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    r
+}
+
 async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
     loop {
         let (stream, _) = tokio::select! {
@@ -285,34 +333,8 @@ async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::R
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let state = state.clone();
-                async move {
-                    let body = match req.uri().path() {
-                        "/metrics" => {
-                            let health: Vec<(String, String, bool)> = state
-                                .config
-                                .routes
-                                .iter()
-                                .enumerate()
-                                .flat_map(|(i, r)| {
-                                    let p = state.pool(i);
-                                    p.backends()
-                                        .map(|b| (r.service.clone(), b.addr.to_string(), b.is_healthy()))
-                                        .collect::<Vec<_>>()
-                                })
-                                .collect();
-                            Some(state.metrics.render(&health))
-                        }
-                        "/health" => Some("ok\n".to_owned()),
-                        _ => None,
-                    };
-                    let mut r =
-                        Response::new(Full::new(Bytes::from(body.clone().unwrap_or_else(|| "not found\n".to_owned()))));
-                    if body.is_none() {
-                        *r.status_mut() = StatusCode::NOT_FOUND;
-                    }
-                    Ok::<_, std::convert::Infallible>(r)
-                }
+                let answer = admin_answer(&state, req.uri().path());
+                async move { Ok::<_, std::convert::Infallible>(answer) }
             });
             let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
         });

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Passive detection: this many failures within the window mark a backend down.
@@ -21,6 +21,11 @@ pub struct Backend {
     retired: AtomicBool,
     in_flight: AtomicUsize,
     failures: Mutex<Vec<Instant>>,
+    /// What the last health check's `X-Version` said, for the status page.
+    version: Mutex<Option<String>>,
+    pub requests: AtomicU64,
+    /// Answers with a 5xx status or no answer at all.
+    pub errors: AtomicU64,
 }
 
 impl Backend {
@@ -31,7 +36,20 @@ impl Backend {
             retired: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             failures: Mutex::new(Vec::new()),
+            version: Mutex::new(None),
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
         })
+    }
+
+    pub fn version(&self) -> Option<String> {
+        self.version.lock().ok().and_then(|v| v.clone())
+    }
+
+    pub fn set_version(&self, version: Option<String>) {
+        if let Ok(mut v) = self.version.lock() {
+            *v = version;
+        }
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -124,6 +142,7 @@ impl Pool {
             .or_else(|| least(&mut self.fallbacks.iter().filter(eligible).filter(|b| b.is_healthy())))
             .or_else(|| least(&mut self.primaries.iter().filter(eligible)))?;
         chosen.in_flight.fetch_add(1, Ordering::Relaxed);
+        chosen.requests.fetch_add(1, Ordering::Relaxed);
         Some(Lease(chosen))
     }
 }

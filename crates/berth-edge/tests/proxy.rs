@@ -35,6 +35,7 @@ secrets:
 edge:
   hosts: [localhost]
   tls: { mode: self-signed }
+  body_limit: 64Ki
   rate_limits:
     tight: { rate: 1/s, burst: 2 }
   routes:
@@ -278,5 +279,118 @@ async fn a_backend_swap_moves_traffic_at_once_and_a_canary_gets_its_share() {
     setup.edge.shutdown(Duration::from_secs(2)).await;
     for t in setup.replicas.into_iter().chain([task_c, task_d]) {
         t.abort();
+    }
+}
+
+/// Sends `chunks` as a chunked (length-less) POST body.
+async fn post_chunked(setup: &Setup, path: &str, chunks: Vec<Vec<u8>>) -> Reply {
+    let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let frames = chunks.into_iter().map(|c| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from(c))));
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    let req = Request::post(path).header("host", "localhost").body(body).unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    Reply { status, headers, body }
+}
+
+async fn https_bytes(setup: &Setup, path: &str, headers: &[(&str, &str)]) -> (HeaderMap, Bytes) {
+    let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::get(path).header("host", "localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = sender.send_request(req.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+    let headers = response.headers().clone();
+    (headers, response.into_body().collect().await.unwrap().to_bytes())
+}
+
+#[tokio::test]
+async fn text_is_gzipped_for_clients_that_take_it() {
+    let setup = start().await;
+    let (plain_headers, plain) = https_bytes(&setup, "/api/lorem?kb=64", &[]).await;
+    assert!(!plain_headers.contains_key("content-encoding"));
+    assert_eq!(plain.len(), 64 * 1024);
+
+    let (headers, compressed) = https_bytes(&setup, "/api/lorem?kb=64", &[("accept-encoding", "br, gzip")]).await;
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(headers.get_all("vary").iter().any(|v| v == "Accept-Encoding"));
+    assert!(!headers.contains_key("content-length"));
+    assert!(compressed.len() < plain.len() / 10, "64 KiB of text compresses well: {} bytes", compressed.len());
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, plain, "the decompressed body is the service's body");
+
+    let (small, _) = https_bytes(&setup, "/api/hello", &[("accept-encoding", "gzip")]).await;
+    assert!(!small.contains_key("content-encoding"), "a short answer is not worth compressing");
+    let (refused, _) = https_bytes(&setup, "/api/lorem", &[("accept-encoding", "gzip;q=0")]).await;
+    assert!(!refused.contains_key("content-encoding"));
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    for r in setup.replicas {
+        r.abort();
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_even_without_a_length() {
+    let setup = start().await;
+    let within = post_chunked(&setup, "/api/echo", vec![vec![b'a'; 16 * 1024]; 2]).await;
+    assert_eq!(within.status, StatusCode::OK, "{}", within.body);
+    assert!(within.body.contains("\"body_bytes\":32768"), "{}", within.body);
+    let streamed = post_chunked(&setup, "/api/echo", vec![vec![b'a'; 16 * 1024]; 8]).await;
+    assert_eq!(streamed.status, StatusCode::PAYLOAD_TOO_LARGE, "128 KiB streamed past a 64 KiB limit");
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    for r in setup.replicas {
+        r.abort();
+    }
+}
+
+async fn admin_get(addr: SocketAddr, path: &str) -> (StatusCode, HeaderMap, String) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    tokio::spawn(conn);
+    let response = sender
+        .send_request(Request::get(path).header("host", "admin").body(Empty::<Bytes>::new()).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned())
+}
+
+#[tokio::test]
+async fn the_status_page_shows_replicas_versions_and_rates() {
+    let setup = start().await;
+    for _ in 0..6 {
+        assert_eq!(https(&setup, "/", &[]).await.status, StatusCode::OK);
+    }
+    // Versions come from the health checks' X-Version; give one round time.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let admin = setup.edge.admin.unwrap();
+    let (status, headers, page) = admin_get(admin, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(page.contains("<h1>edge-test</h1>"), "{page}");
+    assert!(page.contains("2/2 healthy"), "{page}");
+    assert!(page.contains("<td>a</td>") && page.contains("<td>b</td>"), "versions of both replicas: {page}");
+
+    let (_, _, json) = admin_get(admin, "/status.json").await;
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let replicas = status["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 2);
+    let served: u64 = replicas.iter().map(|r| r["requests"].as_u64().unwrap()).sum();
+    assert_eq!(served, 6);
+    let root = status["routes"].as_array().unwrap().iter().find(|r| r["path"] == "/").unwrap();
+    assert!(root["requests_per_second"].as_f64().unwrap() > 0.0, "{root}");
+
+    let (_, _, metrics) = admin_get(admin, "/metrics").await;
+    assert!(metrics.contains("berth_edge_route_requests_total{route=\"/\",service=\"web\"} 6"), "{metrics}");
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    for r in setup.replicas {
+        r.abort();
     }
 }
