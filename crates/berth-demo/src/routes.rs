@@ -60,7 +60,9 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
                 Ok(body) => body.to_bytes().len(),
                 Err(_) => return Ok(text(StatusCode::BAD_REQUEST, "the request body broke off\n")),
             };
-            json(&serde_json::json!({ "path": path, "headers": headers, "body_bytes": body_bytes, "version": app.version }))
+            json(
+                &serde_json::json!({ "path": path, "headers": headers, "body_bytes": body_bytes, "version": app.version }),
+            )
         }
         "/api/lorem" => {
             let kib: usize = query_number(&req, "kb").unwrap_or(16).min(4096);

@@ -1,7 +1,7 @@
 //! The edge's own Prometheus metrics, served on the admin listener.
 
-use std::fmt::Write as _;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +15,9 @@ pub struct RouteCounters {
     pub errors: AtomicU64,
 }
 
+/// When, and each route's (requests, errors) then.
+type Sample = (Instant, Vec<(u64, u64)>);
+
 /// How far back the status page's rates look.
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -22,7 +25,7 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 pub struct Metrics {
     pub routes: Vec<RouteCounters>,
     /// Snapshots of the route counters, oldest first, for rates.
-    samples: Mutex<VecDeque<(Instant, Vec<(u64, u64)>)>>,
+    samples: Mutex<VecDeque<Sample>>,
     /// Requests by status class: 1xx..5xx.
     by_class: [AtomicU64; 6],
     pub rate_limited: AtomicU64,

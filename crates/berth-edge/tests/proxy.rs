@@ -287,7 +287,8 @@ async fn post_chunked(setup: &Setup, path: &str, chunks: Vec<Vec<u8>>) -> Reply 
     let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
-    let frames = chunks.into_iter().map(|c| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from(c))));
+    let frames =
+        chunks.into_iter().map(|c| Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from(c))));
     let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
     let req = Request::post(path).header("host", "localhost").body(body).unwrap();
     let response = sender.send_request(req).await.unwrap();
@@ -389,6 +390,69 @@ async fn the_status_page_shows_replicas_versions_and_rates() {
 
     let (_, _, metrics) = admin_get(admin, "/metrics").await;
     assert!(metrics.contains("berth_edge_route_requests_total{route=\"/\",service=\"web\"} 6"), "{metrics}");
+    setup.edge.shutdown(Duration::from_secs(2)).await;
+    for r in setup.replicas {
+        r.abort();
+    }
+}
+
+/// Loads the status page in headless Chromium (with every name but the
+/// loopback admin address unresolvable, so an external asset could not
+/// load) and checks what a person would see: the DOM and a screenshot.
+#[tokio::test]
+async fn the_status_page_renders_in_a_real_browser() {
+    let setup = start().await;
+    for _ in 0..4 {
+        https(&setup, "/", &[]).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let url = format!("http://{}/", setup.edge.admin.unwrap());
+    let tmp = berth_test_support::temp_dir();
+    let dir = tmp.path().to_owned();
+    let shot = dir.join("status.png");
+    let browser = berth_test_support::tool("chromium-headless-shell");
+    let profile = format!("--user-data-dir={}", dir.join("profile").display());
+    // The browser runs off the runtime's threads, so the edge keeps serving it.
+    let browse = |last: Vec<String>| {
+        let (browser, dir, profile) = (browser.clone(), dir.clone(), profile.clone());
+        tokio::task::spawn_blocking(move || {
+            let flags = [
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--force-color-profile=srgb",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--window-size=1000,700",
+                profile.as_str(),
+            ];
+            let args: Vec<&str> = flags.iter().copied().chain(last.iter().map(String::as_str)).collect();
+            let r = berth_test_support::run(&browser, &args, &dir);
+            assert!(r.success, "chromium failed: {}", r.stderr);
+            r.stdout
+        })
+    };
+    let dom = browse(vec!["--dump-dom".into(), url.clone()]).await.unwrap();
+    assert!(dom.contains("2/2 healthy"), "{dom}");
+    assert!(dom.contains("<td>a</td>") && dom.contains("<td>b</td>"), "{dom}");
+    browse(vec![format!("--screenshot={}", shot.display()), url]).await.unwrap();
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (1000, 700));
+    let channels = frame.color_type.samples();
+    let rgb: Vec<&[u8]> = pixels[..frame.buffer_size()].chunks(channels).map(|p| &p[..3]).collect();
+    // The page's "healthy" green (#1a7f37), the text, and a mostly light background.
+    let near = |p: &[u8], c: [u8; 3]| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 24);
+    let green = rgb.iter().filter(|p| near(p, [0x1a, 0x7f, 0x37])).count();
+    let dark = rgb.iter().filter(|p| p.iter().all(|c| *c < 90)).count();
+    let light = rgb.iter().filter(|p| p.iter().all(|c| *c > 230)).count();
+    assert!(green > 50, "the health dots and words are drawn in green ({green} px)");
+    assert!(dark > 2_000, "text is drawn ({dark} px)");
+    assert!(light > rgb.len() / 2, "a light page, not an error screen ({light} of {} px)", rgb.len());
     setup.edge.shutdown(Duration::from_secs(2)).await;
     for r in setup.replicas {
         r.abort();
