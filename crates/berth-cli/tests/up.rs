@@ -317,6 +317,29 @@ edge:
         .unwrap();
     assert!(String::from_utf8_lossy(&ready.stdout).ends_with("200"), "{}", String::from_utf8_lossy(&ready.stdout));
 
+    // The demo's API through the edge: notes in PostgreSQL, visits in Redis.
+    let request = |args: &[&str]| {
+        let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_owned(), body.to_owned())
+    };
+    let notes = format!("http://127.0.0.1:{http}/api/notes");
+    for note in ["first note", "second, with ünïcode"] {
+        let (code, body) = request(&["-X", "POST", "--data-binary", note, &notes]);
+        assert_eq!(code, "201", "{body}");
+    }
+    let (code, body) = request(&[&notes]);
+    assert_eq!(code, "200", "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bodies: Vec<&str> = listed["notes"].as_array().unwrap().iter().map(|n| n["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["second, with ünïcode", "first note"], "newest first");
+    let visits = format!("http://127.0.0.1:{http}/api/visits");
+    let counts: Vec<i64> = (0..2)
+        .map(|_| serde_json::from_str::<serde_json::Value>(&request(&[&visits]).1).unwrap()["visits"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts, [1, 2]);
+
     // PostgreSQL: the spec's database, role, password, setting and extension.
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();

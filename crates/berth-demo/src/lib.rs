@@ -5,11 +5,13 @@
 //! Environment: `PORT` (default 8080), `BERTH_VERSION` or `BERTH_DEMO_VERSION` (default the
 //! crate version), `BERTH_DEMO_NEVER_READY=1` (readiness always fails, to
 //! test a deploy that must roll back), `DATABASE_URL` / `REDIS_URL`
-//! (readiness fails while they are unreachable).
+//! (readiness fails while they are unreachable; `/api/notes` keeps notes in
+//! PostgreSQL and `/api/visits` counts visits in Redis).
 
 pub mod deps;
 pub mod metrics;
 mod routes;
+pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,8 @@ pub struct App {
     pub never_ready: bool,
     pub dependencies: Vec<deps::Dependency>,
     pub metrics: metrics::Metrics,
+    pub postgres: Option<store::Postgres>,
+    pub redis: Option<store::Redis>,
 }
 
 impl App {
@@ -36,6 +40,8 @@ impl App {
             never_ready: false,
             dependencies: Vec::new(),
             metrics: metrics::Metrics::new(),
+            postgres: None,
+            redis: None,
         }
     }
 }
@@ -57,6 +63,8 @@ pub fn config() -> App {
         never_ready: var("BERTH_DEMO_NEVER_READY").is_some_and(|v| v == "1"),
         dependencies,
         metrics: metrics::Metrics::new(),
+        postgres: var("DATABASE_URL").as_deref().and_then(store::Postgres::from_url),
+        redis: var("REDIS_URL").as_deref().and_then(store::Redis::from_url),
     }
 }
 

@@ -64,6 +64,14 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
                 &serde_json::json!({ "path": path, "headers": headers, "body_bytes": body_bytes, "version": app.version }),
             )
         }
+        "/api/notes" => notes(&app, req).await,
+        "/api/visits" => match &app.redis {
+            None => unwired("REDIS_URL", "redis"),
+            Some(redis) => match redis.visit().await {
+                Ok(n) => json(&serde_json::json!({ "visits": n, "version": app.version })),
+                Err(e) => failure(&e),
+            },
+        },
         "/api/lorem" => {
             let kib: usize = query_number(&req, "kb").unwrap_or(16).min(4096);
             let mut r = text(StatusCode::OK, lorem(kib * 1024));
@@ -78,6 +86,62 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
     }
     app.metrics.observe(response.status().as_u16(), start.elapsed());
     Ok(response)
+}
+
+fn unwired(env: &str, kind: &str) -> Response<Body> {
+    let mut r = json(&serde_json::json!({
+        "error": format!("{env} is not set: add a {kind} dependency and list it under the service's `uses`")
+    }));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r
+}
+
+fn failure(error: &str) -> Response<Body> {
+    let mut r = json(&serde_json::json!({ "error": error }));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r
+}
+
+fn note_json(note: &crate::store::Note) -> serde_json::Value {
+    serde_json::json!({ "id": note.id, "body": note.body, "created_at": note.created_at })
+}
+
+/// `POST /api/notes` stores the body as a note; `GET` lists the newest.
+async fn notes(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let Some(db) = &app.postgres else { return unwired("DATABASE_URL", "postgres") };
+    match *req.method() {
+        hyper::Method::POST => {
+            let body = match req.into_body().collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return text(StatusCode::BAD_REQUEST, "the request body broke off\n"),
+            };
+            let Ok(body) = std::str::from_utf8(&body) else {
+                return text(StatusCode::BAD_REQUEST, "a note is UTF-8 text\n");
+            };
+            if body.is_empty() || body.len() > 4096 {
+                return text(StatusCode::UNPROCESSABLE_ENTITY, "a note is 1 to 4096 bytes\n");
+            }
+            match db.add_note(body).await {
+                Ok(note) => {
+                    let mut r = json(&note_json(&note));
+                    *r.status_mut() = StatusCode::CREATED;
+                    r
+                }
+                Err(e) => failure(&e),
+            }
+        }
+        hyper::Method::GET => {
+            let limit = query_number(&req, "limit").unwrap_or(50).clamp(1, 1000);
+            match db.notes(limit).await {
+                Ok(notes) => json(&serde_json::json!({
+                    "notes": notes.iter().map(note_json).collect::<Vec<_>>(),
+                    "version": app.version
+                })),
+                Err(e) => failure(&e),
+            }
+        }
+        _ => text(StatusCode::METHOD_NOT_ALLOWED, "GET or POST\n"),
+    }
 }
 
 fn query_number<T: std::str::FromStr>(req: &Request<Incoming>, name: &str) -> Option<T> {
