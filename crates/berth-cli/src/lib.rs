@@ -7,6 +7,7 @@ mod commands;
 mod environment;
 pub mod generated;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -348,17 +348,21 @@ pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCom
     let mut stream = std::os::unix::net::UnixStream::connect(&socket)
         .with_context(|| format!("nothing is running (no {}); start it with `berth up`", socket.display()))?;
     stream.write_all(format!("{}\n", serde_json::to_string(&command)?).as_bytes())?;
+    let mut steps = crate::progress::Steps::new();
     for line in std::io::BufReader::new(stream).lines() {
         let value: serde_json::Value = serde_json::from_str(&line?).unwrap_or_default();
         if let Some(p) = value["progress"].as_str() {
-            output::stdout(&format!("{p}\n"))?;
+            steps.step(p)?;
         } else if value["ok"] == true {
+            steps.finish(true);
             return Ok(Outcome::Ok);
         } else if let Some(e) = value["error"].as_str() {
+            steps.finish(false);
             output::stderr(&format!("error: {e}\n"));
             return Ok(Outcome::Findings);
         }
     }
+    steps.finish(false);
     bail!("berth up closed the connection without an answer")
 }
 
