@@ -16,6 +16,9 @@ _berth() {
             ",$1")
                 cmd="berth"
                 ;;
+            berth,check)
+                cmd="berth__subcmd__check"
+                ;;
             berth,completions)
                 cmd="berth__subcmd__completions"
                 ;;
@@ -60,6 +63,9 @@ _berth() {
                 ;;
             berth,validate)
                 cmd="berth__subcmd__validate"
+                ;;
+            berth__subcmd__help,check)
+                cmd="berth__subcmd__help__subcmd__check"
                 ;;
             berth__subcmd__help,completions)
                 cmd="berth__subcmd__help__subcmd__completions"
@@ -113,12 +119,50 @@ _berth() {
 
     case "${cmd}" in
         berth)
-            opts="-h -V --color --help --version init validate plan render diff up status down deploy promote rollback logs schema completions help"
+            opts="-h -V --color --help --version init validate plan render check diff up status down deploy promote rollback logs schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__check)
+            opts="-e -o -h -V --env --output --severity --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json sarif junit" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json sarif junit" -- "${cur}"))
+                    return 0
+                    ;;
+                --severity)
+                    COMPREPLY=($(compgen -W "info warning error" -- "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -251,8 +295,22 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help)
-            opts="init validate plan render diff up status down deploy promote rollback logs schema completions help"
+            opts="init validate plan render check diff up status down deploy promote rollback logs schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

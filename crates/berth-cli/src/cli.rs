@@ -88,6 +88,27 @@ the feature; everything else still renders. Secret values never appear in
 rendered files, only references to them.")]
     Render(RenderArgs),
 
+    /// Check deployment files for production readiness: a berth spec and what it renders, and hand-written Kubernetes manifests and Dockerfiles, as one graph.
+    #[command(after_help = "\
+Examples:
+  berth check                               # every deployment file under .
+  berth check k8s/ Dockerfile               # hand-written files, no berth spec needed
+  berth check berth.yaml --env production   # the spec and what it renders
+  berth check -o sarif > berth.sarif        # for GitHub code scanning
+  berth check --severity error              # fail only on errors
+
+Cross-file rules connect what no single-file linter can: a Service's
+targetPort and the pods it selects, NetworkPolicy ports and the pods on the
+other end, two autoscalers on one workload. A file that does not parse is
+reported and the rest is still checked.
+
+Suppress a finding with a reason: an annotation `ignore.berth.dev/<CODE>:
+<reason>` (or `ignore.berth.dev/<CODE>.<container>`), or a comment
+`# berth: ignore[<CODE>] <reason>` on or above the line. Suppressed findings
+stay in JSON and SARIF output with their reason. Every rule is described in
+docs/rules.md.")]
+    Check(CheckArgs),
+
     /// Show how the files in the output directory differ from what the spec renders.
     #[command(after_help = "\
 Examples:
@@ -194,6 +215,41 @@ pub struct ValidateArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or directories to check (directories are walked; .git, target and node_modules are skipped).
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// The environment overlay of berth specs to check.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = CheckFormat::Human)]
+    pub output: CheckFormat,
+    /// Lowest severity that is shown and fails the run (exit 1).
+    #[arg(long, value_enum, default_value_t = SeverityArg::Warning)]
+    pub severity: SeverityArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// For people: file:line, the snippet, a hint.
+    Human,
+    /// Files and findings (suppressed ones with their reason).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// JUnit XML, for CI test reports.
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Warning,
+    Error,
 }
 
 #[derive(Debug, Args)]

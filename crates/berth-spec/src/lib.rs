@@ -22,6 +22,7 @@ pub use model::*;
 pub use node::{Entry, Key, Node, NodeKind};
 pub use path::{Anchor, Path, Segment, locate};
 pub use suggest::did_you_mean;
+pub use yaml::parse_documents;
 
 /// A spec read for one environment.
 #[derive(Debug)]

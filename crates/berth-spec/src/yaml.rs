@@ -48,6 +48,31 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     }
 }
 
+/// Parses every document of a YAML stream (`---` separated), as other
+/// tools' files are written: YAML 1.1 booleans accepted, duplicate keys
+/// kept as separate entries for the caller to report. Empty documents are
+/// dropped. A syntax error anywhere fails the whole stream.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, Diagnostic> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(Diagnostic::error(
+            codes::YAML_SYNTAX,
+            format!("the file is {} bytes; berth reads YAML files up to {MAX_INPUT_BYTES} bytes", text.len()),
+        ));
+    }
+    let options = serde_saphyr::options! {
+        duplicate_keys: DuplicateKeyPolicy::PassThrough,
+        strict_booleans: false,
+        with_snippet: false,
+    };
+    let documents: Result<Vec<Spanned<RawNode>>, _> = serde_saphyr::from_multiple_with_options(text, options);
+    match documents {
+        Ok(docs) => {
+            Ok(docs.into_iter().filter(|d| !matches!(d.value, RawNode::Null)).map(|d| convert(d, text)).collect())
+        }
+        Err(error) => Err(syntax_error(&error, text)),
+    }
+}
+
 fn syntax_error(error: &serde_saphyr::Error, text: &str) -> Diagnostic {
     let message = error.to_string();
     // serde-saphyr prefixes "line L column C: "; the span carries that already.

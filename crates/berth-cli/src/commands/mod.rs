@@ -1,3 +1,4 @@
+mod check;
 mod init;
 mod plan;
 mod render;
@@ -18,6 +19,7 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(&args),
         Command::Validate(args) => validate::run(&args, color),
         Command::Plan(args) => plan::run(&args, color),
+        Command::Check(args) => check::run(&args, color),
         Command::Render(args) => render::run(&args, color, render::Mode::Write),
         Command::Diff(args) => render::run(&args, color, render::Mode::Diff),
         Command::Up(args) => stack::up(&args, color),

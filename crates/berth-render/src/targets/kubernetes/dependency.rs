@@ -6,7 +6,7 @@ use berth_spec::DependencyKind;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -28,6 +28,16 @@ fn exec_probe(command: &[&str], period: i32, failures: i32) -> Probe {
         period_seconds: Some(period),
         timeout_seconds: Some(5),
         failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+fn tcp_probe(port: &str, period: i32) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::String(port.to_owned()), ..TCPSocketAction::default() }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(3),
         ..Probe::default()
     }
 }
@@ -94,8 +104,10 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
             protocol: Some("TCP".to_owned()),
             ..ContainerPort::default()
         }]),
-        readiness_probe: Some(probe.clone()),
-        liveness_probe: Some(Probe { period_seconds: Some(20), ..probe }),
+        // Readiness asks the server to answer; liveness only that it still
+        // accepts connections, so a slow query or auth change never restarts it.
+        readiness_probe: Some(probe),
+        liveness_probe: Some(tcp_probe(d.kind.as_str(), 20)),
         resources: Some(ResourceRequirements {
             requests: quantities(d.resources.requests.and_then(|r| r.cpu), d.resources.requests.and_then(|r| r.memory)),
             limits: quantities(d.resources.limits.and_then(|r| r.cpu), d.resources.limits.and_then(|r| r.memory)),
@@ -152,6 +164,7 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
                 period_seconds: Some(30),
                 ..Probe::default()
             }),
+            liveness_probe: Some(tcp_probe(port_name, 60)),
             resources: Some(fixed_resources((10, 32 << 20), (200, 128 << 20))),
             security_context: Some(container_security(true, 65534, &["ALL".to_owned()], &[])),
             ..Container::default()

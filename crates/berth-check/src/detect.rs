@@ -1,0 +1,83 @@
+//! What a file is, from its name first and its content second.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A berth spec (`berth.yaml`, or YAML with `version:` and `services:` and `name:`).
+    BerthSpec,
+    /// Kubernetes objects: multi-document YAML, `List`s, Kustomize output.
+    Kubernetes,
+    Compose,
+    Dockerfile,
+    Nginx,
+    PrometheusConfig,
+    PrometheusRules,
+    Systemd,
+    /// Not a deployment file berth reads; skipped without a finding.
+    Other,
+}
+
+pub fn kind(path: &str, text: &str) -> Kind {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    if lower == "dockerfile" || lower.starts_with("dockerfile.") || lower.ends_with(".dockerfile") {
+        return Kind::Dockerfile;
+    }
+    if [".service", ".socket", ".timer", ".mount", ".target", ".path"].iter().any(|e| lower.ends_with(e)) {
+        return Kind::Systemd;
+    }
+    if lower.ends_with(".conf") && (text.contains("server {") || text.contains("http {") || text.contains("upstream "))
+        || lower == "nginx.conf"
+    {
+        return Kind::Nginx;
+    }
+    let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
+    if !yaml {
+        return Kind::Other;
+    }
+    if lower == "berth.yaml" || lower == "berth.yml" {
+        return Kind::BerthSpec;
+    }
+    if lower.starts_with("docker-compose") || lower.starts_with("compose.") || lower.starts_with("compose-") {
+        return Kind::Compose;
+    }
+    let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
+    if has_top("apiVersion") || text.contains("\napiVersion:") || text.contains("\n  apiVersion:") {
+        return Kind::Kubernetes;
+    }
+    if has_top("scrape_configs") || has_top("global") && has_top("rule_files") {
+        return Kind::PrometheusConfig;
+    }
+    if has_top("groups") && text.contains("rules:") {
+        return Kind::PrometheusRules;
+    }
+    if has_top("services") && (has_top("volumes") || has_top("networks") || text.contains("image:")) && !has_top("name")
+    {
+        return Kind::Compose;
+    }
+    if has_top("version") && has_top("name") && has_top("services") {
+        return Kind::BerthSpec;
+    }
+    Kind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_then_content() {
+        assert_eq!(kind("app/Dockerfile", ""), Kind::Dockerfile);
+        assert_eq!(kind("build/api.Dockerfile", ""), Kind::Dockerfile);
+        assert_eq!(kind("deploy/web.service", ""), Kind::Systemd);
+        assert_eq!(kind("docker-compose.override.yml", ""), Kind::Compose);
+        assert_eq!(kind("k8s/all.yaml", "---\napiVersion: v1\nkind: Service\n"), Kind::Kubernetes);
+        assert_eq!(kind("prom/rules.yml", "groups:\n  - name: x\n    rules: []\n"), Kind::PrometheusRules);
+        assert_eq!(kind("prometheus.yml", "scrape_configs:\n  - job_name: a\n"), Kind::PrometheusConfig);
+        assert_eq!(kind("berth.yaml", ""), Kind::BerthSpec);
+        assert_eq!(kind("README.md", ""), Kind::Other);
+        assert_eq!(kind("values.yaml", "replicaCount: 1\n"), Kind::Other);
+    }
+}

@@ -1,0 +1,29 @@
+use berth_diagnostics::{ColorChoice, Diagnostic, Severity, render_human};
+
+use crate::Report;
+
+pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
+    let choice = if color { ColorChoice::Always } else { ColorChoice::Never };
+    let mut out = String::new();
+    for (index, file) in report.files.iter().enumerate() {
+        let shown: Vec<Diagnostic> = report
+            .findings
+            .iter()
+            .filter(|f| f.file == index && f.suppressed.is_none() && f.diagnostic.severity >= threshold)
+            .map(|f| f.diagnostic.clone())
+            .collect();
+        if !shown.is_empty() {
+            out.push_str(&render_human(file, &shown, choice));
+        }
+    }
+    let active: Vec<_> = report.active(threshold).collect();
+    let errors = active.iter().filter(|f| f.diagnostic.severity == Severity::Error).count();
+    let warnings = active.len() - errors;
+    let suppressed = report.findings.iter().filter(|f| f.suppressed.is_some()).count();
+    let checked = report.kinds.iter().filter(|k| **k != crate::Kind::Other).count();
+    out.push_str(&format!(
+        "checked {checked} file(s): {errors} error(s), {warnings} warning(s){}\n",
+        if suppressed > 0 { format!(", {suppressed} suppressed") } else { String::new() }
+    ));
+    out
+}

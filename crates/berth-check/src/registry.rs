@@ -1,0 +1,61 @@
+//! The one table of rules. A code, once published, keeps its meaning.
+
+use crate::rule::{Rule, RuleInfo};
+use crate::rules::*;
+
+#[derive(Debug)]
+pub struct Entry {
+    pub info: RuleInfo,
+    pub rule: &'static dyn Rule,
+}
+
+macro_rules! registry {
+    ($($module:ident::$rule:ident),* $(,)?) => {
+        pub static RULES: &[Entry] = &[$(Entry { info: $module::$rule::INFO, rule: &$module::$rule }),*];
+    };
+}
+
+registry![
+    privileged_container::PrivilegedContainer,
+    runs_as_root::RunsAsRoot,
+    privilege_escalation::PrivilegeEscalation,
+    writable_root_filesystem::WritableRootFilesystem,
+    missing_resources::MissingResources,
+    missing_probes::MissingProbes,
+    identical_probes::IdenticalProbes,
+    mutable_image_tag::MutableImageTag,
+    host_namespaces::HostNamespaces,
+    host_path::HostPath,
+    dangerous_capabilities::DangerousCapabilities,
+    secret_in_env::SecretInEnv,
+    service_target_port::ServiceTargetPort,
+    service_selects_nothing::ServiceSelectsNothing,
+    network_policy_port::NetworkPolicyPort,
+    duplicate_autoscalers::DuplicateAutoscalers,
+    autoscaler_with_replicas::AutoscalerWithReplicas,
+    dockerfile_root_user::DockerfileRootUser,
+    unpinned_base_image::UnpinnedBaseImage,
+    add_instead_of_copy::AddInsteadOfCopy,
+    duplicate_key::DuplicateKey,
+];
+
+/// The rule with this code (`K001`) or name (`privileged-container`).
+pub fn find(code_or_name: &str) -> Option<&'static Entry> {
+    RULES.iter().find(|e| e.info.code.id.eq_ignore_ascii_case(code_or_name) || e.info.code.name == code_or_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_documented() {
+        for (i, a) in RULES.iter().enumerate() {
+            assert!(!a.info.why.trim().is_empty(), "{} has no documentation", a.info.code.id);
+            for b in &RULES[..i] {
+                assert_ne!(a.info.code.id, b.info.code.id);
+                assert_ne!(a.info.code.name, b.info.code.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+use crate::rule::{Context, Rule, Sink};
+
+crate::declare_rule! {
+    /// An image whose final stage never switches to another user runs its
+    /// process as root, unless every place that runs it remembers to
+    /// override the user.
+    DockerfileRootUser {
+        code: "D001",
+        name: "dockerfile-root-user",
+        severity: Warning,
+        fix: "create an unprivileged user and end the final stage with `USER <name or uid>`",
+    }
+}
+
+impl Rule for DockerfileRootUser {
+    fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        for d in cx.graph.dockerfiles {
+            let last_user = d.final_stage().filter(|i| i.keyword == "USER").last();
+            match last_user {
+                Some(u) => {
+                    let user = u.args.split(':').next().unwrap_or("").trim();
+                    if user == "root" || user == "0" {
+                        sink.report(d.file, u.span, "the image runs as root (`USER root` is the final USER)");
+                    }
+                }
+                None => {
+                    if let Some(from) = d.final_stage().find(|i| i.keyword == "FROM") {
+                        sink.report(d.file, from.span, "the final stage never sets USER, so the image runs as root");
+                    }
+                }
+            }
+        }
+    }
+}

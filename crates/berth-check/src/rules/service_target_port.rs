@@ -1,0 +1,55 @@
+use crate::graph::place;
+use crate::rule::{Context, Rule, Sink};
+
+crate::declare_rule! {
+    /// A Service whose `targetPort` no selected pod declares sends traffic
+    /// to a closed port: every request through it fails, while each file
+    /// looks fine alone. Named target ports must match a container port's
+    /// `name`.
+    ServiceTargetPort {
+        code: "X001",
+        name: "service-target-port",
+        severity: Error,
+        fix: "make `targetPort` the container's `containerPort` (or its name), or declare the port on the container",
+    }
+}
+
+impl Rule for ServiceTargetPort {
+    fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        for service in &cx.graph.services {
+            let object = &cx.graph.objects[service.object];
+            if service.selector.is_empty() {
+                continue;
+            }
+            let selected: Vec<_> = cx.graph.selected(object.namespace, &service.selector).collect();
+            // Pods that declare no ports at all say nothing; X002 covers "selects nothing".
+            let declaring: Vec<_> = selected.iter().filter(|w| w.ports().next().is_some()).collect();
+            if declaring.is_empty() {
+                continue;
+            }
+            for port in &service.ports {
+                if declaring.iter().any(|w| w.listens_on(&port.target)) {
+                    continue;
+                }
+                let w = declaring[0];
+                let o = &cx.graph.objects[w.object];
+                let declared: Vec<String> = w
+                    .ports()
+                    .map(|p| p.name.map_or_else(|| p.port.to_string(), |n| format!("{} ({n})", p.port)))
+                    .collect();
+                sink.report(
+                    object.file,
+                    port.span,
+                    format!(
+                        "{} targets port {} but {} ({}) listens on {}",
+                        object.title(),
+                        port.target,
+                        o.title(),
+                        place(cx.files, o.file, o.span),
+                        declared.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}

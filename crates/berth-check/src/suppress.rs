@@ -1,0 +1,73 @@
+//! Suppressions, each with a reason. A suppressed finding is kept (SARIF
+//! shows it with its justification); it only stops counting.
+//!
+//! - Kubernetes: an annotation on the object, `ignore.berth.dev/<CODE>:
+//!   <reason>`, or `ignore.berth.dev/<CODE>.<container>: <reason>` for one
+//!   container. Pod template annotations work the same.
+//! - Any file: a comment `# berth: ignore[<CODE>] <reason>` on the line of
+//!   the finding or the line above it.
+
+use berth_diagnostics::SourceFile;
+
+use crate::Finding;
+use crate::graph::Graph;
+
+const PREFIX: &str = "ignore.berth.dev/";
+
+/// A comment directive on `line` (0-based) of `text`: (code, reason).
+fn comment_directive(line: &str) -> Option<(&str, &str)> {
+    let at = line.find("berth: ignore[")?;
+    let rest = &line[at + "berth: ignore[".len()..];
+    let (code, reason) = rest.split_once(']')?;
+    Some((code.trim(), reason.trim()))
+}
+
+pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) {
+    for finding in findings.iter_mut() {
+        let code = finding.diagnostic.code.id;
+        let Some(span) = finding.diagnostic.span else { continue };
+        let file = &files[finding.file];
+        // Comments: the finding's line or the one above.
+        let line = file.line_col(span.start).line;
+        let lines: Vec<&str> =
+            file.text.lines().skip(line.saturating_sub(2)).take(if line >= 2 { 2 } else { 1 }).collect();
+        let by_comment =
+            lines.iter().rev().filter_map(|l| comment_directive(l)).find(|(c, _)| c.eq_ignore_ascii_case(code));
+        if let Some((_, reason)) = by_comment {
+            finding.suppressed = Some(reason_or_default(reason));
+            continue;
+        }
+        // Annotations: the object holding the finding, then its containers.
+        let holder = graph
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.file == finding.file && o.node.span.start <= span.start)
+            .max_by_key(|(_, o)| o.node.span.start);
+        let Some((index, object)) = holder else { continue };
+        let mut annotations: Vec<&(String, String)> = object.annotations.iter().collect();
+        let workload = graph.workloads.iter().find(|w| w.object == index);
+        if let Some(w) = workload {
+            annotations.extend(&w.pod_annotations);
+        }
+        let container = workload.and_then(|w| {
+            w.containers
+                .iter()
+                .filter(|c| c.node.span.start <= span.start)
+                .max_by_key(|c| c.node.span.start)
+                .map(|c| c.name)
+        });
+        let wanted = format!("{PREFIX}{code}");
+        let wanted_container = container.map(|c| format!("{wanted}.{c}"));
+        let matched = annotations.iter().find(|(k, _)| {
+            k.eq_ignore_ascii_case(&wanted) || wanted_container.as_deref().is_some_and(|w| k.eq_ignore_ascii_case(w))
+        });
+        if let Some((_, reason)) = matched {
+            finding.suppressed = Some(reason_or_default(reason));
+        }
+    }
+}
+
+fn reason_or_default(reason: &str) -> String {
+    if reason.is_empty() { "(no reason given)".to_owned() } else { reason.to_owned() }
+}
