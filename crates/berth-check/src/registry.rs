@@ -44,6 +44,39 @@ pub fn find(code_or_name: &str) -> Option<&'static Entry> {
     RULES.iter().find(|e| e.info.code.id.eq_ignore_ascii_case(code_or_name) || e.info.code.name == code_or_name)
 }
 
+/// `docs/rules.md`: every rule's code, name, severity, documentation and fix,
+/// from the rule structs' doc comments.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "<!-- Generated from the rules in crates/berth-check/src/rules. Do not edit by hand. -->\n\n# berth check rules\n\n\
+         Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `Y` the YAML itself, and `X` rules\n\
+         connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
+         (or `ignore.berth.dev/<CODE>.<container>`), or a comment `# berth: ignore[<CODE>] <reason>` on or above the line.\n\n\
+         | code | name | severity |\n| --- | --- | --- |\n",
+    );
+    for e in RULES {
+        out.push_str(&format!(
+            "| [{id}](#{lower}-{name}) | {name} | {severity} |\n",
+            id = e.info.code.id,
+            lower = e.info.code.id.to_ascii_lowercase(),
+            name = e.info.code.name,
+            severity = e.info.severity.as_str()
+        ));
+    }
+    for e in RULES {
+        let why: Vec<&str> = e.info.why.lines().map(str::trim).collect();
+        out.push_str(&format!(
+            "\n## {} {}\n\nSeverity: {}.\n\n{}\n\n**Fix:** {}.\n",
+            e.info.code.id,
+            e.info.code.name,
+            e.info.severity.as_str(),
+            why.join(" ").trim(),
+            e.info.fix
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

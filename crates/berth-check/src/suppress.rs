@@ -23,6 +23,11 @@ fn comment_directive(line: &str) -> Option<(&str, &str)> {
 }
 
 pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) {
+    // Objects by file, so each finding looks only at its own file's objects.
+    let mut by_file: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
+    for (index, object) in graph.objects.iter().enumerate() {
+        by_file[object.file].push(index);
+    }
     for finding in findings.iter_mut() {
         let code = finding.diagnostic.code.id;
         let Some(span) = finding.diagnostic.span else { continue };
@@ -38,15 +43,14 @@ pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) 
             continue;
         }
         // Annotations: the object holding the finding, then its containers.
-        let holder = graph
-            .objects
+        let holder = by_file[finding.file]
             .iter()
-            .enumerate()
-            .filter(|(_, o)| o.file == finding.file && o.node.span.start <= span.start)
+            .map(|i| (*i, &graph.objects[*i]))
+            .filter(|(_, o)| o.node.span.start <= span.start)
             .max_by_key(|(_, o)| o.node.span.start);
         let Some((index, object)) = holder else { continue };
         let mut annotations: Vec<&(String, String)> = object.annotations.iter().collect();
-        let workload = graph.workloads.iter().find(|w| w.object == index);
+        let workload = graph.workload_of(index);
         if let Some(w) = workload {
             annotations.extend(&w.pod_annotations);
         }

@@ -26,6 +26,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("schema/berth.schema.json", berth_spec::schema::json_schema()),
         ("docs/spec.md", berth_spec::reference::markdown()),
         ("docs/cli.md", cli_reference()),
+        ("docs/rules.md", berth_check::registry::markdown()),
     ];
     files.extend(COMPLETIONS.iter().map(|(shell, path)| (*path, completion(*shell))));
     files

@@ -6,6 +6,8 @@ mod dockerfile;
 mod kubernetes;
 pub mod yaml;
 
+use std::collections::HashMap;
+
 use berth_diagnostics::{Code, SourceFile, Span};
 use berth_spec::Node;
 
@@ -28,11 +30,32 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// Parses every file, spread over the machine's cores: parsing is most
+    /// of the work and each file stands alone.
     pub fn read(files: &[SourceFile], kinds: &[Kind], findings: &mut Vec<Finding>) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 16);
+        let chunk = files.len().div_ceil(threads).max(64);
+        let indices: Vec<usize> = (0..files.len()).collect();
+        let parts: Vec<(Self, Vec<Finding>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                indices.chunks(chunk).map(|part| scope.spawn(move || Self::read_part(files, kinds, part))).collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
         let mut parsed = Self::default();
-        for (index, (file, kind)) in files.iter().zip(kinds).enumerate() {
-            match kind {
-                Kind::Kubernetes => match berth_spec::parse_documents(&file.text) {
+        for (part, part_findings) in parts {
+            parsed.yaml.extend(part.yaml);
+            parsed.dockerfiles.extend(part.dockerfiles);
+            findings.extend(part_findings);
+        }
+        parsed
+    }
+
+    fn read_part(files: &[SourceFile], kinds: &[Kind], part: &[usize]) -> (Self, Vec<Finding>) {
+        let mut parsed = Self::default();
+        let mut findings = Vec::new();
+        for &index in part {
+            match kinds[index] {
+                Kind::Kubernetes => match berth_spec::parse_documents(&files[index].text) {
                     Ok(docs) => parsed.yaml.push((index, docs)),
                     Err(mut d) => {
                         d.code = PARSE_ERROR;
@@ -40,11 +63,11 @@ impl Parsed {
                         findings.push(Finding { file: index, diagnostic: d, suppressed: None });
                     }
                 },
-                Kind::Dockerfile => parsed.dockerfiles.push(Dockerfile::parse(index, &file.text)),
+                Kind::Dockerfile => parsed.dockerfiles.push(Dockerfile::parse(index, &files[index].text)),
                 _ => {}
             }
         }
-        parsed
+        (parsed, findings)
     }
 }
 
@@ -58,6 +81,11 @@ pub struct Graph<'a> {
     pub dockerfiles: &'a [Dockerfile],
     /// Every YAML document, for rules on the text itself (duplicate keys).
     pub documents: Vec<(usize, &'a Node)>,
+    /// Workloads by (namespace, pod label key, value): selectors look up
+    /// candidates here instead of scanning every workload.
+    by_label: HashMap<(Option<&'a str>, String, String), Vec<usize>>,
+    /// Workloads by (namespace, kind, name).
+    by_name: HashMap<(Option<&'a str>, &'a str, &'a str), usize>,
 }
 
 impl<'a> Graph<'a> {
@@ -69,7 +97,25 @@ impl<'a> Graph<'a> {
                 kubernetes::add(&mut graph, *file, doc);
             }
         }
+        for (index, w) in graph.workloads.iter().enumerate() {
+            let o = &graph.objects[w.object];
+            for (k, v) in &w.pod_labels {
+                graph.by_label.entry((o.namespace, k.clone(), v.clone())).or_default().push(index);
+            }
+            graph.by_name.entry((o.namespace, o.kind, o.name)).or_insert(index);
+        }
         graph
+    }
+
+    /// The workload of this kind and name in `namespace`.
+    pub fn workload_named(&self, namespace: Option<&str>, kind: &str, name: &str) -> Option<&Workload<'a>> {
+        self.by_name.get(&(namespace, kind, name)).map(|i| &self.workloads[*i])
+    }
+
+    /// The workload that object `object` is, if it is one.
+    pub fn workload_of(&self, object: usize) -> Option<&Workload<'a>> {
+        // Workloads are pushed in object order.
+        self.workloads.binary_search_by_key(&object, |w| w.object).ok().map(|i| &self.workloads[i])
     }
 
     /// The workloads whose pods `selector` selects (same namespace).
@@ -78,10 +124,17 @@ impl<'a> Graph<'a> {
         namespace: Option<&'g str>,
         selector: &'g [(String, String)],
     ) -> impl Iterator<Item = &'g Workload<'a>> + 'g {
-        self.workloads.iter().filter(move |w| {
-            self.objects[w.object].namespace == namespace
-                && selector.iter().all(|(k, v)| w.pod_labels.iter().any(|(wk, wv)| wk == k && wv == v))
-        })
+        // An empty selector selects every pod of the namespace.
+        let candidates: Vec<usize> = match selector.first() {
+            Some((k, v)) => self.by_label.get(&(namespace, k.clone(), v.clone())).cloned().unwrap_or_default(),
+            None => (0..self.workloads.len())
+                .filter(|i| self.objects[self.workloads[*i].object].namespace == namespace)
+                .collect(),
+        };
+        candidates
+            .into_iter()
+            .map(|i| &self.workloads[i])
+            .filter(move |w| selector.iter().all(|(k, v)| w.pod_labels.iter().any(|(wk, wv)| wk == k && wv == v)))
     }
 }
 

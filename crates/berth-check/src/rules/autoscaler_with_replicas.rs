@@ -17,11 +17,8 @@ impl Rule for AutoscalerWithReplicas {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         for hpa in &cx.graph.autoscalers {
             let oh = &cx.graph.objects[hpa.object];
-            for w in &cx.graph.workloads {
+            if let Some(w) = cx.graph.workload_named(oh.namespace, hpa.target_kind, hpa.target_name) {
                 let o = &cx.graph.objects[w.object];
-                if o.kind != hpa.target_kind || o.name != hpa.target_name || o.namespace != oh.namespace {
-                    continue;
-                }
                 if let Some((n, span)) = w.replicas {
                     sink.report(
                         o.file,

@@ -14,14 +14,12 @@ crate::declare_rule! {
 
 impl Rule for DuplicateAutoscalers {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
-        let hpas = &cx.graph.autoscalers;
-        for (i, a) in hpas.iter().enumerate() {
+        let mut first_by_target = std::collections::HashMap::new();
+        for a in &cx.graph.autoscalers {
             let oa = &cx.graph.objects[a.object];
-            let first = hpas[..i].iter().find(|b| {
-                let ob = &cx.graph.objects[b.object];
-                b.target_kind == a.target_kind && b.target_name == a.target_name && ob.namespace == oa.namespace
-            });
-            if let Some(b) = first {
+            let first = *first_by_target.entry((oa.namespace, a.target_kind, a.target_name)).or_insert(a);
+            if !std::ptr::eq(first, a) {
+                let b = first;
                 let ob = &cx.graph.objects[b.object];
                 sink.report(
                     oa.file,
