@@ -15,6 +15,8 @@ pub enum Kind {
     PrometheusConfig,
     PrometheusRules,
     Systemd,
+    /// A `.env` file: values for compose interpolation, not checked itself.
+    EnvFile,
     /// Not a deployment file berth reads; skipped without a finding.
     Other,
 }
@@ -22,6 +24,9 @@ pub enum Kind {
 pub fn kind(path: &str, text: &str) -> Kind {
     let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
     let lower = name.to_ascii_lowercase();
+    if lower == ".env" {
+        return Kind::EnvFile;
+    }
     if lower == "dockerfile" || lower.starts_with("dockerfile.") || lower.ends_with(".dockerfile") {
         return Kind::Dockerfile;
     }

@@ -36,6 +36,11 @@ registry![
     dockerfile_root_user::DockerfileRootUser,
     unpinned_base_image::UnpinnedBaseImage,
     add_instead_of_copy::AddInsteadOfCopy,
+    compose_port_all_interfaces::ComposePortAllInterfaces,
+    compose_credentials_in_environment::ComposeCredentialsInEnvironment,
+    depends_on_without_healthcheck::DependsOnWithoutHealthcheck,
+    replicas_with_fixed_host_port::ReplicasWithFixedHostPort,
+    compose_host_access::ComposeHostAccess,
     duplicate_key::DuplicateKey,
 ];
 
@@ -49,7 +54,7 @@ pub fn find(code_or_name: &str) -> Option<&'static Entry> {
 pub fn markdown() -> String {
     let mut out = String::from(
         "<!-- Generated from the rules in crates/berth-check/src/rules. Do not edit by hand. -->\n\n# berth check rules\n\n\
-         Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `Y` the YAML itself, and `X` rules\n\
+         Codes are stable. `K` rules read Kubernetes objects, `C` compose files, `D` Dockerfiles, `Y` the YAML itself, and `X` rules\n\
          connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
          (or `ignore.berth.dev/<CODE>.<container>`), or a comment `# berth: ignore[<CODE>] <reason>` on or above the line.\n\n\
          | code | name | severity |\n| --- | --- | --- |\n",

@@ -1,5 +1,6 @@
 //! A berth spec in the checked tree: its own diagnostics, plus the files it
-//! renders, which go through the same rules as hand-written ones.
+//! renders (Kubernetes manifests and the compose file), which go through the
+//! same rules as hand-written ones.
 
 use berth_render::Target;
 
@@ -12,7 +13,7 @@ pub fn expand(input: &Input, environment: Option<&str>, file: usize, findings: &
     findings.extend(loaded.diagnostics.into_iter().map(|diagnostic| Finding { file, diagnostic, suppressed: None }));
     let Some(spec) = loaded.spec else { return Vec::new() };
     let plan = berth_plan::build(&spec, environment);
-    berth_render::render(&plan, &[Target::Kubernetes])
+    berth_render::render(&plan, &[Target::Kubernetes, Target::Compose])
         .files
         .into_iter()
         .map(|f| Input { path: format!("{} → {}", input.path, f.path), text: f.contents })

@@ -16,7 +16,7 @@ pub fn render(report: &Report, threshold: Severity) -> String {
     let mut suites = String::new();
     let (mut total_tests, mut total_failures) = (0, 0);
     for (index, (file, kind)) in report.files.iter().zip(&report.kinds).enumerate() {
-        if *kind == Kind::Other {
+        if matches!(kind, Kind::Other | Kind::EnvFile) {
             continue;
         }
         let mut cases = String::new();

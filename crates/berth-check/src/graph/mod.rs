@@ -2,6 +2,7 @@
 //! and what they say about pods, ports and selectors; Dockerfiles. Rules
 //! read the graph, never the raw files.
 
+pub mod compose;
 mod dockerfile;
 mod kubernetes;
 pub mod yaml;
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 use berth_diagnostics::{Code, SourceFile, Span};
 use berth_spec::Node;
 
+pub use compose::ComposeService;
 pub use dockerfile::{Dockerfile, Instruction};
 pub use kubernetes::{
     Autoscaler, Container, ContainerPort, NetworkPolicy, Object, PolicyPeer, PortRef, Service, ServicePort, Workload,
@@ -27,6 +29,10 @@ pub struct Parsed {
     /// (file, YAML documents)
     pub yaml: Vec<(usize, Vec<Node>)>,
     pub dockerfiles: Vec<Dockerfile>,
+    /// (file, path, the compose document)
+    pub compose: Vec<(usize, String, Node)>,
+    /// (project directory, variables) from `.env` files.
+    pub env_files: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl Parsed {
@@ -45,6 +51,8 @@ impl Parsed {
         for (part, part_findings) in parts {
             parsed.yaml.extend(part.yaml);
             parsed.dockerfiles.extend(part.dockerfiles);
+            parsed.compose.extend(part.compose);
+            parsed.env_files.extend(part.env_files);
             findings.extend(part_findings);
         }
         parsed
@@ -57,13 +65,19 @@ impl Parsed {
             match kinds[index] {
                 Kind::Kubernetes => match berth_spec::parse_documents(&files[index].text) {
                     Ok(docs) => parsed.yaml.push((index, docs)),
-                    Err(mut d) => {
-                        d.code = PARSE_ERROR;
-                        d.message = format!("{} (the rest of the files are still checked)", d.message);
-                        findings.push(Finding { file: index, diagnostic: d, suppressed: None });
-                    }
+                    Err(d) => findings.push(parse_failure(index, d)),
                 },
                 Kind::Dockerfile => parsed.dockerfiles.push(Dockerfile::parse(index, &files[index].text)),
+                Kind::Compose => match berth_spec::parse_documents(&files[index].text) {
+                    Ok(mut docs) if !docs.is_empty() => {
+                        parsed.compose.push((index, files[index].name.clone(), docs.swap_remove(0)));
+                    }
+                    Ok(_) => {}
+                    Err(d) => findings.push(parse_failure(index, d)),
+                },
+                Kind::EnvFile => parsed
+                    .env_files
+                    .push((compose::project_of(&files[index].name), compose::parse_env(&files[index].text))),
                 _ => {}
             }
         }
@@ -71,8 +85,16 @@ impl Parsed {
     }
 }
 
+fn parse_failure(file: usize, mut d: berth_diagnostics::Diagnostic) -> Finding {
+    d.code = PARSE_ERROR;
+    d.message = format!("{} (the rest of the files are still checked)", d.message);
+    Finding { file, diagnostic: d, suppressed: None }
+}
+
 #[derive(Debug, Default)]
 pub struct Graph<'a> {
+    /// Compose services, base files before their overrides.
+    pub compose: Vec<ComposeService<'a>>,
     pub objects: Vec<Object<'a>>,
     pub workloads: Vec<Workload<'a>>,
     pub services: Vec<Service<'a>>,
@@ -91,6 +113,16 @@ pub struct Graph<'a> {
 impl<'a> Graph<'a> {
     pub fn build(parsed: &'a Parsed) -> Self {
         let mut graph = Graph { dockerfiles: &parsed.dockerfiles, ..Graph::default() };
+        let mut compose_files: Vec<&(usize, String, Node)> = parsed.compose.iter().collect();
+        // Overrides after the files they override, as compose applies them.
+        compose_files.sort_by_key(|(file, path, _)| (path.contains(".override."), *file));
+        for (file, path, doc) in compose_files {
+            let project = compose::project_of(path);
+            let env: Vec<(String, String)> =
+                parsed.env_files.iter().filter(|(p, _)| *p == project).flat_map(|(_, vars)| vars.clone()).collect();
+            graph.documents.push((*file, doc));
+            graph.compose.extend(compose::services(*file, path, doc, &env));
+        }
         for (file, docs) in &parsed.yaml {
             for doc in docs {
                 graph.documents.push((*file, doc));
@@ -105,6 +137,15 @@ impl<'a> Graph<'a> {
             graph.by_name.entry((o.namespace, o.kind, o.name)).or_insert(index);
         }
         graph
+    }
+
+    /// Every declaration of a compose service (base file and overrides).
+    pub fn compose_service<'g>(
+        &'g self,
+        project: &'g str,
+        name: &'g str,
+    ) -> impl Iterator<Item = &'g ComposeService<'a>> + 'g {
+        self.compose.iter().filter(move |s| s.project == project && s.name == name)
     }
 
     /// The workload of this kind and name in `namespace`.

@@ -1,0 +1,282 @@
+//! docker-compose files into the graph: services with their published
+//! ports, environment, dependencies, health checks, replicas and mounts.
+//! Values are interpolated from the `.env` file next to the compose file
+//! (`${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$VAR`; `$$` is a
+//! literal `$`). Override files (`docker-compose.override.yml`,
+//! `compose.override.yaml`) add to the services of the same directory.
+
+use berth_diagnostics::Span;
+use berth_spec::{Node, NodeKind};
+
+use super::yaml::{at, bool_at, int_at, seq, str_at};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    /// `None` binds every interface.
+    pub host_ip: Option<String>,
+    /// `None` lets Docker pick a free host port.
+    pub published: Option<String>,
+    pub target: Option<i64>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvVar {
+    pub name: String,
+    /// After interpolation; `None` when passed through from the shell.
+    pub value: Option<String>,
+    /// Whether the written value came from interpolation (`${...}`).
+    pub interpolated: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    pub service: String,
+    /// `service_started` when not written.
+    pub condition: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComposeService<'a> {
+    pub file: usize,
+    /// The directory of the compose file: files there form one project.
+    pub project: String,
+    pub name: &'a str,
+    pub node: &'a Node,
+    pub span: Span,
+    pub image: Option<String>,
+    pub ports: Vec<PublishedPort>,
+    pub environment: Vec<EnvVar>,
+    pub depends_on: Vec<Dependency>,
+    /// A `healthcheck` that is not `disable: true`, in this file or an override.
+    pub healthcheck: bool,
+    pub replicas: Option<(i64, Span)>,
+}
+
+/// The project a compose file belongs to: its directory.
+pub fn project_of(path: &str) -> String {
+    path.rsplit_once(['/', '\\']).map_or_else(String::new, |(dir, _)| dir.to_owned())
+}
+
+/// `KEY=value` lines of a `.env` file (comments, `export ` and quotes handled).
+pub fn parse_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            Some((k.trim().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Interpolates `${VAR}`-style references; returns the text and whether
+/// any reference was present.
+pub fn interpolate(text: &str, env: &[(String, String)]) -> (String, bool) {
+    let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut out = String::with_capacity(text.len());
+    let mut found = false;
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('{') {
+            let Some(end) = inner.find('}') else {
+                out.push_str(&rest[i..]);
+                return (out, found);
+            };
+            found = true;
+            let expr = &inner[..end];
+            let (name, default) = match expr.find([':', '-', '?']) {
+                Some(p) => {
+                    let op = &expr[p..];
+                    let default = op.strip_prefix(":-").or_else(|| op.strip_prefix('-')).unwrap_or("");
+                    (&expr[..p], default)
+                }
+                None => (expr, ""),
+            };
+            out.push_str(lookup(name).filter(|v| !v.is_empty()).unwrap_or(default));
+            rest = &inner[end + 1..];
+        } else {
+            let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if name.is_empty() {
+                out.push('$');
+                rest = after;
+            } else {
+                found = true;
+                out.push_str(lookup(&name).unwrap_or(""));
+                rest = &after[name.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, found)
+}
+
+fn scalar(node: &Node, env: &[(String, String)]) -> Option<(String, bool)> {
+    node.scalar_text().map(|t| interpolate(&t, env))
+}
+
+/// `[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]`, with IPv6 in brackets.
+fn short_port(text: &str, span: Span) -> PublishedPort {
+    let text = text.split('/').next().unwrap_or(text);
+    let (host_ip, rest) = if let Some(stripped) = text.strip_prefix('[') {
+        match stripped.split_once("]:") {
+            Some((ip, rest)) => (Some(ip.to_owned()), rest),
+            None => (None, text),
+        }
+    } else {
+        let parts: Vec<&str> = text.split(':').collect();
+        if parts.len() == 3 { (Some(parts[0].to_owned()), &text[parts[0].len() + 1..]) } else { (None, text) }
+    };
+    let (published, target) = match rest.rsplit_once(':') {
+        Some((p, t)) => (Some(p.to_owned()).filter(|p| !p.is_empty()), t),
+        None => (None, rest),
+    };
+    // A range target (`8000-8010`) keeps its first port.
+    let target = target.split('-').next().and_then(|t| t.parse().ok());
+    PublishedPort { host_ip: host_ip.filter(|h| !h.is_empty()), published, target, span }
+}
+
+pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, String)]) -> Vec<ComposeService<'a>> {
+    let Some(entries) = at(doc, &["services"]).and_then(Node::as_map) else { return Vec::new() };
+    let project = project_of(path);
+    entries
+        .iter()
+        .map(|entry| {
+            let s = &entry.value;
+            let ports = seq(at(s, &["ports"]))
+                .iter()
+                .filter_map(|p| match &p.kind {
+                    NodeKind::Map(_) => Some(PublishedPort {
+                        host_ip: at(p, &["host_ip"])
+                            .and_then(|n| scalar(n, env))
+                            .map(|(v, _)| v)
+                            .filter(|v| !v.is_empty()),
+                        published: at(p, &["published"])
+                            .and_then(|n| scalar(n, env))
+                            .map(|(v, _)| v)
+                            .filter(|v| !v.is_empty()),
+                        target: int_at(p, &["target"]),
+                        span: p.get("published").or_else(|| p.get("target")).map_or(p.span, |e| e.value.span),
+                    }),
+                    _ => scalar(p, env).map(|(t, _)| short_port(&t, p.span)),
+                })
+                .collect();
+            let environment = match at(s, &["environment"]).map(|n| &n.kind) {
+                Some(NodeKind::Map(vars)) => vars
+                    .iter()
+                    .map(|v| {
+                        let (value, interpolated) = match scalar(&v.value, env) {
+                            Some((t, i)) => (Some(t), i),
+                            None => (None, false),
+                        };
+                        EnvVar { name: v.key.name.clone(), value, interpolated, span: v.value.span }
+                    })
+                    .collect(),
+                Some(NodeKind::Seq(items)) => items
+                    .iter()
+                    .filter_map(|item| {
+                        let raw = item.scalar_text()?;
+                        let (name, value) = match raw.split_once('=') {
+                            Some((n, v)) => (n.to_owned(), Some(interpolate(v, env))),
+                            None => (raw.clone(), None),
+                        };
+                        Some(EnvVar {
+                            name,
+                            interpolated: value.as_ref().is_some_and(|(_, i)| *i),
+                            value: value.map(|(v, _)| v),
+                            span: item.span,
+                        })
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let depends_on = match at(s, &["depends_on"]).map(|n| &n.kind) {
+                Some(NodeKind::Seq(items)) => items
+                    .iter()
+                    .filter_map(|i| {
+                        Some(Dependency {
+                            service: i.scalar_text()?,
+                            condition: "service_started".into(),
+                            span: i.span,
+                        })
+                    })
+                    .collect(),
+                Some(NodeKind::Map(deps)) => deps
+                    .iter()
+                    .map(|d| Dependency {
+                        service: d.key.name.clone(),
+                        condition: str_at(&d.value, &["condition"]).unwrap_or("service_started").to_owned(),
+                        span: d.key.span,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let healthcheck =
+                at(s, &["healthcheck"]).is_some() && bool_at(s, &["healthcheck", "disable"]) != Some(true);
+            let replicas = at(s, &["deploy", "replicas"]).or_else(|| at(s, &["scale"])).and_then(|n| match &n.kind {
+                NodeKind::Int(i) => Some((i64::try_from(*i).ok()?, n.span)),
+                _ => Some((scalar(n, env)?.0.parse().ok()?, n.span)),
+            });
+            ComposeService {
+                file,
+                project: project.clone(),
+                name: entry.key.name.as_str(),
+                node: s,
+                span: entry.key.span,
+                image: at(s, &["image"]).and_then(|n| scalar(n, env)).map(|(v, _)| v),
+                ports,
+                environment,
+                depends_on,
+                healthcheck,
+                replicas,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_follows_compose() {
+        let env = vec![("TAG".to_owned(), "1.2".to_owned()), ("EMPTY".to_owned(), String::new())];
+        assert_eq!(interpolate("app:${TAG}", &env), ("app:1.2".to_owned(), true));
+        assert_eq!(interpolate("${MISSING:-8080}", &env).0, "8080");
+        assert_eq!(interpolate("${EMPTY:-x}", &env).0, "x");
+        assert_eq!(interpolate("$TAG-$$HOME", &env).0, "1.2-$HOME");
+        assert_eq!(interpolate("plain", &env), ("plain".to_owned(), false));
+    }
+
+    #[test]
+    fn short_port_syntax() {
+        let s = Span::new(0, 0);
+        assert_eq!(short_port("8080:80", s).host_ip, None);
+        assert_eq!(short_port("127.0.0.1:8080:80/tcp", s).host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(short_port("[::1]:8080:80", s).host_ip.as_deref(), Some("::1"));
+        assert_eq!(short_port("80", s).published, None);
+        assert_eq!(short_port("8080:80", s).target, Some(80));
+    }
+
+    #[test]
+    fn env_files() {
+        let vars = parse_env("# c\nexport A=1\nB=\"two words\"\n\nC='x'\n");
+        assert_eq!(vars, [("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into())]);
+    }
+}
