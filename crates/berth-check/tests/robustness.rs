@@ -1,0 +1,57 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
+//! Damaged input never stops a run: every fixture cut at every few bytes,
+//! and with bytes swapped, checks without a panic, and a file that no
+//! longer parses is reported while its neighbours are still checked.
+
+use std::path::Path;
+
+use berth_check::{Input, check};
+
+fn fixtures() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");
+    let mut out = Vec::new();
+    for rule in std::fs::read_dir(&root).unwrap().flatten() {
+        for case in ["bad", "good"] {
+            for file in std::fs::read_dir(rule.path().join(case)).unwrap().flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                out.push((name, std::fs::read_to_string(file.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn truncated_and_scrambled_files_never_panic() {
+    for (name, text) in fixtures() {
+        let cuts = (0..text.len()).step_by(5).filter(|i| text.is_char_boundary(*i));
+        for cut in cuts {
+            let inputs = vec![Input { path: name.clone(), text: text[..cut].to_owned() }];
+            let _ = check(inputs, None);
+        }
+        // Indentation and structure damage: swap neighbouring lines.
+        let lines: Vec<&str> = text.lines().collect();
+        for i in 1..lines.len() {
+            let mut swapped = lines.clone();
+            swapped.swap(i - 1, i);
+            let _ = check(vec![Input { path: name.clone(), text: swapped.join("\n") }], None);
+        }
+    }
+}
+
+#[test]
+fn a_broken_file_is_reported_and_the_rest_still_checked() {
+    let broken =
+        Input { path: "broken.yaml".into(), text: "apiVersion: v1\nkind: Service\nmetadata: [unclosed\n".into() };
+    let privileged = Input {
+        path: "deploy.yaml".into(),
+        text: std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules/K001/bad/deploy.yaml"))
+            .unwrap(),
+    };
+    let report = check(vec![broken, privileged], None);
+    let codes: Vec<(&str, &str)> =
+        report.findings.iter().map(|f| (report.files[f.file].name.as_str(), f.diagnostic.code.id)).collect();
+    assert!(codes.contains(&("broken.yaml", "E001")), "{codes:?}");
+    assert!(codes.contains(&("deploy.yaml", "K001")), "{codes:?}");
+}
