@@ -60,18 +60,22 @@ impl Report {
 /// spec's overlay.
 pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
     let mut findings = Vec::new();
-    let mut all = Vec::with_capacity(inputs.len());
+    let mut files = Vec::with_capacity(inputs.len());
+    let mut kinds = Vec::with_capacity(inputs.len());
     for input in inputs {
-        if detect::kind(&input.path, &input.text) == Kind::BerthSpec {
-            let rendered = spec::expand(&input, environment, all.len(), &mut findings);
-            all.push(input);
-            all.extend(rendered);
+        let kind = detect::kind(&input.path, &input.text);
+        let rendered = if kind == Kind::BerthSpec {
+            spec::expand(&input, environment, files.len(), &mut findings)
         } else {
-            all.push(input);
+            Vec::new()
+        };
+        files.push(SourceFile::new(input.path, input.text));
+        kinds.push(kind);
+        for r in rendered {
+            kinds.push(detect::kind(&r.path, &r.text));
+            files.push(SourceFile::new(r.path, r.text));
         }
     }
-    let kinds: Vec<Kind> = all.iter().map(|i| detect::kind(&i.path, &i.text)).collect();
-    let files: Vec<SourceFile> = all.into_iter().map(|i| SourceFile::new(i.path, i.text)).collect();
     let parsed = graph::Parsed::read(&files, &kinds, &mut findings);
     let graph = graph::Graph::build(&parsed);
     let cx = Context { graph: &graph, files: &files };
@@ -79,13 +83,7 @@ pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
         entry.rule.check(&cx, &mut rule::Sink { info: entry.info, out: &mut findings });
     }
     suppress::apply(&graph, &files, &mut findings);
-    findings.sort_by(|a, b| {
-        (a.file, a.diagnostic.span.map(|s| s.start), a.diagnostic.code.id).cmp(&(
-            b.file,
-            b.diagnostic.span.map(|s| s.start),
-            b.diagnostic.code.id,
-        ))
-    });
+    findings.sort_by_key(|f| (f.file, f.diagnostic.span.map(|s| s.start), f.diagnostic.code.id));
     findings.dedup();
     Report { files, kinds, findings }
 }

@@ -14,7 +14,7 @@ use crate::graph::Graph;
 
 const PREFIX: &str = "ignore.berth.dev/";
 
-/// A comment directive on `line` (0-based) of `text`: (code, reason).
+/// The `berth: ignore[CODE] reason` directive in a line, as (code, reason).
 fn comment_directive(line: &str) -> Option<(&str, &str)> {
     let at = line.find("berth: ignore[")?;
     let rest = &line[at + "berth: ignore[".len()..];
@@ -34,8 +34,8 @@ pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) 
         let file = &files[finding.file];
         // Comments: the finding's line or the one above.
         let line = file.line_col(span.start).line;
-        let lines: Vec<&str> =
-            file.text.lines().skip(line.saturating_sub(2)).take(if line >= 2 { 2 } else { 1 }).collect();
+        let above = line.saturating_sub(2);
+        let lines: Vec<&str> = file.text.lines().skip(above).take(line - above).collect();
         let by_comment =
             lines.iter().rev().filter_map(|l| comment_directive(l)).find(|(c, _)| c.eq_ignore_ascii_case(code));
         if let Some((_, reason)) = by_comment {

@@ -289,10 +289,10 @@ async fn sample_rates(state: Arc<State>, mut stop: watch::Receiver<bool>) {
 fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match path {
         "/" | "/status" => {
-            ("200", "text/html; charset=utf-8", Status::collect(state, std::time::Instant::now()).html())
+            (StatusCode::OK, "text/html; charset=utf-8", Status::collect(state, std::time::Instant::now()).html())
         }
         "/status.json" => (
-            "200",
+            StatusCode::OK,
             "application/json",
             serde_json::to_string_pretty(&Status::collect(state, std::time::Instant::now())).unwrap_or_default(),
         ),
@@ -309,13 +309,13 @@ fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
                     p.backends().map(|b| (r.service.clone(), b.addr.to_string(), b.is_healthy())).collect::<Vec<_>>()
                 })
                 .collect();
-            ("200", "text/plain; version=0.0.4", state.metrics.render(&routes, &health))
+            (StatusCode::OK, "text/plain; version=0.0.4", state.metrics.render(&routes, &health))
         }
-        "/health" => ("200", "text/plain", "ok\n".to_owned()),
-        _ => ("404", "text/plain", "not found\n".to_owned()),
+        "/health" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+        _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_owned()),
     };
     let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = StatusCode::from_bytes(status.as_bytes()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() = status;
     r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
     r.headers_mut().insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
     r

@@ -81,6 +81,16 @@ struct Setup {
     replicas: Vec<JoinHandle<()>>,
 }
 
+impl Setup {
+    /// Drains the edge, then stops the in-process replicas.
+    async fn stop(self) {
+        self.edge.shutdown(Duration::from_secs(2)).await;
+        for r in self.replicas {
+            r.abort();
+        }
+    }
+}
+
 async fn start() -> Setup {
     let (a, task_a) = replica("a").await;
     let (b, task_b) = replica("b").await;
@@ -129,18 +139,8 @@ struct Reply {
 
 /// One HTTPS request on a fresh connection, verified against the edge's certificate.
 async fn https(setup: &Setup, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::get(path).header("host", "localhost");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let response = sender.send_request(req.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
-    Reply { status, headers, body }
+    let (status, headers, body) = https_bytes(setup, path, headers).await;
+    Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
 }
 
 async fn plain_http(addr: SocketAddr, path: &str) -> Reply {
@@ -236,10 +236,7 @@ async fn edge_routes_balances_limits_and_guards() {
     assert!(text.contains("berth_edge_rate_limited_total 1"), "{text}");
     assert!(text.contains("berth_edge_upstream_healthy{service=\"web\""), "{text}");
 
-    setup.edge.shutdown(Duration::from_secs(2)).await;
-    for r in setup.replicas {
-        r.abort();
-    }
+    setup.stop().await;
 }
 
 #[tokio::test]
@@ -298,7 +295,7 @@ async fn post_chunked(setup: &Setup, path: &str, chunks: Vec<Vec<u8>>) -> Reply 
     Reply { status, headers, body }
 }
 
-async fn https_bytes(setup: &Setup, path: &str, headers: &[(&str, &str)]) -> (HeaderMap, Bytes) {
+async fn https_bytes(setup: &Setup, path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Bytes) {
     let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
@@ -307,18 +304,18 @@ async fn https_bytes(setup: &Setup, path: &str, headers: &[(&str, &str)]) -> (He
         req = req.header(*k, *v);
     }
     let response = sender.send_request(req.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
-    let headers = response.headers().clone();
-    (headers, response.into_body().collect().await.unwrap().to_bytes())
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.into_body().collect().await.unwrap().to_bytes())
 }
 
 #[tokio::test]
 async fn text_is_gzipped_for_clients_that_take_it() {
     let setup = start().await;
-    let (plain_headers, plain) = https_bytes(&setup, "/api/lorem?kb=64", &[]).await;
+    let (_, plain_headers, plain) = https_bytes(&setup, "/api/lorem?kb=64", &[]).await;
     assert!(!plain_headers.contains_key("content-encoding"));
     assert_eq!(plain.len(), 64 * 1024);
 
-    let (headers, compressed) = https_bytes(&setup, "/api/lorem?kb=64", &[("accept-encoding", "br, gzip")]).await;
+    let (_, headers, compressed) = https_bytes(&setup, "/api/lorem?kb=64", &[("accept-encoding", "br, gzip")]).await;
     assert_eq!(headers["content-encoding"], "gzip");
     assert!(headers.get_all("vary").iter().any(|v| v == "Accept-Encoding"));
     assert!(!headers.contains_key("content-length"));
@@ -327,14 +324,11 @@ async fn text_is_gzipped_for_clients_that_take_it() {
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut unzipped).unwrap();
     assert_eq!(unzipped, plain, "the decompressed body is the service's body");
 
-    let (small, _) = https_bytes(&setup, "/api/hello", &[("accept-encoding", "gzip")]).await;
+    let (_, small, _) = https_bytes(&setup, "/api/hello", &[("accept-encoding", "gzip")]).await;
     assert!(!small.contains_key("content-encoding"), "a short answer is not worth compressing");
-    let (refused, _) = https_bytes(&setup, "/api/lorem", &[("accept-encoding", "gzip;q=0")]).await;
+    let (_, refused, _) = https_bytes(&setup, "/api/lorem", &[("accept-encoding", "gzip;q=0")]).await;
     assert!(!refused.contains_key("content-encoding"));
-    setup.edge.shutdown(Duration::from_secs(2)).await;
-    for r in setup.replicas {
-        r.abort();
-    }
+    setup.stop().await;
 }
 
 #[tokio::test]
@@ -345,10 +339,7 @@ async fn bodies_over_the_limit_are_refused_even_without_a_length() {
     assert!(within.body.contains("\"body_bytes\":32768"), "{}", within.body);
     let streamed = post_chunked(&setup, "/api/echo", vec![vec![b'a'; 16 * 1024]; 8]).await;
     assert_eq!(streamed.status, StatusCode::PAYLOAD_TOO_LARGE, "128 KiB streamed past a 64 KiB limit");
-    setup.edge.shutdown(Duration::from_secs(2)).await;
-    for r in setup.replicas {
-        r.abort();
-    }
+    setup.stop().await;
 }
 
 async fn admin_get(addr: SocketAddr, path: &str) -> (StatusCode, HeaderMap, String) {
@@ -390,10 +381,7 @@ async fn the_status_page_shows_replicas_versions_and_rates() {
 
     let (_, _, metrics) = admin_get(admin, "/metrics").await;
     assert!(metrics.contains("berth_edge_route_requests_total{route=\"/\",service=\"web\"} 6"), "{metrics}");
-    setup.edge.shutdown(Duration::from_secs(2)).await;
-    for r in setup.replicas {
-        r.abort();
-    }
+    setup.stop().await;
 }
 
 /// Loads the status page in headless Chromium (with every name but the
@@ -453,8 +441,5 @@ async fn the_status_page_renders_in_a_real_browser() {
     assert!(green > 50, "the health dots and words are drawn in green ({green} px)");
     assert!(dark > 2_000, "text is drawn ({dark} px)");
     assert!(light > rgb.len() / 2, "a light page, not an error screen ({light} of {} px)", rgb.len());
-    setup.edge.shutdown(Duration::from_secs(2)).await;
-    for r in setup.replicas {
-        r.abort();
-    }
+    setup.stop().await;
 }
