@@ -14,7 +14,10 @@ pub enum Kind {
     Nginx,
     PrometheusConfig,
     PrometheusRules,
+    /// systemd units and their `.d/*.conf` drop-ins.
     Systemd,
+    /// `tmpfiles.d` lines: directories that exist before units start.
+    Tmpfiles,
     /// A `.env` file: values for compose interpolation, not checked itself.
     EnvFile,
     /// Not a deployment file berth reads; skipped without a finding.
@@ -30,13 +33,21 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if lower == "dockerfile" || lower.starts_with("dockerfile.") || lower.ends_with(".dockerfile") {
         return Kind::Dockerfile;
     }
-    if [".service", ".socket", ".timer", ".mount", ".target", ".path"].iter().any(|e| lower.ends_with(e)) {
+    const UNITS: [&str; 6] = [".service", ".socket", ".timer", ".mount", ".target", ".path"];
+    if UNITS.iter().any(|e| lower.ends_with(e)) {
         return Kind::Systemd;
     }
-    if lower.ends_with(".conf") && (text.contains("server {") || text.contains("http {") || text.contains("upstream "))
-        || lower == "nginx.conf"
-    {
-        return Kind::Nginx;
+    let dir = path.rsplit(['/', '\\']).nth(1).unwrap_or("");
+    if lower.ends_with(".conf") {
+        if dir == "tmpfiles.d" {
+            return Kind::Tmpfiles;
+        }
+        if UNITS.iter().any(|e| dir.ends_with(&format!("{e}.d"))) {
+            return Kind::Systemd;
+        }
+        if lower == "nginx.conf" || nginx_blocks(text) {
+            return Kind::Nginx;
+        }
     }
     let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
     if !yaml {
@@ -68,6 +79,16 @@ pub fn kind(path: &str, text: &str) -> Kind {
     Kind::Other
 }
 
+/// `server {`, `http {`, `upstream x {` or `location / {` at the start of a line.
+fn nginx_blocks(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        ["server", "http", "upstream", "location"].iter().any(|b| {
+            l.strip_prefix(b).is_some_and(|rest| rest.starts_with([' ', '{', '\t']) && rest.trim_end().ends_with('{'))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +98,10 @@ mod tests {
         assert_eq!(kind("app/Dockerfile", ""), Kind::Dockerfile);
         assert_eq!(kind("build/api.Dockerfile", ""), Kind::Dockerfile);
         assert_eq!(kind("deploy/web.service", ""), Kind::Systemd);
+        assert_eq!(kind("deploy/web.service.d/limits.conf", ""), Kind::Systemd);
+        assert_eq!(kind("deploy/tmpfiles.d/web.conf", ""), Kind::Tmpfiles);
+        assert_eq!(kind("nginx/conf.d/site.conf", "upstream app {\n server app:8000;\n}\n"), Kind::Nginx);
+        assert_eq!(kind("redis/redis.conf", "maxmemory 1gb\n"), Kind::Other);
         assert_eq!(kind("docker-compose.override.yml", ""), Kind::Compose);
         assert_eq!(kind("k8s/all.yaml", "---\napiVersion: v1\nkind: Service\n"), Kind::Kubernetes);
         assert_eq!(kind("prom/rules.yml", "groups:\n  - name: x\n    rules: []\n"), Kind::PrometheusRules);

@@ -28,19 +28,45 @@ registry![
     host_path::HostPath,
     dangerous_capabilities::DangerousCapabilities,
     secret_in_env::SecretInEnv,
-    service_target_port::ServiceTargetPort,
-    service_selects_nothing::ServiceSelectsNothing,
-    network_policy_port::NetworkPolicyPort,
-    duplicate_autoscalers::DuplicateAutoscalers,
-    autoscaler_with_replicas::AutoscalerWithReplicas,
+    default_namespace::DefaultNamespace,
+    default_service_account::DefaultServiceAccount,
+    deprecated_api::DeprecatedApi,
+    rbac_wildcard::RbacWildcard,
+    secret_in_configmap::SecretInConfigmap,
     dockerfile_root_user::DockerfileRootUser,
     unpinned_base_image::UnpinnedBaseImage,
     add_instead_of_copy::AddInsteadOfCopy,
+    healthcheck_tool_missing::HealthcheckToolMissing,
     compose_port_all_interfaces::ComposePortAllInterfaces,
     compose_credentials_in_environment::ComposeCredentialsInEnvironment,
     depends_on_without_healthcheck::DependsOnWithoutHealthcheck,
     replicas_with_fixed_host_port::ReplicasWithFixedHostPort,
     compose_host_access::ComposeHostAccess,
+    add_header_inheritance::AddHeaderInheritance,
+    limit_req_zone::LimitReqZone,
+    keepalive_without_http11::KeepaliveWithoutHttp11,
+    weak_tls::WeakTls,
+    hsts_without_always::HstsWithoutAlways,
+    health_answered_by_proxy::HealthAnsweredByProxy,
+    environment_file_export::EnvironmentFileExport,
+    read_write_paths_missing::ReadWritePathsMissing,
+    deprecated_directive::DeprecatedDirective,
+    alert_without_for::AlertWithoutFor,
+    percentage_scaled_twice::PercentageScaledTwice,
+    invalid_promql::InvalidPromql,
+    service_target_port::ServiceTargetPort,
+    service_selects_nothing::ServiceSelectsNothing,
+    network_policy_port::NetworkPolicyPort,
+    duplicate_autoscalers::DuplicateAutoscalers,
+    autoscaler_with_replicas::AutoscalerWithReplicas,
+    proxy_target_missing::ProxyTargetMissing,
+    port_mismatch::PortMismatch,
+    probe_target_missing::ProbeTargetMissing,
+    alert_on_missing_metric::AlertOnMissingMetric,
+    scrape_target_missing::ScrapeTargetMissing,
+    shared_rwo_volume::SharedRwoVolume,
+    connection_budget::ConnectionBudget,
+    upstream_timeout::UpstreamTimeout,
     duplicate_key::DuplicateKey,
 ];
 
@@ -54,8 +80,8 @@ pub fn find(code_or_name: &str) -> Option<&'static Entry> {
 pub fn markdown() -> String {
     let mut out = String::from(
         "<!-- Generated from the rules in crates/berth-check/src/rules. Do not edit by hand. -->\n\n# berth check rules\n\n\
-         Codes are stable. `K` rules read Kubernetes objects, `C` compose files, `D` Dockerfiles, `Y` the YAML itself, and `X` rules\n\
-         connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
+         Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `C` compose files, `N` nginx, `S` systemd units,\n\
+         `P` Prometheus rules, `Y` the YAML itself, and `X` rules connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
          (or `ignore.berth.dev/<CODE>.<container>`), or a comment `# berth: ignore[<CODE>] <reason>` on or above the line.\n\n\
          | code | name | severity |\n| --- | --- | --- |\n",
     );

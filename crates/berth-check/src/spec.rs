@@ -13,9 +13,12 @@ pub fn expand(input: &Input, environment: Option<&str>, file: usize, findings: &
     findings.extend(loaded.diagnostics.into_iter().map(|diagnostic| Finding { file, diagnostic, suppressed: None }));
     let Some(spec) = loaded.spec else { return Vec::new() };
     let plan = berth_plan::build(&spec, environment);
-    berth_render::render(&plan, &[Target::Kubernetes, Target::Compose])
-        .files
-        .into_iter()
-        .map(|f| Input { path: format!("{} → {}", input.path, f.path), text: f.contents })
-        .collect()
+    berth_render::render(
+        &plan,
+        &[Target::Kubernetes, Target::Compose, Target::Nginx, Target::Systemd, Target::Prometheus],
+    )
+    .files
+    .into_iter()
+    .map(|f| Input { path: format!("{} → {}", input.path, f.path), text: f.contents })
+    .collect()
 }

@@ -9,17 +9,7 @@ use berth_check::{Input, check};
 
 fn fixtures() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");
-    let mut out = Vec::new();
-    for rule in std::fs::read_dir(&root).unwrap().flatten() {
-        for case in ["bad", "good"] {
-            for file in std::fs::read_dir(rule.path().join(case)).unwrap().flatten() {
-                let name = file.file_name().to_string_lossy().into_owned();
-                out.push((name, std::fs::read_to_string(file.path()).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    berth_test_support::read_tree(&root)
 }
 
 #[test]

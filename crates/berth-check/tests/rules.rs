@@ -10,19 +10,7 @@ use berth_check::{Input, Report, check};
 use berth_diagnostics::Severity;
 
 fn read_dir(dir: &Path) -> Vec<Input> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| Input {
-            path: p.file_name().unwrap().to_string_lossy().into_owned(),
-            text: std::fs::read_to_string(&p).unwrap(),
-        })
-        .collect()
+    berth_test_support::read_tree(dir).into_iter().map(|(path, text)| Input { path, text }).collect()
 }
 
 fn only(report: &Report, code: &str) -> String {

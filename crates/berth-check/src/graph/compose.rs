@@ -52,6 +52,15 @@ pub struct ComposeService<'a> {
     pub depends_on: Vec<Dependency>,
     /// A `healthcheck` that is not `disable: true`, in this file or an override.
     pub healthcheck: bool,
+    /// The healthcheck's `test`, joined.
+    pub healthcheck_test: Option<(String, Span)>,
+    /// `command` joined (string or list form).
+    pub command: Option<(String, Span)>,
+    /// Ports from `expose:`.
+    pub expose: Vec<i64>,
+    /// The Dockerfile it builds, as a path next to the compose file's
+    /// (`app/Dockerfile`), normalized.
+    pub dockerfile: Option<String>,
     pub replicas: Option<(i64, Span)>,
 }
 
@@ -152,6 +161,21 @@ fn short_port(text: &str, span: Span) -> PublishedPort {
     PublishedPort { host_ip: host_ip.filter(|h| !h.is_empty()), published, target, span }
 }
 
+/// `a/./b/../c` as `a/c`, without a leading `./`.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
 pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, String)]) -> Vec<ComposeService<'a>> {
     let Some(entries) = at(doc, &["services"]).and_then(Node::as_map) else { return Vec::new() };
     let project = project_of(path);
@@ -233,7 +257,38 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
                 NodeKind::Int(i) => Some((i64::try_from(*i).ok()?, n.span)),
                 _ => Some((scalar(n, env)?.0.parse().ok()?, n.span)),
             });
+            let joined = |n: &Node| -> Option<(String, Span)> {
+                match &n.kind {
+                    NodeKind::Seq(items) => {
+                        Some((items.iter().filter_map(Node::scalar_text).collect::<Vec<_>>().join(" "), n.span))
+                    }
+                    _ => Some((scalar(n, env)?.0, n.span)),
+                }
+            };
+            let healthcheck_test = at(s, &["healthcheck", "test"]).and_then(joined);
+            let command = at(s, &["command"]).and_then(joined);
+            let expose = seq(at(s, &["expose"]))
+                .iter()
+                .filter_map(|p| p.scalar_text()?.split(['/', '-']).next()?.parse().ok())
+                .collect();
+            let dockerfile = match at(s, &["build"]) {
+                None => None,
+                Some(b) => {
+                    let (context, name) = match b.as_str() {
+                        Some(context) => (context.to_owned(), "Dockerfile".to_owned()),
+                        None => (
+                            str_at(b, &["context"]).unwrap_or(".").to_owned(),
+                            str_at(b, &["dockerfile"]).unwrap_or("Dockerfile").to_owned(),
+                        ),
+                    };
+                    Some(normalize(&format!("{project}/{context}/{name}")))
+                }
+            };
             ComposeService {
+                healthcheck_test,
+                command,
+                expose,
+                dockerfile,
                 file,
                 project: project.clone(),
                 name: entry.key.name.as_str(),

@@ -22,11 +22,13 @@ pub struct Instruction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dockerfile {
     pub file: usize,
+    /// As checked (`app/Dockerfile`), for compose `build:` to find it.
+    pub path: String,
     pub instructions: Vec<Instruction>,
 }
 
 impl Dockerfile {
-    pub fn parse(file: usize, text: &str) -> Self {
+    pub fn parse(file: usize, path: &str, text: &str) -> Self {
         let escape = directive_escape(text);
         let mut instructions = Vec::new();
         let mut stage = 0usize;
@@ -82,7 +84,27 @@ impl Dockerfile {
                 stage,
             });
         }
-        Self { file, instructions }
+        Self { file, path: super::compose::normalize(path), instructions }
+    }
+
+    /// Ports the final stage `EXPOSE`s.
+    pub fn exposed(&self) -> Vec<i64> {
+        self.final_stage()
+            .filter(|i| i.keyword == "EXPOSE")
+            .flat_map(|i| i.args.split_whitespace())
+            .filter_map(|p| p.split('/').next()?.parse().ok())
+            .collect()
+    }
+
+    /// The final stage's `ENTRYPOINT` and `CMD` as words (JSON or shell form).
+    pub fn command(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for keyword in ["ENTRYPOINT", "CMD"] {
+            if let Some(i) = self.final_stage().filter(|i| i.keyword == keyword).last() {
+                out.extend(exec_form(&i.args));
+            }
+        }
+        out
     }
 
     /// Instructions of the last stage: the image that ships.
@@ -90,6 +112,17 @@ impl Dockerfile {
         let last = self.instructions.iter().map(|i| i.stage).max().unwrap_or(0);
         self.instructions.iter().filter(move |i| i.stage == last)
     }
+}
+
+/// `["a", "b"]` as its strings, a shell-form line as words.
+pub fn exec_form(args: &str) -> Vec<String> {
+    let trimmed = args.trim();
+    if trimmed.starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<String>>(trimmed)
+    {
+        return list;
+    }
+    super::command::words(trimmed)
 }
 
 fn directive_escape(text: &str) -> char {
@@ -142,7 +175,7 @@ mod tests {
     #[test]
     fn continuations_comments_and_heredocs() {
         let text = "# syntax=docker/dockerfile:1\nFROM rust:1.89 AS build\nRUN apt-get update && \\\n    # a comment inside\n    apt-get install -y curl\nRUN <<EOF\nset -e\necho hi\nEOF\nFROM debian:12-slim\nUSER app\n";
-        let d = Dockerfile::parse(0, text);
+        let d = Dockerfile::parse(0, "Dockerfile", text);
         let kinds: Vec<&str> = d.instructions.iter().map(|i| i.keyword.as_str()).collect();
         assert_eq!(kinds, ["FROM", "RUN", "RUN", "FROM", "USER"]);
         assert_eq!(d.instructions[1].args, "apt-get update &&  apt-get install -y curl");
@@ -154,7 +187,11 @@ mod tests {
 
     #[test]
     fn escape_directive() {
-        let d = Dockerfile::parse(0, "# escape=`\nFROM mcr.microsoft.com/windows:ltsc2022\nRUN dir `\n  c:\\\n");
+        let d = Dockerfile::parse(
+            0,
+            "Dockerfile",
+            "# escape=`\nFROM mcr.microsoft.com/windows:ltsc2022\nRUN dir `\n  c:\\\n",
+        );
         assert_eq!(d.instructions[1].args, "dir  c:\\");
     }
 }

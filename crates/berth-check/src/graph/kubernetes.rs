@@ -41,6 +41,10 @@ pub struct Container<'a> {
     pub image: Option<&'a str>,
     pub init: bool,
     pub ports: Vec<ContainerPort<'a>>,
+    /// `command` then `args`.
+    pub command: Vec<String>,
+    /// (name, literal value) of `env` entries; `valueFrom` entries have none.
+    pub env: Vec<(&'a str, Option<&'a str>, Span)>,
     /// Where the container is named: findings about it point here.
     pub span: Span,
 }
@@ -90,6 +94,7 @@ impl std::fmt::Display for PortRef<'_> {
 
 #[derive(Debug)]
 pub struct ServicePort<'a> {
+    pub name: Option<&'a str>,
     pub port: i64,
     /// `targetPort`, defaulting to `port`.
     pub target: PortRef<'a>,
@@ -187,6 +192,15 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
                             })
                         })
                         .collect(),
+                    command: seq(at(c, &["command"]))
+                        .iter()
+                        .chain(seq(at(c, &["args"])))
+                        .filter_map(Node::scalar_text)
+                        .collect(),
+                    env: seq(at(c, &["env"]))
+                        .iter()
+                        .filter_map(|e| Some((str_at(e, &["name"])?, str_at(e, &["value"]), e.span)))
+                        .collect(),
                     span: name.map_or(c.span, |n| n.span),
                 });
             }
@@ -220,7 +234,7 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
                         },
                     };
                     let span = at(p, &["targetPort"]).or_else(|| at(p, &["port"])).map_or(p.span, |n| n.span);
-                    Some(ServicePort { port, target, span })
+                    Some(ServicePort { name: str_at(p, &["name"]), port, target, span })
                 })
                 .collect();
             graph.services.push(Service {
@@ -264,6 +278,8 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
                 egress: rules("egress", "to"),
             });
         }
+        "ServiceMonitor" => graph.service_monitors.push(super::prometheus::service_monitor(index, doc)),
+        "PrometheusRule" => graph.prom_rules.extend(super::prometheus::rules(file, at(doc, &["spec", "groups"]))),
         "HorizontalPodAutoscaler" => {
             if let (Some(target_kind), Some(target_name)) =
                 (str_at(doc, &["spec", "scaleTargetRef", "kind"]), str_at(doc, &["spec", "scaleTargetRef", "name"]))

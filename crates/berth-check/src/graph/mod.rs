@@ -2,9 +2,15 @@
 //! and what they say about pods, ports and selectors; Dockerfiles. Rules
 //! read the graph, never the raw files.
 
+pub mod command;
 pub mod compose;
-mod dockerfile;
+pub mod dockerfile;
 mod kubernetes;
+pub mod nginx;
+pub mod paths;
+pub mod prometheus;
+mod resolve;
+pub mod systemd;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -17,6 +23,10 @@ pub use dockerfile::{Dockerfile, Instruction};
 pub use kubernetes::{
     Autoscaler, Container, ContainerPort, NetworkPolicy, Object, PolicyPeer, PortRef, Service, ServicePort, Workload,
 };
+pub use nginx::{Directive, NginxConfig, NginxFile};
+pub use prometheus::{PromRule, ScrapeJob, ServiceMonitor};
+pub use resolve::Resolved;
+pub use systemd::{Setting, UnitFile};
 
 use crate::{Finding, Kind};
 
@@ -33,6 +43,13 @@ pub struct Parsed {
     pub compose: Vec<(usize, String, Node)>,
     /// (project directory, variables) from `.env` files.
     pub env_files: Vec<(String, Vec<(String, String)>)>,
+    /// nginx files, and `.conf` snippets an `include` may name.
+    pub nginx: Vec<NginxFile>,
+    /// (file, kind, document) of Prometheus configuration and rule files.
+    pub prometheus: Vec<(usize, Kind, Node)>,
+    pub units: Vec<UnitFile>,
+    /// (file, path a tmpfiles.d line creates)
+    pub tmpfiles: Vec<(usize, String)>,
 }
 
 impl Parsed {
@@ -53,6 +70,10 @@ impl Parsed {
             parsed.dockerfiles.extend(part.dockerfiles);
             parsed.compose.extend(part.compose);
             parsed.env_files.extend(part.env_files);
+            parsed.nginx.extend(part.nginx);
+            parsed.prometheus.extend(part.prometheus);
+            parsed.units.extend(part.units);
+            parsed.tmpfiles.extend(part.tmpfiles);
             findings.extend(part_findings);
         }
         parsed
@@ -67,7 +88,9 @@ impl Parsed {
                     Ok(docs) => parsed.yaml.push((index, docs)),
                     Err(d) => findings.push(parse_failure(index, d)),
                 },
-                Kind::Dockerfile => parsed.dockerfiles.push(Dockerfile::parse(index, &files[index].text)),
+                Kind::Dockerfile => {
+                    parsed.dockerfiles.push(Dockerfile::parse(index, &files[index].name, &files[index].text))
+                }
                 Kind::Compose => match berth_spec::parse_documents(&files[index].text) {
                     Ok(mut docs) if !docs.is_empty() => {
                         parsed.compose.push((index, files[index].name.clone(), docs.swap_remove(0)));
@@ -78,6 +101,37 @@ impl Parsed {
                 Kind::EnvFile => parsed
                     .env_files
                     .push((compose::project_of(&files[index].name), compose::parse_env(&files[index].text))),
+                Kind::Nginx => match nginx::parse(index, &files[index].text) {
+                    Ok(directives) => parsed.nginx.push(NginxFile {
+                        file: index,
+                        path: files[index].name.clone(),
+                        directives,
+                        root_candidate: true,
+                    }),
+                    Err(d) => findings.push(parse_failure(index, d)),
+                },
+                // A snippet that only an `include` gives meaning to; not
+                // nginx if it does not parse as nginx.
+                Kind::Other if files[index].name.ends_with(".conf") => {
+                    if let Ok(directives) = nginx::parse(index, &files[index].text) {
+                        parsed.nginx.push(NginxFile {
+                            file: index,
+                            path: files[index].name.clone(),
+                            directives,
+                            root_candidate: false,
+                        });
+                    }
+                }
+                kind @ (Kind::PrometheusConfig | Kind::PrometheusRules) => {
+                    match berth_spec::parse_documents(&files[index].text) {
+                        Ok(docs) => parsed.prometheus.extend(docs.into_iter().map(|d| (index, kind, d))),
+                        Err(d) => findings.push(parse_failure(index, d)),
+                    }
+                }
+                Kind::Systemd => parsed.units.push(UnitFile::parse(index, &files[index].name, &files[index].text)),
+                Kind::Tmpfiles => {
+                    parsed.tmpfiles.extend(systemd::tmpfiles_paths(&files[index].text).into_iter().map(|p| (index, p)))
+                }
                 _ => {}
             }
         }
@@ -101,6 +155,14 @@ pub struct Graph<'a> {
     pub network_policies: Vec<NetworkPolicy<'a>>,
     pub autoscalers: Vec<Autoscaler<'a>>,
     pub dockerfiles: &'a [Dockerfile],
+    /// nginx configurations, one per root file, includes expanded.
+    pub nginx: Vec<NginxConfig>,
+    pub scrape_jobs: Vec<ScrapeJob<'a>>,
+    pub service_monitors: Vec<ServiceMonitor<'a>>,
+    /// Alerting and recording rules from rule files and PrometheusRules.
+    pub prom_rules: Vec<PromRule<'a>>,
+    pub units: &'a [UnitFile],
+    pub tmpfiles: &'a [(usize, String)],
     /// Every YAML document, for rules on the text itself (duplicate keys).
     pub documents: Vec<(usize, &'a Node)>,
     /// Workloads by (namespace, pod label key, value): selectors look up
@@ -112,7 +174,20 @@ pub struct Graph<'a> {
 
 impl<'a> Graph<'a> {
     pub fn build(parsed: &'a Parsed) -> Self {
-        let mut graph = Graph { dockerfiles: &parsed.dockerfiles, ..Graph::default() };
+        let mut graph = Graph {
+            dockerfiles: &parsed.dockerfiles,
+            nginx: nginx::configs(&parsed.nginx),
+            units: &parsed.units,
+            tmpfiles: &parsed.tmpfiles,
+            ..Graph::default()
+        };
+        for (file, kind, doc) in &parsed.prometheus {
+            graph.documents.push((*file, doc));
+            match kind {
+                Kind::PrometheusConfig => graph.scrape_jobs.extend(prometheus::scrape_jobs(*file, doc)),
+                _ => graph.prom_rules.extend(prometheus::rules(*file, yaml::at(doc, &["groups"]))),
+            }
+        }
         let mut compose_files: Vec<&(usize, String, Node)> = parsed.compose.iter().collect();
         // Overrides after the files they override, as compose applies them.
         compose_files.sort_by_key(|(file, path, _)| (path.contains(".override."), *file));

@@ -1,7 +1,7 @@
 //! Lookups several rules share.
 
 use crate::graph::yaml::{bool_at, int_at};
-use crate::graph::{Container, Workload};
+use crate::graph::{Container, Graph, Workload};
 
 /// A container's security setting, falling back to the pod's where
 /// Kubernetes does (`runAsNonRoot`, `runAsUser`).
@@ -16,4 +16,19 @@ pub fn effective_int(w: &Workload<'_>, c: &Container<'_>, key: &str) -> Option<i
 /// Long-running pods: what serves traffic and should have probes.
 pub fn long_running(kind: &str) -> bool {
     matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+}
+
+/// Replicas the workload may run: `spec.replicas`, or an autoscaler's `maxReplicas`.
+pub fn max_replicas(graph: &Graph<'_>, w: &Workload<'_>) -> i64 {
+    let o = &graph.objects[w.object];
+    if !matches!(o.kind, "Deployment" | "ReplicaSet" | "StatefulSet") {
+        return 1;
+    }
+    let hpa = graph
+        .autoscalers
+        .iter()
+        .filter(|a| a.target_kind == o.kind && a.target_name == o.name)
+        .filter_map(|a| int_at(graph.objects[a.object].node, &["spec", "maxReplicas"]))
+        .max();
+    hpa.unwrap_or(0).max(w.replicas.map_or(1, |(r, _)| r))
 }

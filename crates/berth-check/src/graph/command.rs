@@ -1,0 +1,195 @@
+//! What a command line says about the server it starts: the address it
+//! binds, its request and keep-alive timeouts, its worker count. Read from
+//! the flags of the common servers (gunicorn, uvicorn, puma, Spring, Go's
+//! `-addr`, most CLIs' `--host`/`--port`).
+
+/// Facts from one command line; `None` where it says nothing.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CommandFacts {
+    /// The host part of the bind address, when given.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// Seconds a request may take before the server kills it (gunicorn `--timeout`).
+    pub timeout: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open.
+    pub keep_alive: Option<u64>,
+    pub workers: Option<u64>,
+}
+
+/// Splits a command as a shell would, well enough for flags: quotes are
+/// removed, `sh -c '...'` bodies are split too.
+pub fn words(command: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in command.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() || c == ';' || c == '&' || c == '|' => {
+                if any || !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                any = false;
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if any || !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn address(value: &str) -> (Option<String>, Option<u16>) {
+    let value = value.trim_start_matches("tcp://").trim_start_matches("http://");
+    if value.starts_with("unix:") {
+        return (None, None);
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            ((!host.is_empty()).then(|| host.to_owned()), port.parse().ok())
+        }
+        None => match value.parse() {
+            Ok(port) => (None, Some(port)),
+            Err(_) => (Some(value.to_owned()), None),
+        },
+    }
+}
+
+pub fn facts(words: &[String]) -> CommandFacts {
+    let mut out = CommandFacts::default();
+    let mut i = 0;
+    // A subshell's script is one word: split it and read it too.
+    let mut expanded: Vec<String> = Vec::new();
+    for w in words {
+        if w.contains(' ') {
+            expanded.extend(self::words(w));
+        } else {
+            expanded.push(w.clone());
+        }
+    }
+    while i < expanded.len() {
+        let word = expanded[i].as_str();
+        let (flag, inline) = match word.split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (f, Some(v.to_owned())),
+            _ => (word, None),
+        };
+        let takes_value = matches!(
+            flag,
+            "--bind"
+                | "-b"
+                | "--listen"
+                | "--addr"
+                | "-addr"
+                | "--address"
+                | "--host"
+                | "--port"
+                | "--http-port"
+                | "--server.port"
+                | "-Dserver.port"
+                | "--timeout"
+                | "--keep-alive"
+                | "--timeout-keep-alive"
+                | "--workers"
+                | "-w"
+        );
+        if !takes_value {
+            i += 1;
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                match expanded.get(i) {
+                    Some(v) => v.clone(),
+                    None => break,
+                }
+            }
+        };
+        match flag {
+            "--bind" | "-b" | "--listen" | "--addr" | "-addr" | "--address" => {
+                let (host, port) = address(&value);
+                out.host = host.or(out.host);
+                out.port = port.or(out.port);
+            }
+            "--host" => out.host = Some(value),
+            "--port" | "--http-port" | "--server.port" | "-Dserver.port" => out.port = value.parse().ok().or(out.port),
+            "--timeout" => out.timeout = value.parse().ok(),
+            "--keep-alive" | "--timeout-keep-alive" => out.keep_alive = value.parse().ok(),
+            "--workers" | "-w" => out.workers = value.parse().ok(),
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Servers' documented defaults where the command line says nothing:
+/// gunicorn times requests out after 30 s and keeps idle connections 2 s,
+/// uvicorn keeps them 5 s, Node's http server 5 s.
+pub fn with_defaults(words: &[String], mut facts: CommandFacts) -> CommandFacts {
+    let program = |name: &str| words.iter().any(|w| w.rsplit('/').next() == Some(name));
+    if program("gunicorn") {
+        facts.timeout = facts.timeout.or(Some(30));
+        facts.keep_alive = facts.keep_alive.or(Some(2));
+    } else if program("uvicorn") || program("node") {
+        facts.keep_alive = facts.keep_alive.or(Some(5));
+    }
+    facts
+}
+
+/// The port a health-check command or URL asks (`curl -f http://localhost:8080/healthz`),
+/// with the path.
+pub fn url_in(command: &str) -> Option<(Option<u16>, String)> {
+    let start = command.find("http://").or_else(|| command.find("https://"))?;
+    let url = command[start..].split(|c: char| c.is_whitespace() || c == '"' || c == '\'').next()?;
+    let rest = url.split_once("://")?.1;
+    let (authority, path) = rest.split_once('/').map_or((rest, String::from("/")), |(a, p)| (a, format!("/{p}")));
+    let port = match authority.rsplit_once(':') {
+        Some((_, p)) => p.parse().ok(),
+        None if url.starts_with("https") => Some(443),
+        None => Some(80),
+    };
+    Some((port, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(command: &str) -> CommandFacts {
+        facts(&words(command))
+    }
+
+    #[test]
+    fn common_servers() {
+        let g = of("gunicorn app:app --bind 0.0.0.0:8000 --workers 4 --timeout 120");
+        assert_eq!(
+            (g.host.as_deref(), g.port, g.workers, g.timeout),
+            (Some("0.0.0.0"), Some(8000), Some(4), Some(120))
+        );
+        let u = of("uvicorn main:app --host 127.0.0.1 --port=9000 --timeout-keep-alive 75");
+        assert_eq!((u.host.as_deref(), u.port, u.keep_alive), (Some("127.0.0.1"), Some(9000), Some(75)));
+        assert_eq!(of("/server -addr=:8080").port, Some(8080));
+        assert_eq!(of("java -jar app.jar --server.port=8081").port, Some(8081));
+        assert_eq!(of("sh -c 'exec puma -b tcp://0.0.0.0:3000'").port, Some(3000));
+        assert_eq!(of("gunicorn -b unix:/run/app.sock app:app").port, None);
+        let d = with_defaults(&words("gunicorn app:app"), of("gunicorn app:app"));
+        assert_eq!((d.timeout, d.keep_alive), (Some(30), Some(2)));
+    }
+
+    #[test]
+    fn health_urls() {
+        assert_eq!(url_in("curl -fsS http://localhost:8080/healthz || exit 1"), Some((Some(8080), "/healthz".into())));
+        assert_eq!(url_in("wget -qO- http://127.0.0.1/ready"), Some((Some(80), "/ready".into())));
+        assert_eq!(url_in("pg_isready"), None);
+    }
+}

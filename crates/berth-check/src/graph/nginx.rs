@@ -1,0 +1,484 @@
+//! nginx configuration as a tree of directives with spans, tokenized the
+//! way nginx does (quotes, escapes, `${var}`, comments), and `include`s
+//! expanded from the other checked files so that inheritance can be
+//! followed across them.
+
+use berth_diagnostics::{Code, Diagnostic, Span};
+
+use super::paths::tail_matches;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arg {
+    /// Unquoted, escapes resolved.
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    /// The file the directive is written in (includes keep theirs).
+    pub file: usize,
+    pub name: String,
+    pub span: Span,
+    pub args: Vec<Arg>,
+    /// `Some` for block directives (`server { ... }`).
+    pub block: Option<Vec<Directive>>,
+}
+
+impl Directive {
+    pub fn arg(&self, i: usize) -> Option<&str> {
+        self.args.get(i).map(|a| a.text.as_str())
+    }
+
+    /// `location /api` or `server`, for messages.
+    pub fn title(&self) -> String {
+        std::iter::once(self.name.as_str())
+            .chain(self.args.iter().map(|a| a.text.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn children(&self) -> &[Directive] {
+        self.block.as_deref().unwrap_or(&[])
+    }
+
+    /// Directives named `name` directly inside this block.
+    pub fn own<'d>(&'d self, name: &'d str) -> impl Iterator<Item = &'d Directive> + 'd {
+        self.children().iter().filter(move |d| d.name == name)
+    }
+}
+
+/// One configuration as nginx loads it: a root file with its includes expanded.
+#[derive(Debug, Clone)]
+pub struct NginxConfig {
+    pub file: usize,
+    /// The top level, wrapped as a block named `main` (or `http` for a
+    /// `conf.d` file that is not included from anywhere we can see: nginx
+    /// would include it inside `http`).
+    pub root: Directive,
+}
+
+impl NginxConfig {
+    /// Every block directive named `name`, at any depth.
+    pub fn blocks<'d>(&'d self, name: &'d str) -> Vec<&'d Directive> {
+        let mut out = Vec::new();
+        walk(&self.root, &mut |d| {
+            if d.name == name && d.block.is_some() {
+                out.push(d);
+            }
+        });
+        out
+    }
+
+    /// Every directive named `name`, at any depth.
+    pub fn all<'d>(&'d self, name: &'d str) -> Vec<&'d Directive> {
+        let mut out = Vec::new();
+        walk(&self.root, &mut |d| {
+            if d.name == name {
+                out.push(d);
+            }
+        });
+        out
+    }
+}
+
+impl NginxConfig {
+    /// Calls `f` with every directive and its enclosing blocks, outermost
+    /// first (the root included).
+    pub fn visit<'d>(&'d self, f: &mut impl FnMut(&'d Directive, &[&'d Directive])) {
+        let mut stack = vec![&self.root];
+        visit(&self.root, &mut stack, f);
+    }
+
+    /// The upstream block named `name`.
+    pub fn upstream(&self, name: &str) -> Option<&Directive> {
+        self.blocks("upstream").into_iter().find(|u| u.arg(0) == Some(name))
+    }
+}
+
+fn visit<'d>(d: &'d Directive, stack: &mut Vec<&'d Directive>, f: &mut impl FnMut(&'d Directive, &[&'d Directive])) {
+    for child in d.children() {
+        f(child, stack);
+        if child.block.is_some() {
+            stack.push(child);
+            visit(child, stack, f);
+            stack.pop();
+        }
+    }
+}
+
+/// The directives named `name` in effect in `block`: nginx inherits array
+/// directives (`add_header`, `proxy_set_header`) and single ones
+/// (`proxy_http_version`) from the nearest enclosing block that sets any.
+pub fn effective<'d>(name: &'d str, block: &'d Directive, ancestors: &[&'d Directive]) -> Vec<&'d Directive> {
+    std::iter::once(block)
+        .chain(ancestors.iter().rev().copied())
+        .map(|b| b.own(name).collect::<Vec<_>>())
+        .find(|own| !own.is_empty())
+        .unwrap_or_default()
+}
+
+fn walk<'d>(d: &'d Directive, f: &mut impl FnMut(&'d Directive)) {
+    for child in d.children() {
+        f(child);
+        walk(child, f);
+    }
+}
+
+const NGINX_PARSE: Code = Code::new("E001", "parse-error");
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(Arg),
+    Semicolon(usize),
+    Open(usize),
+    Close(usize),
+}
+
+fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b';' => {
+                out.push(Token::Semicolon(i));
+                i += 1;
+            }
+            b'{' => {
+                out.push(Token::Open(i));
+                i += 1;
+            }
+            b'}' => {
+                out.push(Token::Close(i));
+                i += 1;
+            }
+            b'"' | b'\'' => {
+                let start = i;
+                let mut value = Vec::new();
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        None => {
+                            return Err(Diagnostic::error(NGINX_PARSE, "unterminated quoted string")
+                                .with_span(Span::new(start, start + 1))
+                                .with_help(format!("close it with {}", c as char)));
+                        }
+                        Some(b'\\') if i + 1 < bytes.len() => {
+                            let next = bytes[i + 1];
+                            if next != c && next != b'\\' {
+                                value.push(b'\\');
+                            }
+                            value.push(next);
+                            i += 2;
+                        }
+                        Some(&b) if b == c => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&b) => {
+                            value.push(b);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push(Token::Word(Arg {
+                    text: String::from_utf8_lossy(&value).into_owned(),
+                    span: Span::new(start, i),
+                }));
+            }
+            _ => {
+                let start = i;
+                let mut value = Vec::new();
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    if matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';') {
+                        break;
+                    }
+                    // `${var}` keeps its braces; any other `{` or `}` ends the word.
+                    if b == b'{' && !(i > start && bytes[i - 1] == b'$') {
+                        break;
+                    }
+                    if b == b'}' && !value.contains(&b'{') {
+                        break;
+                    }
+                    if b == b'\\' && i + 1 < bytes.len() {
+                        value.push(bytes[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    value.push(b);
+                    i += 1;
+                }
+                out.push(Token::Word(Arg {
+                    text: String::from_utf8_lossy(&value).into_owned(),
+                    span: Span::new(start, i),
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses one file's directives.
+pub fn parse(file: usize, text: &str) -> Result<Vec<Directive>, Diagnostic> {
+    let tokens = tokens(text)?;
+    let mut stack: Vec<(Vec<Directive>, Option<Directive>)> = vec![(Vec::new(), None)];
+    let mut words: Vec<Arg> = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Word(arg) => words.push(arg),
+            Token::Semicolon(at) => {
+                let mut drained = words.drain(..);
+                let Some(name) = drained.next() else {
+                    return Err(Diagnostic::error(NGINX_PARSE, "unexpected `;`")
+                        .with_span(Span::new(at, at + 1))
+                        .with_help("remove the stray `;`"));
+                };
+                let directive =
+                    Directive { file, name: name.text, span: name.span, args: drained.collect(), block: None };
+                if let Some(top) = stack.last_mut() {
+                    top.0.push(directive);
+                }
+            }
+            Token::Open(at) => {
+                let mut drained = words.drain(..);
+                let Some(name) = drained.next() else {
+                    return Err(Diagnostic::error(NGINX_PARSE, "a block without a directive name")
+                        .with_span(Span::new(at, at + 1))
+                        .with_help("write the directive before `{`, as in `server {`"));
+                };
+                let open = Directive { file, name: name.text, span: name.span, args: drained.collect(), block: None };
+                stack.push((Vec::new(), Some(open)));
+            }
+            Token::Close(at) => {
+                if let Some(last) = words.first() {
+                    return Err(Diagnostic::error(
+                        NGINX_PARSE,
+                        format!("directive `{}` is not terminated by `;`", last.text),
+                    )
+                    .with_span(last.span)
+                    .with_help("end the directive with `;`"));
+                }
+                if stack.len() == 1 {
+                    return Err(Diagnostic::error(NGINX_PARSE, "unexpected `}`")
+                        .with_span(Span::new(at, at + 1))
+                        .with_help("this closes a block that was never opened"));
+                }
+                if let Some((children, Some(mut open))) = stack.pop() {
+                    open.block = Some(children);
+                    if let Some(top) = stack.last_mut() {
+                        top.0.push(open);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(last) = words.first() {
+        return Err(Diagnostic::error(NGINX_PARSE, format!("directive `{}` is not terminated by `;`", last.text))
+            .with_span(last.span)
+            .with_help("end the directive with `;`"));
+    }
+    if stack.len() > 1 {
+        let open = stack.last().and_then(|(_, o)| o.as_ref()).map_or(Span::new(0, 0), |o| o.span);
+        return Err(Diagnostic::error(NGINX_PARSE, "unexpected end of file: a block is not closed")
+            .with_span(open)
+            .with_help("add the missing `}`"));
+    }
+    Ok(stack.pop().map(|(children, _)| children).unwrap_or_default())
+}
+
+/// A parsed file that `include` may pull in.
+#[derive(Debug, Clone)]
+pub struct NginxFile {
+    pub file: usize,
+    pub path: String,
+    pub directives: Vec<Directive>,
+    /// A file detected as nginx configuration (others are snippets parsed
+    /// only because an include might name them).
+    pub root_candidate: bool,
+}
+
+/// Expands includes from `files` into configurations, one per root file
+/// (a detected nginx file no other file includes).
+pub fn configs(files: &[NginxFile]) -> Vec<NginxConfig> {
+    let mut included = vec![false; files.len()];
+    for f in files {
+        mark_includes(&f.directives, files, &mut included);
+    }
+    files
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| f.root_candidate && !included[*i])
+        .map(|(_, f)| {
+            let mut depth = 0;
+            let children = expand(&f.directives, files, &mut depth);
+            let has_http = children.iter().any(|d| d.name == "http");
+            let name = if has_http || !children.iter().any(|d| d.name == "server" || d.name == "upstream") {
+                "main"
+            } else {
+                "http"
+            };
+            NginxConfig {
+                file: f.file,
+                root: Directive {
+                    file: f.file,
+                    name: name.to_owned(),
+                    span: Span::new(0, 0),
+                    args: Vec::new(),
+                    block: Some(children),
+                },
+            }
+        })
+        .collect()
+}
+
+fn mark_includes(directives: &[Directive], files: &[NginxFile], included: &mut [bool]) {
+    for d in directives {
+        if d.name == "include"
+            && let Some(pattern) = d.arg(0)
+        {
+            for (i, f) in files.iter().enumerate() {
+                if f.file != d.file && tail_matches(pattern, &f.path) {
+                    included[i] = true;
+                }
+            }
+        }
+        mark_includes(d.children(), files, included);
+    }
+}
+
+fn expand(directives: &[Directive], files: &[NginxFile], depth: &mut usize) -> Vec<Directive> {
+    let mut out = Vec::new();
+    for d in directives {
+        if d.name == "include"
+            && let Some(pattern) = d.arg(0)
+            && *depth < 16
+        {
+            // Keep the include itself: rules can point at it.
+            out.push(d.clone());
+            let mut matching: Vec<&NginxFile> =
+                files.iter().filter(|f| f.file != d.file && tail_matches(pattern, &f.path)).collect();
+            // nginx expands globs in sorted order.
+            matching.sort_by(|a, b| a.path.cmp(&b.path));
+            for f in matching {
+                *depth += 1;
+                out.extend(expand(&f.directives, files, depth));
+                *depth -= 1;
+            }
+            continue;
+        }
+        let mut copy = Directive { block: None, ..d.clone() };
+        if let Some(children) = &d.block {
+            copy.block = Some(expand(children, files, depth));
+        }
+        out.push(copy);
+    }
+    out
+}
+
+/// `host:port` of an address as nginx writes it (`http://api:8080/x`,
+/// `api:8080`, `unix:/run/app.sock`), with the scheme's default port.
+pub fn host_port(address: &str) -> Option<(&str, Option<u16>)> {
+    let (rest, default) = if let Some(r) = address.strip_prefix("http://") {
+        (r, Some(80))
+    } else if let Some(r) = address.strip_prefix("https://") {
+        (r, Some(443))
+    } else if let Some(r) = address.strip_prefix("grpc://") {
+        (r, None)
+    } else {
+        (address, Some(80))
+    };
+    if rest.starts_with("unix:") || rest.contains('$') {
+        return None;
+    }
+    let authority = rest.split('/').next()?;
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        return Some((host, after.strip_prefix(':').and_then(|p| p.parse().ok()).or(default)));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host, port.parse().ok())),
+        None => Some((authority, default)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_quotes_and_comments() {
+        let text = "http {\n  # comment; {\n  server {\n    listen 443 ssl;\n    add_header X-Frame-Options \"DENY\" always;\n    location ~ \"^/a{2}\" { return 200 'ok;'; }\n  }\n}\n";
+        let d = parse(3, text).unwrap();
+        assert_eq!(d.len(), 1);
+        let server = &d[0].children()[0];
+        assert_eq!(server.name, "server");
+        assert_eq!(server.children()[1].arg(1), Some("DENY"));
+        let location = &server.children()[2];
+        assert_eq!(location.arg(1), Some("^/a{2}"));
+        assert_eq!(location.children()[0].arg(1), Some("ok;"));
+        assert_eq!(&text[server.children()[0].span.start..server.children()[0].span.end], "listen");
+    }
+
+    #[test]
+    fn variables_keep_their_braces() {
+        let d = parse(0, "set $a ${host}x;").unwrap();
+        assert_eq!(d[0].arg(1), Some("${host}x"));
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        for (text, message) in [
+            ("server {\n listen 80;\n", "not closed"),
+            ("listen 80", "not terminated"),
+            ("}", "unexpected `}`"),
+            ("return 200 \"x;\n", "unterminated"),
+            ("server { listen 80 }", "not terminated"),
+        ] {
+            let e = parse(0, text).unwrap_err();
+            assert!(e.message.contains(message), "{text:?}: {}", e.message);
+            assert!(e.span.is_some());
+        }
+    }
+
+    #[test]
+    fn includes_are_expanded_in_place() {
+        let files = vec![
+            NginxFile {
+                file: 0,
+                path: "nginx/nginx.conf".into(),
+                directives: parse(0, "http { include conf.d/*.conf; }").unwrap(),
+                root_candidate: true,
+            },
+            NginxFile {
+                file: 1,
+                path: "nginx/conf.d/site.conf".into(),
+                directives: parse(1, "server { listen 80; }").unwrap(),
+                root_candidate: true,
+            },
+        ];
+        let configs = configs(&files);
+        assert_eq!(configs.len(), 1);
+        let servers = configs[0].blocks("server");
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].file, 1);
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(host_port("http://api:8080/v1"), Some(("api", Some(8080))));
+        assert_eq!(host_port("http://backend"), Some(("backend", Some(80))));
+        assert_eq!(host_port("api:9000"), Some(("api", Some(9000))));
+        assert_eq!(host_port("http://[::1]:81"), Some(("::1", Some(81))));
+        assert_eq!(host_port("http://$upstream"), None);
+        assert_eq!(host_port("unix:/run/app.sock"), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! Addresses written in one file (`proxy_pass http://api:8000`, a scrape
+//! target `api:9100`) resolved against what the others deploy: compose
+//! services and Kubernetes Services, with the ports they listen on.
+
+use berth_diagnostics::Span;
+
+use super::command::{facts, words};
+use super::{ComposeService, Graph};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// Something deployed has that name and listens on the port (or does
+    /// not say which ports it listens on).
+    Found,
+    /// Something has that name, but it listens elsewhere.
+    WrongPort { what: String, file: usize, span: Span, ports: Vec<i64> },
+    /// Nothing deployed has that name.
+    Unknown,
+    /// An address berth cannot judge: an IP, localhost, an external DNS
+    /// name, or a tree that deploys nothing by name.
+    External,
+}
+
+impl Graph<'_> {
+    /// Ports a compose service's container listens on, as far as its files
+    /// say: published targets, `expose`, its Dockerfile's `EXPOSE`, and the
+    /// bind flags of its command.
+    pub fn compose_ports(&self, service: &ComposeService<'_>) -> Vec<i64> {
+        let mut ports: Vec<i64> = Vec::new();
+        for s in self.compose_service(&service.project, service.name) {
+            ports.extend(s.ports.iter().filter_map(|p| p.target));
+            ports.extend(&s.expose);
+            if let Some((command, _)) = &s.command
+                && let Some(port) = facts(&words(command)).port
+            {
+                ports.push(i64::from(port));
+            }
+            if let Some(df) = s.dockerfile.as_deref().and_then(|path| self.dockerfiles.iter().find(|d| d.path == path))
+            {
+                ports.extend(df.exposed());
+                if let Some(port) = facts(&df.command()).port {
+                    ports.push(i64::from(port));
+                }
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// What `host:port` reaches, seen from `namespace` (Kubernetes) or any
+    /// compose project.
+    pub fn resolve(&self, namespace: Option<&str>, host: &str, port: Option<u16>) -> Resolved {
+        let deploys_names = !self.compose.is_empty() || !self.services.is_empty();
+        let ip = host.parse::<std::net::IpAddr>().is_ok();
+        if !deploys_names || ip || host == "localhost" || host.is_empty() {
+            return Resolved::External;
+        }
+        let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+        let cluster = labels.len() == 1
+            || labels.len() == 3 && labels[2] == "svc"
+            || labels.len() == 5 && labels[2..] == ["svc", "cluster", "local"]
+            || labels.len() == 2 && !self.services.is_empty() && self.namespace_exists(labels[1]);
+        if !cluster {
+            return Resolved::External;
+        }
+        let name = labels[0];
+        let wanted_ns = labels.get(1).copied().or(namespace);
+        if labels.len() == 1
+            && let Some(s) = self.compose.iter().find(|s| s.name == name)
+        {
+            let ports = self.compose_ports(s);
+            return match port {
+                Some(p) if !ports.is_empty() && !ports.contains(&i64::from(p)) => {
+                    Resolved::WrongPort { what: format!("compose service `{name}`"), file: s.file, span: s.span, ports }
+                }
+                _ => Resolved::Found,
+            };
+        }
+        let service = self.services.iter().find(|s| {
+            let o = &self.objects[s.object];
+            o.name == name && (wanted_ns.is_none() || o.namespace.is_none() || o.namespace == wanted_ns)
+        });
+        match service {
+            Some(s) => {
+                let ports: Vec<i64> = s.ports.iter().map(|p| p.port).collect();
+                match port {
+                    Some(p) if !ports.is_empty() && !ports.contains(&i64::from(p)) => {
+                        let o = &self.objects[s.object];
+                        Resolved::WrongPort { what: o.title(), file: o.file, span: o.span, ports }
+                    }
+                    _ => Resolved::Found,
+                }
+            }
+            None => Resolved::Unknown,
+        }
+    }
+
+    fn namespace_exists(&self, namespace: &str) -> bool {
+        self.objects.iter().any(|o| o.namespace == Some(namespace) || o.kind == "Namespace" && o.name == namespace)
+    }
+}

@@ -1,0 +1,108 @@
+use crate::rule::{Context, Rule, Sink};
+
+crate::declare_rule! {
+    /// An alerting or recording rule on a metric that nothing scrapes
+    /// evaluates to an empty result forever: the alert can never fire, and
+    /// nobody notices until the outage it was written for. Found when a
+    /// selector's `job="..."` names no scrape job (or ServiceMonitor'd
+    /// Service), or a metric belongs to a well-known exporter
+    /// (`pg_`, `redis_`, `node_`, `nginx_`, `mysql_`, `probe_`,
+    /// `kube_`) that no scrape job targets.
+    AlertOnMissingMetric {
+        code: "X009",
+        name: "alert-on-missing-metric",
+        severity: Error,
+        fix: "scrape the exporter or job the rule expects, or correct the metric name or `job` label",
+    }
+}
+
+/// Metric prefixes of well-known exporters, and words in a job name or
+/// target that show it is scraped.
+const EXPORTERS: [(&str, &str, &[&str]); 7] = [
+    ("pg_", "postgres_exporter", &["postgres", "pg", ":9187"]),
+    ("redis_", "redis_exporter", &["redis", ":9121"]),
+    ("node_", "node_exporter", &["node", ":9100"]),
+    ("nginx_", "nginx-prometheus-exporter", &["nginx", ":9113"]),
+    ("mysql_", "mysqld_exporter", &["mysql", ":9104"]),
+    ("probe_", "blackbox_exporter", &["blackbox", "probe", ":9115"]),
+    ("kube_", "kube-state-metrics", &["kube-state-metrics", "kube_state", "ksm"]),
+];
+
+impl Rule for AlertOnMissingMetric {
+    fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        let graph = cx.graph;
+        if graph.scrape_jobs.is_empty() && graph.service_monitors.is_empty() {
+            // Nothing here says what is scraped.
+            return;
+        }
+        let mut jobs: Vec<String> = graph.scrape_jobs.iter().map(|j| j.name.to_owned()).collect();
+        for m in &graph.service_monitors {
+            // The Operator names the job after the Service by default.
+            let o = &graph.objects[m.object];
+            jobs.push(o.name.to_owned());
+            for s in &graph.services {
+                jobs.push(graph.objects[s.object].name.to_owned());
+            }
+        }
+        let relabelled = graph.documents.iter().any(|(_, d)| relabels_job(d));
+        let discovered = graph.scrape_jobs.iter().any(|j| j.discovered) || !graph.service_monitors.is_empty();
+        let haystack: Vec<String> = graph
+            .scrape_jobs
+            .iter()
+            .flat_map(|j| {
+                std::iter::once(j.name.to_ascii_lowercase())
+                    .chain(j.targets.iter().map(|(t, _)| t.to_ascii_lowercase()))
+            })
+            .chain(graph.service_monitors.iter().map(|m| graph.objects[m.object].name.to_ascii_lowercase()))
+            .collect();
+        // Recording rules make their own metrics.
+        let recorded: Vec<&str> = graph.prom_rules.iter().filter(|r| !r.alert).map(|r| r.name).collect();
+        for rule in &graph.prom_rules {
+            let Ok(facts) = &rule.parsed else { continue };
+            for selector in &facts.selectors {
+                if let Some(job) = &selector.job
+                    && !relabelled
+                    && !jobs.iter().any(|j| j == job)
+                {
+                    sink.report(
+                        rule.file,
+                        rule.expr_span,
+                        format!(
+                            "`{}` selects `job=\"{job}\"`, but no scrape job is named `{job}` (jobs: {})",
+                            rule.name,
+                            jobs.join(", ")
+                        ),
+                    );
+                    break;
+                }
+                let Some(metric) = &selector.metric else { continue };
+                if discovered || recorded.contains(&metric.as_str()) {
+                    continue;
+                }
+                let Some((_, exporter, words)) = EXPORTERS.iter().find(|(prefix, _, _)| metric.starts_with(prefix))
+                else {
+                    continue;
+                };
+                if !haystack.iter().any(|h| words.iter().any(|w| h.contains(w))) {
+                    sink.report(
+                        rule.file,
+                        rule.expr_span,
+                        format!("`{}` uses `{metric}`, exported by {exporter}, which no scrape job targets", rule.name),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a Prometheus configuration rewrites the `job` label.
+fn relabels_job(doc: &berth_spec::Node) -> bool {
+    crate::graph::yaml::seq(crate::graph::yaml::at(doc, &["scrape_configs"])).iter().any(|job| {
+        ["relabel_configs", "metric_relabel_configs"].iter().any(|k| {
+            crate::graph::yaml::seq(crate::graph::yaml::at(job, &[k]))
+                .iter()
+                .any(|r| crate::graph::yaml::str_at(r, &["target_label"]) == Some("job"))
+        })
+    })
+}

@@ -1,0 +1,121 @@
+use crate::graph::command::{CommandFacts, facts, words};
+use crate::graph::place;
+use crate::rule::{Context, Rule, Sink};
+
+use super::proxy_target_missing::join;
+
+crate::declare_rule! {
+    /// The port a server really binds comes from its command line
+    /// (`--bind 0.0.0.0:8000`, `--port 9000`); `containerPort`, compose
+    /// `ports` and Dockerfile `EXPOSE` only describe it. When they disagree
+    /// the Service, the published port or the health check points at a
+    /// closed port. A server bound to `127.0.0.1` inside a container is
+    /// unreachable from outside it, whatever is published.
+    PortMismatch {
+        code: "X007",
+        name: "port-mismatch",
+        severity: Error,
+        fix: "make the bind flag, the declared ports and EXPOSE name the same port, and bind to 0.0.0.0 (or ::) inside containers",
+    }
+}
+
+fn loopback(f: &CommandFacts) -> bool {
+    f.host.as_deref().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "::1")
+}
+
+impl Rule for PortMismatch {
+    fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        let graph = cx.graph;
+        for w in &graph.workloads {
+            for c in w.containers.iter().filter(|c| !c.init && !c.command.is_empty()) {
+                let f = facts(&c.command);
+                if loopback(&f) && !c.ports.is_empty() {
+                    sink.report(
+                        graph.objects[w.object].file,
+                        c.span,
+                        format!(
+                            "container `{}` binds {}: nothing outside the pod reaches it",
+                            c.name,
+                            f.host.as_deref().unwrap_or("")
+                        ),
+                    );
+                }
+                let Some(port) = f.port else { continue };
+                if !c.ports.is_empty() && !c.ports.iter().any(|p| p.port == i64::from(port)) {
+                    let declared: Vec<i64> = c.ports.iter().map(|p| p.port).collect();
+                    sink.report(
+                        graph.objects[w.object].file,
+                        c.ports[0].span,
+                        format!(
+                            "container `{}` declares port {} but its command binds {port}",
+                            c.name,
+                            join(&declared)
+                        ),
+                    );
+                }
+            }
+        }
+        for s in &graph.compose {
+            let dockerfile = s.dockerfile.as_deref().and_then(|path| graph.dockerfiles.iter().find(|d| d.path == path));
+            let (f, from) = match (&s.command, dockerfile) {
+                (Some((command, span)), _) => (facts(&words(command)), Some((s.file, *span))),
+                (None, Some(df)) => {
+                    let cmd = df.final_stage().filter(|i| i.keyword == "CMD" || i.keyword == "ENTRYPOINT").last();
+                    (facts(&df.command()), cmd.map(|i| (df.file, i.span)))
+                }
+                (None, None) => (CommandFacts::default(), None),
+            };
+            let targets: Vec<_> = s.ports.iter().filter(|p| p.target.is_some()).collect();
+            if loopback(&f) && !targets.is_empty() {
+                sink.report(
+                    s.file,
+                    targets[0].span,
+                    format!(
+                        "`{}` publishes this port but its command binds {}: the published port answers nothing",
+                        s.name,
+                        f.host.as_deref().unwrap_or("")
+                    ),
+                );
+            }
+            let exposed = dockerfile.map(|d| d.exposed()).unwrap_or_default();
+            for p in &targets {
+                let Some(target) = p.target else { continue };
+                if let Some(bound) = f.port {
+                    if i64::from(bound) != target {
+                        let (file, span) = from.unwrap_or((s.file, s.span));
+                        sink.report(
+                            s.file,
+                            p.span,
+                            format!(
+                                "`{}` publishes container port {target} but its command binds {bound} ({})",
+                                s.name,
+                                place(cx.files, file, span)
+                            ),
+                        );
+                    }
+                } else if !exposed.is_empty() && !exposed.contains(&target) {
+                    let df = dockerfile.map_or(String::new(), |d| format!(" ({})", cx.files[d.file].name));
+                    sink.report(
+                        s.file,
+                        p.span,
+                        format!(
+                            "`{}` publishes container port {target} but its Dockerfile{df} exposes {}",
+                            s.name,
+                            join(&exposed)
+                        ),
+                    );
+                }
+            }
+        }
+        for df in graph.dockerfiles {
+            let exposed = df.exposed();
+            let Some(bound) = facts(&df.command()).port else { continue };
+            if exposed.is_empty() || exposed.contains(&i64::from(bound)) {
+                continue;
+            }
+            if let Some(expose) = df.final_stage().find(|i| i.keyword == "EXPOSE") {
+                sink.report(df.file, expose.span, format!("EXPOSE {} but the command binds {bound}", join(&exposed)));
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+use crate::graph::nginx::host_port;
+use crate::graph::{Resolved, place};
+use crate::rule::{Context, Rule, Sink};
+
+crate::declare_rule! {
+    /// An nginx `upstream` server or `proxy_pass` that names a compose
+    /// service or Kubernetes Service that does not exist, or a port it does
+    /// not listen on, answers every request with 502. Each file is valid
+    /// alone; only the deployment as a whole is broken, usually after a
+    /// rename or a port change in one of them.
+    ProxyTargetMissing {
+        code: "X006",
+        name: "proxy-target-missing",
+        severity: Error,
+        fix: "point nginx at the service's name and one of its ports, or change the service",
+    }
+}
+
+impl Rule for ProxyTargetMissing {
+    fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        for config in &cx.graph.nginx {
+            let mut addresses = Vec::new();
+            for upstream in config.blocks("upstream") {
+                for server in upstream.own("server") {
+                    if let Some(arg) = server.args.first() {
+                        addresses.push((server.file, arg, arg.text.as_str()));
+                    }
+                }
+            }
+            for pass in config.all("proxy_pass") {
+                let Some(arg) = pass.args.first() else { continue };
+                let Some((host, _)) = host_port(&arg.text) else { continue };
+                if config.upstream(host).is_none() {
+                    addresses.push((pass.file, arg, arg.text.as_str()));
+                }
+            }
+            for (file, arg, address) in addresses {
+                let Some((host, port)) = host_port(address) else { continue };
+                match cx.graph.resolve(None, host, port) {
+                    Resolved::Found | Resolved::External => {}
+                    Resolved::Unknown => {
+                        sink.report(
+                            file,
+                            arg.span,
+                            format!("`{host}` is not a compose service or Kubernetes Service deployed here"),
+                        );
+                    }
+                    Resolved::WrongPort { what, file: at_file, span, ports } => {
+                        sink.report(
+                            file,
+                            arg.span,
+                            format!(
+                                "{what} ({}) listens on {}, not {}",
+                                place(cx.files, at_file, span),
+                                join(&ports),
+                                port.map_or_else(String::new, |p| p.to_string())
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn join(ports: &[i64]) -> String {
+    ports.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
