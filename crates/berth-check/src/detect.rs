@@ -18,6 +18,8 @@ pub enum Kind {
     Systemd,
     /// `tmpfiles.d` lines: directories that exist before units start.
     Tmpfiles,
+    /// `berth-check.yaml`: suppressions with reasons.
+    CheckConfig,
     /// A `.env` file: values for compose interpolation, not checked itself.
     EnvFile,
     /// Not a deployment file berth reads; skipped without a finding.
@@ -29,6 +31,9 @@ pub fn kind(path: &str, text: &str) -> Kind {
     let lower = name.to_ascii_lowercase();
     if lower == ".env" {
         return Kind::EnvFile;
+    }
+    if crate::config::is_config(&lower) {
+        return Kind::CheckConfig;
     }
     if lower == "dockerfile" || lower.starts_with("dockerfile.") || lower.ends_with(".dockerfile") {
         return Kind::Dockerfile;

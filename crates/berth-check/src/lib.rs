@@ -7,6 +7,7 @@
 //! runs every rule in [`registry::RULES`] over it, and applies suppressions.
 //! Output formats live in [`format`].
 
+pub mod config;
 pub mod detect;
 pub mod format;
 pub mod graph;
@@ -76,13 +77,25 @@ pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
             files.push(SourceFile::new(r.path, r.text));
         }
     }
+    let mut configs = Vec::new();
+    for (index, kind) in kinds.iter().enumerate() {
+        if *kind == Kind::CheckConfig {
+            let (config, problems) = config::parse(&files[index].name, &files[index].text);
+            findings.extend(problems.into_iter().map(|diagnostic| Finding {
+                file: index,
+                diagnostic,
+                suppressed: None,
+            }));
+            configs.push(config);
+        }
+    }
     let parsed = graph::Parsed::read(&files, &kinds, &mut findings);
     let graph = graph::Graph::build(&parsed);
     let cx = Context { graph: &graph, files: &files };
     for entry in registry::RULES {
         entry.rule.check(&cx, &mut rule::Sink { info: entry.info, out: &mut findings });
     }
-    suppress::apply(&graph, &files, &mut findings);
+    suppress::apply(&graph, &files, &configs, &mut findings);
     findings.sort_by_key(|f| (f.file, f.diagnostic.span.map(|s| s.start), f.diagnostic.code.id));
     findings.dedup();
     Report { files, kinds, findings }

@@ -80,7 +80,7 @@ pub fn find(code_or_name: &str) -> Option<&'static Entry> {
 pub fn markdown() -> String {
     let mut out = String::from(
         "<!-- Generated from the rules in crates/berth-check/src/rules. Do not edit by hand. -->\n\n# berth check rules\n\n\
-         Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `C` compose files, `N` nginx, `S` systemd units,\n\
+         Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `C` compose files, `N` nginx, `U` systemd units,\n\
          `P` Prometheus rules, `Y` the YAML itself, and `X` rules connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
          (or `ignore.berth.dev/<CODE>.<container>`), or a comment `# berth: ignore[<CODE>] <reason>` on or above the line.\n\n\
          | code | name | severity |\n| --- | --- | --- |\n",

@@ -6,10 +6,12 @@
 //!   container. Pod template annotations work the same.
 //! - Any file: a comment `# berth: ignore[<CODE>] <reason>` on the line of
 //!   the finding or the line above it.
+//! - A `berth-check.yaml` (see [`crate::config`]): by rule, paths and object.
 
 use berth_diagnostics::SourceFile;
 
 use crate::Finding;
+use crate::config::Config;
 use crate::graph::Graph;
 
 const PREFIX: &str = "ignore.berth.dev/";
@@ -22,7 +24,7 @@ fn comment_directive(line: &str) -> Option<(&str, &str)> {
     Some((code.trim(), reason.trim()))
 }
 
-pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) {
+pub fn apply(graph: &Graph<'_>, files: &[SourceFile], configs: &[Config], findings: &mut [Finding]) {
     // Objects by file, so each finding looks only at its own file's objects.
     let mut by_file: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
     for (index, object) in graph.objects.iter().enumerate() {
@@ -30,8 +32,11 @@ pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) 
     }
     for finding in findings.iter_mut() {
         let code = finding.diagnostic.code.id;
-        let Some(span) = finding.diagnostic.span else { continue };
         let file = &files[finding.file];
+        let Some(span) = finding.diagnostic.span else {
+            finding.suppressed = configs.iter().find_map(|c| c.reason(code, &file.name, None)).map(str::to_owned);
+            continue;
+        };
         // Comments: the finding's line or the one above.
         let line = file.line_col(span.start).line;
         let above = line.saturating_sub(2);
@@ -48,7 +53,12 @@ pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) 
             .map(|i| (*i, &graph.objects[*i]))
             .filter(|(_, o)| o.node.span.start <= span.start)
             .max_by_key(|(_, o)| o.node.span.start);
-        let Some((index, object)) = holder else { continue };
+        let from_config =
+            |object: Option<&str>| configs.iter().find_map(|c| c.reason(code, &file.name, object)).map(str::to_owned);
+        let Some((index, object)) = holder else {
+            finding.suppressed = from_config(None);
+            continue;
+        };
         let mut annotations: Vec<&(String, String)> = object.annotations.iter().collect();
         let workload = graph.workload_of(index);
         if let Some(w) = workload {
@@ -66,9 +76,10 @@ pub fn apply(graph: &Graph<'_>, files: &[SourceFile], findings: &mut [Finding]) 
         let matched = annotations.iter().find(|(k, _)| {
             k.eq_ignore_ascii_case(&wanted) || wanted_container.as_deref().is_some_and(|w| k.eq_ignore_ascii_case(w))
         });
-        if let Some((_, reason)) = matched {
-            finding.suppressed = Some(reason_or_default(reason));
-        }
+        finding.suppressed = match matched {
+            Some((_, reason)) => Some(reason_or_default(reason)),
+            None => from_config(Some(&format!("{}/{}", object.kind, object.name))),
+        };
     }
 }
 

@@ -70,7 +70,21 @@ fn nginx(label: &str, dir: &Path) {
     std::fs::create_dir_all(t.join("ssl")).unwrap();
     let key = run(
         &tool("openssl"),
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", "k.pem", "-out", "c.pem"],
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+        ],
         &t.join("ssl"),
     );
     assert!(key.success, "openssl: {}", key.stderr);
@@ -119,9 +133,13 @@ fn systemd(label: &str, dir: &Path) {
         // The fixtures start a program the test machine does not have.
         std::fs::write(tmp.path().join(&name), text.replace("/usr/local/bin/web", "/usr/bin/true")).unwrap();
         let result = run(&tool("systemd-analyze"), &["verify", "--man=no", &format!("./{name}")], tmp.path());
-        if label.starts_with("S003/bad") {
-            // systemd itself warns about what S003 reports.
-            assert!(result.stderr.contains("MemoryLimit=") && result.stderr.contains("CPUShares="), "{}", result.stderr);
+        if label.starts_with("U003/bad") {
+            // systemd itself warns about what U003 reports.
+            assert!(
+                result.stderr.contains("MemoryLimit=") && result.stderr.contains("CPUShares="),
+                "{}",
+                result.stderr
+            );
             continue;
         }
         expect(&format!("{label} (systemd-analyze verify {path})"), &result, true);

@@ -88,7 +88,7 @@ the feature; everything else still renders. Secret values never appear in
 rendered files, only references to them.")]
     Render(RenderArgs),
 
-    /// Check deployment files for production readiness: a berth spec and what it renders, and hand-written Kubernetes manifests and Dockerfiles, as one graph.
+    /// Check deployment files for production readiness: a berth spec and what it renders, and hand-written Kubernetes manifests, compose files, Dockerfiles, nginx configs, Prometheus configs and rules, and systemd units, as one graph.
     #[command(after_help = "\
 Examples:
   berth check                               # every deployment file under .
@@ -99,12 +99,15 @@ Examples:
 
 Cross-file rules connect what no single-file linter can: a Service's
 targetPort and the pods it selects, NetworkPolicy ports and the pods on the
-other end, two autoscalers on one workload. A file that does not parse is
+other end, nginx upstreams and the compose services or Services they name,
+bind flags against declared ports, alerts on metrics nothing scrapes,
+connection pools against max_connections. A file that does not parse is
 reported and the rest is still checked.
 
 Suppress a finding with a reason: an annotation `ignore.berth.dev/<CODE>:
 <reason>` (or `ignore.berth.dev/<CODE>.<container>`), or a comment
-`# berth: ignore[<CODE>] <reason>` on or above the line. Suppressed findings
+`# berth: ignore[<CODE>] <reason>` on or above the line, or an entry in a
+berth-check.yaml (rule, paths, object, reason). Suppressed findings
 stay in JSON and SARIF output with their reason. Every rule is described in
 docs/rules.md.")]
     Check(CheckArgs),

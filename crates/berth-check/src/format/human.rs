@@ -20,7 +20,11 @@ pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
     let errors = active.iter().filter(|f| f.diagnostic.severity == Severity::Error).count();
     let warnings = active.len() - errors;
     let suppressed = report.findings.iter().filter(|f| f.suppressed.is_some()).count();
-    let checked = report.kinds.iter().filter(|k| !matches!(k, crate::Kind::Other | crate::Kind::EnvFile)).count();
+    let checked = report
+        .kinds
+        .iter()
+        .filter(|k| !matches!(k, crate::Kind::Other | crate::Kind::EnvFile | crate::Kind::CheckConfig))
+        .count();
     out.push_str(&format!(
         "checked {checked} file(s): {errors} error(s), {warnings} warning(s){}\n",
         if suppressed > 0 { format!(", {suppressed} suppressed") } else { String::new() }

@@ -1,5 +1,6 @@
-//! JUnit XML: a test suite per file, a test case per rule that ran on it;
-//! a counting finding is a failure.
+//! JUnit XML: a test suite per file, a test case per rule that reads its
+//! kind of file (and any rule that reported on it); a counting finding is a
+//! failure.
 
 use std::fmt::Write as _;
 
@@ -12,20 +13,41 @@ fn xml(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Whether rules of this code's family read files of `kind`: `K` rules
+/// Kubernetes objects, `N` nginx, and so on; cross-file `X` rules read all.
+fn reads(kind: Kind, code: &str) -> bool {
+    let yaml = matches!(kind, Kind::Kubernetes | Kind::Compose | Kind::PrometheusConfig | Kind::PrometheusRules);
+    match code.as_bytes().first() {
+        Some(b'K') => kind == Kind::Kubernetes,
+        Some(b'D') => kind == Kind::Dockerfile,
+        Some(b'C') => kind == Kind::Compose,
+        Some(b'N') => kind == Kind::Nginx,
+        Some(b'U') => kind == Kind::Systemd,
+        Some(b'P') => matches!(kind, Kind::PrometheusRules | Kind::Kubernetes),
+        Some(b'Y') => yaml,
+        _ => true,
+    }
+}
+
 pub fn render(report: &Report, threshold: Severity) -> String {
     let mut suites = String::new();
     let (mut total_tests, mut total_failures) = (0, 0);
     for (index, (file, kind)) in report.files.iter().zip(&report.kinds).enumerate() {
-        if matches!(kind, Kind::Other | Kind::EnvFile) {
+        let has_findings = report.active(threshold).any(|f| f.file == index);
+        if matches!(kind, Kind::Other | Kind::EnvFile | Kind::CheckConfig) && !has_findings {
             continue;
         }
         let mut cases = String::new();
-        let mut failures = 0;
+        let (mut tests, mut failures) = (0, 0);
         for entry in RULES {
             let found: Vec<_> = report
                 .active(threshold)
                 .filter(|f| f.file == index && f.diagnostic.code.id == entry.info.code.id)
                 .collect();
+            if found.is_empty() && !reads(*kind, entry.info.code.id) {
+                continue;
+            }
+            tests += 1;
             let _ = write!(
                 cases,
                 "    <testcase classname=\"{}\" name=\"{} {}\"",
@@ -53,25 +75,31 @@ pub fn render(report: &Report, threshold: Severity) -> String {
                 xml(&details.join("\n"))
             );
         }
-        // Parse errors are failures of their own.
-        for f in
-            report.active(threshold).filter(|f| f.file == index && f.diagnostic.code.id == crate::graph::PARSE_ERROR.id)
+        // Findings of no rule (parse errors, spec and configuration
+        // diagnostics) are failures of their own.
+        for f in report
+            .active(threshold)
+            .filter(|f| f.file == index && !RULES.iter().any(|e| e.info.code.id == f.diagnostic.code.id))
         {
+            tests += 1;
             failures += 1;
+            let code = f.diagnostic.code;
             let _ = write!(
                 cases,
-                "    <testcase classname=\"{}\" name=\"E001 parse-error\">\n      <failure type=\"error\" message=\"{}\"/>\n    </testcase>\n",
+                "    <testcase classname=\"{}\" name=\"{} {}\">\n      <failure type=\"{}\" message=\"{}\"/>\n    </testcase>\n",
                 xml(&file.name),
+                code.id,
+                code.name,
+                f.diagnostic.severity.as_str(),
                 xml(&f.diagnostic.message)
             );
         }
-        total_tests += RULES.len();
+        total_tests += tests;
         total_failures += failures;
         let _ = write!(
             suites,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n{cases}  </testsuite>\n",
+            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\">\n{cases}  </testsuite>\n",
             xml(&file.name),
-            RULES.len()
         );
     }
     format!(

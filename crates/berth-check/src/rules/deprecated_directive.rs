@@ -7,7 +7,7 @@ crate::declare_rule! {
     /// author meant to set, `CPUShares=` uses a different scale. Newer
     /// releases warn on each load and drop them eventually.
     DeprecatedDirective {
-        code: "S003",
+        code: "U003",
         name: "deprecated-directive",
         severity: Warning,
         fix: "use the replacement named in the message",

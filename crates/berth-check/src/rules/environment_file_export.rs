@@ -8,7 +8,7 @@ crate::declare_rule! {
     /// once and ignores, so the service starts without the variable. The
     /// same file works when sourced by hand, which is why it survives review.
     EnvironmentFileExport {
-        code: "S001",
+        code: "U001",
         name: "environment-file-export",
         severity: Error,
         fix: "write plain `NAME=value` lines (no `export`); shells that source the file can use `set -a` instead",

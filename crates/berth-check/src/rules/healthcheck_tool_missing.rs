@@ -9,6 +9,10 @@ crate::declare_rule! {
     /// the shell form needs) fails every time: Docker marks the container
     /// unhealthy, and orchestrators that honour it restart or never route
     /// to it. Tools installed by a `RUN` or copied in are recognised.
+    /// Compose healthchecks are checked against the image they run in (its
+    /// `image:`, or the Dockerfile it builds).
+    /// Compose healthchecks are checked against the image they run in (its
+    /// `image:`, or the Dockerfile it builds).
     HealthcheckToolMissing {
         code: "D004",
         name: "healthcheck-tool-missing",
@@ -103,6 +107,23 @@ impl Rule for HealthcheckToolMissing {
                     d.file,
                     check.span,
                     format!("HEALTHCHECK runs `{tool}`, which `{base}` does not ship and no instruction installs"),
+                );
+            }
+        }
+        for s in &cx.graph.compose {
+            let Some((test, span)) = &s.healthcheck_test else { continue };
+            let built = s.dockerfile.as_deref().and_then(|path| cx.graph.dockerfiles.iter().find(|d| d.path == path));
+            let Some(base) = built.and_then(final_base).or_else(|| s.image.clone()) else { continue };
+            let Some((curl, wget, _)) = ships(&base) else { continue };
+            let words = crate::graph::command::words(test);
+            let tool = words.iter().map(|w| w.rsplit('/').next().unwrap_or(w)).find(|w| *w == "curl" || *w == "wget");
+            let Some(tool) = tool else { continue };
+            let present = if tool == "curl" { curl } else { wget };
+            if !present && !built.is_some_and(|d| provides(d, tool)) {
+                sink.report(
+                    s.file,
+                    *span,
+                    format!("the healthcheck of `{}` runs `{tool}`, which its image (`{base}`) does not ship", s.name),
                 );
             }
         }

@@ -9,7 +9,7 @@ crate::declare_rule! {
     /// `RuntimeDirectory=`, `ConfigurationDirectory=`, or a `tmpfiles.d` line;
     /// a `-` prefix makes a path optional.
     ReadWritePathsMissing {
-        code: "S002",
+        code: "U002",
         name: "read-write-paths-missing",
         severity: Error,
         fix: "let systemd create it (`StateDirectory=name` for /var/lib/name), add a tmpfiles.d `d` line, or prefix the path with `-`",

@@ -22,6 +22,8 @@ crate::declare_rule! {
 impl Rule for UpstreamTimeout {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         let graph = cx.graph;
+        // The keep-alive race is the upstream's, reported once for it.
+        let mut reported = Vec::new();
         for config in &cx.graph.nginx {
             config.visit(&mut |d, ancestors| {
                 if d.name != "proxy_pass" {
@@ -54,13 +56,15 @@ impl Rule for UpstreamTimeout {
                     );
                 }
                 if let (Some(u), Some(app_keep)) = (upstream, app.keep_alive)
-                    && u.own("keepalive").next().is_some()
+                    && let Some(keepalive) = u.own("keepalive").next()
+                    && !reported.contains(&(keepalive.file, keepalive.span))
                 {
                     let idle = u.own("keepalive_timeout").next().and_then(seconds).unwrap_or(60);
                     if idle > app_keep {
+                        reported.push((keepalive.file, keepalive.span));
                         sink.report(
-                            d.file,
-                            d.span,
+                            keepalive.file,
+                            keepalive.span,
                             format!(
                                 "upstream `{host}` keeps idle connections {idle} s but {title} ({}) closes them after {app_keep} s: requests race the close and fail with 502",
                                 place(cx.files, file, span)
@@ -94,17 +98,14 @@ fn app_facts(
     _port: Option<u16>,
 ) -> Option<(CommandFacts, String, usize, berth_diagnostics::Span)> {
     if let Some(s) = graph.compose.iter().rfind(|s| s.name == host) {
-        let command = match &s.command {
-            Some((c, _)) => words(c),
-            None => s
-                .dockerfile
-                .as_deref()
-                .and_then(|path| graph.dockerfiles.iter().find(|d| d.path == path))
-                .map(|d| d.command())
-                .unwrap_or_default(),
-        };
-        let f = with_defaults(&command, facts(&command));
-        return Some((f, format!("`{}`", s.name), s.file, s.command.as_ref().map_or(s.span, |(_, sp)| *sp)));
+        if let Some((c, span)) = &s.command {
+            let command = words(c);
+            return Some((with_defaults(&command, facts(&command)), format!("`{}`", s.name), s.file, *span));
+        }
+        let df = s.dockerfile.as_deref().and_then(|path| graph.dockerfiles.iter().find(|d| d.path == path))?;
+        let command = df.command();
+        let cmd = df.final_stage().filter(|i| i.keyword == "CMD" || i.keyword == "ENTRYPOINT").last()?;
+        return Some((with_defaults(&command, facts(&command)), format!("`{}`", s.name), df.file, cmd.span));
     }
     let name = host.split('.').next()?;
     let service = graph.services.iter().find(|s| graph.objects[s.object].name == name)?;

@@ -57,7 +57,7 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
                             let name = shown(p);
                             // Cheap name test first: most files in a tree are not deployment files.
                             if berth_check::detect::kind(&name, "") == Kind::Other
-                                && !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".conf"))
+                                && ![".yaml", ".yml", ".conf", ".env", ".types"].iter().any(|e| name.ends_with(e))
                                 && !explicit.contains(p)
                             {
                                 return None;
@@ -71,7 +71,13 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
-    inputs.retain(|i| berth_check::detect::kind(&i.path, &i.text) != Kind::Other);
+    // Other files stay when an include or EnvironmentFile= may name them.
+    inputs.retain(|i| {
+        berth_check::detect::kind(&i.path, &i.text) != Kind::Other
+            || i.path.ends_with(".conf")
+            || i.path.ends_with(".env")
+            || i.path.ends_with(".types")
+    });
     inputs
 }
 
@@ -82,7 +88,7 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
     }
     let inputs = read_all(paths, &args.paths);
     if inputs.is_empty() {
-        output::stderr("no deployment files found (Kubernetes YAML, Dockerfiles, berth.yaml)\n");
+        output::stderr("no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units)\n");
         return Ok(Outcome::Findings);
     }
     let report = berth_check::check(inputs, args.env.as_deref());
