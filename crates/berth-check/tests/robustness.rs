@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
+use berth_check::format::{Format, render};
 use berth_check::{Input, check};
+use berth_diagnostics::Severity;
 
 fn fixtures() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");
@@ -44,4 +46,24 @@ fn a_broken_file_is_reported_and_the_rest_still_checked() {
         report.findings.iter().map(|f| (report.files[f.file].name.as_str(), f.diagnostic.code.id)).collect();
     assert!(codes.contains(&("broken.yaml", "E001")), "{codes:?}");
     assert!(codes.contains(&("deploy.yaml", "K001")), "{codes:?}");
+}
+
+/// The `check` fuzzer's corpus (`fuzz/corpus/check`, seeded from the rule
+/// fixtures) replayed on stable: each input, split into files as the fuzz
+/// target does, is checked and rendered in every format without a panic.
+#[test]
+fn fuzz_corpus_never_panics() {
+    let dir = berth_test_support::workspace_root().join("fuzz/corpus/check");
+    let entries: Vec<_> =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().collect();
+    assert!(!entries.is_empty(), "the regression corpus is empty");
+    for entry in entries {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+        let inputs = berth_test_support::check_fuzz_files(text).into_iter().map(|(path, text)| Input { path, text });
+        let report = check(inputs.collect(), None);
+        for format in [Format::Human, Format::Json, Format::Sarif, Format::Junit] {
+            let _ = render(format, &report, Severity::Info, false);
+        }
+    }
 }

@@ -148,3 +148,36 @@ pub fn read_tree(dir: &Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// (path, text the content starts with, so detection picks the kind) for
+/// the `check` fuzz target's files.
+const CHECK_FUZZ_FILES: [(&str, &str); 12] = [
+    ("k8s/app.yaml", "apiVersion: apps/v1\n"),
+    ("docker-compose.yml", ""),
+    ("docker-compose.override.yml", ""),
+    ("app/Dockerfile", ""),
+    ("nginx/nginx.conf", ""),
+    ("nginx/conf.d/site.conf", "server {\n"),
+    ("prometheus/prometheus.yml", "scrape_configs:\n"),
+    ("prometheus/alerts.yml", "groups:\n"),
+    ("systemd/web.service", ""),
+    ("etc/web/web.env", ""),
+    ("berth-check.yaml", ""),
+    (".env", ""),
+];
+
+/// The files a `check` fuzz input stands for: split on NUL into up to four
+/// files, each named by its first character from a table of paths, so the
+/// fuzzer (and the stable replay of its corpus) reaches every parser and
+/// the cross-file rules.
+pub fn check_fuzz_files(text: &str) -> Vec<(String, String)> {
+    text.split('\0')
+        .take(4)
+        .filter_map(|part| {
+            let mut chars = part.chars();
+            let selector = chars.next()? as usize;
+            let (path, prefix) = CHECK_FUZZ_FILES[selector % CHECK_FUZZ_FILES.len()];
+            Some((path.to_owned(), format!("{prefix}{}", chars.as_str())))
+        })
+        .collect()
+}

@@ -88,7 +88,9 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
     }
     let inputs = read_all(paths, &args.paths);
     if inputs.is_empty() {
-        output::stderr("no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units)\n");
+        output::stderr(
+            "no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units)\n",
+        );
         return Ok(Outcome::Findings);
     }
     let report = berth_check::check(inputs, args.env.as_deref());
