@@ -14,5 +14,5 @@ mod source;
 pub use code::Code;
 pub use diagnostic::{Diagnostic, Label, Severity, Span};
 pub use line_index::{LineCol, LineIndex};
-pub use render::{ColorChoice, render_human, render_json, summary_line};
+pub use render::{ColorChoice, JsonDiagnostic, render_human, render_json, summary_line};
 pub use source::SourceFile;

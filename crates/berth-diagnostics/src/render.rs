@@ -86,8 +86,10 @@ pub fn summary_line(diagnostics: &[Diagnostic]) -> String {
     if parts.is_empty() { "ok".to_owned() } else { parts.join(", ") }
 }
 
-#[derive(Serialize)]
-struct JsonDiagnostic<'a> {
+/// One diagnostic in the JSON form, borrowing from it: serialize it
+/// directly (or inside a larger document) without building a value tree.
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic<'a> {
     file: &'a str,
     code: &'static str,
     name: &'static str,
@@ -100,11 +102,36 @@ struct JsonDiagnostic<'a> {
     related: Vec<JsonRelated<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonRelated<'a> {
     start: LineCol,
     end: LineCol,
     message: &'a str,
+}
+
+impl<'a> JsonDiagnostic<'a> {
+    pub fn new(file: &'a SourceFile, d: &'a Diagnostic) -> Self {
+        JsonDiagnostic {
+            file: &file.name,
+            code: d.code.id,
+            name: d.code.name,
+            severity: d.severity,
+            message: &d.message,
+            start: d.span.map(|s| file.line_col(s.start)),
+            end: d.span.map(|s| file.line_col(s.end)),
+            label: d.label.as_deref(),
+            help: d.help.as_deref(),
+            related: d
+                .related
+                .iter()
+                .map(|r| JsonRelated {
+                    start: file.line_col(r.span.start),
+                    end: file.line_col(r.span.end),
+                    message: &r.message,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Machine-readable form: one JSON object per diagnostic, positions as
@@ -112,29 +139,7 @@ struct JsonRelated<'a> {
 pub fn render_json(file: &SourceFile, diagnostics: &[Diagnostic]) -> Vec<serde_json::Value> {
     diagnostics
         .iter()
-        .map(|d| {
-            let json = JsonDiagnostic {
-                file: &file.name,
-                code: d.code.id,
-                name: d.code.name,
-                severity: d.severity,
-                message: &d.message,
-                start: d.span.map(|s| file.line_col(s.start)),
-                end: d.span.map(|s| file.line_col(s.end)),
-                label: d.label.as_deref(),
-                help: d.help.as_deref(),
-                related: d
-                    .related
-                    .iter()
-                    .map(|r| JsonRelated {
-                        start: file.line_col(r.span.start),
-                        end: file.line_col(r.span.end),
-                        message: &r.message,
-                    })
-                    .collect(),
-            };
-            serde_json::to_value(json).unwrap_or(serde_json::Value::Null)
-        })
+        .map(|d| serde_json::to_value(JsonDiagnostic::new(file, d)).unwrap_or(serde_json::Value::Null))
         .collect()
 }
 

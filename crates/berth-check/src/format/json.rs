@@ -1,18 +1,45 @@
-use berth_diagnostics::{Severity, render_json};
+//! One JSON document: every file with its kind, every finding (suppressed
+//! ones too, with their reason) and whether it counts at the threshold.
+//! Serialized straight from borrowed structs: a report of tens of
+//! thousands of findings never exists twice in memory.
 
-use crate::Report;
+use berth_diagnostics::{JsonDiagnostic, Severity};
+use serde::Serialize;
+
+use crate::{Kind, Report};
+
+#[derive(Serialize)]
+struct Document<'a> {
+    files: Vec<File<'a>>,
+    findings: Vec<Finding<'a>>,
+}
+
+#[derive(Serialize)]
+struct File<'a> {
+    path: &'a str,
+    kind: Kind,
+}
+
+#[derive(Serialize)]
+struct Finding<'a> {
+    #[serde(flatten)]
+    diagnostic: JsonDiagnostic<'a>,
+    suppressed: Option<&'a str>,
+    counts: bool,
+}
 
 pub fn render(report: &Report, threshold: Severity) -> String {
-    let mut findings = Vec::new();
-    for f in &report.findings {
-        let file = &report.files[f.file];
-        let Some(mut value) = render_json(file, std::slice::from_ref(&f.diagnostic)).pop() else { continue };
-        value["suppressed"] = f.suppressed.as_ref().map_or(serde_json::Value::Null, |r| serde_json::json!(r));
-        value["counts"] = serde_json::json!(f.suppressed.is_none() && f.diagnostic.severity >= threshold);
-        findings.push(value);
-    }
-    let files: Vec<serde_json::Value> =
-        report.files.iter().zip(&report.kinds).map(|(f, k)| serde_json::json!({ "path": f.name, "kind": k })).collect();
-    let doc = serde_json::json!({ "files": files, "findings": findings });
+    let doc = Document {
+        files: report.files.iter().zip(&report.kinds).map(|(f, k)| File { path: &f.name, kind: *k }).collect(),
+        findings: report
+            .findings
+            .iter()
+            .map(|f| Finding {
+                diagnostic: JsonDiagnostic::new(&report.files[f.file], &f.diagnostic),
+                suppressed: f.suppressed.as_deref(),
+                counts: f.suppressed.is_none() && f.diagnostic.severity >= threshold,
+            })
+            .collect(),
+    };
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
