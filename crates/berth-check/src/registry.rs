@@ -67,6 +67,7 @@ registry![
     shared_rwo_volume::SharedRwoVolume,
     connection_budget::ConnectionBudget,
     upstream_timeout::UpstreamTimeout,
+    ingress_backend_missing::IngressBackendMissing,
     duplicate_key::DuplicateKey,
 ];
 

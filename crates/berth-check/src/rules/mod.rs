@@ -27,6 +27,7 @@ pub mod host_namespaces;
 pub mod host_path;
 pub mod hsts_without_always;
 pub mod identical_probes;
+pub mod ingress_backend_missing;
 pub mod invalid_promql;
 pub mod keepalive_without_http11;
 pub mod limit_req_zone;

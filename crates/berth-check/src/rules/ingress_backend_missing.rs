@@ -1,0 +1,80 @@
+use crate::graph::yaml::{at, int_at, seq, str_at};
+use crate::graph::{Object, place};
+use crate::rule::{Context, Rule, Sink};
+
+use super::proxy_target_missing::join;
+
+crate::declare_rule! {
+    /// An Ingress path whose backend names a Service that does not exist in
+    /// its namespace, or a port (number or name) that Service does not
+    /// expose, answers 503 from the ingress controller for that path; the
+    /// Ingress itself applies without complaint.
+    IngressBackendMissing {
+        code: "X014",
+        name: "ingress-backend-missing",
+        severity: Error,
+        fix: "name an existing Service and one of its `ports[].port` numbers or port names",
+    }
+}
+
+impl Rule for IngressBackendMissing {
+    fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        let graph = cx.graph;
+        if graph.services.is_empty() {
+            // Services live elsewhere: nothing to compare with.
+            return;
+        }
+        for ingress in graph.objects.iter().filter(|o| o.kind == "Ingress") {
+            let mut backends: Vec<&berth_spec::Node> =
+                at(ingress.node, &["spec", "defaultBackend", "service"]).into_iter().collect();
+            for rule in seq(at(ingress.node, &["spec", "rules"])) {
+                for path in seq(at(rule, &["http", "paths"])) {
+                    backends.extend(at(path, &["backend", "service"]));
+                }
+            }
+            for backend in backends {
+                check_backend(cx, sink, ingress, backend);
+            }
+        }
+    }
+}
+
+fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, backend: &berth_spec::Node) {
+    let graph = cx.graph;
+    let Some(name) = str_at(backend, &["name"]) else { return };
+    let name_span = at(backend, &["name"]).map_or(backend.span, |n| n.span);
+    let service = graph.services.iter().find(|s| {
+        let o = &graph.objects[s.object];
+        o.name == name && (o.namespace == ingress.namespace || o.namespace.is_none() || ingress.namespace.is_none())
+    });
+    let Some(service) = service else {
+        sink.report(
+            ingress.file,
+            name_span,
+            format!("{} routes to Service `{name}`, which is not deployed here", ingress.title()),
+        );
+        return;
+    };
+    let o = &graph.objects[service.object];
+    let (wanted, span, found) = match (int_at(backend, &["port", "number"]), str_at(backend, &["port", "name"])) {
+        (Some(n), _) => (n.to_string(), at(backend, &["port", "number"]), service.ports.iter().any(|p| p.port == n)),
+        (None, Some(port)) => {
+            (format!("`{port}`"), at(backend, &["port", "name"]), service.ports.iter().any(|p| p.name == Some(port)))
+        }
+        (None, None) => return,
+    };
+    if !found {
+        let ports: Vec<i64> = service.ports.iter().map(|p| p.port).collect();
+        sink.report(
+            ingress.file,
+            span.map_or(name_span, |n| n.span),
+            format!(
+                "{} routes to port {wanted} of {} ({}), which exposes {}",
+                ingress.title(),
+                o.title(),
+                place(cx.files, o.file, o.span),
+                join(&ports)
+            ),
+        );
+    }
+}
