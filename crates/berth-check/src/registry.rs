@@ -83,7 +83,8 @@ pub fn markdown() -> String {
         "<!-- Generated from the rules in crates/berth-check/src/rules. Do not edit by hand. -->\n\n# berth check rules\n\n\
          Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `C` compose files, `N` nginx, `U` systemd units,\n\
          `P` Prometheus rules, `Y` the YAML itself, and `X` rules connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
-         (or `ignore.berth.dev/<CODE>.<container>`), or a comment `# berth: ignore[<CODE>] <reason>` on or above the line.\n\n\
+         (or `ignore.berth.dev/<CODE>.<container>`), a comment `# berth: ignore[<CODE>] <reason>` on or above the line, or an\n\
+         entry in a `berth-check.yaml` (`rule`, optional `paths` globs and `object`, and a `reason`).\n\n\
          | code | name | severity |\n| --- | --- | --- |\n",
     );
     for e in RULES {
