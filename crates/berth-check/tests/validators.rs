@@ -68,26 +68,7 @@ fn nginx(label: &str, dir: &Path) {
     let t = tmp.path();
     let conf_dir = t.join(Path::new(conf).parent().unwrap());
     std::fs::create_dir_all(t.join("ssl")).unwrap();
-    let key = run(
-        &tool("openssl"),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "k.pem",
-            "-out",
-            "c.pem",
-        ],
-        &t.join("ssl"),
-    );
-    assert!(key.success, "openssl: {}", key.stderr);
+    berth_test_support::self_signed_certificate(&t.join("ssl"), "c.pem", "k.pem");
     for (path, text) in &files {
         for word in text.split_whitespace() {
             if let Some(name) = word.trim_end_matches(';').strip_prefix("/etc/ssl/") {

@@ -28,26 +28,7 @@ fn expect_ok(what: &str, result: &Run, quiet: bool) {
 /// A self-signed certificate at the paths the rendered nginx.conf names.
 fn certificate(dir: &Path) {
     std::fs::create_dir_all(dir.join("tls")).unwrap();
-    let result = run(
-        &tool("openssl"),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "tls/privkey.pem",
-            "-out",
-            "tls/fullchain.pem",
-        ],
-        dir,
-    );
-    expect_ok("openssl req", &result, false);
+    berth_test_support::self_signed_certificate(dir, "tls/fullchain.pem", "tls/privkey.pem");
 }
 
 fn check_nginx(dir: &Path, label: &str) {

@@ -181,3 +181,14 @@ pub fn check_fuzz_files(text: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A self-signed localhost certificate and its key written by `openssl`
+/// at `cert` and `key` (relative to `dir`), for validators that load TLS
+/// configurations (`nginx -t` opens the files it names).
+pub fn self_signed_certificate(dir: &Path, cert: &str, key: &str) {
+    let args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"];
+    let mut args: Vec<&str> = args.to_vec();
+    args.extend(["-keyout", key, "-out", cert]);
+    let result = run(&tool("openssl"), &args, dir);
+    assert!(result.success, "openssl req failed:\n{}{}", result.stdout, result.stderr);
+}
