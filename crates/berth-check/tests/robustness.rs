@@ -53,14 +53,8 @@ fn a_broken_file_is_reported_and_the_rest_still_checked() {
 /// target does, is checked and rendered in every format without a panic.
 #[test]
 fn fuzz_corpus_never_panics() {
-    let dir = berth_test_support::workspace_root().join("fuzz/corpus/check");
-    let entries: Vec<_> =
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().collect();
-    assert!(!entries.is_empty(), "the regression corpus is empty");
-    for entry in entries {
-        let bytes = std::fs::read(entry.path()).unwrap();
-        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
-        let inputs = berth_test_support::check_fuzz_files(text).into_iter().map(|(path, text)| Input { path, text });
+    for (_, text) in berth_test_support::fuzz_corpus("check") {
+        let inputs = berth_test_support::check_fuzz_files(&text).into_iter().map(|(path, text)| Input { path, text });
         let report = check(inputs.collect(), None);
         for format in [Format::Human, Format::Json, Format::Sarif, Format::Junit] {
             let _ = render(format, &report, Severity::Info, false);

@@ -6,13 +6,8 @@
 
 #[test]
 fn fuzz_corpus_never_panics() {
-    let dir = berth_test_support::workspace_root().join("fuzz/corpus/spec");
-    let entries: Vec<_> =
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten().collect();
-    assert!(!entries.is_empty(), "the regression corpus is empty");
-    for entry in entries {
-        let bytes = std::fs::read(entry.path()).unwrap();
-        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+    for (path, text) in berth_test_support::fuzz_corpus("spec") {
+        let text = text.as_str();
         let diagnostics = berth_spec::check_all(text);
         let file = berth_diagnostics::SourceFile::new("corpus.yaml", text);
         let _ = berth_diagnostics::render_human(&file, &diagnostics, berth_diagnostics::ColorChoice::Never);
@@ -22,7 +17,7 @@ fn fuzz_corpus_never_panics() {
                 loaded.spec.is_some(),
                 !loaded.has_errors(),
                 "{}: a spec is returned exactly when it has no errors",
-                entry.path().display()
+                path.display()
             );
         }
     }

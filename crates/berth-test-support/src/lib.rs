@@ -192,3 +192,19 @@ pub fn self_signed_certificate(dir: &Path, cert: &str, key: &str) {
     let result = run(&tool("openssl"), &args, dir);
     assert!(result.success, "openssl req failed:\n{}{}", result.stdout, result.stderr);
 }
+
+/// The UTF-8 inputs of a fuzz target's regression corpus
+/// (`fuzz/corpus/<target>`), which must not be empty.
+pub fn fuzz_corpus(target: &str) -> Vec<(PathBuf, String)> {
+    let dir = workspace_root().join("fuzz/corpus").join(target);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let inputs: Vec<(PathBuf, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+            Some((e.path(), String::from_utf8(bytes).ok()?))
+        })
+        .collect();
+    assert!(!inputs.is_empty(), "the regression corpus {} is empty", dir.display());
+    inputs
+}

@@ -3,8 +3,9 @@
 //! expanded from the other checked files so that inheritance can be
 //! followed across them.
 
-use berth_diagnostics::{Code, Diagnostic, Span};
+use berth_diagnostics::{Diagnostic, Span};
 
+use super::PARSE_ERROR;
 use super::paths::tail_matches;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,8 +126,6 @@ fn walk<'d>(d: &'d Directive, f: &mut impl FnMut(&'d Directive)) {
     }
 }
 
-const NGINX_PARSE: Code = Code::new("E001", "parse-error");
-
 #[derive(Debug, PartialEq)]
 enum Token {
     Word(Arg),
@@ -167,7 +166,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
                 loop {
                     match bytes.get(i) {
                         None => {
-                            return Err(Diagnostic::error(NGINX_PARSE, "unterminated quoted string")
+                            return Err(Diagnostic::error(PARSE_ERROR, "unterminated quoted string")
                                 .with_span(Span::new(start, start + 1))
                                 .with_help(format!("close it with {}", c as char)));
                         }
@@ -238,7 +237,7 @@ pub fn parse(file: usize, text: &str) -> Result<Vec<Directive>, Diagnostic> {
             Token::Semicolon(at) => {
                 let mut drained = words.drain(..);
                 let Some(name) = drained.next() else {
-                    return Err(Diagnostic::error(NGINX_PARSE, "unexpected `;`")
+                    return Err(Diagnostic::error(PARSE_ERROR, "unexpected `;`")
                         .with_span(Span::new(at, at + 1))
                         .with_help("remove the stray `;`"));
                 };
@@ -251,7 +250,7 @@ pub fn parse(file: usize, text: &str) -> Result<Vec<Directive>, Diagnostic> {
             Token::Open(at) => {
                 let mut drained = words.drain(..);
                 let Some(name) = drained.next() else {
-                    return Err(Diagnostic::error(NGINX_PARSE, "a block without a directive name")
+                    return Err(Diagnostic::error(PARSE_ERROR, "a block without a directive name")
                         .with_span(Span::new(at, at + 1))
                         .with_help("write the directive before `{`, as in `server {`"));
                 };
@@ -261,14 +260,14 @@ pub fn parse(file: usize, text: &str) -> Result<Vec<Directive>, Diagnostic> {
             Token::Close(at) => {
                 if let Some(last) = words.first() {
                     return Err(Diagnostic::error(
-                        NGINX_PARSE,
+                        PARSE_ERROR,
                         format!("directive `{}` is not terminated by `;`", last.text),
                     )
                     .with_span(last.span)
                     .with_help("end the directive with `;`"));
                 }
                 if stack.len() == 1 {
-                    return Err(Diagnostic::error(NGINX_PARSE, "unexpected `}`")
+                    return Err(Diagnostic::error(PARSE_ERROR, "unexpected `}`")
                         .with_span(Span::new(at, at + 1))
                         .with_help("this closes a block that was never opened"));
                 }
@@ -282,13 +281,13 @@ pub fn parse(file: usize, text: &str) -> Result<Vec<Directive>, Diagnostic> {
         }
     }
     if let Some(last) = words.first() {
-        return Err(Diagnostic::error(NGINX_PARSE, format!("directive `{}` is not terminated by `;`", last.text))
+        return Err(Diagnostic::error(PARSE_ERROR, format!("directive `{}` is not terminated by `;`", last.text))
             .with_span(last.span)
             .with_help("end the directive with `;`"));
     }
     if stack.len() > 1 {
         let open = stack.last().and_then(|(_, o)| o.as_ref()).map_or(Span::new(0, 0), |o| o.span);
-        return Err(Diagnostic::error(NGINX_PARSE, "unexpected end of file: a block is not closed")
+        return Err(Diagnostic::error(PARSE_ERROR, "unexpected end of file: a block is not closed")
             .with_span(open)
             .with_help("add the missing `}`"));
     }

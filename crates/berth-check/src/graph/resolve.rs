@@ -5,7 +5,7 @@
 use berth_diagnostics::Span;
 
 use super::command::{facts, words};
-use super::{ComposeService, Graph};
+use super::{ComposeService, Dockerfile, Graph};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolved {
@@ -22,6 +22,12 @@ pub enum Resolved {
 }
 
 impl Graph<'_> {
+    /// The checked Dockerfile a compose service builds, if any.
+    pub fn dockerfile_of(&self, service: &ComposeService<'_>) -> Option<&Dockerfile> {
+        let path = service.dockerfile.as_deref()?;
+        self.dockerfiles.iter().find(|d| d.path == path)
+    }
+
     /// Ports a compose service's container listens on, as far as its files
     /// say: published targets, `expose`, its Dockerfile's `EXPOSE`, and the
     /// bind flags of its command.
@@ -35,8 +41,7 @@ impl Graph<'_> {
             {
                 ports.push(i64::from(port));
             }
-            if let Some(df) = s.dockerfile.as_deref().and_then(|path| self.dockerfiles.iter().find(|d| d.path == path))
-            {
+            if let Some(df) = self.dockerfile_of(s) {
                 ports.extend(df.exposed());
                 if let Some(port) = facts(&df.command()).port {
                     ports.push(i64::from(port));

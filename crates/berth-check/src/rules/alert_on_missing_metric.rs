@@ -1,3 +1,4 @@
+use crate::graph::yaml::{at, seq, str_at};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
@@ -36,13 +37,11 @@ impl Rule for AlertOnMissingMetric {
             return;
         }
         let mut jobs: Vec<String> = graph.scrape_jobs.iter().map(|j| j.name.to_owned()).collect();
-        for m in &graph.service_monitors {
-            // The Operator names the job after the Service by default.
-            let o = &graph.objects[m.object];
-            jobs.push(o.name.to_owned());
-            for s in &graph.services {
-                jobs.push(graph.objects[s.object].name.to_owned());
-            }
+        if !graph.service_monitors.is_empty() {
+            // The Operator names a monitor's job after the Service it scrapes
+            // (or the monitor, with `jobLabel` unset and no Service found).
+            jobs.extend(graph.service_monitors.iter().map(|m| graph.objects[m.object].name.to_owned()));
+            jobs.extend(graph.services.iter().map(|s| graph.objects[s.object].name.to_owned()));
         }
         let relabelled = graph.documents.iter().any(|(_, d)| relabels_job(d));
         let discovered = graph.scrape_jobs.iter().any(|j| j.discovered) || !graph.service_monitors.is_empty();
@@ -98,11 +97,9 @@ impl Rule for AlertOnMissingMetric {
 
 /// Whether a Prometheus configuration rewrites the `job` label.
 fn relabels_job(doc: &berth_spec::Node) -> bool {
-    crate::graph::yaml::seq(crate::graph::yaml::at(doc, &["scrape_configs"])).iter().any(|job| {
-        ["relabel_configs", "metric_relabel_configs"].iter().any(|k| {
-            crate::graph::yaml::seq(crate::graph::yaml::at(job, &[k]))
-                .iter()
-                .any(|r| crate::graph::yaml::str_at(r, &["target_label"]) == Some("job"))
-        })
+    seq(at(doc, &["scrape_configs"])).iter().any(|job| {
+        ["relabel_configs", "metric_relabel_configs"]
+            .iter()
+            .any(|k| seq(at(job, &[k])).iter().any(|r| str_at(r, &["target_label"]) == Some("job")))
     })
 }

@@ -112,7 +112,7 @@ impl Rule for HealthcheckToolMissing {
         }
         for s in &cx.graph.compose {
             let Some((test, span)) = &s.healthcheck_test else { continue };
-            let built = s.dockerfile.as_deref().and_then(|path| cx.graph.dockerfiles.iter().find(|d| d.path == path));
+            let built = cx.graph.dockerfile_of(s);
             let Some(base) = built.and_then(final_base).or_else(|| s.image.clone()) else { continue };
             let Some((curl, wget, _)) = ships(&base) else { continue };
             let words = crate::graph::command::words(test);

@@ -56,7 +56,7 @@ impl Rule for PortMismatch {
             }
         }
         for s in &graph.compose {
-            let dockerfile = s.dockerfile.as_deref().and_then(|path| graph.dockerfiles.iter().find(|d| d.path == path));
+            let dockerfile = graph.dockerfile_of(s);
             let (f, from) = match (&s.command, dockerfile) {
                 (Some((command, span)), _) => (facts(&words(command)), Some((s.file, *span))),
                 (None, Some(df)) => {

@@ -102,7 +102,7 @@ fn app_facts(
             let command = words(c);
             return Some((with_defaults(&command, facts(&command)), format!("`{}`", s.name), s.file, *span));
         }
-        let df = s.dockerfile.as_deref().and_then(|path| graph.dockerfiles.iter().find(|d| d.path == path))?;
+        let df = graph.dockerfile_of(s)?;
         let command = df.command();
         let cmd = df.final_stage().filter(|i| i.keyword == "CMD" || i.keyword == "ENTRYPOINT").last()?;
         return Some((with_defaults(&command, facts(&command)), format!("`{}`", s.name), df.file, cmd.span));
