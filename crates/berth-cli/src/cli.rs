@@ -171,6 +171,44 @@ Examples:
   berth logs web -f     # one service, following")]
     Logs(LogsArgs),
 
+    /// Back up dependencies; list, verify and prune their backups.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  berth backup                          # every dependency with a backup policy
+  berth backup db --env production      # one dependency
+  berth backup verify db                # restore the newest into a scratch server and compare
+  berth backup list db -o json
+  berth backup prune --dry-run          # what the retention policy would delete
+
+Methods and destinations come from each dependency's `backup:` in the spec.
+A backup's manifest (checksums, row counts, WAL range) is written after its
+data; a backup without one is incomplete. Any failing step exits non-zero
+and names the step.
+
+The server: --from URL, else the dependency's URL variable (DATABASE_URL),
+else a running `berth up`, else the plan's host with the password from its
+secret. Object storage credentials come from AWS_*, GOOGLE_* and AZURE_*
+variables (AWS_ENDPOINT for S3-compatible servers)."
+    )]
+    Backup(BackupArgs),
+
+    /// Restore a backup into a scratch database, verify it, then swap it in.
+    #[command(after_help = "\
+Examples:
+  berth restore db                                  # newest backup, into db_restore_<id>
+  berth restore db 20261122T031500Z --replace       # swap in after verifying, asks first
+  berth restore db --to-time '2026-11-22 10:14:00 UTC' --yes
+  berth restore db --to postgres://app@staging:5432/app
+
+Nothing live changes until the copy is restored, its checksums match and
+its row counts equal the manifest's. Then --replace (with a confirmation)
+or --yes renames the live database to <db>_before_<id> and the copy into
+its place. --to-time replays archived WAL onto the newest physical backup
+before that moment.")]
+    Restore(RestoreArgs),
+
     /// Print the JSON Schema of berth.yaml, for editors and CI.
     #[command(after_help = "\
 Examples:
@@ -364,6 +402,110 @@ pub struct LogsArgs {
     /// Keep printing new lines.
     #[arg(long, short = 'f')]
     pub follow: bool,
+}
+
+/// Which dependency, spec and server a backup command works on.
+#[derive(Debug, Args)]
+pub struct BackupTarget {
+    /// Dependency (default: every dependency with a backup policy).
+    pub dependency: Option<String>,
+    /// Spec file.
+    #[arg(long, short = 'f', visible_alias = "file", default_value = "berth.yaml")]
+    pub spec: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// The server's connection URL (default: see below).
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// Parallel jobs for dumps, restores and compression (default: CPUs).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Scratch space for staging and scratch servers (default: in $TMPDIR).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+    #[command(flatten)]
+    pub target: BackupTarget,
+    /// PostgreSQL: override the spec's method.
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
+    pub output: StatusFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Restore a backup into a scratch server, check its checksums and compare it with its manifest.
+    Verify {
+        #[command(flatten)]
+        target: BackupTarget,
+        /// Backup id (default: the newest complete backup).
+        backup: Option<String>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
+        output: StatusFormat,
+    },
+    /// List backups: id, method, when, size, verified.
+    List {
+        #[command(flatten)]
+        target: BackupTarget,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
+        output: StatusFormat,
+    },
+    /// Delete what the spec's retention does not keep; never the newest verified backup or WAL a kept base backup needs.
+    Prune {
+        #[command(flatten)]
+        target: BackupTarget,
+        /// Show what would go; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Ship WAL segments from PostgreSQL's archive spool to the destination (`berth up` does this itself).
+    WalShip {
+        #[command(flatten)]
+        target: BackupTarget,
+        /// The directory archive_command copies segments into.
+        #[arg(long)]
+        spool: PathBuf,
+        /// One pass, then exit (default: every second until stopped).
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    Logical,
+    Physical,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub target: BackupTarget,
+    /// Backup id (default: the newest complete backup).
+    #[arg(conflicts_with = "to_time")]
+    pub backup: Option<String>,
+    /// Recover to this moment (`2026-11-22 10:14:00 UTC`, RFC 3339): PostgreSQL with physical backups.
+    #[arg(long, value_name = "TIME")]
+    pub to_time: Option<String>,
+    /// Restore into this server instead of the dependency's own.
+    #[arg(long, value_name = "DATABASE_URL")]
+    pub to: Option<String>,
+    /// Swap the verified copy in for the live database, after a confirmation.
+    #[arg(long)]
+    pub replace: bool,
+    /// Swap it in without asking (implies --replace).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// One `render` argument: a target, or every target.

@@ -12,6 +12,7 @@ use berth_plan::{DependencyPlan, Plan};
 use berth_spec::DependencyKind;
 
 use crate::process::{self, RunAs};
+use crate::programs::{chown, locate, missing, postgres_dirs, postgres_user};
 use crate::state::Shared;
 use crate::supervisor::{self, Replica, ReplicaSpec};
 use crate::{RuntimeError, io};
@@ -36,31 +37,6 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-fn missing(what: &str, package: &str) -> RuntimeError {
-    RuntimeError::Unsupported(format!("{what} not found: install the `{package}` package (apt-get install {package})"))
-}
-
-/// A program on PATH or in one of `extra` directories.
-fn locate(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
-    let path = crate::path_dirs();
-    path.into_iter().chain(extra.iter().cloned()).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/<major>/bin.
-fn postgres_dirs(version: &str) -> Vec<PathBuf> {
-    let major = version.split('.').next().unwrap_or("");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .collect();
-    // The spec's major version first, then the newest.
-    dirs.sort_by_key(|d| (d.parent().and_then(|p| p.file_name()).is_some_and(|n| n == major), d.clone()));
-    dirs.reverse();
-    dirs
-}
-
 async fn wait_port(port: u16, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -79,7 +55,7 @@ pub async fn start(
     state_dir: &Path,
     state: &Arc<Shared>,
 ) -> Result<(Replica, Endpoint), RuntimeError> {
-    let dir = state_dir.join("deps").join(&dep.name);
+    let dir = dependency_dir(state_dir, &dep.name);
     std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
     let log = state_dir.join("logs").join(format!("{}.log", dep.name));
     let port = process::free_port().map_err(io("cannot find a free loopback port"))?;
@@ -162,33 +138,6 @@ fn redis(
     Ok((replica, url))
 }
 
-/// PostgreSQL refuses to run as root; as root, berth runs it as `postgres`.
-fn postgres_user() -> Result<Option<RunAs>, RuntimeError> {
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(None);
-    }
-    let user = nix::unistd::User::from_name("postgres")
-        .ok()
-        .flatten()
-        .ok_or_else(|| missing("the `postgres` system user", "postgresql"))?;
-    Ok(Some(RunAs { uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
-}
-
-fn chown(path: &Path, run_as: Option<RunAs>) -> Result<(), RuntimeError> {
-    if let Some(user) = run_as {
-        nix::unistd::chown(
-            path,
-            Some(nix::unistd::Uid::from_raw(user.uid)),
-            Some(nix::unistd::Gid::from_raw(user.gid)),
-        )
-        .map_err(|e| RuntimeError::Io {
-            what: format!("cannot hand {} to postgres", path.display()),
-            source: e.into(),
-        })?;
-    }
-    Ok(())
-}
-
 async fn postgres(
     plan: &Plan,
     dep: &DependencyPlan,
@@ -249,6 +198,20 @@ async fn postgres(
         command.push("-c".into());
         command.push(format!("{k}={v}"));
     }
+    // Last, so that no setting in the spec turns archiving off by accident.
+    if let Some(rpo) = dep.backup.as_ref().filter(|b| b.method == "physical").and_then(|b| b.recovery_point) {
+        let spool = dir.join("wal-spool");
+        std::fs::create_dir_all(&spool).map_err(io("cannot create the WAL spool directory"))?;
+        chown(&spool, run_as)?;
+        for setting in [
+            "wal_level=replica".to_owned(),
+            "archive_mode=on".to_owned(),
+            format!("archive_command={}", archive_command(&spool)),
+            format!("archive_timeout={}", rpo.as_secs().max(1)),
+        ] {
+            command.extend(["-c".to_owned(), setting]);
+        }
+    }
     let replica = supervisor::start(spec(dep, command, dir, port, log, run_as), state.clone());
     let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
     let url = match password {
@@ -256,6 +219,28 @@ async fn postgres(
         None => format!("postgres://{}@127.0.0.1:{port}/{db}", encode(&user)),
     };
     Ok((replica, url))
+}
+
+/// Where PostgreSQL drops finished WAL segments for the shipper
+/// (`berth_backup::wal::ship`), which compresses them into the backup
+/// destination. A local spool keeps the destination's credentials out of
+/// the server's environment and survives a destination outage.
+pub fn wal_spool(state_dir: &Path, dependency: &str) -> PathBuf {
+    dependency_dir(state_dir, dependency).join("wal-spool")
+}
+
+/// A dependency's private directory: data, sockets, spool.
+fn dependency_dir(state_dir: &Path, dependency: &str) -> PathBuf {
+    state_dir.join("deps").join(dependency)
+}
+
+/// Copies a segment into the spool under a temporary name and renames it,
+/// so the shipper never reads half a segment. A segment already there is
+/// accepted only when identical: PostgreSQL may archive one twice after a
+/// crash, but must never replace a different one.
+fn archive_command(spool: &Path) -> String {
+    let s = spool.display();
+    format!("if [ -f '{s}/%f' ]; then cmp -s %p '{s}/%f'; else cp %p '{s}/%f.part' && mv '{s}/%f.part' '{s}/%f'; fi")
 }
 
 /// Creates the database and the extensions the spec asks for.

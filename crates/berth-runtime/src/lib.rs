@@ -6,7 +6,8 @@
 
 mod dependency;
 mod deploy;
-mod process;
+pub mod process;
+pub mod programs;
 mod readiness;
 pub mod state;
 mod supervisor;
@@ -21,6 +22,7 @@ use berth_edge::config::Inputs;
 use berth_edge::{Edge, EdgeConfig, EdgeHandle};
 use berth_plan::{EnvValue, Plan, ProbeCheck, ServicePlan};
 
+pub use dependency::wal_spool;
 pub use deploy::{Command as DeployCommand, Progress};
 pub use process::{alive, terminate, terminate_group};
 pub use state::{ReplicaState, StateFile};

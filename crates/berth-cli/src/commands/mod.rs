@@ -1,3 +1,4 @@
+mod backup;
 mod check;
 mod init;
 mod plan;
@@ -37,6 +38,8 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
             berth_runtime::DeployCommand::Rollback { service: args.service.clone() },
         ),
         Command::Logs(args) => stack::logs(&args),
+        Command::Backup(args) => backup::run(&args, color),
+        Command::Restore(args) => backup::restore(&args, color),
         Command::Schema => {
             output::stdout(&berth_spec::schema::json_schema())?;
             Ok(Outcome::Ok)

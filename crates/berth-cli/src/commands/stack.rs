@@ -13,12 +13,12 @@ use crate::cli::{LogsArgs, StackArgs, StatusArgs, StatusFormat};
 use crate::{environment, output};
 
 /// `.berth/<environment>` next to the spec.
-fn state_dir(file: &Path, env: Option<&str>) -> PathBuf {
+pub(crate) fn state_dir(file: &Path, env: Option<&str>) -> PathBuf {
     let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     dir.join(".berth").join(env.unwrap_or("base"))
 }
 
-fn load(file: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Option<berth_plan::Plan>> {
+pub(crate) fn load(file: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Option<berth_plan::Plan>> {
     let source = super::read_spec(file)?;
     let loaded = berth_spec::load(&source.text, env);
     output::stderr(&render_human(&source, &loaded.diagnostics, output::color_choice(color)));
@@ -26,7 +26,7 @@ fn load(file: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Option<be
 }
 
 /// A secret's value: its file when it names one, else its environment variable.
-fn secret_value(secret: &berth_plan::SecretPlan) -> Option<String> {
+pub(crate) fn secret_value(secret: &berth_plan::SecretPlan) -> Option<String> {
     match (&secret.file, &secret.env) {
         (Some(file), _) => std::fs::read_to_string(file).ok().map(|v| v.trim_end_matches(['\r', '\n']).to_owned()),
         (None, Some(var)) => environment::var(var),
@@ -34,7 +34,7 @@ fn secret_value(secret: &berth_plan::SecretPlan) -> Option<String> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
@@ -111,8 +111,19 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
     let spec_dir = args.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let spec_dir = spec_dir.canonicalize().unwrap_or(spec_dir);
     runtime()?.block_on(async {
+        let spec_dir_for_wal = spec_dir.clone();
         let options = Options { spec_dir, state_dir: state.clone(), secrets: Box::new(secret_value) };
         let running = berth_runtime::up(&plan, options).await?;
+        let shippers = super::backup::wal_shippers(&plan, &state, &spec_dir_for_wal);
+        let shipping = (!shippers.is_empty()).then(|| {
+            let shippers = shippers.clone();
+            tokio::spawn(async move {
+                loop {
+                    ship_wal(&shippers).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            })
+        });
         let control = state.join("control.sock");
         let _ = std::fs::remove_file(&control);
         let listener = tokio::net::UnixListener::bind(&control)
@@ -147,9 +158,26 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
         if let Some(running) = running.lock().await.take() {
             running.down().await;
         }
+        // PostgreSQL archives its last segment as it stops; ship that too.
+        if let Some(task) = shipping {
+            task.abort();
+            ship_wal(&shippers).await;
+        }
         let _ = output::stdout("stopped\n");
         Ok(Outcome::Ok)
     })
+}
+
+/// One pass of every WAL shipper; failures are reported, and the segments
+/// stay in the spool for the next pass.
+async fn ship_wal(shippers: &[(String, PathBuf, berth_backup::Destination)]) {
+    for (name, spool, destination) in shippers {
+        if spool.is_dir()
+            && let Err(e) = berth_backup::wal::ship(spool, destination, name).await
+        {
+            output::stderr(&format!("warning: archiving WAL of `{name}`: {e}\n"));
+        }
+    }
 }
 
 pub fn down(args: &StackArgs) -> anyhow::Result<Outcome> {
