@@ -54,7 +54,8 @@ fn selected<'p>(loaded: &'p Loaded, target: &BackupTarget) -> anyhow::Result<Vec
 
 /// The server of `dep`: --from, the dependency's URL variable, a running
 /// `berth up`, or the plan's host with the password from its secret.
-fn source(loaded: &Loaded, dep: &DependencyPlan, from: Option<&str>) -> anyhow::Result<Source> {
+/// `needs_server`: without it (list, prune) a missing password is no error.
+fn source(loaded: &Loaded, dep: &DependencyPlan, from: Option<&str>, needs_server: bool) -> anyhow::Result<Source> {
     let url = match from.map(str::to_owned).or_else(|| environment::var(&dep.url_env)) {
         Some(url) => url,
         None => {
@@ -62,6 +63,7 @@ fn source(loaded: &Loaded, dep: &DependencyPlan, from: Option<&str>) -> anyhow::
                 .password_secret
                 .as_ref()
                 .and_then(|name| loaded.plan.secrets.iter().find(|s| &s.name == name))
+                .filter(|_| needs_server)
                 .map(|secret| {
                     secret_value(secret).ok_or_else(|| {
                         anyhow!(
@@ -139,6 +141,7 @@ fn each<T>(
     target: &BackupTarget,
     color: bool,
     verb: &str,
+    needs_server: bool,
     f: impl AsyncFn(&Context<'_>, &BackupJob) -> Result<T, berth_backup::BackupError>,
 ) -> anyhow::Result<Vec<(String, T)>> {
     let loaded = load_spec(target, color)?;
@@ -149,7 +152,7 @@ fn each<T>(
         for (dep, job) in chosen {
             let progress = Transfer::new(&format!("{verb} {}", dep.name));
             let ctx = Context {
-                source: source(&loaded, dep, target.from.as_deref())?,
+                source: source(&loaded, dep, target.from.as_deref(), needs_server)?,
                 destination: destination(&loaded, job)?,
                 work_dir: work.clone(),
                 jobs: jobs(target),
@@ -172,7 +175,7 @@ fn take(
     color: bool,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let taken = each(target, color, "backup", async |ctx, job| {
+    let taken = each(target, color, "backup", true, async |ctx, job| {
         let method = match (method, Method::from_plan(job.method)) {
             (Some(MethodArg::Logical), _) => Method::Logical,
             (Some(MethodArg::Physical), _) => Method::Physical,
@@ -212,7 +215,7 @@ fn take(
 }
 
 fn verify(target: &BackupTarget, backup: Option<&str>, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    let verified = each(target, color, "verify", async |ctx, _| berth_backup::verify(ctx, backup).await)?;
+    let verified = each(target, color, "verify", true, async |ctx, _| berth_backup::verify(ctx, backup).await)?;
     match format {
         StatusFormat::Json => {
             let all: Vec<&berth_backup::Verification> = verified.iter().map(|(_, v)| v).collect();
@@ -247,7 +250,7 @@ fn age(t: Timestamp) -> String {
 
 fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
     let listed: Vec<(String, Vec<Listed>)> =
-        each(target, color, "list", async |ctx, _| berth_backup::list(&ctx.destination, &ctx.source.dependency).await)?;
+        each(target, color, "list", false, async |ctx, _| berth_backup::list(&ctx.destination, &ctx.source.dependency).await)?;
     match format {
         StatusFormat::Json => {
             let json: Vec<serde_json::Value> = listed
@@ -296,7 +299,7 @@ fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Res
 }
 
 fn prune(target: &BackupTarget, dry_run: bool, color: bool) -> anyhow::Result<Outcome> {
-    let decisions = each(target, color, "prune", async |ctx, job| {
+    let decisions = each(target, color, "prune", false, async |ctx, job| {
         berth_backup::prune(&ctx.destination, &ctx.source.dependency, &job.retain, Timestamp::now(), dry_run).await
     })?;
     let verb = if dry_run { "would delete" } else { "deleted" };
@@ -397,7 +400,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
     let progress = Transfer::new(&format!("restore {}", dep.name));
     let result = runtime()?.block_on(async {
         let ctx = Context {
-            source: source(&loaded, dep, target.from.as_deref())?,
+            source: source(&loaded, dep, target.from.as_deref(), true)?,
             destination: destination(&loaded, job)?,
             work_dir: work.clone(),
             jobs: jobs(target),
