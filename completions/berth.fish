@@ -42,6 +42,8 @@ complete -c berth -n "__fish_berth_needs_command" -f -a "deploy" -d 'Roll out a 
 complete -c berth -n "__fish_berth_needs_command" -f -a "promote" -d 'Send every request to a waiting canary'
 complete -c berth -n "__fish_berth_needs_command" -f -a "rollback" -d 'Drop a waiting canary, or return a service to the version before its last deploy'
 complete -c berth -n "__fish_berth_needs_command" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
+complete -c berth -n "__fish_berth_needs_command" -f -a "backup" -d 'Back up dependencies; list, verify and prune their backups'
+complete -c berth -n "__fish_berth_needs_command" -f -a "restore" -d 'Restore a backup into a scratch database, verify it, then swap it in'
 complete -c berth -n "__fish_berth_needs_command" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
 complete -c berth -n "__fish_berth_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c berth -n "__fish_berth_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -151,6 +153,91 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand logs" -s f -l follow -d 'Keep printing new lines'
 complete -c berth -n "__fish_berth_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l method -d 'PostgreSQL: override the spec\'s method' -r -f -a "logical\t''
+physical\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "list" -d 'List backups: id, method, when, size, verified'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l dry-run -d 'Show what would go; delete nothing'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l spool -d 'The directory archive_command copies segments into' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l once -d 'One pass, then exit (default: every second until stopped)'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'List backups: id, method, when, size, verified'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand restore" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand restore" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand restore" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand restore" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand restore" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand restore" -l to-time -d 'Recover to this moment (`2026-11-22 10:14:00 UTC`, RFC 3339): PostgreSQL with physical backups' -r
+complete -c berth -n "__fish_berth_using_subcommand restore" -l to -d 'Restore into this server instead of the dependency\'s own' -r
+complete -c berth -n "__fish_berth_using_subcommand restore" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand restore" -l replace -d 'Swap the verified copy in for the live database, after a confirmation'
+complete -c berth -n "__fish_berth_using_subcommand restore" -l yes -d 'Swap it in without asking (implies --replace)'
+complete -c berth -n "__fish_berth_using_subcommand restore" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand restore" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand schema" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -161,19 +248,25 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "check" -d 'Check deployment files for production readiness: a berth spec and what it renders, and hand-written Kubernetes manifests, compose files, Dockerfiles, nginx configs, Prometheus configs and rules, and systemd units, as one graph'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "down" -d 'Stop a stack started by `berth up`'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "deploy" -d 'Roll out a new version with no failed request: start, gate on readiness, switch, drain'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "promote" -d 'Send every request to a waiting canary'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "rollback" -d 'Drop a waiting canary, or return a service to the version before its last deploy'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "init" -d 'Write a commented starter berth.yaml, detecting what it can'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "validate" -d 'Check a spec and report every problem with file, line and column'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "plan" -d 'Print the resolved plan of one environment: what every target deploys'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "render" -d 'Render deployment files for one or more targets'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "check" -d 'Check deployment files for production readiness: a berth spec and what it renders, and hand-written Kubernetes manifests, compose files, Dockerfiles, nginx configs, Prometheus configs and rules, and systemd units, as one graph'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "diff" -d 'Show how the files in the output directory differ from what the spec renders'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "up" -d 'Run the stack on this machine: every replica supervised, behind the berth edge'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "status" -d 'Show every replica: pid, port, health, restarts and version'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "down" -d 'Stop a stack started by `berth up`'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "deploy" -d 'Roll out a new version with no failed request: start, gate on readiness, switch, drain'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "promote" -d 'Send every request to a waiting canary'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "rollback" -d 'Drop a waiting canary, or return a service to the version before its last deploy'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "logs" -d 'Print the services\' logs, merged and prefixed'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "backup" -d 'Back up dependencies; list, verify and prune their backups'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "restore" -d 'Restore a backup into a scratch database, verify it, then swap it in'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "schema" -d 'Print the JSON Schema of berth.yaml, for editors and CI'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from init validate plan render check diff up status down deploy promote rollback logs backup restore schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
+complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'List backups: id, method, when, size, verified'
+complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
+complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'

@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const PASSWORD: &str = "s3cret pw/1";
+const CACHE_PASSWORD: &str = "cache:pw@1";
 
 fn berth_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
         .current_dir(dir)
         .env("BERTH_SECRET_DB_PASSWORD", PASSWORD)
+        .env("BERTH_SECRET_CACHE_PASSWORD", CACHE_PASSWORD)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
@@ -43,7 +45,11 @@ fn ok(out: Output) -> String {
 
 fn failed(out: Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "berth succeeded where it must fail\nstdout:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "berth succeeded where it must fail\nstdout:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     stderr
 }
 
@@ -56,6 +62,11 @@ struct Stack {
 impl Stack {
     fn up(dir: &Path) -> Self {
         ok(berth(dir, &["up", "-d", "berth.yaml"]));
+        Self::up_existing(dir)
+    }
+
+    /// The stack a `berth up -d` already started in `dir`.
+    fn up_existing(dir: &Path) -> Self {
         let state = read_json(&dir.join(".berth/base/state.json"));
         Self { dir: dir.to_path_buf(), supervisor: u32::try_from(state["supervisor"].as_u64().unwrap()).unwrap() }
     }
@@ -92,7 +103,12 @@ fn psql(port: u16, database: &str, sql: &str) -> String {
 }
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new(berth_test_support::tool("redis-cli")).args(["-p", &port.to_string()]).args(args).output().unwrap();
+    let out = Command::new(berth_test_support::tool("redis-cli"))
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .env("REDISCLI_AUTH", CACHE_PASSWORD)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "redis-cli: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -124,6 +140,7 @@ services:
     uses: [db, cache]
 secrets:
   db-password: {{}}
+  cache-password: {{}}
 dependencies:
   db:
     kind: postgres
@@ -136,6 +153,7 @@ dependencies:
       retain: {retain}
   cache:
     kind: redis
+    password: {{ secret: cache-password }}
     backup:
       schedule: "0 * * * *"
       to: {to}
@@ -201,7 +219,11 @@ fn logical_backups_verify_reject_corruption_and_restore_into_a_scratch_database(
     assert!(manifest["server_version"].as_str().unwrap().starts_with(char::is_numeric), "{manifest}");
     assert_eq!(
         counts(manifest),
-        vec![("public.customers".to_owned(), 50_000), ("public.events".to_owned(), 100_000), ("public.orders".to_owned(), 200_000)]
+        vec![
+            ("public.customers".to_owned(), 50_000),
+            ("public.events".to_owned(), 100_000),
+            ("public.orders".to_owned(), 200_000)
+        ]
     );
     let files = manifest["files"].as_array().unwrap();
     assert!(files.iter().any(|f| f["name"] == "dump/toc.dat.zst"), "{manifest}");
@@ -210,13 +232,18 @@ fn logical_backups_verify_reject_corruption_and_restore_into_a_scratch_database(
     assert!(backups.join(&id).join("manifest.json").is_file());
 
     // Verify: a scratch server, the same counts, a record of it.
-    let verified: Value = serde_json::from_str(&ok(berth(dir.path(), &["backup", "verify", "db", &id, "-o", "json"]))).unwrap();
+    let verified: Value =
+        serde_json::from_str(&ok(berth(dir.path(), &["backup", "verify", "db", &id, "-o", "json"]))).unwrap();
     assert_eq!(counts(&verified[0]), counts(manifest));
     assert!(backups.join(&id).join("verification.json").is_file());
 
     // A flipped byte in one data file: the checksum catches it.
     let flipped = tampered_copy(&backups, &id, "flipped", |copy| {
-        let biggest = walk(copy).into_iter().filter(|p| p.extension().is_some_and(|e| e == "zst")).max_by_key(|p| p.metadata().unwrap().len()).unwrap();
+        let biggest = walk(copy)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "zst"))
+            .max_by_key(|p| p.metadata().unwrap().len())
+            .unwrap();
         let mut bytes = std::fs::read(&biggest).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0x01;
@@ -245,11 +272,12 @@ fn logical_backups_verify_reject_corruption_and_restore_into_a_scratch_database(
     assert!(err.contains("table `public.orders`: 200000 restored, the backup holds 200001"), "{err}");
 
     // A backup without a manifest is incomplete, and says so.
-    let partial = tampered_copy(&backups, &id, "partial", |copy| std::fs::remove_file(copy.join("manifest.json")).unwrap());
+    let partial =
+        tampered_copy(&backups, &id, "partial", |copy| std::fs::remove_file(copy.join("manifest.json")).unwrap());
     let err = failed(berth(dir.path(), &["backup", "verify", "db", &partial]));
     assert!(err.contains("incomplete"), "{err}");
     let listing = ok(berth(dir.path(), &["backup", "list", "db"]));
-    assert!(listing.contains(&format!("{partial}")) && listing.contains("incomplete (no manifest)"), "{listing}");
+    assert!(listing.contains(&partial) && listing.contains("incomplete (no manifest)"), "{listing}");
 
     // Restore into a scratch database on the live server and compare.
     let out = ok(berth(dir.path(), &["restore", "db", &id]));
@@ -283,7 +311,10 @@ fn physical_backups_recover_to_a_moment_between_two_writes() {
     let base = &base[0];
     assert_eq!(base["method"], "physical");
     let wal = &base["wal"];
-    assert!(wal["start_segment"].as_str().unwrap().len() == 24 && wal["start_lsn"].as_str().unwrap().contains('/'), "{base}");
+    assert!(
+        wal["start_segment"].as_str().unwrap().len() == 24 && wal["start_lsn"].as_str().unwrap().contains('/'),
+        "{base}"
+    );
     let names: Vec<&str> = base["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["backup_manifest", "base.tar.zst", "pg_wal.tar.zst"]);
 
@@ -309,7 +340,10 @@ fn physical_backups_recover_to_a_moment_between_two_writes() {
     let out = ok(berth(dir.path(), &["restore", "db", "--to-time", &between]));
     assert!(out.contains("replayed to"), "{out}");
     let scratch = format!("shop_restore_{}", base["id"].as_str().unwrap().to_lowercase());
-    assert_eq!(psql(db, &scratch, "SELECT string_agg(kind, ',') FROM events WHERE kind IN ('before', 'after')"), "before");
+    assert_eq!(
+        psql(db, &scratch, "SELECT string_agg(kind, ',') FROM events WHERE kind IN ('before', 'after')"),
+        "before"
+    );
     assert_eq!(psql(db, &scratch, "SELECT count(*) FROM orders"), "200000");
 
     // A moment the archive does not reach yet is refused, not half-done.
@@ -321,7 +355,10 @@ fn physical_backups_recover_to_a_moment_between_two_writes() {
     assert!(err.contains("no physical backup"), "{err}");
 
     ok(berth(dir.path(), &["restore", "db", "--to-time", &between, "--yes"]));
-    assert_eq!(psql(db, "shop", "SELECT string_agg(kind, ',') FROM events WHERE kind IN ('before', 'after')"), "before");
+    assert_eq!(
+        psql(db, "shop", "SELECT string_agg(kind, ',') FROM events WHERE kind IN ('before', 'after')"),
+        "before"
+    );
 }
 
 #[test]
@@ -337,6 +374,7 @@ fn redis_snapshots_restore_keys_and_ttls() {
     pipe.push_str("HSET user:1 name ada email ada@example.com\nSETEX session:1 3600 token\nSELECT 2\nSET other 1\n");
     let mut child = Command::new(berth_test_support::tool("redis-cli"))
         .args(["-p", &cache.to_string()])
+        .env("REDISCLI_AUTH", CACHE_PASSWORD)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -361,4 +399,216 @@ fn redis_snapshots_restore_keys_and_ttls() {
     let ttl: i64 = redis_cli(cache, &["TTL", "session:1"]).parse().unwrap();
     assert!((3000..=3600).contains(&ttl), "the TTL was not kept: {ttl}");
     assert_eq!(redis_cli(cache, &["-n", "2", "GET", "other"]), "1");
+}
+
+/// A manifest as `berth backup` writes it, for a backup taken at `at`.
+fn fabricated(id: &str, at: &str, wal_start: Option<String>) -> Value {
+    let mut m = serde_json::json!({
+        "format": 1, "id": id, "dependency": "db", "kind": "postgres",
+        "method": if wal_start.is_some() { "physical" } else { "logical" },
+        "source": "127.0.0.1:5432/shop", "server_version": "15.8", "tool": "pg_basebackup (PostgreSQL) 15.8",
+        "started_at": at, "finished_at": at, "size": 3, "files": [{ "name": "base.tar.zst", "size": 3, "sha256": "0".repeat(64) }],
+    });
+    if let Some(start) = wal_start {
+        m["wal"] = serde_json::json!({ "timeline": 1, "start_lsn": "0/1", "end_lsn": "0/2", "start_segment": start, "end_segment": start });
+    }
+    m
+}
+
+#[test]
+fn prune_keeps_daily_weekly_monthly_the_newest_verified_and_the_wal_they_need() {
+    let dir = berth_test_support::temp_dir();
+    write_spec(dir.path(), "physical", "./backups", "{ daily: 3, weekly: 2, monthly: 2 }");
+    let backups = dir.path().join("backups/db/backups");
+    let wal = dir.path().join("backups/db/wal");
+    std::fs::create_dir_all(&wal).unwrap();
+    // One physical backup a day at 03:00, 2026-09-01 to 2026-10-10 (a Saturday),
+    // each needing WAL from its own start segment on.
+    let first = jiff::civil::date(2026, 9, 1);
+    let mut ids = Vec::new();
+    for day in 0..40 {
+        let date = first.checked_add(jiff::Span::new().days(day)).unwrap();
+        let id = format!("{}T030000Z", date.strftime("%Y%m%d"));
+        let at = format!("{date}T03:05:00Z");
+        let dir = backups.join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("base.tar.zst"), "abc").unwrap();
+        let start = format!("0000000100000000{:08X}", 0x10 + 2 * day);
+        std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&fabricated(&id, &at, Some(start))).unwrap())
+            .unwrap();
+        ids.push(id);
+    }
+    // Only the backup of 09-15 was ever proven restorable.
+    std::fs::write(
+        backups.join("20260915T030000Z/verification.json"),
+        serde_json::to_vec(&serde_json::json!({ "id": "20260915T030000Z", "verified_at": "2026-09-15T04:00:00Z", "restored_into": "scratch", "seconds": 1.0, "counts": {} })).unwrap(),
+    )
+    .unwrap();
+    // An old backup that never got its manifest, and one running right now.
+    std::fs::create_dir_all(backups.join("20260905T120000Z")).unwrap();
+    std::fs::write(backups.join("20260905T120000Z/base.tar.zst"), "partial").unwrap();
+    let running = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    std::fs::create_dir_all(backups.join(&running)).unwrap();
+    std::fs::write(backups.join(&running).join("base.tar.zst"), "partial").unwrap();
+    for segment in 0x10..0x70 {
+        std::fs::write(wal.join(format!("0000000100000000{segment:08X}.zst")), "wal").unwrap();
+    }
+    std::fs::write(wal.join("00000002.history.zst"), "history").unwrap();
+
+    let remaining = || {
+        let mut names: Vec<String> = std::fs::read_dir(&backups)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = remaining();
+    let dry = ok(berth(dir.path(), &["backup", "prune", "db", "--dry-run"]));
+    assert!(dry.contains("would delete 20260901T030000Z"), "{dry}");
+    assert_eq!(remaining(), before, "--dry-run deleted something");
+
+    let out = ok(berth(dir.path(), &["backup", "prune", "db"]));
+    let mut expected = vec![
+        "20260915T030000Z", // newest verified
+        "20260930T030000Z", // September's newest
+        "20261004T030000Z", // the week before's newest (Sunday)
+        "20261008T030000Z", // daily
+        "20261009T030000Z", // daily
+        "20261010T030000Z", // daily, this week's, October's, newest
+    ];
+    expected.push(&running);
+    expected.sort();
+    assert_eq!(remaining(), expected, "{out}");
+    assert!(out.contains("keep 20260915T030000Z (newest verified)"), "{out}");
+    assert!(out.contains("keep 20261010T030000Z (daily, weekly, monthly, newest)"), "{out}");
+    // WAL before the oldest kept base backup (09-15, segment 0x2C) is gone;
+    // everything it and later ones need is kept, and the timeline history.
+    let mut wal_left: Vec<String> =
+        std::fs::read_dir(&wal).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    wal_left.sort();
+    assert_eq!(wal_left.first().map(String::as_str), Some("00000001000000000000002C.zst"));
+    assert_eq!(wal_left.len(), 0x70 - 0x2C + 1);
+    assert!(wal_left.contains(&"00000002.history.zst".to_owned()));
+    assert!(out.contains("deleted 28 WAL segments"), "{out}");
+}
+
+/// moto's S3 server on a loopback port, stopped by PID on drop.
+struct S3 {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3 {
+    fn start(bucket: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(berth_test_support::tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s3 = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s3.curl(&["-X", "PUT", &format!("{}/{bucket}", s3.endpoint)]);
+        s3
+    }
+
+    fn curl(&self, args: &[&str]) -> Vec<u8> {
+        // Signed like any S3 client: moto refuses anonymous object reads.
+        let out = Command::new("curl")
+            .args(["-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "berth-test:berth-test-secret"])
+            .args(args)
+            .output()
+            .expect("curl (apt-get install curl)");
+        assert!(out.status.success(), "curl {args:?} failed");
+        out.stdout
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "berth-test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "berth-test-secret".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ]
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn backups_to_an_s3_compatible_server_verify_and_archive_wal_there() {
+    let s3 = S3::start("berth-backups");
+    let env = s3.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = reachable_temp_dir();
+    write_spec(dir.path(), "physical", "s3://berth-backups/shop", "{ daily: 7 }");
+    ok(berth_with(dir.path(), &["up", "-d", "berth.yaml"], &env));
+    let stack = Stack::up_existing(dir.path());
+    let db = stack.port("db");
+    psql(db, "shop", SCHEMA);
+
+    let physical: Value =
+        serde_json::from_str(&ok(berth_with(dir.path(), &["backup", "db", "-o", "json"], &env))).unwrap();
+    let logical: Value =
+        serde_json::from_str(&ok(berth_with(dir.path(), &["backup", "db", "--method", "logical", "-o", "json"], &env)))
+            .unwrap();
+    ok(berth_with(dir.path(), &["backup", "cache"], &env));
+    assert!(!dir.path().join("s3:").exists() && !dir.path().join("berth-backups").exists(), "wrote locally");
+
+    let verified = ok(berth_with(dir.path(), &["backup", "verify", "db", physical[0]["id"].as_str().unwrap()], &env));
+    assert!(verified.contains("checksums match"), "{verified}");
+    let verified = ok(berth_with(dir.path(), &["backup", "verify", "db", logical[0]["id"].as_str().unwrap()], &env));
+    assert!(verified.contains("350000 rows in 3 tables"), "{verified}");
+    let listing = ok(berth_with(dir.path(), &["backup", "list"], &env));
+    assert_eq!(listing.matches("  verified ").count(), 2, "{listing}");
+    assert_eq!(listing.matches("not verified").count(), 1, "{listing}");
+
+    // The object store holds the manifest and the archived WAL.
+    let id = logical[0]["id"].as_str().unwrap();
+    let manifest = s3.curl(&[&format!("{}/berth-backups/shop/db/backups/{id}/manifest.json", s3.endpoint)]);
+    assert_eq!(serde_json::from_slice::<Value>(&manifest).unwrap()["counts"], logical[0]["counts"]);
+    psql(db, "shop", "SELECT pg_switch_wal()");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let keys =
+            String::from_utf8(s3.curl(&[&format!("{}/berth-backups?list-type=2&prefix=shop/db/wal/", s3.endpoint)]))
+                .unwrap();
+        if keys.matches(".zst</Key>").count() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "WAL never reached the object store: {keys}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // Damage an object in place: verification downloads it and refuses.
+    let key = format!("berth-backups/shop/db/backups/{id}/dump/toc.dat.zst");
+    let mut object = s3.curl(&[&format!("{}/{key}", s3.endpoint)]);
+    object[10] ^= 0xff;
+    let damaged = dir.path().join("damaged");
+    std::fs::write(&damaged, object).unwrap();
+    let body = format!("@{}", damaged.display());
+    s3.curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &body,
+        &format!("{}/{key}", s3.endpoint),
+    ]);
+    let err = failed(berth_with(dir.path(), &["backup", "verify", "db", id], &env));
+    assert!(err.contains("dump/toc.dat.zst: sha256"), "{err}");
 }

@@ -249,8 +249,9 @@ fn age(t: Timestamp) -> String {
 }
 
 fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    let listed: Vec<(String, Vec<Listed>)> =
-        each(target, color, "list", false, async |ctx, _| berth_backup::list(&ctx.destination, &ctx.source.dependency).await)?;
+    let listed: Vec<(String, Vec<Listed>)> = each(target, color, "list", false, async |ctx, _| {
+        berth_backup::list(&ctx.destination, &ctx.source.dependency).await
+    })?;
     match format {
         StatusFormat::Json => {
             let json: Vec<serde_json::Value> = listed
