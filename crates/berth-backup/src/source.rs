@@ -129,25 +129,13 @@ impl Source {
     }
 
     pub(crate) fn redis_url(&self) -> String {
-        let auth = match (&self.password, self.user.is_empty()) {
-            (Some(pw), true) => format!(":{}@", encode(pw)),
-            (Some(pw), false) => format!("{}:{}@", encode(&self.user), encode(pw)),
-            (None, _) => String::new(),
-        };
-        format!("redis://{auth}{}:{}/{}", self.host, self.port, self.database)
+        let plain = format!("redis://{}:{}/{}", self.host, self.port, self.database);
+        let Ok(mut url) = url::Url::parse(&plain) else { return plain };
+        // The url crate percent-encodes user and password as it sets them.
+        let _ = url.set_username(&self.user);
+        let _ = url.set_password(self.password.as_deref());
+        url.to_string()
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Connects to PostgreSQL and drives the connection in the background.
