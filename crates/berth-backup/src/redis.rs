@@ -234,6 +234,14 @@ async fn copy_keys(from: &str, to: &str, counts: &BTreeMap<String, u64>) -> Resu
                 .query_async(&mut src)
                 .await
                 .map_err(at("swap"))?;
+            cursor = next;
+            // SCAN may answer a batch with no keys; an empty pipeline is an error.
+            if keys.is_empty() {
+                if cursor == 0 {
+                    break;
+                }
+                continue;
+            }
             let mut read = redis::pipe();
             for key in &keys {
                 read.cmd("PTTL").arg(key).cmd("DUMP").arg(key);
@@ -250,7 +258,6 @@ async fn copy_keys(from: &str, to: &str, counts: &BTreeMap<String, u64>) -> Resu
                 }
             }
             write.query_async::<()>(&mut dst).await.map_err(at("swap"))?;
-            cursor = next;
             if cursor == 0 {
                 break;
             }
