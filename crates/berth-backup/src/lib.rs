@@ -227,10 +227,10 @@ async fn pick(ctx: &Context<'_>, id: Option<&str>) -> Result<Manifest, BackupErr
 }
 
 /// A private directory under the work directory, removed on drop.
-struct WorkDir(PathBuf);
+pub(crate) struct WorkDir(pub(crate) PathBuf);
 
 impl WorkDir {
-    fn new(ctx: &Context<'_>, name: &str) -> Result<Self, BackupError> {
+    pub(crate) fn new(ctx: &Context<'_>, name: &str) -> Result<Self, BackupError> {
         let dir = ctx.work_dir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)

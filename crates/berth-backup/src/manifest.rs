@@ -93,7 +93,39 @@ pub struct Manifest {
     pub counts: BTreeMap<String, u64>,
 }
 
+/// What a backup method found; the rest of its manifest follows from the
+/// source, the id and the method.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    pub(crate) started_at: Timestamp,
+    pub(crate) server_version: String,
+    pub(crate) tool: String,
+    pub(crate) files: Vec<FileEntry>,
+    pub(crate) counts: BTreeMap<String, u64>,
+    pub(crate) wal: Option<WalRange>,
+}
+
 impl Manifest {
+    /// The manifest of a backup that has just finished.
+    pub(crate) fn finished(source: &crate::Source, id: &str, method: Method, taken: Taken) -> Self {
+        Self {
+            format: 1,
+            id: id.to_owned(),
+            dependency: source.dependency.clone(),
+            kind: source.kind.as_str().to_owned(),
+            method,
+            source: source.address(),
+            server_version: taken.server_version,
+            tool: taken.tool,
+            started_at: taken.started_at,
+            finished_at: Timestamp::now(),
+            wal: taken.wal,
+            size: taken.files.iter().map(|f| f.size).sum(),
+            files: taken.files,
+            counts: taken.counts,
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
         out.push(b'\n');

@@ -14,10 +14,10 @@ use jiff::Timestamp;
 
 use crate::compress;
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{Manifest, Method};
+use crate::manifest::{Manifest, Method, Taken};
 use crate::source::Source;
 use crate::tool::{Server, Tool};
-use crate::{Context, Restored, backup_dir};
+use crate::{Context, Restored, WorkDir, backup_dir};
 
 const FILE: &str = "dump.rdb.zst";
 
@@ -131,22 +131,8 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     compress::compress_all(vec![(rdb, out.join(FILE))], ctx.jobs).await?;
     let _ = std::fs::remove_dir_all(&staging);
     let files = crate::store_files(ctx, &rel, &out, vec![FILE.to_owned()]).await?;
-    Ok(Manifest {
-        format: 1,
-        id: id.to_owned(),
-        dependency: source.dependency.clone(),
-        kind: "redis".to_owned(),
-        method: Method::Snapshot,
-        source: source.address(),
-        server_version,
-        tool,
-        started_at,
-        finished_at: Timestamp::now(),
-        wal: None,
-        size: files.iter().map(|f| f.size).sum(),
-        files,
-        counts,
-    })
+    let taken = Taken { started_at, server_version, tool, files, counts, wal: None };
+    Ok(Manifest::finished(source, id, Method::Snapshot, taken))
 }
 
 /// Fetches, checks and decompresses the snapshot into `dir/dump.rdb`.
@@ -187,11 +173,8 @@ pub(crate) async fn verify(
 /// A restore of Redis verifies the snapshot in a scratch server; the copy
 /// into the live server happens in [`swap`].
 pub(crate) async fn restore(ctx: &Context<'_>, manifest: &Manifest) -> Result<BTreeMap<String, u64>, BackupError> {
-    let work = ctx.work_dir.join(format!("restore-{}", manifest.id));
-    std::fs::create_dir_all(&work).map_err(at("prepare the work directory"))?;
-    let result = verify(ctx, manifest, &work).await;
-    let _ = std::fs::remove_dir_all(&work);
-    let (_, counts) = result?;
+    let work = WorkDir::new(ctx, &format!("restore-{}", manifest.id))?;
+    let (_, counts) = verify(ctx, manifest, &work.0).await?;
     let problems = super::catalog::compare(&manifest.counts, &counts, "keyspace");
     if !problems.is_empty() {
         return Err(BackupError::Verify { id: manifest.id.clone(), problems });
@@ -203,17 +186,11 @@ pub(crate) async fn restore(ctx: &Context<'_>, manifest: &Manifest) -> Result<BT
 /// key with its TTL through DUMP/RESTORE from a scratch server.
 pub(crate) async fn swap(ctx: &Context<'_>, target: &Source, restored: &Restored) -> Result<String, BackupError> {
     let manifest = &restored.backup;
-    let work = ctx.work_dir.join(format!("swap-{}", manifest.id));
-    std::fs::create_dir_all(&work).map_err(at("prepare the work directory"))?;
-    let copied = async {
-        unpack(ctx, manifest, &work).await?;
-        let scratch = Scratch::start(&work, "dump.rdb").await?;
-        let result = copy_keys(&scratch.url, &target.redis_url(), &restored.counts).await;
-        scratch.stop().await;
-        result
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&work);
+    let work = WorkDir::new(ctx, &format!("swap-{}", manifest.id))?;
+    unpack(ctx, manifest, &work.0).await?;
+    let scratch = Scratch::start(&work.0, "dump.rdb").await?;
+    let copied = copy_keys(&scratch.url, &target.redis_url(), &restored.counts).await;
+    scratch.stop().await;
     copied?;
     Ok("(replaced in place: Redis keeps no previous copy)".to_owned())
 }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use super::{catalog, scratch};
 use crate::compress;
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{Manifest, Method};
+use crate::manifest::{Manifest, Method, Taken};
 use crate::source::{Source, pg_connect};
 use crate::tool::Tool;
 use crate::{Context, backup_dir};
@@ -57,22 +57,8 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     let _ = std::fs::remove_dir_all(&staging);
 
     let files = crate::store_files(ctx, &rel, &out, names.iter().map(|n| format!("dump/{n}.zst")).collect()).await?;
-    Ok(Manifest {
-        format: 1,
-        id: id.to_owned(),
-        dependency: source.dependency.clone(),
-        kind: "postgres".to_owned(),
-        method: Method::Logical,
-        source: source.address(),
-        server_version,
-        tool,
-        started_at,
-        finished_at: Timestamp::now(),
-        wal: None,
-        size: files.iter().map(|f| f.size).sum(),
-        files,
-        counts,
-    })
+    let taken = Taken { started_at, server_version, tool, files, counts, wal: None };
+    Ok(Manifest::finished(source, id, Method::Logical, taken))
 }
 
 fn list_files(dir: &Path) -> Result<Vec<String>, BackupError> {

@@ -17,7 +17,7 @@ use super::catalog;
 use super::scratch::{self, Scratch};
 use super::wal::{segment_name, wal_dir};
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{FileEntry, HashingReader, Manifest, Method, WalRange, check_entry};
+use crate::manifest::{FileEntry, HashingReader, Manifest, Method, Taken, WalRange, check_entry};
 use crate::retention::is_segment;
 use crate::source::pg_connect;
 use crate::tool::Tool;
@@ -107,22 +107,8 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
         ));
     }
     let files = crate::store_files(ctx, &rel, &out, names).await?;
-    Ok(Manifest {
-        format: 1,
-        id: id.to_owned(),
-        dependency: source.dependency.clone(),
-        kind: "postgres".to_owned(),
-        method: Method::Physical,
-        source: source.address(),
-        server_version,
-        tool,
-        started_at,
-        finished_at: Timestamp::now(),
-        wal,
-        size: files.iter().map(|f| f.size).sum(),
-        files,
-        counts: BTreeMap::new(),
-    })
+    let taken = Taken { started_at, server_version, tool, files, counts: BTreeMap::new(), wal };
+    Ok(Manifest::finished(source, id, Method::Physical, taken))
 }
 
 /// Unpacks a zstd tar into `into`, hashing the compressed file on the way.
