@@ -113,7 +113,7 @@ impl Source {
         vec!["-h".into(), self.host.clone(), "-p".into(), self.port.to_string(), "-U".into(), self.user.clone()]
     }
 
-    pub(crate) fn pg_config(&self) -> tokio_postgres::Config {
+    pub fn pg_config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)
@@ -128,7 +128,7 @@ impl Source {
         config
     }
 
-    pub(crate) fn redis_url(&self) -> String {
+    pub fn redis_url(&self) -> String {
         let plain = format!("redis://{}:{}/{}", self.host, self.port, self.database);
         let Ok(mut url) = url::Url::parse(&plain) else { return plain };
         // The url crate percent-encodes user and password as it sets them.

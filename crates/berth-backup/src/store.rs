@@ -24,6 +24,8 @@ use crate::progress::Progress;
 pub struct Object {
     pub key: String,
     pub size: u64,
+    /// When the store last wrote it.
+    pub modified: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,7 +147,8 @@ impl Destination {
                 Ok(meta) => {
                     let full = meta.location.to_string();
                     let rel = full.strip_prefix(&root).unwrap_or(&full).to_owned();
-                    out.push(Object { key: rel, size: meta.size });
+                    let modified = jiff::Timestamp::from_millisecond(meta.last_modified.timestamp_millis()).ok();
+                    out.push(Object { key: rel, size: meta.size, modified });
                 }
                 Err(object_store::Error::NotFound { .. }) => break,
                 Err(e) => return Err(fail("list the destination", e.to_string())),

@@ -209,6 +209,29 @@ its place. --to-time replays archived WAL onto the newest physical backup
 before that moment.")]
     Restore(RestoreArgs),
 
+    /// Check a running deployment against its spec: health, replicas, dependencies, certificates, disk, backups, WAL, secrets, drift.
+    #[command(after_help = "\
+Examples:
+  berth doctor                              # the stack berth up runs from ./berth.yaml
+  berth doctor --env production -o json
+  berth doctor --endpoint api=http://127.0.0.1:8080   # a port-forward or a compose port
+
+Checks every service's health and readiness endpoints and replica count;
+the edge and the replicas it sees healthy; TLS certificates (expired fails,
+under 30 days warns); each dependency's reachability, version, settings and
+extensions; the newest verified backup against the schedule and the last
+shipped WAL against the recovery point; free disk space of data and backup
+paths; secret files (0600); and drift between the spec and what runs.
+Dependencies are found as `berth backup` finds them (URL variable, running
+stack, the plan's host).
+
+Exit codes, as monitoring plugins use them (Nagios, Icinga, Sensu):
+  0  every check passed
+  1  warnings
+  2  failures
+  3  the doctor could not run (the spec has errors, a file cannot be read)")]
+    Doctor(DoctorArgs),
+
     /// Print the JSON Schema of berth.yaml, for editors and CI.
     #[command(after_help = "\
 Examples:
@@ -402,6 +425,18 @@ pub struct LogsArgs {
     /// Keep printing new lines.
     #[arg(long, short = 'f')]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Check SERVICE at URL (http://host:port) instead of in a running `berth up`; repeatable.
+    #[arg(long, value_name = "SERVICE=URL")]
+    pub endpoint: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
+    pub output: StatusFormat,
 }
 
 /// Which dependency, spec and server a backup command works on.

@@ -19,9 +19,12 @@ pub enum Outcome {
     Ok,
     /// The spec has problems; they were printed.
     Findings,
+    /// `berth doctor` found failures (warnings alone are `Findings`).
+    Failing,
 }
 
 pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_FAILING: u8 = 2;
 pub const EXIT_IO: u8 = 3;
 
 /// Runs berth with the process's arguments.
@@ -31,6 +34,7 @@ pub fn main() -> ExitCode {
     match commands::run(cli.command, color) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
+        Ok(Outcome::Failing) => ExitCode::from(EXIT_FAILING),
         Err(error) => {
             if output::is_broken_pipe(&error) {
                 return ExitCode::SUCCESS;

@@ -106,6 +106,27 @@ fn spec(
     }
 }
 
+/// A redis.conf argument in double quotes, so spaces, quotes and
+/// backslashes in a password or path survive Redis's argument splitting.
+fn redis_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn redis(
     dep: &DependencyPlan,
     password: Option<&str>,
@@ -115,7 +136,10 @@ fn redis(
     state: &Arc<Shared>,
 ) -> Result<(Replica, String), RuntimeError> {
     let server = locate("redis-server", &[]).ok_or_else(|| missing("redis-server", "redis-server"))?;
-    let mut conf = format!("port {port}\nbind 127.0.0.1\nprotected-mode yes\ndaemonize no\ndir {}\n", dir.display());
+    let mut conf = format!(
+        "port {port}\nbind 127.0.0.1\nprotected-mode yes\ndaemonize no\ndir {}\n",
+        redis_quote(&dir.display().to_string())
+    );
     for (k, v) in dep.redis_directives() {
         conf.push_str(&format!(
             "{k} {}
@@ -125,7 +149,7 @@ fn redis(
     }
     // In a 0600 file, so the password never shows in `ps`.
     if let Some(pw) = password {
-        conf.push_str(&format!("requirepass {pw}\n"));
+        conf.push_str(&format!("requirepass {}\n", redis_quote(pw)));
     }
     let conf_path = dir.join("redis.conf");
     process::write_private(&conf_path, conf.as_bytes()).map_err(io("cannot write redis.conf"))?;
@@ -311,4 +335,16 @@ async fn prepare_database(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redis_quote;
+
+    #[test]
+    fn redis_arguments_are_quoted() {
+        assert_eq!(redis_quote("pw with space"), r#""pw with space""#);
+        assert_eq!(redis_quote(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(redis_quote("line\nbreak"), r#""line\nbreak""#);
+    }
 }

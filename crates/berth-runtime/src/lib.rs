@@ -213,6 +213,7 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
     let logs = options.state_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
+    state::write_plan(&options.state_dir, plan).map_err(io("cannot record the plan in the state directory"))?;
     let mut running = Running {
         services: BTreeMap::new(),
         dependencies: Vec::new(),
@@ -373,5 +374,6 @@ impl Running {
             dependency.stop().await;
         }
         let _ = std::fs::remove_file(self.state_dir.join("state.json"));
+        let _ = std::fs::remove_file(self.state_dir.join(state::PLAN_FILE));
     }
 }

@@ -8,6 +8,16 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+/// The plan `berth up` started from, next to `state.json`: `berth doctor`
+/// compares it with the spec as it is now.
+pub const PLAN_FILE: &str = "plan.json";
+
+/// Records the plan the stack runs, written before anything starts.
+pub fn write_plan(state_dir: &Path, plan: &berth_plan::Plan) -> std::io::Result<()> {
+    let json = serde_json::to_string_pretty(plan).map_err(std::io::Error::other)?;
+    std::fs::write(state_dir.join(PLAN_FILE), json)
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StateFile {
     pub project: String,

@@ -56,6 +56,37 @@ pub async fn ship(spool: &Path, destination: &Destination, dependency: &str) -> 
     Ok(shipped)
 }
 
+/// The newest segment in the destination (by name: names sort in WAL
+/// order within a timeline, and later timelines sort after), and when the
+/// store wrote it.
+pub async fn newest_shipped(
+    destination: &Destination,
+    dependency: &str,
+) -> Result<Option<(String, Option<jiff::Timestamp>)>, BackupError> {
+    let prefix = format!("{}/", wal_dir(dependency));
+    let newest = destination
+        .list(&wal_dir(dependency))
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            let name = o.key.strip_prefix(&prefix)?.strip_suffix(".zst")?.to_owned();
+            (name.len() == 24 && name.bytes().all(|b| b.is_ascii_hexdigit())).then_some((name, o.modified))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0));
+    Ok(newest)
+}
+
+/// Timeline and segment number of a segment file name.
+pub fn segment_number(name: &str, segment_size: u64) -> Option<(u32, u64)> {
+    if name.len() != 24 {
+        return None;
+    }
+    let part = |r: std::ops::Range<usize>| name.get(r).and_then(|h| u64::from_str_radix(h, 16).ok());
+    let per_id = 0x1_0000_0000 / segment_size.max(1);
+    let timeline = u32::try_from(part(0..8)?).ok()?;
+    Some((timeline, part(8..16)? * per_id + part(16..24)?))
+}
+
 /// The WAL file holding `lsn` (`0/3000028`) on `timeline`.
 pub fn segment_name(timeline: u32, lsn: &str, segment_size: u64) -> Option<String> {
     let (hi, lo) = lsn.split_once('/')?;
@@ -76,5 +107,17 @@ mod tests {
         assert_eq!(segment_name(2, "1/A0000000", 16 << 20).as_deref(), Some("0000000200000001000000A0"));
         assert_eq!(segment_name(1, "0/3000028", 64 << 20).as_deref(), Some("000000010000000000000000"));
         assert_eq!(segment_name(1, "nonsense", 16 << 20), None);
+    }
+
+    #[test]
+    fn segment_numbers_invert_names() {
+        for (timeline, lsn) in [(1, "0/3000028"), (2, "1/A0000000"), (7, "3F/FF000000")] {
+            let name = segment_name(timeline, lsn, 16 << 20).unwrap();
+            let (hi, lo) = lsn.split_once('/').unwrap();
+            let lsn = (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+            assert_eq!(segment_number(&name, 16 << 20), Some((timeline, lsn / (16 << 20))));
+        }
+        assert_eq!(segment_number("00000001000000000000000G", 16 << 20), None);
+        assert_eq!(segment_number("short", 16 << 20), None);
     }
 }

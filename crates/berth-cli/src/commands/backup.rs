@@ -17,18 +17,17 @@ use crate::progress::Transfer;
 use crate::{Outcome, environment, output};
 
 /// The spec, loaded, with the dependencies a command works on.
-struct Loaded {
-    plan: Plan,
-    spec_dir: PathBuf,
-    state_dir: PathBuf,
+pub(super) struct Loaded {
+    pub(super) plan: Plan,
+    pub(super) spec_dir: PathBuf,
+    pub(super) state_dir: PathBuf,
 }
 
-fn load_spec(target: &BackupTarget, color: bool) -> anyhow::Result<Loaded> {
-    let plan = load(&target.spec, target.env.as_deref(), color)?
-        .ok_or_else(|| anyhow!("{} has errors; nothing was done", target.spec.display()))?;
-    let spec_dir = target.spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub(super) fn load_spec(spec: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Loaded> {
+    let plan = load(spec, env, color)?.ok_or_else(|| anyhow!("{} has errors; nothing was done", spec.display()))?;
+    let spec_dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let spec_dir = spec_dir.canonicalize().unwrap_or_else(|_| spec_dir.to_path_buf());
-    let state_dir = std::path::absolute(state_dir(&target.spec, target.env.as_deref()))?;
+    let state_dir = std::path::absolute(state_dir(spec, env))?;
     Ok(Loaded { plan, spec_dir, state_dir })
 }
 
@@ -55,7 +54,12 @@ fn selected<'p>(loaded: &'p Loaded, target: &BackupTarget) -> anyhow::Result<Vec
 /// The server of `dep`: --from, the dependency's URL variable, a running
 /// `berth up`, or the plan's host with the password from its secret.
 /// `needs_server`: without it (list, prune) a missing password is no error.
-fn source(loaded: &Loaded, dep: &DependencyPlan, from: Option<&str>, needs_server: bool) -> anyhow::Result<Source> {
+pub(super) fn source(
+    loaded: &Loaded,
+    dep: &DependencyPlan,
+    from: Option<&str>,
+    needs_server: bool,
+) -> anyhow::Result<Source> {
     let url = match from.map(str::to_owned).or_else(|| environment::var(&dep.url_env)) {
         Some(url) => url,
         None => {
@@ -93,7 +97,7 @@ fn source(loaded: &Loaded, dep: &DependencyPlan, from: Option<&str>, needs_serve
     Ok(Source::from_url(&dep.name, dep.kind, &dep.version, &url)?)
 }
 
-fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
+pub(super) fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
     Ok(Destination::open(&job.to, &loaded.spec_dir, &environment::object_store_options())?)
 }
 
@@ -144,7 +148,7 @@ fn each<T>(
     needs_server: bool,
     f: impl AsyncFn(&Context<'_>, &BackupJob) -> Result<T, berth_backup::BackupError>,
 ) -> anyhow::Result<Vec<(String, T)>> {
-    let loaded = load_spec(target, color)?;
+    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
     let chosen = selected(&loaded, target)?;
     let work = work_dir(target);
     let result = runtime()?.block_on(async {
@@ -326,7 +330,7 @@ fn prune(target: &BackupTarget, dry_run: bool, color: bool) -> anyhow::Result<Ou
 }
 
 fn wal_ship(target: &BackupTarget, spool: &Path, once: bool, color: bool) -> anyhow::Result<Outcome> {
-    let loaded = load_spec(target, color)?;
+    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
     let chosen = selected(&loaded, target)?;
     let [(dep, job)] = chosen.as_slice() else {
         bail!("name the dependency whose WAL to ship: berth backup wal-ship DEPENDENCY --spool DIR");
@@ -390,7 +394,7 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 
 pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
     let target = &args.target;
-    let loaded = load_spec(target, color)?;
+    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
     let chosen = selected(&loaded, target)?;
     let [(dep, job)] = chosen.as_slice() else {
         let names: Vec<&str> = chosen.iter().map(|(d, _)| d.name.as_str()).collect();

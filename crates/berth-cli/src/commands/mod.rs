@@ -1,5 +1,6 @@
 mod backup;
 mod check;
+mod doctor;
 mod init;
 mod plan;
 mod render;
@@ -40,6 +41,7 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
         Command::Logs(args) => stack::logs(&args),
         Command::Backup(args) => backup::run(&args, color),
         Command::Restore(args) => backup::restore(&args, color),
+        Command::Doctor(args) => doctor::run(&args, color),
         Command::Schema => {
             output::stdout(&berth_spec::schema::json_schema())?;
             Ok(Outcome::Ok)
