@@ -115,6 +115,24 @@ impl DependencyPlan {
         settings
     }
 
+    /// The PostgreSQL settings of continuous WAL archiving into `spool`,
+    /// for a dependency with physical backups (none otherwise): every
+    /// target starts the server with these, after the spec's own settings
+    /// so that none of those turns archiving off, and ships the spool with
+    /// `berth backup wal-ship`. `archive_timeout` is the recovery point:
+    /// a quiet server still closes a segment that often.
+    pub fn wal_archiving(&self, spool: &str) -> Vec<(String, String)> {
+        let Some(rpo) = self.backup.as_ref().filter(|b| b.method == "physical").and_then(|b| b.recovery_point) else {
+            return Vec::new();
+        };
+        vec![
+            ("wal_level".to_owned(), "replica".to_owned()),
+            ("archive_mode".to_owned(), "on".to_owned()),
+            ("archive_command".to_owned(), archive_command(spool)),
+            ("archive_timeout".to_owned(), rpo.as_secs().max(1).to_string()),
+        ]
+    }
+
     /// Redis directives as (name, value), in the order every target writes
     /// them; an empty value means "none" (`save ""` turns snapshots off).
     pub fn redis_directives(&self) -> Vec<(String, String)> {
@@ -159,4 +177,16 @@ impl DependencyPlan {
             DependencyKind::Redis => format!("redis:{}", self.version),
         }
     }
+}
+
+/// Copies a segment into the spool under a temporary name and renames it,
+/// so the shipper never reads half a segment. A segment already there is
+/// accepted only when identical: PostgreSQL may archive one twice after a
+/// crash, but must never replace a different one. The spool is created on
+/// first use, so the server never waits for the shipper to make it.
+fn archive_command(spool: &str) -> String {
+    format!(
+        "mkdir -p '{spool}' && if [ -f '{spool}/%f' ]; then cmp -s %p '{spool}/%f'; \
+         else cp %p '{spool}/%f.part' && mv '{spool}/%f.part' '{spool}/%f'; fi"
+    )
 }

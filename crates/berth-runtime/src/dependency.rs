@@ -223,18 +223,14 @@ async fn postgres(
         command.push(format!("{k}={v}"));
     }
     // Last, so that no setting in the spec turns archiving off by accident.
-    if let Some(rpo) = dep.backup.as_ref().filter(|b| b.method == "physical").and_then(|b| b.recovery_point) {
-        let spool = dir.join("wal-spool");
+    let spool = dir.join("wal-spool");
+    let archiving = dep.wal_archiving(&spool.display().to_string());
+    if !archiving.is_empty() {
         std::fs::create_dir_all(&spool).map_err(io("cannot create the WAL spool directory"))?;
         chown(&spool, run_as)?;
-        for setting in [
-            "wal_level=replica".to_owned(),
-            "archive_mode=on".to_owned(),
-            format!("archive_command={}", archive_command(&spool)),
-            format!("archive_timeout={}", rpo.as_secs().max(1)),
-        ] {
-            command.extend(["-c".to_owned(), setting]);
-        }
+    }
+    for (k, v) in archiving {
+        command.extend(["-c".to_owned(), format!("{k}={v}")]);
     }
     let replica = supervisor::start(spec(dep, command, dir, port, log, run_as), state.clone());
     let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
@@ -256,15 +252,6 @@ pub fn wal_spool(state_dir: &Path, dependency: &str) -> PathBuf {
 /// A dependency's private directory: data, sockets, spool.
 fn dependency_dir(state_dir: &Path, dependency: &str) -> PathBuf {
     state_dir.join("deps").join(dependency)
-}
-
-/// Copies a segment into the spool under a temporary name and renames it,
-/// so the shipper never reads half a segment. A segment already there is
-/// accepted only when identical: PostgreSQL may archive one twice after a
-/// crash, but must never replace a different one.
-fn archive_command(spool: &Path) -> String {
-    let s = spool.display();
-    format!("if [ -f '{s}/%f' ]; then cmp -s %p '{s}/%f'; else cp %p '{s}/%f.part' && mv '{s}/%f.part' '{s}/%f'; fi")
 }
 
 /// Creates the database and the extensions the spec asks for.

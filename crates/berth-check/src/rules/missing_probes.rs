@@ -6,6 +6,11 @@ crate::declare_rule! {
     /// Without a readiness probe a pod gets traffic the moment its process
     /// starts, and keeps getting it while it cannot answer; without a
     /// liveness probe a hung process is never restarted.
+    ///
+    /// Every long-running container needs a liveness probe. A readiness
+    /// probe is asked of containers that declare ports: a sidecar that
+    /// serves nothing (a log or WAL shipper) must not take its pod out of
+    /// the Service when it is behind.
     MissingProbes {
         code: "K006",
         name: "missing-probes",
@@ -22,8 +27,11 @@ impl Rule for MissingProbes {
                 continue;
             }
             for c in w.containers.iter().filter(|c| !c.init) {
-                let missing: Vec<&str> =
-                    ["readinessProbe", "livenessProbe"].into_iter().filter(|p| at(c.node, &[p]).is_none()).collect();
+                let serving = !c.ports.is_empty();
+                let missing: Vec<&str> = ["readinessProbe", "livenessProbe"]
+                    .into_iter()
+                    .filter(|p| (serving || *p == "livenessProbe") && at(c.node, &[p]).is_none())
+                    .collect();
                 if !missing.is_empty() {
                     sink.report(object.file, c.span, format!("container `{}` has no {}", c.name, missing.join(" or ")));
                 }

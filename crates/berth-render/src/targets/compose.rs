@@ -26,6 +26,14 @@ pub fn render(plan: &Plan) -> Output {
     }
     for dep in &plan.dependencies {
         services.insert(dep.name.clone(), dependency(dep, &mut volumes, &mut secrets_used));
+        if let Some(job) = dep.backup.as_ref().filter(|_| !dep.wal_archiving("/").is_empty()) {
+            out.unsupported(
+                Target::Compose,
+                format!("continuous WAL archiving of `{}` (method: physical, recovery point)", job.dependency),
+                "compose schedules no backups: run them with `berth up`, or render kubernetes or systemd, \
+                 which archive WAL and ship it; `method: logical` backs up without it",
+            );
+        }
     }
     if let Some(edge) = &plan.edge {
         let rendered = nginx::render(plan, Upstreams::Network);

@@ -3,7 +3,10 @@
 //! starts every replica, per-replica environment files (ports and plain
 //! settings only), a sysusers.d entry for the service user, and a
 //! service/timer pair per backup that calls `berth backup` then
-//! `berth backup verify`. Secrets arrive through `LoadCredential=`.
+//! `berth backup verify`, and for physical backups a WAL shipper unit plus
+//! the PostgreSQL settings that archive into its spool. Secrets arrive
+//! through `LoadCredential=`; object storage credentials through
+//! `/etc/<project>/backup.env`.
 
 use std::fmt::Write as _;
 
@@ -62,6 +65,15 @@ pub fn render(plan: &Plan) -> Output {
         out.file(format!("{name}.service"), backup_service(plan, job, &user));
         out.file(format!("{name}.timer"), backup_timer(plan, job));
         wants.push(format!("{name}.timer"));
+    }
+    for dep in &plan.dependencies {
+        let spool = wal_spool(plan, &dep.name);
+        let archiving = dep.wal_archiving(&spool);
+        let Some(job) = dep.backup.as_ref().filter(|_| !archiving.is_empty()) else { continue };
+        let name = format!("{}-wal-ship-{}", plan.project, dep.name);
+        out.file(format!("{name}.service"), wal_ship_service(plan, job, &spool));
+        out.file(format!("postgresql/{}-archiving.conf", dep.name), archiving_conf(plan, &name, &archiving));
+        wants.push(format!("{name}.service"));
     }
     let mut target = header::comment("#", plan, "systemd");
     let _ = write!(
@@ -218,7 +230,7 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: back up {dep} ({method}) and prove the backup restores\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\n",
+        "[Unit]\nDescription={p}: back up {dep} ({method}) and prove the backup restores\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\n",
         dep = job.dependency,
         method = job.method,
     );
@@ -241,6 +253,44 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
     );
     if let Some(dir) = local_destination(&job.to) {
         let _ = writeln!(u, "ReadWritePaths=-{dir}");
+    }
+    u
+}
+
+/// Where the host's PostgreSQL copies finished WAL segments for the
+/// shipper; systemd creates it for the shipper's unit (user `postgres`).
+fn wal_spool(plan: &Plan, dependency: &str) -> String {
+    format!("/var/lib/{}/wal-spool/{dependency}", plan.project)
+}
+
+/// Ships the spool to the backup destination every second. It runs as
+/// `postgres`, the user whose `archive_command` fills the spool.
+fn wal_ship_service(plan: &Plan, job: &BackupJob, spool: &str) -> String {
+    let p = &plan.project;
+    let dep = &job.dependency;
+    let mut u = header::comment("#", plan, "systemd");
+    let _ = write!(
+        u,
+        "[Unit]\nDescription={p}: ship {dep}'s archived WAL to {to} (point-in-time recovery)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser=postgres\nGroup=postgres\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup wal-ship {dep} --spec /etc/{p}/berth.yaml --spool {spool}\nRestart=always\nRestartSec=5s\nStateDirectory={p}/wal-spool/{dep}\nStateDirectoryMode=0700\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n",
+        to = job.to,
+    );
+    if let Some(dir) = local_destination(&job.to) {
+        let _ = writeln!(u, "ReadWritePaths=-{dir}");
+    }
+    u.push_str("\n[Install]\nWantedBy=multi-user.target\n");
+    u
+}
+
+/// The settings the host's PostgreSQL needs for continuous archiving, as a
+/// file for its `conf.d` (Debian: /etc/postgresql/<version>/main/conf.d/).
+fn archiving_conf(plan: &Plan, shipper: &str, settings: &[(String, String)]) -> String {
+    let mut u = header::comment("#", plan, "systemd");
+    let _ = writeln!(
+        u,
+        "# Continuous WAL archiving for physical backups. Start {shipper}.service\n# first (it creates the spool), then reload PostgreSQL (archive_mode needs a restart)."
+    );
+    for (k, v) in settings {
+        let _ = writeln!(u, "{k} = '{}'", v.replace('\\', "\\\\").replace('\'', "''"));
     }
     u
 }

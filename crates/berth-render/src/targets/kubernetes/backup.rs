@@ -12,13 +12,22 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::Manifest;
 use super::meta::{labels, object_meta};
 use super::workload::{container_security, fixed_resources, pod_security, secret_env};
+use crate::Output;
+use crate::targets::Target;
 
 /// The berth image the jobs run, pinned to this berth's version.
 pub fn berth_image() -> String {
     format!("ghcr.io/berth-dev/berth:{}", env!("CARGO_PKG_VERSION"))
 }
 
-pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest) {
+pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut Output) {
+    if !job.to.contains("://") || job.to.starts_with("file://") {
+        out.unsupported(
+            Target::Kubernetes,
+            format!("the local backup destination `{}` of `{}`", job.to, job.dependency),
+            "a CronJob pod's files go with the pod; back up to object storage (s3://, gs://, az://)",
+        );
+    }
     let component = format!("backup-{}", job.dependency);
     let dep = plan.dependencies.iter().find(|d| d.name == job.dependency);
     let mut script = format!("berth backup {dep} --spec /etc/berth/berth.yaml", dep = job.dependency);

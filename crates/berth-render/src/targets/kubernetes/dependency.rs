@@ -5,8 +5,9 @@ use berth_plan::{DependencyPlan, Plan};
 use berth_spec::DependencyKind;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -21,6 +22,11 @@ use super::workload::{
 const POSTGRES_EXPORTER: (&str, &str, u16) =
     ("quay.io/prometheuscommunity/postgres-exporter:v0.16.0", "pg-metrics", 9187);
 const REDIS_EXPORTER: (&str, &str, u16) = ("oliver006/redis_exporter:v1.67.0", "redis-metrics", 9121);
+
+/// Where PostgreSQL copies finished WAL segments for the `wal-ship`
+/// sidecar: on the data volume, beside PGDATA, so a segment archived but
+/// not yet shipped survives a restart of the pod.
+const WAL_SPOOL: &str = "/var/lib/postgresql/data/wal-spool";
 
 fn exec_probe(command: &[&str], period: i32, failures: i32) -> Probe {
     Probe {
@@ -61,7 +67,7 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
             if let Some(secret) = &d.password_secret {
                 env.push(secret_env(plan, "POSTGRES_PASSWORD", secret));
             }
-            for (k, v) in &d.server_settings() {
+            for (k, v) in d.server_settings().into_iter().chain(d.wal_archiving(WAL_SPOOL)) {
                 args.push("-c".to_owned());
                 args.push(format!("{k}={v}"));
             }
@@ -170,6 +176,24 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
             ..Container::default()
         });
     }
+    let shipping = !d.wal_archiving(WAL_SPOOL).is_empty();
+    if shipping {
+        containers.push(wal_shipper(d, uid));
+    }
+    let mut volumes = vec![
+        Volume { name: "run".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+        Volume { name: "tmp".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+    ];
+    if shipping {
+        volumes.push(Volume {
+            name: "spec".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: format!("{}-spec", plan.project),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
     m.push(&StatefulSet {
         metadata: object_meta(plan, name, name),
         spec: Some(StatefulSetSpec {
@@ -182,18 +206,7 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
                     automount_service_account_token: Some(false),
                     security_context: Some(pod_security(uid)),
                     containers,
-                    volumes: Some(vec![
-                        Volume {
-                            name: "run".to_owned(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
-                        Volume {
-                            name: "tmp".to_owned(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
-                    ]),
+                    volumes: Some(volumes),
                     termination_grace_period_seconds: Some(60),
                     ..PodSpec::default()
                 }),
@@ -239,5 +252,47 @@ pub fn exporter_port(kind: DependencyKind) -> u16 {
     match kind {
         DependencyKind::Postgres => POSTGRES_EXPORTER.2,
         DependencyKind::Redis => REDIS_EXPORTER.2,
+    }
+}
+
+/// The sidecar that ships the WAL spool to the backup destination every
+/// second (`berth backup wal-ship`), as the server's user so it can read
+/// and remove what the server wrote.
+fn wal_shipper(d: &DependencyPlan, uid: u32) -> Container {
+    // Wedged when a segment waits in the spool for twice the recovery point.
+    let rpo = d.backup.as_ref().and_then(|b| b.recovery_point).map_or(300, |r| r.as_secs());
+    let minutes = (rpo * 2).div_ceil(60).max(2);
+    let stuck = format!("test -z \"$(find {WAL_SPOOL} -type f -mmin +{minutes})\"");
+    Container {
+        liveness_probe: Some(exec_probe(&["sh", "-c", &stuck], 60, 3)),
+        name: "wal-ship".to_owned(),
+        image: Some(super::backup::berth_image()),
+        command: Some(vec![
+            "berth".to_owned(),
+            "backup".to_owned(),
+            "wal-ship".to_owned(),
+            d.name.clone(),
+            "--spec".to_owned(),
+            "/etc/berth/berth.yaml".to_owned(),
+            "--spool".to_owned(),
+            WAL_SPOOL.to_owned(),
+        ]),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "data".to_owned(),
+                mount_path: "/var/lib/postgresql/data".to_owned(),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
+                name: "spec".to_owned(),
+                mount_path: "/etc/berth".to_owned(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
+        ]),
+        resources: Some(fixed_resources((10, 32 << 20), (500, 256 << 20))),
+        security_context: Some(container_security(true, uid, &["ALL".to_owned()], &[])),
+        ..Container::default()
     }
 }

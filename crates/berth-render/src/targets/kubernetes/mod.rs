@@ -99,7 +99,8 @@ pub(crate) fn objects(plan: &Plan) -> (Vec<(String, Manifest)>, Output) {
     if !plan.backups.is_empty() {
         let mut m = Manifest::new();
         for job in &plan.backups {
-            backup::cronjob(plan, job, &mut m);
+            backup::cronjob(plan, job, &mut m, &mut out);
+            network::backup_policy(plan, job, &mut m);
         }
         files.push(("backups.yaml".to_owned(), m));
     }

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use berth_plan::{DependencyPlan, EdgePlan, Plan, ServicePlan};
+use berth_plan::{BackupJob, DependencyPlan, EdgePlan, Plan, ServicePlan};
 use berth_spec::TlsMode;
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
-    IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
+    IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -146,7 +146,44 @@ pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifes
             ports: Some(vec![port(exporter_port(d.kind))]),
         });
     }
-    policy(plan, &d.name, ingress, vec![dns()], m);
+    let mut egress = vec![dns()];
+    // The wal-ship sidecar uploads to the backup destination.
+    if !d.wal_archiving("").is_empty()
+        && let Some(job) = &d.backup
+        && remote(&job.to)
+    {
+        egress.push(object_storage());
+    }
+    policy(plan, &d.name, ingress, egress, m);
+}
+
+/// A backup CronJob's pods reach their dependency on its port and, for
+/// object storage, HTTPS anywhere: the default deny would otherwise leave
+/// them only DNS, and every scheduled backup would fail.
+pub(crate) fn backup_policy(plan: &Plan, job: &BackupJob, m: &mut Manifest) {
+    let mut egress = vec![dns()];
+    if let Some(dep) = plan.dependencies.iter().find(|d| d.name == job.dependency) {
+        egress
+            .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
+    }
+    if remote(&job.to) {
+        egress.push(object_storage());
+    }
+    policy(plan, &format!("backup-{}", job.dependency), Vec::new(), egress, m);
+}
+
+/// `s3://`, `gs://`, `az://`: not a path on a volume.
+fn remote(to: &str) -> bool {
+    to.split_once("://").is_some_and(|(scheme, _)| scheme != "file")
+}
+
+/// Object storage APIs: HTTPS to any address, inside or outside the cluster.
+fn object_storage() -> NetworkPolicyEgressRule {
+    let block = |cidr: &str| NetworkPolicyPeer {
+        ip_block: Some(IPBlock { cidr: cidr.to_owned(), except: None }),
+        ..NetworkPolicyPeer::default()
+    };
+    NetworkPolicyEgressRule { to: Some(vec![block("0.0.0.0/0"), block("::/0")]), ports: Some(vec![port(443)]) }
 }
 
 pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut Output) {
