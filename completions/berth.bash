@@ -73,6 +73,9 @@ _berth() {
             berth,validate)
                 cmd="berth__subcmd__validate"
                 ;;
+            berth__subcmd__backup,exporter)
+                cmd="berth__subcmd__backup__subcmd__exporter"
+                ;;
             berth__subcmd__backup,help)
                 cmd="berth__subcmd__backup__subcmd__help"
                 ;;
@@ -87,6 +90,9 @@ _berth() {
                 ;;
             berth__subcmd__backup,wal-ship)
                 cmd="berth__subcmd__backup__subcmd__wal__subcmd__ship"
+                ;;
+            berth__subcmd__backup__subcmd__help,exporter)
+                cmd="berth__subcmd__backup__subcmd__help__subcmd__exporter"
                 ;;
             berth__subcmd__backup__subcmd__help,help)
                 cmd="berth__subcmd__backup__subcmd__help__subcmd__help"
@@ -160,6 +166,9 @@ _berth() {
             berth__subcmd__help,validate)
                 cmd="berth__subcmd__help__subcmd__validate"
                 ;;
+            berth__subcmd__help__subcmd__backup,exporter)
+                cmd="berth__subcmd__help__subcmd__backup__subcmd__exporter"
+                ;;
             berth__subcmd__help__subcmd__backup,list)
                 cmd="berth__subcmd__help__subcmd__backup__subcmd__list"
                 ;;
@@ -197,7 +206,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup)
-            opts="-f -e -j -o -h -V --file --spec --env --from --jobs --work-dir --method --output --color --help --version verify list prune wal-ship help"
+            opts="-f -e -j -o -h -V --file --spec --env --from --jobs --work-dir --method --output --color --help --version verify list prune exporter wal-ship help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,9 +271,81 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        berth__subcmd__backup__subcmd__help)
-            opts="verify list prune wal-ship help"
+        berth__subcmd__backup__subcmd__exporter)
+            opts="-f -e -j -h -V --file --spec --env --from --jobs --work-dir --listen --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__backup__subcmd__help)
+            opts="verify list prune exporter wal-ship help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__backup__subcmd__help__subcmd__exporter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -793,8 +874,22 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help__subcmd__backup)
-            opts="verify list prune wal-ship"
+            opts="verify list prune exporter wal-ship"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__backup__subcmd__exporter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -154,25 +154,26 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand logs" -s f -l follow -d 'Keep printing new lines'
 complete -c berth -n "__fish_berth_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand logs" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s f -l spec -l file -d 'Spec file' -r -F
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s e -l env -d 'Environment whose overlay to apply' -r
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l from -d 'The server\'s connection URL (default: see below)' -r
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l method -d 'PostgreSQL: override the spec\'s method' -r -f -a "logical\t''
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l method -d 'PostgreSQL: override the spec\'s method' -r -f -a "logical\t''
 physical\t''"
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -l color -d 'When to color output' -r -f -a "auto\t''
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "list" -d 'List backups: id, method, when, size, verified'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune wal-ship help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "list" -d 'List backups: id, method, when, size, verified'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "exporter" -d 'Serve the backups\' state as Prometheus metrics (newest verified backup, newest shipped WAL) for the rendered alerts'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s f -l spec -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l from -d 'The server\'s connection URL (default: see below)' -r
@@ -208,6 +209,17 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l dry-run -d 'Show what would go; delete nothing'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s e -l env -d 'Environment whose overlay to apply' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l from -d 'The server\'s connection URL (default: see below)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l listen -d 'Address to listen on (the rendered Prometheus config scrapes 127.0.0.1:9188)' -r
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l color -d 'When to color output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s f -l spec -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l from -d 'The server\'s connection URL (default: see below)' -r
@@ -223,6 +235,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'List backups: id, method, when, size, verified'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "exporter" -d 'Serve the backups\' state as Prometheus metrics (newest verified backup, newest shipped WAL) for the rendered alerts'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c berth -n "__fish_berth_using_subcommand restore" -s f -l spec -l file -d 'Spec file' -r -F
@@ -280,4 +293,5 @@ complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_su
 complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Restore a backup into a scratch server, check its checksums and compare it with its manifest'
 complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'List backups: id, method, when, size, verified'
 complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "prune" -d 'Delete what the spec\'s retention does not keep; never the newest verified backup or WAL a kept base backup needs'
+complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "exporter" -d 'Serve the backups\' state as Prometheus metrics (newest verified backup, newest shipped WAL) for the rendered alerts'
 complete -c berth -n "__fish_berth_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'

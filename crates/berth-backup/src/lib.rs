@@ -18,6 +18,7 @@
 mod compress;
 mod error;
 pub mod manifest;
+pub mod metrics;
 mod postgres;
 pub mod progress;
 mod redis;

@@ -503,6 +503,14 @@ pub enum BackupCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Serve the backups' state as Prometheus metrics (newest verified backup, newest shipped WAL) for the rendered alerts.
+    Exporter {
+        #[command(flatten)]
+        target: BackupTarget,
+        /// Address to listen on (the rendered Prometheus config scrapes 127.0.0.1:9188).
+        #[arg(long, default_value = "127.0.0.1:9188")]
+        listen: std::net::SocketAddr,
+    },
     /// Ship WAL segments from PostgreSQL's archive spool to the destination (`berth up` does this itself).
     WalShip {
         #[command(flatten)]

@@ -263,6 +263,47 @@ fn doctor_finds_what_is_wrong_and_exits_like_a_monitoring_plugin() {
     assert!(failing.is_empty(), "{failing:#?}");
     assert_eq!((report["status"].as_str(), code), (Some("warn"), 1), "{report:#}");
 
+    // The exporter serves the same facts to Prometheus, for the rendered alerts.
+    let port = free_port();
+    let mut exporter = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["backup", "exporter", "db", "--spec", "berth.yaml", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let metrics = (0..100)
+        .find_map(|_| {
+            let out = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/metrics")]).output().unwrap();
+            if out.status.success() {
+                return Some(String::from_utf8(out.stdout).unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        })
+        .expect("the exporter never answered");
+    let _ = Command::new("kill").arg(exporter.id().to_string()).status();
+    let _ = exporter.wait();
+    assert!(metrics.contains("berth_backup_up{dependency=\"db\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("berth_backup_last_verified_timestamp_seconds{dependency=\"db\"} "), "{metrics}");
+    assert!(metrics.contains("berth_backup_backups{dependency=\"db\",state=\"verified\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("berth_backup_wal_last_shipped_timestamp_seconds{dependency=\"db\"} "), "{metrics}");
+    let mut promtool = Command::new(berth_test_support::tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
     // The human report says the same, sections in order, with the exit code.
     let out = berth(root, &["doctor", "berth.yaml", "--color", "never"]);
     assert_eq!(out.status.code(), Some(1));

@@ -32,7 +32,10 @@ pub(super) fn load_spec(spec: &Path, env: Option<&str>, color: bool) -> anyhow::
 }
 
 /// The dependencies with a backup policy that `target` names.
-fn selected<'p>(loaded: &'p Loaded, target: &BackupTarget) -> anyhow::Result<Vec<(&'p DependencyPlan, &'p BackupJob)>> {
+pub(super) fn selected<'p>(
+    loaded: &'p Loaded,
+    target: &BackupTarget,
+) -> anyhow::Result<Vec<(&'p DependencyPlan, &'p BackupJob)>> {
     let with_policy: Vec<(&DependencyPlan, &BackupJob)> =
         loaded.plan.dependencies.iter().filter_map(|d| d.backup.as_ref().map(|b| (d, b))).collect();
     match &target.dependency {
@@ -136,6 +139,7 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
         Some(BackupCommand::List { target, output }) => list(target, *output, color),
         Some(BackupCommand::Prune { target, dry_run }) => prune(target, *dry_run, color),
         Some(BackupCommand::WalShip { target, spool, once }) => wal_ship(target, spool, *once, color),
+        Some(BackupCommand::Exporter { target, listen }) => super::backup_exporter::run(target, *listen, color),
     }
 }
 

@@ -1,4 +1,5 @@
 mod backup;
+mod backup_exporter;
 mod check;
 mod doctor;
 mod init;

@@ -66,6 +66,11 @@ pub fn render(plan: &Plan) -> Output {
         out.file(format!("{name}.timer"), backup_timer(plan, job));
         wants.push(format!("{name}.timer"));
     }
+    if !plan.backups.is_empty() && plan.monitoring.enabled {
+        let name = format!("{}-backup-exporter", plan.project);
+        out.file(format!("{name}.service"), exporter_service(plan, &user));
+        wants.push(format!("{name}.service"));
+    }
     for dep in &plan.dependencies {
         let spool = wal_spool(plan, &dep.name);
         let archiving = dep.wal_archiving(&spool);
@@ -276,6 +281,22 @@ fn wal_ship_service(plan: &Plan, job: &BackupJob, spool: &str) -> String {
     );
     if let Some(dir) = local_destination(&job.to) {
         let _ = writeln!(u, "ReadWritePaths=-{dir}");
+    }
+    u.push_str("\n[Install]\nWantedBy=multi-user.target\n");
+    u
+}
+
+/// `berth backup exporter` on the port the rendered Prometheus config
+/// scrapes, so the alert on the newest verified backup has its metric.
+fn exporter_service(plan: &Plan, user: &str) -> String {
+    let p = &plan.project;
+    let mut u = header::comment("#", plan, "systemd");
+    let _ = write!(
+        u,
+        "[Unit]\nDescription={p}: backup metrics for Prometheus (newest verified backup, newest shipped WAL)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup exporter --spec /etc/{p}/berth.yaml --listen 127.0.0.1:9188\nRestart=always\nRestartSec=5s\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n"
+    );
+    for dir in plan.backups.iter().filter_map(|j| local_destination(&j.to)) {
+        let _ = writeln!(u, "ReadOnlyPaths=-{dir}");
     }
     u.push_str("\n[Install]\nWantedBy=multi-user.target\n");
     u
