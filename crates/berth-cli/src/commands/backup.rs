@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use berth_backup::{Context, Destination, Listed, Manifest, Method, RestoreRequest, Source};
+use berth_doctor::judge::bytes;
 use berth_plan::{BackupJob, DependencyPlan, Plan};
 use berth_runtime::StateFile;
 use jiff::Timestamp;
@@ -110,17 +111,6 @@ fn jobs(target: &BackupTarget) -> usize {
 
 fn work_dir(target: &BackupTarget) -> PathBuf {
     target.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("berth-backup-{}", std::process::id())))
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 fn counted(manifest_counts: &std::collections::BTreeMap<String, u64>, redis: bool) -> String {
