@@ -153,6 +153,11 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
         md,
         "\nEvery scheduled backup is restored into a scratch instance and compared with its manifest before it counts as good.\n\n```sh\nberth backup DEPENDENCY{env}          # take one now\nberth backup verify DEPENDENCY{env}   # prove the newest one restores\nberth backup list{env}\n```\n\nRestore into a scratch database first, check it, then swap it in:\n\n```sh\nberth restore DEPENDENCY BACKUP_ID{env}\nberth restore DEPENDENCY BACKUP_ID --replace{env}\n```\n\n"
     );
+    let _ = write!(
+        md,
+        "Check the whole deployment, backups and WAL included, against the spec (exit 0 ok, 1 warnings, 2 failures):\n\n```sh\nberth doctor{env}\n```\n\nOn Kubernetes the backup CronJobs and WAL shippers read the spec from a ConfigMap; create it with every change of the spec:\n\n```sh\nkubectl create configmap {p}-spec --from-file=berth.yaml --dry-run=client -o yaml | kubectl apply -f -\n```\n\n",
+        p = plan.project
+    );
     for b in plan.backups.iter().filter(|b| b.method == "physical") {
         let _ = writeln!(
             md,
