@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_test_support::read_json;
 use serde_json::Value;
 
 const PASSWORD: &str = "s3cret pw/1";
@@ -72,10 +73,7 @@ impl Stack {
     }
 
     fn port(&self, service: &str) -> u16 {
-        let state = read_json(&self.dir.join(".berth/base/state.json"));
-        let replica = state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == service).unwrap().clone();
-        let port = replica["ports"].as_object().unwrap().values().next().unwrap().as_u64().unwrap();
-        u16::try_from(port).unwrap()
+        berth_test_support::replica_port(&read_json(&self.dir.join(".berth/base/state.json")), service)
     }
 }
 
@@ -84,10 +82,6 @@ impl Drop for Stack {
         let _ = berth(&self.dir, &["down"]);
         let _ = Command::new("kill").arg(self.supervisor.to_string()).status();
     }
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 /// psql as the stack's role; returns the unaligned, tuples-only output.

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_test_support::{free_port, read_json, replica_port};
 use serde_json::Value;
 
 const PASSWORD: &str = "doctor pw/1";
@@ -72,10 +73,6 @@ fn status<'r>(report: &'r Value, section: &str, subject: &str) -> &'r str {
 
 fn message(report: &Value, section: &str, subject: &str) -> String {
     find(report, section, subject)["message"].as_str().unwrap().to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn spec(demo: &Path, ports: (u16, u16, u16), replicas: u32, work_mem: &str) -> String {
@@ -136,10 +133,6 @@ impl Drop for Stack {
         let _ = berth(&self.dir, &["down", "berth.yaml"]);
         let _ = Command::new("kill").arg(self.supervisor.to_string()).status();
     }
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
 #[test]
@@ -222,15 +215,7 @@ fn doctor_finds_what_is_wrong_and_exits_like_a_monitoring_plugin() {
     // Mend it: a verified base backup, WAL shipped, the secret file private.
     ok(berth(root, &["backup", "db"]));
     ok(berth(root, &["backup", "verify", "db"]));
-    let db_port = state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == "db").unwrap()["ports"]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_u64()
-        .unwrap()
-        .to_string();
+    let db_port = replica_port(&state, "db").to_string();
     let psql = |sql: &str| {
         let out = Command::new(berth_test_support::tool("psql"))
             .args(["-h", "127.0.0.1", "-p", &db_port, "-U", "clinic", "-d", "db", "-qAtX", "-c", sql])
@@ -324,10 +309,7 @@ fn doctor_finds_what_is_wrong_and_exits_like_a_monitoring_plugin() {
     assert!(text.contains("needs attention:") && text.contains("(exit 1)"), "{text}");
 
     // --endpoint checks a service where it is told to.
-    let web_port =
-        state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == "web").unwrap()["ports"]["http"]
-            .as_u64()
-            .unwrap();
+    let web_port = replica_port(&state, "web");
     let (report, _) = doctor(root, &["--endpoint", &format!("web=http://127.0.0.1:{web_port}")]);
     assert_eq!(status(&report, "services", "web"), "ok", "{report:#}");
 

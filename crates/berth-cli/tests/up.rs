@@ -16,9 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use berth_test_support::free_port;
 
 fn berth(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_berth")).args(args).current_dir(dir).output().unwrap()
@@ -343,16 +341,7 @@ edge:
     // PostgreSQL: the spec's database, role, password, setting and extension.
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
-    let port_of = |name: &str| {
-        state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == name).unwrap()["ports"]
-            .as_object()
-            .unwrap()
-            .values()
-            .next()
-            .unwrap()
-            .as_u64()
-            .unwrap()
-    };
+    let port_of = |name: &str| berth_test_support::replica_port(&state, name);
     let psql = std::fs::read_dir("/usr/lib/postgresql")
         .unwrap()
         .flatten()

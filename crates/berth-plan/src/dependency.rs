@@ -115,6 +115,16 @@ impl DependencyPlan {
         settings
     }
 
+    /// Whether the dependency archives WAL continuously: PostgreSQL with
+    /// physical backups and a recovery point.
+    pub fn archives_wal(&self) -> bool {
+        self.archive_timeout().is_some()
+    }
+
+    fn archive_timeout(&self) -> Option<Duration> {
+        self.backup.as_ref().filter(|b| b.method == "physical").and_then(|b| b.recovery_point)
+    }
+
     /// The PostgreSQL settings of continuous WAL archiving into `spool`,
     /// for a dependency with physical backups (none otherwise): every
     /// target starts the server with these, after the spec's own settings
@@ -122,9 +132,7 @@ impl DependencyPlan {
     /// `berth backup wal-ship`. `archive_timeout` is the recovery point:
     /// a quiet server still closes a segment that often.
     pub fn wal_archiving(&self, spool: &str) -> Vec<(String, String)> {
-        let Some(rpo) = self.backup.as_ref().filter(|b| b.method == "physical").and_then(|b| b.recovery_point) else {
-            return Vec::new();
-        };
+        let Some(rpo) = self.archive_timeout() else { return Vec::new() };
         vec![
             ("wal_level".to_owned(), "replica".to_owned()),
             ("archive_mode".to_owned(), "on".to_owned()),

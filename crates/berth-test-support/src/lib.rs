@@ -208,3 +208,25 @@ pub fn fuzz_corpus(target: &str) -> Vec<(PathBuf, String)> {
     assert!(!inputs.is_empty(), "the regression corpus {} is empty", dir.display());
     inputs
 }
+
+/// A loopback port free right now, for listeners a test configures.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
+    listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("local address: {e}"))
+}
+
+/// A JSON file, parsed; the path is named when it cannot be read.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The first port of `service`'s first replica in a `berth up` state file.
+pub fn replica_port(state: &serde_json::Value, service: &str) -> u16 {
+    let replica = state["replicas"]
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["service"] == service))
+        .unwrap_or_else(|| panic!("no replica of `{service}` in {state}"));
+    let port = replica["ports"].as_object().and_then(|p| p.values().next()).and_then(serde_json::Value::as_u64);
+    port.and_then(|p| u16::try_from(p).ok()).unwrap_or_else(|| panic!("no port for `{service}` in {replica}"))
+}

@@ -102,22 +102,14 @@ async fn probe(service: &ServicePlan, subject: &str, address: impl Fn(&PortPlan)
                 format!("no address for port `{}`", port.name),
             );
         };
-        let connected =
-            tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr.as_str())).await;
-        return match connected {
-            Ok(Ok(_)) => Check::new(
+        return match connect(&addr, Duration::from_secs(3)).await {
+            Ok(()) => Check::new(
                 Section::Services,
                 subject,
                 Status::Ok,
                 format!("{addr} accepts connections (no health check declared)"),
             ),
-            Ok(Err(e)) => Check::new(
-                Section::Services,
-                subject,
-                Status::Fail,
-                format!("{addr}: {}", e.to_string().to_lowercase()),
-            ),
-            Err(_) => Check::new(Section::Services, subject, Status::Fail, format!("{addr}: no connection within 3 s")),
+            Err(e) => Check::new(Section::Services, subject, Status::Fail, format!("{addr}: {e}")),
         };
     }
     for (label, plan) in asked {
@@ -135,13 +127,10 @@ async fn probe(service: &ServicePlan, subject: &str, address: impl Fn(&PortPlan)
             },
             ProbeCheck::Tcp { port } => match address(port) {
                 None => (format!("{label}: no address for port `{}`", port.name), Status::Fail),
-                Some(addr) => {
-                    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr.as_str())).await {
-                        Ok(Ok(_)) => (format!("{label} tcp {addr} open"), Status::Ok),
-                        Ok(Err(e)) => (format!("{label} tcp {addr}: {}", e.to_string().to_lowercase()), Status::Fail),
-                        Err(_) => (format!("{label} tcp {addr}: no connection in time"), Status::Fail),
-                    }
-                }
+                Some(addr) => match connect(&addr, timeout).await {
+                    Ok(()) => (format!("{label} tcp {addr} open"), Status::Ok),
+                    Err(e) => (format!("{label} tcp {addr}: {e}"), Status::Fail),
+                },
             },
             ProbeCheck::Exec { command } => {
                 (format!("{label}: exec `{}` runs inside the workload; not run here", command.join(" ")), Status::Skip)
@@ -156,4 +145,13 @@ async fn probe(service: &ServicePlan, subject: &str, address: impl Fn(&PortPlan)
     let mut check = Check::new(Section::Services, subject, status, parts.join("; "));
     check.hint = hint;
     check
+}
+
+/// A TCP connection within `timeout`; the error reads like `connection refused`.
+async fn connect(addr: &str, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string().to_lowercase()),
+        Err(_) => Err(format!("no connection within {} s", timeout.as_secs())),
+    }
 }

@@ -26,7 +26,7 @@ pub fn render(plan: &Plan) -> Output {
     }
     for dep in &plan.dependencies {
         services.insert(dep.name.clone(), dependency(dep, &mut volumes, &mut secrets_used));
-        if let Some(job) = dep.backup.as_ref().filter(|_| !dep.wal_archiving("/").is_empty()) {
+        if let Some(job) = dep.backup.as_ref().filter(|_| dep.archives_wal()) {
             out.unsupported(
                 Target::Compose,
                 format!("continuous WAL archiving of `{}` (method: physical, recovery point)", job.dependency),

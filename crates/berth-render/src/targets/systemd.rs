@@ -15,6 +15,10 @@ use berth_plan::{BackupJob, EnvValue, Plan, ServicePlan, replica_port};
 use super::Target;
 use crate::{Output, header};
 
+/// The sandbox every backup-side unit (backup, WAL shipper, exporter)
+/// runs in: they talk to the network and a few paths, nothing else.
+const HARDENING: &str = "NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n";
+
 /// Where the operator puts secret files for `LoadCredential=` (mode 0600).
 fn credential_path(plan: &Plan, secret: &str) -> String {
     format!("/etc/{}/credentials/{secret}", plan.project)
@@ -252,10 +256,7 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
             dep = job.dependency
         );
     }
-    let _ = write!(
-        u,
-        "StateDirectory={p}/backup\nCacheDirectory={p}/backup\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n"
-    );
+    let _ = write!(u, "StateDirectory={p}/backup\nCacheDirectory={p}/backup\n{HARDENING}");
     if let Some(dir) = local_destination(&job.to) {
         let _ = writeln!(u, "ReadWritePaths=-{dir}");
     }
@@ -276,7 +277,7 @@ fn wal_ship_service(plan: &Plan, job: &BackupJob, spool: &str) -> String {
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: ship {dep}'s archived WAL to {to} (point-in-time recovery)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser=postgres\nGroup=postgres\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup wal-ship {dep} --spec /etc/{p}/berth.yaml --spool {spool}\nRestart=always\nRestartSec=5s\nStateDirectory={p}/wal-spool/{dep}\nStateDirectoryMode=0700\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n",
+        "[Unit]\nDescription={p}: ship {dep}'s archived WAL to {to} (point-in-time recovery)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser=postgres\nGroup=postgres\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup wal-ship {dep} --spec /etc/{p}/berth.yaml --spool {spool}\nRestart=always\nRestartSec=5s\nStateDirectory={p}/wal-spool/{dep}\nStateDirectoryMode=0700\n{HARDENING}",
         to = job.to,
     );
     if let Some(dir) = local_destination(&job.to) {
@@ -293,7 +294,7 @@ fn exporter_service(plan: &Plan, user: &str) -> String {
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: backup metrics for Prometheus (newest verified backup, newest shipped WAL)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup exporter --spec /etc/{p}/berth.yaml --listen 127.0.0.1:9188\nRestart=always\nRestartSec=5s\nNoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\nRestrictSUIDSGID=yes\nLockPersonality=yes\nSystemCallArchitectures=native\nUMask=0077\n"
+        "[Unit]\nDescription={p}: backup metrics for Prometheus (newest verified backup, newest shipped WAL)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup exporter --spec /etc/{p}/berth.yaml --listen 127.0.0.1:9188\nRestart=always\nRestartSec=5s\n{HARDENING}"
     );
     for dir in plan.backups.iter().filter_map(|j| local_destination(&j.to)) {
         let _ = writeln!(u, "ReadOnlyPaths=-{dir}");

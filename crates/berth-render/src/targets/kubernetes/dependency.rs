@@ -176,7 +176,7 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
             ..Container::default()
         });
     }
-    let shipping = !d.wal_archiving(WAL_SPOOL).is_empty();
+    let shipping = d.archives_wal();
     if shipping {
         containers.push(wal_shipper(d, uid));
     }

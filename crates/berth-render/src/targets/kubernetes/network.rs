@@ -148,7 +148,7 @@ pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifes
     }
     let mut egress = vec![dns()];
     // The wal-ship sidecar uploads to the backup destination.
-    if !d.wal_archiving("").is_empty()
+    if d.archives_wal()
         && let Some(job) = &d.backup
         && remote(&job.to)
     {
