@@ -71,7 +71,8 @@ CHECKPOINT;
 VACUUM ANALYZE;
 SQL
 size=$(psql -d shop -c "SELECT pg_size_pretty(pg_database_size('shop'))")
-echo "database: $size on PostgreSQL $(psql -d shop -c 'SHOW server_version'), $(nproc) cores, $RUNS runs, $JOBS jobs"
+split=$(psql -d shop -c "SELECT pg_size_pretty(sum(pg_table_size(oid))) || ' tables, ' || pg_size_pretty(sum(pg_indexes_size(oid))) || ' indexes' FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+echo "database: $size ($split) on PostgreSQL $(psql -d shop -c 'SHOW server_version'), $(nproc) cores, $RUNS runs, $JOBS jobs"
 
 cat >"$work/berth.yaml" <<YAML
 version: 1
@@ -125,6 +126,9 @@ report() { # name, file of "backup restore size" lines
 }
 
 for _ in $(seq "$RUNS"); do plain_run >>"$work/plain"; done
+# A physical backup copies the whole cluster: the plain path's restored copy
+# must not be in it.
+psql -d postgres -c "DROP DATABASE restored" -c CHECKPOINT
 for _ in $(seq "$RUNS"); do berth_run logical >>"$work/logical"; done
 for _ in $(seq "$RUNS"); do berth_run physical >>"$work/physical"; done
 

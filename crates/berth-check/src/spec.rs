@@ -15,6 +15,7 @@ pub fn expand(input: &Input, environment: Option<&str>, file: usize, findings: &
     let plan = berth_plan::build(&spec, environment);
     berth_render::render(
         &plan,
+        &input.text,
         &[Target::Kubernetes, Target::Compose, Target::Nginx, Target::Systemd, Target::Prometheus],
     )
     .files

@@ -12,7 +12,7 @@ fn render_everything(inputs: &[(String, String, Vec<Option<String>>)]) -> usize 
         for env in envs {
             let spec = berth_spec::load(text, env.as_deref()).spec.unwrap();
             let plan = berth_plan::build(&spec, env.as_deref());
-            files += berth_render::render(&plan, berth_render::Target::ALL).files.len();
+            files += berth_render::render(&plan, text, berth_render::Target::ALL).files.len();
         }
     }
     files

@@ -44,10 +44,13 @@ impl Output {
 }
 
 /// Renders `targets` into one tree, each target under a directory named after it.
-pub fn render(plan: &Plan, targets: &[Target]) -> Output {
+/// `spec_text` is the spec the plan was built from: targets whose scheduled
+/// jobs run berth themselves (Kubernetes backup CronJobs and WAL shippers)
+/// ship it along.
+pub fn render(plan: &Plan, spec_text: &str, targets: &[Target]) -> Output {
     let mut all = Output::default();
     for target in targets {
-        let out = target.render(plan);
+        let out = target.render(plan, spec_text);
         all.files.extend(out.files.into_iter().map(|f| File { path: format!("{}/{}", target.name(), f.path), ..f }));
         for warning in out.warnings {
             if !all.warnings.contains(&warning) {

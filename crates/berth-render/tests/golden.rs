@@ -12,8 +12,8 @@ fn renders_match_their_snapshots() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
             let plan = berth_plan::build(&spec, env.as_deref());
-            let first = berth_render::render(&plan, Target::ALL);
-            let second = berth_render::render(&plan, Target::ALL);
+            let first = berth_render::render(&plan, &text, Target::ALL);
+            let second = berth_render::render(&plan, &text, Target::ALL);
             assert_eq!(first.files, second.files, "{name}: rendering must be deterministic");
             let env = env.as_deref().unwrap_or("base");
             for file in first.files {
@@ -29,7 +29,7 @@ fn unsupported_features_warn_and_the_rest_renders() {
     let text =
         std::fs::read_to_string(berth_test_support::workspace_root().join("examples/web-api/berth.yaml")).unwrap();
     let plan = berth_plan::build(&berth_spec::load(&text, None).spec.unwrap(), None);
-    let out = Target::Nginx.render(&plan);
+    let out = Target::Nginx.render(&plan, &text);
     let auth_warning =
         out.warnings.iter().find(|w| w.message.contains("edge authentication")).expect("a warning about edge auth");
     assert!(auth_warning.message.contains("nginx"), "the warning names the target: {}", auth_warning.message);

@@ -316,12 +316,60 @@ fn every_target_passes_its_validator() {
             let plan = berth_plan::build(&spec, env.as_deref());
             for &target in Target::ALL {
                 let label = format!("{name} {} {}", env.as_deref().unwrap_or("base"), target.name());
-                validate(target, &target.render(&plan).files, &label);
+                validate(target, &target.render(&plan, &text).files, &label);
                 checked += 1;
             }
         }
     }
     assert!(checked >= 5 * 5, "only {checked} renders were validated");
+}
+
+/// The systemd target's `conf.d` file for the host's PostgreSQL, read back
+/// by a real `postgres -C`: every setting parses, and means what the plan
+/// (shared with `berth up` and Kubernetes) says. A broken file must fail.
+#[test]
+fn postgresql_reads_the_archiving_conf_back() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let data = d.join("data");
+    std::fs::create_dir(&data).unwrap();
+    run(&tool("chmod"), &["755", &d.to_string_lossy()], d);
+    if run(&tool("id"), &["-u"], d).stdout.trim() == "0" {
+        expect_ok("chown", &run(&tool("chown"), &["postgres", &data.to_string_lossy()], d), false);
+    }
+    let postgres = berth_test_support::postgres_program("postgres");
+    let setting = |conf: &str, key: &str| {
+        let file = d.join("archiving.conf");
+        std::fs::write(&file, conf).unwrap();
+        run(&tool("chmod"), &["644", &file.to_string_lossy()], d);
+        let config = format!("config_file={}", file.display());
+        let out = berth_test_support::run_as_postgres(
+            &postgres,
+            &["-D", &data.to_string_lossy(), "-c", &config, "-C", key],
+            d,
+        );
+        out.success.then(|| out.stdout.trim_end_matches('\n').to_owned()).ok_or(out.stderr)
+    };
+    let mut checked = 0;
+    for (name, text, envs) in example_environments() {
+        for env in envs {
+            let plan = berth_plan::build(&berth_spec::load(&text, env.as_deref()).spec.unwrap(), env.as_deref());
+            let files = Target::Systemd.render(&plan, &text).files;
+            for dep in plan.dependencies.iter().filter(|dep| dep.archives_wal()) {
+                let path = format!("postgresql/{}-archiving.conf", dep.name);
+                let conf =
+                    &files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{name}: no {path}")).contents;
+                let spool = format!("/var/lib/{}/wal-spool/{}", plan.project, dep.name);
+                for (key, value) in dep.wal_archiving(&spool) {
+                    assert_eq!(setting(conf, &key).unwrap_or_else(|e| panic!("{name} {path}: {e}")), value, "{key}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} settings were read back");
+    let broken = setting("archive_mode = 'sometimes'\n", "archive_mode").expect_err("postgres must reject a bad value");
+    assert!(broken.contains("archive_mode"), "{broken}");
 }
 
 /// The validators must be able to fail, or passing proves nothing.

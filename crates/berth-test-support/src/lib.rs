@@ -75,6 +75,32 @@ pub fn tool(name: &str) -> PathBuf {
     on_path.unwrap_or_else(|| panic!("validator `{name}` not found: run scripts/install-test-deps"))
 }
 
+/// A PostgreSQL server program (`postgres`, `initdb`) of the newest major
+/// version Debian installed under /usr/lib/postgresql (by `scripts/install-test-deps`).
+pub fn postgres_program(name: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| panic!("PostgreSQL's `{name}` not found: run scripts/install-test-deps"))
+}
+
+/// Runs a PostgreSQL server program, as `postgres` when the tests run as
+/// root (PostgreSQL refuses root).
+pub fn run_as_postgres(program: &Path, args: &[&str], dir: &Path) -> Run {
+    if run(&tool("id"), &["-u"], dir).stdout.trim() != "0" {
+        return run(program, args, dir);
+    }
+    let program = program.to_string_lossy();
+    let mut all = vec!["-u", "postgres", "--", program.as_ref()];
+    all.extend_from_slice(args);
+    run(&tool("runuser"), &all, dir)
+}
+
 /// The TypeScript compiler and the `node_modules` holding `@grafana/schema`.
 pub fn typescript() -> (PathBuf, PathBuf) {
     let modules = workspace_root().join(".tools/node/node_modules");

@@ -28,7 +28,7 @@ pub fn run(args: &RenderArgs, color: bool, mode: Mode) -> anyhow::Result<Outcome
     let plan = berth_plan::build(&spec, args.env.as_deref());
     let targets: BTreeSet<berth_render::Target> = args.targets.iter().flat_map(|t| t.0.iter().copied()).collect();
     let targets: Vec<_> = targets.into_iter().collect();
-    let rendered = berth_render::render(&plan, &targets);
+    let rendered = berth_render::render(&plan, &file.text, &targets);
     let notes = SourceFile::new(file.name.clone(), file.text.clone());
     output::stderr(&render_human(&notes, &rendered.warnings, output::color_choice(color)));
     match (mode, args.check) {

@@ -13,6 +13,10 @@ use crate::{Output, header, yaml};
 const IMAGE: &str = "__berth_helm_image__";
 const REPLICAS: &str = "__berth_helm_replicas__";
 const RESOURCES: &str = "__berth_helm_resources__";
+const SPEC: &str = "__berth_helm_spec__";
+/// The spec ships as a chart file: `.Files.Get` leaves its text alone,
+/// where a template would read any `{{` in it as an expression.
+const SPEC_FILE: &str = "files/berth.yaml";
 
 /// `ghcr.io/acme/api:1.2` → (`ghcr.io/acme/api`, `1.2`); a digest keeps its `sha256:`.
 fn split_image(image: &str) -> (String, String) {
@@ -30,8 +34,8 @@ fn values_of(service: &str) -> String {
     format!("(index .Values.services \"{service}\")")
 }
 
-pub fn render(plan: &Plan) -> Output {
-    let (files, kube) = kubernetes::objects(plan);
+pub fn render(plan: &Plan, spec_text: &str) -> Output {
+    let (files, kube) = kubernetes::objects(plan, spec_text);
     let mut out = Output { warnings: kube.warnings, ..Output::default() };
     let mut services = Map::new();
     for s in &plan.services {
@@ -84,6 +88,9 @@ pub fn render(plan: &Plan) -> Output {
             + "# Per service: image, replicas (absent when autoscaled) and resources.\n"
             + &yaml::to_string(&values),
     );
+    if !plan.backups.is_empty() {
+        out.file(format!("chart/{SPEC_FILE}"), spec_text);
+    }
     out.file("chart/.helmignore", ".git/\n*.swp\n*.bak\n*.tmp\n");
     out.file(
         "chart/templates/NOTES.txt",
@@ -120,6 +127,9 @@ fn templated(plan: &Plan, mut doc: Value) -> Value {
             container["resources"] = json!(format!("{RESOURCES}{name}"));
         }
     }
+    if kind == "ConfigMap" && doc["data"].get("berth.yaml").is_some() {
+        doc["data"]["berth.yaml"] = json!(SPEC);
+    }
     // ClusterRole-free namespaced objects only: NetworkPolicy peers keep their selectors.
     doc
 }
@@ -134,6 +144,9 @@ fn expand(line: &str) -> String {
         return format!(
             "{pad}image: \"{{{{ {v}.image.repository }}}}{{{{ if hasPrefix \"sha256:\" {v}.image.tag }}}}@{{{{ else }}}}:{{{{ end }}}}{{{{ {v}.image.tag }}}}\""
         );
+    }
+    if trimmed == format!("berth.yaml: {SPEC}") {
+        return format!("{pad}berth.yaml: {{{{ .Files.Get \"{SPEC_FILE}\" | quote }}}}");
     }
     if let Some(name) = trimmed.strip_prefix("replicas: ").and_then(|v| v.strip_prefix(REPLICAS)) {
         return format!("{pad}replicas: {{{{ {}.replicas }}}}", values_of(name));

@@ -13,6 +13,7 @@ mod kubernetes;
 mod nginx;
 mod prometheus;
 mod runbook;
+mod scheduled;
 mod systemd;
 
 use std::fmt;
@@ -67,11 +68,11 @@ targets! {
 }
 
 impl Target {
-    pub fn render(self, plan: &Plan) -> Output {
+    pub fn render(self, plan: &Plan, spec_text: &str) -> Output {
         match self {
             Self::Compose => compose::render(plan),
-            Self::Kubernetes => kubernetes::render(plan),
-            Self::Helm => helm::render(plan),
+            Self::Kubernetes => kubernetes::render(plan, spec_text),
+            Self::Helm => helm::render(plan, spec_text),
             Self::Nginx => nginx::render(plan, nginx::Upstreams::Host),
             Self::Systemd => systemd::render(plan),
             Self::Prometheus => prometheus::render(plan),

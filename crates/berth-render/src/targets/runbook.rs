@@ -155,7 +155,7 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
     );
     let _ = write!(
         md,
-        "Check the whole deployment, backups and WAL included, against the spec (exit 0 ok, 1 warnings, 2 failures):\n\n```sh\nberth doctor{env}\n```\n\nOn Kubernetes the backup CronJobs and WAL shippers read the spec from a ConfigMap; create it with every change of the spec:\n\n```sh\nkubectl create configmap {p}-spec --from-file=berth.yaml --dry-run=client -o yaml | kubectl apply -f -\n```\n\n",
+        "Check the whole deployment, backups and WAL included, against the spec (exit 0 ok, 1 warnings, 2 failures):\n\n```sh\nberth doctor{env}\n```\n\nOn Kubernetes the backup CronJobs and WAL shippers read the spec from the `{p}-spec` ConfigMap, rendered into `backups.yaml` (the Helm chart carries it as `files/berth.yaml`): render and apply again after every change of the spec, so the jobs run the spec the cluster runs. Each scheduled run backs up, verifies and then prunes what the retention policy no longer keeps.\n\n",
         p = plan.project
     );
     for b in plan.backups.iter().filter(|b| b.method == "physical") {

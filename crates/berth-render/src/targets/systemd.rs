@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use berth_plan::{BackupJob, EnvValue, Plan, ServicePlan, replica_port};
 
-use super::Target;
+use super::{Target, scheduled};
 use crate::{Output, header};
 
 /// The sandbox every backup-side unit (backup, WAL shipper, exporter)
@@ -248,13 +248,8 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
     {
         let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, &secret));
     }
-    let _ = writeln!(u, "ExecStart=/usr/local/bin/berth backup {dep} --spec /etc/{p}/berth.yaml", dep = job.dependency);
-    if job.verify {
-        let _ = writeln!(
-            u,
-            "ExecStart=/usr/local/bin/berth backup verify {dep} --spec /etc/{p}/berth.yaml",
-            dep = job.dependency
-        );
+    for command in scheduled::backup_commands(plan, job, "/usr/local/bin/berth", &format!("/etc/{p}/berth.yaml")) {
+        let _ = writeln!(u, "ExecStart={command}");
     }
     let _ = write!(u, "StateDirectory={p}/backup\nCacheDirectory={p}/backup\n{HARDENING}");
     if let Some(dir) = local_destination(&job.to) {
@@ -277,8 +272,9 @@ fn wal_ship_service(plan: &Plan, job: &BackupJob, spool: &str) -> String {
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: ship {dep}'s archived WAL to {to} (point-in-time recovery)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser=postgres\nGroup=postgres\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup wal-ship {dep} --spec /etc/{p}/berth.yaml --spool {spool}\nRestart=always\nRestartSec=5s\nStateDirectory={p}/wal-spool/{dep}\nStateDirectoryMode=0700\n{HARDENING}",
+        "[Unit]\nDescription={p}: ship {dep}'s archived WAL to {to} (point-in-time recovery)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser=postgres\nGroup=postgres\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup wal-ship {dep} {spec} --spool {spool}\nRestart=always\nRestartSec=5s\nStateDirectory={p}/wal-spool/{dep}\nStateDirectoryMode=0700\n{HARDENING}",
         to = job.to,
+        spec = scheduled::spec_flags(plan, &format!("/etc/{p}/berth.yaml")),
     );
     if let Some(dir) = local_destination(&job.to) {
         let _ = writeln!(u, "ReadWritePaths=-{dir}");
@@ -291,10 +287,11 @@ fn wal_ship_service(plan: &Plan, job: &BackupJob, spool: &str) -> String {
 /// scrapes, so the alert on the newest verified backup has its metric.
 fn exporter_service(plan: &Plan, user: &str) -> String {
     let p = &plan.project;
+    let spec = scheduled::spec_flags(plan, &format!("/etc/{p}/berth.yaml"));
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: backup metrics for Prometheus (newest verified backup, newest shipped WAL)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup exporter --spec /etc/{p}/berth.yaml --listen 127.0.0.1:9188\nRestart=always\nRestartSec=5s\n{HARDENING}"
+        "[Unit]\nDescription={p}: backup metrics for Prometheus (newest verified backup, newest shipped WAL)\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=simple\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\nExecStart=/usr/local/bin/berth backup exporter {spec} --listen 127.0.0.1:9188\nRestart=always\nRestartSec=5s\n{HARDENING}"
     );
     for dir in plan.backups.iter().filter_map(|j| local_destination(&j.to)) {
         let _ = writeln!(u, "ReadOnlyPaths=-{dir}");

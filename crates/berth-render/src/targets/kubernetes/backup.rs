@@ -1,11 +1,13 @@
-//! A CronJob per backup policy. It runs `berth backup` then `berth backup
-//! verify`, the same commands every target schedules, against the spec
-//! mounted from the `<project>-spec` ConfigMap.
+//! A CronJob per backup policy. It runs `berth backup`, `berth backup
+//! verify` and `berth backup prune`, the same commands every target
+//! schedules, against the spec shipped in the `<project>-spec` ConfigMap.
 
 use berth_plan::{BackupJob, Plan};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -13,7 +15,45 @@ use super::Manifest;
 use super::meta::{labels, object_meta};
 use super::workload::{container_security, fixed_resources, pod_security, secret_env};
 use crate::Output;
-use crate::targets::Target;
+use crate::targets::{Target, scheduled};
+
+/// Where jobs that run berth find the spec: the `<project>-spec` ConfigMap,
+/// mounted read-only.
+pub const SPEC_PATH: &str = "/etc/berth/berth.yaml";
+
+/// The spec the plan was built from, for the CronJobs and WAL shippers to
+/// rebuild the same plan. A spec holds secret references, never values, so
+/// a ConfigMap is the right home for it.
+pub fn spec_config_map(plan: &Plan, spec_text: &str, m: &mut Manifest) {
+    m.push(&ConfigMap {
+        metadata: object_meta(plan, &spec_config_map_name(plan), "spec"),
+        data: Some(BTreeMap::from([("berth.yaml".to_owned(), spec_text.to_owned())])),
+        ..ConfigMap::default()
+    });
+}
+
+pub fn spec_config_map_name(plan: &Plan) -> String {
+    format!("{}-spec", plan.project)
+}
+
+/// The volume (named `spec`) and its mount at [`SPEC_PATH`]'s directory.
+pub fn spec_volume(plan: &Plan) -> (Volume, VolumeMount) {
+    let volume = Volume {
+        name: "spec".to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: spec_config_map_name(plan),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    };
+    let mount = VolumeMount {
+        name: "spec".to_owned(),
+        mount_path: "/etc/berth".to_owned(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    };
+    (volume, mount)
+}
 
 /// The berth image the jobs run, pinned to this berth's version.
 pub fn berth_image() -> String {
@@ -30,10 +70,8 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut 
     }
     let component = format!("backup-{}", job.dependency);
     let dep = plan.dependencies.iter().find(|d| d.name == job.dependency);
-    let mut script = format!("berth backup {dep} --spec /etc/berth/berth.yaml", dep = job.dependency);
-    if job.verify {
-        script.push_str(&format!(" && berth backup verify {dep} --spec /etc/berth/berth.yaml", dep = job.dependency));
-    }
+    let (spec_volume, spec_mount) = spec_volume(plan);
+    let script = scheduled::backup_commands(plan, job, "berth", SPEC_PATH).join(" && ");
     let env = dep
         .and_then(|d| d.password_secret.as_ref())
         .map(|s| vec![secret_env(plan, &berth_plan::secret_env_name(s), s)]);
@@ -43,12 +81,7 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut 
         command: Some(vec!["sh".to_owned(), "-c".to_owned(), script]),
         env,
         volume_mounts: Some(vec![
-            VolumeMount {
-                name: "spec".to_owned(),
-                mount_path: "/etc/berth".to_owned(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            },
+            spec_mount,
             VolumeMount { name: "work".to_owned(), mount_path: "/var/lib/berth".to_owned(), ..VolumeMount::default() },
             VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
         ]),
@@ -76,14 +109,7 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut 
                             security_context: Some(pod_security(10001)),
                             containers: vec![container],
                             volumes: Some(vec![
-                                Volume {
-                                    name: "spec".to_owned(),
-                                    config_map: Some(ConfigMapVolumeSource {
-                                        name: format!("{}-spec", plan.project),
-                                        ..ConfigMapVolumeSource::default()
-                                    }),
-                                    ..Volume::default()
-                                },
+                                spec_volume,
                                 Volume {
                                     name: "work".to_owned(),
                                     empty_dir: Some(EmptyDirVolumeSource::default()),

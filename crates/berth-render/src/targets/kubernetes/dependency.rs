@@ -5,18 +5,18 @@ use berth_plan::{DependencyPlan, Plan};
 use berth_spec::DependencyKind;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
-    VolumeMount,
+    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Manifest;
 use super::meta::{labels, object_meta, selector, selector_labels};
 use super::workload::{
     claim, container_security, fixed_resources, plain_env, pod_security, quantities, secret_env, url_with_password,
 };
+use super::{Manifest, backup};
+use crate::targets::scheduled::spec_flags;
 
 /// Ports of the exporters that stand next to the servers.
 const POSTGRES_EXPORTER: (&str, &str, u16) =
@@ -176,23 +176,14 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
             ..Container::default()
         });
     }
-    let shipping = d.archives_wal();
-    if shipping {
-        containers.push(wal_shipper(d, uid));
-    }
     let mut volumes = vec![
         Volume { name: "run".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
         Volume { name: "tmp".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
     ];
-    if shipping {
-        volumes.push(Volume {
-            name: "spec".to_owned(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: format!("{}-spec", plan.project),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        });
+    if d.archives_wal() {
+        let (spec_volume, spec_mount) = backup::spec_volume(plan);
+        containers.push(wal_shipper(plan, d, uid, spec_mount));
+        volumes.push(spec_volume);
     }
     m.push(&StatefulSet {
         metadata: object_meta(plan, name, name),
@@ -258,7 +249,7 @@ pub fn exporter_port(kind: DependencyKind) -> u16 {
 /// The sidecar that ships the WAL spool to the backup destination every
 /// second (`berth backup wal-ship`), as the server's user so it can read
 /// and remove what the server wrote.
-fn wal_shipper(d: &DependencyPlan, uid: u32) -> Container {
+fn wal_shipper(plan: &Plan, d: &DependencyPlan, uid: u32, spec_mount: VolumeMount) -> Container {
     // Wedged when a segment waits in the spool for twice the recovery point.
     let rpo = d.backup.as_ref().and_then(|b| b.recovery_point).map_or(300, |r| r.as_secs());
     let minutes = (rpo * 2).div_ceil(60).max(2);
@@ -266,29 +257,20 @@ fn wal_shipper(d: &DependencyPlan, uid: u32) -> Container {
     Container {
         liveness_probe: Some(exec_probe(&["sh", "-c", &stuck], 60, 3)),
         name: "wal-ship".to_owned(),
-        image: Some(super::backup::berth_image()),
-        command: Some(vec![
-            "berth".to_owned(),
-            "backup".to_owned(),
-            "wal-ship".to_owned(),
-            d.name.clone(),
-            "--spec".to_owned(),
-            "/etc/berth/berth.yaml".to_owned(),
-            "--spool".to_owned(),
-            WAL_SPOOL.to_owned(),
-        ]),
+        image: Some(backup::berth_image()),
+        command: Some(
+            format!("berth backup wal-ship {} {} --spool {WAL_SPOOL}", d.name, spec_flags(plan, backup::SPEC_PATH))
+                .split(' ')
+                .map(str::to_owned)
+                .collect(),
+        ),
         volume_mounts: Some(vec![
             VolumeMount {
                 name: "data".to_owned(),
                 mount_path: "/var/lib/postgresql/data".to_owned(),
                 ..VolumeMount::default()
             },
-            VolumeMount {
-                name: "spec".to_owned(),
-                mount_path: "/etc/berth".to_owned(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            },
+            spec_mount,
             VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
         ]),
         resources: Some(fixed_resources((10, 32 << 20), (500, 256 << 20))),

@@ -72,7 +72,7 @@ fn service_monitor(plan: &Plan) -> bool {
 }
 
 /// Every object by file, plus warnings: what both this target and Helm render.
-pub(crate) fn objects(plan: &Plan) -> (Vec<(String, Manifest)>, Output) {
+pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>, Output) {
     let mut out = Output::default();
     let mut files: Vec<(String, Manifest)> = Vec::new();
     let mut ns = Manifest::new();
@@ -98,6 +98,7 @@ pub(crate) fn objects(plan: &Plan) -> (Vec<(String, Manifest)>, Output) {
     }
     if !plan.backups.is_empty() {
         let mut m = Manifest::new();
+        backup::spec_config_map(plan, spec_text, &mut m);
         for job in &plan.backups {
             backup::cronjob(plan, job, &mut m, &mut out);
             network::backup_policy(plan, job, &mut m);
@@ -113,8 +114,8 @@ pub(crate) fn objects(plan: &Plan) -> (Vec<(String, Manifest)>, Output) {
     (files, out)
 }
 
-pub fn render(plan: &Plan) -> Output {
-    let (files, mut out) = objects(plan);
+pub fn render(plan: &Plan, spec_text: &str) -> Output {
+    let (files, mut out) = objects(plan, spec_text);
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     for (name, manifest) in files {
         out.file(name, manifest.finish(plan));
