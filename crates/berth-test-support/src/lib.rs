@@ -59,11 +59,12 @@ pub fn example_environments() -> Vec<(String, String, Vec<Option<String>>)> {
         .collect()
 }
 
-/// A validator program: in the repository's `.tools/venv/bin` or `.tools/bin`, or on PATH
+/// A validator or test server program: in the repository's `.tools/venv/bin`,
+/// `.tools/bin` or `.tools/node/node_modules/.bin`, or on PATH
 /// (installed by `scripts/install-test-deps`). Missing means the test fails,
 /// naming the install step; a validator is never skipped.
 pub fn tool(name: &str) -> PathBuf {
-    for dir in [".tools/venv/bin", ".tools/bin"] {
+    for dir in [".tools/venv/bin", ".tools/bin", ".tools/node/node_modules/.bin"] {
         let candidate = workspace_root().join(dir).join(name);
         if candidate.is_file() {
             return candidate;

@@ -2,7 +2,7 @@
 //! PostgreSQL and Redis started by `berth up` on loopback, a few hundred
 //! thousand rows across indexed tables, corrupted copies that verification
 //! must reject, a point-in-time recovery between two writes, retention,
-//! and an S3-compatible server (moto) on loopback as the destination.
+//! and object storage servers on loopback as destinations (`object_store.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +11,8 @@
     clippy::disallowed_methods,
     reason = "tests spawn the real binaries and fail loudly"
 )]
+
+mod object_store;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -486,123 +488,4 @@ fn prune_keeps_daily_weekly_monthly_the_newest_verified_and_the_wal_they_need() 
     assert_eq!(wal_left.len(), 0x70 - 0x2C + 1);
     assert!(wal_left.contains(&"00000002.history.zst".to_owned()));
     assert!(out.contains("deleted 28 WAL segments"), "{out}");
-}
-
-/// moto's S3 server on a loopback port, stopped by PID on drop.
-struct S3 {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl S3 {
-    fn start(bucket: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(berth_test_support::tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s3 = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        s3.curl(&["-X", "PUT", &format!("{}/{bucket}", s3.endpoint)]);
-        s3
-    }
-
-    fn curl(&self, args: &[&str]) -> Vec<u8> {
-        // Signed like any S3 client: moto refuses anonymous object reads.
-        let out = Command::new("curl")
-            .args(["-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "berth-test:berth-test-secret"])
-            .args(args)
-            .output()
-            .expect("curl (apt-get install curl)");
-        assert!(out.status.success(), "curl {args:?} failed");
-        out.stdout
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT", self.endpoint.clone()),
-            ("AWS_ALLOW_HTTP", "true".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "berth-test".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "berth-test-secret".to_owned()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-        ]
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[test]
-fn backups_to_an_s3_compatible_server_verify_and_archive_wal_there() {
-    let s3 = S3::start("berth-backups");
-    let env = s3.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let dir = reachable_temp_dir();
-    write_spec(dir.path(), "physical", "s3://berth-backups/shop", "{ daily: 7 }");
-    ok(berth_with(dir.path(), &["up", "-d", "berth.yaml"], &env));
-    let stack = Stack::up_existing(dir.path());
-    let db = stack.port("db");
-    psql(db, "shop", SCHEMA);
-
-    let physical: Value =
-        serde_json::from_str(&ok(berth_with(dir.path(), &["backup", "db", "-o", "json"], &env))).unwrap();
-    let logical: Value =
-        serde_json::from_str(&ok(berth_with(dir.path(), &["backup", "db", "--method", "logical", "-o", "json"], &env)))
-            .unwrap();
-    ok(berth_with(dir.path(), &["backup", "cache"], &env));
-    assert!(!dir.path().join("s3:").exists() && !dir.path().join("berth-backups").exists(), "wrote locally");
-
-    let verified = ok(berth_with(dir.path(), &["backup", "verify", "db", physical[0]["id"].as_str().unwrap()], &env));
-    assert!(verified.contains("checksums match"), "{verified}");
-    let verified = ok(berth_with(dir.path(), &["backup", "verify", "db", logical[0]["id"].as_str().unwrap()], &env));
-    assert!(verified.contains("350000 rows in 3 tables"), "{verified}");
-    let listing = ok(berth_with(dir.path(), &["backup", "list"], &env));
-    assert_eq!(listing.matches("  verified ").count(), 2, "{listing}");
-    assert_eq!(listing.matches("not verified").count(), 1, "{listing}");
-
-    // The object store holds the manifest and the archived WAL.
-    let id = logical[0]["id"].as_str().unwrap();
-    let manifest = s3.curl(&[&format!("{}/berth-backups/shop/db/backups/{id}/manifest.json", s3.endpoint)]);
-    assert_eq!(serde_json::from_slice::<Value>(&manifest).unwrap()["counts"], logical[0]["counts"]);
-    psql(db, "shop", "SELECT pg_switch_wal()");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let keys =
-            String::from_utf8(s3.curl(&[&format!("{}/berth-backups?list-type=2&prefix=shop/db/wal/", s3.endpoint)]))
-                .unwrap();
-        if keys.matches(".zst</Key>").count() >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "WAL never reached the object store: {keys}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-
-    // Damage an object in place: verification downloads it and refuses.
-    let key = format!("berth-backups/shop/db/backups/{id}/dump/toc.dat.zst");
-    let mut object = s3.curl(&[&format!("{}/{key}", s3.endpoint)]);
-    object[10] ^= 0xff;
-    let damaged = dir.path().join("damaged");
-    std::fs::write(&damaged, object).unwrap();
-    let body = format!("@{}", damaged.display());
-    s3.curl(&[
-        "-X",
-        "PUT",
-        "-H",
-        "Content-Type: application/octet-stream",
-        "--data-binary",
-        &body,
-        &format!("{}/{key}", s3.endpoint),
-    ]);
-    let err = failed(berth_with(dir.path(), &["backup", "verify", "db", id], &env));
-    assert!(err.contains("dump/toc.dat.zst: sha256"), "{err}");
 }
