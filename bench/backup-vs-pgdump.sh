@@ -141,3 +141,28 @@ for name in "berth logical (pg_dump -Fd, zstd)" "berth physical (basebackup, zst
     read -r b r s <"$work/$name.median"
     printf '%-34s %.2fx faster end to end, backup %.2fx the size\n' "$name" "$(echo "($pb + $pr) / ($b + $r)" | bc -l)" "$(echo "$s / $ps" | bc -l)"
 done
+
+# BREAKDOWN=1: where a physical backup's bytes go. An uncompressed base
+# backup's table and index files, each compressed alone with zstd at the
+# level berth uses (3) and at the strongest practical one (19), against the
+# whole gzip dump: the floor under any physical backup of this data.
+if [ "${BREAKDOWN:-0}" = 1 ]; then
+    "$bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U bench -D "$work/raw" -Ft -X fetch --checkpoint=fast
+    mkdir "$work/raw/x"
+    tar -xf "$work/raw/base.tar" -C "$work/raw/x"
+    declare -A raw z3 z19
+    while IFS='|' read -r kind path; do
+        for f in "$work/raw/x/$path" "$work/raw/x/$path".[0-9]*; do
+            [ -f "$f" ] || continue
+            raw[$kind]=$(( ${raw[$kind]:-0} + $(stat -c %s "$f") ))
+            z3[$kind]=$(( ${z3[$kind]:-0} + $(zstd -q -3 -T"$JOBS" -c "$f" | wc -c) ))
+            z19[$kind]=$(( ${z19[$kind]:-0} + $(zstd -q -19 -T"$JOBS" -c "$f" | wc -c) ))
+        done
+    done < <(psql -d shop -c "SELECT CASE relkind WHEN 'i' THEN 'indexes' ELSE 'tables' END, pg_relation_filepath(oid) FROM pg_class WHERE relkind IN ('r', 'i', 't') AND relfilenode <> 0 AND relnamespace IN ('public'::regnamespace, 'pg_toast'::regnamespace) AND pg_relation_filepath(oid) LIKE 'base/' || (SELECT oid FROM pg_database WHERE datname = 'shop') || '/%'")
+    mib() { echo "scale=1; $1 / 1048576" | bc; }
+    printf '\n%-28s %10s %10s %10s\n' "shop's files (MiB)" raw zstd-3 zstd-19
+    for kind in tables indexes; do
+        printf '%-28s %10s %10s %10s\n' "$kind" "$(mib "${raw[$kind]}")" "$(mib "${z3[$kind]}")" "$(mib "${z19[$kind]}")"
+    done
+    printf '%-28s %10s\n' "pg_dump | gzip" "$(mib "$ps")"
+fi
