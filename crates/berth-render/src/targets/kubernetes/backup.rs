@@ -2,10 +2,10 @@
 //! verify` and `berth backup prune`, the same commands every target
 //! schedules, against the spec shipped in the `<project>-spec` ConfigMap.
 
-use berth_plan::{BackupJob, Plan};
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use std::collections::BTreeMap;
 
+use berth_plan::{BackupJob, Plan};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
