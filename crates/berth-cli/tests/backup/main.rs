@@ -395,6 +395,24 @@ fn redis_snapshots_restore_keys_and_ttls() {
     let ttl: i64 = redis_cli(cache, &["TTL", "session:1"]).parse().unwrap();
     assert!((3000..=3600).contains(&ttl), "the TTL was not kept: {ttl}");
     assert_eq!(redis_cli(cache, &["-n", "2", "GET", "other"]), "1");
+
+    // The commands the rendered systemd timer runs, verbatim but for where
+    // berth and the spec are installed: back up, verify, prune.
+    ok(berth(dir.path(), &["render", "systemd", "--out", "rendered"]));
+    let unit = std::fs::read_to_string(dir.path().join("rendered/systemd/shop-backup-cache.service")).unwrap();
+    let commands: Vec<&str> = unit.lines().filter_map(|l| l.strip_prefix("ExecStart=")).collect();
+    assert_eq!(commands.len(), 3, "{unit}");
+    for command in commands {
+        let command = command.replace("/etc/shop/berth.yaml", "berth.yaml");
+        let mut words = command.split_whitespace();
+        assert_eq!(words.next(), Some("/usr/local/bin/berth"), "{command}");
+        let args: Vec<&str> = words.collect();
+        ok(berth(dir.path(), &args));
+    }
+    // Retention keeps the newest backup of the day, verified; the first went.
+    let listing = ok(berth(dir.path(), &["backup", "list", "cache"]));
+    assert_eq!(listing.lines().count(), 2, "{listing}");
+    assert!(listing.contains("verified") && !listing.contains(taken[0]["id"].as_str().unwrap()), "{listing}");
 }
 
 /// A manifest as `berth backup` writes it, for a backup taken at `at`.
