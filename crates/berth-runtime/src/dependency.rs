@@ -207,17 +207,8 @@ async fn postgres(
             return Err(RuntimeError::Unsupported(format!("initdb failed for `{}`; see {}", dep.name, log.display())));
         }
     }
-    let mut command = vec![
-        postgres.display().to_string(),
-        "-D".into(),
-        data.display().to_string(),
-        "-p".into(),
-        port.to_string(),
-        "-k".into(),
-        sockets.display().to_string(),
-        "-c".into(),
-        "listen_addresses=127.0.0.1".into(),
-    ];
+    let mut command = vec![postgres.display().to_string()];
+    command.extend(crate::programs::postgres_server_args(&data, port, &sockets));
     for (k, v) in &dep.server_settings() {
         command.push("-c".into());
         command.push(format!("{k}={v}"));

@@ -38,6 +38,22 @@ pub fn postgres_program(name: &str, version: &str) -> Result<PathBuf, RuntimeErr
     locate(name, &postgres_dirs(version)).ok_or_else(|| missing(&format!("PostgreSQL's `{name}`"), "postgresql"))
 }
 
+/// What every PostgreSQL berth starts (`berth up`'s and the backups'
+/// scratch servers) is told: its data directory, a port on loopback only,
+/// and a socket directory of its own.
+pub fn postgres_server_args(data: &Path, port: u16, sockets: &Path) -> Vec<String> {
+    vec![
+        "-D".to_owned(),
+        data.display().to_string(),
+        "-p".to_owned(),
+        port.to_string(),
+        "-k".to_owned(),
+        sockets.display().to_string(),
+        "-c".to_owned(),
+        "listen_addresses=127.0.0.1".to_owned(),
+    ]
+}
+
 /// A Redis program (`redis-server`, `redis-cli`).
 pub fn redis_program(name: &str) -> Result<PathBuf, RuntimeError> {
     locate(name, &[]).ok_or_else(|| missing(name, "redis-server"))

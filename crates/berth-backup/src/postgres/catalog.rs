@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use tokio_postgres::Client;
 
+use crate::Context;
 use crate::error::{BackupError, at};
+use crate::source::pg_connect;
 
 /// Tables whose data `pg_dump` writes: ordinary tables and partitions in
 /// user schemas, not those an extension owns.
@@ -39,9 +41,14 @@ pub(crate) async fn row_counts(client: &Client, step: &'static str) -> Result<BT
     Ok(counts)
 }
 
-pub(crate) async fn server_version(client: &Client) -> Result<String, BackupError> {
+/// The `connect` step every PostgreSQL backup starts with: a client to the
+/// source and the server's version for the manifest.
+pub(crate) async fn connect(ctx: &Context<'_>) -> Result<(Client, String), BackupError> {
+    ctx.progress.step("connect", None);
+    let client = pg_connect(&ctx.source, "connect").await?;
     let row = client.query_one("SHOW server_version", &[]).await.map_err(at("connect"))?;
-    Ok(row.get::<_, String>(0).split_whitespace().next().unwrap_or_default().to_owned())
+    let version = row.get::<_, String>(0).split_whitespace().next().unwrap_or_default().to_owned();
+    Ok((client, version))
 }
 
 /// Differences between the counts a manifest promises and a restored copy.

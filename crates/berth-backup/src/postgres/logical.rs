@@ -19,9 +19,7 @@ use crate::{Context, backup_dir};
 pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, BackupError> {
     let started_at = Timestamp::now();
     let source = &ctx.source;
-    ctx.progress.step("connect", None);
-    let client = pg_connect(source, "connect").await?;
-    let server_version = catalog::server_version(&client).await?;
+    let (client, server_version) = catalog::connect(ctx).await?;
     client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(at("snapshot"))?;
     let snapshot: String = client.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(at("snapshot"))?.get(0);
 

@@ -19,7 +19,6 @@ use super::wal::{segment_name, wal_dir};
 use crate::error::{BackupError, at, fail};
 use crate::manifest::{FileEntry, HashingReader, Manifest, Method, Taken, WalRange, check_entry};
 use crate::retention::is_segment;
-use crate::source::pg_connect;
 use crate::tool::Tool;
 use crate::{Context, backup_dir};
 
@@ -43,9 +42,7 @@ struct PgWalRange {
 pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, BackupError> {
     let started_at = Timestamp::now();
     let source = &ctx.source;
-    ctx.progress.step("connect", None);
-    let client = pg_connect(source, "connect").await?;
-    let server_version = catalog::server_version(&client).await?;
+    let (client, server_version) = catalog::connect(ctx).await?;
     let segment_size: i64 = client
         .query_one("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'", &[])
         .await

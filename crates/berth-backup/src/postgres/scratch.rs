@@ -100,16 +100,8 @@ impl Scratch {
         chown_tree(&data.join("pg_hba.conf"), run_as)?;
         let port =
             berth_runtime::process::free_port().map_err(|e| fail("start a scratch PostgreSQL", e.to_string()))?;
-        let mut tool = Tool::new("start a scratch PostgreSQL", program("postgres", version)?).args([
-            "-D".to_owned(),
-            data.display().to_string(),
-            "-p".to_owned(),
-            port.to_string(),
-            "-k".to_owned(),
-            sockets.display().to_string(),
-            "-c".to_owned(),
-            "listen_addresses=127.0.0.1".to_owned(),
-        ]);
+        let mut tool = Tool::new("start a scratch PostgreSQL", program("postgres", version)?)
+            .args(programs::postgres_server_args(data, port, &sockets));
         for setting in THROWAWAY.iter().chain(if fresh { FRESH } else { &[] }) {
             tool = tool.args(["-c", setting]);
         }
