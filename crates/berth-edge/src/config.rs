@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use berth_plan::{EdgePlan, Plan, ProbeCheck};
-use berth_spec::RouteAuth;
+use berth_spec::{RateKey, RouteAuth};
 use hyper::header::{HeaderName, HeaderValue};
 
 use crate::EdgeError;
@@ -26,6 +26,8 @@ pub struct RouteConfig {
     pub fallback_service: Option<String>,
     pub fallback: Vec<SocketAddr>,
     pub strip_prefix: bool,
+    /// Whether a WebSocket upgrade may pass; elsewhere it is refused.
+    pub websocket: bool,
     pub timeout: Duration,
     pub body_limit: u64,
     pub allow: Vec<Cidr>,
@@ -43,9 +45,21 @@ impl RouteConfig {
         {
             return false;
         }
+        // `;` ends a segment too: Java servers read `/admin;x` as `/admin`.
         let prefix = self.path.trim_end_matches('/');
-        prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+        prefix.is_empty()
+            || path == prefix
+            || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/') || rest.starts_with(';'))
     }
+}
+
+/// A named rate limit.
+#[derive(Debug, Clone)]
+pub struct RateZone {
+    pub name: String,
+    pub per_second: f64,
+    pub burst: u32,
+    pub by: RateKey,
 }
 
 #[derive(Debug, Clone)]
@@ -58,9 +72,12 @@ pub struct EdgeConfig {
     pub redirect_https: bool,
     pub tls: Option<(Pem, bool)>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Host names answered, lower case (`*.example.com` allowed); empty: any.
+    pub hosts: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
     pub routes: Vec<RouteConfig>,
-    /// (name, requests per second, burst)
-    pub rate_limits: Vec<(String, f64, u32)>,
+    pub rate_limits: Vec<RateZone>,
     pub api_keys: Vec<ApiKey>,
     pub jwt: Option<Jwt>,
     pub header_timeout: Duration,
@@ -101,8 +118,19 @@ impl EdgeConfig {
             let v = HeaderValue::from_str(value).map_err(|e| EdgeError::Config(format!("header {name}: {e}")))?;
             headers.push((n, v));
         }
-        let rate_limits: Vec<(String, f64, u32)> =
-            edge.rate_limits.iter().map(|z| (z.name.clone(), z.rate.per_second(), z.burst)).collect();
+        let rate_limits: Vec<RateZone> = edge
+            .rate_limits
+            .iter()
+            .map(|z| RateZone { name: z.name.clone(), per_second: z.rate.per_second(), burst: z.burst, by: z.by })
+            .collect();
+        // Fail closed: an entry the edge cannot read is an error, never a
+        // narrower or wider list than the spec's.
+        let cidrs = |what: &str, entries: &[String]| {
+            entries
+                .iter()
+                .map(|e| Cidr::parse(e).ok_or_else(|| EdgeError::Config(format!("{what}: `{e}` is not an address or CIDR"))))
+                .collect::<Result<Vec<_>, _>>()
+        };
         let mut routes = Vec::new();
         for r in &edge.routes {
             let service = plan.services.iter().find(|s| s.name == r.service);
@@ -125,10 +153,16 @@ impl EdgeConfig {
                 fallback_service: r.fallback.as_ref().map(|(s, _)| s.clone()),
                 fallback: r.fallback.as_ref().map(|(s, p)| (inputs.replicas)(s, &p.name)).unwrap_or_default(),
                 strip_prefix: r.strip_prefix,
+                websocket: r.websocket,
                 timeout: r.timeout.0,
                 body_limit: r.body_limit.0,
-                allow: r.allow.iter().filter_map(|a| Cidr::parse(a)).collect(),
-                rate_limit: r.rate_limit.as_ref().and_then(|z| rate_limits.iter().position(|(n, _, _)| n == z)),
+                allow: cidrs(&format!("route {} allow", r.path), &r.allow)?,
+                rate_limit: match &r.rate_limit {
+                    None => None,
+                    Some(zone) => Some(rate_limits.iter().position(|z| &z.name == zone).ok_or_else(|| {
+                        EdgeError::Config(format!("route {}: no rate limit named `{zone}`", r.path))
+                    })?),
+                },
                 auth: r.auth.clone(),
                 health,
             });
@@ -182,6 +216,8 @@ impl EdgeConfig {
             redirect_https: edge.redirect_https && inputs.https.is_some(),
             tls: inputs.tls.clone().map(|pem| (pem, min13)),
             headers,
+            hosts: edge.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            trusted_proxies: cidrs("trusted_proxies", &edge.trusted_proxies)?,
             routes,
             rate_limits,
             api_keys,
@@ -208,6 +244,7 @@ mod tests {
             fallback_service: None,
             fallback: vec![],
             strip_prefix: false,
+            websocket: false,
             timeout: Duration::from_secs(1),
             body_limit: 1,
             allow: vec![],
@@ -223,5 +260,6 @@ mod tests {
         assert!(route("/api").matches(None, "/api/x"));
         assert!(!route("/api").matches(None, "/apix"));
         assert!(route("/").matches(None, "/anything"));
+        assert!(route("/metrics").matches(None, "/metrics;jsessionid=x"), "`;` ends a segment");
     }
 }

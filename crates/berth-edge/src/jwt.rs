@@ -57,18 +57,27 @@ impl Jwt {
         leeway: u64,
         roles_claim: &str,
     ) -> Self {
+        // One algorithm only: `alg: none` and HS256 tokens signed with an
+        // RS256 public key (key confusion) are refused by construction.
         let mut validation = Validation::new(algorithm);
         validation.leeway = leeway;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        // A claim the spec names must be present, not merely right when
+        // present: jsonwebtoken skips `aud`/`iss` checks on tokens without them.
+        let mut required = vec!["exp"];
         match audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
         if let Some(iss) = issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         Self { key, validation, roles_claim: roles_claim.to_owned() }
     }
 
@@ -83,5 +92,128 @@ impl Jwt {
             _ => Vec::new(),
         };
         Some(Caller { subject: claims["sub"].as_str().map(str::to_owned), roles })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"an HS256 secret of thirty-two bytes!";
+    const PRIVATE: &[u8] = include_bytes!("../tests/fixtures/jwt-rs256.key.pem");
+    const PUBLIC: &[u8] = include_bytes!("../tests/fixtures/jwt-rs256.pub.pem");
+
+    fn now() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    }
+
+    fn hs(claims: &serde_json::Value) -> String {
+        encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET)).unwrap_or_default()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
+            }
+        }
+        out
+    }
+
+    fn full() -> serde_json::Value {
+        json!({"sub": "ann", "aud": "api", "iss": "https://id.example", "exp": now() + 300, "roles": ["admin"]})
+    }
+
+    fn edge_hs() -> Jwt {
+        Jwt::hs256(SECRET, Some("https://id.example"), Some("api"), 0, "roles")
+    }
+
+    #[test]
+    fn a_good_token_passes() {
+        let caller = edge_hs().verify(&hs(&full()));
+        assert_eq!(caller, Some(Caller { subject: Some("ann".into()), roles: vec!["admin".into()] }));
+    }
+
+    #[test]
+    fn claims_the_spec_names_are_required() {
+        let jwt = edge_hs();
+        for missing in ["aud", "iss", "exp"] {
+            let mut claims = full();
+            claims.as_object_mut().map(|c| c.remove(missing));
+            assert_eq!(jwt.verify(&hs(&claims)), None, "a token without `{missing}` passed");
+        }
+        let mut neither = full();
+        neither.as_object_mut().map(|c| {
+            c.remove("aud");
+            c.remove("iss")
+        });
+        assert_eq!(jwt.verify(&hs(&neither)), None, "a token without `aud` and `iss` passed");
+        let unconfigured = Jwt::hs256(SECRET, None, None, 0, "roles");
+        assert!(unconfigured.verify(&hs(&neither)).is_some(), "claims the spec does not name are not required");
+    }
+
+    #[test]
+    fn wrong_claims_expiry_and_keys_fail() {
+        let jwt = edge_hs();
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = full();
+            c[k] = v;
+            hs(&c)
+        };
+        assert_eq!(jwt.verify(&with("aud", json!("other"))), None, "wrong audience");
+        assert_eq!(jwt.verify(&with("iss", json!("https://evil.example"))), None, "wrong issuer");
+        assert_eq!(jwt.verify(&with("exp", json!(now() - 60))), None, "expired");
+        assert_eq!(jwt.verify(&with("nbf", json!(now() + 600))), None, "not yet valid");
+        let other_key =
+            encode(&Header::new(Algorithm::HS256), &full(), &EncodingKey::from_secret(b"another secret")).unwrap_or_default();
+        assert_eq!(jwt.verify(&other_key), None, "wrong key");
+        let token = hs(&full());
+        let (head, rest) = token.split_once('.').unwrap_or_default();
+        let (_, signature) = rest.split_once('.').unwrap_or_default();
+        let mut forged = full();
+        forged["roles"] = json!(["root"]);
+        let tampered = format!("{head}.{}.{signature}", b64(forged.to_string().as_bytes()));
+        assert_eq!(jwt.verify(&tampered), None, "payload changed under the signature");
+    }
+
+    #[test]
+    fn the_algorithm_is_pinned() {
+        let payload = b64(full().to_string().as_bytes());
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"None"}"#, r#"{"alg":"NONE"}"#] {
+            let token = format!("{}.{payload}.", b64(header.as_bytes()));
+            assert_eq!(edge_hs().verify(&token), None, "{header}");
+        }
+        let rs = Jwt::rs256(PUBLIC, Some("https://id.example"), Some("api"), 0, "roles").unwrap_or_else(|e| panic!("{e}"));
+        let signed = encode(
+            &Header::new(Algorithm::RS256),
+            &full(),
+            &EncodingKey::from_rsa_pem(PRIVATE).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_default();
+        assert!(rs.verify(&signed).is_some(), "a real RS256 token passes");
+        // Key confusion: HS256 with the public key as the shared secret.
+        let confused =
+            encode(&Header::new(Algorithm::HS256), &full(), &EncodingKey::from_secret(PUBLIC)).unwrap_or_default();
+        assert_eq!(rs.verify(&confused), None, "HS256 signed with the RS256 public key");
+        assert_eq!(edge_hs().verify(&signed), None, "an RS256 token where HS256 is configured");
+        let rs384 = encode(
+            &Header::new(Algorithm::RS384),
+            &full(),
+            &EncodingKey::from_rsa_pem(PRIVATE).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_default();
+        assert_eq!(rs.verify(&rs384), None, "another RSA algorithm");
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panicking() {
+        for token in ["", ".", "..", "a.b.c", "e30.e30.", "\u{0}.\u{0}.\u{0}", &"A".repeat(10_000)] {
+            assert_eq!(edge_hs().verify(token), None, "{token:?}");
+        }
     }
 }

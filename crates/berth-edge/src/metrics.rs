@@ -30,6 +30,16 @@ pub struct Metrics {
     by_class: [AtomicU64; 6],
     pub rate_limited: AtomicU64,
     pub upstream_errors: AtomicU64,
+    /// Failed authentications, and attempts refused for too many of them.
+    pub auth_failures: AtomicU64,
+    /// Requests refused because [`crate::limits::MAX_IN_FLIGHT`] were in flight.
+    pub overloaded: AtomicU64,
+    /// Connections closed by the watchdog: silent or slow before a
+    /// complete request, and idle between requests.
+    pub closed_silent: AtomicU64,
+    pub closed_idle: AtomicU64,
+    /// Accept errors from running out of descriptors or memory.
+    pub accept_backoffs: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -121,6 +131,21 @@ impl Metrics {
             "# TYPE berth_edge_upstream_errors_total counter\nberth_edge_upstream_errors_total {}",
             self.upstream_errors.load(Ordering::Relaxed)
         );
+        for (name, counter) in [
+            ("berth_edge_auth_failures_total", &self.auth_failures),
+            ("berth_edge_overloaded_total", &self.overloaded),
+            ("berth_edge_accept_backoffs_total", &self.accept_backoffs),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
+        }
+        out.push_str("# TYPE berth_edge_connections_closed_total counter\n");
+        for (reason, counter) in [("silent", &self.closed_silent), ("idle", &self.closed_idle)] {
+            let _ = writeln!(
+                out,
+                "berth_edge_connections_closed_total{{reason=\"{reason}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
         out.push_str("# TYPE berth_edge_request_duration_seconds histogram\n");
         for (bucket, le) in self.buckets.iter().zip(BUCKETS) {
             let _ = writeln!(

@@ -1,15 +1,25 @@
 //! One request through the edge, phase by phase. Each phase may answer by
 //! itself; only a request that passes them all is forwarded.
 //!
-//! 1. redirect: plain HTTP goes to HTTPS (ACME challenges excepted)
-//! 2. route: longest matching prefix (the plan sorts routes), else 404
+//! 0. read: `OPTIONS *` is answered here and CONNECT refused (405); the
+//!    host must be one the edge serves (`edge.hosts`, else 421; a missing
+//!    or repeated `Host` is 400); the path is normalised ([`crate::path`],
+//!    400 when it has no safe reading); the client's address is the peer's,
+//!    or from `X-Forwarded-For` when the peer is a trusted proxy
+//! 1. redirect: plain HTTP goes to HTTPS on the same (served) host, ACME
+//!    challenges excepted
+//! 2. route: longest matching prefix of the normalised path, else 404
 //! 3. allowlist: client address in the route's ranges, else 403
-//! 4. auth: a valid API key with a required role, else 401 / 403
-//! 5. rate limit: the client's token bucket, else 429 with Retry-After
+//! 4. auth: a valid API key or JWT with a required role, else 401 / 403;
+//!    a client past its failed attempts gets 429 whatever it presents
+//! 5. rate limit: the client's (or the credential's) token bucket, else 429
 //! 6. body limit: declared size within the route's limit, else 413; a
-//!    streamed body is counted as it goes and cut off at the limit (413)
-//! 7. forward: least-connections backend; an idempotent request that could
-//!    not connect is retried once on another backend
+//!    streamed body is counted as it goes and cut off at the limit (413);
+//!    a malformed body is the client's fault (400), not the service's
+//! 7. forward: the normalised path, least-connections backend; an
+//!    idempotent request that failed before any answer byte (refused,
+//!    reset, closed) is retried once on another backend; WebSocket
+//!    upgrades only on routes that allow them
 //! 8. respond: hop-by-hop headers dropped, text gzip-compressed for clients
 //!    that take it, security headers added
 
@@ -18,8 +28,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{Either, Empty, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
@@ -27,16 +35,17 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::auth::{self, Verdict};
 use crate::body::{self, Body};
 use crate::config::EdgeConfig;
+use crate::host;
 use crate::metrics::Metrics;
-use crate::ratelimit::Limiter;
+use crate::path;
+use crate::ratelimit::{ClientKey, Limiter};
+use crate::request_body::{ClientBody, Outcome};
 use crate::upstream::{Backend, Pool};
-
-pub type UpstreamBody = Either<Limited<Incoming>, Empty<Bytes>>;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -45,9 +54,15 @@ pub struct State {
     /// One pool per route, swapped whole by deploys.
     pub pools: Vec<RwLock<Arc<Pool>>>,
     pub limiters: Vec<Limiter>,
+    /// Failed authentications per client address.
+    pub auth_failures: Limiter<IpAddr>,
     pub metrics: Metrics,
-    pub client: Client<HttpConnector, UpstreamBody>,
+    pub client: Client<HttpConnector, ClientBody>,
     pub access_log: Option<mpsc::UnboundedSender<String>>,
+    /// Requests being forwarded at once ([`crate::limits::MAX_IN_FLIGHT`]).
+    pub in_flight: Semaphore,
+    /// Client connections at once ([`crate::limits::connection_cap`]).
+    pub connection_slots: Arc<Semaphore>,
 }
 
 impl State {
@@ -94,19 +109,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn host_of(req: &Request<Incoming>) -> Option<String> {
-    let raw = req
-        .uri()
-        .host()
-        .map(str::to_owned)
-        .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))?;
-    // Strip a port, keeping IPv6 brackets intact.
-    Some(match raw.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h.to_owned(),
-        _ => raw,
-    })
-}
-
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok()).or_else(|| {
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
@@ -126,11 +128,14 @@ fn authenticate(cfg: &EdgeConfig, auth: &berth_spec::RouteAuth, headers: &Header
             Some(caller) if !auth.roles.is_empty() && !auth.roles.iter().any(|r| caller.roles.contains(r)) => {
                 Verdict::Forbidden("the token lacks a required role")
             }
-            Some(caller) => Verdict::Allowed(caller.subject.unwrap_or_else(|| "jwt".to_owned())),
+            Some(caller) => Verdict::Allowed(format!("jwt:{}", caller.subject.unwrap_or_default())),
         };
     }
     if accepts(berth_spec::AuthMethod::ApiKey) {
-        return auth::check(&cfg.api_keys, presented, &auth.roles, today());
+        return match auth::check(&cfg.api_keys, presented, &auth.roles, today()) {
+            Verdict::Allowed(name) => Verdict::Allowed(format!("key:{name}")),
+            other => other,
+        };
     }
     Verdict::Unauthenticated
 }
@@ -139,12 +144,57 @@ fn today() -> (u32, u32, u32) {
     auth::civil_date(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
-pub async fn handle(state: Arc<State>, req: Request<Incoming>, client: SocketAddr, scheme: Scheme) -> Response<Body> {
+/// Who the client is: the peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not itself trusted.
+/// Returns the client and the chain to forward (prior hops, then the peer).
+fn client_of(cfg: &EdgeConfig, peer: IpAddr, headers: &HeaderMap) -> (IpAddr, String) {
+    let trusted = |ip: IpAddr| cfg.trusted_proxies.iter().any(|c| c.contains(ip));
+    if !trusted(peer) {
+        return (peer, peer.to_string());
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted(ip) {
+                    break;
+                }
+            }
+            // A hop that is not an address ends what can be believed.
+            Err(_) => break,
+        }
+    }
+    let mut chain = hops.join(", ");
+    if !chain.is_empty() {
+        chain.push_str(", ");
+    }
+    chain.push_str(&peer.to_string());
+    (client, chain)
+}
+
+/// What the phases learned about a request, for forwarding and the log.
+struct Facts {
+    client: IpAddr,
+    forwarded_for: String,
+    host: Option<String>,
+    path: String,
+}
+
+pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr, scheme: Scheme) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let raw_path = req.uri().path().to_owned();
     let wants_gzip = state.config.gzip && body::accepts_gzip(req.headers());
-    let (mut response, route) = phases(&state, req, client.ip(), scheme).await;
+    let (mut response, route, client) = phases(&state, req, peer.ip(), scheme).await;
     if wants_gzip {
         response = gzip(response);
     }
@@ -155,9 +205,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, client: SocketAdd
     state.metrics.observe(route, status, start.elapsed());
     if let Some(log) = &state.access_log {
         let _ = log.send(format!(
-            "{{\"client\":\"{}\",\"method\":\"{method}\",\"path\":{},\"status\":{status},\"route\":{},\"ms\":{:.3}}}\n",
-            client.ip(),
-            serde_quote(&path),
+            "{{\"client\":\"{client}\",\"method\":{},\"path\":{},\"status\":{status},\"route\":{},\"ms\":{:.3}}}\n",
+            serde_quote(method.as_str()),
+            serde_quote(&raw_path),
             route.map_or("null".to_owned(), |r| serde_quote(&state.config.routes[r].path)),
             start.elapsed().as_secs_f64() * 1e3
         ));
@@ -192,118 +242,168 @@ fn serde_quote(text: &str) -> String {
     out
 }
 
-async fn phases(state: &State, req: Request<Incoming>, ip: IpAddr, scheme: Scheme) -> (Response<Body>, Option<usize>) {
+async fn phases(
+    state: &State,
+    req: Request<Incoming>,
+    peer: IpAddr,
+    scheme: Scheme,
+) -> (Response<Body>, Option<usize>, IpAddr) {
     let cfg = &state.config;
-    let host = host_of(&req);
-    let path = req.uri().path();
+    let (client, forwarded_for) = client_of(cfg, peer, req.headers());
+    let reply = |r: Response<Body>| (r, None, client);
+    if req.method() == Method::CONNECT {
+        return reply(answer(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not served"));
+    }
+    if req.method() == Method::OPTIONS && req.uri() == "*" {
+        let mut r = answer(StatusCode::OK, "");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+        return reply(r);
+    }
+    let host = match host::of(req.version(), req.uri(), req.headers()) {
+        Ok(h) => h,
+        Err(e) => return reply(answer(StatusCode::BAD_REQUEST, &e.to_string())),
+    };
+    if !host::served(&cfg.hosts, host.as_deref()) {
+        return reply(answer(StatusCode::MISDIRECTED_REQUEST, "this host is not served here"));
+    }
+    let path = match path::normalize(req.uri().path()) {
+        Ok(p) => p.into_owned(),
+        Err(e) => return reply(answer(StatusCode::BAD_REQUEST, &format!("bad request path: {e}"))),
+    };
     if scheme == Scheme::Http && cfg.redirect_https && !path.starts_with("/.well-known/acme-challenge/") {
-        let port = cfg.https.map_or(443, |a| a.port());
-        let authority = match (host.as_deref(), port) {
-            (Some(h), 443) => h.to_owned(),
-            (Some(h), p) => format!("{h}:{p}"),
-            (None, _) => "localhost".to_owned(),
+        // Only ever to a host the edge serves: never the attacker's Host.
+        let Some(name) = host.as_deref() else {
+            return reply(answer(StatusCode::BAD_REQUEST, "HTTPS is required and the request names no host"));
         };
-        let location = format!("https://{authority}{}", req.uri().path_and_query().map_or("/", |p| p.as_str()));
+        let port = cfg.https.map_or(443, |a| a.port());
+        let authority = if port == 443 { name.to_owned() } else { format!("{name}:{port}") };
+        let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
         let mut r = answer(StatusCode::MOVED_PERMANENTLY, "moved to HTTPS");
-        if let Ok(v) = HeaderValue::from_str(&location) {
+        if let Ok(v) = HeaderValue::from_str(&format!("https://{authority}{path}{query}")) {
             r.headers_mut().insert(header::LOCATION, v);
         }
-        return (r, None);
+        return reply(r);
     }
-    let Some(index) = cfg.routes.iter().position(|r| r.matches(host.as_deref(), path)) else {
-        return (answer(StatusCode::NOT_FOUND, "no route"), None);
+    let Some(index) = cfg.routes.iter().position(|r| r.matches(host.as_deref(), &path)) else {
+        return reply(answer(StatusCode::NOT_FOUND, "no route"));
     };
     let route = &cfg.routes[index];
-    if !route.allow.is_empty() && !route.allow.iter().any(|c| c.contains(ip)) {
-        return (answer(StatusCode::FORBIDDEN, "forbidden from this address"), Some(index));
+    let within = |r: Response<Body>| (r, Some(index), client);
+    if !route.allow.is_empty() && !route.allow.iter().any(|c| c.contains(client)) {
+        return within(answer(StatusCode::FORBIDDEN, "forbidden from this address"));
     }
+    let mut identity = None;
     if let Some(auth) = &route.auth {
+        let now = Instant::now();
+        if let Err(retry) = state.auth_failures.peek(&client, now) {
+            state.metrics.auth_failures.fetch_add(1, Relaxed);
+            return within(too_many(retry, "too many failed authentications"));
+        }
         match authenticate(cfg, auth, req.headers()) {
-            Verdict::Allowed(_) => {}
+            Verdict::Allowed(who) => identity = Some(who),
             Verdict::Unauthenticated => {
+                state.metrics.auth_failures.fetch_add(1, Relaxed);
+                if let Err(retry) = state.auth_failures.check(&client, now) {
+                    return within(too_many(retry, "too many failed authentications"));
+                }
                 let mut r = answer(StatusCode::UNAUTHORIZED, "credentials required");
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return (r, Some(index));
+                return within(r);
             }
-            Verdict::Forbidden(why) => return (answer(StatusCode::FORBIDDEN, why), Some(index)),
+            Verdict::Forbidden(why) => return within(answer(StatusCode::FORBIDDEN, why)),
         }
     }
-    if let Some(zone) = route.rate_limit
-        && let Err(retry) = state.limiters[zone].check(ip, Instant::now())
-    {
-        state.metrics.rate_limited.fetch_add(1, Relaxed);
-        let mut r = answer(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-        let secs = retry.as_secs_f64().ceil().max(1.0) as u64;
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return (r, Some(index));
+    if let Some(zone) = route.rate_limit {
+        let key = match (cfg.rate_limits[zone].by, &identity) {
+            (berth_spec::RateKey::ApiKey, Some(who)) => ClientKey::Credential(who.clone()),
+            _ => ClientKey::Address(client),
+        };
+        if let Err(retry) = state.limiters[zone].check(&key, Instant::now()) {
+            state.metrics.rate_limited.fetch_add(1, Relaxed);
+            return within(too_many(retry, "rate limit exceeded"));
+        }
     }
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > route.body_limit) {
-        return (answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"), Some(index));
+        return within(answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"));
     }
-    (forward(state, index, req, ip, scheme).await, Some(index))
+    let Ok(_slot) = state.in_flight.try_acquire() else {
+        state.metrics.overloaded.fetch_add(1, Relaxed);
+        let mut r = answer(StatusCode::SERVICE_UNAVAILABLE, "the edge is at capacity");
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return within(r);
+    };
+    let facts = Facts { client, forwarded_for, host, path };
+    within(forward(state, index, req, &facts, scheme).await)
 }
 
-fn upstream_uri(backend: &Backend, req_uri: &Uri, strip: Option<&str>) -> Option<Uri> {
-    let mut path_and_query = req_uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+fn too_many(retry: std::time::Duration, why: &str) -> Response<Body> {
+    let mut r = answer(StatusCode::TOO_MANY_REQUESTS, why);
+    let secs = retry.as_secs_f64().ceil().max(1.0) as u64;
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
+}
+
+/// The service's URI: its address, then the normalised path (prefix
+/// stripped if the route says so) and the query as the client sent it.
+fn upstream_uri(backend: &Backend, path: &str, query: Option<&str>, strip: Option<&str>) -> Option<Uri> {
+    let mut path = path.to_owned();
     if let Some(prefix) = strip.map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty())
-        && let Some(rest) = path_and_query.strip_prefix(prefix)
+        && let Some(rest) = path.strip_prefix(prefix)
     {
-        path_and_query = if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") };
+        path = if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") };
     }
-    format!("http://{}{path_and_query}", backend.addr).parse().ok()
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("http://{}{path}{query}", backend.addr).parse().ok()
 }
 
-async fn forward(
-    state: &State,
-    index: usize,
-    mut req: Request<Incoming>,
-    ip: IpAddr,
-    scheme: Scheme,
-) -> Response<Body> {
+fn wants_websocket(headers: &HeaderMap) -> bool {
+    headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+async fn forward(state: &State, index: usize, mut req: Request<Incoming>, facts: &Facts, scheme: Scheme) -> Response<Body> {
     let route = &state.config.routes[index];
     let pool = state.pool(index);
-    let upgrade = req.headers().get(header::UPGRADE).cloned();
+    // Only a route that allows WebSockets passes an upgrade; elsewhere the
+    // Upgrade header is dropped like any hop-by-hop header, as nginx does.
+    let upgrade = (route.websocket && wants_websocket(req.headers())).then(|| req.headers()[header::UPGRADE].clone());
     // Taken before the request is consumed: the client side of a WebSocket.
     let downstream_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let mut headers = parts.headers;
     let has_body = headers.get(header::CONTENT_LENGTH).is_some_and(|v| v != "0")
-        || headers.contains_key(header::TRANSFER_ENCODING);
+        || headers.contains_key(header::TRANSFER_ENCODING)
+        || (parts.version == hyper::Version::HTTP_2 && !hyper::body::Body::is_end_stream(&body));
     let retryable =
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !has_body && upgrade.is_none();
     strip_hop_by_hop(&mut headers);
-    let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip.to_string(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    if let Ok(v) = HeaderValue::from_str(&facts.forwarded_for) {
         headers.insert("x-forwarded-for", v);
     }
     headers
         .insert("x-forwarded-proto", HeaderValue::from_static(if scheme == Scheme::Https { "https" } else { "http" }));
-    if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&facts.client.to_string()) {
         headers.insert("x-real-ip", v);
+    }
+    if let Some(v) = facts.host.as_deref().and_then(|h| HeaderValue::from_str(h).ok()) {
+        headers.insert(header::HOST, v);
     }
     if let Some(value) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, value);
     }
     let strip = route.strip_prefix.then_some(route.path.as_str());
-    let mut body = Some(body);
+    let mut body = has_body.then_some(body);
     let mut excluded = None;
     for attempt in 0..2 {
         let Some(lease) = pool.pick(excluded) else {
             return answer(StatusCode::SERVICE_UNAVAILABLE, "no backend for this route");
         };
-        let Some(uri) = upstream_uri(&lease.0, &parts.uri, strip) else {
+        let Some(uri) = upstream_uri(&lease.0, &facts.path, parts.uri.query(), strip) else {
             return answer(StatusCode::BAD_REQUEST, "bad request target");
         };
-        let upstream_body = match body.take() {
-            Some(b) => Either::Left(Limited::new(b, usize::try_from(route.body_limit).unwrap_or(usize::MAX))),
-            None => Either::Right(Empty::new()),
-        };
+        let (upstream_body, watch) = ClientBody::new(body.take(), route.body_limit);
         let mut upstream = Request::new(upstream_body);
         *upstream.method_mut() = parts.method.clone();
         *upstream.uri_mut() = uri;
@@ -315,39 +415,45 @@ async fn forward(
                     lease.0.errors.fetch_add(1, Relaxed);
                 }
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                    if let Some(downstream) = downstream_upgrade {
-                        let upstream = hyper::upgrade::on(&mut response);
-                        // The lease lives as long as the tunnel, so draining sees it.
-                        tokio::spawn(async move {
-                            let _lease = lease;
-                            if let (Ok(down), Ok(up)) = (downstream.await, upstream.await) {
-                                let _ =
-                                    tokio::io::copy_bidirectional(&mut TokioIo::new(down), &mut TokioIo::new(up)).await;
-                            }
-                        });
-                    }
+                    let Some(downstream) = downstream_upgrade else {
+                        // The service switched protocols unasked: not passed on.
+                        lease.0.errors.fetch_add(1, Relaxed);
+                        return answer(StatusCode::BAD_GATEWAY, "the service switched protocols unasked");
+                    };
+                    let upstream = hyper::upgrade::on(&mut response);
+                    // The lease lives as long as the tunnel, so draining sees it.
+                    tokio::spawn(async move {
+                        let _lease = lease;
+                        if let (Ok(down), Ok(up)) = (downstream.await, upstream.await) {
+                            let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(down), &mut TokioIo::new(up)).await;
+                        }
+                    });
                 } else {
                     strip_hop_by_hop(response.headers_mut());
                 }
                 return response.map(Body::Upstream);
             }
-            Ok(Err(error)) if error.is_connect() => {
-                lease.0.record_failure(Instant::now());
-                lease.0.errors.fetch_add(1, Relaxed);
-                state.metrics.upstream_errors.fetch_add(1, Relaxed);
-                if !retryable || attempt == 1 {
-                    return answer(StatusCode::BAD_GATEWAY, "the service could not be reached");
+            Ok(Err(error)) => match watch.outcome() {
+                Outcome::TooLarge => return answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+                Outcome::Malformed => return answer(StatusCode::BAD_REQUEST, "malformed request body"),
+                Outcome::Fine => {
+                    if error.is_connect() {
+                        lease.0.record_failure(Instant::now());
+                    }
+                    lease.0.errors.fetch_add(1, Relaxed);
+                    state.metrics.upstream_errors.fetch_add(1, Relaxed);
+                    // Nothing of an answer arrived: an idempotent request is
+                    // safe to send again, elsewhere.
+                    if !retryable || attempt == 1 {
+                        return if error.is_connect() {
+                            answer(StatusCode::BAD_GATEWAY, "the service could not be reached")
+                        } else {
+                            answer(StatusCode::BAD_GATEWAY, "the service failed to answer")
+                        };
+                    }
+                    excluded = Some(lease.0.addr);
                 }
-                excluded = Some(lease.0.addr);
-            }
-            Ok(Err(error)) if body_too_large(&error) => {
-                return answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
-            }
-            Ok(Err(_)) => {
-                lease.0.errors.fetch_add(1, Relaxed);
-                state.metrics.upstream_errors.fetch_add(1, Relaxed);
-                return answer(StatusCode::BAD_GATEWAY, "the service failed to answer");
-            }
+            },
             Err(_) => {
                 lease.0.errors.fetch_add(1, Relaxed);
                 return answer(StatusCode::GATEWAY_TIMEOUT, "the service took too long");
@@ -355,18 +461,6 @@ async fn forward(
         }
     }
     answer(StatusCode::BAD_GATEWAY, "the service could not be reached")
-}
-
-/// The client streamed more than the route's limit and the body was cut.
-fn body_too_large(error: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(e) = source {
-        if e.is::<LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// Writes access-log lines in batches, off the request path.

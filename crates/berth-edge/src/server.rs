@@ -3,6 +3,7 @@
 //! through a watch channel: listeners stop accepting, connections finish.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::EdgeConfig;
+use crate::conn::{Activity, Expired, Watched};
+use crate::limits;
 use crate::metrics::Metrics;
 use crate::proxy::{self, Scheme, State};
 use crate::ratelimit::Limiter;
@@ -163,7 +166,8 @@ impl Edge {
                 tasks.spawn(health::watch_backend(b.clone(), check, stop_rx.clone()));
             }
         }
-        let limiters = config.rate_limits.iter().map(|(_, rate, burst)| Limiter::new(*rate, *burst)).collect();
+        let limiters = config.rate_limits.iter().map(|z| Limiter::new(z.per_second, z.burst)).collect();
+        let open_files = limits::raise_open_files();
         let log_tx = access_log.map(|path| {
             let (tx, rx) = mpsc::unbounded_channel();
             tasks.spawn(proxy::write_access_log(rx, path));
@@ -192,7 +196,17 @@ impl Edge {
         let mut config = config;
         config.https = https_addr;
         let metrics = Metrics::new(config.routes.len());
-        let state = Arc::new(State { config, pools, limiters, metrics, client, access_log: log_tx });
+        let state = Arc::new(State {
+            config,
+            pools,
+            limiters,
+            auth_failures: Limiter::auth_failures(),
+            metrics,
+            client,
+            access_log: log_tx,
+            in_flight: tokio::sync::Semaphore::new(limits::MAX_IN_FLIGHT),
+            connection_slots: Arc::new(tokio::sync::Semaphore::new(limits::connection_cap(open_files))),
+        });
         tasks.spawn(sample_rates(state.clone(), stop_rx.clone()));
         tasks.spawn(accept(http, state.clone(), None, stop_rx.clone()));
         if let Some(listener) = https {
@@ -209,17 +223,41 @@ fn builder(state: &State) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        // Slowloris: a client that dribbles its headers is cut off.
-        .header_read_timeout(state.config.header_timeout)
+        // The watchdog in `serve` times headers and idleness (see conn.rs);
+        // hyper's timer would also cut idle keep-alive at the header timeout.
+        .header_read_timeout(None)
         .max_buf_size(64 * 1024)
         .keep_alive(true);
     b.http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(256)
+        .max_concurrent_streams(limits::H2_STREAMS_PER_CONNECTION)
+        // Bounded buffers: what one stream may hold of a slow reader's
+        // answer, and of a client's body before the service reads it.
+        .max_send_buf_size(limits::H2_SEND_BUFFER)
+        .initial_stream_window_size(limits::H2_STREAM_WINDOW)
+        .initial_connection_window_size(limits::H2_CONNECTION_WINDOW)
+        .max_header_list_size(limits::MAX_HEADER_BYTES)
+        .max_pending_accept_reset_streams(limits::H2_PENDING_RESETS)
         .keep_alive_interval(Some(state.config.idle_timeout / 2));
     b
 }
 
+/// Whether an accept error means the process ran out of something (file
+/// descriptors, memory), when retrying at once only spins.
+fn resource_exhausted(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM))
+}
+
+mod libc_errno {
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const ENOBUFS: i32 = 105;
+}
+
+/// Accepts connections while the edge has room for them. At the cap the
+/// listener waits (the kernel's backlog holds new clients) until a
+/// connection ends; out of descriptors it backs off instead of spinning.
 async fn accept(
     listener: TcpListener,
     state: Arc<State>,
@@ -230,50 +268,106 @@ async fn accept(
     let conn_builder = builder(&state);
     let mut connections = JoinSet::new();
     loop {
+        let permit = tokio::select! {
+            permit = state.connection_slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.changed() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                Err(_) => continue,
+                Err(error) => {
+                    if resource_exhausted(&error) {
+                        state.metrics.accept_backoffs.fetch_add(1, Relaxed);
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                    continue;
+                }
             },
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let tls = tls.clone();
-        let mut stop = stop.clone();
+        let stop = stop.clone();
         let b = conn_builder.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(proxy::handle(state, req, peer, scheme).await) }
-            });
+            let _permit = permit;
+            let activity = Activity::new();
             match tls {
                 Some(acceptor) => {
-                    let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
-                    else {
+                    let handshake = tokio::time::timeout(state.config.header_timeout, acceptor.accept(stream)).await;
+                    let Ok(Ok(stream)) = handshake else {
+                        state.metrics.closed_silent.fetch_add(1, Relaxed);
                         return;
                     };
-                    let conn = b.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
-                    }
+                    serve(b, Watched::new(stream, activity.clone()), activity, state, peer, scheme, stop).await;
                 }
-                None => {
-                    let conn = b.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
-                    }
-                }
+                None => serve(b, Watched::new(stream, activity.clone()), activity, state, peer, scheme, stop).await,
             }
         });
         while connections.try_join_next().is_some() {}
     }
     while connections.join_next().await.is_some() {}
 }
+
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves one connection until it ends, the edge stops, or the watchdog
+/// finds it silent, slow or idle for too long.
+async fn serve<IO>(
+    b: auto::Builder<TokioExecutor>,
+    io: Watched<IO>,
+    activity: Arc<Activity>,
+    state: Arc<State>,
+    peer: SocketAddr,
+    scheme: Scheme,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header = state.config.header_timeout;
+    let idle = state.config.idle_timeout;
+    let handler_state = state.clone();
+    let handler_activity = activity.clone();
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let state = handler_state.clone();
+        let guard = handler_activity.begin();
+        async move {
+            let response = proxy::handle(state, req, peer, scheme).await;
+            drop(guard);
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let conn = b.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut tick = tokio::time::interval(WATCHDOG_TICK.min(header / 4).max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = stop.changed() => break,
+            _ = tick.tick() => {
+                if let Some(why) = activity.expired(header, idle) {
+                    let counter = match why {
+                        Expired::Silent | Expired::SlowHeaders => &state.metrics.closed_silent,
+                        Expired::Idle => &state.metrics.closed_idle,
+                    };
+                    counter.fetch_add(1, Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+    // HTTP/2 gets a GOAWAY, HTTP/1 closes once the current answer is out.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(GOAWAY_GRACE, conn).await;
+}
+
+const WATCHDOG_TICK: Duration = Duration::from_secs(1);
+const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
 /// Snapshots the route counters so the status page can show rates.
 async fn sample_rates(state: Arc<State>, mut stop: watch::Receiver<bool>) {
@@ -321,22 +415,36 @@ fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
     r
 }
 
+/// The admin listener: loopback only, a few connections at a time, each
+/// for a bounded time, so a flood of the public ports never reaches it and
+/// a stuck client never holds it.
 async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits::ADMIN_CONNECTIONS));
     loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                Err(_) => continue,
+                Err(error) => {
+                    if resource_exhausted(&error) {
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                    continue;
+                }
             },
             _ = stop.changed() => return,
         };
         let state = state.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let answer = admin_answer(&state, req.uri().path());
                 async move { Ok::<_, std::convert::Infallible>(answer) }
             });
-            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+            let mut b = auto::Builder::new(TokioExecutor::new());
+            b.http1().timer(TokioTimer::new()).header_read_timeout(limits::ADMIN_CONNECTION_TIME);
+            let conn = b.serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(limits::ADMIN_CONNECTION_TIME, conn).await;
         });
     }
 }

@@ -127,24 +127,29 @@ impl Pool {
     pub fn pick(&self, exclude: Option<SocketAddr>) -> Option<Lease> {
         let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        let least = |set: &mut dyn Iterator<Item = &Arc<Backend>>| {
-            let set: Vec<&Arc<Backend>> = set.collect();
-            let min = set.iter().map(|b| b.in_flight()).min()?;
-            let tied: Vec<&&Arc<Backend>> = set.iter().filter(|b| b.in_flight() == min).collect();
-            tied.get(turn % tied.len()).map(|b| Arc::clone(b))
-        };
         // `canary_percent` of every hundred requests, spread evenly, go to a healthy canary.
         let canary_turn = !self.canary.is_empty() && (turn % 100) * self.canary_percent % 100 < self.canary_percent;
-        let canary =
-            if canary_turn { least(&mut self.canary.iter().filter(eligible).filter(|b| b.is_healthy())) } else { None };
+        let healthy = |b: &&Arc<Backend>| b.is_healthy();
+        let canary = if canary_turn { least(self.canary.iter().filter(eligible).filter(healthy), turn) } else { None };
         let chosen = canary
-            .or_else(|| least(&mut self.primaries.iter().filter(eligible).filter(|b| b.is_healthy())))
-            .or_else(|| least(&mut self.fallbacks.iter().filter(eligible).filter(|b| b.is_healthy())))
-            .or_else(|| least(&mut self.primaries.iter().filter(eligible)))?;
+            .or_else(|| least(self.primaries.iter().filter(eligible).filter(healthy), turn))
+            .or_else(|| least(self.fallbacks.iter().filter(eligible).filter(healthy), turn))
+            .or_else(|| least(self.primaries.iter().filter(eligible), turn))?;
         chosen.in_flight.fetch_add(1, Ordering::Relaxed);
         chosen.requests.fetch_add(1, Ordering::Relaxed);
         Some(Lease(chosen))
     }
+}
+
+/// The backend with the fewest requests in flight; `turn` rotates among
+/// ties. Each counter is read once, into a snapshot: other requests change
+/// them all the time, and judging the minimum and the ties on two separate
+/// reads could find no backend at the minimum.
+fn least<'a>(set: impl Iterator<Item = &'a Arc<Backend>>, turn: usize) -> Option<Arc<Backend>> {
+    let snapshot: Vec<(&Arc<Backend>, usize)> = set.map(|b| (b, b.in_flight())).collect();
+    let min = snapshot.iter().map(|(_, load)| *load).min()?;
+    let ties = snapshot.iter().filter(|(_, load)| *load == min).count();
+    snapshot.iter().filter(|(_, load)| *load == min).nth(turn % ties.max(1)).map(|(b, _)| Arc::clone(b))
 }
 
 #[cfg(test)]
@@ -175,6 +180,49 @@ mod tests {
         let pool = Pool::new(vec![Backend::new(addr(1))], vec![]).with_canary(vec![Backend::new(addr(2))], 10);
         let canary = (0..1000).filter(|_| pool.pick(None).is_some_and(|l| l.0.addr == addr(2))).count();
         assert_eq!(canary, 100);
+    }
+
+    /// Many threads pick and release at once while health flips under them:
+    /// every pick finds a backend, none panics, and the counters return to
+    /// zero (the race that once emptied the tie set).
+    #[test]
+    fn picking_under_concurrency_never_fails_or_panics() {
+        let primaries: Vec<_> = (1..=4).map(|p| Backend::new(addr(p))).collect();
+        let pool = Arc::new(
+            Pool::new(primaries.clone(), vec![Backend::new(addr(9))]).with_canary(vec![Backend::new(addr(5))], 25),
+        );
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for i in 0..20_000usize {
+                        if i % 97 == t {
+                            pool.primaries[i % 4].set_healthy(i % 2 == 0);
+                        }
+                        let exclude = (i % 7 == 0).then(|| addr(1 + (i % 4) as u16));
+                        let Some(lease) = pool.pick(exclude) else { return false };
+                        held.push(lease);
+                        if held.len() > (i % 5) {
+                            held.clear();
+                        }
+                    }
+                    true
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(matches!(t.join(), Ok(true)), "a pick found no backend or panicked");
+        }
+        assert!(pool.backends().all(|b| b.in_flight() == 0), "every lease was given back");
+    }
+
+    #[test]
+    fn ties_rotate() {
+        let pool = Pool::new((1..=3).map(|p| Backend::new(addr(p))).collect(), vec![]);
+        let mut seen: Vec<u16> = (0..3).filter_map(|_| pool.pick(None).map(|l| l.0.addr.port())).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, vec![1, 2, 3], "idle backends take turns");
     }
 
     #[test]

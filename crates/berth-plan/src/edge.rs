@@ -21,6 +21,9 @@ pub struct EdgePlan {
     pub gzip: bool,
     pub body_limit: ByteSize,
     pub timeouts: TimeoutsPlan,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDRs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Ports in containers (`http`, `https`) and when berth runs locally.
@@ -178,5 +181,6 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
         gzip: edge.gzip.unwrap_or(true),
         body_limit,
         timeouts,
+        trusted_proxies: edge.trusted_proxies.clone(),
     }
 }

@@ -43,6 +43,14 @@ pub struct Edge {
     /// Timeouts towards clients and services.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Proxies in front of the edge (a cloud load balancer, a CDN), as
+    /// addresses or CIDR ranges. Only a connection from one of them may say
+    /// who the client is with `X-Forwarded-For`: the client address is then
+    /// the nearest one in that header that is not a trusted proxy, and
+    /// allowlists, rate limits and logs use it. From anyone else the header
+    /// is replaced by the connection's address. Default: none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Ports the edge binds.

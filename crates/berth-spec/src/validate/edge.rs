@@ -13,6 +13,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     let Some(edge) = &spec.edge else { return };
     let path = Path::root().key("edge");
     hosts(edge, &path, checker);
+    trusted_proxies(edge, &path, checker);
     tls(edge, &path, checker);
     listen(edge, &path, checker);
     routes(spec, edge, &path, checker);
@@ -31,6 +32,20 @@ fn is_hostname(host: &str) -> bool {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
+}
+
+fn trusted_proxies(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
+    for (i, entry) in edge.trusted_proxies.iter().enumerate() {
+        if !valid_allow_entry(entry) {
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &path.key("trusted_proxies").index(i),
+                    format!("`{entry}` is not an IP address or CIDR range"),
+                )
+                .with_help("write the load balancer's address or range, such as `10.0.0.0/16`");
+        }
+    }
 }
 
 fn hosts(edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
