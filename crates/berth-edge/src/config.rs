@@ -128,7 +128,9 @@ impl EdgeConfig {
         let cidrs = |what: &str, entries: &[String]| {
             entries
                 .iter()
-                .map(|e| Cidr::parse(e).ok_or_else(|| EdgeError::Config(format!("{what}: `{e}` is not an address or CIDR"))))
+                .map(|e| {
+                    Cidr::parse(e).ok_or_else(|| EdgeError::Config(format!("{what}: `{e}` is not an address or CIDR")))
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let mut routes = Vec::new();
@@ -159,9 +161,11 @@ impl EdgeConfig {
                 allow: cidrs(&format!("route {} allow", r.path), &r.allow)?,
                 rate_limit: match &r.rate_limit {
                     None => None,
-                    Some(zone) => Some(rate_limits.iter().position(|z| &z.name == zone).ok_or_else(|| {
-                        EdgeError::Config(format!("route {}: no rate limit named `{zone}`", r.path))
-                    })?),
+                    Some(zone) => {
+                        Some(rate_limits.iter().position(|z| &z.name == zone).ok_or_else(|| {
+                            EdgeError::Config(format!("route {}: no rate limit named `{zone}`", r.path))
+                        })?)
+                    }
                 },
                 auth: r.auth.clone(),
                 health,

@@ -169,8 +169,8 @@ mod tests {
         assert_eq!(jwt.verify(&with("iss", json!("https://evil.example"))), None, "wrong issuer");
         assert_eq!(jwt.verify(&with("exp", json!(now() - 60))), None, "expired");
         assert_eq!(jwt.verify(&with("nbf", json!(now() + 600))), None, "not yet valid");
-        let other_key =
-            encode(&Header::new(Algorithm::HS256), &full(), &EncodingKey::from_secret(b"another secret")).unwrap_or_default();
+        let other_key = encode(&Header::new(Algorithm::HS256), &full(), &EncodingKey::from_secret(b"another secret"))
+            .unwrap_or_default();
         assert_eq!(jwt.verify(&other_key), None, "wrong key");
         let token = hs(&full());
         let (head, rest) = token.split_once('.').unwrap_or_default();
@@ -188,7 +188,8 @@ mod tests {
             let token = format!("{}.{payload}.", b64(header.as_bytes()));
             assert_eq!(edge_hs().verify(&token), None, "{header}");
         }
-        let rs = Jwt::rs256(PUBLIC, Some("https://id.example"), Some("api"), 0, "roles").unwrap_or_else(|e| panic!("{e}"));
+        let rs =
+            Jwt::rs256(PUBLIC, Some("https://id.example"), Some("api"), 0, "roles").unwrap_or_else(|e| panic!("{e}"));
         let signed = encode(
             &Header::new(Algorithm::RS256),
             &full(),

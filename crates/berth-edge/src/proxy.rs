@@ -326,6 +326,9 @@ async fn phases(
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > route.body_limit) {
+        if req.version() == hyper::Version::HTTP_2 {
+            crate::request_body::drain_later(req.into_body());
+        }
         return within(answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"));
     }
     let Ok(_slot) = state.in_flight.try_acquire() else {
@@ -362,7 +365,13 @@ fn wants_websocket(headers: &HeaderMap) -> bool {
     headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-async fn forward(state: &State, index: usize, mut req: Request<Incoming>, facts: &Facts, scheme: Scheme) -> Response<Body> {
+async fn forward(
+    state: &State,
+    index: usize,
+    mut req: Request<Incoming>,
+    facts: &Facts,
+    scheme: Scheme,
+) -> Response<Body> {
     let route = &state.config.routes[index];
     let pool = state.pool(index);
     // Only a route that allows WebSockets passes an upgrade; elsewhere the
@@ -403,7 +412,8 @@ async fn forward(state: &State, index: usize, mut req: Request<Incoming>, facts:
         let Some(uri) = upstream_uri(&lease.0, &facts.path, parts.uri.query(), strip) else {
             return answer(StatusCode::BAD_REQUEST, "bad request target");
         };
-        let (upstream_body, watch) = ClientBody::new(body.take(), route.body_limit);
+        let (upstream_body, watch) =
+            ClientBody::new(body.take(), route.body_limit, parts.version == hyper::Version::HTTP_2);
         let mut upstream = Request::new(upstream_body);
         *upstream.method_mut() = parts.method.clone();
         *upstream.uri_mut() = uri;

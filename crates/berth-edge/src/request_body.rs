@@ -54,19 +54,45 @@ pub enum ClientBodyError {
     Malformed(#[source] hyper::Error),
 }
 
+/// How much of a refused HTTP/2 body the edge still reads, and for how
+/// long, so the stream ends cleanly and the client sees the 413 instead of
+/// a stream reset (curl's error 92). Past either bound the stream is reset.
+pub const DRAIN_BYTES: u64 = 16 << 20;
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards what is left of a refused body, off the request path.
+pub fn drain_later(body: Incoming) {
+    use http_body_util::BodyExt as _;
+    tokio::spawn(async move {
+        let mut body = body;
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            let mut read = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                read = read.saturating_add(frame.data_ref().map_or(0, |d| d.len() as u64));
+                if read > DRAIN_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+}
+
 #[derive(Debug)]
 pub struct ClientBody {
     inner: Option<Incoming>,
     limit: u64,
     seen: u64,
     watch: Watch,
+    /// HTTP/2: read the rest of a body over the limit (see [`drain_later`]).
+    drain: bool,
 }
 
 impl ClientBody {
     /// `None` for a request without a body.
-    pub fn new(inner: Option<Incoming>, limit: u64) -> (Self, Watch) {
+    pub fn new(inner: Option<Incoming>, limit: u64, drain: bool) -> (Self, Watch) {
         let watch = Watch::default();
-        (Self { inner, limit, seen: 0, watch: watch.clone() }, watch)
+        (Self { inner, limit, seen: 0, watch: watch.clone(), drain }, watch)
     }
 }
 
@@ -83,7 +109,9 @@ impl HttpBody for ClientBody {
                     this.seen = this.seen.saturating_add(data.len() as u64);
                     if this.seen > this.limit {
                         this.watch.set(Outcome::TooLarge);
-                        this.inner = None;
+                        if let Some(rest) = this.inner.take().filter(|_| this.drain) {
+                            drain_later(rest);
+                        }
                         return Poll::Ready(Some(Err(ClientBodyError::TooLarge(this.limit))));
                     }
                 }

@@ -245,7 +245,10 @@ fn builder(state: &State) -> auto::Builder<TokioExecutor> {
 /// Whether an accept error means the process ran out of something (file
 /// descriptors, memory), when retrying at once only spins.
 fn resource_exhausted(error: &std::io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM))
+    matches!(
+        error.raw_os_error(),
+        Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM)
+    )
 }
 
 mod libc_errno {

@@ -133,6 +133,12 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// A command for a test to configure and spawn itself (stdin fed while it
+/// runs, or output read as it comes); tests stop what they start.
+pub fn command(program: &str) -> std::process::Command {
+    std::process::Command::new(program)
+}
+
 /// Runs a validator to completion in `dir`.
 pub fn run(program: &Path, args: &[&str], dir: &Path) -> Run {
     let output = std::process::Command::new(program)
