@@ -17,8 +17,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,8 @@ pub struct Activity {
     served: AtomicU64,
     http2: AtomicBool,
     sniffed: AtomicBool,
+    /// Set when the edge, out of connection slots, asks this one to go.
+    evict: tokio::sync::Notify,
 }
 
 /// Why the watchdog closed a connection, for the metrics.
@@ -61,7 +63,20 @@ impl Activity {
             served: AtomicU64::new(0),
             http2: AtomicBool::new(false),
             sniffed: AtomicBool::new(false),
+            evict: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Resolves when the edge evicts this connection.
+    pub async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+
+    /// Milliseconds without a byte, or `None` while a request is in flight
+    /// (such a connection is never evicted).
+    fn idle_for(&self) -> Option<u64> {
+        (self.in_flight.load(Ordering::Relaxed) == 0)
+            .then(|| self.now().saturating_sub(self.last_io.load(Ordering::Relaxed)))
     }
 
     fn now(&self) -> u64 {
@@ -109,6 +124,66 @@ impl Activity {
             return (now > ms(header)).then_some(Expired::Silent);
         }
         (quiet > ms(idle)).then_some(Expired::Idle)
+    }
+}
+
+/// The open connections, so that a new one can take the place of the
+/// quietest idle one when every slot is taken: otherwise connections that
+/// send nothing would hold every slot until their timeout and queue real
+/// clients behind them (the kernel's accept queue is first come, first
+/// served). Only connections with no request in flight are evicted.
+#[derive(Debug, Default)]
+pub struct Registry {
+    open: Mutex<Vec<Weak<Activity>>>,
+    seed: AtomicU64,
+}
+
+/// How many open connections an eviction looks at (approximate LRU, as
+/// Redis does): constant work per accept however many are open.
+const EVICTION_SAMPLE: usize = 16;
+
+impl Registry {
+    pub fn register(&self, activity: &Arc<Activity>) {
+        let Ok(mut open) = self.open.lock() else { return };
+        // Drop the entries of closed connections now and then.
+        if open.len() >= 64 && open.len().is_power_of_two() {
+            open.retain(|w| w.strong_count() > 0);
+        }
+        open.push(Arc::downgrade(activity));
+    }
+
+    fn random(&self) -> usize {
+        // xorshift: cheap, and good enough to spread samples.
+        let mut x = self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) | 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        usize::try_from(x % (usize::MAX as u64)).unwrap_or(0)
+    }
+
+    /// Asks the quietest of a sample of idle connections to close. Returns
+    /// whether one was found.
+    pub fn evict_one(&self) -> bool {
+        let Ok(mut open) = self.open.lock() else { return false };
+        let mut victim: Option<(u64, Arc<Activity>)> = None;
+        for _ in 0..EVICTION_SAMPLE.min(open.len() * 2) {
+            if open.is_empty() {
+                break;
+            }
+            let i = self.random() % open.len();
+            let Some(activity) = open[i].upgrade() else {
+                open.swap_remove(i);
+                continue;
+            };
+            if let Some(quiet) = activity.idle_for()
+                && victim.as_ref().is_none_or(|(q, _)| quiet > *q)
+            {
+                victim = Some((quiet, activity));
+            }
+        }
+        let Some((_, activity)) = victim else { return false };
+        activity.evict.notify_one();
+        true
     }
 }
 
@@ -232,6 +307,25 @@ mod tests {
         assert_eq!(a.expired(HEADER, IDLE), None);
         drop(guard);
         assert_eq!(a.expired(HEADER, IDLE), None, "the end of a request counts as activity");
+    }
+
+    #[test]
+    fn eviction_takes_an_idle_connection_never_a_busy_one() {
+        let registry = Registry::default();
+        let busy = Activity::new();
+        let _request = busy.begin();
+        registry.register(&busy);
+        assert!(!registry.evict_one(), "a connection with a request in flight is never evicted");
+        let idle = Activity::new();
+        registry.register(&idle);
+        assert!(registry.evict_one());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap_or_else(|_| panic!());
+        let notified = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(100), idle.evicted()).await.is_ok()
+        });
+        assert!(notified, "the idle connection was told to go");
+        drop(idle);
+        assert!(!registry.evict_one(), "closed connections are not candidates");
     }
 
     #[test]

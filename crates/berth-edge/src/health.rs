@@ -34,7 +34,7 @@ pub async fn watch_backend(backend: Arc<Backend>, check: Check, mut stop: watch:
                 Ok(Ok(r)) => {
                     let version = r.headers().get("x-version").and_then(|v| v.to_str().ok()).map(str::to_owned);
                     backend.set_version(version);
-                    r.status().is_success() || r.status().is_redirection()
+                    berth_plan::http_probe_passes(r.status().as_u16())
                 }
                 _ => false,
             },

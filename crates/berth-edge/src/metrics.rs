@@ -38,6 +38,10 @@ pub struct Metrics {
     /// complete request, and idle between requests.
     pub closed_silent: AtomicU64,
     pub closed_idle: AtomicU64,
+    /// Idle connections closed to make room for a new one at the cap.
+    pub closed_evicted: AtomicU64,
+    /// Access-log lines dropped because the disk fell behind.
+    pub access_log_dropped: AtomicU64,
     /// Accept errors from running out of descriptors or memory.
     pub accept_backoffs: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
@@ -135,11 +139,14 @@ impl Metrics {
             ("berth_edge_auth_failures_total", &self.auth_failures),
             ("berth_edge_overloaded_total", &self.overloaded),
             ("berth_edge_accept_backoffs_total", &self.accept_backoffs),
+            ("berth_edge_access_log_dropped_total", &self.access_log_dropped),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
         }
         out.push_str("# TYPE berth_edge_connections_closed_total counter\n");
-        for (reason, counter) in [("silent", &self.closed_silent), ("idle", &self.closed_idle)] {
+        for (reason, counter) in
+            [("silent", &self.closed_silent), ("idle", &self.closed_idle), ("evicted", &self.closed_evicted)]
+        {
             let _ = writeln!(
                 out,
                 "berth_edge_connections_closed_total{{reason=\"{reason}\"}} {}",

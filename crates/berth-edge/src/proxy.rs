@@ -58,11 +58,15 @@ pub struct State {
     pub auth_failures: Limiter<IpAddr>,
     pub metrics: Metrics,
     pub client: Client<HttpConnector, ClientBody>,
-    pub access_log: Option<mpsc::UnboundedSender<String>>,
+    /// Bounded: when the disk cannot keep up, lines are dropped and
+    /// counted, never queued without limit.
+    pub access_log: Option<mpsc::Sender<String>>,
     /// Requests being forwarded at once ([`crate::limits::MAX_IN_FLIGHT`]).
     pub in_flight: Semaphore,
     /// Client connections at once ([`crate::limits::connection_cap`]).
     pub connection_slots: Arc<Semaphore>,
+    /// The open client connections, for eviction when slots run out.
+    pub connections: crate::conn::Registry,
 }
 
 impl State {
@@ -203,14 +207,18 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr,
     }
     let status = response.status().as_u16();
     state.metrics.observe(route, status, start.elapsed());
-    if let Some(log) = &state.access_log {
-        let _ = log.send(format!(
+    if let Some(log) = &state.access_log
+        && log
+            .try_send(format!(
             "{{\"client\":\"{client}\",\"method\":{},\"path\":{},\"status\":{status},\"route\":{},\"ms\":{:.3}}}\n",
             serde_quote(method.as_str()),
             serde_quote(&raw_path),
             route.map_or("null".to_owned(), |r| serde_quote(&state.config.routes[r].path)),
             start.elapsed().as_secs_f64() * 1e3
-        ));
+            ))
+            .is_err()
+    {
+        state.metrics.access_log_dropped.fetch_add(1, Relaxed);
     }
     response
 }
@@ -473,10 +481,22 @@ async fn forward(
     answer(StatusCode::BAD_GATEWAY, "the service could not be reached")
 }
 
-/// Writes access-log lines in batches, off the request path.
-pub async fn write_access_log(mut lines: mpsc::UnboundedReceiver<String>, path: std::path::PathBuf) {
-    let Ok(file) = tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await else { return };
-    let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+/// Access-log lines waiting for the disk at most.
+pub const ACCESS_LOG_QUEUE: usize = 16 * 1024;
+
+/// Writes access-log lines in batches, off the request path. A change on
+/// `reopen` (SIGHUP from `berth up`) reopens the file, for logrotate's
+/// rename-and-signal rotation.
+pub async fn write_access_log(
+    mut lines: mpsc::Receiver<String>,
+    path: std::path::PathBuf,
+    mut reopen: tokio::sync::watch::Receiver<u64>,
+) {
+    let open = |path: std::path::PathBuf| async move {
+        let file = tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await.ok()?;
+        Some(tokio::io::BufWriter::with_capacity(64 * 1024, file))
+    };
+    let Some(mut file) = open(path.clone()).await else { return };
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -485,6 +505,15 @@ pub async fn write_access_log(mut lines: mpsc::UnboundedReceiver<String>, path: 
                 None => break,
             },
             _ = tick.tick() => { let _ = file.flush().await; }
+            changed = reopen.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let _ = file.flush().await;
+                if let Some(fresh) = open(path.clone()).await {
+                    file = fresh;
+                }
+            }
         }
     }
     let _ = file.flush().await;

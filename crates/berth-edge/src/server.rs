@@ -33,6 +33,7 @@ use crate::{EdgeError, health, tls};
 pub struct EdgeHandle {
     stop: watch::Sender<bool>,
     stop_rx: watch::Receiver<bool>,
+    reopen: watch::Sender<u64>,
     tasks: JoinSet<()>,
     pub state: Arc<State>,
     pub http: SocketAddr,
@@ -107,6 +108,11 @@ impl EdgeHandle {
         retired
     }
 
+    /// Reopens the access log (after logrotate renamed it).
+    pub fn reopen_logs(&self) {
+        self.reopen.send_modify(|n| *n += 1);
+    }
+
     /// Stops accepting, gives open connections `grace` to finish, then returns.
     pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
@@ -168,9 +174,10 @@ impl Edge {
         }
         let limiters = config.rate_limits.iter().map(|z| Limiter::new(z.per_second, z.burst)).collect();
         let open_files = limits::raise_open_files();
+        let (reopen, reopen_rx) = watch::channel(0u64);
         let log_tx = access_log.map(|path| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tasks.spawn(proxy::write_access_log(rx, path));
+            let (tx, rx) = mpsc::channel(proxy::ACCESS_LOG_QUEUE);
+            tasks.spawn(proxy::write_access_log(rx, path, reopen_rx.clone()));
             tx
         });
         let http = bind(config.http).await?;
@@ -206,6 +213,7 @@ impl Edge {
             access_log: log_tx,
             in_flight: tokio::sync::Semaphore::new(limits::MAX_IN_FLIGHT),
             connection_slots: Arc::new(tokio::sync::Semaphore::new(limits::connection_cap(open_files))),
+            connections: crate::conn::Registry::default(),
         });
         tasks.spawn(sample_rates(state.clone(), stop_rx.clone()));
         tasks.spawn(accept(http, state.clone(), None, stop_rx.clone()));
@@ -215,7 +223,7 @@ impl Edge {
         if let Some(listener) = admin {
             tasks.spawn(admin_loop(listener, state.clone(), stop_rx.clone()));
         }
-        Ok(EdgeHandle { stop, stop_rx, tasks, state, http: http_addr, https: https_addr, admin: admin_addr })
+        Ok(EdgeHandle { stop, stop_rx, reopen, tasks, state, http: http_addr, https: https_addr, admin: admin_addr })
     }
 }
 
@@ -271,12 +279,22 @@ async fn accept(
     let conn_builder = builder(&state);
     let mut connections = JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            permit = state.connection_slots.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stop.changed() => break,
+        // Out of slots: make room by evicting the quietest idle connection,
+        // so silent clients cannot hold the edge until their timeout.
+        let permit = match state.connection_slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if state.connections.evict_one() {
+                    state.metrics.closed_evicted.fetch_add(1, Relaxed);
+                }
+                tokio::select! {
+                    permit = state.connection_slots.clone().acquire_owned() => match permit {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -299,6 +317,7 @@ async fn accept(
         connections.spawn(async move {
             let _permit = permit;
             let activity = Activity::new();
+            state.connections.register(&activity);
             match tls {
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(state.config.header_timeout, acceptor.accept(stream)).await;
@@ -352,6 +371,7 @@ async fn serve<IO>(
         tokio::select! {
             _ = conn.as_mut() => return,
             _ = stop.changed() => break,
+            () = activity.evicted() => break,
             _ = tick.tick() => {
                 if let Some(why) = activity.expired(header, idle) {
                     let counter = match why {

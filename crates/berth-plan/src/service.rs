@@ -89,6 +89,13 @@ pub struct ProbePlan {
     pub initial_delay: Duration,
 }
 
+/// The one readiness and liveness rule for an HTTP check, everywhere berth
+/// judges one (the edge, `berth up`, `status`, `doctor`): any 2xx or 3xx
+/// answer passes, as on Kubernetes.
+pub fn http_probe_passes(status: u16) -> bool {
+    (200..400).contains(&status)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProbeCheck {

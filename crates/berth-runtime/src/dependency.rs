@@ -103,6 +103,8 @@ fn spec(
         stop_timeout: Duration::from_secs(30),
         version: None,
         run_as,
+        startup: None,
+        liveness: None,
     }
 }
 
@@ -171,9 +173,12 @@ async fn postgres(
     log: PathBuf,
     state: &Arc<Shared>,
 ) -> Result<(Replica, String), RuntimeError> {
-    let dirs = postgres_dirs(&dep.version);
-    let bin = |name: &str| locate(name, &dirs).ok_or_else(|| missing(&format!("PostgreSQL's `{name}`"), "postgresql"));
-    let (initdb, postgres) = (bin("initdb")?, bin("postgres")?);
+    // The spec's version and extensions, checked before anything starts: a
+    // missing preload library would otherwise be a restart loop.
+    let install = crate::programs::postgres_install(&dep.version, &dep.name).await?;
+    let settings = dep.server_settings();
+    install.check(&dep.name, &dep.extensions, settings.get("shared_preload_libraries").map(String::as_str))?;
+    let (initdb, postgres) = (install.bin.join("initdb"), install.bin.join("postgres"));
     let run_as = postgres_user()?;
     let data = dir.join("data");
     let sockets = dir.join("run");
@@ -209,7 +214,7 @@ async fn postgres(
     }
     let mut command = vec![postgres.display().to_string()];
     command.extend(crate::programs::postgres_server_args(&data, port, &sockets));
-    for (k, v) in &dep.server_settings() {
+    for (k, v) in &settings {
         command.push("-c".into());
         command.push(format!("{k}={v}"));
     }

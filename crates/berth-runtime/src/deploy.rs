@@ -114,20 +114,19 @@ impl Running {
         }
         let timeout = run.template.service.deploy.health_timeout;
         progress(format!("{name}: waiting up to {timeout} for readiness"));
-        for replica in &fresh {
-            if let Err(error) = run.ready(replica).await {
-                progress(format!(
-                    "{name}: replica {} never became ready; stopping the new replicas, the old ones keep serving",
-                    replica.index
-                ));
-                for r in fresh {
-                    supervisor::forget(&state, &r);
-                    r.stop().await;
-                }
-                return Err(RuntimeError::Deploy(format!("{error}; rolled back automatically")));
+        // All at once, within one timeout: n replicas never take n timeouts.
+        if let Err(error) = run.ready_all(&fresh).await {
+            progress(format!("{name}: {error}; stopping the new replicas, the old ones keep serving"));
+            for r in fresh {
+                supervisor::forget(&state, &r);
+                r.stop().await;
             }
-            progress(format!("{name}: replica {} ready", replica.index));
+            return Err(RuntimeError::Deploy(format!("{error}; rolled back automatically")));
         }
+        progress(format!(
+            "{name}: replica(s) {} ready",
+            fresh.iter().map(|r| r.index.to_string()).collect::<Vec<_>>().join(", ")
+        ));
         Ok(fresh)
     }
 
@@ -173,6 +172,21 @@ impl Running {
         set: &BTreeMap<String, String>,
         progress: Progress<'_>,
     ) -> Result<(), RuntimeError> {
+        let strategy = self.run_mut(name)?.template.service.deploy.strategy;
+        self.deploy_as(name, version, set, strategy, progress).await
+    }
+
+    /// A deploy with the given strategy: rollbacks replace every replica
+    /// whatever the service's strategy (a canary rollback would leave most
+    /// traffic on the version being rolled back).
+    async fn deploy_as(
+        &mut self,
+        name: &str,
+        version: Option<String>,
+        set: &BTreeMap<String, String>,
+        strategy: Strategy,
+        progress: Progress<'_>,
+    ) -> Result<(), RuntimeError> {
         let run = self.run_mut(name)?;
         if !run.canary.is_empty() {
             return Err(RuntimeError::Deploy(format!(
@@ -182,8 +196,8 @@ impl Running {
         let plan = run.template.service.deploy.clone();
         let old_version = run.replicas.first().and_then(|r| r.version.clone());
         let total = run.replicas.len();
-        progress(format!("{name}: deploying {} ({:?}, {total} replica(s))", label(version.as_ref()), plan.strategy));
-        match plan.strategy {
+        progress(format!("{name}: deploying {} ({strategy:?}, {total} replica(s))", label(version.as_ref())));
+        match strategy {
             Strategy::BlueGreen => {
                 let fresh = self.start_ready(name, total, &version, set, progress).await?;
                 let run = self.run_mut(name)?;
@@ -202,8 +216,22 @@ impl Running {
                                 "{name}: returning the replaced replicas to {}",
                                 label(old_version.as_ref())
                             ));
-                            let _ = Box::pin(self.deploy(name, old_version.clone(), &BTreeMap::new(), progress)).await;
-                            return Err(error);
+                            let back = Box::pin(self.deploy_as(
+                                name,
+                                old_version.clone(),
+                                &BTreeMap::new(),
+                                Strategy::BlueGreen,
+                                progress,
+                            ))
+                            .await;
+                            return Err(match back {
+                                Ok(()) => error,
+                                Err(failed) => RuntimeError::Deploy(format!(
+                                    "{error}; the automatic rollback to {} failed too ({failed}): \
+                                     {replaced} replica(s) run the new version",
+                                    label(old_version.as_ref())
+                                )),
+                            });
                         }
                         Err(error) => return Err(error),
                     };
@@ -220,6 +248,7 @@ impl Running {
                 let fresh = self.start_ready(name, 1, &version, set, progress).await?;
                 let run = self.run_mut(name)?;
                 run.canary = fresh;
+                run.canary_set = set.clone();
                 self.swap(name, weight, Vec::new(), progress).await?;
                 progress(format!(
                     "{name}: canary takes {weight}% of requests; `berth promote {name}` or `berth rollback {name}`"
@@ -237,7 +266,9 @@ impl Running {
             return Err(RuntimeError::Deploy(format!("no canary of `{name}` is waiting")));
         };
         let missing = run.replicas.len().saturating_sub(run.canary.len());
-        let fresh = self.start_ready(name, missing, &version, &BTreeMap::new(), progress).await?;
+        // The rest start as the canary did, with its `--set` settings.
+        let set = std::mem::take(&mut run.canary_set);
+        let fresh = self.start_ready(name, missing, &version, &set, progress).await?;
         let run = self.run_mut(name)?;
         let mut next = std::mem::take(&mut run.canary);
         next.extend(fresh);
@@ -251,6 +282,7 @@ impl Running {
         let run = self.run_mut(name)?;
         if !run.canary.is_empty() {
             let leaving = std::mem::take(&mut run.canary);
+            run.canary_set.clear();
             self.swap(name, 0, leaving, progress).await?;
             progress(format!("{name}: canary rolled back"));
             return Ok(());
@@ -259,6 +291,6 @@ impl Running {
             return Err(RuntimeError::Deploy(format!("`{name}` has no earlier version to return to")));
         };
         progress(format!("{name}: rolling back to {}", label(previous.as_ref())));
-        self.deploy(name, previous, &BTreeMap::new(), progress).await
+        self.deploy_as(name, previous, &BTreeMap::new(), Strategy::BlueGreen, progress).await
     }
 }

@@ -4,11 +4,14 @@
 //! directory next to the spec, so `berth status`, `logs`, `down` and
 //! `deploy` find them.
 
+pub mod control;
+pub mod daemon;
 mod dependency;
 mod deploy;
+pub mod logs;
 pub mod process;
 pub mod programs;
-mod readiness;
+pub mod probe;
 pub mod state;
 mod supervisor;
 
@@ -20,12 +23,12 @@ use std::time::Duration;
 
 use berth_edge::config::Inputs;
 use berth_edge::{Edge, EdgeConfig, EdgeHandle};
-use berth_plan::{EnvValue, Plan, ProbeCheck, ServicePlan};
+use berth_plan::{EnvValue, Plan, ServicePlan};
 
 pub use dependency::wal_spool;
 pub use deploy::{Command as DeployCommand, Progress};
 pub use process::{alive, terminate, terminate_group};
-pub use state::{ReplicaState, StateFile};
+pub use state::{Found, ReplicaState, StateFile};
 use supervisor::{Replica, ReplicaSpec};
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +96,8 @@ struct ServiceRun {
     next_index: u32,
     /// Replicas of a canary deploy, waiting for promote or rollback.
     canary: Vec<Replica>,
+    /// The canary's `--set` settings, which promote gives the rest.
+    canary_set: BTreeMap<String, String>,
     /// The version before the last deploy, for `berth rollback`.
     previous: Option<Option<String>>,
 }
@@ -125,26 +130,35 @@ impl ServiceRun {
             stop_timeout: self.template.stop_timeout,
             version,
             run_as: None,
+            startup: self.template.service.probes.startup.clone(),
+            liveness: self.template.service.probes.liveness.clone(),
         };
         Ok(supervisor::start(spec, state.clone()))
     }
 
-    /// Waits until `replica` passes its readiness check, up to the deploy's health timeout.
-    async fn ready(&self, replica: &Replica) -> Result<(), RuntimeError> {
+    /// Waits until every one of `replicas` passes its readiness check (HTTP,
+    /// TCP or exec), all at once, within one health timeout. Returns the
+    /// first that did not.
+    async fn ready_all(&self, replicas: &[Replica]) -> Result<(), RuntimeError> {
         let Some(probe) = &self.template.service.probes.readiness else { return Ok(()) };
-        let ProbeCheck::Http { path, port } = &probe.check else { return Ok(()) };
-        let Some(p) = replica.ports.get(&port.name) else { return Ok(()) };
         let timeout = self.template.service.deploy.health_timeout.0;
-        if readiness::wait(SocketAddr::from(([127, 0, 0, 1], *p)), path, timeout).await {
-            Ok(())
-        } else {
-            Err(RuntimeError::NotReady {
-                service: replica.service.clone(),
-                replica: replica.index,
-                timeout,
-                log: replica.log.display().to_string(),
-            })
-        }
+        let checks = replicas.iter().map(|replica| async move {
+            let Some(target) = probe::Target::resolve(&probe.check, &replica.ports, &replica.workdir, &replica.env)
+            else {
+                return Ok(());
+            };
+            if probe::wait_until_passing(&target, probe, timeout).await {
+                Ok(())
+            } else {
+                Err(RuntimeError::NotReady {
+                    service: replica.service.clone(),
+                    replica: replica.index,
+                    timeout,
+                    log: replica.log.display().to_string(),
+                })
+            }
+        });
+        futures_util::future::join_all(checks).await.into_iter().collect()
     }
 }
 
@@ -214,6 +228,9 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
     std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
     state::write_plan(&options.state_dir, plan).map_err(io("cannot record the plan in the state directory"))?;
+    // First, so that whoever reads the state while the stack starts knows
+    // its processes have a living supervisor.
+    state.set_supervisor(std::process::id(), &plan.project, plan.environment.clone());
     let mut running = Running {
         services: BTreeMap::new(),
         dependencies: Vec::new(),
@@ -261,7 +278,14 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
             }
         };
         let version = versions.get(&service.name).cloned().flatten();
-        let mut run = ServiceRun { template, replicas: Vec::new(), next_index: 0, canary: Vec::new(), previous: None };
+        let mut run = ServiceRun {
+            template,
+            replicas: Vec::new(),
+            next_index: 0,
+            canary: Vec::new(),
+            canary_set: BTreeMap::new(),
+            previous: None,
+        };
         for _ in 0..service.replicas.initial().max(1) {
             match run.spawn(version.clone(), &BTreeMap::new(), &state) {
                 Ok(r) => run.replicas.push(r),
@@ -275,15 +299,8 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
         running.services.insert(service.name.clone(), run);
     }
     // Traffic only once every replica answers its readiness check.
-    let mut not_ready = None;
-    'wait: for run in running.services.values() {
-        for replica in &run.replicas {
-            if let Err(e) = run.ready(replica).await {
-                not_ready = Some(e);
-                break 'wait;
-            }
-        }
-    }
+    let waits = running.services.values().map(|run| run.ready_all(&run.replicas));
+    let not_ready = futures_util::future::join_all(waits).await.into_iter().find_map(Result::err);
     if let Some(error) = not_ready {
         running.down().await;
         return Err(error);
@@ -294,7 +311,7 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
         running.down().await;
         return Err(e);
     }
-    state.set_supervisor(std::process::id(), &plan.project, plan.environment.clone());
+    state.set_ready();
     Ok(running)
 }
 
@@ -353,6 +370,13 @@ impl Running {
         self.state.set_edge(handle.http, handle.https, handle.admin);
         self.edge = Some(handle);
         Ok(())
+    }
+
+    /// Reopens the edge's access log (SIGHUP, after an external logrotate).
+    pub fn reopen_logs(&self) {
+        if let Some(edge) = &self.edge {
+            edge.reopen_logs();
+        }
     }
 
     /// Stops the edge (in-flight requests finish), then every replica

@@ -1,5 +1,12 @@
 //! The one place berth starts and signals processes. Each replica runs in
 //! its own process group so that a stop reaches everything it spawned.
+//!
+//! Nothing berth starts may outlive `berth up` unnoticed. Each child is
+//! started through util-linux's `setpriv --pdeathsig SIGTERM`, so the
+//! kernel stops it when `berth up` dies, even by `kill -9`; and every
+//! process is recorded with its [`Identity`] (boot and start time), so the
+//! next `berth up` or `berth down` can find and stop what is left without
+//! ever signalling a PID that has since been reused.
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -41,7 +48,14 @@ pub fn spawn(
     };
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
-    let mut cmd = Command::new(&program);
+    let mut cmd = match setpriv() {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "TERM", "--"]).arg(&program);
+            c
+        }
+        None => Command::new(&program),
+    };
     if let Some(user) = run_as {
         cmd.uid(user.uid).gid(user.gid);
     }
@@ -55,6 +69,80 @@ pub fn spawn(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {program}: {e}")))
+}
+
+/// util-linux's `setpriv`, which sets the parent-death signal and then
+/// executes the program (berth forbids the `unsafe` a `pre_exec` needs).
+fn setpriv() -> Option<&'static Path> {
+    static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            ["/usr/bin/setpriv", "/bin/setpriv", "/usr/local/bin/setpriv"]
+                .iter()
+                .map(std::path::PathBuf::from)
+                .find(|p| p.is_file())
+        })
+        .as_deref()
+}
+
+/// Which process a PID named when it was recorded: the same PID is the
+/// same process only within one boot and with the same start time.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub pid: u32,
+    /// Clock ticks after boot at which the process started (`/proc/<pid>/stat`, field 22).
+    pub started: u64,
+    /// `/proc/sys/kernel/random/boot_id`.
+    pub boot: String,
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_owned())
+}
+
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: state is field 3, start time 22.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+impl Identity {
+    /// The running process `pid`, if there is one.
+    pub fn of(pid: u32) -> Option<Self> {
+        Some(Self { pid, started: start_ticks(pid)?, boot: boot_id()? })
+    }
+
+    /// Whether the process recorded is still the one running under its PID.
+    pub fn is_running(&self) -> bool {
+        alive(self.pid) && Self::of(self.pid).is_some_and(|now| now == *self)
+    }
+}
+
+/// Stops the process groups of `leftovers` that are still the processes
+/// recorded: SIGTERM (and SIGCONT, for a stopped one), then SIGKILL after
+/// `grace`. Returns the ones it signalled.
+pub async fn stop_leftovers(leftovers: &[Identity], grace: std::time::Duration) -> Vec<Identity> {
+    let running: Vec<Identity> = leftovers.iter().filter(|i| i.is_running()).cloned().collect();
+    for identity in &running {
+        terminate_group(identity.pid, false);
+        continue_group(identity.pid);
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while running.iter().any(Identity::is_running) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for identity in running.iter().filter(|i| i.is_running()) {
+        terminate_group(identity.pid, true);
+    }
+    running
+}
+
+/// Sends SIGCONT to the process group led by `pid` (a SIGSTOPped process
+/// only acts on SIGTERM once continued).
+pub fn continue_group(pid: u32) {
+    let Ok(pid) = i32::try_from(pid) else { return };
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGCONT);
 }
 
 /// Sends SIGTERM (or SIGKILL) to the process group led by `pid`.
@@ -85,6 +173,41 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn terminate(pid: u32) {
     let Ok(pid) = i32::try_from(pid) else { return };
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+}
+
+/// Runs an exec probe: exit 0 within `timeout` passes. Its own process
+/// group, killed whole when the time is up.
+#[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
+pub async fn run_probe(command: &[String], workdir: &Path, env: &[(String, String)], timeout: std::time::Duration) -> bool {
+    let Some((program, args)) = command.split_first() else { return false };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(workdir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    let Ok(mut child) = cmd.spawn() else { return false };
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => status.success(),
+        _ => {
+            if let Some(pid) = child.id() {
+                terminate_group(pid, true);
+            }
+            let _ = child.wait().await;
+            false
+        }
+    }
+}
+
+/// A program's standard output, when it runs and exits 0 (`--version`).
+#[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
+pub async fn output(command: &[String]) -> Option<String> {
+    let (program, args) = command.split_first()?;
+    let out = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().await.ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs a helper program to completion (initdb, createdb, psql), output to `log`.

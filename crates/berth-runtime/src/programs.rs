@@ -54,6 +54,123 @@ pub fn postgres_server_args(data: &Path, port: u16, sockets: &Path) -> Vec<Strin
     ]
 }
 
+/// The major version a PostgreSQL server program reports (`15`, `9.6`).
+async fn reported_major(program: &Path) -> Option<String> {
+    let text = crate::process::output(&[program.display().to_string(), "--version".to_owned()]).await?;
+    // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    let version = text.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let mut parts = version.split('.');
+    let first = parts.next()?;
+    Some(if first.parse::<u32>().is_ok_and(|m| m < 10) {
+        format!("{first}.{}", parts.next().unwrap_or("0"))
+    } else {
+        first.to_owned()
+    })
+}
+
+/// A PostgreSQL installation of one major version: its programs, and where
+/// its extensions and libraries live (when berth can tell).
+#[derive(Debug, Clone)]
+pub struct PostgresInstall {
+    pub bin: PathBuf,
+    pub major: String,
+    /// The directory of `*.control` files, if found.
+    pub extensions: Option<PathBuf>,
+    /// The directory of server libraries (`*.so`), if found.
+    pub libraries: Option<PathBuf>,
+}
+
+/// The installed PostgreSQL of the spec's major version, never another:
+/// a 15 server started for a spec that says 16 would run, silently, on a
+/// version the other targets do not.
+pub async fn postgres_install(version: &str, dependency: &str) -> Result<PostgresInstall, RuntimeError> {
+    let major = version.split('.').next().unwrap_or(version).to_owned();
+    let mut found = Vec::new();
+    let debian = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+    let mut candidates = vec![debian];
+    candidates.extend(crate::path_dirs());
+    for bin in candidates {
+        let (postgres, initdb) = (bin.join("postgres"), bin.join("initdb"));
+        if !postgres.is_file() || !initdb.is_file() {
+            continue;
+        }
+        match reported_major(&postgres).await {
+            Some(m) if m == major => {
+                let share = [
+                    PathBuf::from(format!("/usr/share/postgresql/{major}/extension")),
+                    bin.join("../share/postgresql/extension"),
+                    bin.join("../share/extension"),
+                ];
+                let libs = [
+                    PathBuf::from(format!("/usr/lib/postgresql/{major}/lib")),
+                    bin.join("../lib/postgresql"),
+                    bin.join("../lib"),
+                ];
+                // A directory counts only if it holds what every install has.
+                let extensions = share.into_iter().find(|d| d.join("plpgsql.control").is_file());
+                let libraries = libs.into_iter().find(|d| d.join("plpgsql.so").is_file());
+                return Ok(PostgresInstall { bin, major, extensions, libraries });
+            }
+            Some(other) => found.push(format!("{other} in {}", bin.display())),
+            None => {}
+        }
+    }
+    found.dedup();
+    let seen = if found.is_empty() { "none found".to_owned() } else { format!("found {}", found.join(", ")) };
+    Err(RuntimeError::Unsupported(format!(
+        "PostgreSQL {major} (dependency `{dependency}`) is not installed ({seen}): install `postgresql-{major}` \
+         (apt-get install postgresql-{major}), or set `dependencies.{dependency}.version` to the installed major"
+    )))
+}
+
+/// The Debian (PGDG) package that provides a PostgreSQL extension.
+pub fn extension_package(extension: &str, major: &str) -> String {
+    match extension {
+        "timescaledb" => format!("timescaledb-2-postgresql-{major}"),
+        "postgis" | "postgis_topology" | "postgis_raster" => format!("postgresql-{major}-postgis-3"),
+        "vector" | "pgvector" => format!("postgresql-{major}-pgvector"),
+        "pg_cron" => format!("postgresql-{major}-cron"),
+        "pg_partman" => format!("postgresql-{major}-partman"),
+        "pgaudit" => format!("postgresql-{major}-pgaudit"),
+        "pg_repack" => format!("postgresql-{major}-repack"),
+        "hypopg" => format!("postgresql-{major}-hypopg"),
+        // contrib (pgcrypto, pg_stat_statements, hstore, citext, ...) ships with the server.
+        _ => format!("postgresql-{major} (or postgresql-{major}-{extension})"),
+    }
+}
+
+impl PostgresInstall {
+    /// Every extension the spec asks for and every preloaded library is
+    /// installed; else the error names the package. Silent where berth
+    /// cannot see the directories (a build in an unusual layout).
+    pub fn check(&self, dependency: &str, extensions: &[String], preload: Option<&str>) -> Result<(), RuntimeError> {
+        if let Some(dir) = &self.extensions {
+            for extension in extensions {
+                if !dir.join(format!("{extension}.control")).is_file() {
+                    return Err(RuntimeError::Unsupported(format!(
+                        "PostgreSQL extension `{extension}` (dependency `{dependency}`) is not installed for PostgreSQL {}: install {}",
+                        self.major,
+                        extension_package(extension, &self.major)
+                    )));
+                }
+            }
+        }
+        if let (Some(dir), Some(preload)) = (&self.libraries, preload) {
+            for library in preload.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+                let name = library.trim_start_matches("$libdir/");
+                if !dir.join(format!("{name}.so")).is_file() {
+                    return Err(RuntimeError::Unsupported(format!(
+                        "`shared_preload_libraries` of `{dependency}` names `{library}`, which PostgreSQL {} does not have (the server would not start): install {}",
+                        self.major,
+                        extension_package(name, &self.major)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A Redis program (`redis-server`, `redis-cli`).
 pub fn redis_program(name: &str) -> Result<PathBuf, RuntimeError> {
     locate(name, &[]).ok_or_else(|| missing(name, "redis-server"))

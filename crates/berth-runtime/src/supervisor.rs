@@ -1,5 +1,6 @@
-//! One task per replica: start it, restart it with backoff when it exits,
-//! stop it gracefully (SIGTERM to its group, SIGKILL after the timeout).
+//! One task per replica: start it, restart it with backoff when it exits
+//! or when its liveness (or startup) probe fails its threshold, stop it
+//! gracefully (SIGTERM to its group, SIGKILL after the timeout).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::process;
+use crate::{probe, process};
 use crate::state::{ReplicaState, Shared};
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,9 @@ pub struct ReplicaSpec {
     pub stop_timeout: Duration,
     pub version: Option<String>,
     pub run_as: Option<process::RunAs>,
+    /// Probes that restart the replica when they fail (startup gates liveness).
+    pub startup: Option<berth_plan::ProbePlan>,
+    pub liveness: Option<berth_plan::ProbePlan>,
 }
 
 #[derive(Debug)]
@@ -33,6 +37,9 @@ pub struct Replica {
     pub index: u32,
     pub version: Option<String>,
     pub ports: BTreeMap<String, u16>,
+    /// Its environment and working directory, for exec probes.
+    pub env: Vec<(String, String)>,
+    pub workdir: PathBuf,
     pub log: PathBuf,
     pub task: JoinHandle<()>,
     /// Stops this replica alone (deploys retire replicas one by one).
@@ -85,6 +92,8 @@ pub fn start(spec: ReplicaSpec, state: Arc<Shared>) -> Replica {
         index: spec.index,
         version: spec.version.clone(),
         ports: spec.ports.clone(),
+        env: environment(&spec),
+        workdir: spec.workdir.clone(),
         log: spec.log.clone(),
         task: tokio::spawn(run(spec, state, stop_rx)),
         stop,
@@ -94,6 +103,12 @@ pub fn start(spec: ReplicaSpec, state: Arc<Shared>) -> Replica {
 async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let env = environment(&spec);
     let argv = command(&spec, &env);
+    let target = |plan: &Option<berth_plan::ProbePlan>| {
+        plan.as_ref().and_then(|p| {
+            probe::Target::resolve(&p.check, &spec.ports, &spec.workdir, &env).map(|t| (t, p.clone()))
+        })
+    };
+    let (startup, liveness) = (target(&spec.startup), target(&spec.liveness));
     let mut restarts = 0u32;
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -119,6 +134,7 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
             restarts,
             log: spec.log.clone(),
             version: spec.version.clone(),
+            identity: pid.and_then(process::Identity::of),
         });
         tokio::select! {
             status = child.wait() => {
@@ -133,17 +149,32 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
-            _ = stop.changed() => {
-                if let Some(pid) = pid {
-                    process::terminate_group(pid, false);
-                    if tokio::time::timeout(spec.stop_timeout, child.wait()).await.is_err() {
-                        process::terminate_group(pid, true);
-                        let _ = child.wait().await;
-                    }
+            why = probe::until_unhealthy(startup.clone(), liveness.clone()) => {
+                append(&spec.log, &format!("berth: {why}; restarting the replica\n"));
+                stop_child(&mut child, pid, spec.stop_timeout).await;
+                restarts += 1;
+                if wait_or_stop(&mut stop, backoff).await {
+                    return;
                 }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            _ = stop.changed() => {
+                stop_child(&mut child, pid, spec.stop_timeout).await;
                 return;
             }
         }
+    }
+}
+
+/// SIGTERM to the replica's group (with SIGCONT, so a stopped process can
+/// act on it), SIGKILL after `timeout`.
+async fn stop_child(child: &mut tokio::process::Child, pid: Option<u32>, timeout: Duration) {
+    let Some(pid) = pid else { return };
+    process::terminate_group(pid, false);
+    process::continue_group(pid);
+    if tokio::time::timeout(timeout, child.wait()).await.is_err() {
+        process::terminate_group(pid, true);
+        let _ = child.wait().await;
     }
 }
 

@@ -57,7 +57,7 @@ fn detach(args: &crate::cli::UpArgs) -> anyhow::Result<Outcome> {
     let pid = child.id();
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     while std::time::Instant::now() < deadline {
-        if let Some(s) = StateFile::read(&state.join("state.json")).filter(|s| s.supervisor == pid) {
+        if let Some(s) = StateFile::read(&state.join("state.json")).filter(|s| s.supervisor == pid && s.ready) {
             let mut out =
                 format!("{} is running in the background (pid {pid}); log: {}\n", s.project, log_path.display());
             if let Some(https) = s.edge_https {
@@ -101,12 +101,21 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
     // Absolute: replicas and servers run in other working directories.
     let state = std::path::absolute(state_dir(&args.file, args.env.as_deref()))
         .context("cannot resolve the state directory")?;
-    if let Some(existing) = StateFile::read(&state.join("state.json")).filter(|s| berth_runtime::alive(s.supervisor)) {
-        bail!(
+    match berth_runtime::state::inspect(&state) {
+        berth_runtime::Found::Running(existing) => bail!(
             "{} is already running (berth up, pid {}); stop it with `berth down`",
             existing.project,
             existing.supervisor
-        );
+        ),
+        berth_runtime::Found::Orphaned { state: dead, leftovers } if !leftovers.is_empty() => {
+            output::stderr(&format!(
+                "berth up (pid {}) died and left {} processes running; stopping them first\n",
+                dead.supervisor,
+                leftovers.len()
+            ));
+            runtime()?.block_on(berth_runtime::state::reap(&state, LEFTOVER_GRACE));
+        }
+        berth_runtime::Found::Orphaned { .. } | berth_runtime::Found::Nothing => {}
     }
     let spec_dir = args.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
     let spec_dir = spec_dir.canonicalize().unwrap_or(spec_dir);
@@ -124,10 +133,6 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
                 }
             })
         });
-        let control = state.join("control.sock");
-        let _ = std::fs::remove_file(&control);
-        let listener = tokio::net::UnixListener::bind(&control)
-            .with_context(|| format!("cannot listen on {}", control.display()))?;
         let replicas: u32 = plan.services.iter().map(|s| s.replicas.initial().max(1)).sum();
         let mut lines = format!("{}: {} services, {replicas} replicas ready\n", plan.project, plan.services.len());
         if let Some(https) = running.edge_https {
@@ -138,26 +143,7 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
         }
         lines.push_str("press Ctrl-C to stop\n");
         let _ = output::stdout(&lines);
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot watch SIGTERM")?;
-        let running = std::sync::Arc::new(tokio::sync::Mutex::new(Some(running)));
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = terminate.recv() => break,
-                accepted = listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        tokio::spawn(serve_control(stream, running.clone()));
-                    }
-                }
-            }
-        }
-        // A closed stdout must not cut the graceful stop short.
-        let _ = output::stdout("stopping: draining the edge, then the replicas\n");
-        let _ = std::fs::remove_file(&control);
-        if let Some(running) = running.lock().await.take() {
-            running.down().await;
-        }
+        berth_runtime::daemon::serve(running, &state).await?;
         // PostgreSQL archives its last segment as it stops; ship that too.
         if let Some(task) = shipping {
             task.abort();
@@ -180,21 +166,38 @@ async fn ship_wal(shippers: &[(String, PathBuf, berth_backup::Destination)]) {
     }
 }
 
+/// How long processes a dead `berth up` left get to stop before SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
+
 pub fn down(args: &StackArgs) -> anyhow::Result<Outcome> {
-    let path = state_dir(&args.file, args.env.as_deref()).join("state.json");
-    let Some(state) = StateFile::read(&path) else {
-        output::stdout("nothing is running\n")?;
-        return Ok(Outcome::Ok);
+    let dir = state_dir(&args.file, args.env.as_deref());
+    let state = match berth_runtime::state::inspect(&dir) {
+        berth_runtime::Found::Nothing => {
+            output::stdout("nothing is running\n")?;
+            return Ok(Outcome::Ok);
+        }
+        berth_runtime::Found::Orphaned { state, leftovers } => {
+            let stopped = runtime()?.block_on(berth_runtime::state::reap(&dir, LEFTOVER_GRACE));
+            if leftovers.is_empty() {
+                output::stdout("nothing is running (removed a stale state file)\n")?;
+            } else {
+                output::stdout(&format!(
+                    "{}: berth up (pid {}) had died; stopped the {} processes it left: {}\n",
+                    state.project,
+                    state.supervisor,
+                    stopped.len(),
+                    stopped.iter().map(|i| i.pid.to_string()).collect::<Vec<_>>().join(", ")
+                ))?;
+            }
+            return Ok(Outcome::Ok);
+        }
+        berth_runtime::Found::Running(state) => state,
     };
-    if !berth_runtime::alive(state.supervisor) {
-        let _ = std::fs::remove_file(&path);
-        output::stdout("nothing is running (removed a stale state file)\n")?;
-        return Ok(Outcome::Ok);
-    }
-    // The supervisor is the leader of no group of its own: signal it alone.
+    // Verified just now as the same process; it is the leader of no group of
+    // its own: signal it alone.
     berth_runtime::terminate(state.supervisor);
     for _ in 0..600 {
-        if !berth_runtime::alive(state.supervisor) {
+        if !state.supervisor_running() {
             output::stdout(&format!("{} stopped\n", state.project))?;
             return Ok(Outcome::Ok);
         }
@@ -210,6 +213,20 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
         output::stdout("nothing is running\n")?;
         return Ok(Outcome::Findings);
     };
+    if !state.supervisor_running() {
+        let leftovers = state.leftovers();
+        output::stdout(&format!(
+            "{}: berth up (pid {}) is not running{}\n",
+            state.project,
+            state.supervisor,
+            if leftovers.is_empty() {
+                String::new()
+            } else {
+                format!("; it left {} processes running: `berth down` stops them", leftovers.len())
+            }
+        ))?;
+        return Ok(Outcome::Findings);
+    }
     let plan = load(&stack.file, stack.env.as_deref(), false)?;
     let rows = runtime()?.block_on(probe(&state, plan.as_ref()));
     match args.output {
@@ -239,44 +256,37 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
             output::stdout(&out)?;
         }
     }
-    let healthy = rows.iter().all(|r| r["health"] == "ready");
+    let healthy = rows.iter().all(|r| r["health"] == "ready" || r["health"] == "running");
     Ok(if healthy { Outcome::Ok } else { Outcome::Findings })
 }
 
-/// One row per replica, with a live readiness check.
+/// One row per replica, with a live readiness check: HTTP and TCP probes
+/// run here by the rule `berth up` and the edge use; a replica with no
+/// readiness probe, or an exec probe (it needs the replica's environment,
+/// which holds secrets and is not written down), counts as running.
 async fn probe(state: &StateFile, plan: Option<&berth_plan::Plan>) -> Vec<serde_json::Value> {
-    use http_body_util::Empty;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
+    use berth_runtime::probe::{Target, check};
     let mut rows = Vec::new();
     for r in &state.replicas {
         let service = plan.and_then(|p| p.services.iter().find(|s| s.name == r.service));
-        let readiness = service.and_then(|s| s.probes.readiness.as_ref()).and_then(|p| match &p.check {
-            berth_plan::ProbeCheck::Http { path, port } => Some((path.clone(), port.name.clone())),
-            _ => None,
-        });
-        let port =
-            readiness.as_ref().and_then(|(_, name)| r.ports.get(name)).or_else(|| r.ports.values().next()).copied();
-        let alive = r.pid.is_some_and(berth_runtime::alive);
-        let (health, version) = match (alive, &readiness, port) {
-            (false, _, _) => ("down".to_owned(), None),
-            (true, Some((path, _)), Some(port)) => {
-                let req = hyper::Request::get(format!("http://127.0.0.1:{port}{path}")).body(Empty::new());
-                match req {
-                    Ok(req) => match tokio::time::timeout(Duration::from_secs(2), client.request(req)).await {
-                        Ok(Ok(resp)) => {
-                            let version =
-                                resp.headers().get("x-version").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                            (if resp.status().is_success() { "ready" } else { "not ready" }.to_owned(), version)
-                        }
-                        _ => ("not ready".to_owned(), None),
-                    },
-                    Err(_) => ("unknown".to_owned(), None),
-                }
-            }
-            (true, _, _) => ("running".to_owned(), None),
+        let readiness = service.and_then(|s| s.probes.readiness.as_ref());
+        let target = readiness
+            .filter(|p| !matches!(p.check, berth_plan::ProbeCheck::Exec { .. }))
+            .and_then(|p| Target::resolve(&p.check, &r.ports, Path::new("."), &[]));
+        let port = match &target {
+            Some(Target::Http { addr, .. } | Target::Tcp { addr }) => Some(addr.port()),
+            _ => r.ports.values().next().copied(),
         };
-        rows.push(serde_json::json!({ "service": r.service, "replica": r.replica, "pid": r.pid, "port": port, "health": health, "restarts": r.restarts, "version": version, "log": r.log }));
+        let alive = r.identity.as_ref().map_or_else(|| r.pid.is_some_and(berth_runtime::alive), |i| i.is_running());
+        let (health, version) = match (alive, &target, readiness) {
+            (false, _, _) => ("down", None),
+            (true, Some(target), Some(plan)) => {
+                let outcome = check(target, plan.timeout.0.max(Duration::from_secs(2))).await;
+                (if outcome.passed { "ready" } else { "not ready" }, outcome.version)
+            }
+            (true, _, _) => ("running", None),
+        };
+        rows.push(serde_json::json!({ "service": r.service, "replica": r.replica, "pid": r.pid, "port": port, "health": health, "restarts": r.restarts, "version": version.or_else(|| r.version.clone()), "log": r.log }));
     }
     rows
 }
@@ -318,80 +328,29 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-/// One control connection: a JSON command in, progress lines and a final
-/// JSON result out. Commands run one at a time (the lock).
-async fn serve_control(
-    stream: tokio::net::UnixStream,
-    running: std::sync::Arc<tokio::sync::Mutex<Option<berth_runtime::Running>>>,
-) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    if tokio::io::BufReader::new(read).read_line(&mut line).await.is_err() {
-        return;
-    }
-    let command: berth_runtime::DeployCommand = match serde_json::from_str(&line) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = write
-                .write_all(format!("{}\n", serde_json::json!({ "error": format!("bad command: {e}") })).as_bytes())
-                .await;
-            return;
-        }
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let forward = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            if write.write_all(line.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-    });
-    let result = {
-        let mut guard = running.lock().await;
-        match guard.as_mut() {
-            Some(running) => {
-                let progress_tx = tx.clone();
-                let mut progress = move |line: String| {
-                    let _ = progress_tx.send(format!("{}\n", serde_json::json!({ "progress": line })));
-                };
-                running.execute(command, &mut progress).await.map_err(|e| e.to_string())
-            }
-            None => Err("the stack is stopping".to_owned()),
-        }
-    };
-    let last = match result {
-        Ok(()) => serde_json::json!({ "ok": true }),
-        Err(e) => serde_json::json!({ "error": e }),
-    };
-    let _ = tx.send(format!("{last}\n"));
-    drop(tx);
-    let _ = forward.await;
-}
-
 /// Sends a command to `berth up` and prints its progress.
 pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCommand) -> anyhow::Result<Outcome> {
-    use std::io::{BufRead, Write};
-    let socket = state_dir(file, env).join("control.sock");
-    let mut stream = std::os::unix::net::UnixStream::connect(&socket)
-        .with_context(|| format!("nothing is running (no {}); start it with `berth up`", socket.display()))?;
-    stream.write_all(format!("{}\n", serde_json::to_string(&command)?).as_bytes())?;
+    use berth_runtime::control::{ControlError, send};
+    let socket = berth_runtime::daemon::control_socket(&state_dir(file, env));
     let mut steps = crate::progress::Steps::new();
-    for line in std::io::BufReader::new(stream).lines() {
-        let value: serde_json::Value = serde_json::from_str(&line?).unwrap_or_default();
-        if let Some(p) = value["progress"].as_str() {
-            steps.step(p)?;
-        } else if value["ok"] == true {
+    let result = send(&socket, &command, |line| {
+        let _ = steps.step(line);
+    });
+    match result {
+        Ok(()) => {
             steps.finish(true);
-            return Ok(Outcome::Ok);
-        } else if let Some(e) = value["error"].as_str() {
+            Ok(Outcome::Ok)
+        }
+        Err(ControlError::Failed(error)) => {
             steps.finish(false);
-            output::stderr(&format!("error: {e}\n"));
-            return Ok(Outcome::Findings);
+            output::stderr(&format!("error: {error}\n"));
+            Ok(Outcome::Findings)
+        }
+        Err(other) => {
+            steps.finish(false);
+            Err(other.into())
         }
     }
-    steps.finish(false);
-    bail!("berth up closed the connection without an answer")
 }
 
 pub fn deploy(args: &crate::cli::DeployArgs) -> anyhow::Result<Outcome> {

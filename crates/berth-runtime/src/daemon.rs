@@ -1,0 +1,102 @@
+//! `berth up` after the stack is ready, until it is told to stop: the
+//! control socket (deploys, one at a time), signals (SIGINT/SIGTERM stop,
+//! SIGHUP reopens the access log), and log rotation. Then the graceful
+//! stop: drain the edge, stop replicas, then servers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Mutex;
+
+use crate::control::{Command, Reply};
+use crate::{Running, RuntimeError, io, logs};
+
+/// The control socket of the stack in `state_dir`.
+pub fn control_socket(state_dir: &Path) -> PathBuf {
+    state_dir.join("control.sock")
+}
+
+/// Serves the control socket and signals until SIGINT or SIGTERM, then
+/// stops the stack.
+pub async fn serve(running: Running, state_dir: &Path) -> Result<(), RuntimeError> {
+    let socket = control_socket(state_dir);
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket).map_err(io(format!("cannot listen on {}", socket.display())))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(io("cannot watch SIGTERM"))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(io("cannot watch SIGINT"))?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(io("cannot watch SIGHUP"))?;
+    let logs_dir = state_dir.join("logs");
+    let mut rotation = tokio::time::interval(logs::CHECK_EVERY);
+    let running = Arc::new(Mutex::new(Some(running)));
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => {
+                if let Some(r) = running.lock().await.as_ref() {
+                    r.reopen_logs();
+                }
+            }
+            _ = rotation.tick() => {
+                let dir = logs_dir.clone();
+                let _ = tokio::task::spawn_blocking(move || logs::rotate(&dir, logs::MAX_BYTES, logs::KEEP)).await;
+            }
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(serve_control(stream, running.clone()));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&socket);
+    if let Some(running) = running.lock().await.take() {
+        running.down().await;
+    }
+    Ok(())
+}
+
+/// One control connection: a command in, progress and a final reply out.
+/// Commands run one at a time (the lock).
+async fn serve_control(stream: tokio::net::UnixStream, running: Arc<Mutex<Option<Running>>>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    if tokio::io::BufReader::new(read).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let command: Command = match serde_json::from_str(&line) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = write.write_all(Reply::Failed { error: format!("bad command: {e}") }.to_line().as_bytes()).await;
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Reply>();
+    let forward = tokio::spawn(async move {
+        while let Some(reply) = rx.recv().await {
+            if write.write_all(reply.to_line().as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = {
+        let mut guard = running.lock().await;
+        match guard.as_mut() {
+            Some(running) => {
+                let progress_tx = tx.clone();
+                let mut progress = move |line: String| {
+                    let _ = progress_tx.send(Reply::Progress { line });
+                };
+                running.execute(command, &mut progress).await.map_err(|e| e.to_string())
+            }
+            None => Err("the stack is stopping".to_owned()),
+        }
+    };
+    let _ = tx.send(match result {
+        Ok(()) => Reply::Done,
+        Err(error) => Reply::Failed { error },
+    });
+    drop(tx);
+    let _ = forward.await;
+}
