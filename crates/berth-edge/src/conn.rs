@@ -320,9 +320,8 @@ mod tests {
         registry.register(&idle);
         assert!(registry.evict_one());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap_or_else(|_| panic!());
-        let notified = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_millis(100), idle.evicted()).await.is_ok()
-        });
+        let notified =
+            runtime.block_on(async { tokio::time::timeout(Duration::from_millis(100), idle.evicted()).await.is_ok() });
         assert!(notified, "the idle connection was told to go");
         drop(idle);
         assert!(!registry.evict_one(), "closed connections are not candidates");

@@ -27,6 +27,7 @@ pub mod server;
 pub mod status;
 pub mod tls;
 pub mod upstream;
+pub mod websocket;
 
 pub use config::{EdgeConfig, RouteConfig};
 pub use server::{Edge, EdgeHandle};

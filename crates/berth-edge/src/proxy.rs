@@ -33,7 +33,6 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -67,6 +66,8 @@ pub struct State {
     pub connection_slots: Arc<Semaphore>,
     /// The open client connections, for eviction when slots run out.
     pub connections: crate::conn::Registry,
+    /// True once the edge is stopping (WebSockets close with 1001).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl State {
@@ -210,11 +211,11 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr,
     if let Some(log) = &state.access_log
         && log
             .try_send(format!(
-            "{{\"client\":\"{client}\",\"method\":{},\"path\":{},\"status\":{status},\"route\":{},\"ms\":{:.3}}}\n",
-            serde_quote(method.as_str()),
-            serde_quote(&raw_path),
-            route.map_or("null".to_owned(), |r| serde_quote(&state.config.routes[r].path)),
-            start.elapsed().as_secs_f64() * 1e3
+                "{{\"client\":\"{client}\",\"method\":{},\"path\":{},\"status\":{status},\"route\":{},\"ms\":{:.3}}}\n",
+                serde_quote(method.as_str()),
+                serde_quote(&raw_path),
+                route.map_or("null".to_owned(), |r| serde_quote(&state.config.routes[r].path)),
+                start.elapsed().as_secs_f64() * 1e3
             ))
             .is_err()
     {
@@ -439,11 +440,22 @@ async fn forward(
                         return answer(StatusCode::BAD_GATEWAY, "the service switched protocols unasked");
                     };
                     let upstream = hyper::upgrade::on(&mut response);
+                    // Closing when the backend is retired or the edge stops.
+                    let mut closing = lease.0.tunnels_closing();
+                    let mut shutdown = state.shutdown.clone();
+                    let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = closing.wait_for(|c| *c) => {}
+                            _ = shutdown.wait_for(|s| *s) => {}
+                        }
+                        let _ = close_tx.send(true);
+                    });
                     // The lease lives as long as the tunnel, so draining sees it.
                     tokio::spawn(async move {
                         let _lease = lease;
                         if let (Ok(down), Ok(up)) = (downstream.await, upstream.await) {
-                            let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(down), &mut TokioIo::new(up)).await;
+                            crate::websocket::tunnel(down, up, close_rx).await;
                         }
                     });
                 } else {

@@ -214,6 +214,7 @@ impl Edge {
             in_flight: tokio::sync::Semaphore::new(limits::MAX_IN_FLIGHT),
             connection_slots: Arc::new(tokio::sync::Semaphore::new(limits::connection_cap(open_files))),
             connections: crate::conn::Registry::default(),
+            shutdown: stop_rx.clone(),
         });
         tasks.spawn(sample_rates(state.clone(), stop_rx.clone()));
         tasks.spawn(accept(http, state.clone(), None, stop_rx.clone()));

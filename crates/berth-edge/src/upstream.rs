@@ -26,6 +26,9 @@ pub struct Backend {
     pub requests: AtomicU64,
     /// Answers with a 5xx status or no answer at all.
     pub errors: AtomicU64,
+    /// Turned true when the WebSockets through this backend must close
+    /// (a deploy retired it and its drain time is over).
+    tunnels_closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Backend {
@@ -39,7 +42,18 @@ impl Backend {
             version: Mutex::new(None),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            tunnels_closing: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// Tells every WebSocket through this backend to close (1001).
+    pub fn close_tunnels(&self) {
+        self.tunnels_closing.send_replace(true);
+    }
+
+    /// For a new tunnel: turns true when it must close.
+    pub fn tunnels_closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.tunnels_closing.subscribe()
     }
 
     pub fn version(&self) -> Option<String> {

@@ -279,6 +279,43 @@ async fn a_backend_swap_moves_traffic_at_once_and_a_canary_gets_its_share() {
     }
 }
 
+#[tokio::test]
+async fn websockets_get_going_away_when_their_backend_retires_or_the_edge_stops() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let setup = start().await;
+    let connect = || async {
+        let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;
+        let (mut ws, _) = tokio_tungstenite::client_async("wss://localhost/ws", stream).await.unwrap();
+        ws.send(Message::text("before")).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap().into_text().unwrap().as_str(), "before");
+        ws
+    };
+    let close_code = |msg: Option<Result<Message, _>>| match msg {
+        Some(Ok(Message::Close(Some(frame)))) => Some(frame.code),
+        other => panic!("expected a Close frame, got {other:?}"),
+    };
+    // A deploy retires both replicas and, after its drain, closes their tunnels.
+    let mut ws = connect().await;
+    let (c, task_c) = replica("c").await;
+    let retired = setup.edge.set_backends("web", 8080, &[c], &[], 0);
+    for b in &retired {
+        b.close_tunnels();
+    }
+    let msg = tokio::time::timeout(Duration::from_secs(3), ws.next()).await.unwrap();
+    assert_eq!(close_code(msg), Some(CloseCode::Away));
+    // The edge stopping does the same.
+    let mut ws = connect().await;
+    let edge = setup.edge;
+    let stopping = tokio::spawn(edge.shutdown(Duration::from_secs(2)));
+    let msg = tokio::time::timeout(Duration::from_secs(3), ws.next()).await.unwrap();
+    assert_eq!(close_code(msg), Some(CloseCode::Away));
+    let _ = stopping.await;
+    for t in setup.replicas.into_iter().chain([task_c]) {
+        t.abort();
+    }
+}
+
 /// Sends `chunks` as a chunked (length-less) POST body.
 async fn post_chunked(setup: &Setup, path: &str, chunks: Vec<Vec<u8>>) -> Reply {
     let stream = tls_stream(setup.edge.https.unwrap(), &setup.cert).await;

@@ -157,6 +157,14 @@ impl Running {
         while retired.iter().any(|b| b.in_flight() > 0) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // WebSockets still open get a Close frame (1001) before their
+        // replica stops, rather than a cut connection.
+        for backend in &retired {
+            backend.close_tunnels();
+        }
+        if retired.iter().any(|b| b.in_flight() > 0) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         for replica in leaving {
             supervisor::forget(&self.state, &replica);
             progress(format!("{name}: stopping replica {}", replica.index));
