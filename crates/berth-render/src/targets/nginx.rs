@@ -84,6 +84,20 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         idle = secs(t.idle.as_secs()),
         body = size(edge.body_limit.0),
     );
+    if !edge.trusted_proxies.is_empty() {
+        // As berth's edge: only a trusted proxy's X-Forwarded-For names the
+        // client (the nearest untrusted hop), and only its chain is passed on.
+        c.push_str("\n    # Proxies in front of the edge; their X-Forwarded-For names the client.\n");
+        for entry in &edge.trusted_proxies {
+            let _ = writeln!(c, "    set_real_ip_from {entry};");
+        }
+        c.push_str("    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n");
+        c.push_str("    geo $realip_remote_addr $berth_peer_trusted {\n        default 0;\n");
+        for entry in &edge.trusted_proxies {
+            let _ = writeln!(c, "        {entry} 1;");
+        }
+        c.push_str("    }\n    map \"$berth_peer_trusted:$http_x_forwarded_for\" $berth_forwarded_for {\n        \"~^1:(?<chain>.+)$\" \"$chain, $realip_remote_addr\";\n        default $realip_remote_addr;\n    }\n");
+    }
     if edge.gzip {
         c.push_str("\n    gzip on;\n    gzip_comp_level 5;\n    gzip_min_length 1024;\n    gzip_proxied any;\n    gzip_vary on;\n    gzip_types text/plain text/css text/xml application/json application/javascript application/xml image/svg+xml;\n");
     }
@@ -251,7 +265,17 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
     } else {
         c.push_str("            proxy_set_header Connection \"\";\n");
     }
-    c.push_str("            proxy_set_header Host $host;\n            proxy_set_header X-Real-IP $remote_addr;\n            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n            proxy_set_header X-Forwarded-Proto $scheme;\n            proxy_set_header X-Request-ID $request_id;\n");
+    // The client's own X-Forwarded-For is replaced, never appended to: only
+    // a trusted proxy's is believed (see `trusted_proxies` above).
+    let forwarded_for = if plan.edge.as_ref().is_some_and(|e| !e.trusted_proxies.is_empty()) {
+        "$berth_forwarded_for"
+    } else {
+        "$remote_addr"
+    };
+    let _ = write!(
+        c,
+        "            proxy_set_header Host $host;\n            proxy_set_header X-Real-IP $remote_addr;\n            proxy_set_header X-Forwarded-For {forwarded_for};\n            proxy_set_header X-Forwarded-Proto $scheme;\n            proxy_set_header X-Request-ID $request_id;\n"
+    );
     let edge = plan.edge.as_ref();
     let connect = edge.map_or(5, |e| e.timeouts.connect.as_secs());
     let send = edge.map_or(60, |e| e.timeouts.send.as_secs());
