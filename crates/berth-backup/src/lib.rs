@@ -4,8 +4,12 @@
 //!   writes its data, then its [`Manifest`]: a backup without a manifest is
 //!   incomplete, whatever files it has.
 //! - [`verify`] restores a backup into a scratch server, checks every
-//!   checksum and compares what it holds with the manifest, then records a
-//!   [`Verification`] next to it.
+//!   checksum and compares what it holds with the manifest (for physical
+//!   backups, also that the WAL archive has no hole after it), then
+//!   records a [`Verification`] next to it. With a signing key, manifests
+//!   are signed at backup and refused unsigned or altered at verification
+//!   and restore; without one, verification proves a backup consistent
+//!   and restorable, not who wrote it.
 //! - [`restore`] does the same into a scratch database on the target
 //!   server (for PostgreSQL, to any moment the WAL archive covers), and
 //!   [`swap`] puts it in place of the live one.
@@ -53,6 +57,10 @@ pub struct Context<'a> {
     pub work_dir: PathBuf,
     /// Parallel jobs for dumps, restores and compression.
     pub jobs: usize,
+    /// The backup policy's signing key: manifests are signed with it, and
+    /// verification and restores refuse one it did not sign. `None`: no
+    /// signature is made or asked for.
+    pub signing_key: Option<Vec<u8>>,
     pub progress: &'a dyn Progress,
 }
 
@@ -62,6 +70,7 @@ impl std::fmt::Debug for Context<'_> {
             .field("source", &self.source)
             .field("destination", &self.destination.display())
             .field("work_dir", &self.work_dir)
+            .field("signs", &self.signing_key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -107,7 +116,7 @@ pub async fn backup(ctx: &Context<'_>, method: Method) -> Result<Manifest, Backu
             Err(BackupError::Usage("PostgreSQL backups are `logical` or `physical`".to_owned()))
         }
     };
-    let manifest = match taken {
+    let mut manifest = match taken {
         Ok(m) => m,
         Err(e) => {
             // Nothing without a manifest counts, but do not leave the debris.
@@ -115,6 +124,9 @@ pub async fn backup(ctx: &Context<'_>, method: Method) -> Result<Manifest, Backu
             return Err(e);
         }
     };
+    if let Some(key) = &ctx.signing_key {
+        manifest.sign(key);
+    }
     ctx.progress.step("write the manifest", None);
     let rel = backup_dir(&manifest.dependency, &manifest.id);
     ctx.destination.put_bytes(&format!("{rel}/{}", manifest::MANIFEST), manifest.to_json()).await?;
@@ -203,6 +215,18 @@ pub async fn list(destination: &Destination, dependency: &str) -> Result<Vec<Lis
     Ok(out)
 }
 
+/// Refuses a manifest the policy's signing key did not sign: checksums
+/// only prove the files are the ones the manifest lists, and whoever can
+/// rewrite the files can rewrite the manifest too.
+fn authenticate(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), BackupError> {
+    match &ctx.signing_key {
+        Some(key) => manifest
+            .check_signature(key)
+            .map_err(|problem| BackupError::Verify { id: manifest.id.clone(), problems: vec![problem] }),
+        None => Ok(()),
+    }
+}
+
 /// The manifest of backup `id`, or of the newest complete backup.
 async fn pick(ctx: &Context<'_>, id: Option<&str>) -> Result<Manifest, BackupError> {
     let all = list(&ctx.destination, &ctx.source.dependency).await?;
@@ -247,11 +271,14 @@ impl Drop for WorkDir {
 }
 
 /// Restores backup `id` (or the newest) into a scratch server, checks
-/// every checksum and compares the copy with the manifest. On success the
+/// every checksum and compares the copy with the manifest; a physical
+/// backup must also have every archived WAL segment after it, and with a
+/// signing key the manifest must carry its signature. On success the
 /// verification is recorded next to the backup.
 pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification, BackupError> {
     let started = Instant::now();
     let manifest = pick(ctx, id).await?;
+    authenticate(ctx, &manifest)?;
     let work = WorkDir::new(ctx, &format!("verify-{}", manifest.id))?;
     let (restored_into, counts) = match manifest.method {
         Method::Logical => {
@@ -268,17 +295,35 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
             (into, result?)
         }
         Method::Physical => {
+            // A hole in the archive after the backup stops every recovery
+            // to a later moment, while the backup itself still restores.
+            ctx.progress.step("check the WAL archive", None);
+            let archived: Vec<String> = wal::archived(&ctx.destination, &manifest.dependency)
+                .await?
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            let gaps = wal::backup_gaps(&manifest, &archived);
+            if !gaps.is_empty() {
+                return Err(BackupError::Verify {
+                    id: manifest.id.clone(),
+                    problems: gaps.iter().map(wal::Gap::describe).collect(),
+                });
+            }
             let scratch = physical::restore_instance(ctx, &manifest, None, &work.0.join("pg")).await?;
             let counts = logical::count(&scratch.source(&manifest.dependency, &ctx.source.database)).await;
-            let into =
-                format!("a scratch PostgreSQL on 127.0.0.1:{} (crash recovery of the base backup)", scratch.port);
+            let into = format!(
+                "a scratch PostgreSQL on 127.0.0.1:{} (archive recovery of the base backup to its consistent point)",
+                scratch.port
+            );
             scratch.stop().await;
             (into, counts?)
         }
         Method::Snapshot => redis::verify(ctx, &manifest, &work.0).await?,
     };
     // A physical backup has no counts of its own: its proof is the
-    // checksums, pg_verifybackup and a clean recovery above.
+    // checksums, pg_verifybackup, an unbroken WAL archive and a clean
+    // recovery above.
     let problems = match manifest.method {
         Method::Physical => Vec::new(),
         _ => catalog::compare(&manifest.counts, &counts, what(&manifest)),
@@ -338,12 +383,14 @@ pub struct Restored {
 }
 
 /// Restores into a new scratch database on `target`'s server and verifies
-/// it. Nothing live is touched; [`swap`] does that.
+/// it (a manifest the signing key did not sign is refused first). Nothing
+/// live is touched; [`swap`] does that.
 pub async fn restore(ctx: &Context<'_>, request: &RestoreRequest, target: &Source) -> Result<Restored, BackupError> {
     let manifest = match request.to_time {
         Some(t) => base_before(ctx, t).await?,
         None => pick(ctx, request.id.as_deref()).await?,
     };
+    authenticate(ctx, &manifest)?;
     if manifest.kind == "redis" {
         let counts = redis::restore(ctx, &manifest).await?;
         return Ok(Restored { database: ctx.source.database.clone(), backup: manifest, counts, to_time: None });

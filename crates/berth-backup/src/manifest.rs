@@ -1,11 +1,17 @@
 //! The manifest of a backup, written after all its data so that a backup
 //! without one is known to be incomplete, and the verification record a
 //! successful scratch restore adds next to it.
+//!
+//! A manifest's checksums prove a backup's files are the ones it lists, but
+//! whoever can write the destination can rewrite both. With the spec's
+//! `signing_key`, berth signs the manifest (HMAC-SHA256 over
+//! [`Manifest::canonical`]) and refuses one the key did not sign.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 
+use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -65,6 +71,21 @@ pub struct WalRange {
     /// recover past the end of this backup.
     pub start_segment: String,
     pub end_segment: String,
+    /// The server's `wal_segment_size` in bytes, which WAL file names are
+    /// counted in. Absent from manifests written before berth recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_size: Option<u64>,
+}
+
+impl WalRange {
+    /// The segment size to read WAL file names with: the recorded one when
+    /// PostgreSQL could have used it (a power of two from 1 MiB to 1 GiB),
+    /// else its default, 16 MiB.
+    pub fn segment_bytes(&self) -> u64 {
+        self.segment_size
+            .filter(|s| s.is_power_of_two() && ((1 << 20)..=(1 << 30)).contains(s))
+            .unwrap_or(crate::wal::DEFAULT_SEGMENT_SIZE)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,6 +112,19 @@ pub struct Manifest {
     /// database (`db0`) for Redis, as of the backup's snapshot.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counts: BTreeMap<String, u64>,
+    /// HMAC-SHA256 of [`Manifest::canonical`] under the spec's signing
+    /// key, lowercase hex; absent when the policy names no key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The MAC of `bytes` under `key` (HMAC takes keys of any length).
+fn mac(key: &[u8], bytes: &[u8]) -> Option<HmacSha256> {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).ok()?;
+    Mac::update(&mut m, bytes);
+    Some(m)
 }
 
 /// What a backup method found; the rest of its manifest follows from the
@@ -123,6 +157,42 @@ impl Manifest {
             size: taken.files.iter().map(|f| f.size).sum(),
             files: taken.files,
             counts: taken.counts,
+            signature: None,
+        }
+    }
+
+    /// The bytes a signature covers: the manifest as compact JSON without
+    /// its signature. Fields come in declaration order and maps sorted, so
+    /// a manifest read back gives the same bytes it was signed with.
+    pub fn canonical(&self) -> Vec<u8> {
+        let unsigned = Self { signature: None, ..self.clone() };
+        serde_json::to_vec(&unsigned).unwrap_or_default()
+    }
+
+    /// Signs the manifest with `key` (replacing any signature).
+    pub fn sign(&mut self, key: &[u8]) {
+        self.signature = mac(key, &self.canonical()).map(|m| hex(&Mac::finalize(m).into_bytes()));
+    }
+
+    /// Whether `key` signed this very manifest; the problem otherwise. A
+    /// manifest rewritten after signing (its files' checksums included)
+    /// or signed with another key does not match, and an unsigned one is
+    /// refused: removing the signature must not be a way around it.
+    pub fn check_signature(&self, key: &[u8]) -> Result<(), String> {
+        let Some(signature) = &self.signature else {
+            return Err("the manifest is not signed, but the backup policy names a signing key: it was written \
+                        without the key, or its signature was removed"
+                .to_owned());
+        };
+        let matches = unhex(signature)
+            .zip(mac(key, &self.canonical()))
+            .is_some_and(|(tag, m)| Mac::verify_slice(m, &tag).is_ok());
+        if matches {
+            Ok(())
+        } else {
+            Err("the manifest's signature does not match the signing key: the manifest (or a checksum in it) \
+                 changed after berth signed it, or another key signed it"
+                .to_owned())
         }
     }
 
@@ -163,6 +233,14 @@ impl Verification {
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string; `None` for anything else.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// sha256 and size of a file, read in large blocks.
@@ -218,5 +296,79 @@ pub(crate) fn check_entry(entry: &FileEntry, size: u64, sha256: &str) -> Option<
         Some(format!("{}: sha256 {sha256}, the manifest says {}", entry.name, entry.sha256))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let at: Timestamp = "2026-11-22T03:05:00.123456789Z".parse().unwrap();
+        Manifest {
+            format: 1,
+            id: "20261122T030000Z".into(),
+            dependency: "db".into(),
+            kind: "postgres".into(),
+            method: Method::Logical,
+            source: "127.0.0.1:5432/shop".into(),
+            server_version: "15.8".into(),
+            tool: "pg_dump (PostgreSQL) 15.8".into(),
+            started_at: at,
+            finished_at: at,
+            wal: None,
+            size: 3,
+            files: vec![FileEntry { name: "dump/toc.dat.zst".into(), size: 3, sha256: "a".repeat(64) }],
+            counts: BTreeMap::from([("public.orders".to_owned(), 7)]),
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn a_signed_manifest_checks_after_a_round_trip_through_its_file() {
+        let mut m = manifest();
+        m.sign(b"the key");
+        assert_eq!(m.signature.as_ref().map(String::len), Some(64));
+        let read = Manifest::from_json(&m.id, &m.to_json()).unwrap();
+        assert_eq!(read.check_signature(b"the key"), Ok(()));
+        // Signing is deterministic and does not cover the signature itself.
+        let mut again = read.clone();
+        again.sign(b"the key");
+        assert_eq!(again.signature, m.signature);
+    }
+
+    #[test]
+    fn rewritten_checksums_another_key_or_no_signature_are_refused() {
+        let mut m = manifest();
+        m.sign(b"the key");
+        // A dump rewritten and its checksum recomputed: consistent, but not what berth signed.
+        let mut rewritten = m.clone();
+        rewritten.files[0].sha256 = "b".repeat(64);
+        rewritten.counts.insert("public.orders".into(), 8);
+        let problem = rewritten.check_signature(b"the key").unwrap_err();
+        assert!(problem.contains("does not match"), "{problem}");
+        assert!(m.check_signature(b"another key").unwrap_err().contains("does not match"));
+        let mut unsigned = m.clone();
+        unsigned.signature = None;
+        assert!(unsigned.check_signature(b"the key").unwrap_err().contains("not signed"));
+        let mut garbled = m.clone();
+        garbled.signature = Some("not hex at all".into());
+        assert!(garbled.check_signature(b"the key").is_err());
+    }
+
+    #[test]
+    fn segment_sizes_postgres_cannot_use_read_as_the_default() {
+        let range = |size| WalRange {
+            timeline: 1,
+            start_lsn: "0/3000028".into(),
+            end_lsn: "0/3000100".into(),
+            start_segment: "000000010000000000000003".into(),
+            end_segment: "000000010000000000000003".into(),
+            segment_size: size,
+        };
+        assert_eq!(range(Some(64 << 20)).segment_bytes(), 64 << 20);
+        assert_eq!(range(None).segment_bytes(), 16 << 20);
+        assert_eq!(range(Some(3 << 20)).segment_bytes(), 16 << 20);
+        assert_eq!(range(Some(1 << 40)).segment_bytes(), 16 << 20);
     }
 }

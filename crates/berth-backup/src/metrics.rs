@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
-use crate::Listed;
+use crate::{Listed, Method, wal};
 
 /// What one dependency's destination showed.
 #[derive(Debug, Clone)]
@@ -18,6 +18,9 @@ pub struct Observed {
     pub backups: Vec<Listed>,
     /// When the newest WAL segment was shipped, for physical backups.
     pub wal_shipped: Option<Timestamp>,
+    /// The names in the WAL archive (without `.zst`), for physical
+    /// backups; `None` when there is none or it could not be listed.
+    pub wal_archived: Option<Vec<String>>,
 }
 
 fn seconds(t: Timestamp) -> String {
@@ -88,6 +91,28 @@ pub fn render(observed: &[Observed]) -> String {
         "When the newest archived WAL segment reached the destination, in Unix seconds.",
         &|o| o.wal_shipped.map(|t| (String::new(), seconds(t))).into_iter().collect(),
     );
+    family(
+        "berth_backup_wal_gap_segments",
+        "gauge",
+        "WAL files (segments, timeline history) missing from the archive after the newest physical backup's start; point-in-time recovery stops at the first. 0 when the archive is whole.",
+        &|o| {
+            // The newest base backup: a hole after it stops recovery to
+            // the present, and a new backup is what mends it.
+            let newest = o
+                .backups
+                .iter()
+                .rev()
+                .filter_map(|l| l.manifest.as_ref())
+                .find(|m| m.method == Method::Physical && m.wal.is_some());
+            match (newest, &o.wal_archived) {
+                (Some(m), Some(archived)) => {
+                    let missing: u64 = wal::backup_gaps(m, archived).iter().map(|g| g.segments.max(1)).sum();
+                    vec![(String::new(), missing.to_string())]
+                }
+                _ => Vec::new(),
+            }
+        },
+    );
     out
 }
 
@@ -103,7 +128,7 @@ mod tests {
             id: id.into(),
             dependency: "db".into(),
             kind: "postgres".into(),
-            method: crate::Method::Logical,
+            method: Method::Logical,
             source: "127.0.0.1:5432/db".into(),
             server_version: "15.8".into(),
             tool: "pg_dump".into(),
@@ -113,6 +138,7 @@ mod tests {
             size: 1024,
             files: Vec::new(),
             counts: Default::default(),
+            signature: None,
         };
         Listed {
             id: id.into(),
@@ -140,8 +166,15 @@ mod tests {
                     listed("20261122T030000Z", "2026-11-22T03:00:00Z", false, false),
                 ],
                 wal_shipped: Some("2026-11-22T10:00:00Z".parse().unwrap()),
+                wal_archived: None,
             },
-            Observed { dependency: "cache".into(), up: false, backups: Vec::new(), wal_shipped: None },
+            Observed {
+                dependency: "cache".into(),
+                up: false,
+                backups: Vec::new(),
+                wal_shipped: None,
+                wal_archived: None,
+            },
         ];
         let text = render(&observed);
         assert!(
@@ -163,5 +196,47 @@ mod tests {
         );
         assert!(!text.contains("last_verified_timestamp_seconds{dependency=\"cache\"}"), "{text}");
         assert!(!text.contains("berth_backup_backups{dependency=\"cache\""), "{text}");
+        // Logical backups need no WAL: no gap sample.
+        assert!(!text.contains("berth_backup_wal_gap_segments{"), "{text}");
+    }
+
+    #[test]
+    fn missing_wal_after_the_newest_physical_backup_is_counted() {
+        let physical = |id: &str, finished: &str, start: &str| {
+            let mut l = listed(id, finished, true, true);
+            if let Some(m) = l.manifest.as_mut() {
+                m.method = Method::Physical;
+                m.wal = Some(crate::manifest::WalRange {
+                    timeline: 1,
+                    start_lsn: "0/1".into(),
+                    end_lsn: "0/2".into(),
+                    start_segment: start.into(),
+                    end_segment: start.into(),
+                    segment_size: Some(16 << 20),
+                });
+            }
+            l
+        };
+        let observed = |archived: &[&str]| Observed {
+            dependency: "db".into(),
+            up: true,
+            backups: vec![
+                physical("20261120T030000Z", "2026-11-20T03:05:00Z", "000000010000000000000002"),
+                physical("20261121T030000Z", "2026-11-21T03:05:00Z", "000000010000000000000005"),
+            ],
+            wal_shipped: None,
+            wal_archived: Some(archived.iter().map(|n| (*n).to_owned()).collect()),
+        };
+        // A hole before the newest backup is no longer in the way of recovery to now.
+        let text =
+            render(&[observed(&["000000010000000000000002", "000000010000000000000005", "000000010000000000000006"])]);
+        assert!(text.contains("berth_backup_wal_gap_segments{dependency=\"db\"} 0\n"), "{text}");
+        let text = render(&[observed(&[
+            "000000010000000000000005",
+            "000000010000000000000008",
+            "00000002.history",
+            "000000020000000000000009",
+        ])]);
+        assert!(text.contains("berth_backup_wal_gap_segments{dependency=\"db\"} 2\n"), "{text}");
     }
 }

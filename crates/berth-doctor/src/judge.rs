@@ -3,6 +3,7 @@
 
 use std::str::FromStr as _;
 
+use berth_backup::wal::Gap;
 use berth_plan::Replicas;
 use jiff::{SignedDuration, Timestamp};
 
@@ -229,6 +230,36 @@ pub fn wal(
     }
 }
 
+/// Holes in the WAL archive, from each physical backup's first segment on
+/// (`bases` oldest first, each with its gaps). One after the newest
+/// backup's start fails: recovery to the present stops at it, and only a
+/// new base backup mends that. One only older backups run into warns:
+/// some moments before the newest backup are lost, until prune removes
+/// those backups.
+pub fn wal_gaps(dependency: &str, bases: &[(String, Vec<Gap>)]) -> Judged {
+    let Some((newest, after_newest)) = bases.last() else {
+        return Judged::new(Status::Skip, "no physical backup yet: no WAL it needs");
+    };
+    if let Some(gap) = after_newest.first() {
+        let missing: u64 = after_newest.iter().map(|g| g.segments.max(1)).sum();
+        let more = if missing > 1 { format!("; {missing} files missing in all") } else { String::new() };
+        return Judged::new(Status::Fail, format!("{} (after backup {newest}, the newest{more})", gap.describe()))
+            .hint(format!(
+                "take a physical backup now (berth backup {dependency}): recovery to later moments starts from it; \
+                 then find what removed the file from the archive"
+            ));
+    }
+    if let Some((id, gap)) = bases.iter().find_map(|(id, gaps)| gaps.first().map(|g| (id, g))) {
+        let message = format!("{} (after backup {id}; the newest, {newest}, is not affected)", gap.describe());
+        return Judged::new(Status::Warn, message).hint(
+            "moments between the gap and the newest backup cannot be recovered; this clears when prune removes \
+             the older backups",
+        );
+    }
+    let oldest = bases.first().map_or(newest, |(id, _)| id);
+    Judged::new(Status::Ok, format!("no gap in the archived WAL since backup {oldest}"))
+}
+
 /// Whether a running server's setting equals the spec's, reading the units
 /// PostgreSQL prints (`1GB` is `1024MB`, `30s` is `30000ms`).
 pub fn same_setting(spec: &str, running: &str) -> bool {
@@ -403,6 +434,27 @@ mod tests {
         // Without the server, only the age speaks, and only as a warning.
         assert_eq!(wal(now, rpo, Some(("000000010000000000000009", old)), None).status, Status::Warn);
         assert_eq!(wal(now, rpo, Some(("000000010000000000000009", recent)), None).status, Status::Ok);
+    }
+
+    fn gap(first: &str, after: &str) -> Gap {
+        Gap { first: first.into(), last: first.into(), segments: 1, after: Some(after.into()) }
+    }
+
+    #[test]
+    fn wal_gaps_fail_after_the_newest_backup_and_warn_before_it() {
+        let base = |id: &str, gaps: Vec<Gap>| (id.to_owned(), gaps);
+        let whole = wal_gaps("db", &[base("a", Vec::new()), base("b", Vec::new())]);
+        assert_eq!((whole.status, whole.message.as_str()), (Status::Ok, "no gap in the archived WAL since backup a"));
+        let hole = gap("000000010000000000000009", "000000010000000000000008");
+        let broken = wal_gaps("db", &[base("a", vec![hole.clone()]), base("b", vec![hole.clone()])]);
+        assert_eq!(broken.status, Status::Fail);
+        assert!(broken.message.starts_with("WAL segment 000000010000000000000009 is missing"), "{}", broken.message);
+        assert!(broken.hint.unwrap().contains("berth backup db"));
+        // The newest backup starts after the hole: only older moments are lost.
+        let older = wal_gaps("db", &[base("a", vec![hole]), base("b", Vec::new())]);
+        assert_eq!(older.status, Status::Warn);
+        assert!(older.message.contains("after backup a; the newest, b, is not affected"), "{}", older.message);
+        assert_eq!(wal_gaps("db", &[]).status, Status::Skip);
     }
 
     #[test]

@@ -58,8 +58,7 @@ pub(crate) struct Running {
 
 impl Running {
     fn read(inputs: &Inputs) -> Self {
-        let state =
-            StateFile::read(&inputs.state_dir.join("state.json")).filter(|s| berth_runtime::alive(s.supervisor));
+        let state = StateFile::read(&inputs.state_dir.join("state.json")).filter(StateFile::supervisor_running);
         let started_from = state
             .as_ref()
             .and_then(|_| std::fs::read_to_string(inputs.state_dir.join(berth_runtime::state::PLAN_FILE)).ok())

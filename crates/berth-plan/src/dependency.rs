@@ -48,6 +48,10 @@ pub struct BackupJob {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_point: Option<Duration>,
     pub verify: bool,
+    /// The secret whose value signs manifests; verification and restores
+    /// refuse a manifest it did not sign.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key_secret: Option<String>,
 }
 
 pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan {
@@ -76,6 +80,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         recovery_point: (b.method == Some(BackupMethod::Physical))
             .then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
         verify: b.verify.unwrap_or(true),
+        signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
     });
     DependencyPlan {
         name: name.to_owned(),

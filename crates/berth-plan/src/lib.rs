@@ -19,7 +19,7 @@ pub use dependency::{BackupJob, DependencyPlan};
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
     DeployPlan, EnvValue, EnvVar, MetricsPlan, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan,
-    RunPlan, SecurityPlan, ServicePlan, VolumePlan, replica_port,
+    RunPlan, SecurityPlan, ServicePlan, VolumePlan, http_probe_passes, replica_port,
 };
 
 /// The resolved deployment of one environment.
@@ -120,6 +120,14 @@ fn secrets(spec: &Spec) -> Vec<SecretPlan> {
                         .iter()
                         .filter(|(_, d)| d.password.as_ref().is_some_and(|p| &p.secret == name))
                         .map(|(n, _)| n.clone()),
+                )
+                .chain(
+                    spec.dependencies
+                        .iter()
+                        .filter(|(_, d)| {
+                            d.backup.as_ref().and_then(|b| b.signing_key.as_ref()).is_some_and(|k| &k.secret == name)
+                        })
+                        .map(|(n, _)| format!("{n} backups")),
                 )
                 .collect();
             if spec.edge.as_ref().and_then(|e| e.auth.as_ref()).is_some_and(|a| {

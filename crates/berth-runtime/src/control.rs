@@ -66,7 +66,8 @@ mod tests {
 
     #[test]
     fn replies_round_trip_as_lines() {
-        for reply in [Reply::Progress { line: "web: ready".into() }, Reply::Done, Reply::Failed { error: "no".into() }] {
+        for reply in [Reply::Progress { line: "web: ready".into() }, Reply::Done, Reply::Failed { error: "no".into() }]
+        {
             let line = reply.to_line();
             assert!(line.ends_with('\n') && !line.trim_end().contains('\n'));
             assert_eq!(serde_json::from_str::<Reply>(line.trim_end()).ok(), Some(reply));

@@ -23,7 +23,8 @@ pub fn control_socket(state_dir: &Path) -> PathBuf {
 pub async fn serve(running: Running, state_dir: &Path) -> Result<(), RuntimeError> {
     let socket = control_socket(state_dir);
     let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket).map_err(io(format!("cannot listen on {}", socket.display())))?;
+    let listener =
+        tokio::net::UnixListener::bind(&socket).map_err(io(format!("cannot listen on {}", socket.display())))?;
     let mut terminate = signal(SignalKind::terminate()).map_err(io("cannot watch SIGTERM"))?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(io("cannot watch SIGINT"))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(io("cannot watch SIGHUP"))?;

@@ -9,9 +9,9 @@ pub mod daemon;
 mod dependency;
 mod deploy;
 pub mod logs;
+pub mod probe;
 pub mod process;
 pub mod programs;
-pub mod probe;
 pub mod state;
 mod supervisor;
 

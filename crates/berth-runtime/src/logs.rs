@@ -70,13 +70,18 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let log = dir.join("web-0.log");
         // A writer that keeps its append-mode handle across rotations, as a replica does.
-        let mut writer = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap_or_else(|e| panic!("{e}"));
+        let mut writer =
+            std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap_or_else(|e| panic!("{e}"));
         for round in 0..4u8 {
             writer.write_all(&[b'a' + round; 100]).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(rotate(&dir, 50, 2), vec![log.clone()]);
         }
         writer.write_all(b"after").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(std::fs::read(&log).unwrap_or_default(), b"after", "the writer goes on at the start of the emptied file");
+        assert_eq!(
+            std::fs::read(&log).unwrap_or_default(),
+            b"after",
+            "the writer goes on at the start of the emptied file"
+        );
         assert_eq!(std::fs::read(numbered(&log, 1)).unwrap_or_default(), vec![b'd'; 100]);
         assert_eq!(std::fs::read(numbered(&log, 2)).unwrap_or_default(), vec![b'c'; 100]);
         assert!(!numbered(&log, 3).exists(), "only `keep` copies");

@@ -69,9 +69,8 @@ pub async fn check(target: &Target, timeout: Duration) -> Outcome {
     match target {
         Target::Http { addr, path } => {
             let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-            let Ok(req) = Request::get(format!("http://{addr}{path}"))
-                .header("user-agent", "berth-probe")
-                .body(Empty::new())
+            let Ok(req) =
+                Request::get(format!("http://{addr}{path}")).header("user-agent", "berth-probe").body(Empty::new())
             else {
                 return failed;
             };

@@ -178,7 +178,12 @@ pub fn terminate(pid: u32) {
 /// Runs an exec probe: exit 0 within `timeout` passes. Its own process
 /// group, killed whole when the time is up.
 #[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
-pub async fn run_probe(command: &[String], workdir: &Path, env: &[(String, String)], timeout: std::time::Duration) -> bool {
+pub async fn run_probe(
+    command: &[String],
+    workdir: &Path,
+    env: &[(String, String)],
+    timeout: std::time::Duration,
+) -> bool {
     let Some((program, args)) = command.split_first() else { return false };
     let mut cmd = Command::new(program);
     cmd.args(args)

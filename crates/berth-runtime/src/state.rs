@@ -81,7 +81,10 @@ pub enum Found {
     Running(StateFile),
     /// `berth up` died (killed, crashed, the machine rebooted); these of its
     /// processes still run.
-    Orphaned { state: StateFile, leftovers: Vec<Identity> },
+    Orphaned {
+        state: StateFile,
+        leftovers: Vec<Identity>,
+    },
 }
 
 pub fn inspect(state_dir: &Path) -> Found {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{probe, process};
 use crate::state::{ReplicaState, Shared};
+use crate::{probe, process};
 
 #[derive(Debug, Clone)]
 pub struct ReplicaSpec {
@@ -104,9 +104,8 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
     let env = environment(&spec);
     let argv = command(&spec, &env);
     let target = |plan: &Option<berth_plan::ProbePlan>| {
-        plan.as_ref().and_then(|p| {
-            probe::Target::resolve(&p.check, &spec.ports, &spec.workdir, &env).map(|t| (t, p.clone()))
-        })
+        plan.as_ref()
+            .and_then(|p| probe::Target::resolve(&p.check, &spec.ports, &spec.workdir, &env).map(|t| (t, p.clone())))
     };
     let (startup, liveness) = (target(&spec.startup), target(&spec.liveness));
     let mut restarts = 0u32;

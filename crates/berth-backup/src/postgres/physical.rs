@@ -2,8 +2,9 @@
 //! with the WAL needed for consistency streamed in, plus PostgreSQL's own
 //! backup manifest. Restores unpack into a scratch data directory, check
 //! every checksum (berth's, then `pg_verifybackup` against PostgreSQL's
-//! manifest), and start a scratch server on it; with a target time,
-//! archived WAL is replayed up to it.
+//! manifest), and start a scratch server on it in archive recovery: to the
+//! backup's consistent point, or with a target time, replaying archived
+//! WAL up to it.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,10 +16,11 @@ use serde::Deserialize;
 
 use super::catalog;
 use super::scratch::{self, Scratch};
-use super::wal::{segment_name, wal_dir};
+use super::wal::{self, segment_name, wal_dir};
 use crate::error::{BackupError, at, fail};
 use crate::manifest::{FileEntry, HashingReader, Manifest, Method, Taken, WalRange, check_entry};
 use crate::retention::is_segment;
+use crate::store::Object;
 use crate::tool::Tool;
 use crate::{Context, backup_dir};
 
@@ -81,6 +83,7 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
             end_segment: segment_name(last.timeline, &last.end, size).unwrap_or_default(),
             start_lsn: first.start.clone(),
             end_lsn: last.end.clone(),
+            segment_size: Some(size),
         }),
         _ => None,
     };
@@ -125,13 +128,36 @@ fn untar_checked(src: &Path, into: &Path, entry: &FileEntry) -> Result<Option<St
 }
 
 /// A scratch server on a restored copy of `manifest`'s backup, replayed to
-/// `target` when given. Fails with every checksum problem found.
+/// `target` when given. Fails with every checksum problem found, and
+/// before downloading anything when the WAL archive has a hole recovery to
+/// `target` would have to cross.
 pub(crate) async fn restore_instance(
     ctx: &Context<'_>,
     manifest: &Manifest,
     target: Option<Timestamp>,
     dir: &Path,
 ) -> Result<Scratch, BackupError> {
+    // The archive's listing and its holes, for a point-in-time restore.
+    let to_time = match target {
+        Some(target) => {
+            let objects = ctx.destination.list(&wal_dir(&manifest.dependency)).await?;
+            let archived = wal::archived_names(&objects);
+            let names: Vec<String> = archived.iter().map(|(name, _)| name.clone()).collect();
+            let gaps = wal::backup_gaps(manifest, &names);
+            if let Some(gap) = wal::blocking(&gaps, &archived, target) {
+                return Err(BackupError::Usage(format!(
+                    "point-in-time recovery of `{}` to {target} needs WAL the archive lacks: {}. Recover to an \
+                     earlier moment, or take a physical backup now (berth backup {}): recovery from it starts \
+                     after the gap",
+                    manifest.dependency,
+                    gap.describe(),
+                    manifest.dependency
+                )));
+            }
+            Some((target, objects, gaps))
+        }
+        None => None,
+    };
     let rel = backup_dir(&manifest.dependency, &manifest.id);
     let data = dir.join("data");
     std::fs::create_dir_all(&data).map_err(at("unpack"))?;
@@ -165,30 +191,98 @@ pub(crate) async fn restore_instance(
         .await
         .map_err(|e| BackupError::Verify { id: manifest.id.clone(), problems: vec![e.to_string()] })?;
 
-    let mut settings = Vec::new();
-    if let Some(target) = target {
-        let wal = dir.join("wal");
-        fetch_wal(ctx, manifest, &wal).await?;
-        std::fs::write(data.join("recovery.signal"), b"").map_err(at("prepare recovery"))?;
-        settings.extend([
-            format!("restore_command=cp '{}/%f' '%p'", wal.display()),
-            format!("recovery_target_time={}", pg_time(target)),
-            "recovery_target_action=promote".to_owned(),
-        ]);
-    }
+    let mut settings = primary_settings(&controldata(ctx, &data).await?);
+
+    // Archive recovery for every restore, even one to the backup's own
+    // consistent point (verify): that is where PostgreSQL checks the
+    // settings above and reads WAL through `restore_command`, as a
+    // point-in-time restore does; crash recovery checks neither. Without a
+    // target, WAL comes from the backup's own pg_wal (the empty archive
+    // directory only satisfies `restore_command`).
+    let archive = dir.join("wal");
+    std::fs::create_dir_all(&archive).map_err(at("prepare recovery"))?;
+    settings.extend([
+        format!("restore_command=cp '{}/%f' '%p'", archive.display()),
+        "recovery_target_action=promote".to_owned(),
+    ]);
+    let gaps = match to_time {
+        Some((target, objects, gaps)) => {
+            fetch_wal(ctx, manifest, &archive, objects).await?;
+            settings.extend([
+                format!("recovery_target_time={}", pg_time(target)),
+                // WAL after the base backup may raise those settings again
+                // (the primary restarted with a higher max_connections logs
+                // the change); with hot standby, recovery would pause there
+                // for an operator, forever. Without hot standby, PostgreSQL
+                // requires none of those minimums.
+                "hot_standby=off".to_owned(),
+            ]);
+            gaps
+        }
+        None => {
+            settings.push("recovery_target=immediate".to_owned());
+            Vec::new()
+        }
+    };
+    std::fs::write(data.join("recovery.signal"), b"").map_err(at("prepare recovery"))?;
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).map_err(at("unpack"))?;
     scratch::chown_tree(dir, scratch::run_as()?)?;
     ctx.progress.step(if target.is_some() { "replay WAL" } else { "recover" }, None);
-    Scratch::start(dir, &data, &ctx.source.version, &ctx.source.user, false, &settings)
-        .await
-        .map_err(|e| match (target, e) {
-            (Some(t), BackupError::Step { detail, .. }) if detail.contains("recovery target") => BackupError::Usage(format!(
-                "the WAL archive of `{}` does not reach {t} yet; the newest archived segment ends before it ({detail})",
-                manifest.dependency
-            )),
+    Scratch::start(dir, &data, &ctx.source.version, &ctx.source.user, false, &settings).await.map_err(|e| {
+        match (target, e) {
+            (Some(t), BackupError::Step { detail, .. }) if detail.contains("recovery target") => match gaps.first() {
+                Some(gap) => BackupError::Usage(format!(
+                    "point-in-time recovery of `{}` to {t} stopped at a gap in the WAL archive: {}",
+                    manifest.dependency,
+                    gap.describe()
+                )),
+                None => BackupError::Usage(format!(
+                    "the WAL archive of `{}` does not reach {t} yet; the newest archived segment ends before it ({detail})",
+                    manifest.dependency
+                )),
+            },
             (_, e) => e,
+        }
+    })
+}
+
+/// What `pg_controldata` calls each setting that recovery with hot standby
+/// requires at least as high as on the primary, and the setting's name.
+const PRIMARY_SETTINGS: &[(&str, &str)] = &[
+    ("max_connections setting", "max_connections"),
+    ("max_worker_processes setting", "max_worker_processes"),
+    ("max_wal_senders setting", "max_wal_senders"),
+    ("max_prepared_xacts setting", "max_prepared_transactions"),
+    ("max_locks_per_xact setting", "max_locks_per_transaction"),
+];
+
+/// `pg_controldata` of a restored data directory: its control file holds
+/// the primary's settings as of the backup.
+async fn controldata(ctx: &Context<'_>, data: &Path) -> Result<String, BackupError> {
+    Tool::new("pg_controldata", scratch::program("pg_controldata", &ctx.source.version)?)
+        .args(["-D".to_owned(), data.display().to_string()])
+        .env(vec![("LC_ALL".to_owned(), "C".to_owned())])
+        .output()
+        .await
+}
+
+/// `name=value` for the scratch server, from `pg_controldata`'s output: the
+/// primary's values of [`PRIMARY_SETTINGS`]. PostgreSQL aborts a recovery
+/// on a server with less (`max_connections = 100 is a lower setting than on
+/// the primary server, where its value was 200`), and the scratch server
+/// would otherwise start with the defaults.
+fn primary_settings(controldata: &str) -> Vec<String> {
+    PRIMARY_SETTINGS
+        .iter()
+        .filter_map(|(label, name)| {
+            let value = controldata.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                if key.trim() == *label { Some(value.trim()) } else { None }
+            })?;
+            (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{name}={value}"))
         })
+        .collect()
 }
 
 /// A timestamp as PostgreSQL reads it: `2026-11-22 10:14:00.123456+00`.
@@ -196,12 +290,17 @@ fn pg_time(t: Timestamp) -> String {
     format!("{}.{:06}+00", t.strftime("%Y-%m-%d %H:%M:%S"), t.subsec_microsecond())
 }
 
-/// Downloads the archived WAL a recovery from `manifest`'s base needs:
-/// every segment from its start on (any later timeline) and the history.
-async fn fetch_wal(ctx: &Context<'_>, manifest: &Manifest, into: &PathBuf) -> Result<(), BackupError> {
+/// Downloads the archived WAL a recovery from `manifest`'s base needs from
+/// `objects`, the archive's listing: every segment from its start on (any
+/// later timeline) and the history.
+async fn fetch_wal(
+    ctx: &Context<'_>,
+    manifest: &Manifest,
+    into: &PathBuf,
+    objects: Vec<Object>,
+) -> Result<(), BackupError> {
     std::fs::create_dir_all(into).map_err(at("fetch WAL"))?;
     let start = manifest.wal.as_ref().map(|w| (w.timeline, w.start_segment.clone()));
-    let objects = ctx.destination.list(&wal_dir(&manifest.dependency)).await?;
     ctx.progress.step("fetch WAL", Some(objects.iter().map(|o| o.size).sum()));
     for object in objects {
         let Some(name) = object.key.rsplit('/').next().and_then(|n| n.strip_suffix(".zst")) else { continue };
@@ -231,6 +330,35 @@ async fn fetch_wal(ctx: &Context<'_>, manifest: &Manifest, into: &PathBuf) -> Re
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn the_scratch_server_takes_the_primarys_settings_from_the_control_file() {
+        // pg_controldata of a backup of a server started with
+        // max_connections=200 and max_locks_per_transaction=128 (PostgreSQL 15).
+        let out = "pg_control version number:            1300
+Latest checkpoint's TimeLineID:       1
+wal_level setting:                    replica
+wal_log_hints setting:                off
+max_connections setting:              200
+max_worker_processes setting:         8
+max_wal_senders setting:              10
+max_prepared_xacts setting:           0
+max_locks_per_xact setting:           128
+track_commit_timestamp setting:       off
+Bytes per WAL segment:                16777216
+";
+        assert_eq!(
+            primary_settings(out),
+            vec![
+                "max_connections=200",
+                "max_worker_processes=8",
+                "max_wal_senders=10",
+                "max_prepared_transactions=0",
+                "max_locks_per_transaction=128",
+            ]
+        );
+        assert_eq!(primary_settings("max_connections setting: lots\n"), Vec::<String>::new());
+    }
 
     #[test]
     fn target_times_are_written_the_way_postgres_reads_them() {

@@ -84,7 +84,7 @@ pub(super) fn source(
                 })
                 .transpose()?;
             let running = StateFile::read(&loaded.state_dir.join("state.json"))
-                .filter(|s| berth_runtime::alive(s.supervisor))
+                .filter(StateFile::supervisor_running)
                 .and_then(|s| s.replicas.into_iter().find(|r| r.service == dep.name))
                 .and_then(|r| r.ports.values().next().copied());
             let mut url = url::Url::parse(&dep.url).context("the plan's dependency URL")?;
@@ -99,6 +99,24 @@ pub(super) fn source(
         }
     };
     Ok(Source::from_url(&dep.name, dep.kind, &dep.version, &url)?)
+}
+
+/// The value of the policy's signing key, read the way every secret is;
+/// `None` when the policy names none.
+fn signing_key(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(name) = &job.signing_key_secret else { return Ok(None) };
+    let secret = loaded.plan.secrets.iter().find(|s| &s.name == name).ok_or_else(|| {
+        anyhow!("secret `{name}` (the backup signing key of `{}`) is not declared under `secrets:`", job.dependency)
+    })?;
+    // An empty key would sign, but prove nothing.
+    let value = secret_value(secret).filter(|v| !v.is_empty()).ok_or_else(|| {
+        anyhow!(
+            "secret `{name}` (the backup signing key of `{}`) has no value: set {}",
+            job.dependency,
+            secret.env.clone().unwrap_or_else(|| secret.file.clone().unwrap_or_default())
+        )
+    })?;
+    Ok(Some(value.into_bytes()))
 }
 
 pub(super) fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
@@ -134,7 +152,9 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
 }
 
 /// Runs `f` for each selected dependency with its context; the first
-/// failure stops the run with the dependency and step named.
+/// failure stops the run with the dependency and step named. The commands
+/// that need the server (backup, verify) sign or check manifests with the
+/// policy's signing key; list and prune do without it.
 fn each<T>(
     target: &BackupTarget,
     color: bool,
@@ -154,6 +174,7 @@ fn each<T>(
                 destination: destination(&loaded, job)?,
                 work_dir: work.clone(),
                 jobs: jobs(target),
+                signing_key: if needs_server { signing_key(&loaded, job)? } else { None },
                 progress: &progress,
             };
             let result = f(&ctx, job).await;
@@ -403,6 +424,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
             destination: destination(&loaded, job)?,
             work_dir: work.clone(),
             jobs: jobs(target),
+            signing_key: signing_key(&loaded, job)?,
             progress: &progress,
         };
         let into = match &args.to {

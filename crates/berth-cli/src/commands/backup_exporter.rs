@@ -34,14 +34,12 @@ async fn observe(watched: &[Watched]) -> String {
     let mut observed = Vec::new();
     for w in watched {
         let listed = berth_backup::list(&w.destination, &w.dependency).await;
-        let wal_shipped = match w.physical {
-            true => berth_backup::wal::newest_shipped(&w.destination, &w.dependency)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|(_, at)| at),
+        // One listing of the WAL archive: its newest segment and its gaps.
+        let archived = match w.physical {
+            true => berth_backup::wal::archived(&w.destination, &w.dependency).await.ok(),
             false => None,
         };
+        let wal_shipped = archived.as_deref().and_then(berth_backup::wal::newest).and_then(|(_, at)| at);
         if let Err(e) = &listed {
             output::stderr(&format!("warning: cannot list the backups of `{}`: {e}\n", w.dependency));
         }
@@ -50,6 +48,7 @@ async fn observe(watched: &[Watched]) -> String {
             up: listed.is_ok(),
             backups: listed.unwrap_or_default(),
             wal_shipped,
+            wal_archived: archived.map(|all| all.into_iter().map(|(name, _)| name).collect()),
         });
     }
     berth_backup::metrics::render(&observed)

@@ -1,8 +1,10 @@
 //! `berth backup`, `verify`, `restore` and `prune` end to end: real
 //! PostgreSQL and Redis started by `berth up` on loopback, a few hundred
 //! thousand rows across indexed tables, corrupted copies that verification
-//! must reject, a point-in-time recovery between two writes, retention,
-//! and object storage servers on loopback as destinations (`object_store.rs`).
+//! must reject, a point-in-time recovery between two writes (also from a
+//! server with raised connection limits), a hole in the WAL archive,
+//! signed manifests, retention, and object storage servers on loopback as
+//! destinations (`object_store.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -127,6 +129,22 @@ INSERT INTO events (kind, payload)
   SELECT (ARRAY['login','view','buy'])[1 + i % 3], jsonb_build_object('n', i, 'r', random()) FROM generate_series(1, 100000) i;";
 
 fn write_spec(dir: &Path, method: &str, to: &str, retain: &str) {
+    write_spec_with(dir, method, to, retain, Extra::default());
+}
+
+/// Lines [`write_spec_with`] adds, each indented for its place.
+#[derive(Default)]
+struct Extra<'a> {
+    /// Under `secrets:`.
+    secrets: &'a str,
+    /// Under `dependencies.db`.
+    db: &'a str,
+    /// Under `dependencies.db.backup`.
+    backup: &'a str,
+}
+
+fn write_spec_with(dir: &Path, method: &str, to: &str, retain: &str, extra: Extra<'_>) {
+    let Extra { secrets, db, backup } = extra;
     let spec = format!(
         r#"version: 1
 name: shop
@@ -137,17 +155,18 @@ services:
 secrets:
   db-password: {{}}
   cache-password: {{}}
-dependencies:
+{secrets}dependencies:
   db:
     kind: postgres
+    version: "15"
     database: shop
     password: {{ secret: db-password }}
-    backup:
+{db}    backup:
       schedule: "0 3 * * *"
       method: {method}
       to: {to}{rpo}
       retain: {retain}
-  cache:
+{backup}  cache:
     kind: redis
     password: {{ secret: cache-password }}
     backup:
@@ -413,6 +432,185 @@ fn redis_snapshots_restore_keys_and_ttls() {
     let listing = ok(berth(dir.path(), &["backup", "list", "cache"]));
     assert_eq!(listing.lines().count(), 2, "{listing}");
     assert!(listing.contains("verified") && !listing.contains(taken[0]["id"].as_str().unwrap()), "{listing}");
+}
+
+/// A thousand rows in one table, for the tests that need a real database
+/// but not a big one.
+const SMALL: &str = "CREATE TABLE events (id bigserial PRIMARY KEY, kind text NOT NULL, at timestamptz DEFAULT now());
+INSERT INTO events (kind) SELECT 'seed' FROM generate_series(1, 1000);";
+
+/// The server's clock, as `--to-time` reads it.
+const NOW_UTC: &str = "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || ' UTC'";
+
+/// Waits until `berth up` has shipped `segment` into the local destination.
+fn wait_shipped(dir: &Path, segment: &str) {
+    let shipped = dir.join(format!("backups/db/wal/{segment}.zst"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !shipped.exists() {
+        assert!(Instant::now() < deadline, "{} was never archived", shipped.display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Closes the segment being written (after a write, so it has one) and
+/// waits until it is shipped; returns its name.
+fn switch_and_ship(dir: &Path, db: u16, kind: &str) -> String {
+    psql(db, "shop", &format!("INSERT INTO events (kind) VALUES ('{kind}')"));
+    let segment = psql(db, "shop", "SELECT pg_walfile_name(pg_current_wal_lsn())");
+    psql(db, "shop", "SELECT pg_switch_wal()");
+    wait_shipped(dir, &segment);
+    segment
+}
+
+#[test]
+fn physical_backups_verify_and_recover_when_the_spec_raises_max_connections() {
+    // Recovery refuses a server with lower max_connections (and the other
+    // limits in pg_control) than the primary: the scratch servers that
+    // verify and restore must start with the backup's own, and replay WAL
+    // that raises them further.
+    let dir = reachable_temp_dir();
+    let db_settings = "    settings: { max_connections: \"200\", max_locks_per_transaction: \"128\" }\n";
+    write_spec_with(dir.path(), "physical", "./backups", "{ daily: 7 }", Extra { db: db_settings, ..Extra::default() });
+    let stack = Stack::up(dir.path());
+    let db = stack.port("db");
+    assert_eq!(psql(db, "shop", "SHOW max_connections"), "200");
+    psql(db, "shop", SMALL);
+    let base: Value = serde_json::from_str(&ok(berth(dir.path(), &["backup", "db", "-o", "json"]))).unwrap();
+    assert_eq!(base[0]["wal"]["segment_size"], 16 << 20, "{base}");
+
+    // Verification recovers the way a restore does (archive recovery), so
+    // it would have failed here without the primary's settings.
+    let verified = ok(berth(dir.path(), &["backup", "verify", "db"]));
+    assert!(verified.contains("checksums match, 1000 rows in 1 tables"), "{verified}");
+    assert!(verified.contains("archive recovery"), "{verified}");
+
+    // The spec raises the limit again: the primary restarts with it and
+    // logs the change in its WAL, which a point-in-time restore replays.
+    let raised = "    settings: { max_connections: \"250\", max_locks_per_transaction: \"128\" }\n";
+    write_spec_with(dir.path(), "physical", "./backups", "{ daily: 7 }", Extra { db: raised, ..Extra::default() });
+    drop(stack);
+    let stack = Stack::up(dir.path());
+    let db = stack.port("db");
+    assert_eq!(psql(db, "shop", "SHOW max_connections"), "250");
+
+    psql(db, "shop", "INSERT INTO events (kind) VALUES ('before')");
+    std::thread::sleep(Duration::from_millis(1500));
+    let between = psql(db, "shop", NOW_UTC);
+    std::thread::sleep(Duration::from_millis(1500));
+    switch_and_ship(dir.path(), db, "after");
+
+    let out = ok(berth(dir.path(), &["restore", "db", "--to-time", &between]));
+    assert!(out.contains("replayed to"), "{out}");
+    let scratch = format!("shop_restore_{}", base[0]["id"].as_str().unwrap().to_lowercase());
+    assert_eq!(
+        psql(db, &scratch, "SELECT string_agg(kind, ',') FROM events WHERE kind IN ('before', 'after')"),
+        "before"
+    );
+    assert_eq!(psql(db, &scratch, "SELECT count(*) FROM events"), "1001");
+}
+
+#[test]
+fn a_missing_wal_segment_fails_verification_and_point_in_time_recovery_names_it() {
+    let dir = reachable_temp_dir();
+    write_spec(dir.path(), "physical", "./backups", "{ daily: 7 }");
+    let stack = Stack::up(dir.path());
+    let db = stack.port("db");
+    psql(db, "shop", SMALL);
+    ok(berth(dir.path(), &["backup", "db"]));
+    // Three segments after the base backup, each shipped.
+    let segments: Vec<String> = ["one", "two", "three"].iter().map(|k| switch_and_ship(dir.path(), db, k)).collect();
+    let later = psql(db, "shop", NOW_UTC);
+    ok(berth(dir.path(), &["backup", "verify", "db"]));
+
+    // One disappears from the middle of the archive (not the newest).
+    let missing = &segments[0];
+    std::fs::remove_file(dir.path().join(format!("backups/db/wal/{missing}.zst"))).unwrap();
+
+    let err = failed(berth(dir.path(), &["backup", "verify", "db"]));
+    assert!(
+        err.contains("failed verification")
+            && err.contains(&format!("WAL segment {missing} is missing from the archive"))
+            && err.contains("point-in-time recovery stops before it"),
+        "{err}"
+    );
+    // A restore past it is refused up front, naming it, not left to fail
+    // as if the archive had not reached the moment yet.
+    let err = failed(berth(dir.path(), &["restore", "db", "--to-time", &later]));
+    assert!(err.contains(missing.as_str()) && !err.contains("does not reach"), "{err}");
+}
+
+const SIGNING_KEY: &str = "k3y: sign the manifests";
+
+#[test]
+fn signed_manifests_refuse_rewritten_dumps_and_missing_signatures() {
+    let dir = reachable_temp_dir();
+    let signed = Extra {
+        secrets: "  backup-key: {}\n",
+        backup: "      signing_key: { secret: backup-key }\n",
+        ..Extra::default()
+    };
+    write_spec_with(dir.path(), "logical", "./backups", "{ daily: 7 }", signed);
+    let key = [("BERTH_SECRET_BACKUP_KEY", SIGNING_KEY)];
+    let stack = Stack::up(dir.path());
+    let db = stack.port("db");
+    psql(db, "shop", SMALL);
+
+    // The key is a secret like any other: without its value, no backup.
+    let err = failed(berth(dir.path(), &["backup", "db"]));
+    assert!(err.contains("backup-key") && err.contains("BERTH_SECRET_BACKUP_KEY"), "{err}");
+
+    let taken = |dir: &Path| -> Value {
+        serde_json::from_str(&ok(berth_with(dir, &["backup", "db", "-o", "json"], &key))).unwrap()
+    };
+    let old = taken(dir.path());
+    let old = &old[0];
+    assert_eq!(old["signature"].as_str().unwrap().len(), 64, "{old}");
+    psql(db, "shop", "DELETE FROM events WHERE id > 500");
+    let new = taken(dir.path());
+    let new_id = new[0]["id"].as_str().unwrap().to_owned();
+    ok(berth_with(dir.path(), &["backup", "verify", "db", &new_id], &key));
+
+    // Someone with write access to the destination puts the old data under
+    // the new backup, checksums and counts included: a consistent backup,
+    // but not the one berth took and signed.
+    let backups = dir.path().join("backups/db/backups");
+    let (from, to) = (backups.join(old["id"].as_str().unwrap()), backups.join(&new_id));
+    std::fs::remove_dir_all(to.join("dump")).unwrap();
+    std::fs::create_dir_all(to.join("dump")).unwrap();
+    for file in walk(&from.join("dump")) {
+        std::fs::copy(&file, to.join("dump").join(file.file_name().unwrap())).unwrap();
+    }
+    let _ = std::fs::remove_file(to.join("verification.json"));
+    let mut manifest = read_json(&to.join("manifest.json"));
+    for field in ["files", "size", "counts"] {
+        manifest[field] = old[field].clone();
+    }
+    std::fs::write(to.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let err = failed(berth_with(dir.path(), &["backup", "verify", "db", &new_id], &key));
+    assert!(err.contains("failed verification") && err.contains("signature does not match"), "{err}");
+    let err = failed(berth_with(dir.path(), &["restore", "db", &new_id], &key));
+    assert!(err.contains("signature does not match"), "{err}");
+
+    // Removing the signature is no way around it.
+    manifest.as_object_mut().unwrap().remove("signature");
+    std::fs::write(to.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let err = failed(berth_with(dir.path(), &["backup", "verify", "db", &new_id], &key));
+    assert!(err.contains("not signed"), "{err}");
+    let err = failed(berth_with(dir.path(), &["restore", "db", &new_id], &key));
+    assert!(err.contains("not signed"), "{err}");
+
+    // Another key did not sign the old backup; the right one did.
+    let other = [("BERTH_SECRET_BACKUP_KEY", "another key")];
+    let err = failed(berth_with(dir.path(), &["backup", "verify", "db", old["id"].as_str().unwrap()], &other));
+    assert!(err.contains("signature does not match"), "{err}");
+    let verified = ok(berth_with(dir.path(), &["backup", "verify", "db", old["id"].as_str().unwrap()], &key));
+    assert!(verified.contains("checksums match, 1000 rows in 1 tables"), "{verified}");
+
+    // Without a key, verification proves only consistency: the swapped
+    // backup restores and matches its (rewritten) manifest.
+    write_spec(dir.path(), "logical", "./backups", "{ daily: 7 }");
+    let verified = ok(berth(dir.path(), &["backup", "verify", "db", &new_id]));
+    assert!(verified.contains("checksums match, 1000 rows in 1 tables"), "{verified}");
 }
 
 /// A manifest as `berth backup` writes it, for a backup taken at `at`.

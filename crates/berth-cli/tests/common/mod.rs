@@ -68,4 +68,3 @@ pub fn start_up(dir: &Path) -> std::process::Child {
     let _ = up.wait();
     panic!("berth up ended early: {stderr}");
 }
-

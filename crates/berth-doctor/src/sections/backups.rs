@@ -1,10 +1,10 @@
 //! Backups against the spec's policy: the newest verified (or, without
 //! `verify`, complete) backup against the schedule, and for physical
-//! backups the WAL archive against the recovery point.
+//! backups the WAL archive against the recovery point and for holes.
 
 use std::collections::BTreeMap;
 
-use berth_backup::Listed;
+use berth_backup::{Listed, Method};
 use jiff::SignedDuration;
 
 use super::judged;
@@ -81,8 +81,8 @@ pub async fn check(inputs: &Inputs, archivers: &BTreeMap<String, Archiver>) -> V
             );
         }
         if let Some(rpo) = job.recovery_point {
-            let newest = match berth_backup::wal::newest_shipped(destination, &dep.name).await {
-                Ok(n) => n,
+            let archived = match berth_backup::wal::archived(destination, &dep.name).await {
+                Ok(a) => a,
                 Err(e) => {
                     out.push(Check::new(
                         Section::Backups,
@@ -93,6 +93,7 @@ pub async fn check(inputs: &Inputs, archivers: &BTreeMap<String, Archiver>) -> V
                     continue;
                 }
             };
+            let newest = berth_backup::wal::newest(&archived);
             let shipped = newest.as_ref().map(|(name, at)| (name.as_str(), at.unwrap_or(inputs.now)));
             let rpo = SignedDuration::try_from(rpo.0).unwrap_or(SignedDuration::MAX);
             out.push(judged(
@@ -100,6 +101,22 @@ pub async fn check(inputs: &Inputs, archivers: &BTreeMap<String, Archiver>) -> V
                 format!("{} wal", dep.name),
                 judge::wal(inputs.now, rpo, shipped, archivers.get(&dep.name)),
             ));
+            // Shipping the newest segment says nothing of the ones before
+            // it: every physical backup needs all of them from its start.
+            let names: Vec<String> = archived.into_iter().map(|(name, _)| name).collect();
+            let bases: Vec<(String, Vec<berth_backup::wal::Gap>)> = listed
+                .iter()
+                .filter_map(|l| l.manifest.as_ref())
+                .filter(|m| m.method == Method::Physical && m.wal.is_some())
+                .map(|m| (m.id.clone(), berth_backup::wal::backup_gaps(m, &names)))
+                .collect();
+            if !bases.is_empty() {
+                out.push(judged(
+                    Section::Backups,
+                    format!("{} wal archive", dep.name),
+                    judge::wal_gaps(&dep.name, &bases),
+                ));
+            }
         }
     }
     out

@@ -243,9 +243,11 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
         dep = job.dependency,
         method = job.method,
     );
-    if let Some(secret) =
-        plan.dependencies.iter().find(|d| d.name == job.dependency).and_then(|d| d.password_secret.clone())
-    {
+    let password = plan.dependencies.iter().find(|d| d.name == job.dependency).and_then(|d| d.password_secret.clone());
+    // The signing key too: the job signs the manifests it writes and
+    // checks them when it verifies.
+    let signing_key = job.signing_key_secret.clone().filter(|k| password.as_ref() != Some(k));
+    for secret in password.into_iter().chain(signing_key) {
         let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, &secret));
     }
     for command in scheduled::backup_commands(plan, job, "/usr/local/bin/berth", &format!("/etc/{p}/berth.yaml")) {

@@ -121,6 +121,14 @@ pub struct Backup {
     /// calling it good. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<bool>,
+    /// Secret whose value signs each backup's manifest (HMAC-SHA256):
+    /// `{ secret: backup-signing-key }`. Verification and restores then
+    /// refuse a manifest that is unsigned or does not match, so whoever can
+    /// write to the destination cannot pass off other data with recomputed
+    /// checksums. Without it, verification proves a backup intact and
+    /// restorable, not that berth wrote it. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -21,6 +21,12 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
         if let Some(password) = &dep.password {
             refs.push((root.key("dependencies").key(name).key("password").key("secret"), password.secret.clone()));
         }
+        if let Some(key) = dep.backup.as_ref().and_then(|b| b.signing_key.as_ref()) {
+            refs.push((
+                root.key("dependencies").key(name).key("backup").key("signing_key").key("secret"),
+                key.secret.clone(),
+            ));
+        }
     }
     if let Some(auth) = spec.edge.as_ref().and_then(|e| e.auth.as_ref()) {
         let auth_path = root.key("edge").key("auth");

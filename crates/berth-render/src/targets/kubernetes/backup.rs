@@ -72,9 +72,12 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut 
     let dep = plan.dependencies.iter().find(|d| d.name == job.dependency);
     let (spec_volume, spec_mount) = spec_volume(plan);
     let script = scheduled::backup_commands(plan, job, "berth", SPEC_PATH).join(" && ");
-    let env = dep
-        .and_then(|d| d.password_secret.as_ref())
-        .map(|s| vec![secret_env(plan, &berth_plan::secret_env_name(s), s)]);
+    // The password, and the key that signs and checks the manifests.
+    let password = dep.and_then(|d| d.password_secret.as_ref());
+    let signing_key = job.signing_key_secret.as_ref().filter(|k| password != Some(*k));
+    let env: Vec<_> =
+        password.into_iter().chain(signing_key).map(|s| secret_env(plan, &berth_plan::secret_env_name(s), s)).collect();
+    let env = (!env.is_empty()).then_some(env);
     let container = Container {
         name: "backup".to_owned(),
         image: Some(berth_image()),
