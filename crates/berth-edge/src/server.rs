@@ -326,6 +326,13 @@ async fn accept(
                         state.metrics.closed_silent.fetch_add(1, Relaxed);
                         return;
                     };
+                    // ALPN decided the protocol: a client that negotiated h2
+                    // and then sends something else is refused, not re-read
+                    // as HTTP/1.
+                    let b = match stream.get_ref().1.alpn_protocol() {
+                        Some(b"h2") => b.http2_only(),
+                        _ => b.http1_only(),
+                    };
                     serve(b, Watched::new(stream, activity.clone()), activity, state, peer, scheme, stop).await;
                 }
                 None => serve(b, Watched::new(stream, activity.clone()), activity, state, peer, scheme, stop).await,
