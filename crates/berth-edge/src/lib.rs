@@ -14,6 +14,8 @@ pub mod body;
 pub mod cidr;
 pub mod config;
 pub mod conn;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod host;
 pub mod jwt;
