@@ -84,13 +84,14 @@ edge:
 "#
     );
     std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
-    let up = start_up(dir.path());
+    let mut up = start_up(dir.path());
     let _stop = KillOnDrop(up.id());
     let before = pids(&state(dir.path()));
     assert_eq!(before.len(), 5, "{before:?}");
     assert_eq!(get(&format!("http://127.0.0.1:{http}/")).0, 200);
 
     Command::new("kill").args(["-9", &up.id().to_string()]).status().unwrap();
+    assert!(!up.wait().unwrap().success(), "berth up was killed");
     // The kernel's parent-death signal stops everything that honours SIGTERM.
     wait_for("the replicas and servers to stop with berth up", Duration::from_secs(30), || {
         before.iter().filter(|(s, _)| s != "stubborn").all(|(_, p)| !alive(*p))
@@ -189,7 +190,7 @@ edge:
 "#
     );
     std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
-    let up = start_up(dir.path());
+    let mut up = start_up(dir.path());
     let _stop = KillOnDrop(up.id());
 
     // Healthy, with a dependency and an exec probe: status says so with 0.
@@ -208,6 +209,7 @@ edge:
     assert!(log.contains("liveness probe"), "{log}");
     wait_for("status to be healthy again", Duration::from_secs(20), || berth(dir.path(), &["status"]).status.success());
     assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
 }
 
 #[test]
@@ -234,7 +236,7 @@ edge:
 "#
     );
     std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
-    let up = start_up(dir.path());
+    let mut up = start_up(dir.path());
     let _stop = KillOnDrop(up.id());
     let versions = || {
         let mut seen = std::collections::BTreeMap::new();
@@ -264,6 +266,7 @@ edge:
     let back = versions();
     assert_eq!(back.get("1.0.0"), Some(&40), "rollback after promote returns all traffic: {back:?}");
     assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
 }
 
 /// CPU seconds a process has used (user + system).
@@ -333,4 +336,5 @@ edge:
     let (_, metrics) = get(&format!("http://127.0.0.1:{admin}/metrics"));
     assert!(metrics.contains("berth_edge_connections_closed_total{reason=\"silent\"}"), "{metrics}");
     assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
 }
