@@ -81,7 +81,7 @@ while kill -0 "$WRK" 2>/dev/null; do
     fi
     if [ "$now" -ge "$next_deploy" ]; then
         version=$((version + 1))
-        "$BERTH" deploy "$WORK/berth.yaml" web --version "1.$version.0" >/dev/null 2>&1 && deploys=$((deploys + 1)) || echo "deploy 1.$version.0 failed"
+        if "$BERTH" deploy web --file "$WORK/berth.yaml" --version "1.$version.0" > "$WORK/deploy.txt" 2>&1; then deploys=$((deploys + 1)); else echo "deploy 1.$version.0 failed: $(tail -n 3 "$WORK/deploy.txt")"; fi
         next_deploy=$(( $(date +%s) + DEPLOY_EVERY))
     fi
     sleep 1
@@ -106,7 +106,7 @@ RSS_AFTER_FLOOD=$(rss)
 h2_done=$(awk '/^requests:/ { print $2 " total, " $8 " succeeded, " $10 " failed, " $12 " errored" }' "$WORK/h2load.txt")
 h2_status=$(awk '/^status codes:/ { print }' "$WORK/h2load.txt")
 
-panics=$(grep -rh "panicked" "$WORK/.berth/base/logs" 2>/dev/null | wc -l)
+panics=$( (grep -rh "panicked" "$WORK/.berth/base/logs" 2>/dev/null || true) | wc -l)
 status_ok=$("$BERTH" status "$WORK/berth.yaml" >/dev/null 2>&1 && echo yes || echo no)
 
 echo

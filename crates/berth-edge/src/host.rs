@@ -64,7 +64,7 @@ pub fn normal(raw: &str) -> Result<String, HostError> {
 }
 
 fn valid_port(port: &str) -> bool {
-    !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit())
+    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0)
 }
 
 /// Whether `host` is one of `hosts`; `*.example.com` covers one level of
@@ -103,6 +103,8 @@ mod tests {
         assert_eq!(normal("127.0.0.1"), Ok("127.0.0.1".into()));
         assert_eq!(normal("a b"), Err(HostError::Invalid));
         assert_eq!(normal("evil.com:x"), Err(HostError::Invalid));
+        assert_eq!(normal("localhost:99999"), Err(HostError::Invalid));
+        assert_eq!(normal("localhost:0"), Err(HostError::Invalid));
         assert_eq!(normal("user@evil.com"), Err(HostError::Invalid));
         assert_eq!(normal(""), Err(HostError::Invalid));
         assert_eq!(normal("a/b"), Err(HostError::Invalid));

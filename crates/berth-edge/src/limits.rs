@@ -9,8 +9,10 @@
 //!   [`MAX_HEADER_BYTES`];
 //! - HTTP/2: [`H2_STREAMS_PER_CONNECTION`] streams, each buffering at most
 //!   [`H2_SEND_BUFFER`] of its answer and [`H2_STREAM_WINDOW`] of its body;
-//! - requests forwarded at once: [`MAX_IN_FLIGHT`]; past it the edge
-//!   answers 503 at once instead of queueing.
+//! - requests forwarded at once: [`MAX_IN_FLIGHT`] (each holds at most one
+//!   connection to a service and its buffers); past it the edge answers 503
+//!   at once instead of queueing; one client may hold at most
+//!   [`MAX_IN_FLIGHT_PER_CLIENT`] of them (429 past it).
 
 use std::time::Duration;
 
@@ -20,7 +22,9 @@ pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
 pub const H2_CONNECTION_WINDOW: u32 = 1024 * 1024;
 pub const H2_PENDING_RESETS: usize = 20;
 pub const MAX_HEADER_BYTES: u32 = 32 * 1024;
-pub const MAX_IN_FLIGHT: usize = 4096;
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// Of those, one client (address, IPv6 /64) may hold at most this many.
+pub const MAX_IN_FLIGHT_PER_CLIENT: usize = 128;
 pub const ADMIN_CONNECTIONS: usize = 32;
 pub const ADMIN_CONNECTION_TIME: Duration = Duration::from_secs(30);
 

@@ -12,7 +12,7 @@
 //!   root is refused, as nginx does;
 //! - repeated slashes become one;
 //! - what has no single safe reading is refused: an encoded `/` or `\`
-//!   (`%2F`, `%5C`), a raw `\`, NUL, an escape that decodes to invalid
+//!   (`%2F`, `%5C`) or `;` (`%3B`), a raw `\`, NUL, an escape that decodes to invalid
 //!   UTF-8, a malformed escape, and `.`/`..` segments with path parameters
 //!   (`/..;/`, which Java servers read as `..`).
 
@@ -27,6 +27,8 @@ pub enum PathError {
     BadEscape,
     #[error("an encoded `/` or `\\` in the path")]
     EncodedSeparator,
+    #[error("an encoded `;` in the path")]
+    EncodedSemicolon,
     #[error("a backslash in the path")]
     Backslash,
     #[error("NUL in the path")]
@@ -101,6 +103,9 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
                 match b {
                     0 => return Err(PathError::Nul),
                     b'/' | b'\\' => return Err(PathError::EncodedSeparator),
+                    // An encoded `;` is a segment end to some servers and
+                    // data to others: `/metrics%3Bx` has no single reading.
+                    b';' => return Err(PathError::EncodedSemicolon),
                     b if is_unreserved(b) => decoded.push(b),
                     b => {
                         decoded.push(b'%');
@@ -204,6 +209,8 @@ mod tests {
         assert_eq!(n("/../metrics"), Err(PathError::AboveRoot));
         assert_eq!(n("/a%2fmetrics"), Err(PathError::EncodedSeparator));
         assert_eq!(n("/a%5Cmetrics"), Err(PathError::EncodedSeparator));
+        assert_eq!(n("/metrics%3Bx"), Err(PathError::EncodedSemicolon));
+        assert_eq!(n("/x/..%3b/metrics"), Err(PathError::EncodedSemicolon));
         assert_eq!(n("/a\\metrics"), Err(PathError::Backslash));
         assert_eq!(n("/a%00"), Err(PathError::Nul));
         assert_eq!(n("/a%ff"), Err(PathError::InvalidUtf8));

@@ -42,7 +42,7 @@ use crate::config::EdgeConfig;
 use crate::host;
 use crate::metrics::Metrics;
 use crate::path;
-use crate::ratelimit::{ClientKey, Limiter};
+use crate::ratelimit::{ClientKey, Limiter, client_address};
 use crate::request_body::{ClientBody, Outcome};
 use crate::upstream::{Backend, Pool};
 
@@ -62,6 +62,8 @@ pub struct State {
     pub access_log: Option<mpsc::Sender<String>>,
     /// Requests being forwarded at once ([`crate::limits::MAX_IN_FLIGHT`]).
     pub in_flight: Semaphore,
+    /// The same, per client ([`crate::limits::MAX_IN_FLIGHT_PER_CLIENT`]).
+    pub in_flight_by_client: crate::ratelimit::InFlight,
     /// Client connections at once ([`crate::limits::connection_cap`]).
     pub connection_slots: Arc<Semaphore>,
     /// The open client connections, for eviction when slots run out.
@@ -101,6 +103,24 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// Headers that name the client, its address, host, port or original URL,
+/// which services and frameworks believe; never taken from a client.
+pub const CLIENT_FORWARDING_HEADERS: [&str; 13] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+];
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let listed: Vec<String> = headers
         .get_all(header::CONNECTION)
@@ -114,18 +134,34 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    headers.get("x-api-key").and_then(|v| v.to_str().ok()).or_else(|| {
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    })
+/// The one value of a header, or why there is not exactly one: a second
+/// copy could be the one the service reads.
+fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(());
+    }
+    first.map(|v| v.to_str().map_err(|_| ())).transpose()
 }
 
-/// API key or JWT, whichever the route accepts; a token that looks like a
-/// JWT is checked as one.
+/// `Authorization: Bearer <token>`, the scheme in any case (RFC 9110).
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    Ok(single(headers, "authorization")?.and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }))
+}
+
+/// API key or JWT, whichever the route accepts. A JWT comes only in
+/// `Authorization: Bearer`; an API key in `X-API-Key` or there. Two copies
+/// of either header are refused.
 fn authenticate(cfg: &EdgeConfig, auth: &berth_spec::RouteAuth, headers: &HeaderMap) -> Verdict {
-    let presented = presented_key(headers);
+    let (Ok(bearer), Ok(api_key)) = (bearer(headers), single(headers, "x-api-key")) else {
+        return Verdict::Unauthenticated;
+    };
     let accepts = |m| auth.accept.contains(&m);
-    if let (true, Some(jwt), Some(token)) = (accepts(berth_spec::AuthMethod::Jwt), &cfg.jwt, presented)
+    if let (true, Some(jwt), Some(token)) = (accepts(berth_spec::AuthMethod::Jwt), &cfg.jwt, bearer)
         && token.matches('.').count() == 2
     {
         return match jwt.verify(token) {
@@ -137,7 +173,7 @@ fn authenticate(cfg: &EdgeConfig, auth: &berth_spec::RouteAuth, headers: &Header
         };
     }
     if accepts(berth_spec::AuthMethod::ApiKey) {
-        return match auth::check(&cfg.api_keys, presented, &auth.roles, today()) {
+        return match auth::check(&cfg.api_keys, api_key.or(bearer), &auth.roles, today()) {
             Verdict::Allowed(name) => Verdict::Allowed(format!("key:{name}")),
             other => other,
         };
@@ -204,6 +240,10 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr,
         response = gzip(response);
     }
     for (name, value) in &state.config.headers {
+        // HSTS means something only over HTTPS (RFC 6797, 7.2).
+        if scheme == Scheme::Http && name == header::STRICT_TRANSPORT_SECURITY {
+            continue;
+        }
         response.headers_mut().insert(name.clone(), value.clone());
     }
     let status = response.status().as_u16();
@@ -260,8 +300,9 @@ async fn phases(
     let cfg = &state.config;
     let (client, forwarded_for) = client_of(cfg, peer, req.headers());
     let reply = |r: Response<Body>| (r, None, client);
-    if req.method() == Method::CONNECT {
-        return reply(answer(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not served"));
+    // CONNECT would tunnel anywhere; TRACE echoes credentials back (XST).
+    if req.method() == Method::CONNECT || req.method() == Method::TRACE || req.method().as_str() == "TRACK" {
+        return reply(answer(StatusCode::METHOD_NOT_ALLOWED, "this method is not served"));
     }
     if req.method() == Method::OPTIONS && req.uri() == "*" {
         let mut r = answer(StatusCode::OK, "");
@@ -304,7 +345,8 @@ async fn phases(
     let mut identity = None;
     if let Some(auth) = &route.auth {
         let now = Instant::now();
-        if let Err(retry) = state.auth_failures.peek(&client, now) {
+        let counted = client_address(client);
+        if let Err(retry) = state.auth_failures.peek(&counted, now) {
             state.metrics.auth_failures.fetch_add(1, Relaxed);
             return within(too_many(retry, "too many failed authentications"));
         }
@@ -312,7 +354,7 @@ async fn phases(
             Verdict::Allowed(who) => identity = Some(who),
             Verdict::Unauthenticated => {
                 state.metrics.auth_failures.fetch_add(1, Relaxed);
-                if let Err(retry) = state.auth_failures.check(&client, now) {
+                if let Err(retry) = state.auth_failures.check(&counted, now) {
                     return within(too_many(retry, "too many failed authentications"));
                 }
                 let mut r = answer(StatusCode::UNAUTHORIZED, "credentials required");
@@ -325,7 +367,7 @@ async fn phases(
     if let Some(zone) = route.rate_limit {
         let key = match (cfg.rate_limits[zone].by, &identity) {
             (berth_spec::RateKey::ApiKey, Some(who)) => ClientKey::Credential(who.clone()),
-            _ => ClientKey::Address(client),
+            _ => ClientKey::Address(client_address(client)),
         };
         if let Err(retry) = state.limiters[zone].check(&key, Instant::now()) {
             state.metrics.rate_limited.fetch_add(1, Relaxed);
@@ -340,6 +382,10 @@ async fn phases(
         }
         return within(answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"));
     }
+    let Some(_client_slot) = state.in_flight_by_client.enter(client) else {
+        state.metrics.overloaded.fetch_add(1, Relaxed);
+        return within(too_many(std::time::Duration::from_secs(1), "too many requests in flight from this client"));
+    };
     let Ok(_slot) = state.in_flight.try_acquire() else {
         state.metrics.overloaded.fetch_add(1, Relaxed);
         let mut r = answer(StatusCode::SERVICE_UNAVAILABLE, "the edge is at capacity");
@@ -347,7 +393,10 @@ async fn phases(
         return within(r);
     };
     let facts = Facts { client, forwarded_for, host, path };
-    within(forward(state, index, req, &facts, scheme).await)
+    // Boxed: only a forwarded request carries the client and upstream
+    // futures; an answer of the edge own (429, 503, 404) stays small, which
+    // is what most of a flood gets.
+    within(Box::pin(forward(state, index, req, &facts, scheme)).await)
 }
 
 fn too_many(retry: std::time::Duration, why: &str) -> Response<Body> {
@@ -396,6 +445,12 @@ async fn forward(
     let retryable =
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !has_body && upgrade.is_none();
     strip_hop_by_hop(&mut headers);
+    // Who the client is, where it connected and what it asked for are the
+    // edge's to say: a client's own versions of these headers could undo an
+    // allowlist or a route at a service that believes them.
+    for name in CLIENT_FORWARDING_HEADERS {
+        headers.remove(name);
+    }
     if let Ok(v) = HeaderValue::from_str(&facts.forwarded_for) {
         headers.insert("x-forwarded-for", v);
     }

@@ -212,6 +212,7 @@ impl Edge {
             client,
             access_log: log_tx,
             in_flight: tokio::sync::Semaphore::new(limits::MAX_IN_FLIGHT),
+            in_flight_by_client: crate::ratelimit::InFlight::new(limits::MAX_IN_FLIGHT_PER_CLIENT),
             connection_slots: Arc::new(tokio::sync::Semaphore::new(limits::connection_cap(open_files))),
             connections: crate::conn::Registry::default(),
             shutdown: stop_rx.clone(),
@@ -424,7 +425,9 @@ fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
         "/metrics" => {
             let routes: Vec<(String, String)> =
                 state.config.routes.iter().map(|r| (r.path.clone(), r.service.clone())).collect();
-            let health: Vec<(String, String, bool)> = state
+            // One series per (service, backend), however many routes reach it:
+            // the exposition format allows no duplicates.
+            let health: std::collections::BTreeSet<(String, String, bool)> = state
                 .config
                 .routes
                 .iter()
@@ -434,6 +437,7 @@ fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
                     p.backends().map(|b| (r.service.clone(), b.addr.to_string(), b.is_healthy())).collect::<Vec<_>>()
                 })
                 .collect();
+            let health: Vec<(String, String, bool)> = health.into_iter().collect();
             (StatusCode::OK, "text/plain; version=0.0.4", state.metrics.render(&routes, &health))
         }
         "/health" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
@@ -469,7 +473,19 @@ async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::R
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let answer = admin_answer(&state, req.uri().path());
+                // Only loopback names: a web page that rebinds its own name to
+                // 127.0.0.1 (DNS rebinding) must not read the status page.
+                let local = crate::host::of(req.version(), req.uri(), req.headers())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|h| matches!(h.as_str(), "localhost" | "127.0.0.1" | "[::1]"));
+                let answer = if local {
+                    admin_answer(&state, req.uri().path())
+                } else {
+                    let mut r = Response::new(Full::new(Bytes::from_static(b"the admin port answers loopback names only\n")));
+                    *r.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+                    r
+                };
                 async move { Ok::<_, std::convert::Infallible>(answer) }
             });
             let mut b = auto::Builder::new(TokioExecutor::new());

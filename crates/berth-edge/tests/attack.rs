@@ -132,6 +132,12 @@ async fn normalising_service() -> (SocketAddr, JoinHandle<()>) {
                     };
                     let (xff, real_ip, upgrade, host) =
                         (seen("x-forwarded-for"), seen("x-real-ip"), seen("upgrade"), seen("host"));
+                    let spoofable: Vec<&str> = berth_edge::proxy::CLIENT_FORWARDING_HEADERS
+                        .iter()
+                        .copied()
+                        .filter(|name| req.headers().contains_key(*name))
+                        .collect();
+                    let spoofable = spoofable.join(",");
                     let body = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
                     let text = if protected { format!("SECRET {view}") } else { format!("public {view}") };
                     let response = Response::builder()
@@ -140,6 +146,7 @@ async fn normalising_service() -> (SocketAddr, JoinHandle<()>) {
                         .header("x-seen-real-ip", real_ip)
                         .header("x-seen-upgrade", upgrade)
                         .header("x-seen-host", host)
+                        .header("x-seen-spoofable", spoofable)
                         .header("x-seen-body", body.to_string())
                         .body(Full::new(Bytes::from(text)))
                         .unwrap();
@@ -302,6 +309,13 @@ const METRICS_BYPASSES: &[&str] = &[
     "/x%5c..%5cmetrics",
     "/%5cmetrics",
     "/metrics%00",
+    "/metrics%3Bx",
+    "/metrics%3b",
+    "/metrics%3B/x",
+    "/x/..%3B/metrics",
+    "/.%3B/metrics",
+    "/%2e%3B/metrics",
+    "/x/%2e%2e%3b/metrics",
     "/metrics%00.html",
     "/../metrics",
     "/../../metrics",
@@ -609,8 +623,49 @@ async fn client_faults_are_client_errors() {
     setup.stop().await;
 }
 
+#[tokio::test]
+async fn the_admin_port_answers_loopback_names_only_and_lists_each_backend_once() {
+    let setup = start().await;
+    let admin = setup.edge.admin.unwrap();
+    let rebound = raw(admin, "GET /status.json HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(rebound.status, 421, "DNS rebinding: {rebound:?}");
+    for host in ["localhost", "127.0.0.1:9180", "[::1]"] {
+        let r = raw(admin, &format!("GET /status.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+        assert_eq!(r.status, 200, "Host: {host}");
+    }
+    let metrics = admin_metrics(&setup).await;
+    let series: Vec<&str> = metrics.lines().filter(|l| l.starts_with("berth_edge_upstream_healthy{")).collect();
+    let unique: std::collections::BTreeSet<&str> = series.iter().map(|l| l.rsplit_once(' ').unwrap().0).collect();
+    assert_eq!(series.len(), unique.len(), "duplicate series:\n{metrics}");
+    setup.stop().await;
+}
+
+#[tokio::test]
+async fn forwarding_headers_and_duplicate_credentials_from_clients_are_not_believed() {
+    let setup = start().await;
+    let http = setup.http();
+    let spoofed = [
+        "Forwarded: for=10.0.0.1;proto=https",
+        "X-Original-URL: /metrics",
+        "X-Rewrite-URL: /metrics",
+        "X-Forwarded-Host: evil.example",
+        "True-Client-IP: 10.0.0.1",
+    ];
+    let r = get(http, "/", &spoofed).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-spoofable"), Some(""), "the service saw client-made forwarding headers");
+    let key = format!("X-API-Key: {API_KEY}");
+    let twice = get(http, "/admin", &[&key, "X-API-Key: something-else"]).await;
+    assert_eq!(twice.status, 401, "two API keys: which one would the service read?");
+    let bearer = get(http, "/admin", &[&format!("Authorization: bearer {API_KEY}")]).await;
+    assert_eq!(bearer.status, 200, "the scheme is case-insensitive");
+    let trace = raw(http, "TRACE / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(trace.status, 405);
+    setup.stop().await;
+}
+
 async fn admin_metrics(setup: &Setup) -> String {
-    let r = raw(setup.edge.admin.unwrap(), "GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").await;
+    let r = raw(setup.edge.admin.unwrap(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await;
     r.body
 }
 

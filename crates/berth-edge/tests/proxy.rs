@@ -229,7 +229,7 @@ async fn edge_routes_balances_limits_and_guards() {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
     tokio::spawn(conn);
     let metrics = sender
-        .send_request(Request::get("/metrics").header("host", "admin").body(Empty::<Bytes>::new()).unwrap())
+        .send_request(Request::get("/metrics").header("host", "localhost").body(Empty::<Bytes>::new()).unwrap())
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&metrics.into_body().collect().await.unwrap().to_bytes()).into_owned();
@@ -384,7 +384,7 @@ async fn admin_get(addr: SocketAddr, path: &str) -> (StatusCode, HeaderMap, Stri
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
     tokio::spawn(conn);
     let response = sender
-        .send_request(Request::get(path).header("host", "admin").body(Empty::<Bytes>::new()).unwrap())
+        .send_request(Request::get(path).header("host", "localhost").body(Empty::<Bytes>::new()).unwrap())
         .await
         .unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
