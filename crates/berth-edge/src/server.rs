@@ -482,7 +482,8 @@ async fn admin_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::R
                 let answer = if local {
                     admin_answer(&state, req.uri().path())
                 } else {
-                    let mut r = Response::new(Full::new(Bytes::from_static(b"the admin port answers loopback names only\n")));
+                    let mut r =
+                        Response::new(Full::new(Bytes::from_static(b"the admin port answers loopback names only\n")));
                     *r.status_mut() = StatusCode::MISDIRECTED_REQUEST;
                     r
                 };

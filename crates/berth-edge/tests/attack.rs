@@ -665,7 +665,8 @@ async fn forwarding_headers_and_duplicate_credentials_from_clients_are_not_belie
 }
 
 async fn admin_metrics(setup: &Setup) -> String {
-    let r = raw(setup.edge.admin.unwrap(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await;
+    let r =
+        raw(setup.edge.admin.unwrap(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await;
     r.body
 }
 

@@ -142,6 +142,37 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     }
     let server_names = if edge.hosts.is_empty() { "_".to_owned() } else { edge.hosts.join(" ") };
     let headers = security_headers(edge);
+    if !edge.hosts.is_empty() {
+        // Hosts the spec does not name get 421, as from berth's edge; HTTPS
+        // for an unnamed host fails its handshake.
+        let _ = write!(
+            c,
+            "
+    server {{
+        listen {http} default_server;
+        listen [::]:{http} default_server;
+        server_name _;
+        return 421;
+    }}
+",
+            http = edge.listen.http
+        );
+        if edge.tls.is_some() {
+            let _ = write!(
+                c,
+                "
+    server {{
+        listen {https} ssl default_server;
+        listen [::]:{https} ssl default_server;
+        server_name _;
+        ssl_reject_handshake on;
+        return 421;
+    }}
+",
+                https = edge.listen.https
+            );
+        }
+    }
     match &edge.tls {
         Some(tls) => {
             if edge.redirect_https {
@@ -203,6 +234,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
             );
         }
     }
+    c.push_str(PATH_GUARDS);
     for h in &headers {
         let _ = writeln!(c, "        {h}");
     }
@@ -230,7 +262,7 @@ fn security_headers(edge: &EdgePlan) -> Vec<String> {
         .collect()
 }
 
-fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], out: &mut Output) {
+fn location(out_conf: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], out: &mut Output) {
     if route.host.is_some() {
         out.unsupported(
             Target::Nginx,
@@ -245,7 +277,9 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
             "open-source nginx cannot check them without putting keys into the config; enforce auth in the service, or run the berth edge (`berth up`)",
         );
     }
-    let _ = writeln!(c, "\n        location {} {{", route.path);
+    // The block's body, written once and given to each `location` below.
+    let mut b = String::new();
+    let c = &mut b;
     if let Some(zone) = &route.rate_limit {
         let burst =
             plan.edge.as_ref().and_then(|e| e.rate_limits.iter().find(|z| &z.name == zone)).map_or(0, |z| z.burst);
@@ -276,6 +310,11 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
         c,
         "            proxy_set_header Host $host;\n            proxy_set_header X-Real-IP $remote_addr;\n            proxy_set_header X-Forwarded-For {forwarded_for};\n            proxy_set_header X-Forwarded-Proto $scheme;\n            proxy_set_header X-Request-ID $request_id;\n"
     );
+    // A client's own forwarding headers are not passed on (an empty value
+    // drops the header), as berth's edge drops them.
+    for name in CLIENT_FORWARDING_HEADERS {
+        let _ = writeln!(c, "            proxy_set_header {name} \"\";");
+    }
     let edge = plan.edge.as_ref();
     let connect = edge.map_or(5, |e| e.timeouts.connect.as_secs());
     let send = edge.map_or(60, |e| e.timeouts.send.as_secs());
@@ -294,13 +333,58 @@ fn location(c: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], 
             let _ = writeln!(c, "            {h}");
         }
     }
-    let target = if route.strip_prefix {
-        format!("http://{}/", upstream_name(route))
+    let prefix = route.path.trim_end_matches('/');
+    if route.strip_prefix && !prefix.is_empty() {
+        // As berth's edge: `/docs` and `/docs/...` lose the prefix (and
+        // `/docsx` is another path). A single `location /docs` with
+        // `proxy_pass .../` would send `/docs/x` as `//x` and `/docsx` as `/x`.
+        let upstream = upstream_name(route);
+        for matcher in [format!("= {prefix}"), format!("{prefix}/")] {
+            let _ = writeln!(
+                out_conf,
+                "\n        location {matcher} {{\n{b}            proxy_pass http://{upstream}/;\n        }}"
+            );
+        }
     } else {
-        format!("http://{}", upstream_name(route))
-    };
-    let _ = writeln!(c, "            proxy_pass {target};\n        }}");
+        let _ = writeln!(
+            out_conf,
+            "\n        location {} {{\n{b}            proxy_pass http://{};\n        }}",
+            route.path,
+            upstream_name(route)
+        );
+    }
 }
+
+/// Headers naming the client, its host or the original URL, which services
+/// believe; never passed on from a client (berth's edge drops the same).
+const CLIENT_FORWARDING_HEADERS: [&str; 13] = [
+    "Forwarded",
+    "X-Forwarded-Host",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "X-Forwarded-Server",
+    "X-Forwarded-Ssl",
+    "X-Original-URL",
+    "X-Rewrite-URL",
+    "X-Client-IP",
+    "True-Client-IP",
+    "CF-Connecting-IP",
+    "X-Cluster-Client-IP",
+    "Fastly-Client-IP",
+];
+
+/// Server-level checks before any location: paths with no single reading
+/// are refused, as berth's edge refuses them (`berth_edge::path`): an
+/// encoded `/`, `\`, `;` or NUL, a raw `\`, and `.`/`..` segments with
+/// parameters (`/..;/`, which Java servers read as `..`). (In nginx's
+/// quoted strings `\\\\` is a regex `\\`: one literal backslash.)
+const PATH_GUARDS: &str = r#"        if ($request_uri ~* "^[^?]*(\\\\|%5c|%2f|%3b|%00)") {
+            return 400;
+        }
+        if ($request_uri ~ "^[^?]*/\.\.?;") {
+            return 400;
+        }
+"#;
 
 fn secs(s: u64) -> String {
     format!("{s}s")
