@@ -338,3 +338,80 @@ edge:
     assert!(berth(dir.path(), &["down"]).status.success());
     assert!(up.wait().unwrap().success());
 }
+
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib / 1024
+}
+
+/// The stated bound: an HTTP/2 flood of 200 connections x 100 streams
+/// keeps `berth up` (edge, supervisor and all) under this much memory, and
+/// it is given back once the flood is over (see `berth-edge/src/limits.rs`).
+const FLOOD_RSS_CAP_MIB: u64 = 256;
+const IDLE_AFTER_FLOOD_MIB: u64 = 64;
+
+#[test]
+fn an_http2_flood_stays_under_the_memory_cap_and_memory_is_given_back() {
+    let demo = demo();
+    let dir = berth_test_support::temp_dir();
+    let (http, https, admin) = (free_port(), free_port(), free_port());
+    let spec = format!(
+        r#"version: 1
+name: flood
+services:
+  web:
+    run: {{ command: ["{demo}"] }}
+    ports: {{ http: 8080 }}
+    replicas: 2
+edge:
+  hosts: [localhost]
+  listen: {{ http: {http}, https: {https}, admin: {admin} }}
+  tls: {{ mode: self-signed }}
+  routes:
+    - {{ path: /, service: web }}
+"#
+    );
+    std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
+    let mut up = start_up(dir.path());
+    let _stop = KillOnDrop(up.id());
+    let pid = up.id();
+    let mut flood = Command::new("h2load")
+        .args(["-c", "200", "-m", "100", "-D", "6", "-t", "1", &format!("https://localhost:{https}/")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("h2load (apt-get install nghttp2-client)");
+    let mut peak = 0;
+    while flood.try_wait().unwrap().is_none() {
+        peak = peak.max(rss_mib(pid));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut flood.stdout.take().unwrap(), &mut report).unwrap();
+    assert!(report.contains("status codes:"), "h2load did not run: {report}");
+    assert!(peak < FLOOD_RSS_CAP_MIB, "{peak} MiB under the flood (cap {FLOOD_RSS_CAP_MIB} MiB)\n{report}");
+    // Served again at once, and the memory goes back.
+    assert_eq!(get(&format!("http://127.0.0.1:{admin}/health")).0, 200);
+    let (code, _) = get(&format!("http://localhost:{http}/"));
+    assert_eq!(code, 301, "plain HTTP redirects to HTTPS");
+    wait_for("the memory of the flood to be given back", Duration::from_secs(40), || {
+        rss_mib(pid) < IDLE_AFTER_FLOOD_MIB
+    });
+    let logs = dir.path().join(".berth/base/logs");
+    for entry in std::fs::read_dir(logs).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        assert!(!text.contains("panicked"), "{}: {text}", entry.path().display());
+    }
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
+    eprintln!("h2 flood: peak {peak} MiB\n{report}");
+}

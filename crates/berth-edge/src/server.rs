@@ -298,18 +298,25 @@ async fn accept(
                 }
             }
         };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    if resource_exhausted(&error) {
-                        state.metrics.accept_backoffs.fetch_add(1, Relaxed);
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                    continue;
+        let accepted = loop {
+            tokio::select! {
+                accepted = listener.accept() => break accepted,
+                // A finished connection's task keeps its whole future's
+                // memory until joined: join them as they end, not only when
+                // the next client arrives (after a flood, none may).
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = stop.changed() => return drain(connections).await,
+            }
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                if resource_exhausted(&error) {
+                    state.metrics.accept_backoffs.fetch_add(1, Relaxed);
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
-            },
-            _ = stop.changed() => break,
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
@@ -339,8 +346,12 @@ async fn accept(
                 None => serve(b, Watched::new(stream, activity.clone()), activity, state, peer, scheme, stop).await,
             }
         });
-        while connections.try_join_next().is_some() {}
     }
+    drain(connections).await;
+}
+
+/// Waits for the open connections to finish (the caller bounds the time).
+async fn drain(mut connections: JoinSet<()>) {
     while connections.join_next().await.is_some() {}
 }
 
