@@ -118,7 +118,7 @@ async fn probe(service: &ServicePlan, subject: &str, address: impl Fn(&PortPlan)
             ProbeCheck::Http { path, port } => match address(port) {
                 None => (format!("{label}: no address for port `{}`", port.name), Status::Fail),
                 Some(addr) => match http::get(&addr, path, timeout).await {
-                    Ok(a) if (200..400).contains(&a.status) => {
+                    Ok(a) if berth_plan::http_probe_passes(a.status) => {
                         (format!("{label} GET {path} {} in {} ms", a.status, a.millis), Status::Ok)
                     }
                     Ok(a) => (format!("{label} GET {path} answered {}", a.status), Status::Fail),
