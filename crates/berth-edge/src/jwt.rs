@@ -84,8 +84,24 @@ impl Jwt {
     /// The caller, or `None` for a token that is malformed, forged, expired
     /// or meant for someone else.
     pub fn verify(&self, token: &str) -> Option<Caller> {
+        // RFC 7515, 4.1.11: a `crit` extension the edge does not implement
+        // (it implements none) makes the token invalid.
+        let header = token
+            .split('.')
+            .next()
+            .and_then(base64url)
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())?;
+        if header.get("crit").is_some() {
+            return None;
+        }
         let data = decode::<serde_json::Value>(token, &self.key, &self.validation).ok()?;
         let claims = data.claims;
+        // jsonwebtoken skips an `nbf` that is not a number and takes an
+        // `iss` list if one entry matches; RFC 7519 has neither.
+        let numeric = |name: &str| claims.get(name).is_none_or(serde_json::Value::is_number);
+        if !numeric("nbf") || !numeric("iat") || claims.get("iss").is_some_and(|i| !i.is_string()) {
+            return None;
+        }
         let roles = match &claims[self.roles_claim.as_str()] {
             serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
             serde_json::Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
@@ -93,6 +109,30 @@ impl Jwt {
         };
         Some(Caller { subject: claims["sub"].as_str().map(str::to_owned), roles })
     }
+}
+
+/// Base64url without padding, as JWT segments are; `None` for anything else.
+fn base64url(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut count) = (0u32, 0u32);
+    for c in text.bytes() {
+        bits = bits << 6 | u32::from(value(c)?);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -209,6 +249,30 @@ mod tests {
         )
         .unwrap_or_default();
         assert_eq!(rs.verify(&rs384), None, "another RSA algorithm");
+    }
+
+    #[test]
+    fn claims_of_the_wrong_type_and_unknown_critical_headers_are_refused() {
+        let jwt = edge_hs();
+        let mut string_nbf = full();
+        string_nbf["nbf"] = json!("9999999999");
+        assert_eq!(jwt.verify(&hs(&string_nbf)), None, "an nbf that is not a number");
+        let mut listed_iss = full();
+        listed_iss["iss"] = json!(["https://evil.example", "https://id.example"]);
+        assert_eq!(jwt.verify(&hs(&listed_iss)), None, "an issuer list");
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = None;
+        let token = encode(&header, &full(), &EncodingKey::from_secret(SECRET)).unwrap_or_default();
+        let (_, rest) = token.split_once('.').unwrap_or_default();
+        let crit_header = b64(br#"{"alg":"HS256","b64":false,"crit":["b64"]}"#);
+        let (payload, _) = rest.split_once('.').unwrap_or_default();
+        let signing_input = format!("{crit_header}.{payload}");
+        let signature =
+            jsonwebtoken::crypto::sign(signing_input.as_bytes(), &EncodingKey::from_secret(SECRET), Algorithm::HS256)
+                .unwrap_or_default();
+        let critical = format!("{signing_input}.{signature}");
+        assert_eq!(jwt.verify(&critical), None, "a crit header");
+        assert!(base64url("e30").is_some_and(|b| b == b"{}"));
     }
 
     #[test]

@@ -309,6 +309,18 @@ async fn phases(
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
         return reply(r);
     }
+    // A transfer coding other than chunked (`gzip, chunked`) would reach the
+    // service decoded differently than sent. RFC 9112 suggests 501; 400
+    // keeps a client's fault out of the 5xx the error-rate alert counts.
+    let other_coding = req
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .any(|coding| !coding.trim().eq_ignore_ascii_case("chunked"));
+    if other_coding {
+        return reply(answer(StatusCode::BAD_REQUEST, "only the chunked transfer coding is accepted"));
+    }
     let host = match host::of(req.version(), req.uri(), req.headers()) {
         Ok(h) => h,
         Err(e) => return reply(answer(StatusCode::BAD_REQUEST, &e.to_string())),

@@ -609,6 +609,8 @@ async fn client_faults_are_client_errors() {
     let bad_chunks = "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
     let r = raw(http, bad_chunks).await;
     assert!(matches!(r.status, 400 | 0), "malformed chunked body: {r:?}");
+    let gzip_chunked = "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    assert_eq!(raw(http, gzip_chunked).await.status, 400, "a transfer coding the edge does not implement");
     let options = raw(http, "OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
     assert_eq!(options.status, 200, "{options:?}");
     assert!(options.header("allow").is_some());
