@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +24,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+use common::{METRICS_BYPASSES, Raw, raw, service_view};
 
 const JWT_SECRET: &str = "an HS256 key for the attack tests";
 const API_KEY: &str = "correct-horse-battery-staple";
@@ -70,43 +74,6 @@ edge:
 {extra_edge}
 "#
     )
-}
-
-/// Decodes every escape, like a framework's router does.
-fn decode_all(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = path.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// What a lenient service makes of a path: decoded, `\` as `/`, `;params`
-/// dropped, slashes merged, dot segments resolved (clamped at the root).
-fn service_view(raw: &str) -> String {
-    let decoded = decode_all(raw).replace('\\', "/");
-    let mut out: Vec<&str> = Vec::new();
-    for segment in decoded.split('/') {
-        let segment = segment.split(';').next().unwrap_or("");
-        match segment {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
 
 /// The normalising service: `SECRET` on protected paths, and what it saw in
@@ -238,34 +205,6 @@ async fn start() -> Setup {
     start_with("", false).await
 }
 
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
-/// Writes `request` as is and reads the answer until the edge closes.
-async fn raw(addr: SocketAddr, request: &str) -> Raw {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Raw { status, head: head.to_owned(), body: body.to_owned() }
-}
-
 async fn get(addr: SocketAddr, target: &str, headers: &[&str]) -> Raw {
     let mut request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for h in headers {
@@ -275,60 +214,6 @@ async fn get(addr: SocketAddr, target: &str, headers: &[&str]) -> Raw {
     request.push_str("\r\n");
     raw(addr, &request).await
 }
-
-/// Paths that a normalising service reads as `/metrics` (or that have no
-/// safe reading at all). The edge must never let one through to a 200.
-const METRICS_BYPASSES: &[&str] = &[
-    "/metrics",
-    "/x/../metrics",
-    "//metrics",
-    "/./metrics",
-    "/%6detrics",
-    "/%6Detrics",
-    "/%2e%2e/metrics",
-    "/%2E%2E/metrics",
-    "/x/%2e%2e/metrics",
-    "/x/.%2e/metrics",
-    "/x/%2e./metrics",
-    "/%2e/metrics",
-    "///metrics",
-    "/metrics/",
-    "//metrics//",
-    "/x//../metrics",
-    "/x/y/../../metrics",
-    "/./././metrics",
-    "/metrics;jsessionid=1",
-    "/x/..;/metrics",
-    "/.;/metrics",
-    "/x;/../metrics",
-    "/%2fmetrics",
-    "/x%2f..%2fmetrics",
-    "/x%2F..%2Fmetrics",
-    "/x/..%2fmetrics",
-    "/x\\..\\metrics",
-    "/x%5c..%5cmetrics",
-    "/%5cmetrics",
-    "/metrics%00",
-    "/metrics%3Bx",
-    "/metrics%3b",
-    "/metrics%3B/x",
-    "/x/..%3B/metrics",
-    "/.%3B/metrics",
-    "/%2e%3B/metrics",
-    "/x/%2e%2e%3b/metrics",
-    "/metrics%00.html",
-    "/../metrics",
-    "/../../metrics",
-    "/%2e%2e%2fmetrics",
-    "/m%65trics",
-    "/%6d%65%74%72%69%63%73",
-    "/metric%73",
-    "/metrics%2f",
-    "/metrics/%2e",
-    "/metrics/.",
-    "/metrics/x/..",
-    "/x/../../metrics",
-];
 
 #[tokio::test]
 async fn path_tricks_never_reach_an_allowlisted_route() {

@@ -23,6 +23,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
 use std::fmt::Write as _;
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -36,9 +38,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+use common::{METRICS_BYPASSES, Raw, decode_bytes, raw, service_view};
 
 /// Plain HTTP only: the rewrite below puts nginx on a loopback port.
 fn spec(trusted_proxies: bool) -> String {
@@ -71,43 +74,6 @@ const PROTECTED: &[&str] = &["/metrics", "/admin", "/internal"];
 
 // ---------------------------------------------------------------------------
 // The services
-
-fn decode_bytes(path: &str) -> Vec<u8> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = path.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
-/// What a lenient service makes of a path: every escape decoded, `\` as
-/// `/`, `;params` dropped, slashes merged, dot segments resolved (clamped
-/// at the root). The same reading as `tests/attack.rs`.
-fn service_view(raw: &str) -> String {
-    let decoded = String::from_utf8_lossy(&decode_bytes(raw)).replace('\\', "/");
-    let mut out: Vec<&str> = Vec::new();
-    for segment in decoded.split('/') {
-        let segment = segment.split(';').next().unwrap_or("");
-        match segment {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    format!("/{}", out.join("/"))
-}
 
 /// A normalising service named `name` that tells what it saw in `x-seen-*`
 /// headers; `web` answers `SECRET` on [`PROTECTED`] prefixes.
@@ -321,34 +287,6 @@ impl Drop for Nginx {
 // ---------------------------------------------------------------------------
 // Raw requests
 
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
-/// Writes `request` as is and reads the answer until the server closes.
-async fn raw(addr: SocketAddr, request: &str) -> Raw {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Raw { status, head: head.to_owned(), body: body.to_owned() }
-}
-
 fn get(path: &str, headers: &[&str]) -> String {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for h in headers {
@@ -369,54 +307,7 @@ fn target_path(request: &str) -> &str {
     target.split('?').next().unwrap_or(target)
 }
 
-/// Paths that a normalising service reads as `/metrics` (or that have no
-/// safe reading at all), from `tests/attack.rs`.
-const METRICS_BYPASSES: &[&str] = &[
-    "/metrics",
-    "/x/../metrics",
-    "//metrics",
-    "/./metrics",
-    "/%6detrics",
-    "/%6Detrics",
-    "/%2e%2e/metrics",
-    "/%2E%2E/metrics",
-    "/x/%2e%2e/metrics",
-    "/x/.%2e/metrics",
-    "/x/%2e./metrics",
-    "/%2e/metrics",
-    "///metrics",
-    "/metrics/",
-    "//metrics//",
-    "/x//../metrics",
-    "/x/y/../../metrics",
-    "/./././metrics",
-    "/metrics;jsessionid=1",
-    "/x/..;/metrics",
-    "/.;/metrics",
-    "/x;/../metrics",
-    "/%2fmetrics",
-    "/x%2f..%2fmetrics",
-    "/x%2F..%2Fmetrics",
-    "/x/..%2fmetrics",
-    "/x\\..\\metrics",
-    "/x%5c..%5cmetrics",
-    "/%5cmetrics",
-    "/metrics%00",
-    "/metrics%00.html",
-    "/../metrics",
-    "/../../metrics",
-    "/%2e%2e%2fmetrics",
-    "/m%65trics",
-    "/%6d%65%74%72%69%63%73",
-    "/metric%73",
-    "/metrics%2f",
-    "/metrics/%2e",
-    "/metrics/.",
-    "/metrics/x/..",
-    "/x/../../metrics",
-];
-
-/// More of the same: an encoded `;`, which the service decodes and then
+/// Besides `common::METRICS_BYPASSES`: an encoded `;`, which the service decodes and then
 /// reads as the start of path parameters.
 const ENCODED_SEMICOLONS: &[&str] = &[
     "/metrics%3Bx",
