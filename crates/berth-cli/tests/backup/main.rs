@@ -537,6 +537,18 @@ fn a_missing_wal_segment_fails_verification_and_point_in_time_recovery_names_it(
     // as if the archive had not reached the moment yet.
     let err = failed(berth(dir.path(), &["restore", "db", "--to-time", &later]));
     assert!(err.contains(missing.as_str()) && !err.contains("does not reach"), "{err}");
+    // The doctor says so too, naming the segment (exit 2: a failed check).
+    let out = berth(dir.path(), &["doctor", "berth.yaml", "-o", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject"] == "db wal archive")
+        .unwrap_or_else(|| panic!("no `db wal archive` check: {report:#}"));
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(check["message"].as_str().unwrap().contains(missing.as_str()), "{check}");
+    assert_eq!(out.status.code(), Some(2));
 }
 
 const SIGNING_KEY: &str = "k3y: sign the manifests";
