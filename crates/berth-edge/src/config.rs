@@ -11,7 +11,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use crate::EdgeError;
 use crate::auth::{ApiKey, hash, parse_hex};
 use crate::cidr::Cidr;
-use crate::health::Check;
+use crate::health::{Check, Probe};
 use crate::jwt::Jwt;
 use crate::tls::Pem;
 
@@ -136,15 +136,20 @@ impl EdgeConfig {
         let mut routes = Vec::new();
         for r in &edge.routes {
             let service = plan.services.iter().find(|s| s.name == r.service);
-            let health = service.and_then(|s| s.probes.readiness.as_ref()).and_then(|p| match &p.check {
-                ProbeCheck::Http { path, .. } => Some(Check {
-                    path: path.clone(),
+            let health = service.and_then(|s| s.probes.readiness.as_ref()).and_then(|p| {
+                let probe = match &p.check {
+                    ProbeCheck::Http { path, .. } => Probe::Http(path.clone()),
+                    // The edge knows each replica's routed port only.
+                    ProbeCheck::Tcp { port } if port.name == r.port.name => Probe::Tcp,
+                    ProbeCheck::Tcp { .. } | ProbeCheck::Exec { .. } => return None,
+                };
+                Some(Check {
+                    probe,
                     interval: p.interval.0.min(Duration::from_secs(2)),
                     timeout: p.timeout.0,
                     failure_threshold: p.failure_threshold,
                     success_threshold: p.success_threshold,
-                }),
-                _ => None,
+                })
             });
             routes.push(RouteConfig {
                 path: r.path.clone(),
