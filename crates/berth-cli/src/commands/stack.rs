@@ -61,10 +61,10 @@ fn detach(args: &crate::cli::UpArgs) -> anyhow::Result<Outcome> {
             let mut out =
                 format!("{} is running in the background (pid {pid}); log: {}\n", s.project, log_path.display());
             if let Some(https) = s.edge_https {
-                out.push_str(&format!("edge: https://{https}\n"));
+                out.push_str(&format!("edge: {}\n", edge_url("https", https, &served_hosts(&state))));
             }
             if let Some(http) = s.edge_http {
-                out.push_str(&format!("edge: http://{http}\n"));
+                out.push_str(&format!("edge: {}\n", edge_url("http", http, &served_hosts(&state))));
             }
             output::stdout(&out)?;
             return Ok(Outcome::Ok);
@@ -87,6 +87,24 @@ fn detach(args: &crate::cli::UpArgs) -> anyhow::Result<Outcome> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("berth up was not ready after 300s; see {}", log_path.display())
+}
+
+/// The URL to reach the edge at: a host it serves (it answers 421 to any
+/// other name, the bare address included), on the port it bound.
+fn edge_url(scheme: &str, addr: std::net::SocketAddr, hosts: &[String]) -> String {
+    match hosts.iter().find(|h| !h.contains('*')) {
+        Some(host) => format!("{scheme}://{host}:{}", addr.port()),
+        None => format!("{scheme}://{addr}"),
+    }
+}
+
+/// `edge.hosts` of the plan a running stack was started from.
+fn served_hosts(state_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(state_dir.join(berth_runtime::state::PLAN_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|plan| serde_json::from_value(plan["edge"]["hosts"].clone()).ok())
+        .unwrap_or_default()
 }
 
 pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
@@ -136,10 +154,16 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
         let replicas: u32 = plan.services.iter().map(|s| s.replicas.initial().max(1)).sum();
         let mut lines = format!("{}: {} services, {replicas} replicas ready\n", plan.project, plan.services.len());
         if let Some(https) = running.edge_https {
-            lines.push_str(&format!("edge: https://{https} (certificate {})\n", state.join("tls/cert.pem").display()));
+            let hosts = plan.edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default();
+            lines.push_str(&format!(
+                "edge: {} (certificate {})\n",
+                edge_url("https", https, &hosts),
+                state.join("tls/cert.pem").display()
+            ));
         }
         if let Some(http) = running.edge_http {
-            lines.push_str(&format!("edge: http://{http}\n"));
+            let hosts = plan.edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default();
+            lines.push_str(&format!("edge: {}\n", edge_url("http", http, &hosts)));
         }
         lines.push_str("press Ctrl-C to stop\n");
         let _ = output::stdout(&lines);
