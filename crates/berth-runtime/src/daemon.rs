@@ -18,13 +18,27 @@ pub fn control_socket(state_dir: &Path) -> PathBuf {
     state_dir.join("control.sock")
 }
 
-/// Serves the control socket and signals until SIGINT or SIGTERM, then
-/// stops the stack.
-pub async fn serve(running: Running, state_dir: &Path) -> Result<(), RuntimeError> {
+/// The bound control socket: bound before `berth up` says it is ready, so
+/// a `berth deploy` right after finds it.
+#[derive(Debug)]
+pub struct Control {
+    socket: PathBuf,
+    listener: tokio::net::UnixListener,
+}
+
+/// Binds the control socket of the stack in `state_dir`.
+pub fn listen(state_dir: &Path) -> Result<Control, RuntimeError> {
     let socket = control_socket(state_dir);
     let _ = std::fs::remove_file(&socket);
     let listener =
         tokio::net::UnixListener::bind(&socket).map_err(io(format!("cannot listen on {}", socket.display())))?;
+    Ok(Control { socket, listener })
+}
+
+/// Serves the control socket and signals until SIGINT or SIGTERM, then
+/// stops the stack.
+pub async fn serve(running: Running, state_dir: &Path, control: Control) -> Result<(), RuntimeError> {
+    let Control { socket, listener } = control;
     let mut terminate = signal(SignalKind::terminate()).map_err(io("cannot watch SIGTERM"))?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(io("cannot watch SIGINT"))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(io("cannot watch SIGHUP"))?;

@@ -311,7 +311,6 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
         running.down().await;
         return Err(e);
     }
-    state.set_ready();
     Ok(running)
 }
 
@@ -370,6 +369,12 @@ impl Running {
         self.state.set_edge(handle.http, handle.https, handle.admin);
         self.edge = Some(handle);
         Ok(())
+    }
+
+    /// Records that the stack serves and takes commands (`berth up -d`
+    /// returns then): after the control socket is bound.
+    pub fn mark_ready(&self) {
+        self.state.set_ready();
     }
 
     /// Reopens the edge's access log (SIGHUP, after an external logrotate).

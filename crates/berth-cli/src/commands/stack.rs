@@ -151,6 +151,8 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
                 }
             })
         });
+        let control = berth_runtime::daemon::listen(&state)?;
+        running.mark_ready();
         let replicas: u32 = plan.services.iter().map(|s| s.replicas.initial().max(1)).sum();
         let mut lines = format!("{}: {} services, {replicas} replicas ready\n", plan.project, plan.services.len());
         if let Some(https) = running.edge_https {
@@ -167,7 +169,7 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
         }
         lines.push_str("press Ctrl-C to stop\n");
         let _ = output::stdout(&lines);
-        berth_runtime::daemon::serve(running, &state).await?;
+        berth_runtime::daemon::serve(running, &state, control).await?;
         // PostgreSQL archives its last segment as it stops; ship that too.
         if let Some(task) = shipping {
             task.abort();
