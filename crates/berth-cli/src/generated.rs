@@ -27,6 +27,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("docs/spec.md", berth_spec::reference::markdown()),
         ("docs/cli.md", cli_reference()),
         ("docs/rules.md", berth_check::registry::markdown()),
+        ("docs/targets.md", berth_render::support::matrix_markdown()),
     ];
     files.extend(COMPLETIONS.iter().map(|(shell, path)| (*path, completion(*shell))));
     files

@@ -13,6 +13,8 @@ pub struct EdgePlan {
     pub redirect_https: bool,
     /// Response headers added everywhere, in order.
     pub headers: Vec<(String, String)>,
+    /// The spec sets a header itself; otherwise `headers` are berth's defaults.
+    pub headers_from_spec: bool,
     pub rate_limits: Vec<RateLimitPlan>,
     /// Longest prefix first, so the first match is the right one.
     pub routes: Vec<RoutePlan>,
@@ -72,6 +74,8 @@ pub struct RoutePlan {
     pub strip_prefix: bool,
     pub timeout: Duration,
     pub body_limit: ByteSize,
+    /// The spec sets the limit (on the route or the edge); otherwise it is berth's default.
+    pub body_limit_from_spec: bool,
     pub allow: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<String>,
@@ -136,6 +140,7 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
                 strip_prefix: r.strip_prefix,
                 timeout: r.timeout.unwrap_or(timeouts.read),
                 body_limit: r.body_limit.unwrap_or(body_limit),
+                body_limit_from_spec: r.body_limit.is_some() || edge.body_limit.is_some(),
                 allow: r.allow.clone(),
                 rate_limit: r.rate_limit.clone(),
                 auth: r.auth.clone(),
@@ -166,6 +171,11 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
         }),
         redirect_https: edge.tls.is_some() && edge.redirect_https.unwrap_or(true),
         headers,
+        headers_from_spec: h.hsts.is_some()
+            || h.frame_options.is_some()
+            || h.referrer_policy.is_some()
+            || h.content_security_policy.is_some()
+            || !h.extra.is_empty(),
         rate_limits: edge
             .rate_limits
             .iter()

@@ -4,6 +4,7 @@
 //! dropping it silently.
 
 mod header;
+pub mod support;
 mod targets;
 mod yaml;
 
@@ -14,6 +15,10 @@ pub use targets::Target;
 
 /// A feature of the spec that a target cannot express.
 pub const UNSUPPORTED: Code = Code::new("R001", "unsupported-by-target");
+/// A security feature the spec asks for that a target cannot enforce (an error).
+pub const UNENFORCED: Code = Code::new("R002", "security-feature-unenforced");
+/// A feature a target carries differently, said how.
+pub const APPROXIMATED: Code = Code::new("R003", "approximated-by-target");
 
 /// One rendered file; `path` is relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,21 +27,28 @@ pub struct File {
     pub contents: String,
 }
 
-/// What rendering produced: files, plus warnings about what was left out.
+/// What rendering produced: files, plus diagnostics about what was left
+/// out. With an error among them (a security feature a target cannot
+/// enforce), the files must not be written.
 #[derive(Debug, Default)]
 pub struct Output {
     pub files: Vec<File>,
-    pub warnings: Vec<Diagnostic>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Output {
+    /// A target refused part of the spec: nothing may be written.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
     pub(crate) fn file(&mut self, path: impl Into<String>, contents: impl Into<String>) {
         self.files.push(File { path: path.into(), contents: contents.into() });
     }
 
     /// Warns that `target` cannot express `feature`; the rest still renders.
     pub(crate) fn unsupported(&mut self, target: Target, feature: impl std::fmt::Display, help: impl Into<String>) {
-        self.warnings.push(
+        self.diagnostics.push(
             Diagnostic::warning(UNSUPPORTED, format!("the {} target cannot express {feature}", target.name()))
                 .with_help(help),
         );
@@ -52,9 +64,9 @@ pub fn render(plan: &Plan, spec_text: &str, targets: &[Target]) -> Output {
     for target in targets {
         let out = target.render(plan, spec_text);
         all.files.extend(out.files.into_iter().map(|f| File { path: format!("{}/{}", target.name(), f.path), ..f }));
-        for warning in out.warnings {
-            if !all.warnings.contains(&warning) {
-                all.warnings.push(warning);
+        for d in support::judge(plan, *target).into_iter().chain(out.diagnostics) {
+            if !all.diagnostics.contains(&d) {
+                all.diagnostics.push(d);
             }
         }
     }

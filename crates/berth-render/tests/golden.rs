@@ -24,15 +24,133 @@ fn renders_match_their_snapshots() {
     }
 }
 
+/// What a target leaves out or refuses is part of what it renders: the
+/// diagnostics of every example and environment, one line each.
 #[test]
-fn unsupported_features_warn_and_the_rest_renders() {
+fn diagnostics_match_their_snapshots() {
+    for (name, text, envs) in example_environments() {
+        for env in envs {
+            let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
+            let plan = berth_plan::build(&spec, env.as_deref());
+            let out = berth_render::render(&plan, &text, Target::ALL);
+            let lines: Vec<String> = out
+                .diagnostics
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}[{}] {}\n  help: {}",
+                        d.severity.as_str(),
+                        d.code.id,
+                        d.message,
+                        d.help.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect();
+            assert!(!out.has_errors(), "{name}: examples render on every target:\n{}", lines.join("\n"));
+            let env = env.as_deref().unwrap_or("base");
+            insta::assert_snapshot!(format!("{name}-{env}-diagnostics"), lines.join("\n"));
+        }
+    }
+}
+
+const AUTH_SPEC: &str = r#"
+version: 1
+name: shop
+services:
+  api:
+    image: ghcr.io/acme/api:1.0.0
+    ports: { http: 8080 }
+secrets:
+  ci-key: {}
+edge:
+  routes:
+    - { path: /admin, service: api, auth: { accept: [api-key] } }
+    - { path: /, service: api }
+  auth:
+    api_keys:
+      - { name: ci, secret: ci-key }
+"#;
+
+fn plan_of(text: &str) -> berth_plan::Plan {
+    let loaded = berth_spec::load(text, None);
+    assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+    berth_plan::build(&loaded.spec.unwrap(), None)
+}
+
+#[test]
+fn a_route_with_auth_is_refused_where_it_would_be_open() {
+    let plan = plan_of(AUTH_SPEC);
+    for target in [
+        Target::Nginx,
+        Target::Compose,
+        Target::Kubernetes,
+        Target::Helm,
+        Target::Cloudformation,
+        Target::Cloudrun,
+        Target::Ecs,
+    ] {
+        let out = berth_render::render(&plan, AUTH_SPEC, &[target]);
+        assert!(out.has_errors(), "{target}: auth must not render open");
+        let error = out.diagnostics.iter().find(|d| d.is_error()).unwrap();
+        assert_eq!(error.code.id, "R002");
+        for part in [target.name(), "`auth`", "route `/admin`"] {
+            assert!(error.message.contains(part), "{target}: the error names {part}: {}", error.message);
+        }
+        let help = error.help.as_deref().unwrap();
+        assert!(help.contains("accept_unenforced") && help.contains("auth"), "{target}: the way out: {help}");
+    }
+    // Targets with no traffic of their own have nothing to enforce.
+    for target in [Target::Prometheus, Target::Grafana, Target::Runbook, Target::Diagram, Target::Systemd] {
+        assert!(!berth_render::render(&plan, AUTH_SPEC, &[target]).has_errors(), "{target}");
+    }
+}
+
+#[test]
+fn an_accepted_gap_renders_and_says_who_enforces_it() {
     let text =
-        std::fs::read_to_string(berth_test_support::workspace_root().join("examples/web-api/berth.yaml")).unwrap();
-    let plan = berth_plan::build(&berth_spec::load(&text, None).spec.unwrap(), None);
-    let out = Target::Nginx.render(&plan, &text);
-    let auth_warning =
-        out.warnings.iter().find(|w| w.message.contains("edge authentication")).expect("a warning about edge auth");
-    assert!(auth_warning.message.contains("nginx"), "the warning names the target: {}", auth_warning.message);
-    let conf = &out.files.iter().find(|f| f.path == "nginx.conf").unwrap().contents;
-    assert!(conf.contains("location /api/admin {"), "the route still renders");
+        format!("{AUTH_SPEC}targets:\n  nginx:\n    accept_unenforced:\n      auth: the API checks keys itself\n");
+    let plan = plan_of(&text);
+    let out = berth_render::render(&plan, &text, &[Target::Nginx]);
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let info = out.diagnostics.iter().find(|d| d.code.id == "R002").expect("the accepted gap is reported");
+    assert_eq!(info.severity, berth_diagnostics::Severity::Info);
+    assert!(info.message.contains("the API checks keys itself"), "{}", info.message);
+    // Accepting for nginx says nothing about Kubernetes.
+    assert!(berth_render::render(&plan, &text, &[Target::Kubernetes]).has_errors());
+}
+
+#[test]
+fn berth_defaults_a_target_lacks_are_warnings_not_errors() {
+    let text = "version: 1\nname: x\nservices:\n  web: { image: ghcr.io/a/web:1.0.0, ports: { http: 8080 } }\nedge:\n  routes:\n    - { path: /, service: web }\n";
+    let plan = plan_of(text);
+    let out = berth_render::render(&plan, text, &[Target::Cloudrun]);
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    assert!(out.diagnostics.iter().any(|d| d.code.id == "R001" && d.message.contains("default security headers")));
+}
+
+#[test]
+fn the_ingress_rate_is_the_spec_rate() {
+    let text = "version: 1\nname: x\nservices:\n  web: { image: ghcr.io/a/web:1.0.0, ports: { http: 8080 } }\nedge:\n  rate_limits:\n    login: { rate: 5/m, burst: 5 }\n    api: { rate: 20/s, burst: 40 }\n  routes:\n    - { path: /login, service: web, rate_limit: login }\n    - { path: /, service: web, rate_limit: api }\ntargets:\n  kubernetes: { ingress_class: nginx }\n";
+    let plan = plan_of(text);
+    let out = berth_render::render(&plan, text, &[Target::Kubernetes]);
+    assert!(!out.diagnostics.iter().any(|d| d.message.contains("rate")), "{:?}", out.diagnostics);
+    let ingress = |route: &str| {
+        out.files
+            .iter()
+            .map(|f| &f.contents)
+            .flat_map(|c| c.split("\n---\n"))
+            .find(|doc| doc.contains("kind: Ingress") && doc.contains(&format!("path: {route}\n")))
+            .unwrap_or_else(|| panic!("an Ingress for {route}"))
+            .to_owned()
+    };
+    let login = ingress("/login");
+    assert!(
+        login.contains("nginx.ingress.kubernetes.io/limit-rpm: '5'")
+            || login.contains("nginx.ingress.kubernetes.io/limit-rpm: \"5\""),
+        "{login}"
+    );
+    assert!(!login.contains("limit-rps"), "{login}");
+    let api = ingress("/");
+    assert!(api.contains("limit-rps: '20'") || api.contains("limit-rps: \"20\""), "{api}");
+    assert!(api.contains("limit-burst-multiplier: '2'") || api.contains("limit-burst-multiplier: \"2\""), "{api}");
 }

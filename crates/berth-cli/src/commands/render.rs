@@ -30,7 +30,13 @@ pub fn run(args: &RenderArgs, color: bool, mode: Mode) -> anyhow::Result<Outcome
     let targets: Vec<_> = targets.into_iter().collect();
     let rendered = berth_render::render(&plan, &file.text, &targets);
     let notes = SourceFile::new(file.name.clone(), file.text.clone());
-    output::stderr(&render_human(&notes, &rendered.warnings, output::color_choice(color)));
+    output::stderr(&render_human(&notes, &rendered.diagnostics, output::color_choice(color)));
+    // Fail closed: a target that cannot enforce what the spec asks for
+    // writes nothing, so no half-secured artifact reaches a cluster.
+    if rendered.has_errors() {
+        output::stderr(&format!("{}: nothing rendered, a target cannot do what the spec says\n", file.name));
+        return Ok(Outcome::Findings);
+    }
     match (mode, args.check) {
         (Mode::Write, false) => {
             for f in &rendered.files {

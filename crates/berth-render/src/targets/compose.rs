@@ -37,7 +37,7 @@ pub fn render(plan: &Plan) -> Output {
     }
     if let Some(edge) = &plan.edge {
         let rendered = nginx::render(plan, Upstreams::Network);
-        out.warnings.extend(rendered.warnings);
+        out.diagnostics.extend(rendered.diagnostics);
         for file in rendered.files {
             out.file(format!("nginx/{}", file.path), file.contents);
         }

@@ -36,7 +36,7 @@ fn values_of(service: &str) -> String {
 
 pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let (files, kube) = kubernetes::objects(plan, spec_text);
-    let mut out = Output { warnings: kube.warnings, ..Output::default() };
+    let mut out = Output { diagnostics: kube.diagnostics, ..Output::default() };
     let mut services = Map::new();
     for s in &plan.services {
         let Some(image) = &s.image else { continue };

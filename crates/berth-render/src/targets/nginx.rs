@@ -104,6 +104,18 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     if !edge.rate_limits.is_empty() {
         c.push_str("\n    # Rate-limit zones belong to the http context; routes pick one with limit_req.\n");
         for zone in &edge.rate_limits {
+            if zone.rate.per == RateUnit::Hour && !zone.rate.requests.is_multiple_of(60) {
+                out.unsupported(
+                    Target::Nginx,
+                    format!(
+                        "the rate `{}/h` of limit `{}` exactly (nginx counts per second or minute; rendered {})",
+                        zone.rate.requests,
+                        zone.name,
+                        nginx_rate(zone.rate.requests, zone.rate.per)
+                    ),
+                    "write the rate per minute or second",
+                );
+            }
             let key = match zone.by {
                 RateKey::ClientIp => "$binary_remote_addr",
                 RateKey::ApiKey => "$http_x_api_key",
@@ -173,12 +185,10 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
             );
         }
     }
-    match &edge.tls {
-        Some(tls) => {
-            if edge.redirect_https {
-                let _ = write!(
-                    c,
-                    "
+    if edge.tls.is_some() && edge.redirect_https {
+        let _ = write!(
+            c,
+            "
     server {{
         listen {http};
         listen [::]:{http};
@@ -191,9 +201,59 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         }}
     }}
 ",
-                    http = edge.listen.http
-                );
-            }
+            http = edge.listen.http
+        );
+    }
+    // A route with a `host` answers on that host only, as on berth's edge:
+    // each such host gets its own server block with its routes and the
+    // routes for every host.
+    for (names, routes) in host_groups(edge) {
+        open_server(&mut c, edge, &names.join(" "));
+        c.push_str(PATH_GUARDS);
+        for h in &headers {
+            let _ = writeln!(c, "        {h}");
+        }
+        for route in routes {
+            location(&mut c, plan, route, &headers);
+        }
+        c.push_str("    }\n");
+    }
+    c.push_str("}\n");
+    c
+}
+
+/// Server names and the routes each server block serves, in route order.
+fn host_groups(edge: &EdgePlan) -> Vec<(Vec<String>, Vec<&RoutePlan>)> {
+    let mut specific: Vec<String> = Vec::new();
+    for route in &edge.routes {
+        if let Some(host) = &route.host
+            && !specific.contains(host)
+        {
+            specific.push(host.clone());
+        }
+    }
+    let mut groups: Vec<(Vec<String>, Vec<&RoutePlan>)> = Vec::new();
+    let rest: Vec<String> = if edge.hosts.is_empty() {
+        vec!["_".to_owned()]
+    } else {
+        edge.hosts.iter().filter(|h| !specific.contains(h)).cloned().collect()
+    };
+    // First, so that without `edge.hosts` (no 421 server) an unknown host
+    // lands here, where no host-specific route is.
+    if !rest.is_empty() {
+        groups.push((rest, edge.routes.iter().filter(|r| r.host.is_none()).collect()));
+    }
+    groups.extend(specific.iter().map(|h| {
+        let routes = edge.routes.iter().filter(|r| r.host.as_ref().is_none_or(|rh| rh == h)).collect();
+        (vec![h.clone()], routes)
+    }));
+    groups
+}
+
+/// Opens the server block that serves routes for `server_names`.
+fn open_server(c: &mut String, edge: &EdgePlan, server_names: &str) {
+    match &edge.tls {
+        Some(tls) => {
             let (cert, key) = match tls.mode {
                 TlsMode::Files => (tls.cert.clone().unwrap_or_default(), tls.key.clone().unwrap_or_default()),
                 // Relative to nginx's prefix (/etc/nginx): certbot or berth puts them there.
@@ -234,15 +294,6 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
             );
         }
     }
-    c.push_str(PATH_GUARDS);
-    for h in &headers {
-        let _ = writeln!(c, "        {h}");
-    }
-    for route in &edge.routes {
-        location(&mut c, plan, route, &headers, out);
-    }
-    c.push_str("    }\n}\n");
-    c
 }
 
 fn servers(service: &ServicePlan, port: u16, upstreams: Upstreams) -> Vec<String> {
@@ -262,21 +313,7 @@ fn security_headers(edge: &EdgePlan) -> Vec<String> {
         .collect()
 }
 
-fn location(out_conf: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String], out: &mut Output) {
-    if route.host.is_some() {
-        out.unsupported(
-            Target::Nginx,
-            format!("the host-specific route `{}`", route.path),
-            "it is served for every host; split hosts into separate specs or use `berth up`",
-        );
-    }
-    if route.auth.is_some() {
-        out.unsupported(
-            Target::Nginx,
-            format!("edge authentication on `{}` (API keys, JWT)", route.path),
-            "open-source nginx cannot check them without putting keys into the config; enforce auth in the service, or run the berth edge (`berth up`)",
-        );
-    }
+fn location(out_conf: &mut String, plan: &Plan, route: &RoutePlan, headers: &[String]) {
     // The block's body, written once and given to each `location` below.
     let mut b = String::new();
     let c = &mut b;
@@ -400,6 +437,7 @@ fn nginx_rate(requests: u32, per: RateUnit) -> String {
     match per {
         RateUnit::Second => format!("{requests}r/s"),
         RateUnit::Minute => format!("{requests}r/m"),
-        RateUnit::Hour => format!("{}r/m", requests.div_ceil(60)),
+        // Rounded down, so the limit is never looser than the spec's.
+        RateUnit::Hour => format!("{}r/m", (requests / 60).max(1)),
     }
 }

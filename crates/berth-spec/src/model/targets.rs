@@ -19,7 +19,73 @@ pub struct Targets {
     pub ecs: Option<EcsTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudrun: Option<CloudRunTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudformation: Option<CloudformationTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<NginxTarget>,
 }
+
+/// A security feature of the edge. A target that cannot enforce one the
+/// spec asks for refuses to render (error `R002`) unless the spec accepts
+/// the gap for that target in `accept_unenforced`, with a reason (who
+/// enforces it instead: a WAF, Cloud Armor, the service itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityFeature {
+    /// `auth` on a route: API keys and JWTs checked at the edge.
+    Auth,
+    /// `allow` on a route: only these addresses reach it.
+    Allowlist,
+    /// `rate_limit` on a route, counted per client address.
+    RateLimit,
+    /// A rate limit counted per API key or token subject (`by: api-key`).
+    RateLimitByKey,
+    /// The response headers of `edge.headers` (HSTS, X-Frame-Options,
+    /// Referrer-Policy, CSP, extra headers).
+    Headers,
+    /// `edge.tls.min_version`.
+    TlsMinVersion,
+    /// `body_limit` on the edge or a route.
+    BodyLimit,
+    /// `host` on a route: the route answers on that host only.
+    HostRouting,
+    /// Only `edge.trusted_proxies` may set the client address in `X-Forwarded-For`.
+    TrustedProxies,
+}
+
+impl SecurityFeature {
+    pub const ALL: &[Self] = &[
+        Self::Auth,
+        Self::Allowlist,
+        Self::RateLimit,
+        Self::RateLimitByKey,
+        Self::Headers,
+        Self::TlsMinVersion,
+        Self::BodyLimit,
+        Self::HostRouting,
+        Self::TrustedProxies,
+    ];
+
+    /// The name the spec uses (`accept_unenforced` keys).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Allowlist => "allowlist",
+            Self::RateLimit => "rate-limit",
+            Self::RateLimitByKey => "rate-limit-by-key",
+            Self::Headers => "headers",
+            Self::TlsMinVersion => "tls-min-version",
+            Self::BodyLimit => "body-limit",
+            Self::HostRouting => "host-routing",
+            Self::TrustedProxies => "trusted-proxies",
+        }
+    }
+}
+
+/// Security features the spec asks for that this target may leave to
+/// something else, each with the reason (who enforces it instead). Without
+/// an entry, a feature the target cannot enforce is an error.
+pub type AcceptUnenforced = BTreeMap<SecurityFeature, String>;
 
 /// Kubernetes.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -43,6 +109,9 @@ pub struct KubernetesTarget {
     /// Annotations added to every object's metadata.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Security features left unenforced on purpose, each with its reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
 }
 
 /// Docker Compose.
@@ -52,6 +121,9 @@ pub struct ComposeTarget {
     /// Compose project name. Default: the project name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Security features left unenforced on purpose, each with its reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
 }
 
 /// systemd units on a host.
@@ -95,6 +167,9 @@ pub struct EcsTarget {
     /// VPC the stack lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
+    /// Security features left unenforced on purpose, each with its reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
 }
 
 /// Google Cloud Run.
@@ -119,4 +194,25 @@ pub struct CloudRunTarget {
     /// Most instances. Default 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_instances: Option<u32>,
+    /// Security features left unenforced on purpose, each with its reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
+}
+
+/// The AWS stack (CloudFormation).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloudformationTarget {
+    /// Security features left unenforced on purpose, each with its reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
+}
+
+/// nginx in front of services on this host.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NginxTarget {
+    /// Security features left unenforced on purpose, each with its reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
 }

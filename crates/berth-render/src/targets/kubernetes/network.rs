@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use berth_plan::{BackupJob, DependencyPlan, EdgePlan, Plan, ServicePlan};
+use berth_plan::{BackupJob, DependencyPlan, EdgePlan, Plan, RateLimitPlan, RoutePlan, ServicePlan};
 use berth_spec::TlsMode;
+use berth_spec::model::units::RateUnit;
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
     IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -192,13 +193,6 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
     let nginx_class = class.as_deref() == Some("nginx");
     let tls_secret = format!("{}-tls", plan.project);
     for (i, route) in edge.routes.iter().enumerate() {
-        if route.auth.is_some() {
-            out.unsupported(
-                Target::Kubernetes,
-                format!("edge authentication on `{}`", route.path),
-                "an Ingress cannot check API keys or JWTs without a controller plugin; enforce auth in the service",
-            );
-        }
         let mut annotations = BTreeMap::new();
         if let Some(tls) = &edge.tls
             && tls.mode == TlsMode::Acme
@@ -216,16 +210,8 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
                 annotations.insert(a("whitelist-source-range"), route.allow.join(","));
             }
             if let Some(zone) = route.rate_limit.as_ref().and_then(|z| edge.rate_limits.iter().find(|r| &r.name == z)) {
-                let rps = zone.rate.per_second().ceil().max(1.0) as u64;
-                annotations.insert(a("limit-rps"), rps.to_string());
-                annotations.insert(a("limit-burst-multiplier"), (u64::from(zone.burst) / rps).max(1).to_string());
+                annotations.extend(rate_annotations(route, zone, out));
             }
-        } else if !route.allow.is_empty() || route.rate_limit.is_some() {
-            out.unsupported(
-                Target::Kubernetes,
-                format!("rate limits and allowlists on `{}` without `ingress_class: nginx`", route.path),
-                "set `targets.kubernetes.ingress_class: nginx`, or enforce them in the service",
-            );
         }
         let backend = IngressBackend {
             service: Some(IngressServiceBackend {
@@ -262,4 +248,44 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
             ..Ingress::default()
         });
     }
+}
+
+/// ingress-nginx's rate annotations for a zone: `limit-rps` or `limit-rpm`
+/// (per client address) and a burst as a whole multiple of the rate. What
+/// they cannot say exactly is rendered stricter, never looser, and named.
+fn rate_annotations(route: &RoutePlan, zone: &RateLimitPlan, out: &mut Output) -> Vec<(String, String)> {
+    let a = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
+    let (key, limit) = match zone.rate.per {
+        RateUnit::Second => ("limit-rps", zone.rate.requests),
+        RateUnit::Minute => ("limit-rpm", zone.rate.requests),
+        RateUnit::Hour => {
+            let per_minute = (zone.rate.requests / 60).max(1);
+            if !zone.rate.requests.is_multiple_of(60) || zone.rate.requests < 60 {
+                out.unsupported(
+                    Target::Kubernetes,
+                    format!(
+                        "the rate `{}/h` of limit `{}` on `{}` exactly (ingress-nginx counts per second or minute; rendered {per_minute}/m)",
+                        zone.rate.requests, zone.name, route.path
+                    ),
+                    "write the rate per minute or second",
+                );
+            }
+            ("limit-rpm", per_minute)
+        }
+    };
+    let multiplier = (zone.burst / limit).max(1);
+    if multiplier * limit != zone.burst {
+        out.unsupported(
+            Target::Kubernetes,
+            format!(
+                "the burst {} of limit `{}` on `{}` exactly (ingress-nginx's burst is a whole multiple of the rate, {limit}; rendered {})",
+                zone.burst,
+                zone.name,
+                route.path,
+                multiplier * limit
+            ),
+            "make the burst a multiple of the rate",
+        );
+    }
+    vec![(a(key), limit.to_string()), (a("limit-burst-multiplier"), multiplier.to_string())]
 }

@@ -1,0 +1,745 @@
+//! What each target does with each feature of a plan, as data.
+//!
+//! Every feature a plan can ask for is a [`Feature`]; [`uses`] lists the
+//! ones a plan uses by destructuring the plan's types exhaustively, so a new
+//! field cannot be added to the plan without deciding here whether it is a
+//! feature. [`support`] is the one table: for each target (through the proxy
+//! in front of it, its [`Front`]) a feature is native, approximated (how), or
+//! unsupported (why). [`judge`] turns a plan's uses into diagnostics:
+//!
+//! - a **security** feature a target cannot enforce is an error (`R002`)
+//!   naming the feature, where the spec asks for it, the target, and the two
+//!   ways out (another front that enforces it, or `accept_unenforced` with
+//!   a reason);
+//! - any other unsupported feature is a warning (`R001`);
+//! - an approximation is a warning (`R003`) saying how it was approximated.
+//!
+//! `docs/targets.md` is generated from the same table ([`matrix_markdown`]).
+
+use std::fmt;
+
+use berth_plan::{EdgePlan, Plan, Replicas, RoutePlan, ServicePlan};
+use berth_spec::{RateKey, SecurityFeature, Targets, TlsVersion};
+
+use crate::Target;
+
+/// A feature of a plan that a target may or may not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    Security(SecurityFeature),
+    /// berth's default security headers, when the spec sets none.
+    DefaultHeaders,
+    /// berth's default body limit, when the spec sets none.
+    DefaultBodyLimit,
+    RouteTimeout,
+    WebSocket,
+    StripPrefix,
+    Fallback,
+    RedirectHttps,
+    Gzip,
+    StartupProbe,
+    LivenessProbe,
+    ReadinessProbe,
+    Drain,
+    Autoscaling,
+    FixedReplicas,
+    ServiceSizing,
+    PersistentVolumes,
+    Dependencies,
+    Backups,
+}
+
+impl Feature {
+    pub const ALL: &[Self] = &[
+        Self::Security(SecurityFeature::Auth),
+        Self::Security(SecurityFeature::Allowlist),
+        Self::Security(SecurityFeature::RateLimit),
+        Self::Security(SecurityFeature::RateLimitByKey),
+        Self::Security(SecurityFeature::Headers),
+        Self::Security(SecurityFeature::TlsMinVersion),
+        Self::Security(SecurityFeature::BodyLimit),
+        Self::Security(SecurityFeature::HostRouting),
+        Self::Security(SecurityFeature::TrustedProxies),
+        Self::DefaultHeaders,
+        Self::DefaultBodyLimit,
+        Self::RouteTimeout,
+        Self::WebSocket,
+        Self::StripPrefix,
+        Self::Fallback,
+        Self::RedirectHttps,
+        Self::Gzip,
+        Self::StartupProbe,
+        Self::LivenessProbe,
+        Self::ReadinessProbe,
+        Self::Drain,
+        Self::Autoscaling,
+        Self::FixedReplicas,
+        Self::ServiceSizing,
+        Self::PersistentVolumes,
+        Self::Dependencies,
+        Self::Backups,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Security(s) => s.name(),
+            Self::DefaultHeaders => "default-headers",
+            Self::DefaultBodyLimit => "default-body-limit",
+            Self::RouteTimeout => "route-timeout",
+            Self::WebSocket => "websocket",
+            Self::StripPrefix => "strip-prefix",
+            Self::Fallback => "fallback",
+            Self::RedirectHttps => "redirect-https",
+            Self::Gzip => "gzip",
+            Self::StartupProbe => "startup-probe",
+            Self::LivenessProbe => "liveness-probe",
+            Self::ReadinessProbe => "readiness-probe",
+            Self::Drain => "drain",
+            Self::Autoscaling => "autoscaling",
+            Self::FixedReplicas => "replicas",
+            Self::ServiceSizing => "service-sizing",
+            Self::PersistentVolumes => "persistent-volumes",
+            Self::Dependencies => "dependencies",
+            Self::Backups => "backups",
+        }
+    }
+
+    /// What the spec says, in a few words, for the matrix.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Security(SecurityFeature::Auth) => "route `auth` (API keys, JWT)",
+            Self::Security(SecurityFeature::Allowlist) => "route `allow` (address allowlist)",
+            Self::Security(SecurityFeature::RateLimit) => "rate limit per client address",
+            Self::Security(SecurityFeature::RateLimitByKey) => "rate limit per API key / token (`by: api-key`)",
+            Self::Security(SecurityFeature::Headers) => "security response headers (HSTS, CSP, ...)",
+            Self::Security(SecurityFeature::TlsMinVersion) => "`tls.min_version`",
+            Self::Security(SecurityFeature::BodyLimit) => "request body limit",
+            Self::Security(SecurityFeature::HostRouting) => "route `host`",
+            Self::Security(SecurityFeature::TrustedProxies) => "`trusted_proxies` for X-Forwarded-For",
+            Self::DefaultHeaders => "berth's default security headers",
+            Self::DefaultBodyLimit => "berth's default body limit (1 MiB)",
+            Self::RouteTimeout => "route timeout",
+            Self::WebSocket => "WebSocket routes",
+            Self::StripPrefix => "`strip_prefix`",
+            Self::Fallback => "route `fallback` service",
+            Self::RedirectHttps => "HTTP to HTTPS redirect",
+            Self::Gzip => "gzip compression",
+            Self::StartupProbe => "startup probe",
+            Self::LivenessProbe => "liveness probe (restart)",
+            Self::ReadinessProbe => "readiness probe (traffic)",
+            Self::Drain => "drain before stop (`drain_timeout`)",
+            Self::Autoscaling => "autoscaling",
+            Self::FixedReplicas => "fixed replica count",
+            Self::ServiceSizing => "per-service CPU and memory",
+            Self::PersistentVolumes => "persistent volumes, one per replica",
+            Self::Dependencies => "PostgreSQL and Redis",
+            Self::Backups => "scheduled backups",
+        }
+    }
+
+    /// Edge features are judged by the proxy in front of a target.
+    fn on_edge(self) -> bool {
+        matches!(
+            self,
+            Self::Security(_)
+                | Self::DefaultHeaders
+                | Self::DefaultBodyLimit
+                | Self::RouteTimeout
+                | Self::WebSocket
+                | Self::StripPrefix
+                | Self::Fallback
+                | Self::RedirectHttps
+                | Self::Gzip
+        )
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a target carries a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Native,
+    /// Carried with a difference, said here.
+    Approximated(&'static str),
+    /// Not carried; the reason.
+    Unsupported(&'static str),
+    /// The target has nothing to do with the feature (a dashboard and rate limits).
+    NotApplicable,
+}
+
+/// The proxy in front of a target's services: edge features are judged by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// berth's own edge (`berth up`).
+    Berth,
+    /// The rendered nginx (the nginx target, and compose's nginx service).
+    Nginx,
+    /// A Kubernetes Ingress for ingress-nginx (`ingress_class: nginx`).
+    IngressNginx,
+    /// A Kubernetes Ingress for any other controller.
+    Ingress,
+    /// The AWS Application Load Balancer (CloudFormation).
+    Alb,
+    /// Cloud Run's own HTTPS front.
+    CloudRun,
+    /// Nothing: the target renders no proxy (ECS task definitions).
+    Nothing,
+    /// The target has no traffic (dashboards, alerts, diagrams).
+    NotServing,
+}
+
+impl Front {
+    pub const ALL: &[Self] =
+        &[Self::Berth, Self::Nginx, Self::IngressNginx, Self::Ingress, Self::Alb, Self::CloudRun, Self::Nothing];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Berth => "berth edge",
+            Self::Nginx => "nginx",
+            Self::IngressNginx => "Ingress (ingress-nginx)",
+            Self::Ingress => "Ingress (other)",
+            Self::Alb => "ALB",
+            Self::CloudRun => "Cloud Run",
+            Self::Nothing => "none (ECS)",
+            Self::NotServing => "-",
+        }
+    }
+}
+
+/// The front of `target` with the spec's target settings.
+pub fn front(target: Target, targets: &Targets) -> Front {
+    match target {
+        Target::Nginx => Front::Nginx,
+        Target::Compose => Front::Nginx,
+        Target::Kubernetes | Target::Helm => match targets.kubernetes.as_ref() {
+            Some(k) if k.ingress_class.as_deref() == Some("nginx") => Front::IngressNginx,
+            _ => Front::Ingress,
+        },
+        Target::Cloudformation => Front::Alb,
+        Target::Ecs => Front::Nothing,
+        Target::Cloudrun => Front::CloudRun,
+        // The systemd target puts services on a host; the nginx target is their edge.
+        Target::Systemd
+        | Target::Prometheus
+        | Target::Alertmanager
+        | Target::Grafana
+        | Target::Diagram
+        | Target::Runbook => Front::NotServing,
+    }
+}
+
+/// The table for edge features, by front.
+pub fn edge_support(front: Front, feature: Feature) -> Support {
+    // berth's defaults go as far as the features the spec can ask for.
+    let feature = match feature {
+        Feature::DefaultHeaders => Feature::Security(SecurityFeature::Headers),
+        Feature::DefaultBodyLimit => Feature::Security(SecurityFeature::BodyLimit),
+        f => f,
+    };
+    use Feature as F;
+    use Front::*;
+    use SecurityFeature as S;
+    use Support::*;
+    match (front, feature) {
+        (Berth, _) => Native,
+        (NotServing, _) => NotApplicable,
+        (Nothing, _) => {
+            Unsupported("ECS task definitions have no proxy in front; the `cloudformation` target adds the ALB")
+        }
+        (_, F::Security(S::Auth)) => Unsupported(
+            "checking API keys or JWTs needs the keys in the proxy's config or a plugin; berth renders neither",
+        ),
+        (_, F::Security(S::RateLimitByKey)) => Unsupported(
+            "only berth's edge counts per authenticated key; counting per presented header lets a client rotate strings",
+        ),
+        (Nginx, _) => Native,
+        (IngressNginx, F::Security(S::Allowlist | S::RateLimit | S::BodyLimit | S::HostRouting)) => Native,
+        (IngressNginx, F::RouteTimeout | F::WebSocket | F::RedirectHttps) => Native,
+        (IngressNginx, F::Security(S::Headers)) => Unsupported(
+            "ingress-nginx sets response headers only through snippets (disabled by default) or the controller's ConfigMap",
+        ),
+        (IngressNginx | Ingress, F::Security(S::TlsMinVersion)) => {
+            Unsupported("the TLS protocols are a setting of the whole controller, not of an Ingress")
+        }
+        (IngressNginx | Ingress, F::Security(S::TrustedProxies)) => {
+            Unsupported("which proxies' X-Forwarded-For is believed is a setting of the whole controller")
+        }
+        (IngressNginx | Ingress, F::StripPrefix) => Unsupported("the Ingress forwards the path unchanged"),
+        (IngressNginx | Ingress, F::Fallback) => Unsupported("an Ingress path has one backend"),
+        (IngressNginx | Ingress, F::Gzip) => Unsupported("compression is a setting of the whole controller"),
+        (Ingress, F::Security(S::HostRouting)) => Native,
+        (Ingress, F::Security(_)) => {
+            Unsupported("the standard Ingress has no field for it; ingress-nginx (`ingress_class: nginx`) has")
+        }
+        (Ingress, F::RouteTimeout) => {
+            Unsupported("the standard Ingress has no timeouts; the controller's defaults apply")
+        }
+        (Ingress, F::WebSocket | F::RedirectHttps) => {
+            Approximated("left to the controller; most pass WebSockets and redirect to HTTPS")
+        }
+        (Alb, F::Security(S::Allowlist)) => Native,
+        (Alb, F::Security(S::HostRouting)) => Native,
+        (Alb, F::Security(S::TlsMinVersion)) => Native,
+        (Alb, F::Security(S::Headers)) => Unsupported("the rendered ALB adds no response headers"),
+        (Alb, F::Security(S::RateLimit)) => Unsupported("an ALB has no rate limits (WAF rate rules are not rendered)"),
+        (Alb, F::Security(S::BodyLimit)) => Unsupported("an ALB has no request body limit"),
+        (Alb, F::Security(S::TrustedProxies)) => Unsupported("the ALB appends to X-Forwarded-For whoever sent it"),
+        (Alb, F::RouteTimeout) => {
+            Approximated("one idle timeout for the whole load balancer: the longest route's (at most 4000 s)")
+        }
+        (Alb, F::WebSocket | F::RedirectHttps) => Native,
+        (Alb, F::StripPrefix) => Unsupported("an ALB forwards the path unchanged"),
+        (Alb, F::Fallback) => Unsupported("an ALB rule forwards to one target group"),
+        (Alb, F::Gzip) => Unsupported("an ALB does not compress"),
+        (CloudRun, F::RedirectHttps | F::WebSocket) => Native,
+        (CloudRun, F::RouteTimeout) => {
+            Approximated("one request timeout per service: its longest route's (at most 3600 s)")
+        }
+        (CloudRun, F::Gzip) => Approximated("Google's front end compresses when the client accepts it"),
+        (CloudRun, F::Security(S::Headers)) => Unsupported("Cloud Run adds no response headers"),
+        (CloudRun, F::Security(S::TlsMinVersion)) => Unsupported("Cloud Run's TLS versions are Google's to set"),
+        (CloudRun, F::Security(S::HostRouting)) => {
+            Unsupported("a Cloud Run service answers on its own URLs; map domains to services outside the spec")
+        }
+        (CloudRun, F::Security(_)) => {
+            Unsupported("Cloud Run's ingress is all or internal; put Cloud Armor or an API gateway in front")
+        }
+        (CloudRun, F::StripPrefix | F::Fallback) => Unsupported("every route is its own service URL"),
+        (_, _) => Unsupported("not an edge feature"),
+    }
+}
+
+/// The table for platform features, by target.
+pub fn platform_support(target: Target, feature: Feature) -> Support {
+    use Feature as F;
+    use Support::*;
+    use Target as T;
+    match (target, feature) {
+        (T::Prometheus | T::Alertmanager | T::Grafana | T::Diagram | T::Runbook | T::Nginx, _) => NotApplicable,
+        (T::Kubernetes | T::Helm, _) => Native,
+        (T::Compose, F::StartupProbe) => Approximated("the healthcheck's `start_period` covers the startup probe"),
+        (T::Compose, F::LivenessProbe) => {
+            Unsupported("Docker marks a container unhealthy but does not restart it (`restart` acts on exits only)")
+        }
+        (T::Compose, F::ReadinessProbe) => Approximated(
+            "the healthcheck gates `depends_on: service_healthy`; nginx keeps sending traffic to an unhealthy replica",
+        ),
+        (T::Compose, F::Autoscaling) => Approximated("runs the autoscaler's minimum; compose does not scale"),
+        (T::Compose, F::PersistentVolumes) => {
+            Approximated("one named volume shared by every replica (Kubernetes gives each replica its own claim)")
+        }
+        (T::Compose, F::Backups) => Unsupported("compose has no scheduler; run `berth backup` from cron or a timer"),
+        (T::Compose, _) => Native,
+        (T::Systemd, F::StartupProbe | F::LivenessProbe | F::ReadinessProbe) => {
+            Unsupported("systemd restarts on exit only; `berth up` runs the probes on a host")
+        }
+        (T::Systemd, F::Autoscaling) => Approximated("starts the autoscaler's minimum of instances"),
+        (T::Systemd, F::Dependencies) => Unsupported("PostgreSQL and Redis come from the host's packages"),
+        (T::Systemd, _) => Native,
+        (T::Ecs | T::Cloudformation, F::StartupProbe) => {
+            Approximated("the container health check's `startPeriod` covers it (at most 300 s)")
+        }
+        (T::Ecs | T::Cloudformation, F::ReadinessProbe) => {
+            Approximated("the load balancer's target group health check takes traffic away")
+        }
+        (T::Ecs | T::Cloudformation, F::PersistentVolumes) => {
+            Unsupported("Fargate tasks get ephemeral storage; use EFS or S3")
+        }
+        (T::Ecs, F::Dependencies) => Unsupported("the `cloudformation` target creates them as RDS and ElastiCache"),
+        (T::Ecs, F::Backups) => Unsupported("no scheduler is rendered; use the `cloudformation` target"),
+        (T::Cloudformation, F::Backups) => {
+            Approximated("RDS automated backups keep at most 35 days; berth's own backups are not scheduled")
+        }
+        (T::Ecs | T::Cloudformation, _) => Native,
+        (T::Cloudrun, F::ReadinessProbe) => Unsupported("Cloud Run routes to every started instance"),
+        (T::Cloudrun, F::Drain) => Unsupported("Cloud Run gives an instance 10 s after SIGTERM"),
+        (T::Cloudrun, F::FixedReplicas) => Approximated("`minScale` = `maxScale` = the count"),
+        (T::Cloudrun, F::PersistentVolumes | F::Dependencies | F::Backups) => {
+            Unsupported("Cloud Run runs stateless containers; use Cloud SQL, Memorystore and Cloud Storage")
+        }
+        (T::Cloudrun, _) => Native,
+    }
+}
+
+/// How `target` (with the spec's settings) carries `feature`.
+pub fn support(target: Target, targets: &Targets, feature: Feature) -> Support {
+    if feature.on_edge() { edge_support(front(target, targets), feature) } else { platform_support(target, feature) }
+}
+
+/// One use of a feature by a plan, and where: `route /api/admin`, `service api`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    pub feature: Feature,
+    pub at: String,
+}
+
+/// Every feature the plan uses. Destructures the plan's types without `..`
+/// so a new field is a compile error here until it is classified.
+pub fn uses(plan: &Plan) -> Vec<Use> {
+    let mut out = Vec::new();
+    let mut push = |feature: Feature, at: String| {
+        if !out.iter().any(|u: &Use| u.feature == feature && u.at == at) {
+            out.push(Use { feature, at });
+        }
+    };
+    if let Some(edge) = &plan.edge {
+        edge_uses(edge, &mut push);
+    }
+    for s in &plan.services {
+        service_uses(s, &mut push);
+    }
+    for d in &plan.dependencies {
+        push(Feature::Dependencies, format!("dependency `{}`", d.name));
+    }
+    for b in &plan.backups {
+        push(Feature::Backups, format!("dependency `{}`", b.dependency));
+    }
+    out
+}
+
+fn edge_uses(edge: &EdgePlan, push: &mut impl FnMut(Feature, String)) {
+    use SecurityFeature as S;
+    let EdgePlan {
+        hosts: _,
+        listen: _,
+        tls,
+        redirect_https,
+        headers,
+        headers_from_spec,
+        rate_limits,
+        routes,
+        auth: _,
+        gzip,
+        body_limit: _,
+        timeouts: _,
+        trusted_proxies,
+    } = edge;
+    if let Some(tls) = tls {
+        // TLS 1.2 is the floor of every front berth renders; 1.3 is a choice.
+        if tls.min_version == TlsVersion::V1_3 {
+            push(Feature::Security(S::TlsMinVersion), "`edge.tls.min_version: \"1.3\"`".to_owned());
+        }
+        if *redirect_https {
+            push(Feature::RedirectHttps, "`edge.tls`".to_owned());
+        }
+    }
+    match (headers.is_empty(), headers_from_spec) {
+        (true, _) => {}
+        (false, true) => push(Feature::Security(S::Headers), "`edge.headers`".to_owned()),
+        (false, false) => push(Feature::DefaultHeaders, "the edge".to_owned()),
+    }
+    if !trusted_proxies.is_empty() {
+        push(Feature::Security(S::TrustedProxies), "`edge.trusted_proxies`".to_owned());
+    }
+    if *gzip {
+        push(Feature::Gzip, "`edge.gzip`".to_owned());
+    }
+    for route in routes {
+        let RoutePlan {
+            path,
+            host,
+            service: _,
+            port: _,
+            fallback,
+            websocket,
+            strip_prefix,
+            timeout: _,
+            body_limit: _,
+            body_limit_from_spec,
+            allow,
+            rate_limit,
+            auth,
+        } = route;
+        let at = || format!("route `{path}`");
+        // Every route has a timeout and a body limit (defaults included).
+        push(Feature::RouteTimeout, at());
+        push(if *body_limit_from_spec { Feature::Security(S::BodyLimit) } else { Feature::DefaultBodyLimit }, at());
+        if host.is_some() {
+            push(Feature::Security(S::HostRouting), at());
+        }
+        if fallback.is_some() {
+            push(Feature::Fallback, at());
+        }
+        if *websocket {
+            push(Feature::WebSocket, at());
+        }
+        if *strip_prefix {
+            push(Feature::StripPrefix, at());
+        }
+        if !allow.is_empty() {
+            push(Feature::Security(S::Allowlist), at());
+        }
+        if let Some(zone) = rate_limit {
+            let by = rate_limits.iter().find(|z| &z.name == zone).map_or(RateKey::ClientIp, |z| z.by);
+            let feature = match by {
+                RateKey::ClientIp => S::RateLimit,
+                RateKey::ApiKey => S::RateLimitByKey,
+            };
+            push(Feature::Security(feature), at());
+        }
+        if auth.is_some() {
+            push(Feature::Security(S::Auth), at());
+        }
+    }
+}
+
+fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
+    let ServicePlan {
+        name,
+        image: _,
+        build: _,
+        run: _,
+        ports: _,
+        primary_port: _,
+        replicas,
+        probes,
+        resources: _,
+        env: _,
+        volumes,
+        security: _,
+        metrics: _,
+        deploy,
+        uses: _,
+    } = s;
+    let at = || format!("service `{name}`");
+    if probes.startup.is_some() {
+        push(Feature::StartupProbe, at());
+    }
+    if probes.liveness.is_some() {
+        push(Feature::LivenessProbe, at());
+    }
+    if probes.readiness.is_some() {
+        push(Feature::ReadinessProbe, at());
+    }
+    match replicas {
+        Replicas::Fixed { .. } => push(Feature::FixedReplicas, at()),
+        Replicas::Autoscaled { .. } => push(Feature::Autoscaling, at()),
+    }
+    push(Feature::ServiceSizing, at());
+    if !deploy.drain_timeout.0.is_zero() {
+        push(Feature::Drain, at());
+    }
+    if volumes.iter().any(|v| v.persistent) {
+        push(Feature::PersistentVolumes, at());
+    }
+}
+
+/// The way out named in an `R002` error besides accepting the gap.
+fn alternative(target: Target) -> Option<&'static str> {
+    match target {
+        Target::Nginx | Target::Compose => Some("run the stack with `berth up`, whose edge enforces it"),
+        Target::Kubernetes | Target::Helm => {
+            Some("set `targets.kubernetes.ingress_class: nginx` where that is enough (see docs/targets.md)")
+        }
+        _ => None,
+    }
+}
+
+/// Why the spec accepts that `target` leaves `feature` unenforced, if it does.
+fn accepted_reason(target: Target, targets: &Targets, feature: SecurityFeature) -> Option<String> {
+    let accept = match target {
+        Target::Compose => targets.compose.as_ref().map(|t| &t.accept_unenforced),
+        Target::Kubernetes | Target::Helm => targets.kubernetes.as_ref().map(|t| &t.accept_unenforced),
+        Target::Ecs => targets.ecs.as_ref().map(|t| &t.accept_unenforced),
+        Target::Cloudformation => targets.cloudformation.as_ref().map(|t| &t.accept_unenforced),
+        Target::Cloudrun => targets.cloudrun.as_ref().map(|t| &t.accept_unenforced),
+        Target::Nginx => targets.nginx.as_ref().map(|t| &t.accept_unenforced),
+        _ => None,
+    };
+    accept.and_then(|a| a.get(&feature)).cloned()
+}
+
+/// The spec path of a target's settings, for messages.
+fn settings_key(target: Target) -> &'static str {
+    match target {
+        Target::Helm => "kubernetes",
+        t => t.name(),
+    }
+}
+
+/// Diagnostics for rendering `plan` to `target`: errors for security
+/// features it cannot enforce, warnings for the rest it cannot carry or
+/// approximates. One diagnostic per feature, listing every place.
+pub fn judge(plan: &Plan, target: Target) -> Vec<berth_diagnostics::Diagnostic> {
+    use berth_diagnostics::Diagnostic;
+    let mut grouped: Vec<(Feature, Vec<String>)> = Vec::new();
+    for u in uses(plan) {
+        match grouped.iter_mut().find(|(f, _)| *f == u.feature) {
+            Some((_, at)) => at.push(u.at),
+            None => grouped.push((u.feature, vec![u.at])),
+        }
+    }
+    let front = front(target, &plan.targets);
+    let by = if front == Front::NotServing { String::new() } else { format!(" (in front: {})", front.name()) };
+    let mut out = Vec::new();
+    for (feature, at) in grouped {
+        let places = at.join(", ");
+        let by = if feature.on_edge() { by.as_str() } else { "" };
+        match support(target, &plan.targets, feature) {
+            Support::Native | Support::NotApplicable => {}
+            Support::Approximated(how) => out.push(
+                Diagnostic::warning(
+                    crate::APPROXIMATED,
+                    format!("the {target} target approximates {} for {places}{by}", feature.describe()),
+                )
+                .with_help(how),
+            ),
+            Support::Unsupported(why) => match feature {
+                Feature::Security(s) if accepted_reason(target, &plan.targets, s).is_none() => {
+                    let gateway = alternative(target).map_or_else(String::new, |g| format!("{g}, or "));
+                    out.push(
+                        Diagnostic::error(
+                            crate::UNENFORCED,
+                            format!(
+                                "the {target} target cannot enforce {} on {places}{by}: {why}",
+                                feature.describe()
+                            ),
+                        )
+                        .with_help(format!(
+                            "{gateway}accept the gap with a reason: `targets.{}.accept_unenforced: {{ {}: \"who enforces it instead\" }}`",
+                            settings_key(target),
+                            s.name()
+                        )),
+                    );
+                }
+                Feature::Security(s) => {
+                    let reason = accepted_reason(target, &plan.targets, s).unwrap_or_default();
+                    out.push(Diagnostic::new(
+                        crate::UNENFORCED,
+                        berth_diagnostics::Severity::Info,
+                        format!(
+                            "the {target} target does not enforce {} on {places}{by}; accepted: {reason}",
+                            feature.describe()
+                        ),
+                    ));
+                }
+                _ => out.push(
+                    Diagnostic::warning(
+                        crate::UNSUPPORTED,
+                        format!("the {target} target cannot express {} for {places}{by}", feature.describe()),
+                    )
+                    .with_help(why),
+                ),
+            },
+        }
+    }
+    out
+}
+
+fn cell(s: Support) -> String {
+    match s {
+        Support::Native => "yes".to_owned(),
+        Support::Approximated(how) => format!("approx.: {how}"),
+        Support::Unsupported(why) => format!("**no**: {why}"),
+        Support::NotApplicable => "-".to_owned(),
+    }
+}
+
+/// `docs/targets.md`: the feature × target matrix, generated from the table.
+pub fn matrix_markdown() -> String {
+    let mut md = String::from(
+        "# What each target carries\n\n\
+         <!-- Generated from crates/berth-render/src/support.rs. Do not edit by hand. -->\n\n\
+         berth renders one spec to many targets. A target carries each feature natively, approximates it \
+         (said how, as a warning `R003` when a spec uses it), or cannot carry it. A **security** feature a \
+         target cannot enforce is an error (`R002`): nothing is written unless the spec accepts the gap \
+         for that target, saying who enforces it instead \
+         (`targets.<target>.accept_unenforced: { feature: reason }`). Any other feature a target cannot carry \
+         is a warning (`R001`).\n\n\
+         ## Edge features, by the proxy in front\n\n\
+         Which proxy a target puts in front: nginx (the nginx target and compose's nginx service), an \
+         Ingress (Kubernetes and Helm; ingress-nginx with `ingress_class: nginx`), the ALB (CloudFormation), \
+         Cloud Run's own, none (ECS); berth edge is `berth up`'s.\n\n",
+    );
+    let fronts = Front::ALL;
+    md.push_str("| feature | `accept_unenforced` key |");
+    for f in fronts {
+        md.push_str(&format!(" {} |", f.name()));
+    }
+    md.push_str("\n|---|---|");
+    for _ in fronts {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    let shown = |f: &&Feature| !matches!(f, Feature::DefaultHeaders | Feature::DefaultBodyLimit);
+    for feature in Feature::ALL.iter().filter(|f| f.on_edge()).filter(shown) {
+        let key = match feature {
+            Feature::Security(s) => format!("`{}`", s.name()),
+            _ => "-".to_owned(),
+        };
+        md.push_str(&format!("| {} | {key} |", feature.describe()));
+        for front in fronts {
+            md.push_str(&format!(" {} |", cell(edge_support(*front, *feature))));
+        }
+        md.push('\n');
+    }
+    md.push_str(
+        "\nberth's default headers and body limit (when the spec sets none) follow the same columns, \
+         but a front without them gets a warning, not an error.\n",
+    );
+    md.push_str("\n## Platform features, by target\n\n| feature |");
+    let platform_targets: Vec<Target> = Target::ALL
+        .iter()
+        .copied()
+        .filter(|t| Feature::ALL.iter().any(|f| platform_support(*t, *f) != Support::NotApplicable))
+        .collect();
+    for t in &platform_targets {
+        md.push_str(&format!(" {t} |"));
+    }
+    md.push_str("\n|---|");
+    for _ in &platform_targets {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    for feature in Feature::ALL.iter().filter(|f| !f.on_edge()) {
+        md.push_str(&format!("| {} |", feature.describe()));
+        for t in &platform_targets {
+            md.push_str(&format!(" {} |", cell(platform_support(*t, *feature))));
+        }
+        md.push('\n');
+    }
+    md.push_str("\n## Diagnostic codes\n\n| code | severity | meaning |\n|---|---|---|\n");
+    for (code, severity, meaning) in [
+        (crate::UNSUPPORTED, "warning", "a target cannot express a feature; the rest renders"),
+        (
+            crate::UNENFORCED,
+            "error (info when accepted)",
+            "a target cannot enforce a security feature the spec asks for; nothing is written",
+        ),
+        (crate::APPROXIMATED, "warning", "a target carries a feature differently, said how"),
+    ] {
+        md.push_str(&format!("| `{}` {} | {severity} | {meaning} |\n", code.id, code.name));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_security_feature_is_a_feature() {
+        for s in SecurityFeature::ALL {
+            assert!(Feature::ALL.contains(&Feature::Security(*s)), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn berth_edge_carries_every_edge_feature() {
+        for f in Feature::ALL.iter().filter(|f| f.on_edge()) {
+            assert_eq!(edge_support(Front::Berth, *f), Support::Native, "{f}");
+        }
+    }
+
+    #[test]
+    fn no_target_but_berth_claims_to_check_credentials() {
+        for front in Front::ALL.iter().filter(|f| **f != Front::Berth) {
+            assert!(matches!(edge_support(*front, Feature::Security(SecurityFeature::Auth)), Support::Unsupported(_)));
+        }
+    }
+}
