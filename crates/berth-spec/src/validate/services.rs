@@ -8,6 +8,7 @@ use crate::path::{Anchor, Path};
 use crate::{Spec, codes};
 
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
+    replica_ranges(spec, checker);
     for (name, service) in &spec.services {
         let path = Path::root().key("services").key(name);
         if service.image.is_none() && service.build.is_none() && service.run.is_none() {
@@ -441,6 +442,63 @@ fn security(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                     format!("`{cap}` gives the service near-root power"),
                 )
                 .with_help("add only the narrow capability the service needs, such as `NET_BIND_SERVICE`");
+        }
+    }
+}
+
+/// On one host (systemd, the nginx target, Prometheus' static targets)
+/// replica `i` of a service listens on its port plus `i`, up to the most
+/// replicas it may run. Two services whose ranges overlap would answer on
+/// each other's ports, so a clash is an error whatever the target.
+fn replica_ranges(spec: &Spec, checker: &mut Checker<'_>) {
+    struct Range<'a> {
+        service: &'a str,
+        port_name: &'a str,
+        first: u32,
+        last: u32,
+    }
+    let mut ranges: Vec<Range<'_>> = Vec::new();
+    for (name, service) in &spec.services {
+        let most = service.autoscale.as_ref().map_or(service.replicas.unwrap_or(1), |a| a.max).max(1);
+        for (port_name, &port) in &service.ports {
+            let first = u32::from(port);
+            ranges.push(Range { service: name, port_name, first, last: first + most - 1 });
+        }
+    }
+    for (i, a) in ranges.iter().enumerate() {
+        let path = |r: &Range<'_>| Path::root().key("services").key(r.service).key("ports").key(r.port_name);
+        if a.last > u32::from(u16::MAX) {
+            checker
+                .error(
+                    codes::OUT_OF_RANGE,
+                    &path(a),
+                    format!(
+                        "replica {} of `{}` would listen on port {}, above 65535",
+                        a.last - a.first,
+                        a.service,
+                        a.last
+                    ),
+                )
+                .with_help("on one host replica i listens on the port plus i; choose a lower port");
+        }
+        for b in ranges.iter().skip(i + 1).filter(|b| b.service != a.service) {
+            if a.first <= b.last && b.first <= a.last {
+                checker
+                    .error(
+                        codes::PORT_CLASH,
+                        &path(b),
+                        format!(
+                            "on one host, `{}` replicas listen on {}-{} and `{}` replicas on {}-{}: they overlap",
+                            a.service, a.first, a.last, b.service, b.first, b.last
+                        ),
+                    )
+                    .with_related(&path(a), Anchor::Value, "this range")
+                    .with_help(format!(
+                        "replica i listens on the port plus i (up to the most replicas); move `{}` to {} or above",
+                        b.service,
+                        a.last + 1
+                    ));
+            }
         }
     }
 }
