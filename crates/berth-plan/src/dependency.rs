@@ -109,13 +109,32 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
     }
 }
 
+/// Extensions whose library must be in `shared_preload_libraries` before
+/// `CREATE EXTENSION` works (or, for pg_stat_statements, before it counts).
+const PRELOADED: &[&str] =
+    &["timescaledb", "pg_stat_statements", "pg_cron", "pgaudit", "citus", "pg_stat_monitor", "pg_squeeze"];
+
 impl DependencyPlan {
     /// PostgreSQL parameters the server starts with: the spec's settings,
     /// plus the libraries its extensions need preloaded.
     pub fn server_settings(&self) -> BTreeMap<String, String> {
         let mut settings = self.settings.clone();
-        if self.extensions.iter().any(|e| e == "timescaledb") {
-            settings.entry("shared_preload_libraries".to_owned()).or_insert_with(|| "timescaledb".to_owned());
+        let mut libraries: Vec<String> = settings
+            .get("shared_preload_libraries")
+            .map(|l| l.split(',').map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for extension in &self.extensions {
+            if PRELOADED.contains(&extension.as_str()) && !libraries.contains(extension) {
+                // Citus must load first; the others in any order.
+                if extension == "citus" {
+                    libraries.insert(0, extension.clone());
+                } else {
+                    libraries.push(extension.clone());
+                }
+            }
+        }
+        if !libraries.is_empty() {
+            settings.insert("shared_preload_libraries".to_owned(), libraries.join(","));
         }
         settings
     }

@@ -69,3 +69,13 @@ fn overlays_change_the_plan() {
     assert!(dev.backups.is_empty());
     assert_eq!(prod.services[0].deploy.strategy, berth_spec::Strategy::Canary);
 }
+
+#[test]
+fn extensions_that_need_preloading_are_preloaded() {
+    let text = "version: 1\nname: x\nservices:\n  web: { image: ghcr.io/a/w:1.0.0, ports: { http: 8080 }, uses: [db] }\nsecrets:\n  pw: {}\ndependencies:\n  db:\n    kind: postgres\n    version: \"16\"\n    password: { secret: pw }\n    extensions: [pg_stat_statements, pgcrypto, citus]\n    settings: { shared_preload_libraries: auto_explain }\n";
+    let loaded = berth_spec::load(text, None);
+    let plan = berth_plan::build(&loaded.spec.expect("a valid spec"), None);
+    let settings = plan.dependencies[0].server_settings();
+    // The spec's own libraries stay; citus first; pgcrypto needs no preload.
+    assert_eq!(settings["shared_preload_libraries"], "citus,auto_explain,pg_stat_statements");
+}

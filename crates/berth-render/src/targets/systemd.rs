@@ -105,11 +105,14 @@ pub fn render(plan: &Plan) -> Output {
     out
 }
 
-/// Absolute program path: relative commands live under the install directory.
+/// The program as `berth up` finds it: a relative path (`./api`,
+/// `bin/api`) lives under the install directory, a bare name (`gunicorn`)
+/// is looked up on systemd's executable search path, as on PATH.
 fn program(install: &str, service: &str, command: &[String]) -> String {
     let mut parts: Vec<String> = command.iter().map(|a| quote(a)).collect();
     if let Some(first) = parts.first_mut()
         && !first.starts_with('/')
+        && first.contains('/')
     {
         *first = format!("{install}/{service}/{}", first.trim_start_matches("./"));
     }
@@ -407,7 +410,16 @@ capabilities unless the spec adds them, and write only to `/var/lib/{p}/<service
 
 #[cfg(test)]
 mod tests {
-    use super::on_calendar;
+    use super::{on_calendar, program};
+
+    #[test]
+    fn programs_are_found_as_berth_up_finds_them() {
+        let run = |c: &[&str]| program("/opt/x", "api", &c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(run(&["./target/release/api", "--port", "8080"]), "/opt/x/api/target/release/api --port 8080");
+        assert_eq!(run(&["bin/api"]), "/opt/x/api/bin/api");
+        assert_eq!(run(&["gunicorn", "-b", ":8000"]), "gunicorn -b :8000");
+        assert_eq!(run(&["/usr/bin/env", "python3"]), "/usr/bin/env python3");
+    }
 
     #[test]
     fn cron_to_calendar() {
