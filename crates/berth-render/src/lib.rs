@@ -13,6 +13,10 @@ use berth_plan::Plan;
 
 pub use targets::Target;
 
+/// The image rendered jobs run, pinned to this berth's version; the
+/// repository's `Dockerfile` builds it (a test holds the two together).
+pub const BERTH_IMAGE: &str = concat!("ghcr.io/berth-dev/berth:", env!("CARGO_PKG_VERSION"));
+
 /// A feature of the spec that a target cannot express.
 pub const UNSUPPORTED: Code = Code::new("R001", "unsupported-by-target");
 /// A security feature the spec asks for that a target cannot enforce (an error).

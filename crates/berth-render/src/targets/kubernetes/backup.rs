@@ -55,9 +55,9 @@ pub fn spec_volume(plan: &Plan) -> (Volume, VolumeMount) {
     (volume, mount)
 }
 
-/// The berth image the jobs run, pinned to this berth's version.
+/// The berth image the jobs run: the one place it is named.
 pub fn berth_image() -> String {
-    format!("ghcr.io/berth-dev/berth:{}", env!("CARGO_PKG_VERSION"))
+    crate::BERTH_IMAGE.to_owned()
 }
 
 pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut Output) {
