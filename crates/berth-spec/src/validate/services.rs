@@ -403,6 +403,17 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 )
                 .with_help("mount paths start with `/`, such as `/var/lib/app`");
         }
+        if volume.read_only {
+            // Every target creates the volume empty (a fresh claim, a named
+            // volume, a state directory) and the spec names no writer.
+            checker
+                .error(
+                    codes::CONTRADICTION,
+                    &vpath.key("read_only"),
+                    format!("volume `{name}` is read-only, but it starts empty and nothing writes it"),
+                )
+                .with_help("ship files the service only reads in its image; drop `read_only` for data it writes");
+        }
         if let Some(other) = mounts.insert(volume.path.as_str(), name) {
             checker
                 .error(
