@@ -37,6 +37,9 @@ _berth() {
             berth,down)
                 cmd="berth__subcmd__down"
                 ;;
+            berth,edge)
+                cmd="berth__subcmd__edge"
+                ;;
             berth,help)
                 cmd="berth__subcmd__help"
                 ;;
@@ -130,6 +133,9 @@ _berth() {
             berth__subcmd__help,down)
                 cmd="berth__subcmd__help__subcmd__down"
                 ;;
+            berth__subcmd__help,edge)
+                cmd="berth__subcmd__help__subcmd__edge"
+                ;;
             berth__subcmd__help,help)
                 cmd="berth__subcmd__help__subcmd__help"
                 ;;
@@ -188,7 +194,7 @@ _berth() {
 
     case "${cmd}" in
         berth)
-            opts="-h -V --color --help --version init validate plan render check diff up status down deploy promote rollback logs backup restore doctor schema completions help"
+            opts="-h -V --color --help --version init validate plan render check diff up edge status down deploy promote rollback logs backup restore doctor schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -859,8 +865,58 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        berth__subcmd__edge)
+            opts="-e -h -V --env --bind --admin --tls-cert --tls-key --resolve-every --drain --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resolve-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         berth__subcmd__help)
-            opts="init validate plan render check diff up status down deploy promote rollback logs backup restore doctor schema completions help"
+            opts="init validate plan render check diff up edge status down deploy promote rollback logs backup restore doctor schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1028,6 +1084,20 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__edge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -133,6 +133,19 @@ the edge's certificate live in .berth/<environment>/ next to the spec.
 Secret values come from BERTH_SECRET_<NAME> (or the secret's `env:`/`file:`).")]
     Up(UpArgs),
 
+    /// Run the berth edge on its own, in front of services reached by name: the gateway the kubernetes and compose targets render with `gateway: true`.
+    #[command(after_help = "\
+Examples:
+  berth edge /etc/berth/berth.yaml --env production
+  berth edge berth.yaml --tls-cert /tls/tls.crt --tls-key /tls/tls.key
+
+Every route feature (auth, allowlists, rate limits, headers, body limits,
+timeouts, WebSockets, host routing) is enforced as under `berth up`. A
+service is reached as `<service>:<port>` on the platform's DNS, resolved
+again every few seconds. Secret values come from BERTH_SECRET_<NAME> (or the
+secret's `env:`/`file:`). SIGTERM stops accepting and drains.")]
+    Edge(EdgeArgs),
+
     /// Show every replica: pid, port, health, restarts and version.
     #[command(after_help = "\
 Examples:
@@ -356,6 +369,30 @@ pub struct StackArgs {
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
     pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EdgeArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Address to bind the spec's HTTP and HTTPS ports on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: std::net::IpAddr,
+    /// Address of the status page and metrics (they answer loopback host names only). Default: 127.0.0.1 and the spec's admin port.
+    #[arg(long)]
+    pub admin: Option<std::net::SocketAddr>,
+    /// Certificate (PEM) to serve instead of the spec's TLS mode, such as a mounted TLS Secret.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between resolving the services' names again.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub resolve_every: u64,
+    /// Seconds in-flight requests get after SIGTERM.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub drain: u64,
 }
 
 #[derive(Debug, Args)]

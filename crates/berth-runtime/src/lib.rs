@@ -8,6 +8,7 @@ pub mod control;
 pub mod daemon;
 mod dependency;
 mod deploy;
+pub mod gateway;
 pub mod logs;
 pub mod probe;
 pub mod process;

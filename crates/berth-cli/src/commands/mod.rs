@@ -2,6 +2,7 @@ mod backup;
 mod backup_exporter;
 mod check;
 mod doctor;
+mod edge;
 mod init;
 mod plan;
 mod render;
@@ -26,6 +27,7 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
         Command::Render(args) => render::run(&args, color, render::Mode::Write),
         Command::Diff(args) => render::run(&args, color, render::Mode::Diff),
         Command::Up(args) => stack::up(&args, color),
+        Command::Edge(args) => edge::run(&args, color),
         Command::Status(args) => stack::status(&args),
         Command::Down(args) => stack::down(&args),
         Command::Deploy(args) => stack::deploy(&args),

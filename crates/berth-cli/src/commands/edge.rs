@@ -1,0 +1,49 @@
+//! `berth edge`: the edge on its own, as a platform's gateway.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use berth_runtime::gateway::GatewayOptions;
+
+use crate::Outcome;
+use crate::cli::EdgeArgs;
+use crate::output;
+
+pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
+    let stack = &args.stack;
+    let Some(plan) = super::stack::load(&stack.file, stack.env.as_deref(), color)? else {
+        output::stderr("nothing started: the spec has errors\n");
+        return Ok(Outcome::Findings);
+    };
+    let Some(edge) = &plan.edge else {
+        output::stderr(&format!("{}: the spec has no `edge`; there is nothing to serve\n", stack.file.display()));
+        return Ok(Outcome::Findings);
+    };
+    let spec_dir = stack.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let options = GatewayOptions {
+        spec_dir,
+        http: SocketAddr::new(args.bind, edge.listen.http),
+        https: SocketAddr::new(args.bind, edge.listen.https),
+        admin: args.admin.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], edge.listen.admin))),
+        tls_files: args.tls_cert.clone().zip(args.tls_key.clone()),
+        secrets: Box::new(super::stack::secret_value),
+        resolve_every: Duration::from_secs(args.resolve_every),
+    };
+    let drain = Duration::from_secs(args.drain);
+    super::stack::runtime()?.block_on(async {
+        let gateway = berth_runtime::gateway::start(&plan, &options).await?;
+        let mut lines = format!("{}: edge serving {} routes\n", plan.project, edge.routes.len());
+        lines.push_str(&format!("edge: http {}\n", gateway.edge.http));
+        if let Some(https) = gateway.edge.https {
+            lines.push_str(&format!("edge: https {https}\n"));
+        }
+        if let Some(admin) = gateway.edge.admin {
+            lines.push_str(&format!("edge: admin {admin}\n"));
+        }
+        let _ = output::stdout(&lines);
+        gateway.serve(drain, |change| output::stderr(&format!("{change}\n"))).await?;
+        let _ = output::stdout("stopped\n");
+        Ok(Outcome::Ok)
+    })
+}

@@ -1,0 +1,118 @@
+//! `berth edge`, the gateway the kubernetes and compose targets render:
+//! the real binary in front of a berth-demo it reaches by name, enforcing
+//! the spec's auth, allowlist, rate limit, hosts and headers, serving the
+//! certificate it is given, and draining on SIGTERM.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    reason = "tests spawn the real binaries and fail loudly"
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use berth_test_support::free_port;
+use common::{KillOnDrop, curl};
+
+#[test]
+fn the_gateway_enforces_the_spec_in_front_of_services_found_by_name() {
+    let demo_bin = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let dir = berth_test_support::temp_dir();
+    let (demo_port, http, https, admin) = (free_port(), free_port(), free_port(), free_port());
+    let mut demo =
+        Command::new(demo_bin.path()).env("PORT", demo_port.to_string()).stdout(Stdio::null()).spawn().unwrap();
+    let _demo = KillOnDrop(demo.id());
+    // The service's name is what the gateway resolves: `localhost` here,
+    // `api` in a cluster or a compose project.
+    let spec = format!(
+        r#"version: 1
+name: gw
+services:
+  localhost:
+    image: ghcr.io/berth-dev/berth-demo:0.1.0
+    ports: {{ http: {demo_port} }}
+    health:
+      readiness: {{ http: /health/ready, interval: 1s }}
+secrets:
+  admin-key: {{}}
+edge:
+  hosts: [localhost]
+  listen: {{ http: {http}, https: {https}, admin: {admin} }}
+  tls: {{ mode: files, cert: unused.pem, key: unused.pem }}
+  headers: {{ content_security_policy: "default-src 'none'" }}
+  rate_limits:
+    tight: {{ rate: 1/m, burst: 1 }}
+  routes:
+    - {{ path: /version, service: localhost, auth: {{ accept: [api-key] }} }}
+    - {{ path: /metrics, service: localhost, allow: [10.0.0.0/8] }}
+    - {{ path: /api/hello, service: localhost, rate_limit: tight }}
+    - {{ path: /, service: localhost }}
+  auth:
+    api_keys:
+      - {{ name: ci, secret: admin-key }}
+"#
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    berth_test_support::self_signed_certificate(dir.path(), "tls.crt", "tls.key");
+    let mut edge = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["edge", "berth.yaml", "--bind", "127.0.0.1", "--tls-cert", "tls.crt", "--tls-key", "tls.key"])
+        .args(["--resolve-every", "1"])
+        .env("BERTH_SECRET_ADMIN_KEY", "k3y-value-for-the-test")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop_on_failure = KillOnDrop(edge.id());
+    let mut lines = BufReader::new(edge.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("edge: admin") {
+            break;
+        }
+    }
+    assert!(banner.contains(&format!("https 127.0.0.1:{https}")), "{banner}");
+    let cert = dir.path().join("tls.crt");
+    let base = format!("https://localhost:{https}");
+
+    // Ready once the backend answers (the first health check).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while curl(&cert, &format!("{base}/"), &[]).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the gateway never reached berth-demo");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (code, headers) = curl(&cert, &format!("{base}/"), &[]);
+    assert_eq!(code, 200);
+    assert!(headers.contains("content-security-policy: default-src 'none'"), "{headers}");
+    assert!(headers.contains("strict-transport-security"), "{headers}");
+
+    assert_eq!(curl(&cert, &format!("{base}/version"), &[]).0, 401, "auth is enforced");
+    assert_eq!(curl(&cert, &format!("{base}/version"), &["-H", "X-API-Key: wrong"]).0, 401);
+    assert_eq!(curl(&cert, &format!("{base}/version"), &["-H", "X-API-Key: k3y-value-for-the-test"]).0, 200);
+    assert_eq!(curl(&cert, &format!("{base}/metrics"), &[]).0, 403, "the allowlist is enforced");
+    // One request at the rate plus a burst of one, as nginx counts.
+    assert_eq!(curl(&cert, &format!("{base}/api/hello"), &[]).0, 200);
+    assert_eq!(curl(&cert, &format!("{base}/api/hello"), &[]).0, 200);
+    assert_eq!(curl(&cert, &format!("{base}/api/hello"), &[]).0, 429, "the rate limit is enforced");
+    let (code, _) = curl(&cert, &format!("https://127.0.0.1:{https}/"), &["-H", "Host: evil.example", "-k"]);
+    assert_eq!(code, 421, "hosts the spec does not name are refused");
+    let (code, _) = curl(&cert, &format!("http://localhost:{http}/"), &[]);
+    assert_eq!(code, 301, "plain HTTP is redirected to HTTPS");
+
+    // SIGTERM: stop accepting, drain, exit 0.
+    assert!(Command::new("kill").args(["-TERM", &edge.id().to_string()]).status().unwrap().success());
+    let status = edge.wait().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "berth edge exits cleanly on SIGTERM: {status:?} {rest:?}");
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+}
