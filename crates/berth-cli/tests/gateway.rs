@@ -61,7 +61,7 @@ edge:
     berth_test_support::self_signed_certificate(dir.path(), "tls.crt", "tls.key");
     let mut edge = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["edge", "berth.yaml", "--bind", "127.0.0.1", "--tls-cert", "tls.crt", "--tls-key", "tls.key"])
-        .args(["--resolve-every", "1"])
+        .args(["--resolve-every", "1", "--admin", &format!("127.0.0.1:{admin}")])
         .env("BERTH_SECRET_ADMIN_KEY", "k3y-value-for-the-test")
         .current_dir(dir.path())
         .stdout(Stdio::piped())
@@ -106,6 +106,12 @@ edge:
     assert_eq!(code, 421, "hosts the spec does not name are refused");
     let (code, _) = curl(&cert, &format!("http://localhost:{http}/"), &[]);
     assert_eq!(code, 301, "plain HTTP is redirected to HTTPS");
+
+    // The probes the rendered Deployment runs: the status page, asked with
+    // a loopback host name; any other host name is refused (DNS rebinding).
+    let status = format!("http://127.0.0.1:{admin}/status.json");
+    assert_eq!(curl(&cert, &status, &["-H", "Host: localhost"]).0, 200);
+    assert_ne!(curl(&cert, &status, &["-H", "Host: attacker.example"]).0, 200);
 
     // SIGTERM: stop accepting, drain, exit 0.
     assert!(Command::new("kill").args(["-TERM", &edge.id().to_string()]).status().unwrap().success());

@@ -175,7 +175,7 @@ pub enum Support {
 /// The proxy in front of a target's services: edge features are judged by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Front {
-    /// berth's own edge (`berth up`).
+    /// berth's own edge: `berth up`, or `berth edge` as a target's gateway.
     Berth,
     /// The rendered nginx (the nginx target, and compose's nginx service).
     Nginx,
@@ -215,8 +215,10 @@ impl Front {
 pub fn front(target: Target, targets: &Targets) -> Front {
     match target {
         Target::Nginx => Front::Nginx,
+        Target::Compose if targets.compose.as_ref().is_some_and(|c| c.gateway) => Front::Berth,
         Target::Compose => Front::Nginx,
         Target::Kubernetes | Target::Helm => match targets.kubernetes.as_ref() {
+            Some(k) if k.gateway => Front::Berth,
             Some(k) if k.ingress_class.as_deref() == Some("nginx") => Front::IngressNginx,
             _ => Front::Ingress,
         },
@@ -532,9 +534,10 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
 /// The way out named in an `R002` error besides accepting the gap.
 fn alternative(target: Target) -> Option<&'static str> {
     match target {
-        Target::Nginx | Target::Compose => Some("run the stack with `berth up`, whose edge enforces it"),
+        Target::Nginx => Some("run the stack with `berth up`, whose edge enforces it"),
+        Target::Compose => Some("run berth's own edge instead of nginx (`targets.compose.gateway: true`)"),
         Target::Kubernetes | Target::Helm => {
-            Some("set `targets.kubernetes.ingress_class: nginx` where that is enough (see docs/targets.md)")
+            Some("run berth's own edge instead of an Ingress (`targets.kubernetes.gateway: true`)")
         }
         _ => None,
     }
@@ -647,14 +650,15 @@ pub fn matrix_markdown() -> String {
          <!-- Generated from crates/berth-render/src/support.rs. Do not edit by hand. -->\n\n\
          berth renders one spec to many targets. A target carries each feature natively, approximates it \
          (said how, as a warning `R003` when a spec uses it), or cannot carry it. A **security** feature a \
-         target cannot enforce is an error (`R002`): nothing is written unless the spec accepts the gap \
-         for that target, saying who enforces it instead \
-         (`targets.<target>.accept_unenforced: { feature: reason }`). Any other feature a target cannot carry \
+         target cannot enforce is an error (`R002`): nothing is written unless that target runs berth's own \
+         edge as its gateway (Kubernetes and compose: `gateway: true`) or the spec accepts the gap for that \
+         target, saying who enforces it instead (`targets.<target>.accept_unenforced: { feature: reason }`). Any other feature a target cannot carry \
          is a warning (`R001`).\n\n\
          ## Edge features, by the proxy in front\n\n\
          Which proxy a target puts in front: nginx (the nginx target and compose's nginx service), an \
          Ingress (Kubernetes and Helm; ingress-nginx with `ingress_class: nginx`), the ALB (CloudFormation), \
-         Cloud Run's own, none (ECS); berth edge is `berth up`'s.\n\n",
+         Cloud Run's own, none (ECS), or berth's own edge: `berth up`'s, and `berth edge` as the \
+         gateway of Kubernetes and compose (`targets.kubernetes.gateway: true`, `targets.compose.gateway: true`).\n\n",
     );
     let fronts = Front::ALL;
     md.push_str("| feature | `accept_unenforced` key |");

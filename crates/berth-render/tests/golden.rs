@@ -154,3 +154,39 @@ fn the_ingress_rate_is_the_spec_rate() {
     assert!(api.contains("limit-rps: '20'") || api.contains("limit-rps: \"20\""), "{api}");
     assert!(api.contains("limit-burst-multiplier: '2'") || api.contains("limit-burst-multiplier: \"2\""), "{api}");
 }
+
+#[test]
+fn with_the_gateway_kubernetes_enforces_auth_through_berth_edge() {
+    let text = format!("{AUTH_SPEC}targets:\n  kubernetes:\n    gateway: true\n");
+    let plan = plan_of(&text);
+    for target in [Target::Kubernetes, Target::Helm] {
+        let out = berth_render::render(&plan, &text, &[target]);
+        assert!(!out.has_errors(), "{target}: {:?}", out.diagnostics);
+        assert!(
+            !out.files.iter().any(|f| f.contents.contains("kind: Ingress")),
+            "{target}: no Ingress bypasses the edge"
+        );
+    }
+    let out = berth_render::render(&plan, &text, &[Target::Kubernetes]);
+    let gateway = &out.files.iter().find(|f| f.path == "kubernetes/gateway.yaml").expect("gateway.yaml").contents;
+    let docs: Vec<serde_json::Value> =
+        gateway.split("\n---\n").map(|d| serde_saphyr::from_str::<serde_json::Value>(d).unwrap()).collect();
+    let of = |kind: &str| docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("a {kind}"));
+    let container = &of("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], berth_render::BERTH_IMAGE);
+    assert_eq!(container["args"][0], "edge");
+    assert_eq!(container["args"][1], "/etc/berth/berth.yaml");
+    let env = container["env"].as_array().unwrap();
+    assert!(
+        env.iter().any(|e| e["name"] == "BERTH_SECRET_CI_KEY" && e["valueFrom"]["secretKeyRef"]["key"] == "ci-key"),
+        "the API key reaches the edge from its Secret: {env:?}"
+    );
+    let service = &of("Service")["spec"];
+    assert_eq!(service["type"], "LoadBalancer");
+    assert_eq!(service["externalTrafficPolicy"], "Local", "clients' addresses reach allowlists and limits");
+    // The routed service takes traffic from the gateway's pods only.
+    let api = &out.files.iter().find(|f| f.path == "kubernetes/service-api.yaml").unwrap().contents;
+    let policy = api.split("\n---\n").find(|d| d.contains("kind: NetworkPolicy")).unwrap();
+    assert!(policy.contains("app.kubernetes.io/name: edge"), "{policy}");
+    assert!(!policy.contains("namespaceSelector: {}"), "{policy}");
+}

@@ -26,9 +26,10 @@ pub struct Targets {
 }
 
 /// A security feature of the edge. A target that cannot enforce one the
-/// spec asks for refuses to render (error `R002`) unless the spec accepts
-/// the gap for that target in `accept_unenforced`, with a reason (who
-/// enforces it instead: a WAF, Cloud Armor, the service itself).
+/// spec asks for refuses to render (error `R002`) unless the target runs
+/// berth's own edge (`gateway: true`, Kubernetes and compose) or the spec
+/// accepts the gap for that target in `accept_unenforced`, with a reason
+/// (who enforces it instead: a WAF, Cloud Armor, the service itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SecurityFeature {
@@ -109,6 +110,13 @@ pub struct KubernetesTarget {
     /// Annotations added to every object's metadata.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Run berth's own edge (`berth edge`, the proxy `berth up` runs) in
+    /// front of the services instead of an Ingress: a Deployment of `berth edge` behind a LoadBalancer Service that keeps clients' addresses, so every
+    /// route feature (auth, allowlists, rate limits per client or key,
+    /// headers, body limits, timeouts) is enforced as the spec says.
+    /// Default false.
+    #[serde(default)]
+    pub gateway: bool,
     /// Security features left unenforced on purpose, each with its reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accept_unenforced: AcceptUnenforced,
@@ -121,6 +129,13 @@ pub struct ComposeTarget {
     /// Compose project name. Default: the project name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Run berth's own edge (`berth edge`, the proxy `berth up` runs) in
+    /// front of the services instead of nginx, so every
+    /// route feature (auth, allowlists, rate limits per client or key,
+    /// headers, body limits, timeouts) is enforced as the spec says.
+    /// Default false.
+    #[serde(default)]
+    pub gateway: bool,
     /// Security features left unenforced on purpose, each with its reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accept_unenforced: AcceptUnenforced,

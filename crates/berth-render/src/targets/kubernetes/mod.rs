@@ -4,6 +4,7 @@
 
 mod backup;
 mod dependency;
+mod gateway;
 mod meta;
 mod network;
 mod workload;
@@ -91,14 +92,25 @@ pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>,
         network::dependency_policy(plan, dep, &mut m);
         files.push((format!("dependency-{}.yaml", dep.name), m));
     }
+    // The spec itself, for the programs that run berth in the cluster.
+    if !plan.backups.is_empty() || (plan.edge.is_some() && gateway::enabled(plan)) {
+        let mut m = Manifest::new();
+        backup::spec_config_map(plan, spec_text, &mut m);
+        files.push(("spec.yaml".to_owned(), m));
+    }
     if let Some(edge) = &plan.edge {
         let mut m = Manifest::new();
-        network::ingress(plan, edge, &mut m, &mut out);
-        files.push(("ingress.yaml".to_owned(), m));
+        if gateway::enabled(plan) {
+            gateway::render(plan, edge, &mut m, &mut out);
+            network::gateway_policy(plan, edge, &mut m);
+            files.push(("gateway.yaml".to_owned(), m));
+        } else {
+            network::ingress(plan, edge, &mut m, &mut out);
+            files.push(("ingress.yaml".to_owned(), m));
+        }
     }
     if !plan.backups.is_empty() {
         let mut m = Manifest::new();
-        backup::spec_config_map(plan, spec_text, &mut m);
         for job in &plan.backups {
             backup::cronjob(plan, job, &mut m, &mut out);
             network::backup_policy(plan, job, &mut m);

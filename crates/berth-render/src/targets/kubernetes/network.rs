@@ -113,8 +113,11 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
         .into_iter()
         .collect();
     if !routed.is_empty() {
+        // From the gateway's pods when berth's edge is in front; otherwise
+        // from the ingress controller, wherever it runs.
+        let from = if super::gateway::enabled(plan) { pods(plan, super::gateway::COMPONENT) } else { any_namespace() };
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(vec![any_namespace()]),
+            from: Some(vec![from]),
             ports: Some(routed.into_iter().map(port).collect()),
         });
     }
@@ -130,6 +133,30 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
             .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
     }
     policy(plan, &s.name, ingress, egress, m);
+}
+
+/// The gateway: clients from anywhere on the edge's ports; out to DNS and
+/// the routed ports of the services it fronts, nothing else.
+pub(crate) fn gateway_policy(plan: &Plan, edge: &EdgePlan, m: &mut Manifest) {
+    let mut ports = vec![port(edge.listen.http)];
+    if edge.tls.is_some() {
+        ports.push(port(edge.listen.https));
+    }
+    let ingress = vec![NetworkPolicyIngressRule { from: None, ports: Some(ports) }];
+    let mut egress = vec![dns()];
+    let mut targets: Vec<(String, u16)> = Vec::new();
+    for route in &edge.routes {
+        targets.push((route.service.clone(), route.port.port));
+        if let Some((service, p)) = &route.fallback {
+            targets.push((service.clone(), p.port));
+        }
+    }
+    targets.sort();
+    targets.dedup();
+    for (service, p) in targets {
+        egress.push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &service)]), ports: Some(vec![port(p)]) });
+    }
+    policy(plan, super::gateway::COMPONENT, ingress, egress, m);
 }
 
 pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
