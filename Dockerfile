@@ -30,14 +30,15 @@ RUN apt-get update \
         > /etc/apt/sources.list.d/pgdg.list \
     && apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client-17 redis-tools \
-    && apt-get purge -y curl gnupg && apt-get autoremove -y \
+    && apt-get purge -y gnupg && apt-get autoremove -y \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 berth \
     && useradd --system --uid 10001 --gid berth --home-dir /var/lib/berth --create-home berth
 COPY --from=build /src/target/release/berth /usr/local/bin/berth
 USER 10001:10001
 WORKDIR /var/lib/berth
-# The jobs run one command and exit; the exporter answers on /metrics.
+# Jobs run one command and exit; `berth edge` is checked by its platform
+# (compose and Kubernetes probe its status page, with curl here).
 HEALTHCHECK NONE
 ENTRYPOINT ["/usr/local/bin/berth"]
 CMD ["--help"]

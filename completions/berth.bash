@@ -866,7 +866,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__edge)
-            opts="-e -h -V --env --bind --admin --tls-cert --tls-key --resolve-every --drain --color --help --version"
+            opts="-e -h -V --env --bind --admin --tls-cert --tls-key --secrets-dir --resolve-every --drain --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,6 +893,10 @@ _berth() {
                     return 0
                     ;;
                 --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secrets-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -116,6 +116,7 @@ complete -c berth -n "__fish_berth_using_subcommand edge" -l bind -d 'Address to
 complete -c berth -n "__fish_berth_using_subcommand edge" -l admin -d 'Address of the status page and metrics (they answer loopback host names only). Default: 127.0.0.1 and the spec\'s admin port' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l tls-cert -d 'Certificate (PEM) to serve instead of the spec\'s TLS mode, such as a mounted TLS Secret' -r -F
 complete -c berth -n "__fish_berth_using_subcommand edge" -l tls-key -d 'Private key (PEM) of --tls-cert' -r -F
+complete -c berth -n "__fish_berth_using_subcommand edge" -l secrets-dir -d 'Directory of secret files named after the secrets (docker and compose secrets: /run/secrets), read before the environment' -r -F
 complete -c berth -n "__fish_berth_using_subcommand edge" -l resolve-every -d 'Seconds between resolving the services\' names again' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l drain -d 'Seconds in-flight requests get after SIGTERM' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l color -d 'When to color output' -r -f -a "auto\t''

@@ -387,6 +387,9 @@ pub struct EdgeArgs {
     /// Private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Directory of secret files named after the secrets (docker and compose secrets: /run/secrets), read before the environment.
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
     /// Seconds between resolving the services' names again.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub resolve_every: u64,

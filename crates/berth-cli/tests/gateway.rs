@@ -59,10 +59,12 @@ edge:
     );
     std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
     berth_test_support::self_signed_certificate(dir.path(), "tls.crt", "tls.key");
+    // As compose mounts secrets: one file per secret, named after it.
+    std::fs::create_dir(dir.path().join("run-secrets")).unwrap();
+    std::fs::write(dir.path().join("run-secrets/admin-key"), "k3y-value-for-the-test\n").unwrap();
     let mut edge = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["edge", "berth.yaml", "--bind", "127.0.0.1", "--tls-cert", "tls.crt", "--tls-key", "tls.key"])
-        .args(["--resolve-every", "1", "--admin", &format!("127.0.0.1:{admin}")])
-        .env("BERTH_SECRET_ADMIN_KEY", "k3y-value-for-the-test")
+        .args(["--resolve-every", "1", "--admin", &format!("127.0.0.1:{admin}"), "--secrets-dir", "run-secrets"])
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -190,3 +190,22 @@ fn with_the_gateway_kubernetes_enforces_auth_through_berth_edge() {
     assert!(policy.contains("app.kubernetes.io/name: edge"), "{policy}");
     assert!(!policy.contains("namespaceSelector: {}"), "{policy}");
 }
+
+#[test]
+fn with_the_gateway_compose_runs_berth_edge_with_the_spec_and_its_secrets() {
+    let text = format!("{AUTH_SPEC}targets:\n  compose:\n    gateway: true\n");
+    let plan = plan_of(&text);
+    let out = berth_render::render(&plan, &text, &[Target::Compose]);
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    let file = |path: &str| &out.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path}")).contents;
+    assert_eq!(file("compose/berth.yaml"), &text, "the edge reads the very spec");
+    assert!(!out.files.iter().any(|f| f.path.starts_with("compose/nginx/")), "no nginx beside the gateway");
+    let compose: serde_json::Value = serde_saphyr::from_str(file("compose/compose.yaml")).unwrap();
+    let edge = &compose["services"]["edge"];
+    assert_eq!(edge["image"], berth_render::BERTH_IMAGE);
+    assert_eq!(edge["command"][0], "edge");
+    assert!(edge["command"].as_array().unwrap().iter().any(|a| a == "/run/secrets"), "{edge}");
+    assert_eq!(edge["secrets"], serde_json::json!(["ci-key"]));
+    assert_eq!(compose["secrets"]["ci-key"]["file"], "./secrets/ci-key");
+    assert_eq!(edge["volumes"][0], "./berth.yaml:/etc/berth/berth.yaml:ro");
+}

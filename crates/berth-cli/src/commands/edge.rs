@@ -27,7 +27,7 @@ pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
         https: SocketAddr::new(args.bind, edge.listen.https),
         admin: args.admin.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], edge.listen.admin))),
         tls_files: args.tls_cert.clone().zip(args.tls_key.clone()),
-        secrets: Box::new(super::stack::secret_value),
+        secrets: Box::new(secret_lookup(args.secrets_dir.clone())),
         resolve_every: Duration::from_secs(args.resolve_every),
     };
     let drain = Duration::from_secs(args.drain);
@@ -46,4 +46,15 @@ pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
         let _ = output::stdout("stopped\n");
         Ok(Outcome::Ok)
     })
+}
+
+/// A secret from `<dir>/<name>` (compose mounts secrets there), else where
+/// `berth up` finds it: its file, or its environment variable.
+fn secret_lookup(dir: Option<std::path::PathBuf>) -> impl Fn(&berth_plan::SecretPlan) -> Option<String> + Send + Sync {
+    move |secret| {
+        dir.as_ref()
+            .and_then(|d| std::fs::read_to_string(d.join(&secret.name)).ok())
+            .map(|v| v.trim_end_matches(['\r', '\n']).to_owned())
+            .or_else(|| super::stack::secret_value(secret))
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use berth_plan::{DependencyPlan, EnvValue, Plan, ProbeCheck, ProbePlan, ServicePlan};
+use berth_plan::{DependencyPlan, EdgePlan, EnvValue, Plan, ProbeCheck, ProbePlan, ServicePlan};
 use berth_spec::DependencyKind;
 use serde_json::{Map, Value, json};
 
@@ -16,7 +16,120 @@ use crate::{Output, header, yaml};
 
 const EDGE_IMAGE: &str = "nginx:1.27-alpine";
 
-pub fn render(plan: &Plan) -> Output {
+/// The spec beside compose.yaml, for the gateway to read.
+const GATEWAY_SPEC: &str = "berth.yaml";
+
+/// Services the edge routes to: it starts once they are healthy.
+fn routed(edge: &EdgePlan) -> Map<String, Value> {
+    edge.routes
+        .iter()
+        .map(|r| r.service.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|s| (s, json!({ "condition": "service_healthy" })))
+        .collect()
+}
+
+/// The edge as nginx with the rendered nginx.conf.
+fn nginx_service(plan: &Plan, edge: &EdgePlan, out: &mut Output) -> Value {
+    let rendered = nginx::render(plan, Upstreams::Network);
+    out.diagnostics.extend(rendered.diagnostics);
+    for file in rendered.files {
+        out.file(format!("nginx/{}", file.path), file.contents);
+    }
+    let mut ports = vec![json!(format!("{}:{}", edge.listen.http, edge.listen.http))];
+    let mut mounts = vec![json!("./nginx/nginx.conf:/etc/nginx/nginx.conf:ro")];
+    if edge.tls.is_some() {
+        ports.push(json!(format!("{}:{}", edge.listen.https, edge.listen.https)));
+        // nginx.conf names tls/fullchain.pem and tls/privkey.pem under /etc/nginx.
+        mounts.push(json!("./tls:/etc/nginx/tls:ro"));
+        tls_files_note(edge, false, out);
+    }
+    json!({
+        "image": EDGE_IMAGE,
+        "restart": "unless-stopped",
+        "ports": ports,
+        "volumes": mounts,
+        "depends_on": routed(edge),
+        "networks": ["public", "internal"],
+        "healthcheck": { "test": ["CMD", "nginx", "-t", "-q"], "interval": "30s", "timeout": "5s", "retries": 3 },
+        "read_only": true,
+        "tmpfs": ["/var/cache/nginx", "/var/run", "/var/log/nginx"],
+        "security_opt": ["no-new-privileges:true"],
+    })
+}
+
+/// Where the edge's certificate comes from in the compose project: the
+/// `tls/` directory beside compose.yaml, whatever path the spec names on
+/// its own host.
+fn tls_files_note(edge: &EdgePlan, edge_self_signs: bool, out: &mut Output) {
+    if let Some(tls) = &edge.tls
+        && !(edge_self_signs && tls.mode == berth_spec::TlsMode::SelfSigned)
+    {
+        out.unsupported(
+            Target::Compose,
+            "requesting or reading the edge's certificate from the spec's paths",
+            "put the certificate chain and key in `tls/fullchain.pem` and `tls/privkey.pem` beside compose.yaml (certbot or your CA's files)",
+        );
+    }
+}
+
+/// The edge as berth's own (`berth edge`, `targets.compose.gateway`): the
+/// spec beside compose.yaml, secrets as compose secrets, services by name.
+fn gateway_service(plan: &Plan, edge: &EdgePlan, secrets_used: &mut BTreeSet<String>, out: &mut Output) -> Value {
+    let mut command = vec![json!("edge"), json!("/etc/berth/berth.yaml")];
+    if let Some(env) = &plan.environment {
+        command.extend([json!("--env"), json!(env)]);
+    }
+    command.extend([json!("--admin"), json!(format!("127.0.0.1:{}", edge.listen.admin))]);
+    command.extend([json!("--secrets-dir"), json!("/run/secrets")]);
+    let mut ports = vec![json!(format!("{}:{}", edge.listen.http, edge.listen.http))];
+    let mut mounts = vec![json!(format!("./{GATEWAY_SPEC}:/etc/berth/berth.yaml:ro"))];
+    if let Some(tls) = &edge.tls {
+        ports.push(json!(format!("{}:{}", edge.listen.https, edge.listen.https)));
+        if tls.mode != berth_spec::TlsMode::SelfSigned {
+            mounts.push(json!("./tls:/etc/berth-tls:ro"));
+            command.extend([
+                json!("--tls-cert"),
+                json!("/etc/berth-tls/fullchain.pem"),
+                json!("--tls-key"),
+                json!("/etc/berth-tls/privkey.pem"),
+            ]);
+            tls_files_note(edge, true, out);
+        }
+    }
+    let secrets: Vec<String> =
+        plan.secrets.iter().filter(|s| s.used_by.iter().any(|u| u == "edge")).map(|s| s.name.clone()).collect();
+    secrets_used.extend(secrets.iter().cloned());
+    let mut service = json!({
+        "image": crate::BERTH_IMAGE,
+        "command": command,
+        "restart": "unless-stopped",
+        "ports": ports,
+        "volumes": mounts,
+        "depends_on": routed(edge),
+        "networks": ["public", "internal"],
+        "healthcheck": {
+            "test": ["CMD", "curl", "-fsS", "-o", "/dev/null", "-H", "Host: localhost", format!("http://127.0.0.1:{}/status.json", edge.listen.admin)],
+            "interval": "10s", "timeout": "3s", "retries": 3,
+        },
+        // The edge drains for 25 s after SIGTERM.
+        "stop_grace_period": "30s",
+        "user": "10001:10001",
+        "read_only": true,
+        "tmpfs": ["/tmp"],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        // A non-root process binds the spec's ports (80 and 443 by default).
+        "sysctls": { "net.ipv4.ip_unprivileged_port_start": 0 },
+    });
+    if !secrets.is_empty() {
+        service["secrets"] = json!(secrets);
+    }
+    service
+}
+
+pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let mut out = Output::default();
     let mut services = Map::new();
     let mut volumes = Map::new();
@@ -36,40 +149,14 @@ pub fn render(plan: &Plan) -> Output {
         }
     }
     if let Some(edge) = &plan.edge {
-        let rendered = nginx::render(plan, Upstreams::Network);
-        out.diagnostics.extend(rendered.diagnostics);
-        for file in rendered.files {
-            out.file(format!("nginx/{}", file.path), file.contents);
-        }
-        let mut ports = vec![json!(format!("{}:{}", edge.listen.http, edge.listen.http))];
-        let mut mounts = vec![json!("./nginx/nginx.conf:/etc/nginx/nginx.conf:ro")];
-        if edge.tls.is_some() {
-            ports.push(json!(format!("{}:{}", edge.listen.https, edge.listen.https)));
-            mounts.push(json!("./tls:/etc/nginx/tls:ro"));
-        }
-        let depends: Map<String, Value> = edge
-            .routes
-            .iter()
-            .map(|r| r.service.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .map(|s| (s, json!({ "condition": "service_healthy" })))
-            .collect();
-        services.insert(
-            "edge".to_owned(),
-            json!({
-                "image": EDGE_IMAGE,
-                "restart": "unless-stopped",
-                "ports": ports,
-                "volumes": mounts,
-                "depends_on": depends,
-                "networks": ["public", "internal"],
-                "healthcheck": { "test": ["CMD", "nginx", "-t", "-q"], "interval": "30s", "timeout": "5s", "retries": 3 },
-                "read_only": true,
-                "tmpfs": ["/var/cache/nginx", "/var/run", "/var/log/nginx"],
-                "security_opt": ["no-new-privileges:true"],
-            }),
-        );
+        let gateway = plan.targets.compose.as_ref().is_some_and(|c| c.gateway);
+        let edge_service = if gateway {
+            out.file(GATEWAY_SPEC, spec_text);
+            gateway_service(plan, edge, &mut secrets_used, &mut out)
+        } else {
+            nginx_service(plan, edge, &mut out)
+        };
+        services.insert("edge".to_owned(), edge_service);
     }
     let secrets: Map<String, Value> =
         secrets_used.iter().map(|s| (s.clone(), json!({ "file": format!("./secrets/{s}") }))).collect();

@@ -70,7 +70,7 @@ targets! {
 impl Target {
     pub fn render(self, plan: &Plan, spec_text: &str) -> Output {
         match self {
-            Self::Compose => compose::render(plan),
+            Self::Compose => compose::render(plan, spec_text),
             Self::Kubernetes => kubernetes::render(plan, spec_text),
             Self::Helm => helm::render(plan, spec_text),
             Self::Nginx => nginx::render(plan, nginx::Upstreams::Host),

@@ -208,7 +208,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     // each such host gets its own server block with its routes and the
     // routes for every host.
     for (names, routes) in host_groups(edge) {
-        open_server(&mut c, edge, &names.join(" "));
+        open_server(&mut c, edge, upstreams, &names.join(" "));
         c.push_str(PATH_GUARDS);
         for h in &headers {
             let _ = writeln!(c, "        {h}");
@@ -251,13 +251,19 @@ fn host_groups(edge: &EdgePlan) -> Vec<(Vec<String>, Vec<&RoutePlan>)> {
 }
 
 /// Opens the server block that serves routes for `server_names`.
-fn open_server(c: &mut String, edge: &EdgePlan, server_names: &str) {
+fn open_server(c: &mut String, edge: &EdgePlan, upstreams: Upstreams, server_names: &str) {
     match &edge.tls {
         Some(tls) => {
-            let (cert, key) = match tls.mode {
-                TlsMode::Files => (tls.cert.clone().unwrap_or_default(), tls.key.clone().unwrap_or_default()),
-                // Relative to nginx's prefix (/etc/nginx): certbot or berth puts them there.
-                TlsMode::Acme | TlsMode::SelfSigned => ("tls/fullchain.pem".to_owned(), "tls/privkey.pem".to_owned()),
+            let (cert, key) = match (upstreams, tls.mode) {
+                // On the host, the spec's own files.
+                (Upstreams::Host, TlsMode::Files) => {
+                    (tls.cert.clone().unwrap_or_default(), tls.key.clone().unwrap_or_default())
+                }
+                // Relative to nginx's prefix (/etc/nginx): certbot or berth
+                // puts them there, and compose mounts its `tls/` there.
+                (Upstreams::Network, _) | (Upstreams::Host, TlsMode::Acme | TlsMode::SelfSigned) => {
+                    ("tls/fullchain.pem".to_owned(), "tls/privkey.pem".to_owned())
+                }
             };
             let protocols = match tls.min_version {
                 TlsVersion::V1_2 => "TLSv1.2 TLSv1.3",
