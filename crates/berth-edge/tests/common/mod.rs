@@ -5,6 +5,8 @@
 #![allow(dead_code, reason = "each test binary uses a different part")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
+pub mod nginx;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -164,10 +164,11 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         listen {http} default_server;
         listen [::]:{http} default_server;
         server_name _;
-        return 421;
+{headers}        return 421;
     }}
 ",
-            http = edge.listen.http
+            http = edge.listen.http,
+            headers = indented(&headers)
         );
         if edge.tls.is_some() {
             let _ = write!(
@@ -178,10 +179,11 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         listen [::]:{https} ssl default_server;
         server_name _;
         ssl_reject_handshake on;
-        return 421;
+{headers}        return 421;
     }}
 ",
-                https = edge.listen.https
+                https = edge.listen.https,
+                headers = indented(&headers)
             );
         }
     }
@@ -220,6 +222,12 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     }
     c.push_str("}\n");
     c
+}
+
+/// Header directives, one per line, at server-block depth; berth's edge
+/// sends them on its own refusals too.
+fn indented(headers: &[String]) -> String {
+    headers.iter().map(|h| format!("        {h}\n")).collect()
 }
 
 /// Server names and the routes each server block serves, in route order.

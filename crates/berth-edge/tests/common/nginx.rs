@@ -1,0 +1,133 @@
+//! The nginx berth renders, run for real on loopback next to the edge.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_test_support::TempDir;
+use tokio::net::TcpStream;
+
+/// The rendered nginx.conf, moved onto loopback: it listens on `listen`
+/// only, keeps its pid, logs and temporary files in `dir`, reads the
+/// system's mime.types and sends every upstream to the test's services.
+/// Everything that decides how a request is treated is left as rendered.
+fn loopback_conf(rendered: &str, dir: &Path, listen: SocketAddr, upstream: &dyn Fn(&str) -> SocketAddr) -> String {
+    assert!(!rendered.contains(" ssl"), "the spec has no TLS, so nginx.conf should have none:\n{rendered}");
+    let d = dir.display();
+    let mut out = vec![format!("pid {d}/nginx.pid;"), format!("error_log {d}/error.log;")];
+    let (mut listens, mut servers, mut mime) = (0, 0, 0);
+    let mut current: Option<String> = None;
+    for line in rendered.lines() {
+        let t = line.trim();
+        match t.split_whitespace().next().unwrap_or("") {
+            "user" | "pid" | "error_log" | "worker_rlimit_nofile" => continue,
+            "include" if t == "include mime.types;" => {
+                out.push("    include /etc/nginx/mime.types;".to_owned());
+                for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+                    out.push(format!("    {temp}_temp_path {d}/{temp}_temp;"));
+                }
+                mime += 1;
+                continue;
+            }
+            "access_log" => {
+                out.push(format!("    access_log {d}/access.log;"));
+                continue;
+            }
+            "listen" => {
+                // IPv4 loopback only: the IPv6 twin of each listen goes.
+                if !t.starts_with("listen [") {
+                    out.push(format!("        listen {listen};"));
+                    listens += 1;
+                }
+                continue;
+            }
+            "upstream" => current = t.strip_prefix("upstream ").and_then(|r| r.strip_suffix(" {")).map(str::to_owned),
+            "}" => current = None,
+            "server" => {
+                if let Some(name) = &current
+                    && let Some(rest) = t.strip_prefix("server ")
+                {
+                    // `server ADDR params;`: the address changes, the parameters stay.
+                    let params = rest.split_once(' ').map_or(";", |(_, p)| p);
+                    out.push(format!("        server {} {params}", upstream(name.as_str())));
+                    servers += 1;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push(line.to_owned());
+    }
+    assert!(
+        listens >= 1 && servers >= 1 && mime == 1,
+        "the rendered nginx.conf changed shape ({listens} listen, {servers} upstream servers, {mime} mime.types); \
+         update this rewrite:\n{rendered}"
+    );
+    let mut conf = out.join("\n");
+    conf.push('\n');
+    conf
+}
+
+/// nginx in the foreground, one process; killed by its PID when dropped.
+#[derive(Debug)]
+pub struct Nginx {
+    child: Child,
+    pub addr: SocketAddr,
+    dir: TempDir,
+}
+
+impl Nginx {
+    /// Starts the rendered nginx.conf with each upstream (by name) sent to
+    /// the address `upstream` gives.
+    pub async fn start(rendered: &str, upstream: &dyn Fn(&str) -> SocketAddr) -> Self {
+        let dir = berth_test_support::temp_dir();
+        let addr = SocketAddr::from(([127, 0, 0, 1], berth_test_support::free_port()));
+        let conf_text = loopback_conf(rendered, dir.path(), addr, upstream);
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, &conf_text).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let child = berth_test_support::command(&berth_test_support::tool("nginx").to_string_lossy())
+            .arg("-c")
+            .arg(conf)
+            .arg("-p")
+            .arg(format!("{}/", dir.path().display()))
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-g")
+            .arg("daemon off; master_process off;")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("nginx is a test dependency (scripts/install-test-deps)");
+        let mut nginx = Self { child, addr, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = nginx.child.try_wait().unwrap() {
+                panic!("nginx exited ({status}):\n{}\n{conf_text}", nginx.logs());
+            }
+            if TcpStream::connect(addr).await.is_ok() {
+                return nginx;
+            }
+            assert!(Instant::now() < deadline, "nginx never listened on {addr}:\n{}", nginx.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        ["stderr.log", "error.log"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // master_process off: this one PID is all of it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,179 @@
+//! The spec's route features through berth's edge and through the nginx
+//! berth renders from the same spec, both in front of the same berth-demo
+//! on loopback: one request sequence goes to both, and the status codes
+//! and security headers must agree. Covers allowlists, a rate limit,
+//! security headers, edge and route body limits, host-specific routes and
+//! unknown hosts, a route timeout, and WebSocket upgrades (on a WebSocket
+//! route, and refused elsewhere). `tests/differential.rs` does the same for
+//! path tricks and forwarded headers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_edge::config::Inputs;
+use berth_edge::{Edge, EdgeConfig};
+use common::nginx::Nginx;
+use common::{Raw, raw};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const SPEC: &str = r#"
+version: 1
+name: features
+services:
+  web:
+    run: { command: ["unused"] }
+    ports: { http: 8080 }
+edge:
+  hosts: [localhost, api.localhost]
+  headers: { content_security_policy: "default-src 'none'", frame_options: SAMEORIGIN }
+  body_limit: 4Ki
+  rate_limits:
+    tight: { rate: 1/m, burst: 1 }
+  routes:
+    - { path: /api/hello, service: web, rate_limit: tight }
+    - { path: /api/echo, service: web, body_limit: 1Ki }
+    - { path: /api/slow, service: web, timeout: 1s }
+    - { path: /metrics, service: web, allow: [10.0.0.0/8] }
+    - { path: /version, service: web, host: api.localhost, allow: [10.0.0.0/8] }
+    - { path: /ws, service: web, websocket: true }
+    - { path: /, service: web }
+"#;
+
+/// The security headers both must send, with the same values.
+const SECURITY_HEADERS: &[&str] =
+    &["x-frame-options", "x-content-type-options", "referrer-policy", "content-security-policy"];
+
+fn get(host: &str, path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+}
+
+fn post(path: &str, body_len: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {body_len}\r\n\r\n{}",
+        "x".repeat(body_len)
+    )
+}
+
+fn upgrade(path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+}
+
+/// The response head only: an upgraded connection stays open.
+async fn head_only(addr: SocketAddr, request: &str) -> Raw {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        while !out.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Raw { status, head, body: String::new() }
+}
+
+struct Case {
+    name: &'static str,
+    request: String,
+    /// What both must answer.
+    status: u16,
+    upgrade: bool,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |name, request, status| Case { name, request, status, upgrade: false };
+    vec![
+        case("catch-all", get("localhost", "/"), 200),
+        case("allowlist refuses", get("localhost", "/metrics"), 403),
+        case("host-specific route on its host", get("api.localhost", "/version"), 403),
+        case("host-specific route elsewhere is the catch-all", get("localhost", "/version"), 200),
+        case("unknown host", get("evil.example", "/"), 421),
+        case("route body limit", post("/api/echo", 2048), 413),
+        case("under the route body limit", post("/api/echo", 512), 200),
+        case("edge body limit", post("/", 8192), 413),
+        case("route timeout", get("localhost", "/api/slow?ms=2500"), 504),
+        case("within the timeout", get("localhost", "/api/slow?ms=10"), 200),
+        case("rate: the first request", get("localhost", "/api/hello"), 200),
+        case("rate: the burst", get("localhost", "/api/hello"), 200),
+        case("rate: over the limit", get("localhost", "/api/hello"), 429),
+        Case { name: "WebSocket route upgrades", request: upgrade("/ws"), status: 101, upgrade: true },
+        // The Upgrade is dropped off WebSocket routes: the demo answers plainly.
+        Case { name: "no upgrade elsewhere", request: upgrade("/"), status: 200, upgrade: true },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_and_rendered_nginx_agree_on_every_route_feature() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let demo = listener.local_addr().unwrap();
+    let server = tokio::spawn(berth_demo::serve(listener, Arc::new(berth_demo::App::new("d")), std::future::pending()));
+
+    let loaded = berth_spec::load(SPEC, None);
+    let plan = berth_plan::build(&loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics)), None);
+    let inputs = Inputs {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|_, _| vec![demo],
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    let edge =
+        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let rendered = berth_render::render(&plan, SPEC, &[berth_render::Target::Nginx]);
+    for d in &rendered.diagnostics {
+        assert!(d.severity == berth_diagnostics::Severity::Info, "nginx left out a feature: {}", d.message);
+    }
+    let conf = &rendered.files.iter().find(|f| f.path == "nginx/nginx.conf").unwrap().contents;
+    let nginx = Nginx::start(conf, &|_| demo).await;
+
+    let mut failures = Vec::new();
+    for case in cases() {
+        let (b, n) = if case.upgrade {
+            (head_only(edge.http, &case.request).await, head_only(nginx.addr, &case.request).await)
+        } else {
+            (raw(edge.http, &case.request).await, raw(nginx.addr, &case.request).await)
+        };
+        if b.status != case.status || n.status != case.status {
+            failures.push(format!("{}: berth {} nginx {} (want {})", case.name, b.status, n.status, case.status));
+        }
+        for header in SECURITY_HEADERS {
+            if b.header(header) != n.header(header) {
+                failures.push(format!(
+                    "{}: {header}: berth {:?} nginx {:?}",
+                    case.name,
+                    b.header(header),
+                    n.header(header)
+                ));
+            }
+        }
+        if case.status == 200 && b.header("content-security-policy") != Some("default-src 'none'") {
+            failures.push(format!("{}: the spec's CSP is missing: {}", case.name, b.head));
+        }
+    }
+    edge.shutdown(Duration::from_secs(1)).await;
+    server.abort();
+    assert!(
+        failures.is_empty(),
+        "berth's edge and its nginx disagree:\n{}\nnginx logs:\n{}",
+        failures.join("\n"),
+        nginx.logs()
+    );
+}
