@@ -336,11 +336,17 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             Approximated("one named volume shared by every replica (Kubernetes gives each replica its own claim)")
         }
         (T::Compose, F::Backups) => Unsupported("compose has no scheduler; run `berth backup` from cron or a timer"),
+        (T::Compose, F::Drain) => Approximated(
+            "no drain: a stopped replica gets SIGTERM at once and `stop_grace_period` (drain plus stop timeout) to finish",
+        ),
         (T::Compose, _) => Native,
         (T::Systemd, F::StartupProbe | F::LivenessProbe | F::ReadinessProbe) => {
             Unsupported("systemd restarts on exit only; `berth up` runs the probes on a host")
         }
         (T::Systemd, F::Autoscaling) => Approximated("starts the autoscaler's minimum of instances"),
+        (T::Systemd, F::Drain) => Approximated(
+            "no drain: nginx is not told before systemd sends SIGTERM; in-flight requests get `TimeoutStopSec`",
+        ),
         (T::Systemd, F::Dependencies) => Unsupported("PostgreSQL and Redis come from the host's packages"),
         (T::Systemd, _) => Native,
         (T::Ecs | T::Cloudformation, F::StartupProbe) => {

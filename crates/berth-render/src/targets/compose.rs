@@ -306,10 +306,10 @@ fn app_service(
         deploy.insert("resources".to_owned(), Value::Object(resources));
     }
     svc.insert("deploy".to_owned(), Value::Object(deploy));
-    svc.insert(
-        "stop_grace_period".to_owned(),
-        json!(s.run.as_ref().map_or("10s".to_owned(), |r| r.stop_timeout.to_string())),
-    );
+    // The same stop budget as every target: the drain, then the stop timeout.
+    let stop = s.run.as_ref().map_or(10_000, |r| r.stop_timeout.as_millis()) + s.deploy.drain_timeout.as_millis();
+    let stop = if stop.is_multiple_of(1000) { format!("{}s", stop / 1000) } else { format!("{stop}ms") };
+    svc.insert("stop_grace_period".to_owned(), json!(stop));
     let mut mounts = Vec::new();
     let mut tmpfs = Vec::new();
     for v in &s.volumes {

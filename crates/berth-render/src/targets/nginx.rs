@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use berth_plan::{EdgePlan, RoutePlan};
 use berth_plan::{Plan, ServicePlan, replica_port};
+use berth_spec::model::units::Duration;
 use berth_spec::model::units::RateUnit;
 use berth_spec::{RateKey, TlsMode, TlsVersion};
 
@@ -79,9 +80,9 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         ''      close;
     }}
 ",
-        header = secs(t.header.as_secs()),
-        send = secs(t.send.as_secs()),
-        idle = secs(t.idle.as_secs()),
+        header = time(t.header),
+        send = time(t.send),
+        idle = time(t.idle),
         body = size(edge.body_limit.0),
     );
     if !edge.trusted_proxies.is_empty() {
@@ -367,14 +368,14 @@ fn location(out_conf: &mut String, plan: &Plan, route: &RoutePlan, headers: &[St
         let _ = writeln!(c, "            proxy_set_header {name} \"\";");
     }
     let edge = plan.edge.as_ref();
-    let connect = edge.map_or(5, |e| e.timeouts.connect.as_secs());
-    let send = edge.map_or(60, |e| e.timeouts.send.as_secs());
+    let connect = edge.map_or(Duration::secs(5), |e| e.timeouts.connect);
+    let send = edge.map_or(Duration::secs(60), |e| e.timeouts.send);
     let _ = writeln!(
         c,
         "            proxy_connect_timeout {};\n            proxy_send_timeout {};\n            proxy_read_timeout {};",
-        secs(connect),
-        secs(send),
-        secs(route.timeout.as_secs())
+        time(connect),
+        time(send),
+        time(route.timeout)
     );
     c.push_str("            proxy_next_upstream error timeout;\n            proxy_next_upstream_tries 2;\n");
     if route.websocket {
@@ -437,13 +438,21 @@ const PATH_GUARDS: &str = r#"        if ($request_uri ~* "^[^?]*(\\\\|%5c|%2f|%3
         }
 "#;
 
-fn secs(s: u64) -> String {
-    format!("{s}s")
+/// An nginx time, exact: whole seconds, or milliseconds.
+fn time(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
 }
 
-/// nginx sizes: `k` and `m` suffixes, rounded up.
-fn size(bytes: u64) -> String {
-    if bytes.is_multiple_of(1 << 20) { format!("{}m", bytes >> 20) } else { format!("{}k", bytes.div_ceil(1024)) }
+/// An nginx size, exact: `m` or `k` where they divide it, bytes otherwise.
+pub(crate) fn size(bytes: u64) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        format!("{}m", bytes >> 20)
+    } else if bytes.is_multiple_of(1 << 10) {
+        format!("{}k", bytes >> 10)
+    } else {
+        bytes.to_string()
+    }
 }
 
 /// nginx only has r/s and r/m; an hourly rate is rounded up to r/m.

@@ -228,10 +228,12 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
         }
         if nginx_class {
             let a = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
-            annotations.insert(a("proxy-body-size"), format!("{}k", route.body_limit.0.div_ceil(1024)));
-            annotations.insert(a("proxy-read-timeout"), route.timeout.as_secs().to_string());
-            annotations.insert(a("proxy-send-timeout"), edge.timeouts.send.as_secs().to_string());
-            annotations.insert(a("proxy-connect-timeout"), edge.timeouts.connect.as_secs().to_string());
+            annotations.insert(a("proxy-body-size"), super::super::nginx::size(route.body_limit.0));
+            // ingress-nginx takes whole seconds: never shorter than the spec's.
+            let secs = |d: berth_spec::model::units::Duration| d.as_millis().div_ceil(1000).to_string();
+            annotations.insert(a("proxy-read-timeout"), secs(route.timeout));
+            annotations.insert(a("proxy-send-timeout"), secs(edge.timeouts.send));
+            annotations.insert(a("proxy-connect-timeout"), secs(edge.timeouts.connect));
             annotations.insert(a("ssl-redirect"), edge.redirect_https.to_string());
             if !route.allow.is_empty() {
                 annotations.insert(a("whitelist-source-range"), route.allow.join(","));

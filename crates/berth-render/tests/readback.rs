@@ -1,0 +1,277 @@
+//! Read-back: every example in every environment is rendered, the files are
+//! parsed back as their platform reads them, and each number the plan holds
+//! is compared with what the artifact says: replicas and autoscaling,
+//! resources, probes, stop and drain times, the Ingress's timeouts, body
+//! limits and rates. A number that differs is a failure unless the render
+//! reported the difference (an R001/R003 diagnostic naming the service).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+use berth_plan::{Plan, ProbePlan, Replicas, ServicePlan};
+use berth_render::{Output, Target};
+use berth_spec::model::units::{ByteSize, Cpu, RateUnit};
+use berth_test_support::example_environments;
+use serde_json::Value;
+
+/// Comparisons made, so a reader that silently finds nothing fails.
+static CHECKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn checked() {
+    CHECKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn docs(text: &str) -> Vec<Value> {
+    text.split("\n---\n")
+        .filter(|d| d.lines().any(|l| !l.starts_with('#') && !l.trim().is_empty()))
+        .map(|d| serde_saphyr::from_str::<Value>(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
+        .collect()
+}
+
+fn file<'a>(out: &'a Output, path: &str) -> Option<&'a str> {
+    out.files.iter().find(|f| f.path == path).map(|f| f.contents.as_str())
+}
+
+/// Whether the render said something about `service` and one of `words`.
+fn reported(out: &Output, service: &str, words: &[&str]) -> bool {
+    out.diagnostics
+        .iter()
+        .any(|d| d.message.contains(&format!("`{service}`")) && words.iter().any(|w| d.message.contains(w)))
+}
+
+fn cpu(v: &Value) -> u64 {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Cpu::parse(&text).unwrap_or_else(|e| panic!("cpu {text}: {e:?}")).0
+}
+
+fn bytes(v: &Value) -> u64 {
+    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    ByteSize::parse(&text).unwrap_or_else(|e| panic!("memory {text}: {e:?}")).0
+}
+
+fn secs(d: berth_spec::model::units::Duration) -> u64 {
+    u64::try_from(d.as_millis().div_ceil(1000)).unwrap()
+}
+
+/// A Kubernetes probe against the plan's.
+fn probe(name: &str, kind: &str, k8s: &Value, plan: Option<&ProbePlan>, failures: &mut Vec<String>) {
+    match (plan, k8s.is_null()) {
+        (None, true) => {}
+        (None, false) => failures.push(format!("{name}: a {kind} probe the plan does not have")),
+        (Some(_), true) => failures.push(format!("{name}: the plan's {kind} probe is missing")),
+        (Some(p), false) => {
+            checked();
+            let pairs = [
+                ("periodSeconds", secs(p.interval)),
+                ("timeoutSeconds", secs(p.timeout)),
+                ("failureThreshold", u64::from(p.failure_threshold)),
+            ];
+            for (field, want) in pairs {
+                if k8s[field].as_u64() != Some(want) {
+                    failures.push(format!("{name}: {kind} {field} {} != plan {want}", k8s[field]));
+                }
+            }
+        }
+    }
+}
+
+fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    for s in &plan.services {
+        let Some(text) = file(out, &format!("kubernetes/service-{}.yaml", s.name)) else { continue };
+        let objects = docs(text);
+        let of = |kind: &str| objects.iter().find(|d| d["kind"] == kind);
+        let Some(workload) = of("Deployment").or_else(|| of("StatefulSet")) else {
+            failures.push(format!("{}: no workload", s.name));
+            continue;
+        };
+        checked();
+        let spec = &workload["spec"];
+        match &s.replicas {
+            Replicas::Fixed { count } => {
+                if spec["replicas"].as_u64() != Some(u64::from(*count)) {
+                    failures.push(format!("{}: replicas {} != plan {count}", s.name, spec["replicas"]));
+                }
+            }
+            Replicas::Autoscaled { min, max, .. } => {
+                let hpa = of("HorizontalPodAutoscaler").map(|h| &h["spec"]);
+                let (lo, hi) = hpa.map_or((None, None), |h| (h["minReplicas"].as_u64(), h["maxReplicas"].as_u64()));
+                if lo != Some(u64::from(*min)) || hi != Some(u64::from(*max)) {
+                    failures.push(format!("{}: HPA {lo:?}..{hi:?} != plan {min}..{max}", s.name));
+                }
+            }
+        }
+        checked();
+        let pod = &spec["template"]["spec"];
+        let container = &pod["containers"][0];
+        resources(s, &container["resources"], failures);
+        probe(&s.name, "liveness", &container["livenessProbe"], s.probes.liveness.as_ref(), failures);
+        probe(&s.name, "readiness", &container["readinessProbe"], s.probes.readiness.as_ref(), failures);
+        probe(&s.name, "startup", &container["startupProbe"], s.probes.startup.as_ref(), failures);
+        let stop = s.run.as_ref().map_or(30, |r| secs(r.stop_timeout));
+        let grace = pod["terminationGracePeriodSeconds"].as_u64();
+        let want = stop + secs(s.deploy.drain_timeout);
+        if grace != Some(want) && !reported(out, &s.name, &["drain", "grace"]) {
+            failures.push(format!("{}: terminationGracePeriodSeconds {grace:?} != drain + stop {want}", s.name));
+        }
+    }
+}
+
+fn resources(s: &ServicePlan, k8s: &Value, failures: &mut Vec<String>) {
+    for (which, amounts) in [("requests", &s.resources.requests), ("limits", &s.resources.limits)] {
+        if let Some(c) = amounts.cpu {
+            let got = &k8s[which]["cpu"];
+            if got.is_null() || cpu(got) != c.0 {
+                failures.push(format!("{}: {which}.cpu {got} != plan {}m", s.name, c.0));
+            }
+        }
+        if let Some(m) = amounts.memory {
+            let got = &k8s[which]["memory"];
+            if got.is_null() || bytes(got) != m.0 {
+                failures.push(format!("{}: {which}.memory {got} != plan {}", s.name, m.0));
+            }
+        }
+    }
+}
+
+/// ingress-nginx's annotations on each route's Ingress.
+fn ingress(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    let (Some(edge), Some(text)) = (&plan.edge, file(out, "kubernetes/ingress.yaml")) else { return };
+    let nginx_class = plan.targets.kubernetes.as_ref().and_then(|k| k.ingress_class.as_deref()) == Some("nginx");
+    if !nginx_class {
+        return;
+    }
+    let objects = docs(text);
+    for route in &edge.routes {
+        let Some(ing) = objects.iter().find(|o| {
+            o["spec"]["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["http"]["paths"][0]["path"] == route.path.as_str())
+        }) else {
+            failures.push(format!("route {}: no Ingress", route.path));
+            continue;
+        };
+        checked();
+        let a = |k: &str| {
+            ing["metadata"]["annotations"][format!("nginx.ingress.kubernetes.io/{k}")].as_str().map(str::to_owned)
+        };
+        if a("proxy-read-timeout") != Some(secs(route.timeout).to_string()) {
+            failures.push(format!(
+                "route {}: proxy-read-timeout {:?} != {}",
+                route.path,
+                a("proxy-read-timeout"),
+                secs(route.timeout)
+            ));
+        }
+        let body = a("proxy-body-size").map(|v| ByteSize::parse(&v.replace('k', "Ki").replace('m', "Mi")).unwrap().0);
+        if body != Some(route.body_limit.0) {
+            failures.push(format!("route {}: proxy-body-size {body:?} != {}", route.path, route.body_limit.0));
+        }
+        if let Some(zone) = route.rate_limit.as_ref().and_then(|z| edge.rate_limits.iter().find(|r| &r.name == z)) {
+            let (key, want) = match zone.rate.per {
+                RateUnit::Second => ("limit-rps", zone.rate.requests),
+                RateUnit::Minute => ("limit-rpm", zone.rate.requests),
+                RateUnit::Hour => ("limit-rpm", zone.rate.requests / 60),
+            };
+            let exact = zone.rate.per != RateUnit::Hour || zone.rate.requests.is_multiple_of(60);
+            if (a(key) != Some(want.to_string()) || !exact)
+                && !out.diagnostics.iter().any(|d| d.message.contains(&zone.name))
+            {
+                failures.push(format!("route {}: {key} {:?} != {want}", route.path, a(key)));
+            }
+        }
+    }
+}
+
+fn compose(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    let Some(text) = file(out, "compose/compose.yaml") else { return };
+    let doc: Value = serde_saphyr::from_str(text.split_once('\n').map_or(text, |_| text)).unwrap();
+    for s in &plan.services {
+        let svc = &doc["services"][&s.name];
+        if svc.is_null() {
+            continue;
+        }
+        checked();
+        let want = u64::from(s.replicas.initial());
+        if svc["deploy"]["replicas"].as_u64().unwrap_or(1) != want {
+            failures.push(format!("compose {}: replicas {} != {want}", s.name, svc["deploy"]["replicas"]));
+        }
+        if let Some(c) = s.resources.limits.cpu {
+            let got = svc["deploy"]["resources"]["limits"]["cpus"]
+                .as_str()
+                .map(|v| (v.parse::<f64>().unwrap() * 1000.0).round() as u64);
+            if got != Some(c.0) {
+                failures.push(format!("compose {}: cpus {got:?} != {}m", s.name, c.0));
+            }
+        }
+        if let Some(m) = s.resources.limits.memory {
+            let got = svc["deploy"]["resources"]["limits"]["memory"]
+                .as_str()
+                .map(|v| ByteSize::parse(&format!("{v}i").replace("Bi", "B")).map(|b| b.0).unwrap_or(0));
+            if got != Some(m.0) {
+                failures.push(format!("compose {}: memory {got:?} != {}", s.name, m.0));
+            }
+        }
+        if let Some(run) = &s.run {
+            let want = secs(run.stop_timeout) + secs(s.deploy.drain_timeout);
+            let got = svc["stop_grace_period"].as_str().map(str::to_owned);
+            if got.as_deref().map(|g| berth_spec::model::units::Duration::parse(g).map(secs).unwrap_or(0)) != Some(want)
+            {
+                failures.push(format!("compose {}: stop_grace_period {got:?} != drain + stop {want}s", s.name));
+            }
+        }
+    }
+}
+
+fn systemd(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    let Some(target) = out.files.iter().find(|f| f.path.starts_with("systemd/") && f.path.ends_with(".target")) else {
+        return;
+    };
+    for s in &plan.services {
+        let unit_path = format!("systemd/{}-{}@.service", plan.project, s.name);
+        let Some(unit) = file(out, &unit_path) else { continue };
+        let instances = target.contents.matches(&format!("{}-{}@", plan.project, s.name)).count() as u32;
+        if instances != s.replicas.initial() {
+            failures.push(format!("systemd {}: {instances} instances != {}", s.name, s.replicas.initial()));
+        }
+        checked();
+        let value = |key: &str| unit.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned));
+        if let Some(c) = s.resources.limits.cpu {
+            let got = value("CPUQuota").map(|v| v.trim_end_matches('%').parse::<u64>().unwrap() * 10);
+            if got != Some(c.0) {
+                failures.push(format!("systemd {}: CPUQuota {got:?} != {}m", s.name, c.0));
+            }
+        }
+        if let Some(m) = s.resources.limits.memory {
+            let got = value("MemoryMax").map(|v| ByteSize::parse(&format!("{v}i")).unwrap().0);
+            if got != Some(m.0) {
+                failures.push(format!("systemd {}: MemoryMax {got:?} != {}", s.name, m.0));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_number_reaches_the_artifact_or_is_reported() {
+    let mut failures = Vec::new();
+    for (name, text, envs) in example_environments() {
+        for env in envs {
+            let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
+            let plan = berth_plan::build(&spec, env.as_deref());
+            let out = berth_render::render(&plan, &text, Target::ALL);
+            let mut here = Vec::new();
+            kubernetes(&plan, &out, &mut here);
+            ingress(&plan, &out, &mut here);
+            compose(&plan, &out, &mut here);
+            systemd(&plan, &out, &mut here);
+            let env = env.as_deref().unwrap_or("base");
+            failures.extend(here.into_iter().map(|f| format!("{name} ({env}): {f}")));
+        }
+    }
+    assert!(failures.is_empty(), "numbers that changed on the way:\n{}", failures.join("\n"));
+    let checked = CHECKED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(checked > 50, "the readers compared only {checked} things: did a file name change?");
+}
