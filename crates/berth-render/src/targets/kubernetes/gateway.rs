@@ -13,7 +13,7 @@ use berth_spec::TlsMode;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, HTTPHeader, PodSpec, PodTemplateSpec, Probe,
-    SecretVolumeSource, Service, ServicePort, ServiceSpec, Sysctl, Volume, VolumeMount,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec, Sysctl, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -124,16 +124,28 @@ pub(crate) fn render(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut O
         container_port: i32::from(edge.listen.admin),
         ..ContainerPort::default()
     });
-    let probe = |period: i32, failures: i32| Probe {
+    // Ready: the status page answers. Alive: the process accepts at all
+    // (a slow status page must not restart a serving edge).
+    let readiness = Probe {
         http_get: Some(HTTPGetAction {
             path: Some("/status.json".to_owned()),
             port: IntOrString::String("admin".to_owned()),
             http_headers: Some(vec![HTTPHeader { name: "Host".to_owned(), value: "localhost".to_owned() }]),
             ..HTTPGetAction::default()
         }),
-        period_seconds: Some(period),
+        period_seconds: Some(5),
         timeout_seconds: Some(2),
-        failure_threshold: Some(failures),
+        failure_threshold: Some(2),
+        ..Probe::default()
+    };
+    let liveness = Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String("http".to_owned()),
+            ..TCPSocketAction::default()
+        }),
+        period_seconds: Some(10),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
         ..Probe::default()
     };
     let container = Container {
@@ -142,8 +154,8 @@ pub(crate) fn render(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut O
         args: Some(args),
         env: (!env.is_empty()).then_some(env),
         ports: Some(ports),
-        readiness_probe: Some(probe(5, 2)),
-        liveness_probe: Some(probe(10, 3)),
+        readiness_probe: Some(readiness),
+        liveness_probe: Some(liveness),
         volume_mounts: Some(mounts),
         resources: Some(fixed_resources((100, 64 << 20), (1000, 256 << 20))),
         security_context: Some(container_security(true, 10001, &["ALL".to_owned()], &[])),
