@@ -109,6 +109,11 @@ fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
         probe(&s.name, "liveness", &container["livenessProbe"], s.probes.liveness.as_ref(), failures);
         probe(&s.name, "readiness", &container["readinessProbe"], s.probes.readiness.as_ref(), failures);
         probe(&s.name, "startup", &container["startupProbe"], s.probes.startup.as_ref(), failures);
+        let drain = secs(s.deploy.drain_timeout);
+        let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"].as_u64();
+        if drain > 0 && pre_stop != Some(drain) {
+            failures.push(format!("{}: preStop sleep {pre_stop:?} != drain {drain}", s.name));
+        }
         let stop = s.run.as_ref().map_or(30, |r| secs(r.stop_timeout));
         let grace = pod["terminationGracePeriodSeconds"].as_u64();
         let want = stop + secs(s.deploy.drain_timeout);

@@ -12,9 +12,10 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-    EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+    EnvVarSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction,
+    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -224,6 +225,18 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
             &sec.add_capabilities,
         )),
         volume_mounts: Some(mounts).filter(|m| !m.is_empty()),
+        // The drain: the pod leaves its Service's endpoints as it starts
+        // terminating, but proxies learn that late; it keeps serving for
+        // `drain_timeout` before it gets SIGTERM.
+        lifecycle: (!s.deploy.drain_timeout.0.is_zero()).then(|| Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: i64::try_from(s.deploy.drain_timeout.as_millis().div_ceil(1000)).unwrap_or(i64::MAX),
+                }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
         ..Container::default()
     };
     let pull_secrets = plan.targets.kubernetes.as_ref().map(|k| k.image_pull_secrets.clone()).filter(|p| !p.is_empty());
