@@ -75,11 +75,35 @@ pub fn load(text: &str, environment: Option<&str>) -> Loaded {
     if let (Some(spec), true) = (&typed.value, typed.complete) {
         loaded.diagnostics.extend(validate::validate(spec, &merged));
     }
+    suppress(text, &mut loaded.diagnostics);
     sort(&mut loaded.diagnostics);
     if !loaded.has_errors() {
         loaded.spec = typed.value;
     }
     loaded
+}
+
+/// `# berth: ignore[CODE] reason` on a diagnostic's line or the line above
+/// accepts it: it stays in the output as information with the reason. Only
+/// warnings and the value-judging secret check can be accepted, and only
+/// with a reason; a spec that cannot be read cannot be argued with.
+fn suppress(text: &str, diagnostics: &mut [Diagnostic]) {
+    let lines: Vec<&str> = text.lines().collect();
+    for d in diagnostics.iter_mut() {
+        let acceptable = d.severity == Severity::Warning || d.code == codes::SECRET_IN_SPEC;
+        let Some(span) = d.span.filter(|_| acceptable) else { continue };
+        let line = text[..span.start.min(text.len())].matches('\n').count();
+        let marker = format!("# berth: ignore[{}]", d.code.id);
+        let reason = [Some(line), line.checked_sub(1)].into_iter().flatten().find_map(|l| {
+            let found = lines.get(l)?;
+            let at = found.find(&marker)?;
+            Some(found[at + marker.len()..].trim().to_owned()).filter(|r| !r.is_empty())
+        });
+        if let Some(reason) = reason {
+            d.severity = Severity::Info;
+            d.message = format!("{} (accepted: {reason})", d.message);
+        }
+    }
 }
 
 /// Checks the base and every declared environment, reporting each problem

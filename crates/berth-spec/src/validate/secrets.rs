@@ -93,18 +93,164 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     }
     for (service_name, service) in &spec.services {
         for (var, value) in &service.env {
-            let upper = var.to_uppercase();
-            let looks_secret = SECRET_WORDS.iter().any(|w| upper.contains(w));
-            if looks_secret && !value.is_empty() && !value.starts_with("${") {
-                checker
-                    .error(
-                        codes::SECRET_IN_SPEC,
-                        &Path::root().key("services").key(service_name).key("env").key(var),
-                        format!("`{var}` looks like a secret written into the spec"),
-                    )
-                    .with_label("this value would end up in every rendered file")
-                    .with_help(format!("declare a secret and move it to `secrets: {{ {var}: <secret-name> }}`"));
+            let path = Path::root().key("services").key(service_name).key("env").key(var);
+            match judge(var, value) {
+                Verdict::Plain => {}
+                Verdict::Credential => {
+                    checker
+                        .error(codes::SECRET_IN_SPEC, &path, format!("`{var}` holds what looks like a credential"))
+                        .with_label("this value would end up in every rendered file")
+                        .with_help(format!(
+                            "declare a secret and move it to `secrets: {{ {var}: <secret-name> }}`; if it is not one, say why with `# berth: ignore[S301] <reason>` above it"
+                        ));
+                }
+                Verdict::Maybe => {
+                    checker
+                        .warning(codes::SECRET_IN_SPEC, &path, format!("`{var}` is named like a secret and set in the spec"))
+                        .with_help(format!(
+                            "if it is one, move it to `secrets: {{ {var}: <secret-name> }}`; if not, say why with `# berth: ignore[S301] <reason>` above it"
+                        ));
+                }
             }
         }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Plain,
+    /// Named like a secret, and the value could be one.
+    Maybe,
+    /// The value itself looks like a credential.
+    Credential,
+}
+
+/// Name parts that make a secret-like name a setting about secrets
+/// (`REFRESH_TOKEN_EXPIRATION_DAYS`, `PASSWORD_MIN_LENGTH`).
+const SETTING_WORDS: &[&str] = &[
+    "EXPIRATION",
+    "EXPIRY",
+    "EXPIRES",
+    "TTL",
+    "LIFETIME",
+    "LENGTH",
+    "MIN",
+    "MAX",
+    "DAYS",
+    "HOURS",
+    "MINUTES",
+    "SECONDS",
+    "TIMEOUT",
+    "COUNT",
+    "SIZE",
+    "ROUNDS",
+    "ALGORITHM",
+    "ALG",
+    "HASHER",
+    "HEADER",
+    "NAME",
+    "FILE",
+    "PATH",
+    "ENABLED",
+    "DISABLED",
+    "REQUIRED",
+    "ISSUER",
+    "AUDIENCE",
+    "POLICY",
+    "COST",
+];
+
+/// Prefixes of well-known credentials, whatever the variable is called.
+const CREDENTIAL_PREFIXES: &[&str] = &[
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "glpat-",
+    "-----BEGIN",
+];
+
+/// Judges the value, not only the name: a number, a duration, a word or a
+/// reference is a setting; a long mixed string under a secret's name, a
+/// well-known token format, or a URL with a password is a credential.
+fn judge(var: &str, value: &str) -> Verdict {
+    let value = value.trim();
+    if value.is_empty() || value.starts_with("${") {
+        return Verdict::Plain;
+    }
+    if CREDENTIAL_PREFIXES.iter().any(|p| value.starts_with(p)) || url_with_password(value) {
+        return Verdict::Credential;
+    }
+    let upper = var.to_uppercase();
+    if !SECRET_WORDS.iter().any(|w| upper.contains(w)) {
+        return Verdict::Plain;
+    }
+    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    let setting = parts.iter().any(|p| SETTING_WORDS.contains(p));
+    let benign = value.parse::<f64>().is_ok()
+        || ["true", "false", "yes", "no", "on", "off"].contains(&value.to_lowercase().as_str())
+        || crate::model::units::Duration::parse(value).is_ok()
+        || crate::model::units::ByteSize::parse(value).is_ok()
+        || value.starts_with('/');
+    if benign {
+        return Verdict::Plain;
+    }
+    let classes = [
+        value.chars().any(|c| c.is_ascii_lowercase()),
+        value.chars().any(|c| c.is_ascii_uppercase()),
+        value.chars().any(|c| c.is_ascii_digit()),
+        value.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    let random_looking = value.len() >= 12 && classes >= 2 && !value.contains(' ');
+    match (random_looking, setting) {
+        (true, _) => Verdict::Credential,
+        (false, true) => Verdict::Plain,
+        (false, false) => Verdict::Maybe,
+    }
+}
+
+/// `scheme://user:password@host`.
+fn url_with_password(value: &str) -> bool {
+    value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split('/').next().unwrap_or_default();
+        authority.split_once('@').is_some_and(|(user, _)| {
+            user.split_once(':').is_some_and(|(_, pw)| !pw.is_empty() && !pw.starts_with("${"))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Verdict, judge};
+
+    #[test]
+    fn settings_about_secrets_are_not_secrets() {
+        assert_eq!(judge("REFRESH_TOKEN_EXPIRATION_DAYS", "30"), Verdict::Plain);
+        assert_eq!(judge("PASSWORD_MIN_LENGTH", "12"), Verdict::Plain);
+        assert_eq!(judge("TOKEN_TTL", "15m"), Verdict::Plain);
+        assert_eq!(judge("JWT_SECRET_FILE", "/run/secrets/jwt"), Verdict::Plain);
+        assert_eq!(judge("PASSWORD_HASHER", "argon2"), Verdict::Plain);
+        assert_eq!(judge("SECRET_KEY", "${SECRET_KEY}"), Verdict::Plain);
+        assert_eq!(judge("LOG_LEVEL", "info"), Verdict::Plain);
+    }
+
+    #[test]
+    fn credentials_are_found_by_their_value() {
+        assert_eq!(judge("DJANGO_SECRET_KEY", "x9$kL2!pQ7#vB4zR8@mN"), Verdict::Credential);
+        assert_eq!(judge("STRIPE", "sk_live_abc123def456"), Verdict::Credential);
+        assert_eq!(judge("DATABASE_URL", "postgres://app:hunter2@db/app"), Verdict::Credential);
+        assert_eq!(judge("DATABASE_URL", "postgres://app@db/app"), Verdict::Plain);
+        assert_eq!(judge("API_TOKEN", "hunter2"), Verdict::Maybe);
     }
 }
