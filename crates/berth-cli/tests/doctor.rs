@@ -98,7 +98,7 @@ dependencies:
     kind: postgres
     version: "15"
     password: {{ secret: db-password }}
-    settings: {{ work_mem: {work_mem} }}
+    settings: {{ work_mem: {work_mem}, log_min_duration_statement: 1000 }}
     backup:
       schedule: "0 3 * * *"
       method: physical
@@ -193,6 +193,8 @@ fn doctor_finds_what_is_wrong_and_exits_like_a_monitoring_plugin() {
     assert!(message(&report, "dependencies", "db").starts_with("PostgreSQL 15."));
     assert_eq!(status(&report, "dependencies", "cache"), "ok", "{report:#}");
     assert_eq!(status(&report, "drift", "db work_mem"), "ok");
+    // A bare number is in the parameter's unit: the server shows 1000 ms as `1s`.
+    assert_eq!(status(&report, "drift", "db log_min_duration_statement"), "ok");
     assert_eq!(status(&report, "drift", "cache maxmemory"), "ok");
     assert_eq!(status(&report, "drift", "spec"), "ok");
     // No backup yet, and no WAL shipped: point-in-time recovery is impossible.

@@ -263,9 +263,36 @@ pub fn wal_gaps(dependency: &str, bases: &[(String, Vec<Gap>)]) -> Judged {
 /// Whether a running server's setting equals the spec's, reading the units
 /// PostgreSQL prints (`1GB` is `1024MB`, `30s` is `30000ms`).
 pub fn same_setting(spec: &str, running: &str) -> bool {
+    same_setting_in(spec, running, None)
+}
+
+/// As [`same_setting`], knowing the parameter's base unit from
+/// `pg_settings` (`setting`, `unit`: `1000`, `ms`; `16384`, `8kB`): a bare
+/// number in the spec is in that unit, as PostgreSQL reads it, so
+/// `log_min_duration_statement: 1000` is the server's `1s`.
+pub fn same_setting_in(spec: &str, running: &str, base: Option<(&str, &str)>) -> bool {
     let norm = |s: &str| s.trim().trim_matches('\'').to_ascii_lowercase();
     let (a, b) = (norm(spec), norm(running));
-    a == b || matches!((quantity(&a), quantity(&b)), (Some(x), Some(y)) if x == y)
+    if a == b || matches!((quantity(&a), quantity(&b)), (Some(x), Some(y)) if x == y) {
+        return true;
+    }
+    let Some((setting, unit)) = base else { return false };
+    let Some(base) = in_unit(setting, unit) else { return false };
+    match a.parse::<u128>() {
+        // A bare number counts in the parameter's unit.
+        Ok(n) => in_unit(&n.to_string(), unit) == Some(base),
+        Err(_) => quantity(&a) == Some(base),
+    }
+}
+
+/// `setting` in pg_settings' `unit` (`8kB`, `MB`, `ms`, `s`, `min`) as a quantity.
+fn in_unit(setting: &str, unit: &str) -> Option<(u8, u128)> {
+    let n: u128 = setting.trim().parse().ok()?;
+    let unit = unit.trim();
+    let digits = unit.find(|c: char| !c.is_ascii_digit()).unwrap_or(unit.len());
+    let factor: u128 = if digits == 0 { 1 } else { unit[..digits].parse().ok()? };
+    let (kind, scale) = quantity(&format!("1{}", unit[digits..].to_ascii_lowercase()))?;
+    Some((kind, n * factor * scale))
 }
 
 /// `256mb` → bytes, `30s` → milliseconds; the unit's kind is kept apart.
@@ -467,6 +494,14 @@ mod tests {
         assert!(!same_setting("128MB", "256MB"));
         assert!(!same_setting("1s", "1MB"));
         assert!(!same_setting("replica", "logical"));
+        // A bare number is in the parameter's base unit.
+        assert!(same_setting_in("1000", "1s", Some(("1000", "ms"))));
+        assert!(!same_setting_in("500", "1s", Some(("1000", "ms"))));
+        assert!(same_setting_in("16384", "128MB", Some(("16384", "8kB"))));
+        assert!(same_setting_in("128MB", "128MB", Some(("16384", "8kB"))));
+        assert!(same_setting_in("4096", "4MB", Some(("4096", "kB"))));
+        assert!(same_setting_in("5min", "5min", Some(("300", "s"))));
+        assert!(same_setting_in("300", "5min", Some(("300", "s"))));
     }
 
     #[test]

@@ -99,11 +99,22 @@ async fn postgres(dep: &DependencyPlan, source: &Source) -> (Vec<Check>, Option<
         }
     }
     for (name, wanted) in dep.server_settings() {
-        let running: Option<String> =
-            client.query_one("SELECT current_setting($1, true)", &[&name]).await.ok().and_then(|row| row.get(0));
+        let row = client
+            .query_opt(
+                "SELECT current_setting($1, true), setting, unit FROM (SELECT 1) one \
+                 LEFT JOIN pg_settings ON pg_settings.name = $1",
+                &[&name],
+            )
+            .await
+            .ok()
+            .flatten();
+        let running: Option<String> = row.as_ref().and_then(|r| r.get(0));
+        let base: Option<(String, String)> =
+            row.as_ref().and_then(|r| Some((r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?)));
+        let base = base.as_ref().map(|(s, u)| (s.as_str(), u.as_str()));
         let subject = format!("{} {name}", dep.name);
         out.push(match running {
-            Some(value) if judge::same_setting(&wanted, &value) => {
+            Some(value) if judge::same_setting_in(&wanted, &value, base) => {
                 Check::new(Section::Drift, subject, Status::Ok, format!("{value}, as the spec says"))
             }
             Some(value) => Check::new(
