@@ -56,6 +56,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand init" -l force -d 'Overwrite an existing berth.yaml'
 complete -c berth -n "__fish_berth_using_subcommand init" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand init" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand validate" -s f -l file -d 'A spec file to check, as kubectl and helm take it (repeatable)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand validate" -s e -l env -d 'Check one environment\'s overlay only (default: the base and every environment)' -r
 complete -c berth -n "__fish_berth_using_subcommand validate" -s o -l output -d 'Output format' -r -f -a "human\t'For people: the line, the problem underlined, a hint'
 json\t'A JSON array of diagnostics with 1-based line/column positions'"
@@ -65,6 +66,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand validate" -l deny-warnings -d 'Exit 1 on warnings too'
 complete -c berth -n "__fish_berth_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c berth -n "__fish_berth_using_subcommand validate" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand plan" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F
 complete -c berth -n "__fish_berth_using_subcommand plan" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand plan" -s o -l output -d 'Output format' -r -f -a "yaml\t''
 json\t''"
@@ -104,6 +106,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand diff" -l check -d 'Write nothing; exit 1 when the directory differs from what the spec renders'
 complete -c berth -n "__fish_berth_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand diff" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand up" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F
 complete -c berth -n "__fish_berth_using_subcommand up" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand up" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
@@ -111,6 +114,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand up" -s d -l detach -d 'Run in the background; output goes to .berth/<environment>/logs/berth-up.log'
 complete -c berth -n "__fish_berth_using_subcommand up" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand up" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand edge" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F
 complete -c berth -n "__fish_berth_using_subcommand edge" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l bind -d 'Address to bind the spec\'s HTTP and HTTPS ports on' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l admin -d 'Address of the status page and metrics (they answer loopback host names only). Default: 127.0.0.1 and the spec\'s admin port' -r
@@ -124,6 +128,7 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand edge" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand edge" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand status" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F
 complete -c berth -n "__fish_berth_using_subcommand status" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
@@ -132,6 +137,7 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand status" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand status" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand down" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F
 complete -c berth -n "__fish_berth_using_subcommand down" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand down" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
@@ -140,20 +146,20 @@ complete -c berth -n "__fish_berth_using_subcommand down" -s h -l help -d 'Print
 complete -c berth -n "__fish_berth_using_subcommand down" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l version -d 'Version to run; the new replicas see it as BERTH_VERSION' -r
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l set -d 'Extra environment for the new replicas, KEY=VALUE (repeatable)' -r
-complete -c berth -n "__fish_berth_using_subcommand deploy" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand deploy" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand deploy" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand deploy" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand promote" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand promote" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand promote" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand promote" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand promote" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand promote" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand rollback" -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand rollback" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand rollback" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand rollback" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
@@ -266,6 +272,7 @@ complete -c berth -n "__fish_berth_using_subcommand restore" -l replace -d 'Swap
 complete -c berth -n "__fish_berth_using_subcommand restore" -l yes -d 'Swap it in without asking (implies --replace)'
 complete -c berth -n "__fish_berth_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand restore" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand doctor" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F
 complete -c berth -n "__fish_berth_using_subcommand doctor" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand doctor" -l endpoint -d 'Check SERVICE at URL (http://host:port) instead of in a running `berth up`; repeatable' -r
 complete -c berth -n "__fish_berth_using_subcommand doctor" -s o -l output -d 'Output format' -r -f -a "table\t''

@@ -5,12 +5,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The spec a command reads when none is named.
+pub const DEFAULT_SPEC: &str = "berth.yaml";
+
 const AFTER_HELP: &str = "\
-Exit codes:
+Exit codes (berth doctor has its own, as monitoring plugins expect):
   0  success
-  1  the spec has errors (or, with --deny-warnings, warnings)
-  2  wrong usage: unknown flag, missing argument
-  3  a file could not be read or written
+  1  findings: the spec or checked files have errors (or, with --deny-warnings,
+     warnings), a target refused what the spec asks, files differ
+  2  wrong usage: unknown flag or name, malformed value, missing confirmation
+  3  a file could not be read or written, a server could not be reached
+  4  a verification failed: a backup that does not restore or match
 
 Environment:
   NO_COLOR  set to turn off colors (also --color never)
@@ -280,9 +285,12 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Spec files to check.
-    #[arg(default_value = "berth.yaml")]
+    /// Spec files to check [default: berth.yaml].
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A spec file to check, as kubectl and helm take it (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file_flags: Vec<PathBuf>,
     /// Check one environment's overlay only (default: the base and every environment).
     #[arg(long, short = 'e')]
     pub env: Option<String>,
@@ -331,8 +339,14 @@ pub enum SeverityArg {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Spec file.
-    #[arg(default_value = "berth.yaml")]
+    /// Spec file [default: berth.yaml].
+    #[arg(value_name = "FILE", conflicts_with = "file_flag")]
+    file_pos: Option<PathBuf>,
+    /// Spec file, as kubectl and helm take it.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file_flag: Option<PathBuf>,
+    /// The spec file given either way; set by [`Command::resolve`].
+    #[arg(skip = PathBuf::from(DEFAULT_SPEC))]
     pub file: PathBuf,
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
@@ -363,8 +377,14 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct StackArgs {
-    /// Spec file.
-    #[arg(default_value = "berth.yaml")]
+    /// Spec file [default: berth.yaml].
+    #[arg(value_name = "FILE", conflicts_with = "file_flag")]
+    file_pos: Option<PathBuf>,
+    /// Spec file, as kubectl and helm take it.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file_flag: Option<PathBuf>,
+    /// The spec file given either way; set by [`Command::resolve`].
+    #[arg(skip = PathBuf::from(DEFAULT_SPEC))]
     pub file: PathBuf,
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
@@ -418,7 +438,7 @@ pub struct DeployArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Spec file.
-    #[arg(long, default_value = "berth.yaml")]
+    #[arg(long, short = 'f', default_value = DEFAULT_SPEC)]
     pub file: PathBuf,
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
@@ -430,7 +450,7 @@ pub struct ServiceArgs {
     /// The service.
     pub service: String,
     /// Spec file.
-    #[arg(long, default_value = "berth.yaml")]
+    #[arg(long, short = 'f', default_value = DEFAULT_SPEC)]
     pub file: PathBuf,
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
@@ -457,7 +477,8 @@ pub struct LogsArgs {
     /// Only this service.
     pub service: Option<String>,
     /// Spec file.
-    #[arg(long, default_value = "berth.yaml")]
+    // `-f` follows, as in `tail -f` and `kubectl logs -f`.
+    #[arg(long, default_value = DEFAULT_SPEC)]
     pub file: PathBuf,
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
@@ -615,6 +636,39 @@ pub enum ReportFormat {
 pub enum PlanFormat {
     Yaml,
     Json,
+}
+
+/// The spec file named as a positional argument or with `-f`.
+fn either(pos: &mut Option<PathBuf>, flag: &mut Option<PathBuf>) -> PathBuf {
+    flag.take().or_else(|| pos.take()).unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC))
+}
+
+impl StackArgs {
+    fn resolve(&mut self) {
+        self.file = either(&mut self.file_pos, &mut self.file_flag);
+    }
+}
+
+impl Command {
+    /// Settles arguments that clap takes in two forms (the spec file as
+    /// `FILE` or `-f FILE`), so commands read one field.
+    pub fn resolve(&mut self) {
+        match self {
+            Self::Plan(args) => args.file = either(&mut args.file_pos, &mut args.file_flag),
+            Self::Validate(args) => {
+                args.files.append(&mut args.file_flags);
+                if args.files.is_empty() {
+                    args.files.push(PathBuf::from(DEFAULT_SPEC));
+                }
+            }
+            Self::Up(args) => args.stack.resolve(),
+            Self::Edge(args) => args.stack.resolve(),
+            Self::Status(args) => args.stack.resolve(),
+            Self::Doctor(args) => args.stack.resolve(),
+            Self::Down(args) => args.resolve(),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use berth_backup::{Context, Destination, Listed, Manifest, Method, RestoreRequest, Source};
 use berth_doctor::judge::bytes;
 use berth_plan::{BackupJob, DependencyPlan, Plan};
@@ -40,12 +40,19 @@ pub(super) fn selected<'p>(
     let with_policy: Vec<(&DependencyPlan, &BackupJob)> =
         loaded.plan.dependencies.iter().filter_map(|d| d.backup.as_ref().map(|b| (d, b))).collect();
     match &target.dependency {
-        None if with_policy.is_empty() => bail!("no dependency in the spec has a `backup:` policy"),
+        None if with_policy.is_empty() => crate::usage!("no dependency in the spec has a `backup:` policy"),
         None => Ok(with_policy),
         Some(name) => {
             let Some(dep) = loaded.plan.dependencies.iter().find(|d| &d.name == name) else {
                 let names: Vec<&str> = loaded.plan.dependencies.iter().map(|d| d.name.as_str()).collect();
-                bail!("no dependency `{name}` in the spec (dependencies: {})", names.join(", "));
+                if name.ends_with(".yaml") || name.ends_with(".yml") || Path::new(name).is_file() {
+                    crate::usage!(
+                        "`{name}` is a file, not a dependency: name the spec with -f (`berth backup -f {name} [DEPENDENCY]`); dependencies of {}: {}",
+                        target.spec.display(),
+                        names.join(", ")
+                    );
+                }
+                crate::usage!("no dependency `{name}` in the spec (dependencies: {})", names.join(", "));
             };
             let job = dep.backup.as_ref().ok_or_else(|| {
                 anyhow!("dependency `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec")
@@ -348,7 +355,7 @@ fn wal_ship(target: &BackupTarget, spool: &Path, once: bool, color: bool) -> any
     let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
     let chosen = selected(&loaded, target)?;
     let [(dep, job)] = chosen.as_slice() else {
-        bail!("name the dependency whose WAL to ship: berth backup wal-ship DEPENDENCY --spool DIR");
+        crate::usage!("name the dependency whose WAL to ship: berth backup wal-ship DEPENDENCY --spool DIR");
     };
     let destination = destination(&loaded, job)?;
     runtime()?.block_on(async {
@@ -399,7 +406,7 @@ fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!("{question}\nrefusing to replace without a confirmation: run on a terminal, or pass --yes");
+        crate::usage!("{question}\nrefusing to replace without a confirmation: run on a terminal, or pass --yes");
     }
     output::stderr(&format!("{question} [y/N] "));
     let mut answer = String::new();
@@ -413,7 +420,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
     let chosen = selected(&loaded, target)?;
     let [(dep, job)] = chosen.as_slice() else {
         let names: Vec<&str> = chosen.iter().map(|(d, _)| d.name.as_str()).collect();
-        bail!("name the dependency to restore: {}", names.join(", "));
+        crate::usage!("name the dependency to restore: {}", names.join(", "));
     };
     let to_time = args.to_time.as_deref().map(parse_time).transpose()?;
     let work = work_dir(target);

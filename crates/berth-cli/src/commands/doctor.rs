@@ -16,6 +16,8 @@ use crate::{Outcome, environment, output};
 pub fn run(args: &DoctorArgs, color: bool) -> anyhow::Result<Outcome> {
     let loaded = load_spec(&args.stack.file, args.stack.env.as_deref(), color)?;
     let mut endpoints = BTreeMap::new();
+    // A bad --endpoint exits 3 like any other reason the doctor cannot run:
+    // monitoring reads 2 as CRITICAL.
     for given in &args.endpoint {
         let (service, url) = given
             .split_once('=')

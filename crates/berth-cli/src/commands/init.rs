@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::Outcome;
 use crate::cli::InitArgs;
@@ -26,7 +26,7 @@ pub struct Detected {
 pub fn run(args: &InitArgs) -> anyhow::Result<Outcome> {
     let target = args.dir.join("berth.yaml");
     if target.exists() && !args.force {
-        bail!("{} already exists (use --force to overwrite it)", target.display());
+        crate::usage!("{} already exists (use --force to overwrite it)", target.display());
     }
     let mut detected = detect(&args.dir);
     if let Some(name) = &args.name {

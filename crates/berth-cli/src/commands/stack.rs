@@ -382,7 +382,7 @@ pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCom
 pub fn deploy(args: &crate::cli::DeployArgs) -> anyhow::Result<Outcome> {
     let mut set = std::collections::BTreeMap::new();
     for pair in &args.set {
-        let (k, v) = pair.split_once('=').with_context(|| format!("--set {pair}: expected KEY=VALUE"))?;
+        let Some((k, v)) = pair.split_once('=') else { crate::usage!("--set {pair}: expected KEY=VALUE") };
         set.insert(k.to_owned(), v.to_owned());
     }
     control(
