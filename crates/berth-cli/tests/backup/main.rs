@@ -48,6 +48,12 @@ fn ok(out: Output) -> String {
     stdout.into_owned()
 }
 
+/// A verification that found the backup wrong: exit 4, as documented.
+fn verification_failed(out: Output) -> String {
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    failed(out)
+}
+
 fn failed(out: Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
@@ -264,7 +270,7 @@ fn logical_backups_verify_reject_corruption_and_restore_into_a_scratch_database(
         bytes[middle] ^= 0x01;
         std::fs::write(&biggest, bytes).unwrap();
     });
-    let err = failed(berth(dir.path(), &["backup", "verify", "db", &flipped]));
+    let err = verification_failed(berth(dir.path(), &["backup", "verify", "db", &flipped]));
     assert!(err.contains("failed verification") && err.contains("sha256"), "{err}");
     assert!(!backups.join(&flipped).join("verification.json").exists());
 
