@@ -130,11 +130,15 @@ impl ByteSize {
         };
         let value: f64 = number.parse().map_err(|_| (format!("`{text}` is not a size"), help.clone()))?;
         let bytes = value * factor as f64;
-        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-            return Err((format!("`{text}` is out of range"), help));
+        if !bytes.is_finite() || bytes < 0.0 || bytes > Self::MAX.0 as f64 {
+            return Err((format!("`{text}` is out of range"), "at most 1Pi (a pebibyte)".to_owned()));
         }
         Ok(Self(bytes.round() as u64))
     }
+
+    /// The largest size a spec may name: 1 PiB, beyond any machine or disk,
+    /// and far from where targets' own fields overflow.
+    pub const MAX: Self = Self(1 << 50);
 
     pub fn mebibytes(self) -> u64 {
         self.0.div_ceil(1 << 20)
@@ -186,8 +190,18 @@ impl Cpu {
             }
             (cores * 1000.0).round() as u64
         };
+        // No machine or task has more; past it, targets' own fields overflow.
+        if millis > Self::MAX.0 {
+            return Err((
+                format!("`{text}` is more CPU than any machine has"),
+                "at most 1024 cores (`1024`)".to_owned(),
+            ));
+        }
         Ok(Self(millis))
     }
+
+    /// The most CPU a spec may ask for: 1024 cores.
+    pub const MAX: Self = Self(1_024_000);
 
     pub fn cores(self) -> f64 {
         self.0 as f64 / 1000.0
