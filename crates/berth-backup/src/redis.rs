@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_runtime::programs;
+use berth_process::programs;
 use jiff::Timestamp;
 
 use crate::compress;
@@ -60,7 +60,7 @@ struct Scratch {
 
 impl Scratch {
     async fn start(dir: &Path, rdb: &str) -> Result<Self, BackupError> {
-        let port = berth_runtime::process::free_port().map_err(at("start a scratch Redis"))?;
+        let port = berth_process::process::free_port().map_err(at("start a scratch Redis"))?;
         let server = Tool::new("start a scratch Redis", program("redis-server")?)
             .args(["--port".to_owned(), port.to_string(), "--bind".to_owned(), "127.0.0.1".to_owned()])
             .args(["--dir".to_owned(), dir.display().to_string(), "--dbfilename".to_owned(), rdb.to_owned()])

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use berth_runtime::process::RunAs;
+use berth_process::process::RunAs;
 use tokio::process::{Child, Command};
 
 use crate::error::{BackupError, fail};
@@ -119,9 +119,9 @@ impl Server {
     /// SIGTERM to the process group, SIGKILL after 30 s.
     pub(crate) async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
-            berth_runtime::terminate_group(pid, false);
+            berth_process::process::terminate_group(pid, false);
             if tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.is_err() {
-                berth_runtime::terminate_group(pid, true);
+                berth_process::process::terminate_group(pid, true);
                 let _ = self.child.wait().await;
             }
         }
@@ -136,7 +136,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if let (Ok(None), Some(pid)) = (self.child.try_wait(), self.child.id()) {
-            berth_runtime::terminate_group(pid, true);
+            berth_process::process::terminate_group(pid, true);
         }
     }
 }

@@ -11,8 +11,6 @@ mod deploy;
 pub mod gateway;
 pub mod logs;
 pub mod probe;
-pub mod process;
-pub mod programs;
 pub mod state;
 mod supervisor;
 
@@ -26,6 +24,7 @@ use berth_edge::config::Inputs;
 use berth_edge::{Edge, EdgeConfig, EdgeHandle};
 use berth_plan::{EnvValue, Plan, ServicePlan};
 
+pub use berth_process::{ProcessError, process, programs};
 pub use dependency::wal_spool;
 pub use deploy::{Command as DeployCommand, Progress};
 pub use process::{alive, terminate, terminate_group};
@@ -46,12 +45,8 @@ pub enum RuntimeError {
     Deploy(String),
     #[error(transparent)]
     Edge(#[from] berth_edge::EdgeError),
-}
-
-/// The directories on PATH, where berth looks for server programs.
-#[allow(clippy::disallowed_methods, reason = "locating redis-server and PostgreSQL's programs on PATH")]
-pub(crate) fn path_dirs() -> Vec<PathBuf> {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
+    #[error(transparent)]
+    Process(#[from] ProcessError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {

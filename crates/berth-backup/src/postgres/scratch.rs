@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_runtime::process::RunAs;
-use berth_runtime::programs;
+use berth_process::process::RunAs;
+use berth_process::programs;
 use berth_spec::DependencyKind;
 
 use crate::error::{BackupError, fail};
@@ -99,7 +99,7 @@ impl Scratch {
         .map_err(|e| fail("start a scratch PostgreSQL", e.to_string()))?;
         chown_tree(&data.join("pg_hba.conf"), run_as)?;
         let port =
-            berth_runtime::process::free_port().map_err(|e| fail("start a scratch PostgreSQL", e.to_string()))?;
+            berth_process::process::free_port().map_err(|e| fail("start a scratch PostgreSQL", e.to_string()))?;
         let mut tool = Tool::new("start a scratch PostgreSQL", program("postgres", version)?)
             .args(programs::postgres_server_args(data, port, &sockets));
         for setting in THROWAWAY.iter().chain(if fresh { FRESH } else { &[] }) {

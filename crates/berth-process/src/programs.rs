@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::RuntimeError;
+use crate::ProcessError;
 use crate::process::RunAs;
 
-pub fn missing(what: &str, package: &str) -> RuntimeError {
-    RuntimeError::Unsupported(format!("{what} not found: install the `{package}` package (apt-get install {package})"))
+pub fn missing(what: &str, package: &str) -> ProcessError {
+    ProcessError::Unsupported(format!("{what} not found: install the `{package}` package (apt-get install {package})"))
 }
 
 /// A program on PATH or in one of `extra` directories.
@@ -34,7 +34,7 @@ pub fn postgres_dirs(version: &str) -> Vec<PathBuf> {
 }
 
 /// A PostgreSQL program (`pg_dump`, `initdb`), the spec's major version first.
-pub fn postgres_program(name: &str, version: &str) -> Result<PathBuf, RuntimeError> {
+pub fn postgres_program(name: &str, version: &str) -> Result<PathBuf, ProcessError> {
     locate(name, &postgres_dirs(version)).ok_or_else(|| missing(&format!("PostgreSQL's `{name}`"), "postgresql"))
 }
 
@@ -83,7 +83,7 @@ pub struct PostgresInstall {
 /// The installed PostgreSQL of the spec's major version, never another:
 /// a 15 server started for a spec that says 16 would run, silently, on a
 /// version the other targets do not.
-pub async fn postgres_install(version: &str, dependency: &str) -> Result<PostgresInstall, RuntimeError> {
+pub async fn postgres_install(version: &str, dependency: &str) -> Result<PostgresInstall, ProcessError> {
     let major = version.split('.').next().unwrap_or(version).to_owned();
     let mut found = Vec::new();
     let debian = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
@@ -117,7 +117,7 @@ pub async fn postgres_install(version: &str, dependency: &str) -> Result<Postgre
     }
     found.dedup();
     let seen = if found.is_empty() { "none found".to_owned() } else { format!("found {}", found.join(", ")) };
-    Err(RuntimeError::Unsupported(format!(
+    Err(ProcessError::Unsupported(format!(
         "PostgreSQL {major} (dependency `{dependency}`) is not installed ({seen}): install `postgresql-{major}` \
          (apt-get install postgresql-{major}), or set `dependencies.{dependency}.version` to the installed major"
     )))
@@ -143,11 +143,11 @@ impl PostgresInstall {
     /// Every extension the spec asks for and every preloaded library is
     /// installed; else the error names the package. Silent where berth
     /// cannot see the directories (a build in an unusual layout).
-    pub fn check(&self, dependency: &str, extensions: &[String], preload: Option<&str>) -> Result<(), RuntimeError> {
+    pub fn check(&self, dependency: &str, extensions: &[String], preload: Option<&str>) -> Result<(), ProcessError> {
         if let Some(dir) = &self.extensions {
             for extension in extensions {
                 if !dir.join(format!("{extension}.control")).is_file() {
-                    return Err(RuntimeError::Unsupported(format!(
+                    return Err(ProcessError::Unsupported(format!(
                         "PostgreSQL extension `{extension}` (dependency `{dependency}`) is not installed for PostgreSQL {}: install {}",
                         self.major,
                         extension_package(extension, &self.major)
@@ -159,7 +159,7 @@ impl PostgresInstall {
             for library in preload.split(',').map(str::trim).filter(|l| !l.is_empty()) {
                 let name = library.trim_start_matches("$libdir/");
                 if !dir.join(format!("{name}.so")).is_file() {
-                    return Err(RuntimeError::Unsupported(format!(
+                    return Err(ProcessError::Unsupported(format!(
                         "`shared_preload_libraries` of `{dependency}` names `{library}`, which PostgreSQL {} does not have (the server would not start): install {}",
                         self.major,
                         extension_package(name, &self.major)
@@ -172,12 +172,12 @@ impl PostgresInstall {
 }
 
 /// A Redis program (`redis-server`, `redis-cli`).
-pub fn redis_program(name: &str) -> Result<PathBuf, RuntimeError> {
+pub fn redis_program(name: &str) -> Result<PathBuf, ProcessError> {
     locate(name, &[]).ok_or_else(|| missing(name, "redis-server"))
 }
 
 /// PostgreSQL refuses to run as root; as root, berth runs it as `postgres`.
-pub fn postgres_user() -> Result<Option<RunAs>, RuntimeError> {
+pub fn postgres_user() -> Result<Option<RunAs>, ProcessError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -189,14 +189,14 @@ pub fn postgres_user() -> Result<Option<RunAs>, RuntimeError> {
 }
 
 /// Hands `path` to `run_as` (no-op when berth does not switch users).
-pub fn chown(path: &Path, run_as: Option<RunAs>) -> Result<(), RuntimeError> {
+pub fn chown(path: &Path, run_as: Option<RunAs>) -> Result<(), ProcessError> {
     if let Some(user) = run_as {
         nix::unistd::chown(
             path,
             Some(nix::unistd::Uid::from_raw(user.uid)),
             Some(nix::unistd::Gid::from_raw(user.gid)),
         )
-        .map_err(|e| RuntimeError::Io {
+        .map_err(|e| ProcessError::Io {
             what: format!("cannot hand {} to postgres", path.display()),
             source: e.into(),
         })?;
