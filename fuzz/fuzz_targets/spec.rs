@@ -1,6 +1,7 @@
 //! Any text through the whole front end: YAML, overlays, typed
-//! deserialization, validation, rendering of diagnostics, and the plan of
-//! every environment that validates. Nothing may panic.
+//! deserialization, validation, rendering of diagnostics, the plan of
+//! every environment that validates, and every target rendered from it
+//! (twice: the same plan renders the same bytes). Nothing may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     envs.extend(berth_spec::environments(text).into_iter().map(Some));
     for env in envs {
         if let Some(spec) = berth_spec::load(text, env.as_deref()).spec {
-            let _ = berth_plan::build(&spec, env.as_deref());
+            let plan = berth_plan::build(&spec, env.as_deref());
+            let first = berth_render::render(&plan, text, berth_render::Target::ALL);
+            let second = berth_render::render(&plan, text, berth_render::Target::ALL);
+            assert_eq!(first.files, second.files, "rendering is deterministic");
         }
     }
 });
