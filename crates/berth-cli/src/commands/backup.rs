@@ -12,7 +12,7 @@ use berth_plan::{BackupJob, DependencyPlan, Plan};
 use berth_runtime::StateFile;
 use jiff::Timestamp;
 
-use super::stack::{load, runtime, secret_value, state_dir};
+use super::{load, runtime, secret_value, state_dir};
 use crate::cli::{BackupArgs, BackupCommand, BackupTarget, MethodArg, RestoreArgs, StatusFormat};
 use crate::progress::Transfer;
 use crate::{Outcome, environment, output};
@@ -154,7 +154,8 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
         Some(BackupCommand::List { target, output }) => list(target, *output, color),
         Some(BackupCommand::Prune { target, dry_run }) => prune(target, *dry_run, color),
         Some(BackupCommand::WalShip { target, spool, once }) => wal_ship(target, spool, *once, color),
-        Some(BackupCommand::Exporter { target, listen }) => super::backup_exporter::run(target, *listen, color),
+        // Dispatched by `commands::run`, so the exporter can use this module without a cycle.
+        Some(BackupCommand::Exporter { .. }) => Err(anyhow!("internal: the exporter runs from commands::run")),
     }
 }
 

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
 
 use super::backup::{destination, load_spec, selected};
-use super::stack::runtime;
+use super::runtime;
 use crate::cli::BackupTarget;
 use crate::{Outcome, output};
 

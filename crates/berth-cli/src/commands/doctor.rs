@@ -9,7 +9,7 @@ use berth_doctor::format::Format;
 use berth_doctor::{Inputs, Status};
 
 use super::backup::{destination, load_spec, source};
-use super::stack::runtime;
+use super::runtime;
 use crate::cli::{DoctorArgs, StatusFormat};
 use crate::{Outcome, environment, output};
 

@@ -12,7 +12,7 @@ use crate::output;
 
 pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
     let stack = &args.stack;
-    let Some(plan) = super::stack::load(&stack.file, stack.env.as_deref(), color)? else {
+    let Some(plan) = super::load(&stack.file, stack.env.as_deref(), color)? else {
         output::stderr("nothing started: the spec has errors\n");
         return Ok(Outcome::Findings);
     };
@@ -31,7 +31,7 @@ pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
         resolve_every: Duration::from_secs(args.resolve_every),
     };
     let drain = Duration::from_secs(args.drain);
-    super::stack::runtime()?.block_on(async {
+    super::runtime()?.block_on(async {
         let gateway = berth_runtime::gateway::start(&plan, &options).await?;
         let mut lines = format!("{}: edge serving {} routes\n", plan.project, edge.routes.len());
         lines.push_str(&format!("edge: http {}\n", gateway.edge.http));
@@ -55,6 +55,6 @@ fn secret_lookup(dir: Option<std::path::PathBuf>) -> impl Fn(&berth_plan::Secret
         dir.as_ref()
             .and_then(|d| std::fs::read_to_string(d.join(&secret.name)).ok())
             .map(|v| v.trim_end_matches(['\r', '\n']).to_owned())
-            .or_else(|| super::stack::secret_value(secret))
+            .or_else(|| super::secret_value(secret))
     }
 }

@@ -9,14 +9,14 @@ mod render;
 mod stack;
 mod validate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use berth_diagnostics::SourceFile;
+use berth_diagnostics::{SourceFile, render_human};
 
 use crate::Outcome;
 use crate::cli::Command;
-use crate::output;
+use crate::{environment, output};
 
 pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
     match command {
@@ -42,7 +42,12 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
             berth_runtime::DeployCommand::Rollback { service: args.service.clone() },
         ),
         Command::Logs(args) => stack::logs(&args),
-        Command::Backup(args) => backup::run(&args, color),
+        Command::Backup(args) => match &args.command {
+            Some(crate::cli::BackupCommand::Exporter { target, listen }) => {
+                backup_exporter::run(target, *listen, color)
+            }
+            _ => backup::run(&args, color),
+        },
         Command::Restore(args) => backup::restore(&args, color),
         Command::Doctor(args) => doctor::run(&args, color),
         Command::Schema => {
@@ -67,4 +72,30 @@ pub fn read_spec(path: &Path) -> anyhow::Result<SourceFile> {
         )
     })?;
     Ok(SourceFile::new(path.display().to_string(), text))
+}
+
+/// `.berth/<environment>` next to the spec.
+pub(crate) fn state_dir(file: &Path, env: Option<&str>) -> PathBuf {
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.join(".berth").join(env.unwrap_or("base"))
+}
+
+pub(crate) fn load(file: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Option<berth_plan::Plan>> {
+    let source = read_spec(file)?;
+    let loaded = berth_spec::load(&source.text, env);
+    output::stderr(&render_human(&source, &loaded.diagnostics, output::color_choice(color)));
+    Ok(loaded.spec.map(|spec| berth_plan::build(&spec, env)))
+}
+
+/// A secret's value: its file when it names one, else its environment variable.
+pub(crate) fn secret_value(secret: &berth_plan::SecretPlan) -> Option<String> {
+    match (&secret.file, &secret.env) {
+        (Some(file), _) => std::fs::read_to_string(file).ok().map(|v| v.trim_end_matches(['\r', '\n']).to_owned()),
+        (None, Some(var)) => environment::var(var),
+        (None, None) => None,
+    }
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }

@@ -5,38 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use berth_diagnostics::render_human;
 use berth_runtime::{Options, StateFile};
 
+use super::{load, runtime, secret_value, state_dir};
 use crate::Outcome;
 use crate::cli::{LogsArgs, StackArgs, StatusArgs, StatusFormat};
-use crate::{environment, output};
-
-/// `.berth/<environment>` next to the spec.
-pub(crate) fn state_dir(file: &Path, env: Option<&str>) -> PathBuf {
-    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    dir.join(".berth").join(env.unwrap_or("base"))
-}
-
-pub(crate) fn load(file: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Option<berth_plan::Plan>> {
-    let source = super::read_spec(file)?;
-    let loaded = berth_spec::load(&source.text, env);
-    output::stderr(&render_human(&source, &loaded.diagnostics, output::color_choice(color)));
-    Ok(loaded.spec.map(|spec| berth_plan::build(&spec, env)))
-}
-
-/// A secret's value: its file when it names one, else its environment variable.
-pub(crate) fn secret_value(secret: &berth_plan::SecretPlan) -> Option<String> {
-    match (&secret.file, &secret.env) {
-        (Some(file), _) => std::fs::read_to_string(file).ok().map(|v| v.trim_end_matches(['\r', '\n']).to_owned()),
-        (None, Some(var)) => environment::var(var),
-        (None, None) => None,
-    }
-}
-
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
-}
+use crate::output;
 
 /// `berth up -d`: the same command in its own session, output to a log;
 /// returns once it is serving (or has failed).
