@@ -96,6 +96,21 @@ pub fn markdown() -> String {
             severity = e.info.severity.as_str()
         ));
     }
+    out.push_str(
+        "\nBesides the rules, two codes report on the input itself:\n\n| code | name | severity | meaning |\n| --- | --- | --- | --- |\n",
+    );
+    for (code, meaning) in [
+        (
+            crate::graph::PARSE_ERROR,
+            "a file does not parse as what it looks like; the rest of the files are still checked",
+        ),
+        (
+            crate::config::CONFIG_ERROR,
+            "the `berth-check.yaml` configuration is malformed (file, line and column given)",
+        ),
+    ] {
+        out.push_str(&format!("| {} | {} | error | {meaning} |\n", code.id, code.name));
+    }
     for e in RULES {
         let why: Vec<&str> = e.info.why.lines().map(str::trim).collect();
         out.push_str(&format!(

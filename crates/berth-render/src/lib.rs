@@ -17,12 +17,25 @@ pub use targets::Target;
 /// repository's `Dockerfile` builds it (a test holds the two together).
 pub const BERTH_IMAGE: &str = concat!("ghcr.io/berth-dev/berth:", env!("CARGO_PKG_VERSION"));
 
-/// A feature of the spec that a target cannot express.
-pub const UNSUPPORTED: Code = Code::new("R001", "unsupported-by-target");
-/// A security feature the spec asks for that a target cannot enforce (an error).
-pub const UNENFORCED: Code = Code::new("R002", "security-feature-unenforced");
-/// A feature a target carries differently, said how.
-pub const APPROXIMATED: Code = Code::new("R003", "approximated-by-target");
+/// Declares every render code once: the constant, its stable id and name,
+/// and its meaning for the generated reference (`docs/targets.md`).
+macro_rules! codes {
+    ($($name:ident => $id:literal, $slug:literal, $severity:literal, $doc:literal;)*) => {
+        $(
+            #[doc = $doc]
+            pub const $name: Code = Code::new($id, $slug);
+        )*
+
+        /// Every code with its severity and meaning.
+        pub const CODES: &[(Code, &str, &str)] = &[$(($name, $severity, $doc),)*];
+    };
+}
+
+codes! {
+    UNSUPPORTED => "R001", "unsupported-by-target", "warning", "A target cannot express a feature of the spec; the rest renders.";
+    UNENFORCED => "R002", "security-feature-unenforced", "error (info when accepted)", "A target cannot enforce a security feature the spec asks for; nothing is written.";
+    APPROXIMATED => "R003", "approximated-by-target", "warning", "A target carries a feature differently, said how.";
+}
 
 /// One rendered file; `path` is relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

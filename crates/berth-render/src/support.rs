@@ -714,15 +714,7 @@ pub fn matrix_markdown() -> String {
         md.push('\n');
     }
     md.push_str("\n## Diagnostic codes\n\n| code | severity | meaning |\n|---|---|---|\n");
-    for (code, severity, meaning) in [
-        (crate::UNSUPPORTED, "warning", "a target cannot express a feature; the rest renders"),
-        (
-            crate::UNENFORCED,
-            "error (info when accepted)",
-            "a target cannot enforce a security feature the spec asks for; nothing is written",
-        ),
-        (crate::APPROXIMATED, "warning", "a target carries a feature differently, said how"),
-    ] {
+    for (code, severity, meaning) in crate::CODES {
         md.push_str(&format!("| `{}` {} | {severity} | {meaning} |\n", code.id, code.name));
     }
     md

@@ -1,6 +1,17 @@
 //! alertmanager.yml: one route per receiver (filtered by severity), grouping
 //! by alert and subject, and inhibition so that a dependency that is down
 //! silences the error alerts of the services that use it.
+//!
+//! Secrets are never written into the file: receivers read them from files
+//! under [`secret_file`]. The file is for Alertmanager 0.25 (Debian 12's,
+//! and what `amtool check-config` checks it with), which reads Slack URLs
+//! and SMTP passwords from files but a webhook URL only inline: `url_file`
+//! came in 0.26. So a webhook whose URL is a secret is left out with a
+//! warning naming 0.26, rather than written inline (the secret in the file)
+//! or as `url_file` (a config 0.25 refuses to load, every other route and
+//! receiver with it). `http_config`'s file fields do not help: they send an
+//! `Authorization` header, while the secret here is the URL itself, and the
+//! receiving end would be sent something other than the spec says.
 
 use berth_plan::Plan;
 use serde::Serialize;
@@ -54,10 +65,7 @@ struct Receiver {
 
 #[derive(Serialize)]
 struct Webhook {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url_file: Option<String>,
+    url: String,
     send_resolved: bool,
 }
 
@@ -106,16 +114,24 @@ pub fn render(plan: &Plan) -> Output {
     let mut routes = Vec::new();
     for r in &mon.receivers {
         let spec = &r.receiver;
+        if let Some(secret) = spec.webhook.as_ref().and_then(|w| w.url_secret.as_ref()) {
+            let others = spec.slack.is_some() || spec.email.is_some();
+            out.unsupported(
+                Target::Alertmanager,
+                format!("a webhook URL read from secret `{secret}` (receiver `{}`)", r.name),
+                format!(
+                    "berth renders for Alertmanager 0.25, which takes a webhook URL only inline, and never writes a secret into alertmanager.yml: the webhook is left out, so {}. Alertmanager 0.26 and later can read it with `url_file: {}`",
+                    if others { "its alerts reach the receiver's other channels only" } else { "alerts routed to it reach nobody" },
+                    secret_file(secret),
+                ),
+            );
+        }
         receivers.push(Receiver {
             name: r.name.clone(),
             webhook_configs: spec
                 .webhook
                 .iter()
-                .map(|w| Webhook {
-                    url: w.url.clone(),
-                    url_file: w.url_secret.as_deref().map(secret_file),
-                    send_resolved: true,
-                })
+                .filter_map(|w| Some(Webhook { url: w.url.clone()?, send_resolved: true }))
                 .collect(),
             slack_configs: spec
                 .slack

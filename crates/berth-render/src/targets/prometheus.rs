@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use berth_plan::{AlertPlan, Plan, ScrapeKind};
+use berth_spec::model::units::{ByteSize, Cpu};
 use serde::Serialize;
 
 use super::Target;
@@ -181,6 +182,14 @@ struct ExpAlert {
     exp_annotations: BTreeMap<String, String>,
 }
 
+/// Upper bound, in seconds, of the bucket the synthetic slow requests of the
+/// latency test fall in. 99 of every 100 requests land in it, so the p95
+/// interpolates to about 0.95 of it: above the longest threshold a spec can
+/// write (a duration stops at `u64::MAX` seconds, about 1.8e19), so the test
+/// proves the alert fires whatever `latency_p95.threshold` says. Any bound a
+/// real threshold can reach (60 s, say) fails the test for thresholds near it.
+const SLOW_BUCKET_LE: &str = "1e20";
+
 /// Series that make a built-in alert fire; `None` for custom alerts, whose
 /// expressions berth cannot invert.
 fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMap<String, String>)> {
@@ -194,9 +203,10 @@ fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMa
             labels.insert("instance".to_owned(), "replica-1".to_owned());
             vec![Series { series: format!("up{{{sel},instance=\"replica-1\"}}"), values: "0x120".to_owned() }]
         }
+        // Every request fails: a threshold may be any share below 100%.
         "error_rate" => vec![
             Series { series: format!("http_requests_total{{{sel},status=\"500\"}}"), values: "0+60x120".to_owned() },
-            Series { series: format!("http_requests_total{{{sel},status=\"200\"}}"), values: "0+60x120".to_owned() },
+            Series { series: format!("http_requests_total{{{sel},status=\"200\"}}"), values: "0x120".to_owned() },
         ],
         "latency_p95" => vec![
             Series {
@@ -204,7 +214,7 @@ fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMa
                 values: "0+1x120".to_owned(),
             },
             Series {
-                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"60\"}}"),
+                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"{SLOW_BUCKET_LE}\"}}"),
                 values: "0+100x120".to_owned(),
             },
             Series {
@@ -212,12 +222,15 @@ fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMa
                 values: "0+100x120".to_owned(),
             },
         ],
-        "memory" => {
-            vec![Series { series: format!("process_resident_memory_bytes{{{sel}}}"), values: "1e15x120".to_owned() }]
-        }
-        "cpu" => {
-            vec![Series { series: format!("process_cpu_seconds_total{{{sel}}}"), values: "0+1000x120".to_owned() }]
-        }
+        // Twice the largest limit a spec may set: 200% of any limit, past any threshold.
+        "memory" => vec![Series {
+            series: format!("process_resident_memory_bytes{{{sel}}}"),
+            values: format!("{}x120", 2 * ByteSize::MAX.0),
+        }],
+        "cpu" => vec![Series {
+            series: format!("process_cpu_seconds_total{{{sel}}}"),
+            values: format!("0+{}x120", 2.0 * Cpu::MAX.cores() * 60.0),
+        }],
         "restarts" => {
             vec![Series { series: format!("process_start_time_seconds{{{sel}}}"), values: "0+60x120".to_owned() }]
         }
@@ -273,4 +286,17 @@ fn unit_tests(plan: &Plan) -> String {
         });
     }
     yaml::to_string(&TestFile { rule_files: vec!["rules.yml"], evaluation_interval: "1m", tests })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SLOW_BUCKET_LE;
+
+    #[test]
+    fn the_slow_bucket_puts_the_p95_above_every_threshold() {
+        let le: f64 = SLOW_BUCKET_LE.parse().unwrap();
+        // histogram_quantile's interpolation inside (0.1, le] with 1 of 100 below 0.1.
+        let p95 = 0.1 + (le - 0.1) * (95.0 - 1.0) / (100.0 - 1.0);
+        assert!(p95 > std::time::Duration::MAX.as_secs_f64() * 2.0, "{p95}");
+    }
 }

@@ -37,18 +37,20 @@ fn at_a_glance(plan: &Plan, md: &mut String) {
             Replicas::Fixed { count } => count.to_string(),
             Replicas::Autoscaled { min, max, .. } => format!("{min} to {max} (autoscaled)"),
         };
-        let ports: Vec<String> = s.ports.iter().map(|p| format!("{} {}", p.name, p.port)).collect();
+        let ports: Vec<String> = s.ports.iter().map(|p| format!("{} {}", plain(&p.name), p.port)).collect();
         let readiness = s.probes.readiness.as_ref().map_or("none".to_owned(), |r| match &r.check {
-            ProbeCheck::Http { path, port } => format!("`GET {path}` on {}", port.name),
-            ProbeCheck::Tcp { port } => format!("TCP {}", port.name),
-            ProbeCheck::Exec { command } => format!("`{}`", command.join(" ")),
+            ProbeCheck::Http { path, port } => format!("{} on {}", code(&format!("GET {path}")), plain(&port.name)),
+            ProbeCheck::Tcp { port } => format!("TCP {}", plain(&port.name)),
+            ProbeCheck::Exec { command } => code(&command.join(" ")),
         });
         let _ = writeln!(
             md,
-            "| {} | {replicas} | {} | {readiness} | `{}` |",
-            s.name,
-            ports.join(", "),
-            s.image.as_deref().unwrap_or("(local run only)")
+            "| {} | {} | {} | {} | {} |",
+            cell(&plain(&s.name), "none"),
+            cell(&replicas, "none"),
+            cell(&ports.join(", "), "none"),
+            cell(&readiness, "none"),
+            cell(&code(s.image.as_deref().unwrap_or("(local run only)")), "none"),
         );
     }
     md.push('\n');
@@ -58,17 +60,18 @@ fn at_a_glance(plan: &Plan, md: &mut String) {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} |",
-                d.name,
-                d.kind.as_str(),
-                d.version,
+                cell(&plain(&d.name), "none"),
+                cell(d.kind.as_str(), "none"),
+                cell(&plain(&d.version), "none"),
                 d.port,
-                d.used_by.join(", ")
+                cell(&plain(&d.used_by.join(", ")), "nothing"),
             );
         }
         md.push('\n');
     }
     if let Some(edge) = &plan.edge {
-        let hosts = if edge.hosts.is_empty() { "any host".to_owned() } else { edge.hosts.join(", ") };
+        let hosts: Vec<String> = edge.hosts.iter().map(|h| code(h)).collect();
+        let hosts = if hosts.is_empty() { "any host".to_owned() } else { hosts.join(", ") };
         let tls = edge.tls.as_ref().map_or("no TLS".to_owned(), |t| {
             format!(
                 "TLS ({})",
@@ -80,23 +83,27 @@ fn at_a_glance(plan: &Plan, md: &mut String) {
         for r in &edge.routes {
             let mut limits = Vec::new();
             if let Some(z) = &r.rate_limit {
-                limits.push(format!("rate limit `{z}`"));
+                limits.push(format!("rate limit {}", code(z)));
             }
             if r.auth.is_some() {
                 limits.push("auth".to_owned());
             }
             if !r.allow.is_empty() {
-                limits.push(format!("only from {}", r.allow.join(", ")));
+                limits.push(format!("only from {}", plain(&r.allow.join(", "))));
             }
             if r.websocket {
                 limits.push("WebSocket".to_owned());
             }
+            let path = match &r.host {
+                Some(host) => format!("{} on {}", code(&r.path), code(host)),
+                None => code(&r.path),
+            };
             let _ = writeln!(
                 md,
-                "| `{}` | {} | {} |",
-                r.path,
-                r.service,
-                if limits.is_empty() { "none".to_owned() } else { limits.join("; ") }
+                "| {} | {} | {} |",
+                cell(&path, "none"),
+                cell(&plain(&r.service), "none"),
+                cell(&limits.join("; "), "none"),
             );
         }
         md.push('\n');
@@ -145,8 +152,14 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
     for b in &plan.backups {
         let _ = writeln!(
             md,
-            "| {} | {} | `{}` | `{}` | {} daily, {} weekly, {} monthly |",
-            b.dependency, b.method, b.schedule, b.to, b.retain.daily, b.retain.weekly, b.retain.monthly
+            "| {} | {} | {} | {} | {} daily, {} weekly, {} monthly |",
+            cell(&plain(&b.dependency), "none"),
+            cell(&plain(&b.method), "none"),
+            cell(&code(&b.schedule), "none"),
+            cell(&code(&b.to), "none"),
+            b.retain.daily,
+            b.retain.weekly,
+            b.retain.monthly
         );
     }
     let _ = write!(
@@ -161,10 +174,10 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
     for b in plan.backups.iter().filter(|b| b.method == "physical") {
         let _ = writeln!(
             md,
-            "`{}` archives WAL continuously (recovery point {}), so it can go back to any moment: `berth restore {} --to-time 'YYYY-MM-DD HH:MM:SS UTC'{env}`.\n",
-            b.dependency,
+            "{} archives WAL continuously (recovery point {}), so it can go back to any moment: {}.\n",
+            code(&b.dependency),
             b.recovery_point.map_or("5m".to_owned(), |r| r.to_string()),
-            b.dependency
+            code(&format!("berth restore {} --to-time 'YYYY-MM-DD HH:MM:SS UTC'{env}", b.dependency))
         );
     }
 }
@@ -179,21 +192,21 @@ fn secrets(plan: &Plan, md: &mut String) {
     for s in &plan.secrets {
         let mut from = Vec::new();
         if let Some(e) = &s.env {
-            from.push(format!("`${e}`"));
+            from.push(code(&format!("${e}")));
         }
         if let Some(f) = &s.file {
-            from.push(format!("`{f}`"));
+            from.push(code(f));
         }
         if let Some(a) = &s.aws {
-            from.push(format!("AWS `{a}`"));
+            from.push(format!("AWS {}", code(a)));
         }
-        from.push(format!("Kubernetes `{}/{}`", s.kubernetes.0, s.kubernetes.1));
+        from.push(format!("Kubernetes {}", code(&format!("{}/{}", s.kubernetes.0, s.kubernetes.1))));
         let _ = writeln!(
             md,
             "| {} | {} | {} |",
-            s.name,
-            if s.used_by.is_empty() { "nothing".to_owned() } else { s.used_by.join(", ") },
-            from.join(", ")
+            cell(&plain(&s.name), "none"),
+            cell(&plain(&s.used_by.join(", ")), "nothing"),
+            cell(&from.join(", "), "nowhere"),
         );
     }
     md.push_str(
@@ -213,7 +226,7 @@ fn first_steps(alert: &AlertPlan, env: &str) -> String {
         "dependency_down" => format!("`{subject}` is unreachable: check the server is running (`berth doctor{env}`), its disk space, and connection limits. Services that use it fail readiness until it is back."),
         "backup_age" => format!("No verified backup of `{subject}` recently. Run `berth backup {subject}{env}` and `berth backup verify {subject}{env}` by hand and read the failing step; check the destination's credentials and space."),
         "certificate_expiry" => "Renew the edge certificate now: with ACME, check the renewal logs and that the HTTP challenge reaches the edge; with your own files, install the new chain and reload.".to_owned(),
-        _ => alert.description.clone().unwrap_or_else(|| "No runbook entry was given in the spec: add `description:` to this alert.".to_owned()),
+        _ => alert.description.as_deref().map(plain).filter(|d| !d.is_empty()).unwrap_or_else(|| "No runbook entry was given in the spec: add `description:` to this alert.".to_owned()),
     }
 }
 
