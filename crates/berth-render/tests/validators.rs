@@ -307,10 +307,22 @@ fn validate(target: Target, files: &[File], label: &str) {
     }
 }
 
+/// The examples, then `tests/validators/corners.yaml`: specs that reach
+/// what the examples do not, each of which once rendered a rejected file.
+fn specs() -> Vec<(String, String, Vec<Option<String>>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validators/corners.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut envs = vec![None];
+    envs.extend(berth_spec::environments(&text).into_iter().map(Some));
+    let mut all = example_environments();
+    all.push(("corners".to_owned(), text, envs));
+    all
+}
+
 #[test]
 fn every_target_passes_its_validator() {
     let mut checked = 0;
-    for (name, text, envs) in example_environments() {
+    for (name, text, envs) in specs() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
             let plan = berth_plan::build(&spec, env.as_deref());
@@ -322,6 +334,41 @@ fn every_target_passes_its_validator() {
         }
     }
     assert!(checked >= 5 * 5, "only {checked} renders were validated");
+}
+
+/// The corners spec reaches its corners rather than rendering around them:
+/// the latency test runs past the old 60 s bucket, the webhook whose URL is
+/// a secret is refused by name (never written, inline or as a `url_file`
+/// Alertmanager 0.25 rejects), and the runbook escapes what would be Markdown.
+#[test]
+fn the_corners_spec_reaches_its_corners() {
+    let (_, text, _) = specs().pop().unwrap();
+    let spec = berth_spec::load(&text, None).spec.unwrap();
+    let plan = berth_plan::build(&spec, None);
+    let file = |out: &berth_render::Output, path: &str| {
+        out.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("no {path}")).contents.clone()
+    };
+
+    let prometheus = Target::Prometheus.render(&plan, &text);
+    assert!(file(&prometheus, "rules.yml").contains("> 120"), "the 2m latency threshold");
+    assert!(file(&prometheus, "rules.test.yml").contains("name: WebHighLatency fires"));
+
+    let alertmanager = Target::Alertmanager.render(&plan, &text);
+    let config = file(&alertmanager, "alertmanager.yml");
+    assert!(!config.contains("hook-url"), "{config}");
+    assert!(config.contains("url: https://pager.example.com/hooks/berth"), "{config}");
+    let refused = alertmanager
+        .diagnostics
+        .iter()
+        .find(|d| d.code.id == "R001" && d.message.contains("secret `hook-url`"))
+        .expect("the secret webhook is refused, not dropped silently");
+    let help = refused.help.as_deref().unwrap_or_default();
+    assert!(help.contains("0.26") && help.contains("url_file"), "{help}");
+
+    let runbook = file(&Target::Runbook.render(&plan, &text), "RUNBOOK.md");
+    assert!(runbook.contains("| worker | 1 | none | none |"), "{runbook}");
+    assert!(runbook.contains("The edge answers for `www.example.com`, `example.com`"), "{runbook}");
+    assert!(runbook.contains("See <https://wiki.example.com/runbooks/checkout_(slow)> first"), "{runbook}");
 }
 
 /// The systemd target's `conf.d` file for the host's PostgreSQL, read back

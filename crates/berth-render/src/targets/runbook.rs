@@ -154,8 +154,8 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
             md,
             "| {} | {} | {} | {} | {} daily, {} weekly, {} monthly |",
             cell(&plain(&b.dependency), "none"),
-            cell(&plain(&b.method), "none"),
-            cell(&code(&b.schedule), "none"),
+            cell(b.method, "none"),
+            cell(&code(&b.schedule.to_string()), "none"),
             cell(&code(&b.to), "none"),
             b.retain.daily,
             b.retain.weekly,
@@ -236,16 +236,166 @@ fn alerts(plan: &Plan, env: &str, md: &mut String) {
         md.push_str("Monitoring is off for this environment.\n");
         return;
     }
+    // markdownlint (MD024) wants every heading unique, and a custom alert
+    // may share its name with a built-in one or with a section.
+    let mut headings: Vec<String> =
+        md.lines().filter_map(|l| l.strip_prefix('#')).map(|h| h.trim_start_matches('#').trim().to_owned()).collect();
     for alert in &plan.monitoring.alerts {
+        let mut heading = plain(&alert.name);
+        let mut n = 1;
+        while headings.contains(&heading) {
+            n += 1;
+            heading = format!("{} ({n})", plain(&alert.name));
+        }
+        headings.push(heading.clone());
+        // A fence longer than any backtick run (PromQL's raw strings) inside;
+        // tabs would trip MD010, and PromQL reads them as any other space.
+        let fence = "`".repeat(longest_run(&alert.expr, '`').max(2) + 1);
         let _ = write!(
             md,
-            "### {}\n\n**{}**, after {}. {}.\n\n```promql\n{}\n```\n\n{}\n\n",
-            alert.name,
+            "### {heading}\n\n**{}**, after {}. {}.\n\n{fence}promql\n{}\n{fence}\n\n{}\n\n",
             alert.severity.as_str(),
             alert.for_,
-            alert.summary,
-            alert.expr,
+            plain(&alert.summary),
+            alert.expr.replace('\t', "    "),
             first_steps(alert, env)
         );
+    }
+}
+
+/// The longest run of `c` in `text`.
+fn longest_run(text: &str, c: char) -> usize {
+    text.split(|x| x != c).map(str::len).max().unwrap_or(0)
+}
+
+/// `text` as one code span, so names, paths, commands and hosts show as
+/// written and are never read as Markdown or as a bare URL (MD034). The
+/// fence outgrows any backticks inside; line breaks and tabs, which would
+/// end a table row or trip MD010, become spaces.
+fn code(text: &str) -> String {
+    let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty)".to_owned();
+    }
+    let fence = "`".repeat(longest_run(text, '`') + 1);
+    // CommonMark strips one space each side, which lets a span start or end with a backtick.
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// One table cell of Markdown: `empty` rather than nothing (markdownlint's
+/// MD060 reads an empty cell as stray padding), on one line, and with every
+/// pipe that Markdown leaves unescaped escaped, so it stays in the cell (in
+/// code spans too: GFM splits rows before it parses inlines). A pipe after
+/// an odd run of backslashes is escaped already.
+fn cell(markdown: &str, empty: &str) -> String {
+    let text = markdown.trim();
+    if text.is_empty() {
+        return empty.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut escaped = false;
+    for c in text.chars() {
+        if c == '|' && !escaped {
+            out.push('\\');
+        }
+        escaped = c == '\\' && !escaped;
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+/// Text from the spec (names, summaries, descriptions) shown as written, as
+/// one paragraph whatever it holds: line breaks and tabs become spaces,
+/// characters that would start emphasis, code, links or HTML are escaped,
+/// web addresses become autolinks and other hosts and e-mail addresses code
+/// spans, which markdownlint's MD034 (bare URL) accepts.
+fn plain(text: &str) -> String {
+    let words: Vec<String> = text.split_whitespace().map(plain_word).collect();
+    let mut out = words.join(" ");
+    // At the start of a paragraph these would make it a heading, a list or a rule.
+    let digits = out.len() - out.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if out.starts_with(['#', '-', '+', '=']) {
+        out.insert(0, '\\');
+    } else if digits > 0 && out[digits..].starts_with(['.', ')']) {
+        out.insert(digits, '\\');
+    }
+    out
+}
+
+fn plain_word(word: &str) -> String {
+    const OPENING: &[char] = &['(', '[', '"', '\'', '*', '_', '~', '<'];
+    const CLOSING: &[char] = &['.', ',', ';', ':', '!', '?', ')', ']', '"', '\'', '*', '_', '~', '>'];
+    let mut core = word.trim_start_matches(OPENING);
+    let start = word.len() - core.len();
+    // Punctuation after an address ends the sentence, except a `)` closing one inside it.
+    while let Some(last) = core.chars().next_back().filter(|c| CLOSING.contains(c)) {
+        if last == ')' && core.matches('(').count() >= core.matches(')').count() {
+            break;
+        }
+        core = &core[..core.len() - last.len_utf8()];
+    }
+    let (before, after) = (&word[..start], &word[start + core.len()..]);
+    // GFM links these bare, in any case, and markdownlint flags them (MD034).
+    let lower = core.to_ascii_lowercase();
+    let web = lower.starts_with("https://") || lower.starts_with("http://");
+    let link = if web && !core.contains(['<', '>']) {
+        format!("<{core}>")
+    } else if lower.contains("://") || lower.contains("www.") || core.contains('@') {
+        code(core)
+    } else {
+        return escape(word);
+    };
+    format!("{}{link}{}", escape(before), escape(after))
+}
+
+/// Escapes what could open Markdown syntax mid-line. An underscore inside a
+/// word (`http_requests_total`) opens nothing and stays as it is.
+fn escape(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let alphanumeric = |i: Option<usize>| i.and_then(|i| chars.get(i)).is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let special = match c {
+            '\\' | '`' | '*' | '[' | ']' | '<' | '>' | '~' | '&' => true,
+            '_' => !(alphanumeric(i.checked_sub(1)) && alphanumeric(Some(i + 1))),
+            _ => false,
+        };
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cell, code, plain};
+
+    #[test]
+    fn cells_are_never_empty_and_keep_their_pipes() {
+        assert_eq!(cell(" ", "none"), "none");
+        assert_eq!(cell("a|b", "none"), r"a\|b");
+        assert_eq!(cell(r"a\|b", "none"), r"a\|b");
+        assert_eq!(cell(r"a\\|b", "none"), r"a\\\|b");
+    }
+
+    #[test]
+    fn code_spans_hold_any_text_on_one_line() {
+        assert_eq!(code("www.example.com"), "`www.example.com`");
+        assert_eq!(code("echo `date`"), "`` echo `date` ``");
+        assert_eq!(code("a\tb\nc"), "`a b c`");
+    }
+
+    #[test]
+    fn text_from_the_spec_stays_text() {
+        assert_eq!(plain("Checkout on www.example.com is slow"), "Checkout on `www.example.com` is slow");
+        assert_eq!(plain("see https://x.example.com/a_(b)."), "see <https://x.example.com/a_(b)>.");
+        assert_eq!(plain("mail ops@example.com"), "mail `ops@example.com`");
+        assert_eq!(plain("# not\n- a list *em* <b>"), r"\# not - a list \*em\* \<b\>");
+        assert_eq!(plain("1. first"), r"1\. first");
+        assert_eq!(plain("http_requests_total _x_"), r"http_requests_total \_x\_");
     }
 }
