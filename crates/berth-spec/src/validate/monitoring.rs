@@ -148,6 +148,15 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
             "an error-rate threshold of 0% fires on the first error",
         );
     }
+    if alerts.error_rate.threshold.is_some_and(|t| t.0 >= 100.0) {
+        checker
+            .error(
+                codes::OUT_OF_RANGE,
+                &apath.key("error_rate").key("threshold"),
+                "an error-rate threshold of 100% or more never fires: the alert is on when errors are above it",
+            )
+            .with_help("pick a share below 100, such as 5");
+    }
     for (key, threshold) in [
         ("latency_p95", alerts.latency_p95.threshold),
         ("certificate_expiry", alerts.certificate_expiry.threshold),
