@@ -5,7 +5,8 @@
 #   features  + a rate limit that never rejects + security headers + access log
 #   tls       features over TLS 1.3
 # wrk runs on core 0; the proxy and the upstream share core 1; one worker each.
-# Prints requests/s, p50 and p99 latency, resident memory, and berth/nginx ratios.
+# nginx and berth take turns (ROUNDS=5 rounds each, DURATION per run); prints
+# median requests/s and p99 with their spread, resident memory, and ratios.
 # Needs: nginx, wrk, taskset (util-linux), cargo.   Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,26 +64,42 @@ CONF
 taskset -c 1 nginx -p "$WORK" -c "$WORK/upstream.conf" -g 'daemon off;' & PIDS+=($!)
 sleep 0.5
 
-measure() { # $1 name $2 url $3 pid
-    local out rss
-    out=$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
-    rss=$(ps -o rss= -p "$3" | tr -d ' ')
-    local rps p50 p99
+# One wrk run: "rps p99_ms rss_kib".
+measure() { # $1 url $2 pid
+    local out rss rps p99
+    out=$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$1")
+    rss=$(ps -o rss= -p "$2" | tr -d ' ')
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    printf '%-9s %-6s %12s req/s  p50 %-9s p99 %-9s rss %6s KiB\n' "$MODE" "$1" "$rps" "$p50" "$p99" "$rss"
-    echo "$rps"
+    # wrk prints 1.23ms, 456.78us or 1.02s; normalise to milliseconds.
+    p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' <<<"$out")
+    echo "$rps $p99 $rss"
 }
 
+# Median and spread (min-max) of a column of numbers.
+stats() { sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.1f %.1f %.1f", m, v[1], v[NR]}'; }
+
+# The machine is noisy: nginx and berth take turns, ROUNDS times each, and
+# the medians are compared.
+ROUNDS=${ROUNDS:-5}
 for MODE in plain features tls; do
     scheme=http; [ "$MODE" = tls ] && scheme=https
     nginx_conf "$MODE"
     taskset -c 1 nginx -p "$WORK" -c "$WORK/proxy.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
     (cd "$WORK" && exec taskset -c 1 "$BIN" "$EDGE_PORT" "127.0.0.1:$UPSTREAM" "$MODE" >/dev/null) & EDGE_PID=$!; PIDS+=($EDGE_PID)
     sleep 1
-    n=$(measure nginx "$scheme://127.0.0.1:$NGINX_PORT/" "$NGINX_PID" | tee /dev/stderr | tail -1)
-    b=$(measure berth "$scheme://127.0.0.1:$EDGE_PORT/" "$EDGE_PID" | tee /dev/stderr | tail -1)
-    awk -v b="$b" -v n="$n" -v m="$MODE" 'BEGIN { printf "%-9s berth/nginx throughput ratio: %.2f\n", m, b / n }'
+    : > "$WORK/nginx.$MODE"; : > "$WORK/berth.$MODE"
+    for round in $(seq "$ROUNDS"); do
+        measure "$scheme://127.0.0.1:$NGINX_PORT/" "$NGINX_PID" >> "$WORK/nginx.$MODE"
+        measure "$scheme://127.0.0.1:$EDGE_PORT/" "$EDGE_PID" >> "$WORK/berth.$MODE"
+    done
+    for who in nginx berth; do
+        read -r rps rlo rhi <<<"$(cut -d' ' -f1 "$WORK/$who.$MODE" | stats)"
+        read -r p99 plo phi <<<"$(cut -d' ' -f2 "$WORK/$who.$MODE" | stats)"
+        rss=$(tail -1 "$WORK/$who.$MODE" | cut -d' ' -f3)
+        printf '%-9s %-6s median %10s req/s (%s-%s)  p99 %7s ms (%s-%s)  rss %6s KiB\n' "$MODE" "$who" "$rps" "$rlo" "$rhi" "$p99" "$plo" "$phi" "$rss"
+        eval "${who}_rps=$rps ${who}_p99=$p99"
+    done
+    awk -v br="$berth_rps" -v nr="$nginx_rps" -v bp="$berth_p99" -v np="$nginx_p99" -v m="$MODE" -v r="$ROUNDS" \
+        'BEGIN { printf "%-9s berth/nginx: throughput %.2f, p99 %.2f (medians of %d interleaved rounds)\n", m, br / nr, bp / np, r }'
     kill "$NGINX_PID" "$EDGE_PID"; wait "$NGINX_PID" "$EDGE_PID" 2>/dev/null || true
-done 2>&1 | grep -v '^[0-9.]*$'
+done
