@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use berth_spec::model::units::{ByteSize, Duration, Schedule};
-use berth_spec::{BackupMethod, Dependency, DependencyKind, EvictionPolicy, Persistence, Resources, Retention, Spec};
+use berth_spec::{
+    BackupMethod, Dependency, DependencyKind, EvictionPolicy, Managed, Persistence, Resources, Retention, Spec,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +35,9 @@ pub struct DependencyPlan {
     pub used_by: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupJob>,
+    /// How cloud targets size the managed service; unset keys they derive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed: Option<Managed>,
 }
 
 /// One scheduled backup, the same on every target.
@@ -106,6 +111,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
             .map(|(n, _)| n.clone())
             .collect(),
         backup,
+        managed: dep.managed.clone(),
     }
 }
 

@@ -59,6 +59,22 @@ pub enum Replicas {
     },
 }
 
+impl Probes {
+    /// How long a replica may take to start before its health checks count:
+    /// the startup probe's whole budget (initial delay plus every allowed
+    /// failure), or the health check's own initial delay without one.
+    pub fn start_grace(&self) -> std::time::Duration {
+        match &self.startup {
+            Some(p) => p.initial_delay.0 + p.interval.0 * p.failure_threshold,
+            None => self
+                .readiness
+                .as_ref()
+                .or(self.liveness.as_ref())
+                .map_or(std::time::Duration::ZERO, |p| p.initial_delay.0),
+        }
+    }
+}
+
 impl Replicas {
     /// Replicas to start with: the fixed count, or the autoscaler's minimum.
     pub fn initial(&self) -> u32 {

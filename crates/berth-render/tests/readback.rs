@@ -149,17 +149,13 @@ fn ingress(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
     }
     let objects = docs(text);
     for route in &edge.routes {
-        let Some(ing) = objects.iter().find(|o| {
-            o["spec"]["rules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|r| r["http"]["paths"][0]["path"] == route.path.as_str())
-        }) else {
-            failures.push(format!("route {}: no Ingress", route.path));
+        // Each route's Ingress is named after its place in the plan.
+        let index = edge.routes.iter().position(|r| std::ptr::eq(r, route)).unwrap();
+        let name = format!("{}-route-{index}", plan.project);
+        let Some(ing) = objects.iter().find(|o| o["metadata"]["name"] == name.as_str()) else {
+            failures.push(format!("route {}: no Ingress {name}", route.path));
             continue;
         };
-        checked();
         let a = |k: &str| {
             ing["metadata"]["annotations"][format!("nginx.ingress.kubernetes.io/{k}")].as_str().map(str::to_owned)
         };
@@ -259,6 +255,84 @@ fn systemd(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
     }
 }
 
+/// The AWS stack: the ALB outlasts every route, TLS minimum, task sizes,
+/// backup retention.
+fn cloudformation(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    let Some(text) = file(out, "cloudformation/template.yaml") else { return };
+    let doc: Value = serde_saphyr::from_str(text).unwrap();
+    let resources = &doc["Resources"];
+    if let Some(edge) = &plan.edge {
+        checked();
+        let attrs =
+            resources["LoadBalancer"]["Properties"]["LoadBalancerAttributes"].as_array().cloned().unwrap_or_default();
+        let idle = attrs
+            .iter()
+            .find(|a| a["Key"] == "idle_timeout.timeout_seconds")
+            .and_then(|a| a["Value"].as_str())
+            .map(|v| v.parse::<u64>().unwrap());
+        let longest = edge.routes.iter().map(|r| secs(r.timeout)).chain([secs(edge.timeouts.idle)]).max().unwrap();
+        if idle != Some(longest.min(4000))
+            || (longest > 4000 && !out.diagnostics.iter().any(|d| d.message.contains("4000")))
+        {
+            failures.push(format!("cloudformation: ALB idle timeout {idle:?} != longest route {longest}"));
+        }
+    }
+    for d in &plan.dependencies {
+        let Some(job) = &d.backup else { continue };
+        let id = resources.as_object().unwrap().iter().find(|(_, r)| {
+            r["Type"] == "AWS::RDS::DBInstance"
+                && r["Properties"]["DBName"]
+                    .as_str()
+                    .is_some_and(|n| n == d.database.clone().unwrap_or_default().replace('-', "_"))
+        });
+        let Some((_, rds)) = id else { continue };
+        checked();
+        let days = job.retain.daily.max(job.retain.weekly * 7).max(job.retain.monthly * 30).max(1);
+        let got = rds["Properties"]["BackupRetentionPeriod"].as_u64();
+        if got != Some(u64::from(days.min(35)))
+            || (days > 35 && !out.diagnostics.iter().any(|x| x.message.contains(&format!("`{}`'s backups", d.name))))
+        {
+            failures.push(format!("cloudformation {}: BackupRetentionPeriod {got:?} != {days} days (max 35)", d.name));
+        }
+    }
+}
+
+/// ECS task sizes hold each service's own limits; Cloud Run's request
+/// timeout is the longest route's.
+fn ecs_and_cloud_run(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    for s in &plan.services {
+        if let Some(text) = file(out, &format!("ecs/{}-task-definition.json", s.name)) {
+            checked();
+            let task: Value = serde_json::from_str(text).unwrap();
+            let cpu: u64 = task["cpu"].as_str().unwrap().parse().unwrap();
+            let memory: u64 = task["memory"].as_str().unwrap().parse().unwrap();
+            if let Some(c) = s.resources.limits.cpu
+                && cpu * 1000 / 1024 < c.0
+            {
+                failures.push(format!("ecs {}: {cpu} CPU units under the limit {}m", s.name, c.0));
+            }
+            if let Some(m) = s.resources.limits.memory
+                && memory < m.mebibytes()
+            {
+                failures.push(format!("ecs {}: {memory} MiB under the limit {}", s.name, m));
+            }
+        }
+        if let Some(text) = file(out, &format!("cloudrun/{}.yaml", s.name)) {
+            let Some(edge) = &plan.edge else { continue };
+            let Some(longest) = edge.routes.iter().filter(|r| r.service == s.name).map(|r| secs(r.timeout)).max()
+            else {
+                continue;
+            };
+            checked();
+            let svc = docs(text).remove(0);
+            let got = svc["spec"]["template"]["spec"]["timeoutSeconds"].as_u64();
+            if got != Some(longest.min(3600)) {
+                failures.push(format!("cloudrun {}: timeoutSeconds {got:?} != longest route {longest}", s.name));
+            }
+        }
+    }
+}
+
 #[test]
 fn every_number_reaches_the_artifact_or_is_reported() {
     let mut failures = Vec::new();
@@ -272,6 +346,8 @@ fn every_number_reaches_the_artifact_or_is_reported() {
             ingress(&plan, &out, &mut here);
             compose(&plan, &out, &mut here);
             systemd(&plan, &out, &mut here);
+            cloudformation(&plan, &out, &mut here);
+            ecs_and_cloud_run(&plan, &out, &mut here);
             let env = env.as_deref().unwrap_or("base");
             failures.extend(here.into_iter().map(|f| format!("{name} ({env}): {f}")));
         }

@@ -139,7 +139,7 @@ pub fn render(plan: &Plan) -> Output {
                     "Subnets": r("Subnets"),
                     "SecurityGroups": [get_att("LoadBalancerSecurityGroup", "GroupId")],
                     "LoadBalancerAttributes": [
-                        { "Key": "idle_timeout.timeout_seconds", "Value": edge.timeouts.idle.as_secs().clamp(1, 4000).to_string() },
+                        { "Key": "idle_timeout.timeout_seconds", "Value": alb_idle_timeout(edge, &mut out).to_string() },
                         { "Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true" },
                     ],
                 }
@@ -190,7 +190,7 @@ fn listeners(
             "Port": route.port.port,
             "VpcId": r("VpcId"),
             "Matcher": { "HttpCode": "200-399" },
-            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": service.map_or(30, |s| s.deploy.drain_timeout.as_secs().min(3600)).to_string() }],
+            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": deregistration_delay(service, out).to_string() }],
         });
         if let Some(p) = readiness {
             if let ProbeCheck::Http { path, .. } = &p.check {
@@ -213,7 +213,7 @@ fn listeners(
         );
         resources.insert(
             "HttpsListener".to_owned(),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 443, "Protocol": "HTTPS", "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "Certificates": [{ "CertificateArn": r("CertificateArn") }], "DefaultActions": not_found } }),
+            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 443, "Protocol": "HTTPS", "SslPolicy": ssl_policy(edge), "Certificates": [{ "CertificateArn": r("CertificateArn") }], "DefaultActions": not_found } }),
         );
     } else {
         resources.insert("HttpListener".to_owned(), json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": not_found } }));
@@ -224,13 +224,6 @@ fn listeners(
                 Target::Cloudformation,
                 format!("the fallback service of `{}`", route.path),
                 "a target group has no backup targets; keep the service above one task",
-            );
-        }
-        if route.auth.is_some() || route.rate_limit.is_some() {
-            out.unsupported(
-                Target::Cloudformation,
-                format!("auth and rate limits on `{}`", route.path),
-                "an application load balancer has neither; put AWS WAF in front or enforce them in the service",
             );
         }
         let mut conditions = vec![];
@@ -293,7 +286,7 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
                 "Engine": "postgres",
                 "EngineVersion": version,
                 "AutoMinorVersionUpgrade": true,
-                "DBInstanceClass": "db.t4g.medium",
+                "DBInstanceClass": db_class(d, out),
                 "AllocatedStorage": storage_gib.to_string(),
                 "StorageType": "gp3",
                 "StorageEncrypted": true,
@@ -302,7 +295,7 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
                 "DBSubnetGroupName": r(&format!("{id}SubnetGroup")),
                 "VPCSecurityGroups": [get_att(&format!("{id}SecurityGroup"), "GroupId")],
                 "PubliclyAccessible": false,
-                "BackupRetentionPeriod": 7,
+                "BackupRetentionPeriod": retention_days(d, out),
                 "DeletionProtection": true,
                 "EnablePerformanceInsights": true,
                 "CopyTagsToSnapshot": true,
@@ -325,7 +318,7 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
             let mut props = json!({
                 "ReplicationGroupDescription": format!("{} {}", plan.project, d.name),
                 "Engine": "redis",
-                "CacheNodeType": "cache.t4g.small",
+                "CacheNodeType": cache_node(d, out),
                 "NumCacheClusters": 1,
                 "AutomaticFailoverEnabled": false,
                 "TransitEncryptionEnabled": true,
@@ -470,4 +463,149 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
             );
         }
     }
+}
+
+/// The ALB's idle timeout: long enough for the longest route (a WebSocket
+/// or a slow report), at most the 4000 s an ALB allows.
+fn alb_idle_timeout(edge: &berth_plan::EdgePlan, out: &mut Output) -> u64 {
+    let secs = |d: berth_spec::model::units::Duration| u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
+    let longest = edge.routes.iter().map(|r| secs(r.timeout)).chain([secs(edge.timeouts.idle)]).max().unwrap_or(60);
+    if longest > 4000 {
+        let routes: Vec<&str> =
+            edge.routes.iter().filter(|r| secs(r.timeout) > 4000).map(|r| r.path.as_str()).collect();
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "a timeout of {longest} s on {} (an ALB's idle timeout is at most 4000 s; rendered 4000)",
+                routes.join(", ")
+            ),
+            "keep the connection busy (WebSocket pings) or shorten the route's `timeout`",
+        );
+    }
+    longest.clamp(1, 4000)
+}
+
+/// How long the ALB keeps sending a stopping task's open requests: the
+/// service's drain, at most the 3600 s a target group allows.
+fn deregistration_delay(service: Option<&ServicePlan>, out: &mut Output) -> u64 {
+    let Some(s) = service else { return 30 };
+    let drain = s.deploy.drain_timeout.as_secs();
+    if drain > 3600 {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "the drain of `{}` ({drain} s; a target group's deregistration delay is at most 3600 s; rendered 3600)",
+                s.name
+            ),
+            "shorten `deploy.drain_timeout`",
+        );
+    }
+    drain.min(3600)
+}
+
+/// The listener's TLS policy: TLS 1.3 only when the spec's minimum is 1.3.
+fn ssl_policy(edge: &berth_plan::EdgePlan) -> &'static str {
+    match edge.tls.as_ref().map(|t| t.min_version) {
+        Some(berth_spec::TlsVersion::V1_3) => "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        _ => "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    }
+}
+
+/// Days of automated RDS backups covering what the spec keeps: the daily,
+/// weekly and monthly copies reach back this far. RDS keeps at most 35.
+fn retention_days(d: &DependencyPlan, out: &mut Output) -> u32 {
+    let Some(job) = &d.backup else { return 7 };
+    let r = &job.retain;
+    let days = r.daily.max(r.weekly * 7).max(r.monthly * 30).max(1);
+    if days > 35 {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "keeping `{}`'s backups for {days} days (RDS automated backups keep at most 35; rendered 35)",
+                d.name
+            ),
+            "older copies need AWS Backup or berth's own backups (`berth backup`, which this stack does not schedule)",
+        );
+    }
+    days.min(35)
+}
+
+const GIB: u64 = 1 << 30;
+
+/// The memory the dependency asks for: its limit, else its request.
+fn asked_memory(d: &DependencyPlan) -> Option<u64> {
+    d.resources
+        .limits
+        .as_ref()
+        .and_then(|l| l.memory)
+        .or(d.resources.requests.as_ref().and_then(|r| r.memory))
+        .map(|m| m.0)
+}
+
+/// The smallest class of `classes` (name, memory) that has `want` bytes.
+fn smallest_fitting(classes: &[(&'static str, u64)], want: u64) -> Option<&'static str> {
+    classes.iter().find(|(_, memory)| *memory >= want).map(|(name, _)| *name)
+}
+
+/// The RDS instance class whose memory fits the dependency's memory and
+/// its `shared_buffers` (with room for the rest of PostgreSQL).
+fn db_class(d: &DependencyPlan, out: &mut Output) -> &'static str {
+    const CLASSES: &[(&str, u64)] = &[
+        ("db.t4g.micro", GIB),
+        ("db.t4g.small", 2 * GIB),
+        ("db.t4g.medium", 4 * GIB),
+        ("db.t4g.large", 8 * GIB),
+        ("db.r6g.large", 16 * GIB),
+        ("db.r6g.xlarge", 32 * GIB),
+        ("db.r6g.2xlarge", 64 * GIB),
+        ("db.r6g.4xlarge", 128 * GIB),
+        ("db.r6g.8xlarge", 256 * GIB),
+        ("db.r6g.12xlarge", 384 * GIB),
+        ("db.r6g.16xlarge", 512 * GIB),
+    ];
+    let buffers = d
+        .settings
+        .get("shared_buffers")
+        .and_then(|v| {
+            berth_spec::model::units::ByteSize::parse(&v.replace("MB", "Mi").replace("GB", "Gi").replace("kB", "Ki"))
+                .ok()
+        })
+        .map(|b| b.0);
+    // shared_buffers is about a quarter of memory on a well-sized server.
+    let want = asked_memory(d).unwrap_or(4 * GIB).max(buffers.map_or(0, |b| b.saturating_mul(4)));
+    smallest_fitting(CLASSES, want).unwrap_or_else(|| {
+        out.unsupported(
+            Target::Cloudformation,
+            format!("{} GiB of memory for `{}` (the largest RDS class rendered has 512 GiB)", want / GIB, d.name),
+            "pick the instance class by hand, or lower the memory and shared_buffers",
+        );
+        "db.r6g.16xlarge"
+    })
+}
+
+/// The ElastiCache node type whose memory holds `maxmemory` (or the
+/// dependency's memory).
+fn cache_node(d: &DependencyPlan, out: &mut Output) -> &'static str {
+    const NODES: &[(&str, u64)] = &[
+        ("cache.t4g.micro", GIB / 2),
+        ("cache.t4g.small", 1_470_000_000),
+        ("cache.t4g.medium", 3_310_000_000),
+        ("cache.r6g.large", 14_030_000_000),
+        ("cache.r6g.xlarge", 28_260_000_000),
+        ("cache.r6g.2xlarge", 56_710_000_000),
+        ("cache.r6g.4xlarge", 113_620_000_000),
+    ];
+    let want = d.maxmemory.map(|m| m.0).or_else(|| asked_memory(d)).unwrap_or(GIB);
+    smallest_fitting(NODES, want).unwrap_or_else(|| {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "{} GiB of memory for `{}` (the largest ElastiCache node rendered has 105 GiB)",
+                want / GIB,
+                d.name
+            ),
+            "pick the node type by hand, or shard the cache",
+        );
+        "cache.r6g.4xlarge"
+    })
 }

@@ -36,13 +36,6 @@ fn secret_id(plan: &Plan, secret: &str) -> String {
 pub fn render(plan: &Plan) -> Output {
     let mut out = Output::default();
     let cfg = plan.targets.cloudrun.clone().unwrap_or_default();
-    if !plan.dependencies.is_empty() {
-        out.unsupported(
-            Target::Cloudrun,
-            "the dependencies (PostgreSQL, Redis)",
-            "Cloud Run runs stateless containers; use Cloud SQL and Memorystore and point the URLs at them",
-        );
-    }
     for s in &plan.services {
         match service(plan, s, &cfg, &mut out) {
             Some(v) => out
@@ -94,8 +87,9 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
         Replicas::Fixed { count } => (*count, *count),
         Replicas::Autoscaled { min, max, .. } => (*min, *max),
     };
-    let cpu = cfg.cpu.or(s.resources.limits.cpu).map_or_else(|| "1".to_owned(), |c| c.to_string());
-    let memory = cfg.memory.or(s.resources.limits.memory).map_or_else(|| "512Mi".to_owned(), |m| m.to_string());
+    // The service's own limits first; the target's settings size services without them.
+    let cpu = cloud_run_cpu(s, s.resources.limits.cpu.or(cfg.cpu), out);
+    let memory = cloud_run_memory(s, s.resources.limits.memory.or(cfg.memory), out);
     let mut container = Map::new();
     container.insert("name".to_owned(), json!(s.name));
     container.insert("image".to_owned(), json!(image));
@@ -109,12 +103,22 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
     if let Some(p) = s.probes.liveness.as_ref().and_then(|p| probe(p, port.port)) {
         container.insert("livenessProbe".to_owned(), p);
     }
-    let timeout = plan
+    let longest = plan
         .edge
         .as_ref()
-        .and_then(|e| e.routes.iter().filter(|r| r.service == s.name).map(|r| r.timeout.as_secs()).max())
-        .unwrap_or(300)
-        .clamp(1, 3600);
+        .and_then(|e| e.routes.iter().filter(|r| r.service == s.name).max_by_key(|r| r.timeout.as_millis()));
+    let timeout = longest.map_or(300, |r| u64::try_from(r.timeout.as_millis().div_ceil(1000)).unwrap_or(u64::MAX));
+    if let Some(route) = longest.filter(|_| timeout > 3600) {
+        out.unsupported(
+            Target::Cloudrun,
+            format!(
+                "the timeout {} of route `{}` (Cloud Run's request timeout is at most 3600 s; rendered 3600)",
+                route.timeout, route.path
+            ),
+            "shorten the route's `timeout`, or keep long streams alive with reconnects",
+        );
+    }
+    let timeout = timeout.clamp(1, 3600);
     let mut annotations = Map::new();
     annotations
         .insert("autoscaling.knative.dev/minScale".to_owned(), json!(cfg.min_instances.unwrap_or(min).to_string()));
@@ -146,4 +150,43 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
             "traffic": [{ "percent": 100, "latestRevision": true }],
         }
     }))
+}
+
+/// Cloud Run's CPU: 0.08 to 1 in hundredths, or 1, 2, 4, 6 or 8 whole
+/// CPUs. A value between is rounded up, and said; default 1.
+fn cloud_run_cpu(s: &ServicePlan, asked: Option<berth_spec::model::units::Cpu>, out: &mut Output) -> String {
+    let Some(asked) = asked else { return "1".to_owned() };
+    let millis = asked.0;
+    let allowed = if millis <= 1000 {
+        millis.max(80).div_ceil(10) * 10
+    } else {
+        [2000, 4000, 6000, 8000].into_iter().find(|c| *c >= millis).unwrap_or(8000)
+    };
+    if allowed != millis {
+        out.unsupported(
+            Target::Cloudrun,
+            format!(
+                "{asked} CPU for `{}` exactly (Cloud Run offers 0.08-1, 2, 4, 6 or 8; rendered {})",
+                s.name,
+                berth_spec::model::units::Cpu(allowed)
+            ),
+            "set the CPU limit to a value Cloud Run offers",
+        );
+    }
+    berth_spec::model::units::Cpu(allowed).to_string()
+}
+
+/// Cloud Run's memory: 128Mi to 32Gi; default 512Mi.
+fn cloud_run_memory(s: &ServicePlan, asked: Option<berth_spec::model::units::ByteSize>, out: &mut Output) -> String {
+    use berth_spec::model::units::ByteSize;
+    let Some(asked) = asked else { return "512Mi".to_owned() };
+    let rendered = ByteSize(asked.0.clamp(128 << 20, 32 << 30));
+    if rendered != asked {
+        out.unsupported(
+            Target::Cloudrun,
+            format!("{asked} of memory for `{}` (Cloud Run offers 128Mi to 32Gi; rendered {rendered})", s.name),
+            "set the memory limit within Cloud Run's range",
+        );
+    }
+    rendered.to_string()
 }

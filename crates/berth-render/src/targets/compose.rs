@@ -175,7 +175,7 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     out
 }
 
-fn healthcheck(probe: &ProbePlan) -> Value {
+fn healthcheck(probe: &ProbePlan, start_grace: std::time::Duration) -> Value {
     let test = match &probe.check {
         ProbeCheck::Exec { command } => {
             let mut t = vec![json!("CMD")];
@@ -197,7 +197,8 @@ fn healthcheck(probe: &ProbePlan) -> Value {
         "interval": probe.interval.to_string(),
         "timeout": probe.timeout.to_string(),
         "retries": probe.failure_threshold,
-        "start_period": probe.initial_delay.to_string(),
+        // Failures during a slow start (the startup probe's budget) do not count.
+        "start_period": berth_spec::model::units::Duration(start_grace).to_string(),
     })
 }
 
@@ -267,7 +268,7 @@ fn app_service(
         svc.insert("secrets".to_owned(), json!(svc_secrets));
     }
     if let Some(probe) = s.probes.readiness.as_ref().or(s.probes.liveness.as_ref()) {
-        svc.insert("healthcheck".to_owned(), healthcheck(probe));
+        svc.insert("healthcheck".to_owned(), healthcheck(probe, s.probes.start_grace()));
     }
     let depends: Map<String, Value> =
         s.uses.iter().map(|d| (d.clone(), json!({ "condition": "service_healthy" }))).collect();
@@ -276,13 +277,6 @@ fn app_service(
     }
     let mut deploy = Map::new();
     deploy.insert("replicas".to_owned(), json!(s.replicas.initial()));
-    if matches!(s.replicas, berth_plan::Replicas::Autoscaled { .. }) {
-        out.unsupported(
-            Target::Compose,
-            format!("autoscaling of `{}`", s.name),
-            "compose runs `autoscale.min` replicas; scale with `docker compose up --scale`",
-        );
-    }
     let mut resources = Map::new();
     let amounts = |a: &berth_spec::Amounts| {
         let mut m = Map::new();

@@ -50,7 +50,7 @@ pub fn region(plan: &Plan) -> String {
     plan.targets.ecs.as_ref().and_then(|e| e.region.clone()).unwrap_or_else(|| "us-east-1".to_owned())
 }
 
-fn health_check(probe: &ProbePlan) -> Option<Value> {
+fn health_check(probe: &ProbePlan, start_grace: std::time::Duration) -> Option<Value> {
     let command = match &probe.check {
         ProbeCheck::Exec { command } => {
             let mut c = vec!["CMD".to_owned()];
@@ -69,7 +69,8 @@ fn health_check(probe: &ProbePlan) -> Option<Value> {
         "interval": clamp(probe.interval.as_secs(), 5, 300),
         "timeout": clamp(probe.timeout.as_secs(), 2, 60),
         "retries": clamp(u64::from(probe.failure_threshold), 1, 10),
-        "startPeriod": clamp(probe.initial_delay.as_secs(), 0, 300),
+        // The startup probe's budget; ECS allows at most 300 s (named by the caller).
+        "startPeriod": clamp(start_grace.as_secs(), 0, 300),
     }))
 }
 
@@ -123,7 +124,20 @@ pub fn container(
     if !secrets.is_empty() {
         c.insert("secrets".to_owned(), Value::Array(secrets));
     }
-    if let Some(check) = s.probes.readiness.as_ref().or(s.probes.liveness.as_ref()).and_then(health_check) {
+    let grace = s.probes.start_grace();
+    if grace.as_secs() > 300 {
+        out.unsupported(
+            Target::Ecs,
+            format!(
+                "the start time of `{}` ({}s; ECS's health check startPeriod is at most 300 s; rendered 300)",
+                s.name,
+                grace.as_secs()
+            ),
+            "make the service start faster, or accept that ECS may replace it while it starts",
+        );
+    }
+    if let Some(check) = s.probes.readiness.as_ref().or(s.probes.liveness.as_ref()).and_then(|p| health_check(p, grace))
+    {
         c.insert("healthCheck".to_owned(), check);
     }
     if s.probes.liveness.as_ref().is_some_and(|l| Some(l) != s.probes.readiness.as_ref()) {
@@ -140,7 +154,19 @@ pub fn container(
     c.insert("readonlyRootFilesystem".to_owned(), json!(s.security.read_only_root));
     c.insert("user".to_owned(), json!(s.security.run_as_user.to_string()));
     c.insert("linuxParameters".to_owned(), json!({ "capabilities": { "drop": s.security.drop_capabilities, "add": s.security.add_capabilities }, "initProcessEnabled": true }));
-    c.insert("stopTimeout".to_owned(), json!(s.run.as_ref().map_or(30, |r| r.stop_timeout.as_secs().clamp(2, 120))));
+    let stop = s.run.as_ref().map_or(30, |r| r.stop_timeout.as_secs());
+    if !(2..=120).contains(&stop) {
+        out.unsupported(
+            Target::Ecs,
+            format!(
+                "the stop timeout of `{}` ({stop}s; ECS's stopTimeout is 2 to 120 s; rendered {})",
+                s.name,
+                stop.clamp(2, 120)
+            ),
+            "shorten `run.stop_timeout`; the load balancer's deregistration delay carries the drain",
+        );
+    }
+    c.insert("stopTimeout".to_owned(), json!(stop.clamp(2, 120)));
     let mounts: Vec<Value> = s
         .volumes
         .iter()
@@ -152,21 +178,25 @@ pub fn container(
     Value::Object(c)
 }
 
+/// A service's Fargate task size: the smallest valid size that fits its
+/// own limits; `targets.ecs.cpu`/`memory` only size services without limits.
 pub fn task_size(plan: &Plan, s: &ServicePlan) -> (u32, u32) {
     let ecs = plan.targets.ecs.as_ref();
-    let cpu = s.resources.limits.cpu.map_or(256, |c| c.0);
-    let memory = s.resources.limits.memory.map_or(512, |m| m.mebibytes());
-    let (c, m) = fargate_size(cpu, memory);
-    (ecs.and_then(|e| e.cpu).unwrap_or(c), ecs.and_then(|e| e.memory).unwrap_or(m))
+    let cpu = s.resources.limits.cpu.map(|c| c.0).or_else(|| ecs.and_then(|e| e.cpu).map(u64::from)).unwrap_or(256);
+    let memory = s
+        .resources
+        .limits
+        .memory
+        .map(|m| m.mebibytes())
+        .or_else(|| ecs.and_then(|e| e.memory).map(u64::from))
+        .unwrap_or(512);
+    fargate_size(cpu, memory)
 }
 
 pub fn render(plan: &Plan) -> Output {
     let mut out = Output::default();
     let ecs = plan.targets.ecs.clone().unwrap_or_default();
     let cluster = ecs.cluster.clone().unwrap_or_else(|| plan.project.clone());
-    if !plan.dependencies.is_empty() {
-        out.unsupported(Target::Ecs, "the dependencies (PostgreSQL, Redis) as ECS tasks", "the `cloudformation` target creates them as RDS and ElastiCache; here the services reach them at `<name>.<project>.internal`");
-    }
     for s in &plan.services {
         let Some(image) = &s.image else {
             out.unsupported(

@@ -47,13 +47,6 @@ pub fn render(plan: &Plan) -> Output {
             );
             continue;
         };
-        if matches!(service.replicas, berth_plan::Replicas::Autoscaled { .. }) {
-            out.unsupported(
-                Target::Systemd,
-                format!("autoscaling of `{}`", service.name),
-                "the units run `autoscale.min` replicas; scale by enabling more instances",
-            );
-        }
         let name = unit_name(plan, &service.name);
         out.file(
             format!("{name}@.service"),

@@ -55,6 +55,71 @@ pub struct Dependency {
     /// Scheduled backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<Backup>,
+    /// The managed service a cloud target runs this dependency on: RDS for
+    /// PostgreSQL, ElastiCache for Redis (the `cloudformation` target).
+    /// Targets that run the server themselves ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<Managed>,
+}
+
+/// Sizing of a managed database or cache: `{ instance_class: db.r6g.large,
+/// storage_type: gp3, multi_az: true }` for PostgreSQL, `{ node_type:
+/// cache.r6g.large, nodes: 2 }` for Redis. Unset keys are derived from the
+/// dependency: the instance or node is the smallest standard one whose
+/// memory and vCPUs fit `resources` (the limits, else the requests).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Managed {
+    /// PostgreSQL: the RDS instance class, such as `db.r6g.large`. Default:
+    /// the smallest of `db.t4g.micro` to `db.t4g.large` and `db.r6g.large`
+    /// to `db.r6g.16xlarge` that fits `resources`; `db.t4g.medium` when
+    /// `resources` names no memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_class: Option<String>,
+    /// PostgreSQL: the RDS storage type: `gp3`, `gp2`, `io1` or `io2`.
+    /// Default `gp3`. Its size is the dependency's `storage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<StorageType>,
+    /// PostgreSQL: provisioned IOPS. Required with `io1` and `io2`; with
+    /// `gp3`, RDS's baseline applies without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iops: Option<u32>,
+    /// PostgreSQL: keep a synchronous standby in a second availability zone
+    /// that RDS fails over to. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_az: Option<bool>,
+    /// Redis: the ElastiCache node type, such as `cache.r6g.large`. Default:
+    /// the smallest of `cache.t4g.micro` to `cache.t4g.medium` and
+    /// `cache.r6g.large` to `cache.r6g.16xlarge` that fits `resources` and
+    /// `maxmemory`; `cache.t4g.small` when they name no memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_type: Option<String>,
+    /// Redis: nodes in the replication group, 1 to 6: a primary and up to
+    /// five replicas. More than one turns on automatic failover across
+    /// availability zones. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u32>,
+}
+
+/// An RDS storage type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageType {
+    Gp3,
+    Gp2,
+    Io1,
+    Io2,
+}
+
+impl StorageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gp3 => "gp3",
+            Self::Gp2 => "gp2",
+            Self::Io1 => "io1",
+            Self::Io2 => "io2",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]

@@ -1,7 +1,7 @@
 use berth_diagnostics::Severity;
 
 use super::Checker;
-use crate::model::{BackupMethod, Dependency, DependencyKind};
+use crate::model::{BackupMethod, Dependency, DependencyKind, Managed, StorageType};
 use crate::path::{Anchor, Path};
 use crate::{Spec, codes};
 
@@ -12,6 +12,9 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     for (name, dep) in &spec.dependencies {
         let path = Path::root().key("dependencies").key(name);
         not_applicable(dep, &path, checker);
+        if let Some(m) = &dep.managed {
+            managed(m, dep.kind, &path.key("managed"), checker);
+        }
         if let Some(version) = &dep.version
             && (version.is_empty()
                 || !version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
@@ -110,6 +113,85 @@ fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
                     format!("`{key}` is a {other} setting, but this dependency is `{}`", dep.kind.as_str()),
                 )
                 .with_help("remove it, or change `kind`");
+        }
+    }
+}
+
+/// ElastiCache's replication group without cluster mode: a primary and up to five replicas.
+const MAX_CACHE_NODES: u32 = 6;
+
+fn managed(m: &Managed, kind: DependencyKind, path: &Path, checker: &mut Checker<'_>) {
+    let (set, other): (Vec<(&str, bool)>, &str) = match kind {
+        DependencyKind::Postgres => {
+            (vec![("node_type", m.node_type.is_some()), ("nodes", m.nodes.is_some())], "Redis (ElastiCache)")
+        }
+        DependencyKind::Redis => (
+            vec![
+                ("instance_class", m.instance_class.is_some()),
+                ("storage_type", m.storage_type.is_some()),
+                ("iops", m.iops.is_some()),
+                ("multi_az", m.multi_az.is_some()),
+            ],
+            "PostgreSQL (RDS)",
+        ),
+    };
+    for (key, present) in set {
+        if present {
+            checker
+                .report(
+                    codes::NOT_APPLICABLE,
+                    Severity::Error,
+                    &path.key(key),
+                    Anchor::Key,
+                    format!("`managed.{key}` is a {other} setting, but this dependency is `{}`", kind.as_str()),
+                )
+                .with_help(match kind {
+                    DependencyKind::Postgres => "size RDS with `instance_class`, `storage_type`, `iops` and `multi_az`",
+                    DependencyKind::Redis => "size ElastiCache with `node_type` and `nodes`",
+                });
+        }
+    }
+    if let Some(class) = &m.instance_class
+        && (!class.starts_with("db.") || class.split('.').count() != 3 || class.split('.').any(str::is_empty))
+    {
+        checker
+            .error(codes::INVALID_VALUE, &path.key("instance_class"), format!("`{class}` is not an RDS instance class"))
+            .with_help("write one such as `db.t4g.medium` or `db.r6g.large`");
+    }
+    if let Some(node) = &m.node_type
+        && (!node.starts_with("cache.") || node.split('.').count() != 3 || node.split('.').any(str::is_empty))
+    {
+        checker
+            .error(codes::INVALID_VALUE, &path.key("node_type"), format!("`{node}` is not an ElastiCache node type"))
+            .with_help("write one such as `cache.t4g.small` or `cache.r6g.large`");
+    }
+    if let Some(nodes) = m.nodes
+        && !(1..=MAX_CACHE_NODES).contains(&nodes)
+    {
+        checker
+            .error(codes::OUT_OF_RANGE, &path.key("nodes"), format!("{nodes} nodes is outside 1 to {MAX_CACHE_NODES}"))
+            .with_help("a replication group has a primary and up to five replicas");
+    }
+    if kind == DependencyKind::Postgres {
+        match (m.storage_type, m.iops) {
+            (Some(t @ (StorageType::Io1 | StorageType::Io2)), None) => {
+                checker
+                    .error(
+                        codes::MISSING_SETTING,
+                        &path.key("storage_type"),
+                        format!("`{}` storage needs provisioned IOPS", t.as_str()),
+                    )
+                    .with_help("add `iops`, such as `iops: 3000`");
+            }
+            (Some(StorageType::Gp2), Some(_)) => {
+                checker
+                    .error(codes::CONTRADICTION, &path.key("iops"), "`gp2` storage has no provisioned IOPS")
+                    .with_help("its IOPS follow its size; use `gp3` or `io2` to set them");
+            }
+            (_, Some(0)) => {
+                checker.error(codes::OUT_OF_RANGE, &path.key("iops"), "0 IOPS is not a setting RDS accepts");
+            }
+            _ => {}
         }
     }
 }

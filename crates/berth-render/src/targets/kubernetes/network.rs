@@ -253,7 +253,15 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
         let hosts: Vec<Option<String>> = match (&route.host, edge.hosts.is_empty()) {
             (Some(h), _) => vec![Some(h.clone())],
             (None, true) => vec![None],
-            (None, false) => edge.hosts.iter().cloned().map(Some).collect(),
+            // A host with its own route on this path takes it there, as on
+            // berth's edge: two Ingresses claiming one host and path conflict.
+            (None, false) => edge
+                .hosts
+                .iter()
+                .filter(|h| !edge.routes.iter().any(|r| r.path == route.path && r.host.as_ref() == Some(*h)))
+                .cloned()
+                .map(Some)
+                .collect(),
         };
         let rules = hosts
             .into_iter()
