@@ -1,13 +1,17 @@
-//! What a file is, from its name first and its content second.
+//! What a file is, from its name first and its content second. Whether a
+//! file sits in a Helm chart depends on its neighbours, so [`crate::helm`]
+//! refines these kinds once every path is known.
 
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
-    /// A berth spec (`berth.yaml`, or YAML with `version:` and `services:` and `name:`).
+    /// A berth spec: YAML with top-level `version:`, `name:` and
+    /// `services:` (or, named `berth.yaml`, at least `version:`).
     BerthSpec,
-    /// Kubernetes objects: multi-document YAML, `List`s, Kustomize output.
+    /// Kubernetes objects (`apiVersion:` and `kind:`): multi-document YAML,
+    /// `List`s, Kustomize output.
     Kubernetes,
     Compose,
     Dockerfile,
@@ -22,6 +26,16 @@ pub enum Kind {
     CheckConfig,
     /// A `.env` file: values for compose interpolation, not checked itself.
     EnvFile,
+    /// YAML of a format berth has no rules for, read for what holds in any
+    /// YAML (duplicate keys): a `berth.yaml` that is not a spec (Grafana's
+    /// provider for berth's dashboards), or a file with `apiVersion:` but no
+    /// `kind:` (Grafana provisioning), which is no Kubernetes object.
+    Yaml,
+    /// A Helm chart's `Chart.yaml`: its directory is a chart. Read as plain YAML.
+    HelmChart,
+    /// A file in a Helm chart's `templates/`: Go template text that is YAML
+    /// only once helm renders it, which berth check cannot do; not checked.
+    HelmTemplate,
     /// Not a deployment file berth reads; skipped without a finding.
     Other,
 }
@@ -58,15 +72,26 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if !yaml {
         return Kind::Other;
     }
-    if lower == "berth.yaml" || lower == "berth.yml" {
+    // Helm knows the chart file by this exact name only.
+    if name == "Chart.yaml" {
+        return Kind::HelmChart;
+    }
+    let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
+    // The name alone does not make a spec: other tools name files after
+    // berth too (Grafana's provider for berth's dashboards is
+    // `provisioning/dashboards/berth.yaml`). A spec opens with `version:`;
+    // one that has only that still gets its diagnostics (what is missing).
+    let named_spec = lower == "berth.yaml" || lower == "berth.yml";
+    if named_spec && has_top("version") {
         return Kind::BerthSpec;
     }
     if lower.starts_with("docker-compose") || lower.starts_with("compose.") || lower.starts_with("compose-") {
         return Kind::Compose;
     }
-    let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
     if has_top("apiVersion") || text.contains("\napiVersion:") || text.contains("\n  apiVersion:") {
-        return Kind::Kubernetes;
+        // Every Kubernetes object has a kind; Grafana's provisioning files
+        // have `apiVersion: 1` and none.
+        return if text.contains("kind:") { Kind::Kubernetes } else { Kind::Yaml };
     }
     if has_top("scrape_configs") || has_top("global") && has_top("rule_files") {
         return Kind::PrometheusConfig;
@@ -81,7 +106,7 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if has_top("version") && has_top("name") && has_top("services") {
         return Kind::BerthSpec;
     }
-    Kind::Other
+    if named_spec { Kind::Yaml } else { Kind::Other }
 }
 
 /// `server {`, `http {`, `upstream x {` or `location / {` at the start of a line.
@@ -111,7 +136,13 @@ mod tests {
         assert_eq!(kind("k8s/all.yaml", "---\napiVersion: v1\nkind: Service\n"), Kind::Kubernetes);
         assert_eq!(kind("prom/rules.yml", "groups:\n  - name: x\n    rules: []\n"), Kind::PrometheusRules);
         assert_eq!(kind("prometheus.yml", "scrape_configs:\n  - job_name: a\n"), Kind::PrometheusConfig);
-        assert_eq!(kind("berth.yaml", ""), Kind::BerthSpec);
+        assert_eq!(kind("berth.yaml", "version: 1\nname: shop\nservices: {}\n"), Kind::BerthSpec);
+        assert_eq!(kind("deploy/shop.yaml", "version: 1\nname: shop\nservices: {}\n"), Kind::BerthSpec);
+        assert_eq!(kind("berth.yml", "version: 1\n"), Kind::BerthSpec);
+        assert_eq!(kind("grafana/provisioning/dashboards/berth.yaml", "apiVersion: 1\nproviders: []\n"), Kind::Yaml);
+        assert_eq!(kind("grafana/provisioning/datasources/prometheus.yaml", "apiVersion: 1\n"), Kind::Yaml);
+        assert_eq!(kind("berth.yaml", ""), Kind::Yaml);
+        assert_eq!(kind("chart/Chart.yaml", "apiVersion: v2\nname: web\n"), Kind::HelmChart);
         assert_eq!(kind("README.md", ""), Kind::Other);
         assert_eq!(kind("values.yaml", "replicaCount: 1\n"), Kind::Other);
     }

@@ -5,12 +5,15 @@
 //! builds one [`graph::Graph`] of the deployment (workloads, containers,
 //! ports, Services, selectors, NetworkPolicies, autoscalers, Dockerfiles),
 //! runs every rule in [`registry::RULES`] over it, and applies suppressions.
-//! Output formats live in [`format`].
+//! What it sees but cannot check (a Helm chart's templates) becomes a
+//! [`Note`], never a finding. Output formats live in [`format`].
 
 pub mod config;
 pub mod detect;
 pub mod format;
+mod generated;
 pub mod graph;
+pub mod helm;
 pub mod registry;
 mod rule;
 pub mod rules;
@@ -40,12 +43,25 @@ pub struct Finding {
     pub suppressed: Option<String>,
 }
 
+/// Something the check saw and did not check, said so a clean report is
+/// not read as covering it: a Helm chart's templates (helm is not run), a
+/// spec's targets already rendered beside it. Not a finding: it never
+/// counts, fails a run or needs a suppression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Index into [`Report::files`]: the file it is about.
+    pub file: usize,
+    pub message: String,
+}
+
 #[derive(Debug)]
 pub struct Report {
     pub files: Vec<SourceFile>,
     pub kinds: Vec<Kind>,
     /// Sorted by file, then position.
     pub findings: Vec<Finding>,
+    /// Sorted by file.
+    pub notes: Vec<Note>,
 }
 
 impl Report {
@@ -57,16 +73,41 @@ impl Report {
 
 /// Checks `inputs` as one deployment. A berth spec among them is validated
 /// and what it renders for Kubernetes is checked with the rest, under names
-/// like `berth.yaml → kubernetes/web.yaml`. `environment` selects the
-/// spec's overlay.
+/// like `berth.yaml → kubernetes/web.yaml`, unless those renders are among
+/// the inputs already. `environment` selects the spec's overlay. The
+/// templates of a Helm chart (a directory with `Chart.yaml`) are skipped
+/// with a note, and a spec in a chart's `files/` is chart data.
 pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
     let mut findings = Vec::new();
+    let mut notes = Vec::new();
+    let charts = helm::Charts::find(inputs.iter().map(|i| i.path.as_str()));
+    let present = generated::present(&inputs);
+    // Per chart: the index of its Chart.yaml in `files`, and its templates skipped.
+    let mut chart_files: Vec<(Option<usize>, usize)> = vec![(None, 0); charts.len()];
     let mut files = Vec::with_capacity(inputs.len());
     let mut kinds = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let kind = detect::kind(&input.path, &input.text);
+        let mut kind = detect::kind(&input.path, &input.text);
+        match charts.part(&input.path) {
+            Some((chart, helm::Part::Template)) => {
+                kind = Kind::HelmTemplate;
+                if let Some((_, templates)) = chart_files.get_mut(chart) {
+                    *templates += 1;
+                }
+            }
+            // The spec a chart ships is what its templates mount for the
+            // jobs, not a second deployment beside the chart.
+            Some((_, helm::Part::Data)) if kind == Kind::BerthSpec => kind = Kind::Other,
+            _ => {}
+        }
+        if kind == Kind::HelmChart
+            && let Some(chart) = charts.chart_of(&input.path)
+            && let Some((file, _)) = chart_files.get_mut(chart)
+        {
+            *file = Some(files.len());
+        }
         let rendered = if kind == Kind::BerthSpec {
-            spec::expand(&input, environment, files.len(), &mut findings)
+            spec::expand(&input, environment, files.len(), &present, &mut findings, &mut notes)
         } else {
             Vec::new()
         };
@@ -75,6 +116,20 @@ pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
         for r in rendered {
             kinds.push(detect::kind(&r.path, &r.text));
             files.push(SourceFile::new(r.path, r.text));
+        }
+    }
+    for (chart, &(file, templates)) in chart_files.iter().enumerate() {
+        if let Some(file) = file
+            && templates > 0
+        {
+            let dir = charts.dir(chart);
+            notes.push(Note {
+                file,
+                message: format!(
+                    "Helm chart not rendered: its {templates} template(s) were not checked (berth check does not run \
+                     helm); to check what it installs, run `helm template {dir}` with your values and check the output"
+                ),
+            });
         }
     }
     let mut configs = Vec::new();
@@ -98,5 +153,6 @@ pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
     suppress::apply(&graph, &files, &configs, &mut findings);
     findings.sort_by_key(|f| (f.file, f.diagnostic.span.map(|s| s.start), f.diagnostic.code.id));
     findings.dedup();
-    Report { files, kinds, findings }
+    notes.sort_by_key(|n| n.file);
+    Report { files, kinds, findings, notes }
 }

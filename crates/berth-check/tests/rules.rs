@@ -15,7 +15,8 @@ fn read_dir(dir: &Path) -> Vec<Input> {
 
 fn only(report: &Report, code: &str) -> String {
     let kept: Vec<_> = report.findings.iter().filter(|f| f.diagnostic.code.id == code).cloned().collect();
-    let filtered = Report { files: report.files.clone(), kinds: report.kinds.clone(), findings: kept };
+    let filtered =
+        Report { files: report.files.clone(), kinds: report.kinds.clone(), findings: kept, notes: Vec::new() };
     render(Format::Human, &filtered, Severity::Info, false)
 }
 

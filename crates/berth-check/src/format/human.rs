@@ -1,6 +1,6 @@
 use berth_diagnostics::{ColorChoice, Diagnostic, Severity, render_human};
 
-use crate::Report;
+use crate::{Kind, Report};
 
 pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
     let choice = if color { ColorChoice::Always } else { ColorChoice::Never };
@@ -16,6 +16,12 @@ pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
             out.push_str(&render_human(file, &shown, choice));
         }
     }
+    // What was not checked, whatever the threshold: a clean summary must
+    // not read as covering it.
+    for note in &report.notes {
+        let path = report.files.get(note.file).map_or("", |f| f.name.as_str());
+        out.push_str(&format!("note: {path}: {}\n", note.message));
+    }
     let active: Vec<_> = report.active(threshold).collect();
     let errors = active.iter().filter(|f| f.diagnostic.severity == Severity::Error).count();
     let warnings = active.len() - errors;
@@ -23,7 +29,7 @@ pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
     let checked = report
         .kinds
         .iter()
-        .filter(|k| !matches!(k, crate::Kind::Other | crate::Kind::EnvFile | crate::Kind::CheckConfig))
+        .filter(|k| !matches!(k, Kind::Other | Kind::EnvFile | Kind::CheckConfig | Kind::HelmTemplate))
         .count();
     out.push_str(&format!(
         "checked {checked} file(s): {errors} error(s), {warnings} warning(s){}\n",

@@ -12,12 +12,20 @@ use crate::{Kind, Report};
 struct Document<'a> {
     files: Vec<File<'a>>,
     findings: Vec<Finding<'a>>,
+    /// What was seen and not checked; never counts.
+    notes: Vec<Note<'a>>,
 }
 
 #[derive(Serialize)]
 struct File<'a> {
     path: &'a str,
     kind: Kind,
+}
+
+#[derive(Serialize)]
+struct Note<'a> {
+    path: &'a str,
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -39,6 +47,11 @@ pub fn render(report: &Report, threshold: Severity) -> String {
                 suppressed: f.suppressed.as_deref(),
                 counts: f.suppressed.is_none() && f.diagnostic.severity >= threshold,
             })
+            .collect(),
+        notes: report
+            .notes
+            .iter()
+            .map(|n| Note { path: report.files.get(n.file).map_or("", |f| f.name.as_str()), message: &n.message })
             .collect(),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"

@@ -1,6 +1,6 @@
 //! JUnit XML: a test suite per file, a test case per rule that reads its
 //! kind of file (and any rule that reported on it); a counting finding is a
-//! failure.
+//! failure, a note (what was seen and not checked) a skipped test case.
 
 use std::fmt::Write as _;
 
@@ -16,7 +16,15 @@ fn xml(text: &str) -> String {
 /// Whether rules of this code's family read files of `kind`: `K` rules
 /// Kubernetes objects, `N` nginx, and so on; cross-file `X` rules read all.
 fn reads(kind: Kind, code: &str) -> bool {
-    let yaml = matches!(kind, Kind::Kubernetes | Kind::Compose | Kind::PrometheusConfig | Kind::PrometheusRules);
+    let yaml = matches!(
+        kind,
+        Kind::Kubernetes
+            | Kind::Compose
+            | Kind::PrometheusConfig
+            | Kind::PrometheusRules
+            | Kind::Yaml
+            | Kind::HelmChart
+    );
     match code.as_bytes().first() {
         Some(b'K') => kind == Kind::Kubernetes,
         Some(b'D') => kind == Kind::Dockerfile,
@@ -25,7 +33,8 @@ fn reads(kind: Kind, code: &str) -> bool {
         Some(b'U') => kind == Kind::Systemd,
         Some(b'P') => matches!(kind, Kind::PrometheusRules | Kind::Kubernetes),
         Some(b'Y') => yaml,
-        _ => true,
+        // Plain YAML is read for what holds in any YAML only.
+        _ => !matches!(kind, Kind::Yaml | Kind::HelmChart),
     }
 }
 
@@ -34,7 +43,7 @@ pub fn render(report: &Report, threshold: Severity) -> String {
     let (mut total_tests, mut total_failures) = (0, 0);
     for (index, (file, kind)) in report.files.iter().zip(&report.kinds).enumerate() {
         let has_findings = report.active(threshold).any(|f| f.file == index);
-        if matches!(kind, Kind::Other | Kind::EnvFile | Kind::CheckConfig) && !has_findings {
+        if matches!(kind, Kind::Other | Kind::EnvFile | Kind::CheckConfig | Kind::HelmTemplate) && !has_findings {
             continue;
         }
         let mut cases = String::new();
@@ -92,6 +101,15 @@ pub fn render(report: &Report, threshold: Severity) -> String {
                 code.name,
                 f.diagnostic.severity.as_str(),
                 xml(&f.diagnostic.message)
+            );
+        }
+        for note in report.notes.iter().filter(|n| n.file == index) {
+            tests += 1;
+            let _ = write!(
+                cases,
+                "    <testcase classname=\"{}\" name=\"not checked\">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml(&file.name),
+                xml(&note.message)
             );
         }
         total_tests += tests;

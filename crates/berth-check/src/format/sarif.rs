@@ -57,7 +57,7 @@ pub fn render(report: &Report) -> String {
             result
         })
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -70,5 +70,24 @@ pub fn render(report: &Report) -> String {
             "results": results,
         }],
     });
+    // What was seen and not checked: tool notifications, not results, so
+    // code scanning shows them without raising an alert.
+    if !report.notes.is_empty() {
+        let notifications: Vec<serde_json::Value> = report
+            .notes
+            .iter()
+            .map(|n| {
+                let uri = report.files.get(n.file).map_or("", |f| f.name.trim_start_matches("./"));
+                json!({
+                    "level": "note",
+                    "message": { "text": n.message },
+                    "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri } } }],
+                })
+            })
+            .collect();
+        if let Some(run) = doc["runs"].get_mut(0) {
+            run["invocations"] = json!([{ "executionSuccessful": true, "toolExecutionNotifications": notifications }]);
+        }
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }

@@ -1,7 +1,8 @@
 //! What a command line says about the server it starts: the address it
-//! binds, its request and keep-alive timeouts, its worker count. Read from
-//! the flags of the common servers (gunicorn, uvicorn, puma, Spring, Go's
-//! `-addr`, most CLIs' `--host`/`--port`).
+//! binds, the side listeners it also opens (admin, metrics, health), its
+//! request and keep-alive timeouts, its worker count. Read from the flags of
+//! the common servers (gunicorn, uvicorn, puma, Spring, Go's `-addr`, most
+//! CLIs' `--host`/`--port`, `berth edge --admin`).
 
 /// Facts from one command line; `None` where it says nothing.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -14,7 +15,24 @@ pub struct CommandFacts {
     /// Seconds an idle keep-alive connection stays open.
     pub keep_alive: Option<u64>,
     pub workers: Option<u64>,
+    /// Side listeners the process also opens, as (host, port): an admin or
+    /// status page (`berth edge --admin 127.0.0.1:9180`), metrics, health.
+    /// Kept apart from `port`: traffic is not sent there, but a health
+    /// check may ask them (one run inside the container even on loopback).
+    pub side: Vec<(Option<String>, u16)>,
 }
+
+/// Flags that name a side listener's address (`host:port` or a port).
+const SIDE_FLAGS: [&str; 8] = [
+    "--admin",
+    "--admin-addr",
+    "--admin-address",
+    "--metrics-addr",
+    "--metrics-address",
+    "--metrics-bind-address",
+    "--health-probe-bind-address",
+    "--status-address",
+];
 
 /// Splits a command as a shell would, well enough for flags: quotes are
 /// removed, `sh -c '...'` bodies are split too.
@@ -99,20 +117,26 @@ pub fn facts(words: &[String]) -> CommandFacts {
                 | "--timeout-keep-alive"
                 | "--workers"
                 | "-w"
-        );
+        ) || SIDE_FLAGS.contains(&flag);
         if !takes_value {
             i += 1;
             continue;
         }
         let value = match inline {
             Some(v) => v,
-            None => {
-                i += 1;
-                match expanded.get(i) {
-                    Some(v) => v.clone(),
-                    None => break,
+            None => match expanded.get(i + 1) {
+                // Some tools take `--admin` as a switch: the next flag is
+                // not its value, and is read on its own.
+                Some(next) if next.starts_with('-') && SIDE_FLAGS.contains(&flag) => {
+                    i += 1;
+                    continue;
                 }
-            }
+                Some(next) => {
+                    i += 1;
+                    next.clone()
+                }
+                None => break,
+            },
         };
         match flag {
             "--bind" | "-b" | "--listen" | "--addr" | "-addr" | "--address" => {
@@ -125,6 +149,11 @@ pub fn facts(words: &[String]) -> CommandFacts {
             "--timeout" => out.timeout = value.parse().ok(),
             "--keep-alive" | "--timeout-keep-alive" => out.keep_alive = value.parse().ok(),
             "--workers" | "-w" => out.workers = value.parse().ok(),
+            side if SIDE_FLAGS.contains(&side) => {
+                if let (host, Some(port)) = address(&value) {
+                    out.side.push((host, port));
+                }
+            }
             _ => {}
         }
         i += 1;
@@ -184,6 +213,19 @@ mod tests {
         assert_eq!(of("gunicorn -b unix:/run/app.sock app:app").port, None);
         let d = with_defaults(&words("gunicorn app:app"), of("gunicorn app:app"));
         assert_eq!((d.timeout, d.keep_alive), (Some(30), Some(2)));
+    }
+
+    #[test]
+    fn side_listeners_are_not_the_serving_port() {
+        let edge = of("edge /etc/berth/berth.yaml --admin 127.0.0.1:9180 --tls-cert /etc/tls/cert.pem");
+        assert_eq!(edge.port, None);
+        assert_eq!(edge.side, [(Some("127.0.0.1".to_owned()), 9180)]);
+        let manager = of("/manager --metrics-bind-address=:8443 --health-probe-bind-address :8081 --port 9443");
+        assert_eq!(manager.port, Some(9443));
+        assert_eq!(manager.side, [(None, 8443), (None, 8081)]);
+        assert!(of("edge --admin").side.is_empty());
+        let switch = of("tool --admin --port 8080");
+        assert_eq!((switch.port, switch.side.len()), (Some(8080), 0));
     }
 
     #[test]

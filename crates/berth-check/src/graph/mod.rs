@@ -50,6 +50,9 @@ pub struct Parsed {
     pub units: Vec<UnitFile>,
     /// (file, path a tmpfiles.d line creates)
     pub tmpfiles: Vec<(usize, String)>,
+    /// (file, YAML documents) of YAML no rule reads as a format: only what
+    /// holds in any YAML is checked (duplicate keys).
+    pub plain: Vec<(usize, Vec<Node>)>,
 }
 
 impl Parsed {
@@ -74,6 +77,7 @@ impl Parsed {
             parsed.prometheus.extend(part.prometheus);
             parsed.units.extend(part.units);
             parsed.tmpfiles.extend(part.tmpfiles);
+            parsed.plain.extend(part.plain);
             findings.extend(part_findings);
         }
         parsed
@@ -132,6 +136,12 @@ impl Parsed {
                 Kind::Tmpfiles => {
                     parsed.tmpfiles.extend(systemd::tmpfiles_paths(&files[index].text).into_iter().map(|p| (index, p)))
                 }
+                Kind::Yaml | Kind::HelmChart => match berth_spec::parse_documents(&files[index].text) {
+                    Ok(docs) => parsed.plain.push((index, docs)),
+                    Err(d) => findings.push(parse_failure(index, d)),
+                },
+                // Helm templates are Go templates, not YAML: never parsed
+                // (see `crate::helm`); the report notes them instead.
                 _ => {}
             }
         }
@@ -203,6 +213,9 @@ impl<'a> Graph<'a> {
                 graph.documents.push((*file, doc));
                 kubernetes::add(&mut graph, *file, doc);
             }
+        }
+        for (file, docs) in &parsed.plain {
+            graph.documents.extend(docs.iter().map(|doc| (*file, doc)));
         }
         for (index, w) in graph.workloads.iter().enumerate() {
             let o = &graph.objects[w.object];

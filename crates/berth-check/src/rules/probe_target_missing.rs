@@ -1,6 +1,6 @@
-use crate::graph::command::{facts, url_in};
+use crate::graph::command::{facts, url_in, words};
 use crate::graph::yaml::{at, int_at, str_at};
-use crate::graph::{Container, Graph, place};
+use crate::graph::{ComposeService, Container, Graph, place};
 use crate::rule::{Context, Rule, Sink};
 
 use super::proxy_target_missing::join;
@@ -12,6 +12,10 @@ crate::declare_rule! {
     /// pods in a loop or never sends them traffic, compose never starts the
     /// services that wait for `service_healthy`. For nginx containers the
     /// path is checked against the `location`s the configuration serves.
+    /// A side listener the command opens (`--admin 127.0.0.1:9180`) counts:
+    /// for a healthcheck, which runs inside the container, even on loopback;
+    /// for a kubelet probe, which comes from outside the pod, only when it
+    /// is bound beyond loopback.
     ProbeTargetMissing {
         code: "X008",
         name: "probe-target-missing",
@@ -55,6 +59,9 @@ impl Rule for ProbeTargetMissing {
             let Some((test, span)) = &s.healthcheck_test else { continue };
             let Some((Some(port), _)) = url_in(test) else { continue };
             let ports = graph.compose_ports(s);
+            if side_ports(graph, s).contains(&i64::from(port)) {
+                continue;
+            }
             if !ports.is_empty() && !ports.contains(&i64::from(port)) {
                 sink.report(
                     s.file,
@@ -66,8 +73,12 @@ impl Rule for ProbeTargetMissing {
         for df in graph.dockerfiles {
             let Some(check) = df.final_stage().filter(|i| i.keyword == "HEALTHCHECK").last() else { continue };
             let Some((Some(port), _)) = url_in(&check.args) else { continue };
+            let command = facts(&df.command());
+            if command.side.iter().any(|(_, side)| *side == port) {
+                continue;
+            }
             let mut ports = df.exposed();
-            ports.extend(facts(&df.command()).port.map(i64::from));
+            ports.extend(command.port.map(i64::from));
             if !ports.is_empty() && !ports.contains(&i64::from(port)) {
                 let expose = df.final_stage().find(|i| i.keyword == "EXPOSE").map_or(check.span, |i| i.span);
                 sink.report(
@@ -85,11 +96,35 @@ impl Rule for ProbeTargetMissing {
 }
 
 fn wrong_number(c: &Container<'_>, port: i64) -> Option<String> {
-    let bound = facts(&c.command).port.map(i64::from);
-    let mut known: Vec<i64> = c.ports.iter().map(|p| p.port).chain(bound).collect();
+    let command = facts(&c.command);
+    // The kubelet probes the pod's address: a loopback side listener does
+    // not answer it.
+    let side =
+        command.side.iter().filter(|(host, _)| !host.as_deref().is_some_and(loopback)).map(|(_, p)| i64::from(*p));
+    let mut known: Vec<i64> = c.ports.iter().map(|p| p.port).chain(command.port.map(i64::from)).chain(side).collect();
     known.sort_unstable();
     known.dedup();
     (!known.is_empty() && !known.contains(&port)).then(|| format!("port {port}, but it listens on {}", join(&known)))
+}
+
+fn loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Ports of the side listeners (admin, status, metrics) a compose service's
+/// command, or its Dockerfile's, opens; its healthcheck runs inside the
+/// container, so a loopback one answers it too.
+fn side_ports(graph: &Graph<'_>, service: &ComposeService<'_>) -> Vec<i64> {
+    let mut out = Vec::new();
+    for s in graph.compose_service(&service.project, service.name) {
+        if let Some((command, _)) = &s.command {
+            out.extend(facts(&words(command)).side.iter().map(|(_, p)| i64::from(*p)));
+        }
+        if let Some(df) = graph.dockerfile_of(s) {
+            out.extend(facts(&df.command()).side.iter().map(|(_, p)| i64::from(*p)));
+        }
+    }
+    out
 }
 
 fn is_nginx(c: &Container<'_>) -> bool {

@@ -37,6 +37,17 @@ fn walk(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `Chart.yaml` of the Helm chart whose `templates/` or `files/` a given
+/// path lies in (`berth check chart/templates`): the checker knows a chart
+/// by that file, and without it would read the templates as plain YAML.
+fn enclosing_chart(path: &Path) -> Option<PathBuf> {
+    path.ancestors().skip(1).find_map(|dir| {
+        let first = path.strip_prefix(dir).ok()?.components().next()?;
+        let chart = dir.join("Chart.yaml");
+        (["templates", "files"].iter().any(|part| first.as_os_str() == *part) && chart.is_file()).then_some(chart)
+    })
+}
+
 /// Shown relative to where the user ran berth, as they typed it.
 fn shown(path: &Path) -> String {
     path.strip_prefix("./").unwrap_or(path).display().to_string()
@@ -85,6 +96,11 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
     let mut paths = Vec::new();
     for p in &args.paths {
         walk(p, &mut paths)?;
+        if let Some(chart) = enclosing_chart(p)
+            && !paths.contains(&chart)
+        {
+            paths.push(chart);
+        }
     }
     let inputs = read_all(paths, &args.paths);
     if inputs.is_empty() {
