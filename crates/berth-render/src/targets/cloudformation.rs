@@ -5,12 +5,13 @@
 //! ElastiCache for the dependencies. Passwords are dynamic references
 //! (`{{resolve:...}}`), never values.
 
-use berth_plan::{DependencyPlan, Plan, ProbeCheck, Replicas, ServicePlan};
-use berth_spec::DependencyKind;
+use berth_plan::{DependencyPlan, EdgePlan, Plan, ProbeCheck, Replicas, RoutePlan, ServicePlan};
+use berth_spec::model::units::ByteSize;
+use berth_spec::{DependencyKind, StorageType};
 use serde_json::{Map, Value, json};
 
 use super::Target;
-use super::ecs::{container, secret_source, task_size};
+use super::ecs::{ceil_secs, container, secret_source, task_size};
 use crate::{Output, header, yaml};
 
 /// `api-gateway` → `ApiGateway`: CloudFormation logical ids are alphanumeric.
@@ -168,13 +169,7 @@ pub fn render(plan: &Plan) -> Output {
     out
 }
 
-fn listeners(
-    plan: &Plan,
-    edge: &berth_plan::EdgePlan,
-    tls: bool,
-    resources: &mut Map<String, Value>,
-    out: &mut Output,
-) {
+fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String, Value>, out: &mut Output) {
     let mut groups: Vec<(String, String)> = Vec::new();
     for route in &edge.routes {
         let id = format!("{}{}TargetGroup", logical(&route.service), logical(&route.port.name));
@@ -255,7 +250,7 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
         .map(|s| json!({ "IpProtocol": "tcp", "FromPort": d.port, "ToPort": d.port, "SourceSecurityGroupId": get_att(&format!("{}SecurityGroup", logical(s)), "GroupId"), "Description": format!("from {s}") }))
         .collect();
     resources.insert(format!("{id}SecurityGroup"), json!({ "Type": "AWS::EC2::SecurityGroup", "Properties": { "GroupDescription": format!("{} {}", plan.project, d.name), "VpcId": r("VpcId"), "SecurityGroupIngress": clients } }));
-    let storage_gib = d.storage.0.div_ceil(1 << 30).max(20);
+    let managed = d.managed.clone().unwrap_or_default();
     match d.kind {
         DependencyKind::Postgres => {
             if !d.extensions.iter().all(|e| {
@@ -282,32 +277,55 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
                 }
                 .to_owned()
             };
+            let class = db_class(d, managed.instance_class.as_deref(), out);
+            let storage_type = managed.storage_type.unwrap_or(StorageType::Gp3);
+            let storage_gib = allocated_storage(d, storage_type, out);
             let mut props = json!({
                 "Engine": "postgres",
                 "EngineVersion": version,
                 "AutoMinorVersionUpgrade": true,
-                "DBInstanceClass": db_class(d, out),
+                "DBInstanceClass": class,
                 "AllocatedStorage": storage_gib.to_string(),
-                "StorageType": "gp3",
+                "StorageType": storage_type.as_str(),
                 "StorageEncrypted": true,
                 "DBName": d.database.clone().unwrap_or_default().replace('-', "_"),
                 "MasterUsername": d.user.clone().unwrap_or_default().replace('-', "_"),
                 "DBSubnetGroupName": r(&format!("{id}SubnetGroup")),
                 "VPCSecurityGroups": [get_att(&format!("{id}SecurityGroup"), "GroupId")],
                 "PubliclyAccessible": false,
-                "BackupRetentionPeriod": retention_days(d, out),
+                "BackupRetentionPeriod": retention_days(d, "RDS", out),
                 "DeletionProtection": true,
                 "EnablePerformanceInsights": true,
                 "CopyTagsToSnapshot": true,
             });
+            if let Some(iops) = managed.iops {
+                // Under 400 GiB, RDS for PostgreSQL gives gp3 a fixed 3000 IOPS and refuses a setting.
+                if storage_type == StorageType::Gp3 && storage_gib < 400 {
+                    out.unsupported(
+                        Target::Cloudformation,
+                        format!(
+                            "the iops {iops} of `{}` (RDS gp3 storage under 400 GiB has a fixed 3000 IOPS; rendered \
+                             {storage_gib} GiB without Iops)",
+                            d.name
+                        ),
+                        "raise `storage` to 400Gi or more, or use `storage_type: io2`",
+                    );
+                } else {
+                    props["Iops"] = json!(iops);
+                }
+            }
+            if let Some(multi_az) = managed.multi_az {
+                props["MultiAZ"] = json!(multi_az);
+            }
             match &d.password_secret {
                 Some(secret) => props["MasterUserPassword"] = json!(resolve(plan, secret)),
                 None => props["ManageMasterUserPassword"] = json!(true),
             }
             if !d.settings.is_empty() {
+                let parameters = rds_parameters(&d.settings);
                 resources.insert(
                     format!("{id}Parameters"),
-                    json!({ "Type": "AWS::RDS::DBParameterGroup", "Properties": { "Description": format!("{} {} settings", plan.project, d.name), "Family": format!("postgres{major}"), "Parameters": d.settings } }),
+                    json!({ "Type": "AWS::RDS::DBParameterGroup", "Properties": { "Description": format!("{} {} settings", plan.project, d.name), "Family": format!("postgres{major}"), "Parameters": parameters } }),
                 );
                 props["DBParameterGroupName"] = r(&format!("{id}Parameters"));
             }
@@ -315,17 +333,20 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
         }
         DependencyKind::Redis => {
             resources.insert(format!("{id}SubnetGroup"), json!({ "Type": "AWS::ElastiCache::SubnetGroup", "Properties": { "Description": format!("{} {}", plan.project, d.name), "SubnetIds": r("Subnets") } }));
+            let nodes = managed.nodes.unwrap_or(1);
             let mut props = json!({
                 "ReplicationGroupDescription": format!("{} {}", plan.project, d.name),
                 "Engine": "redis",
-                "CacheNodeType": cache_node(d, out),
-                "NumCacheClusters": 1,
-                "AutomaticFailoverEnabled": false,
+                "CacheNodeType": cache_node(d, managed.node_type.as_deref(), out),
+                "NumCacheClusters": nodes,
+                // Replicas only help when one takes over from a failed primary.
+                "AutomaticFailoverEnabled": nodes > 1,
+                "MultiAZEnabled": nodes > 1,
                 "TransitEncryptionEnabled": true,
                 "AtRestEncryptionEnabled": true,
                 "CacheSubnetGroupName": r(&format!("{id}SubnetGroup")),
                 "SecurityGroupIds": [get_att(&format!("{id}SecurityGroup"), "GroupId")],
-                "SnapshotRetentionLimit": 7,
+                "SnapshotRetentionLimit": retention_days(d, "ElastiCache", out),
             });
             if let Some(secret) = &d.password_secret {
                 props["AuthToken"] = json!(resolve(plan, secret));
@@ -345,7 +366,7 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
         return;
     };
     let id = logical(&s.name);
-    let routes: Vec<&berth_plan::RoutePlan> =
+    let routes: Vec<&RoutePlan> =
         plan.edge.iter().flat_map(|e| e.routes.iter()).filter(|r| r.service == s.name).collect();
     let mut ports: Vec<u16> = routes.iter().map(|r| r.port.port).collect();
     ports.sort_unstable();
@@ -372,7 +393,7 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
             }
         }
     }
-    let (cpu, memory) = task_size(plan, s);
+    let (cpu, memory) = task_size(plan, s, Target::Cloudformation, out);
     let volumes: Vec<Value> = s.volumes.iter().map(|v| json!({ "Name": v.name })).collect();
     resources.insert(
         format!("{id}TaskDefinition"),
@@ -465,147 +486,385 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
     }
 }
 
-/// The ALB's idle timeout: long enough for the longest route (a WebSocket
-/// or a slow report), at most the 4000 s an ALB allows.
-fn alb_idle_timeout(edge: &berth_plan::EdgePlan, out: &mut Output) -> u64 {
-    let secs = |d: berth_spec::model::units::Duration| u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
-    let longest = edge.routes.iter().map(|r| secs(r.timeout)).chain([secs(edge.timeouts.idle)]).max().unwrap_or(60);
-    if longest > 4000 {
-        let routes: Vec<&str> =
-            edge.routes.iter().filter(|r| secs(r.timeout) > 4000).map(|r| r.path.as_str()).collect();
-        out.unsupported(
-            Target::Cloudformation,
-            format!(
-                "a timeout of {longest} s on {} (an ALB's idle timeout is at most 4000 s; rendered 4000)",
-                routes.join(", ")
-            ),
-            "keep the connection busy (WebSocket pings) or shorten the route's `timeout`",
-        );
-    }
-    longest.clamp(1, 4000)
+/// An ALB's idle timeout, in seconds.
+const MAX_ALB_IDLE: u64 = 4000;
+
+/// A target group's deregistration delay, in seconds.
+const MAX_DEREGISTRATION_DELAY: u64 = 3600;
+
+/// Days RDS and ElastiCache keep automated backups.
+const MAX_RETENTION_DAYS: u32 = 35;
+
+const GIB: u64 = 1 << 30;
+
+/// A route as the spec names it: its host and path.
+fn route_name(r: &RoutePlan) -> String {
+    format!("{}{}", r.host.as_deref().unwrap_or_default(), r.path)
 }
 
-/// How long the ALB keeps sending a stopping task's open requests: the
-/// service's drain, at most the 3600 s a target group allows.
-fn deregistration_delay(service: Option<&ServicePlan>, out: &mut Output) -> u64 {
-    let Some(s) = service else { return 30 };
-    let drain = s.deploy.drain_timeout.as_secs();
-    if drain > 3600 {
+/// The ALB's idle timeout: one for the whole load balancer, so at least the
+/// longest route timeout (WebSocket routes included) and the edge's idle
+/// timeout, or the ALB cuts what the spec allows; at most 4000 s.
+fn alb_idle_timeout(edge: &EdgePlan, out: &mut Output) -> u64 {
+    let idle = ceil_secs(edge.timeouts.idle);
+    let needed = edge.routes.iter().map(|r| ceil_secs(r.timeout)).fold(idle, u64::max);
+    if needed > MAX_ALB_IDLE {
+        let mut cut: Vec<String> = edge
+            .routes
+            .iter()
+            .filter(|r| ceil_secs(r.timeout) > MAX_ALB_IDLE)
+            .map(|r| format!("route `{}` timeout {}", route_name(r), r.timeout))
+            .collect();
+        if idle > MAX_ALB_IDLE {
+            cut.push(format!("the edge's idle timeout {}", edge.timeouts.idle));
+        }
         out.unsupported(
             Target::Cloudformation,
             format!(
-                "the drain of `{}` ({drain} s; a target group's deregistration delay is at most 3600 s; rendered 3600)",
-                s.name
+                "{} (an ALB's idle timeout is at most {MAX_ALB_IDLE} s; rendered {MAX_ALB_IDLE} s)",
+                cut.join(", ")
             ),
-            "shorten `deploy.drain_timeout`",
+            "the load balancer closes a connection idle that long: a slower response or a quiet WebSocket is cut; \
+             send data (WebSocket pings) more often than that",
         );
     }
-    drain.min(3600)
+    needed.clamp(1, MAX_ALB_IDLE)
+}
+
+/// How long the ALB lets a stopping task finish its requests before ECS
+/// sends SIGTERM: the service's drain, at most 3600 s.
+fn deregistration_delay(service: Option<&ServicePlan>, out: &mut Output) -> u64 {
+    let Some(s) = service else { return 30 };
+    let drain = ceil_secs(s.deploy.drain_timeout);
+    if drain > MAX_DEREGISTRATION_DELAY {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "the drain_timeout {} of `{}` (a target group's deregistration delay is at most \
+                 {MAX_DEREGISTRATION_DELAY} s; rendered {MAX_DEREGISTRATION_DELAY} s)",
+                s.deploy.drain_timeout, s.name
+            ),
+            "requests still open after that are cut",
+        );
+    }
+    drain.min(MAX_DEREGISTRATION_DELAY)
 }
 
 /// The listener's TLS policy: TLS 1.3 only when the spec's minimum is 1.3.
-fn ssl_policy(edge: &berth_plan::EdgePlan) -> &'static str {
+fn ssl_policy(edge: &EdgePlan) -> &'static str {
     match edge.tls.as_ref().map(|t| t.min_version) {
         Some(berth_spec::TlsVersion::V1_3) => "ELBSecurityPolicy-TLS13-1-3-2021-06",
         _ => "ELBSecurityPolicy-TLS13-1-2-2021-06",
     }
 }
 
-/// Days of automated RDS backups covering what the spec keeps: the daily,
-/// weekly and monthly copies reach back this far. RDS keeps at most 35.
-fn retention_days(d: &DependencyPlan, out: &mut Output) -> u32 {
-    let Some(job) = &d.backup else { return 7 };
+/// Days of automated backups covering the spec's retention: N days, weeks
+/// or months reach back N × 1, 7 or 30 days, so the oldest copy kept falls
+/// within them. Without `backup` the spec keeps none, and 0 turns automated
+/// backups off. `service` is RDS or ElastiCache, both at most 35 days.
+fn retention_days(d: &DependencyPlan, service: &str, out: &mut Output) -> u32 {
+    let Some(job) = &d.backup else { return 0 };
     let r = &job.retain;
-    let days = r.daily.max(r.weekly * 7).max(r.monthly * 30).max(1);
-    if days > 35 {
+    let days = r.daily.max(r.weekly.saturating_mul(7)).max(r.monthly.saturating_mul(30));
+    if days > MAX_RETENTION_DAYS {
+        let mut lost = Vec::new();
+        for (count, kind, kept) in [
+            (r.daily, "daily", MAX_RETENTION_DAYS),
+            (r.weekly, "weekly", MAX_RETENTION_DAYS / 7),
+            (r.monthly, "monthly", MAX_RETENTION_DAYS / 30),
+        ] {
+            if count > kept {
+                lost.push(format!("{} of the {count} {kind} copies", count - kept));
+            }
+        }
         out.unsupported(
             Target::Cloudformation,
             format!(
-                "keeping `{}`'s backups for {days} days (RDS automated backups keep at most 35; rendered 35)",
-                d.name
+                "keeping `{}`'s backups {days} days (daily {}, weekly {}, monthly {}) ({service} keeps automated \
+                 backups at most {MAX_RETENTION_DAYS} days; rendered {MAX_RETENTION_DAYS}, which loses {})",
+                d.name,
+                r.daily,
+                r.weekly,
+                r.monthly,
+                lost.join(" and ")
             ),
-            "older copies need AWS Backup or berth's own backups (`berth backup`, which this stack does not schedule)",
+            "weekly and monthly retention beyond 35 days needs AWS Backup (a backup plan with weekly and monthly \
+             rules on this resource) or berth's own backups (`berth backup` on a schedule, which this stack does \
+             not run)",
         );
     }
-    days.min(35)
+    days.min(MAX_RETENTION_DAYS)
 }
 
-const GIB: u64 = 1 << 30;
+/// RDS classes berth picks from, smallest first: name, vCPUs, memory.
+const DB_CLASSES: &[(&str, u64, u64)] = &[
+    ("db.t4g.micro", 2, GIB),
+    ("db.t4g.small", 2, 2 * GIB),
+    ("db.t4g.medium", 2, 4 * GIB),
+    ("db.t4g.large", 2, 8 * GIB),
+    ("db.r6g.large", 2, 16 * GIB),
+    ("db.r6g.xlarge", 4, 32 * GIB),
+    ("db.r6g.2xlarge", 8, 64 * GIB),
+    ("db.r6g.4xlarge", 16, 128 * GIB),
+    ("db.r6g.8xlarge", 32, 256 * GIB),
+    ("db.r6g.12xlarge", 48, 384 * GIB),
+    ("db.r6g.16xlarge", 64, 512 * GIB),
+];
 
-/// The memory the dependency asks for: its limit, else its request.
-fn asked_memory(d: &DependencyPlan) -> Option<u64> {
-    d.resources
-        .limits
-        .as_ref()
-        .and_then(|l| l.memory)
-        .or(d.resources.requests.as_ref().and_then(|r| r.memory))
-        .map(|m| m.0)
+/// ElastiCache node types berth picks from, smallest first: name, vCPUs,
+/// memory (AWS's figures).
+const CACHE_NODES: &[(&str, u64, u64)] = &[
+    ("cache.t4g.micro", 2, GIB / 2),
+    ("cache.t4g.small", 2, 1_470_000_000),
+    ("cache.t4g.medium", 2, 3_310_000_000),
+    ("cache.r6g.large", 2, 14_030_000_000),
+    ("cache.r6g.xlarge", 4, 28_260_000_000),
+    ("cache.r6g.2xlarge", 8, 56_710_000_000),
+    ("cache.r6g.4xlarge", 16, 113_620_000_000),
+    ("cache.r6g.8xlarge", 32, 225_000_000_000),
+    ("cache.r6g.12xlarge", 48, 341_200_000_000),
+    ("cache.r6g.16xlarge", 64, 449_990_000_000),
+];
+
+/// ElastiCache keeps this share of a node's memory from data by default
+/// (`reserved-memory-percent`).
+const CACHE_RESERVED_PERCENT: u64 = 25;
+
+/// What a dependency asks for: its limits, else its requests (vCPUs
+/// rounded up, memory in bytes).
+fn asked(d: &DependencyPlan) -> (Option<u64>, Option<u64>) {
+    let (limits, requests) = (d.resources.limits.as_ref(), d.resources.requests.as_ref());
+    let cpu = limits.and_then(|l| l.cpu).or(requests.and_then(|r| r.cpu)).map(|c| c.0.div_ceil(1000));
+    let memory = limits.and_then(|l| l.memory).or(requests.and_then(|r| r.memory)).map(|m| m.0);
+    (cpu, memory)
 }
 
-/// The smallest class of `classes` (name, memory) that has `want` bytes.
-fn smallest_fitting(classes: &[(&'static str, u64)], want: u64) -> Option<&'static str> {
-    classes.iter().find(|(_, memory)| *memory >= want).map(|(name, _)| *name)
+/// The smallest of `table` with `cpus` vCPUs and `memory` bytes; past the
+/// largest, the largest and a warning.
+fn smallest(
+    table: &[(&'static str, u64, u64)],
+    cpus: u64,
+    memory: u64,
+    d: &DependencyPlan,
+    out: &mut Output,
+) -> &'static str {
+    if let Some(&(name, _, _)) = table.iter().find(|(_, c, m)| *c >= cpus && *m >= memory) {
+        return name;
+    }
+    let (name, c, m) = table[table.len() - 1];
+    let cpus = if cpus > 0 { format!("{cpus} vCPUs and ") } else { String::new() };
+    out.unsupported(
+        Target::Cloudformation,
+        format!(
+            "{cpus}{} of memory for `{}` (the largest size berth picks, {name}, has {c} vCPUs and {}; rendered \
+             {name})",
+            ByteSize(memory),
+            d.name,
+            ByteSize(m)
+        ),
+        "name a larger one in `managed`",
+    );
+    name
 }
 
-/// The RDS instance class whose memory fits the dependency's memory and
-/// its `shared_buffers` (with room for the rest of PostgreSQL).
-fn db_class(d: &DependencyPlan, out: &mut Output) -> &'static str {
-    const CLASSES: &[(&str, u64)] = &[
-        ("db.t4g.micro", GIB),
-        ("db.t4g.small", 2 * GIB),
-        ("db.t4g.medium", 4 * GIB),
-        ("db.t4g.large", 8 * GIB),
-        ("db.r6g.large", 16 * GIB),
-        ("db.r6g.xlarge", 32 * GIB),
-        ("db.r6g.2xlarge", 64 * GIB),
-        ("db.r6g.4xlarge", 128 * GIB),
-        ("db.r6g.8xlarge", 256 * GIB),
-        ("db.r6g.12xlarge", 384 * GIB),
-        ("db.r6g.16xlarge", 512 * GIB),
-    ];
-    let buffers = d
-        .settings
-        .get("shared_buffers")
-        .and_then(|v| {
-            berth_spec::model::units::ByteSize::parse(&v.replace("MB", "Mi").replace("GB", "Gi").replace("kB", "Ki"))
-                .ok()
-        })
-        .map(|b| b.0);
-    // shared_buffers is about a quarter of memory on a well-sized server.
-    let want = asked_memory(d).unwrap_or(4 * GIB).max(buffers.map_or(0, |b| b.saturating_mul(4)));
-    smallest_fitting(CLASSES, want).unwrap_or_else(|| {
-        out.unsupported(
-            Target::Cloudformation,
-            format!("{} GiB of memory for `{}` (the largest RDS class rendered has 512 GiB)", want / GIB, d.name),
-            "pick the instance class by hand, or lower the memory and shared_buffers",
-        );
-        "db.r6g.16xlarge"
-    })
+/// The memory of an RDS instance class by its name: burstable `t` sizes by
+/// table; `m`, `r` and `x` classes have 4, 8 and 16 GiB per vCPU, two vCPUs
+/// in a `large` and 4N in an `Nxlarge`. None for other families.
+fn db_class_memory(class: &str) -> Option<u64> {
+    if let Some((_, _, m)) = DB_CLASSES.iter().find(|(name, _, _)| *name == class) {
+        return Some(*m);
+    }
+    let mut parts = class.split('.').skip(1);
+    let (family, size) = (parts.next()?, parts.next()?);
+    if family.starts_with('t') {
+        let gib = match size {
+            "micro" => 1,
+            "small" => 2,
+            "medium" => 4,
+            "large" => 8,
+            "xlarge" => 16,
+            "2xlarge" => 32,
+            _ => return None,
+        };
+        return Some(gib * GIB);
+    }
+    let per_cpu = match family.chars().next()? {
+        'm' => 4,
+        'r' => 8,
+        'x' => 16,
+        _ => return None,
+    };
+    let cpus = match size {
+        "large" => 2,
+        "xlarge" => 4,
+        _ => size.strip_suffix("xlarge")?.parse::<u64>().ok()? * 4,
+    };
+    Some(cpus * per_cpu * GIB)
 }
 
-/// The ElastiCache node type whose memory holds `maxmemory` (or the
-/// dependency's memory).
-fn cache_node(d: &DependencyPlan, out: &mut Output) -> &'static str {
-    const NODES: &[(&str, u64)] = &[
-        ("cache.t4g.micro", GIB / 2),
-        ("cache.t4g.small", 1_470_000_000),
-        ("cache.t4g.medium", 3_310_000_000),
-        ("cache.r6g.large", 14_030_000_000),
-        ("cache.r6g.xlarge", 28_260_000_000),
-        ("cache.r6g.2xlarge", 56_710_000_000),
-        ("cache.r6g.4xlarge", 113_620_000_000),
-    ];
-    let want = d.maxmemory.map(|m| m.0).or_else(|| asked_memory(d)).unwrap_or(GIB);
-    smallest_fitting(NODES, want).unwrap_or_else(|| {
+/// A PostgreSQL memory setting in bytes: a number with `B`, `kB`, `MB`,
+/// `GB` or `TB` (powers of 1024), or bare in units of `bare` bytes.
+fn pg_bytes(value: &str, bare: u64) -> Option<u64> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let factor = match unit.trim() {
+        "" => bare,
+        "B" => 1,
+        "kB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        "TB" => 1 << 40,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(factor)
+}
+
+/// The instance class: `managed.instance_class`, else the smallest that
+/// fits the dependency's vCPUs and memory (`db.t4g.medium`'s 4 GiB when it
+/// names no memory). `shared_buffers` must leave the server memory to run.
+fn db_class(d: &DependencyPlan, named: Option<&str>, out: &mut Output) -> String {
+    let (cpus, memory) = asked(d);
+    let class = match named {
+        Some(class) => class.to_owned(),
+        None => smallest(DB_CLASSES, cpus.unwrap_or(0), memory.unwrap_or(4 * GIB), d, out).to_owned(),
+    };
+    let buffers = d.settings.get("shared_buffers");
+    // A bare shared_buffers counts 8 kB pages.
+    if let (Some(text), Some(bytes), Some(has)) =
+        (buffers, buffers.and_then(|b| pg_bytes(b, 8 << 10)), db_class_memory(&class))
+        && bytes >= has
+    {
         out.unsupported(
             Target::Cloudformation,
             format!(
-                "{} GiB of memory for `{}` (the largest ElastiCache node rendered has 105 GiB)",
-                want / GIB,
-                d.name
+                "the shared_buffers {text} of `{}` ({class} has {} of memory; rendered {class}, where PostgreSQL \
+                 does not start)",
+                d.name,
+                ByteSize(has)
             ),
-            "pick the node type by hand, or shard the cache",
+            "name a class with several times that memory in `managed.instance_class`, or lower shared_buffers \
+             (RDS's default is a quarter of the instance's memory)",
         );
-        "cache.r6g.4xlarge"
-    })
+    }
+    class
+}
+
+/// The node type: `managed.node_type`, else the smallest whose memory holds
+/// the dependency's memory and `maxmemory` plus ElastiCache's reserve
+/// (`cache.t4g.small` when neither is named).
+fn cache_node(d: &DependencyPlan, named: Option<&str>, out: &mut Output) -> String {
+    let with_reserve = |m: u64| m.saturating_mul(100).div_ceil(100 - CACHE_RESERVED_PERCENT);
+    let node = match named {
+        Some(node) => node.to_owned(),
+        None => {
+            let (_, memory) = asked(d);
+            let want = memory.max(d.maxmemory.map(|m| with_reserve(m.0))).unwrap_or(GIB);
+            smallest(CACHE_NODES, 0, want, d, out).to_owned()
+        }
+    };
+    let has = CACHE_NODES.iter().find(|(n, _, _)| *n == node.as_str()).map(|(_, _, m)| *m);
+    if let (Some(max), Some(has)) = (d.maxmemory, has)
+        && with_reserve(max.0) > has
+    {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "the maxmemory {max} of `{}` ({node} has {} of memory, {CACHE_RESERVED_PERCENT}% of it reserved; \
+                 rendered {node})",
+                d.name,
+                ByteSize(has)
+            ),
+            "ElastiCache sets maxmemory from the node type; name a larger one in `managed.node_type`",
+        );
+    }
+    node
+}
+
+/// RDS's allocated storage in GiB: the dependency's `storage`, within what
+/// the storage type allows.
+fn allocated_storage(d: &DependencyPlan, storage_type: StorageType, out: &mut Output) -> u64 {
+    let (min, max) = match storage_type {
+        StorageType::Gp2 | StorageType::Gp3 => (20, 65536),
+        StorageType::Io1 | StorageType::Io2 => (100, 65536),
+    };
+    let gib = d.storage.0.div_ceil(GIB);
+    let rendered = gib.clamp(min, max);
+    if rendered != gib {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "the storage {} of `{}` (RDS {} storage is {min} to {max} GiB; rendered {rendered} GiB)",
+                d.storage,
+                d.name,
+                storage_type.as_str()
+            ),
+            "set `storage` within those bounds",
+        );
+    }
+    rendered
+}
+
+/// The unit RDS takes a PostgreSQL parameter in, as bytes or milliseconds.
+enum PgUnit {
+    Bytes(u64),
+    Millis(u64),
+}
+
+/// Parameters with units: RDS takes only plain numbers in the parameter's
+/// own unit, so `512MB` of shared_buffers becomes 65536 (8 kB pages).
+const PG_UNITS: &[(&str, PgUnit)] = &[
+    ("shared_buffers", PgUnit::Bytes(8 << 10)),
+    ("effective_cache_size", PgUnit::Bytes(8 << 10)),
+    ("wal_buffers", PgUnit::Bytes(8 << 10)),
+    ("temp_buffers", PgUnit::Bytes(8 << 10)),
+    ("work_mem", PgUnit::Bytes(1 << 10)),
+    ("maintenance_work_mem", PgUnit::Bytes(1 << 10)),
+    ("autovacuum_work_mem", PgUnit::Bytes(1 << 10)),
+    ("logical_decoding_work_mem", PgUnit::Bytes(1 << 10)),
+    ("max_wal_size", PgUnit::Bytes(1 << 20)),
+    ("min_wal_size", PgUnit::Bytes(1 << 20)),
+    ("statement_timeout", PgUnit::Millis(1)),
+    ("lock_timeout", PgUnit::Millis(1)),
+    ("idle_in_transaction_session_timeout", PgUnit::Millis(1)),
+    ("idle_session_timeout", PgUnit::Millis(1)),
+    ("deadlock_timeout", PgUnit::Millis(1)),
+    ("log_min_duration_statement", PgUnit::Millis(1)),
+    ("checkpoint_timeout", PgUnit::Millis(1000)),
+    ("archive_timeout", PgUnit::Millis(1000)),
+];
+
+/// A PostgreSQL duration in milliseconds: a number with `ms`, `s`, `min`,
+/// `h` or `d`.
+fn pg_millis(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(factor)
+}
+
+/// The spec's settings as an RDS parameter group's: values with a unit in
+/// the parameter's own unit (rounded up), the rest as written.
+fn rds_parameters(settings: &std::collections::BTreeMap<String, String>) -> Map<String, Value> {
+    settings
+        .iter()
+        .map(|(name, value)| {
+            let has_unit = value.trim().ends_with(|c: char| c.is_ascii_alphabetic());
+            let converted = PG_UNITS.iter().find(|(n, _)| *n == name.as_str()).filter(|_| has_unit).and_then(
+                |(_, unit)| match unit {
+                    PgUnit::Bytes(size) => pg_bytes(value, 1).map(|b| b.div_ceil(*size)),
+                    PgUnit::Millis(size) => pg_millis(value).map(|ms| ms.div_ceil(*size)),
+                },
+            );
+            (name.clone(), json!(converted.map_or_else(|| value.clone(), |n| n.to_string())))
+        })
+        .collect()
 }

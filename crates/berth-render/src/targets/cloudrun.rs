@@ -3,10 +3,18 @@
 //! secrets from Secret Manager by reference.
 
 use berth_plan::{EnvValue, Plan, ProbeCheck, ProbePlan, Replicas, ServicePlan};
+use berth_spec::model::units::{ByteSize, Cpu};
 use serde_json::{Map, Value, json};
 
 use super::Target;
+use super::ecs::ceil_secs;
 use crate::{Output, header};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// Cloud Run's longest request timeout, in seconds.
+const MAX_TIMEOUT: u64 = 3600;
 
 fn probe(p: &ProbePlan, port: u16) -> Option<Value> {
     let mut v = match &p.check {
@@ -87,15 +95,14 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
         Replicas::Fixed { count } => (*count, *count),
         Replicas::Autoscaled { min, max, .. } => (*min, *max),
     };
-    // The service's own limits first; the target's settings size services without them.
-    let cpu = cloud_run_cpu(s, s.resources.limits.cpu.or(cfg.cpu), out);
-    let memory = cloud_run_memory(s, s.resources.limits.memory.or(cfg.memory), out);
+    let (cpu, memory) = size(s, cfg, out);
     let mut container = Map::new();
     container.insert("name".to_owned(), json!(s.name));
     container.insert("image".to_owned(), json!(image));
     container.insert("ports".to_owned(), json!([{ "name": "http1", "containerPort": port.port }]));
     container.insert("env".to_owned(), Value::Array(env));
-    container.insert("resources".to_owned(), json!({ "limits": { "cpu": cpu, "memory": memory } }));
+    let limits = json!({ "cpu": cpu.to_string(), "memory": memory.to_string() });
+    container.insert("resources".to_owned(), json!({ "limits": limits }));
     // Cloud Run gates traffic on the startup probe: readiness takes its place.
     if let Some(p) = s.probes.startup.as_ref().or(s.probes.readiness.as_ref()).and_then(|p| probe(p, port.port)) {
         container.insert("startupProbe".to_owned(), p);
@@ -103,22 +110,26 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
     if let Some(p) = s.probes.liveness.as_ref().and_then(|p| probe(p, port.port)) {
         container.insert("livenessProbe".to_owned(), p);
     }
-    let longest = plan
-        .edge
-        .as_ref()
-        .and_then(|e| e.routes.iter().filter(|r| r.service == s.name).max_by_key(|r| r.timeout.as_millis()));
-    let timeout = longest.map_or(300, |r| u64::try_from(r.timeout.as_millis().div_ceil(1000)).unwrap_or(u64::MAX));
-    if let Some(route) = longest.filter(|_| timeout > 3600) {
+    // One request timeout per service: its longest route's.
+    let routes: Vec<&berth_plan::RoutePlan> =
+        plan.edge.iter().flat_map(|e| &e.routes).filter(|r| r.service == s.name).collect();
+    let timeout = routes.iter().map(|r| ceil_secs(r.timeout)).max().unwrap_or(300);
+    let cut: Vec<String> = routes
+        .iter()
+        .filter(|r| ceil_secs(r.timeout) > MAX_TIMEOUT)
+        .map(|r| format!("route `{}{}` timeout {}", r.host.as_deref().unwrap_or_default(), r.path, r.timeout))
+        .collect();
+    if !cut.is_empty() {
         out.unsupported(
             Target::Cloudrun,
             format!(
-                "the timeout {} of route `{}` (Cloud Run's request timeout is at most 3600 s; rendered 3600)",
-                route.timeout, route.path
+                "{} (Cloud Run's request timeout is at most {MAX_TIMEOUT} s; rendered {MAX_TIMEOUT} s)",
+                cut.join(", ")
             ),
-            "shorten the route's `timeout`, or keep long streams alive with reconnects",
+            "Cloud Run ends a request or WebSocket open longer; clients must reconnect",
         );
     }
-    let timeout = timeout.clamp(1, 3600);
+    let timeout = timeout.clamp(1, MAX_TIMEOUT);
     let mut annotations = Map::new();
     annotations
         .insert("autoscaling.knative.dev/minScale".to_owned(), json!(cfg.min_instances.unwrap_or(min).to_string()));
@@ -152,41 +163,78 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
     }))
 }
 
-/// Cloud Run's CPU: 0.08 to 1 in hundredths, or 1, 2, 4, 6 or 8 whole
-/// CPUs. A value between is rounded up, and said; default 1.
-fn cloud_run_cpu(s: &ServicePlan, asked: Option<berth_spec::model::units::Cpu>, out: &mut Output) -> String {
-    let Some(asked) = asked else { return "1".to_owned() };
-    let millis = asked.0;
-    let allowed = if millis <= 1000 {
-        millis.max(80).div_ceil(10) * 10
-    } else {
-        [2000, 4000, 6000, 8000].into_iter().find(|c| *c >= millis).unwrap_or(8000)
+/// A service's CPU and memory on Cloud Run: the smallest combination
+/// Cloud Run accepts at or above what the service asks for. That is its
+/// limits; without a limit, `targets.cloudrun.cpu` / `memory` (else 1 CPU
+/// and 512Mi), never less than its request. Cloud Run takes 0.08 to 1 CPU
+/// (in thousandths, and below 1 only with `concurrency: 1`) or 2, 4, 6 or
+/// 8 CPUs, and 128Mi to 32Gi; memory over 512Mi needs 0.5 CPU, over 1Gi 1,
+/// over 4Gi 2, over 8Gi 4, over 16Gi 6 and over 24Gi 8; 4 CPUs need 2Gi and
+/// 6 or 8 need 4Gi. A number that has to change is named in a warning.
+fn size(s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: &mut Output) -> (Cpu, ByteSize) {
+    let (limits, requests) = (&s.resources.limits, &s.resources.requests);
+    let (asked_cpu, cpu_text) = match limits.cpu {
+        Some(c) => (c, "CPU limit"),
+        None => (cfg.cpu.unwrap_or(Cpu(1000)).max(requests.cpu.unwrap_or(Cpu(0))), "CPU"),
     };
-    if allowed != millis {
+    let (asked_memory, memory_text) = match limits.memory {
+        Some(m) => (m, "memory limit"),
+        None => (cfg.memory.unwrap_or(ByteSize(512 * MIB)).max(requests.memory.unwrap_or(ByteSize(0))), "memory"),
+    };
+    let concurrency = cfg.concurrency.unwrap_or(80);
+    let mut why: Vec<String> = Vec::new();
+    let (mut cpu, mut memory) = (asked_cpu.0, asked_memory.0);
+    if memory < 128 * MIB {
+        memory = 128 * MIB;
+        why.push("memory is at least 128Mi".to_owned());
+    } else if memory > 32 * GIB {
+        memory = 32 * GIB;
+        why.push("memory is at most 32Gi".to_owned());
+    }
+    if cpu < 80 {
+        cpu = 80;
+        why.push("CPU is at least 0.08".to_owned());
+    } else if cpu > 8000 {
+        cpu = 8000;
+        why.push("CPU is at most 8".to_owned());
+    }
+    if cpu < 1000 && concurrency != 1 {
+        cpu = 1000;
+        why.push(format!("below 1 CPU only with concurrency 1 (it is {concurrency})"));
+    }
+    let needs = [(24 * GIB, 8000), (16 * GIB, 6000), (8 * GIB, 4000), (4 * GIB, 2000), (GIB, 1000), (512 * MIB, 500)];
+    if let Some(&(over, need)) = needs.iter().find(|(over, _)| memory > *over)
+        && cpu < need
+    {
+        cpu = need;
+        why.push(format!("over {} of memory needs {} CPU", ByteSize(over), Cpu(need)));
+    }
+    let whole = [2000, 4000, 6000, 8000].into_iter().find(|c| *c >= cpu).unwrap_or(8000);
+    if cpu > 1000 && whole != cpu {
+        cpu = whole;
+        why.push("above 1, CPU is 2, 4, 6 or 8".to_owned());
+    }
+    let floor = match cpu {
+        4000 => 2 * GIB,
+        6000 | 8000 => 4 * GIB,
+        _ => 0,
+    };
+    if memory < floor {
+        memory = floor;
+        why.push(format!("{} CPU need at least {}", Cpu(cpu), ByteSize(floor)));
+    }
+    let (cpu, memory) = (Cpu(cpu), ByteSize(memory));
+    if cpu != asked_cpu || memory != asked_memory {
         out.unsupported(
             Target::Cloudrun,
             format!(
-                "{asked} CPU for `{}` exactly (Cloud Run offers 0.08-1, 2, 4, 6 or 8; rendered {})",
+                "the {cpu_text} {asked_cpu} and {memory_text} {asked_memory} of `{}` (on Cloud Run {}; rendered \
+                 {cpu} CPU and {memory})",
                 s.name,
-                berth_spec::model::units::Cpu(allowed)
+                why.join(", ")
             ),
-            "set the CPU limit to a value Cloud Run offers",
+            "size the service to a combination Cloud Run offers to render it exactly",
         );
     }
-    berth_spec::model::units::Cpu(allowed).to_string()
-}
-
-/// Cloud Run's memory: 128Mi to 32Gi; default 512Mi.
-fn cloud_run_memory(s: &ServicePlan, asked: Option<berth_spec::model::units::ByteSize>, out: &mut Output) -> String {
-    use berth_spec::model::units::ByteSize;
-    let Some(asked) = asked else { return "512Mi".to_owned() };
-    let rendered = ByteSize(asked.0.clamp(128 << 20, 32 << 30));
-    if rendered != asked {
-        out.unsupported(
-            Target::Cloudrun,
-            format!("{asked} of memory for `{}` (Cloud Run offers 128Mi to 32Gi; rendered {rendered})", s.name),
-            "set the memory limit within Cloud Run's range",
-        );
-    }
-    rendered.to_string()
+    (cpu, memory)
 }

@@ -98,6 +98,13 @@ fn gateway_service(plan: &Plan, edge: &EdgePlan, secrets_used: &mut BTreeSet<Str
             tls_files_note(edge, true, out);
         }
     }
+    if edge.auth.as_ref().and_then(|a| a.jwt.as_ref()).is_some_and(|j| j.public_key.is_some()) {
+        out.unsupported(
+            Target::Compose,
+            "the JWT public key file in the gateway",
+            "only berth.yaml is mounted into the edge container; mount the key beside it (under /etc/berth, at its path in the spec)",
+        );
+    }
     let secrets: Vec<String> =
         plan.secrets.iter().filter(|s| s.used_by.iter().any(|u| u == "edge")).map(|s| s.name.clone()).collect();
     secrets_used.extend(secrets.iter().cloned());

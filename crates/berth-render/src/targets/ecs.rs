@@ -4,36 +4,64 @@
 //! Secrets Manager ARNs (or SSM parameters), never inline.
 
 use berth_plan::{EnvValue, Plan, ProbeCheck, ProbePlan, Replicas, ServicePlan};
+use berth_spec::model::units::{ByteSize, Duration};
 use serde_json::{Map, Value, json};
 
 use super::Target;
 use crate::Output;
 
-/// Fargate's valid CPU units and the memory (MiB) range each allows.
-const FARGATE: &[(u32, u32, u32)] =
-    &[(256, 512, 2048), (512, 1024, 4096), (1024, 2048, 8192), (2048, 4096, 16384), (4096, 8192, 30720)];
+/// Fargate's CPU units, each with the memory (MiB) it allows: from, to, in
+/// steps of; a step of 0 means 512, 1024 or 2048.
+const FARGATE: &[(u32, u32, u32, u32)] = &[
+    (256, 512, 2048, 0),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+    (8192, 16384, 61440, 4096),
+    (16384, 32768, 122880, 8192),
+];
+
+/// The largest Fargate task: 16 vCPU, 120 GiB.
+const FARGATE_MAX: (u32, u32) = (16384, 122880);
+
+/// ECS's `stopTimeout` on Fargate, in seconds.
+const MAX_STOP_TIMEOUT: u64 = 120;
+
+/// ECS's health check `startPeriod`, in seconds.
+const MAX_START_PERIOD: u64 = 300;
+
+/// The spec's default `run.stop_timeout`, also for services without `run`.
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::secs(10);
+
+/// CPU units (1024 a core) for millicores, rounded up.
+fn cpu_units(cpu_millis: u64) -> u32 {
+    u32::try_from(cpu_millis.saturating_mul(1024).div_ceil(1000)).unwrap_or(u32::MAX)
+}
+
+/// The smallest valid Fargate size with at least `units` CPU units and
+/// `memory_mib` MiB; none when even the largest task is smaller.
+fn fargate_fit(units: u32, memory_mib: u64) -> Option<(u32, u32)> {
+    FARGATE.iter().find_map(|&(cpu, min, max, step)| {
+        let memory = u32::try_from(memory_mib).ok().filter(|m| cpu >= units && *m <= max)?.max(min);
+        Some((cpu, if step == 0 { memory.next_power_of_two() } else { min + (memory - min).div_ceil(step) * step }))
+    })
+}
 
 /// The smallest valid Fargate size that fits the CPU (millicores) and memory (MiB) asked for.
-pub fn fargate_size(cpu_millis: u64, memory_mib: u64) -> (u32, u32) {
-    let units = u32::try_from((cpu_millis * 1024).div_ceil(1000)).unwrap_or(u32::MAX);
-    let memory = u32::try_from(memory_mib).unwrap_or(u32::MAX);
-    for &(cpu, min, max) in FARGATE {
-        if cpu >= units && memory <= max {
-            let mem = memory.max(min);
-            // Memory comes in 1 GiB steps above the smallest sizes.
-            let mem = if mem > 2048 {
-                mem.div_ceil(1024) * 1024
-            } else if mem > 1024 {
-                2048
-            } else if mem > 512 {
-                1024
-            } else {
-                512
-            };
-            return (cpu, mem.clamp(min, max));
-        }
-    }
-    (4096, 30720)
+#[cfg(test)]
+fn fargate_size(cpu_millis: u64, memory_mib: u64) -> (u32, u32) {
+    fargate_fit(cpu_units(cpu_millis), memory_mib).unwrap_or(FARGATE_MAX)
+}
+
+/// Whole seconds, rounded up: rounding down would cut what the spec allows.
+pub fn ceil_secs(d: Duration) -> u64 {
+    u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+/// A service's `run.stop_timeout`, or the spec's default.
+pub fn stop_timeout(s: &ServicePlan) -> Duration {
+    s.run.as_ref().map_or(DEFAULT_STOP_TIMEOUT, |r| r.stop_timeout)
 }
 
 /// Where an ECS task reads a declared secret: its Secrets Manager ARN, or
@@ -50,7 +78,21 @@ pub fn region(plan: &Plan) -> String {
     plan.targets.ecs.as_ref().and_then(|e| e.region.clone()).unwrap_or_else(|| "us-east-1".to_owned())
 }
 
-fn health_check(probe: &ProbePlan, start_grace: std::time::Duration) -> Option<Value> {
+/// `value` within ECS's bounds for a health check field; outside them,
+/// the nearest bound and a warning naming what the spec said.
+fn bounded(value: u64, (lo, hi): (u64, u64), what: String, field: &str, target: Target, out: &mut Output) -> u64 {
+    let rendered = value.clamp(lo, hi);
+    if rendered != value {
+        out.unsupported(
+            target,
+            format!("{what} (ECS's health check `{field}` is {lo} to {hi}; rendered {rendered})"),
+            "ECS checks within its own bounds; bring the spec's value within them to render it exactly",
+        );
+    }
+    rendered
+}
+
+fn health_check(s: &ServicePlan, probe: &ProbePlan, kind: &str, target: Target, out: &mut Output) -> Option<Value> {
     let command = match &probe.check {
         ProbeCheck::Exec { command } => {
             let mut c = vec!["CMD".to_owned()];
@@ -63,15 +105,66 @@ fn health_check(probe: &ProbePlan, start_grace: std::time::Duration) -> Option<V
         ],
         ProbeCheck::Tcp { .. } => return None,
     };
-    let clamp = |v: u64, lo: u64, hi: u64| v.clamp(lo, hi);
+    let name = &s.name;
+    let what = format!("the {kind} interval {} of `{name}`", probe.interval);
+    let interval = bounded(ceil_secs(probe.interval), (5, 300), what, "interval", target, out);
+    let what = format!("the {kind} timeout {} of `{name}`", probe.timeout);
+    let timeout = bounded(ceil_secs(probe.timeout), (2, 60), what, "timeout", target, out);
+    let threshold = u64::from(probe.failure_threshold);
+    let what = format!("the {kind} failure_threshold {threshold} of `{name}`");
+    let retries = bounded(threshold, (1, 10), what, "retries", target, out);
+    // Failures within the start period do not count: it carries the startup
+    // probe's budget, for which ECS has no field of its own.
+    let grace = Duration(s.probes.start_grace());
+    let start = ceil_secs(grace);
+    if start > MAX_START_PERIOD {
+        let from = if s.probes.startup.is_some() { "its startup probe" } else { "its check's initial delay" };
+        out.unsupported(
+            target,
+            format!(
+                "the start time {grace} of `{name}` from {from} (ECS's health check `startPeriod` is at most \
+                 {MAX_START_PERIOD} s; rendered {MAX_START_PERIOD})"
+            ),
+            "failures after that count, so ECS may replace a task that is still starting; make it start faster",
+        );
+    }
     Some(json!({
         "command": command,
-        "interval": clamp(probe.interval.as_secs(), 5, 300),
-        "timeout": clamp(probe.timeout.as_secs(), 2, 60),
-        "retries": clamp(u64::from(probe.failure_threshold), 1, 10),
-        // The startup probe's budget; ECS allows at most 300 s (named by the caller).
-        "startPeriod": clamp(start_grace.as_secs(), 0, 300),
+        "interval": interval,
+        "timeout": timeout,
+        "retries": retries,
+        "startPeriod": start.min(MAX_START_PERIOD),
     }))
+}
+
+/// ECS's `stopTimeout`, in seconds. Every target gives a stopping replica
+/// its `drain_timeout`, then its `stop_timeout`. Behind the ALB
+/// (CloudFormation) ECS waits out the target group's deregistration delay,
+/// which carries the drain, before SIGTERM; elsewhere nothing drains first,
+/// so both follow SIGTERM.
+fn stop_seconds(plan: &Plan, s: &ServicePlan, target: Target, out: &mut Output) -> u64 {
+    let behind_alb = target == Target::Cloudformation
+        && plan.edge.as_ref().is_some_and(|e| e.routes.iter().any(|r| r.service == s.name));
+    let stop = stop_timeout(s);
+    let drain = s.deploy.drain_timeout;
+    let (budget, what) = if behind_alb {
+        (stop, format!("the stop_timeout {stop}"))
+    } else {
+        (Duration(drain.0.saturating_add(stop.0)), format!("the drain_timeout {drain} plus stop_timeout {stop}"))
+    };
+    let secs = ceil_secs(budget);
+    if secs > MAX_STOP_TIMEOUT {
+        out.unsupported(
+            target,
+            format!(
+                "{what} of `{}` ({secs} s; ECS's `stopTimeout` is at most {MAX_STOP_TIMEOUT} s; rendered \
+                 {MAX_STOP_TIMEOUT})",
+                s.name
+            ),
+            "ECS kills the container that long after SIGTERM; in-flight work still running then is cut",
+        );
+    }
+    secs.min(MAX_STOP_TIMEOUT)
 }
 
 /// The container definition of a service; `endpoint` turns a dependency
@@ -124,20 +217,12 @@ pub fn container(
     if !secrets.is_empty() {
         c.insert("secrets".to_owned(), Value::Array(secrets));
     }
-    let grace = s.probes.start_grace();
-    if grace.as_secs() > 300 {
-        out.unsupported(
-            Target::Ecs,
-            format!(
-                "the start time of `{}` ({}s; ECS's health check startPeriod is at most 300 s; rendered 300)",
-                s.name,
-                grace.as_secs()
-            ),
-            "make the service start faster, or accept that ECS may replace it while it starts",
-        );
-    }
-    if let Some(check) = s.probes.readiness.as_ref().or(s.probes.liveness.as_ref()).and_then(|p| health_check(p, grace))
-    {
+    let check = match (&s.probes.readiness, &s.probes.liveness) {
+        (Some(p), _) => Some((p, "readiness check")),
+        (None, Some(p)) => Some((p, "liveness check")),
+        (None, None) => None,
+    };
+    if let Some(check) = check.and_then(|(p, kind)| health_check(s, p, kind, target, out)) {
         c.insert("healthCheck".to_owned(), check);
     }
     if s.probes.liveness.as_ref().is_some_and(|l| Some(l) != s.probes.readiness.as_ref()) {
@@ -154,19 +239,7 @@ pub fn container(
     c.insert("readonlyRootFilesystem".to_owned(), json!(s.security.read_only_root));
     c.insert("user".to_owned(), json!(s.security.run_as_user.to_string()));
     c.insert("linuxParameters".to_owned(), json!({ "capabilities": { "drop": s.security.drop_capabilities, "add": s.security.add_capabilities }, "initProcessEnabled": true }));
-    let stop = s.run.as_ref().map_or(30, |r| r.stop_timeout.as_secs());
-    if !(2..=120).contains(&stop) {
-        out.unsupported(
-            Target::Ecs,
-            format!(
-                "the stop timeout of `{}` ({stop}s; ECS's stopTimeout is 2 to 120 s; rendered {})",
-                s.name,
-                stop.clamp(2, 120)
-            ),
-            "shorten `run.stop_timeout`; the load balancer's deregistration delay carries the drain",
-        );
-    }
-    c.insert("stopTimeout".to_owned(), json!(stop.clamp(2, 120)));
+    c.insert("stopTimeout".to_owned(), json!(stop_seconds(plan, s, target, out)));
     let mounts: Vec<Value> = s
         .volumes
         .iter()
@@ -178,19 +251,44 @@ pub fn container(
     Value::Object(c)
 }
 
-/// A service's Fargate task size: the smallest valid size that fits its
-/// own limits; `targets.ecs.cpu`/`memory` only size services without limits.
-pub fn task_size(plan: &Plan, s: &ServicePlan) -> (u32, u32) {
+/// A service's Fargate task size, in CPU units and MiB: the smallest valid
+/// Fargate combination at or above what the service asks for. That is its
+/// limits; without a limit, `targets.ecs.cpu` / `memory` (else 256 units
+/// and 512 MiB), but never less than its request. Fargate runs only fixed
+/// combinations, so rounding up to the next one is the mapping, not a
+/// change of the spec; a service beyond the largest task gets the largest
+/// and a warning.
+pub fn task_size(plan: &Plan, s: &ServicePlan, target: Target, out: &mut Output) -> (u32, u32) {
     let ecs = plan.targets.ecs.as_ref();
-    let cpu = s.resources.limits.cpu.map(|c| c.0).or_else(|| ecs.and_then(|e| e.cpu).map(u64::from)).unwrap_or(256);
-    let memory = s
-        .resources
-        .limits
-        .memory
-        .map(|m| m.mebibytes())
-        .or_else(|| ecs.and_then(|e| e.memory).map(u64::from))
-        .unwrap_or(512);
-    fargate_size(cpu, memory)
+    let (limits, requests) = (&s.resources.limits, &s.resources.requests);
+    let (units, cpu_text) = match limits.cpu {
+        Some(c) => (cpu_units(c.0), format!("CPU limit {c}")),
+        None => {
+            let u = ecs.and_then(|e| e.cpu).unwrap_or(256).max(requests.cpu.map_or(0, |c| cpu_units(c.0)));
+            (u, format!("{u} CPU units"))
+        }
+    };
+    let (memory, memory_text) = match limits.memory {
+        Some(m) => (m.mebibytes(), format!("memory limit {m}")),
+        None => {
+            let default = u64::from(ecs.and_then(|e| e.memory).unwrap_or(512));
+            let m = default.max(requests.memory.map_or(0, ByteSize::mebibytes));
+            (m, format!("{m} MiB of memory"))
+        }
+    };
+    fargate_fit(units, memory).unwrap_or_else(|| {
+        let (c, m) = FARGATE_MAX;
+        out.unsupported(
+            target,
+            format!(
+                "the {cpu_text} and {memory_text} of `{}` (a Fargate task has at most {c} CPU units and {m} MiB; \
+                 rendered {c} and {m})",
+                s.name
+            ),
+            "lower the service's limits to fit one task, or run it where it fits (Kubernetes, EC2)",
+        );
+        FARGATE_MAX
+    })
 }
 
 pub fn render(plan: &Plan) -> Output {
@@ -207,7 +305,7 @@ pub fn render(plan: &Plan) -> Output {
             continue;
         };
         let endpoint = |dep: &str| format!("{dep}.{}.internal", plan.project);
-        let (cpu, memory) = task_size(plan, s);
+        let (cpu, memory) = task_size(plan, s, Target::Ecs, &mut out);
         let mut task = Map::new();
         task.insert("family".to_owned(), json!(format!("{}-{}", plan.project, s.name)));
         task.insert("networkMode".to_owned(), json!("awsvpc"));

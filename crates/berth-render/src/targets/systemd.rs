@@ -99,15 +99,16 @@ pub fn render(plan: &Plan) -> Output {
 }
 
 /// The program as `berth up` finds it: a relative path (`./api`,
-/// `bin/api`) lives under the install directory, a bare name (`gunicorn`)
-/// is looked up on systemd's executable search path, as on PATH.
-fn program(install: &str, service: &str, command: &[String]) -> String {
+/// `bin/api`) starts in the service's working directory (the install
+/// directory, or `run.workdir` under it), a bare name (`gunicorn`) is looked
+/// up on systemd's executable search path, as on PATH.
+fn program(workdir: &str, command: &[String]) -> String {
     let mut parts: Vec<String> = command.iter().map(|a| quote(a)).collect();
     if let Some(first) = parts.first_mut()
         && !first.starts_with('/')
         && first.contains('/')
     {
-        *first = format!("{install}/{service}/{}", first.trim_start_matches("./"));
+        *first = format!("{workdir}/{}", first.trim_start_matches("./"));
     }
     parts.join(" ")
 }
@@ -164,7 +165,7 @@ fn template(
             }
         }
     }
-    let _ = writeln!(u, "ExecStart={}", program(install, s, command));
+    let _ = writeln!(u, "ExecStart={}", program(&workdir, command));
     let _ = write!(u, "Restart=on-failure\nRestartSec=2s\nKillSignal=SIGTERM\nTimeoutStopSec={stop_timeout}s\n");
     // The service's own writable places, created by systemd with the right owner.
     let _ = writeln!(u, "StateDirectory={p}/{s}\nRuntimeDirectory={p}-{s}-%i\nReadWritePaths=/var/lib/{p}/{s}");
@@ -407,7 +408,7 @@ mod tests {
 
     #[test]
     fn programs_are_found_as_berth_up_finds_them() {
-        let run = |c: &[&str]| program("/opt/x", "api", &c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        let run = |c: &[&str]| program("/opt/x/api", &c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
         assert_eq!(run(&["./target/release/api", "--port", "8080"]), "/opt/x/api/target/release/api --port 8080");
         assert_eq!(run(&["bin/api"]), "/opt/x/api/bin/api");
         assert_eq!(run(&["gunicorn", "-b", ":8000"]), "gunicorn -b :8000");

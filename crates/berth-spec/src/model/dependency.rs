@@ -65,15 +65,16 @@ pub struct Dependency {
 /// Sizing of a managed database or cache: `{ instance_class: db.r6g.large,
 /// storage_type: gp3, multi_az: true }` for PostgreSQL, `{ node_type:
 /// cache.r6g.large, nodes: 2 }` for Redis. Unset keys are derived from the
-/// dependency: the instance or node is the smallest standard one whose
-/// memory and vCPUs fit `resources` (the limits, else the requests).
+/// dependency: the instance or node is the smallest standard one that fits
+/// `resources` (the limits, else the requests).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Managed {
     /// PostgreSQL: the RDS instance class, such as `db.r6g.large`. Default:
     /// the smallest of `db.t4g.micro` to `db.t4g.large` and `db.r6g.large`
-    /// to `db.r6g.16xlarge` that fits `resources`; `db.t4g.medium` when
-    /// `resources` names no memory.
+    /// to `db.r6g.16xlarge` with the vCPUs and memory of `resources`,
+    /// counting 4Gi when it names no memory. A `shared_buffers` setting as
+    /// large as the class's memory is warned about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_class: Option<String>,
     /// PostgreSQL: the RDS storage type: `gp3`, `gp2`, `io1` or `io2`.
@@ -90,8 +91,9 @@ pub struct Managed {
     pub multi_az: Option<bool>,
     /// Redis: the ElastiCache node type, such as `cache.r6g.large`. Default:
     /// the smallest of `cache.t4g.micro` to `cache.t4g.medium` and
-    /// `cache.r6g.large` to `cache.r6g.16xlarge` that fits `resources` and
-    /// `maxmemory`; `cache.t4g.small` when they name no memory.
+    /// `cache.r6g.large` to `cache.r6g.16xlarge` with the memory of
+    /// `resources`, and room for `maxmemory` beside the 25% ElastiCache
+    /// reserves; `cache.t4g.small` when they name no memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_type: Option<String>,
     /// Redis: nodes in the replication group, 1 to 6: a primary and up to

@@ -104,7 +104,7 @@ pub(crate) fn render(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut O
         out.unsupported(
             Target::Kubernetes,
             "the JWT public key file in the gateway",
-            "only berth.yaml is in the spec ConfigMap; put the key in a secret (`jwt.secret`)",
+            "only berth.yaml is in the spec ConfigMap; mount the key beside it (under /etc/berth, at its path in the spec)",
         );
     }
     let mut ports = vec![ContainerPort {

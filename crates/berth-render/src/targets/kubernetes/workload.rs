@@ -246,10 +246,13 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
             service_account_name: Some(name.to_owned()),
             automount_service_account_token: Some(false),
             security_context: Some(pod_security(sec.run_as_user)),
-            termination_grace_period_seconds: Some(
-                s.run.as_ref().map_or(30, |r| i64::try_from(r.stop_timeout.as_secs()).unwrap_or(30))
-                    + s.deploy.drain_timeout.as_secs().min(300) as i64,
-            ),
+            // The same stop budget as every target: the drain (the preStop
+            // sleep, which this period includes), then the stop timeout
+            // (default 10 s), in whole seconds rounded up.
+            termination_grace_period_seconds: Some({
+                let stop = s.run.as_ref().map_or(10_000, |r| r.stop_timeout.as_millis());
+                i64::try_from((s.deploy.drain_timeout.as_millis() + stop).div_ceil(1000)).unwrap_or(i64::MAX)
+            }),
             containers: vec![container],
             volumes: Some(volumes).filter(|v| !v.is_empty()),
             image_pull_secrets: pull_secrets
