@@ -23,7 +23,10 @@ pub struct CommandFacts {
 }
 
 /// Flags that name a side listener's address (`host:port` or a port).
-const SIDE_FLAGS: [&str; 8] = [
+const SIDE_FLAGS: [&str; 10] = [
+    // Node's debugger (`--inspect=0.0.0.0:9229`): a port, not the service.
+    "--inspect",
+    "--inspect-brk",
     "--admin",
     "--admin-addr",
     "--admin-address",
@@ -224,6 +227,8 @@ mod tests {
         assert_eq!(manager.port, Some(9443));
         assert_eq!(manager.side, [(None, 8443), (None, 8081)]);
         assert!(of("edge --admin").side.is_empty());
+        let node = of("node --inspect=0.0.0.0:9229 server.js --port 3000");
+        assert_eq!((node.port, node.side.clone()), (Some(3000), vec![(Some("0.0.0.0".to_owned()), 9229)]));
         let switch = of("tool --admin --port 8080");
         assert_eq!((switch.port, switch.side.len()), (Some(8080), 0));
     }

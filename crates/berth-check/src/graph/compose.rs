@@ -35,6 +35,8 @@ pub struct Dependency {
     pub service: String,
     /// `service_started` when not written.
     pub condition: String,
+    /// The file names the condition itself: a choice, not an omission.
+    pub explicit: bool,
     pub span: Span,
 }
 
@@ -237,6 +239,7 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
                         Some(Dependency {
                             service: i.scalar_text()?,
                             condition: "service_started".into(),
+                            explicit: false,
                             span: i.span,
                         })
                     })
@@ -246,6 +249,7 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
                     .map(|d| Dependency {
                         service: d.key.name.clone(),
                         condition: str_at(&d.value, &["condition"]).unwrap_or("service_started").to_owned(),
+                        explicit: str_at(&d.value, &["condition"]).is_some(),
                         span: d.key.span,
                     })
                     .collect(),

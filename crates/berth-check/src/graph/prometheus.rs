@@ -138,7 +138,11 @@ pub fn rules<'a>(file: usize, groups: Option<&'a Node>) -> Vec<PromRule<'a>> {
                 span: name_node.span,
                 expr,
                 expr_span: expr_node.span,
-                has_for: at(rule, &["for"]).is_some(),
+                // `for: 0m` waits for nothing: the same as no `for:`.
+                has_for: at(rule, &["for"]).is_some_and(|f| {
+                    f.as_str()
+                        .is_none_or(|f| berth_spec::model::units::Duration::parse(f).is_ok_and(|d| !d.0.is_zero()))
+                }),
                 annotations: labels(at(rule, &["annotations"])),
                 parsed: facts(expr),
             });

@@ -6,7 +6,8 @@ crate::declare_rule! {
     /// else nobody gave a home: NetworkPolicies, quotas, RBAC and `kubectl
     /// delete --all` cannot tell them apart. An object without a namespace
     /// is left to `kubectl -n` or Kustomize's `namespace:` and is not
-    /// reported.
+    /// reported, and neither are Roles and RoleBindings, which must live
+    /// beside what they grant.
     DefaultNamespace {
         code: "K013",
         name: "default-namespace",
@@ -17,7 +18,14 @@ crate::declare_rule! {
 
 impl Rule for DefaultNamespace {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
-        for o in cx.graph.objects.iter().filter(|o| o.namespace == Some("default")) {
+        // A Role and its binding live where the objects they grant are: in
+        // `default` when those are (the `kubernetes` Service, a shared lease).
+        for o in cx
+            .graph
+            .objects
+            .iter()
+            .filter(|o| o.namespace == Some("default") && !matches!(o.kind, "Role" | "RoleBinding"))
+        {
             let span = at(o.node, &["metadata", "namespace"]).map_or(o.span, |n| n.span);
             sink.report(o.file, span, format!("{} is in the `default` namespace", o.title()));
         }

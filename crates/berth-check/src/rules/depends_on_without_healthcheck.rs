@@ -4,7 +4,9 @@ crate::declare_rule! {
     /// `depends_on` alone only orders container starts: the app starts
     /// while the database is still initialising and crashes or serves
     /// errors. Waiting needs `condition: service_healthy` and a
-    /// `healthcheck` on the dependency.
+    /// `healthcheck` on the dependency. An explicit `condition:` other than
+    /// `service_healthy` is a choice (a one-shot migration, a sidecar), and
+    /// is left alone.
     DependsOnWithoutHealthcheck {
         code: "C003",
         name: "depends-on-without-healthcheck",
@@ -16,7 +18,7 @@ crate::declare_rule! {
 impl Rule for DependsOnWithoutHealthcheck {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         for s in &cx.graph.compose {
-            for dep in &s.depends_on {
+            for dep in s.depends_on.iter().filter(|d| !d.explicit || d.condition == "service_healthy") {
                 let has_check = cx.graph.compose_service(&s.project, &dep.service).any(|d| d.healthcheck);
                 if !has_check {
                     sink.report(

@@ -3,7 +3,9 @@ use crate::rule::{Context, Rule, Sink};
 crate::declare_rule! {
     /// An image whose final stage never switches to another user runs its
     /// process as root, unless every place that runs it remembers to
-    /// override the user.
+    /// override the user. A base image that is itself built to run
+    /// unprivileged (a `:nonroot` distroless or Chainguard tag) counts as
+    /// setting the user.
     DockerfileRootUser {
         code: "D001",
         name: "dockerfile-root-user",
@@ -24,11 +26,22 @@ impl Rule for DockerfileRootUser {
                     }
                 }
                 None => {
-                    if let Some(from) = d.final_stage().find(|i| i.keyword == "FROM") {
+                    if let Some(from) = d.final_stage().find(|i| i.keyword == "FROM")
+                        && !nonroot_base(&from.args)
+                    {
                         sink.report(d.file, from.span, "the final stage never sets USER, so the image runs as root");
                     }
                 }
             }
         }
     }
+}
+
+/// `FROM gcr.io/distroless/static:nonroot`, `...:nonroot-amd64`,
+/// `cgr.dev/chainguard/static:latest` (Chainguard images run as nonroot).
+fn nonroot_base(from_args: &str) -> bool {
+    let image = from_args.split_whitespace().find(|w| !w.starts_with("--")).unwrap_or_default();
+    let image = image.split('@').next().unwrap_or_default();
+    let tag = image.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/')).unwrap_or_default();
+    tag.split('-').any(|part| part == "nonroot") || image.starts_with("cgr.dev/chainguard/")
 }
