@@ -135,7 +135,10 @@ pub struct Autoscaler<'a> {
     pub span: Span,
 }
 
-const WORKLOADS: [&str; 7] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"];
+/// Kinds that run pods. ReplicationController is old but still in
+/// tutorials and examples, and its pods are selected like any others.
+const WORKLOADS: [&str; 8] =
+    ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod"];
 
 pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
     let (Some(api_version), Some(kind)) = (str_at(doc, &["apiVersion"]), str_at(doc, &["kind"])) else {
