@@ -96,6 +96,13 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
         Replicas::Autoscaled { min, max, .. } => (*min, *max),
     };
     let (cpu, memory) = size(s, cfg, out);
+    if !s.security.add_capabilities.is_empty() {
+        out.unsupported(
+            Target::Cloudrun,
+            format!("adding the capabilities {:?} to `{}`", s.security.add_capabilities, s.name),
+            "Cloud Run's sandbox grants no extra Linux capabilities; run the service elsewhere or do without",
+        );
+    }
     let mut container = Map::new();
     container.insert("name".to_owned(), json!(s.name));
     container.insert("image".to_owned(), json!(image));

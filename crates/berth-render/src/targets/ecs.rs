@@ -238,7 +238,21 @@ pub fn container(
     );
     c.insert("readonlyRootFilesystem".to_owned(), json!(s.security.read_only_root));
     c.insert("user".to_owned(), json!(s.security.run_as_user.to_string()));
-    c.insert("linuxParameters".to_owned(), json!({ "capabilities": { "drop": s.security.drop_capabilities, "add": s.security.add_capabilities }, "initProcessEnabled": true }));
+    // Fargate lets a task add SYS_PTRACE and nothing else; registering one
+    // that adds more fails, so the rest are named and left out.
+    let (add, refused): (Vec<&String>, Vec<&String>) =
+        s.security.add_capabilities.iter().partition(|c| c.trim_start_matches("CAP_") == "SYS_PTRACE");
+    if !refused.is_empty() {
+        out.unsupported(
+            Target::Ecs,
+            format!("adding the capabilities {refused:?} to `{}` (Fargate allows only SYS_PTRACE)", s.name),
+            "run the service on EC2 capacity, or do without the capability",
+        );
+    }
+    c.insert(
+        "linuxParameters".to_owned(),
+        json!({ "capabilities": { "drop": s.security.drop_capabilities, "add": add }, "initProcessEnabled": true }),
+    );
     c.insert("stopTimeout".to_owned(), json!(stop_seconds(plan, s, target, out)));
     let mounts: Vec<Value> = s
         .volumes
