@@ -152,11 +152,12 @@ pub fn facts(words: &[String]) -> CommandFacts {
             "--timeout" => out.timeout = value.parse().ok(),
             "--keep-alive" | "--timeout-keep-alive" => out.keep_alive = value.parse().ok(),
             "--workers" | "-w" => out.workers = value.parse().ok(),
-            side if SIDE_FLAGS.contains(&side) => {
-                if let (host, Some(port)) = address(&value) {
-                    out.side.push((host, port));
-                }
-            }
+            side if SIDE_FLAGS.contains(&side) => match address(&value) {
+                (host, Some(port)) => out.side.push((host, port)),
+                // Node's debugger without a port listens on 9229.
+                (host, None) if side.starts_with("--inspect") => out.side.push((host, 9229)),
+                _ => {}
+            },
             _ => {}
         }
         i += 1;
@@ -229,6 +230,7 @@ mod tests {
         assert!(of("edge --admin").side.is_empty());
         let node = of("node --inspect=0.0.0.0:9229 server.js --port 3000");
         assert_eq!((node.port, node.side.clone()), (Some(3000), vec![(Some("0.0.0.0".to_owned()), 9229)]));
+        assert_eq!(of("nodemon --inspect=0.0.0.0 server.js").side, [(Some("0.0.0.0".to_owned()), 9229)]);
         let switch = of("tool --admin --port 8080");
         assert_eq!((switch.port, switch.side.len()), (Some(8080), 0));
     }

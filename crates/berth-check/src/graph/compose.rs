@@ -270,7 +270,12 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
                 }
             };
             let healthcheck_test = at(s, &["healthcheck", "test"]).and_then(joined);
-            let command = at(s, &["command"]).and_then(joined);
+            // What the container runs: an `entrypoint:` override, then `command:`.
+            let command = match (at(s, &["entrypoint"]).and_then(joined), at(s, &["command"]).and_then(joined)) {
+                (Some((e, span)), Some((c, _))) => Some((format!("{e} {c}"), span)),
+                (Some(e), None) => Some(e),
+                (None, c) => c,
+            };
             let expose = seq(at(s, &["expose"]))
                 .iter()
                 .filter_map(|p| p.scalar_text()?.split(['/', '-']).next()?.parse().ok())

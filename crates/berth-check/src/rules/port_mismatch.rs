@@ -80,6 +80,10 @@ impl Rule for PortMismatch {
             let exposed = dockerfile.map(|d| d.exposed()).unwrap_or_default();
             for p in &targets {
                 let Some(target) = p.target else { continue };
+                // A side listener (a debugger, an admin port) is published on purpose.
+                if f.side.iter().any(|(_, port)| i64::from(*port) == target) {
+                    continue;
+                }
                 if let Some(bound) = f.port {
                     if i64::from(bound) != target {
                         let (file, span) = from.unwrap_or((s.file, s.span));
