@@ -29,6 +29,12 @@ pub struct ServiceMonitor<'a> {
     pub selector_span: Span,
     /// `endpoints[].port` (Service port names) with their spans.
     pub ports: Vec<(&'a str, Span)>,
+    /// `jobLabel`: the job is named by this label of each scraped Service.
+    pub job_label: Option<&'a str>,
+    /// `namespaceSelector.matchNames`; empty: the monitor's own namespace.
+    pub namespaces: Vec<&'a str>,
+    /// `namespaceSelector.any: true`.
+    pub any_namespace: bool,
 }
 
 /// What an expression selects.
@@ -167,6 +173,13 @@ pub fn service_monitor<'a>(object: usize, doc: &'a Node) -> ServiceMonitor<'a> {
             .iter()
             .filter_map(|e| Some((str_at(e, &["port"])?, at(e, &["port"])?.span)))
             .collect(),
+        job_label: str_at(doc, &["spec", "jobLabel"]),
+        namespaces: seq(at(doc, &["spec", "namespaceSelector", "matchNames"]))
+            .iter()
+            .filter_map(|n| n.as_str())
+            .collect(),
+        any_namespace: at(doc, &["spec", "namespaceSelector", "any"])
+            .is_some_and(|n| matches!(n.kind, NodeKind::Bool(true))),
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::graph::yaml::{at, seq, str_at};
+use crate::graph::yaml::{at, labels, seq, str_at};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
@@ -42,6 +42,26 @@ impl Rule for AlertOnMissingMetric {
             // (or the monitor, with `jobLabel` unset and no Service found).
             jobs.extend(graph.service_monitors.iter().map(|m| graph.objects[m.object].name.to_owned()));
             jobs.extend(graph.services.iter().map(|s| graph.objects[s.object].name.to_owned()));
+            // With `jobLabel`, a Service's label names the job; when the
+            // Services a monitor scrapes are not in the tree (the cluster's
+            // own), the job names are unknown and nothing can be judged.
+            for m in graph.service_monitors.iter().filter(|m| m.job_label.is_some()) {
+                let key = m.job_label.unwrap_or_default();
+                let selected: Vec<&str> = graph
+                    .services
+                    .iter()
+                    .map(|s| &graph.objects[s.object])
+                    .filter(|o| {
+                        let service_labels = labels(at(o.node, &["metadata", "labels"]));
+                        m.selector.iter().all(|(k, v)| service_labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                    })
+                    .filter_map(|o| str_at(o.node, &["metadata", "labels", key]))
+                    .collect();
+                if selected.is_empty() {
+                    return;
+                }
+                jobs.extend(selected.into_iter().map(str::to_owned));
+            }
         }
         let relabelled = graph.documents.iter().any(|(_, d)| relabels_job(d));
         let discovered = graph.scrape_jobs.iter().any(|j| j.discovered) || !graph.service_monitors.is_empty();

@@ -56,7 +56,13 @@ impl Rule for ScrapeTargetMissing {
                 .iter()
                 .filter(|s| {
                     let o = &graph.objects[s.object];
-                    o.namespace == object.namespace
+                    let namespace_ok = monitor.any_namespace
+                        || if monitor.namespaces.is_empty() {
+                            o.namespace == object.namespace
+                        } else {
+                            o.namespace.is_some_and(|n| monitor.namespaces.contains(&n))
+                        };
+                    namespace_ok
                         && !monitor.selector.is_empty()
                         && monitor
                             .selector
@@ -64,6 +70,18 @@ impl Rule for ScrapeTargetMissing {
                             .all(|(k, v)| service_labels(o).iter().any(|(sk, sv)| sk == k && sv == v))
                 })
                 .collect();
+            // Unknown is not wrong: a monitor of any namespace, or of one
+            // the tree holds nothing of (the cluster's own Services in
+            // kube-system or default: kubelet, apiserver, CoreDNS), may
+            // well select something.
+            let elsewhere = monitor.any_namespace
+                || monitor.namespaces.iter().any(|n| {
+                    matches!(*n, "kube-system" | "default")
+                        || !graph.objects.iter().any(|o| o.namespace == Some(*n) && o.kind == "Service")
+                });
+            if selected.is_empty() && elsewhere {
+                continue;
+            }
             if selected.is_empty() {
                 sink.report(
                     object.file,

@@ -3,7 +3,10 @@ use crate::rule::{Context, Rule, Sink};
 crate::declare_rule! {
     /// A Service whose selector matches no pod template in the deployment
     /// has no endpoints: clients get connection refused. Usually a label
-    /// typo, or labels changed on one side only.
+    /// typo, or labels changed on one side only. Pods the tree cannot see
+    /// are not missing: a Service in `kube-system` (static pods such as the
+    /// scheduler), or beside a resource an operator turns into pods (a
+    /// Prometheus, an Alertmanager, a database cluster), is left alone.
     ServiceSelectsNothing {
         code: "X002",
         name: "service-selects-nothing",
@@ -23,6 +26,11 @@ impl Rule for ServiceSelectsNothing {
             if service.selector.is_empty() || cx.graph.selected(object.namespace, &service.selector).next().is_some() {
                 continue;
             }
+            let operated =
+                cx.graph.objects.iter().any(|o| o.namespace == object.namespace && OPERATED_KINDS.contains(&o.kind));
+            if object.namespace == Some("kube-system") || operated {
+                continue;
+            }
             let wanted: Vec<String> = service.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
             sink.report(
                 object.file,
@@ -32,3 +40,21 @@ impl Rule for ServiceSelectsNothing {
         }
     }
 }
+
+/// Custom resources whose operator creates the pods (so their labels are
+/// not in any template of the tree).
+const OPERATED_KINDS: &[&str] = &[
+    "Prometheus",
+    "PrometheusAgent",
+    "Alertmanager",
+    "ThanosRuler",
+    "Elasticsearch",
+    "Kibana",
+    "Kafka",
+    "RabbitmqCluster",
+    "RedisFailover",
+    "postgresql",
+    "Cluster",
+    "MongoDBCommunity",
+    "Rollout",
+];
