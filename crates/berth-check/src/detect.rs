@@ -76,6 +76,12 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if name == "Chart.yaml" {
         return Kind::HelmChart;
     }
+    // A Jinja, Liquid or Go template that renders to YAML is not YAML yet
+    // (`{% for ... %}` lines, a document that opens with `{{`): nothing to
+    // check until it is rendered, and no E001 for not being YAML.
+    if text.lines().any(|l| l.trim_start().starts_with("{%")) || text.trim_start().starts_with("{{") {
+        return Kind::Other;
+    }
     let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
     // The name alone does not make a spec: other tools name files after
     // berth too (Grafana's provider for berth's dashboards is
@@ -117,6 +123,19 @@ fn nginx_blocks(text: &str) -> bool {
             l.strip_prefix(b).is_some_and(|rest| rest.starts_with([' ', '{', '\t']) && rest.trim_end().ends_with('{'))
         })
     })
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::{Kind, kind};
+
+    #[test]
+    fn templates_are_not_yaml_yet() {
+        let liquid = "groups:\n{% for g in site.data.rules %}\n  - name: {{ g.name }}\n{% endfor %}\n";
+        assert_eq!(kind("dist/template.yml", liquid), Kind::Other);
+        assert_eq!(kind("k8s/x.yaml", "{{ include \"chart\" . }}\n"), Kind::Other);
+        assert_eq!(kind("k8s/x.yaml", "apiVersion: v1\nkind: ConfigMap\ndata: { a: \"{{x}}\" }\n"), Kind::Kubernetes);
+    }
 }
 
 #[cfg(test)]

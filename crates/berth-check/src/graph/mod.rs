@@ -63,9 +63,28 @@ impl Parsed {
         let chunk = files.len().div_ceil(threads).max(64);
         let indices: Vec<usize> = (0..files.len()).collect();
         let parts: Vec<(Self, Vec<Finding>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                indices.chunks(chunk).map(|part| scope.spawn(move || Self::read_part(files, kinds, part))).collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            let handles: Vec<_> = indices
+                .chunks(chunk)
+                .map(|part| (part, scope.spawn(move || Self::read_part(files, kinds, part))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(part, h)| {
+                    // A reader that panicked is a bug, never a silently
+                    // smaller check: its files are reported as unchecked.
+                    h.join().unwrap_or_else(|_| {
+                        let unchecked = part.iter().map(|&file| Finding {
+                            file,
+                            diagnostic: berth_diagnostics::Diagnostic::error(
+                                PARSE_ERROR,
+                                "internal error while reading this file (a bug in berth; please report it): it was not checked",
+                            ),
+                            suppressed: None,
+                        });
+                        (Self::default(), unchecked.collect())
+                    })
+                })
+                .collect()
         });
         let mut parsed = Self::default();
         for (part, part_findings) in parts {
