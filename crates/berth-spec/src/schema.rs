@@ -75,6 +75,7 @@ fn overlay_schema(root: &Map<String, Value>) -> Value {
         "properties": Value::Object(properties),
     });
     rewrite_refs(&mut overlay);
+    nullable_map_values(&mut overlay);
     overlay
 }
 
@@ -87,7 +88,25 @@ fn partial(def: &Value) -> Value {
     if let Some(Value::Object(props)) = copy.get_mut("properties") {
         nullable_properties(props);
     }
+    nullable_map_values(&mut copy);
     copy
+}
+
+/// In an overlay a map entry may be `null` too (`receivers: { pager: null }`
+/// removes the base's `pager`), as the loader reads it.
+fn nullable_map_values(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(entry) = map.get_mut("additionalProperties")
+                && entry.is_object()
+            {
+                *entry = json!({ "anyOf": [entry.take(), { "type": "null" }] });
+            }
+            map.values_mut().for_each(nullable_map_values);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_map_values),
+        _ => {}
+    }
 }
 
 fn nullable_properties(properties: &mut Map<String, Value>) {

@@ -38,3 +38,13 @@ fn schema_rejects_unknown_keys_and_literal_passwords() {
         assert!(!validator.is_valid(&as_json(text)), "schema should reject:\n{text}");
     }
 }
+
+#[test]
+fn schema_accepts_what_an_overlay_removes() {
+    // `null` removes a map entry in an overlay; the loader accepts it, so must the schema.
+    let text = "version: 1\nname: x\nservices:\n  web: { image: ghcr.io/a/web:1.0.0, ports: { http: 8080 }, health: { readiness: { http: /r } } }\nsecrets:\n  a: {}\n  b: {}\nmonitoring:\n  receivers:\n    ops: { webhook: { url: \"https://h.example.com/x\" } }\n    pager: { webhook: { url: \"https://p.example.com/x\" } }\nenvironments:\n  dev:\n    secrets: { b: null }\n    monitoring:\n      receivers: { pager: null }\n";
+    assert!(berth_spec::load(text, Some("dev")).spec.is_some(), "the loader accepts it");
+    let errors: Vec<String> =
+        validator().iter_errors(&as_json(text)).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
