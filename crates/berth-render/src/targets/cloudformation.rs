@@ -191,11 +191,26 @@ fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String
             if let ProbeCheck::Http { path, .. } = &p.check {
                 props["HealthCheckPath"] = json!(path);
             }
-            props["HealthCheckIntervalSeconds"] = json!(p.interval.as_secs().clamp(5, 300));
-            props["HealthCheckTimeoutSeconds"] =
-                json!(p.timeout.as_secs().clamp(2, 120).min(p.interval.as_secs().clamp(5, 300) - 1));
-            props["UnhealthyThresholdCount"] = json!(p.failure_threshold.clamp(2, 10));
-            props["HealthyThresholdCount"] = json!(p.success_threshold.clamp(2, 10));
+            let interval = p.interval.as_secs().clamp(5, 300);
+            let timeout = p.timeout.as_secs().clamp(2, 120).min(interval - 1);
+            let unhealthy = p.failure_threshold.clamp(2, 10);
+            let healthy = p.success_threshold.clamp(2, 10);
+            // The target group's own bounds; a readiness check outside them is named.
+            let asked = (p.interval.as_secs(), p.timeout.as_secs(), p.failure_threshold, p.success_threshold);
+            if asked != (interval, timeout, unhealthy, healthy) {
+                out.unsupported(
+                    Target::Cloudformation,
+                    format!(
+                        "the readiness check of `{}` exactly (interval {}s, timeout {}s, {} failures, {} successes; a target group allows 5-300 s, 2-120 s below the interval, 2-10 and 2-10; rendered {interval}s, {timeout}s, {unhealthy}, {healthy})",
+                        route.service, asked.0, asked.1, asked.2, asked.3
+                    ),
+                    "choose readiness settings within the target group's bounds",
+                );
+            }
+            props["HealthCheckIntervalSeconds"] = json!(interval);
+            props["HealthCheckTimeoutSeconds"] = json!(timeout);
+            props["UnhealthyThresholdCount"] = json!(unhealthy);
+            props["HealthyThresholdCount"] = json!(healthy);
         }
         resources.insert(id, json!({ "Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": props }));
     }

@@ -96,6 +96,18 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
         Replicas::Autoscaled { min, max, .. } => (*min, *max),
     };
     let (cpu, memory) = size(s, cfg, out);
+    for p in [&s.probes.startup, &s.probes.readiness, &s.probes.liveness].into_iter().flatten() {
+        if p.interval.as_secs() > 240 || p.timeout.as_secs() > 240 || p.interval.as_secs() == 0 {
+            out.unsupported(
+                Target::Cloudrun,
+                format!(
+                    "a probe of `{}` every {} with a {} timeout exactly (Cloud Run allows 1-240 s for both)",
+                    s.name, p.interval, p.timeout
+                ),
+                "keep probe intervals and timeouts within 240 s",
+            );
+        }
+    }
     if !s.security.add_capabilities.is_empty() {
         out.unsupported(
             Target::Cloudrun,
