@@ -173,13 +173,13 @@ services:
       readiness: {{ http: /health/ready, interval: 1s }}
   worker:
     run: {{ command: ["{demo}"], stop_timeout: 2s }}
-    ports: {{ http: 8081 }}
+    ports: {{ http: 8090 }}
     health:
       liveness: {{ tcp: true, interval: 1s, timeout: 1s, failure_threshold: 2 }}
       readiness: {{ exec: ["sh", "-c", "test -n \"$PORT\""], interval: 1s }}
   cache-user:
     run: {{ command: ["{demo}"] }}
-    ports: {{ http: 8082 }}
+    ports: {{ http: 8100 }}
     uses: [cache]
 dependencies:
   cache: {{ kind: redis }}
