@@ -11,7 +11,7 @@ use berth_spec::{DependencyKind, StorageType};
 use serde_json::{Map, Value, json};
 
 use super::Target;
-use super::ecs::{ceil_secs, container, secret_source, task_size};
+use super::ecs::{container, secret_source, task_size};
 use crate::{Output, header, yaml};
 
 /// `api-gateway` → `ApiGateway`: CloudFormation logical ids are alphanumeric.
@@ -521,13 +521,13 @@ fn route_name(r: &RoutePlan) -> String {
 /// longest route timeout (WebSocket routes included) and the edge's idle
 /// timeout, or the ALB cuts what the spec allows; at most 4000 s.
 fn alb_idle_timeout(edge: &EdgePlan, out: &mut Output) -> u64 {
-    let idle = ceil_secs(edge.timeouts.idle);
-    let needed = edge.routes.iter().map(|r| ceil_secs(r.timeout)).fold(idle, u64::max);
+    let idle = edge.timeouts.idle.ceil_secs();
+    let needed = edge.routes.iter().map(|r| r.timeout.ceil_secs()).fold(idle, u64::max);
     if needed > MAX_ALB_IDLE {
         let mut cut: Vec<String> = edge
             .routes
             .iter()
-            .filter(|r| ceil_secs(r.timeout) > MAX_ALB_IDLE)
+            .filter(|r| r.timeout.ceil_secs() > MAX_ALB_IDLE)
             .map(|r| format!("route `{}` timeout {}", route_name(r), r.timeout))
             .collect();
         if idle > MAX_ALB_IDLE {
@@ -550,7 +550,7 @@ fn alb_idle_timeout(edge: &EdgePlan, out: &mut Output) -> u64 {
 /// sends SIGTERM: the service's drain, at most 3600 s.
 fn deregistration_delay(service: Option<&ServicePlan>, out: &mut Output) -> u64 {
     let Some(s) = service else { return 30 };
-    let drain = ceil_secs(s.deploy.drain_timeout);
+    let drain = s.deploy.drain_timeout.ceil_secs();
     if drain > MAX_DEREGISTRATION_DELAY {
         out.unsupported(
             Target::Cloudformation,

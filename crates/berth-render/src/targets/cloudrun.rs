@@ -7,7 +7,6 @@ use berth_spec::model::units::{ByteSize, Cpu};
 use serde_json::{Map, Value, json};
 
 use super::Target;
-use super::ecs::ceil_secs;
 use crate::{Output, header};
 
 const MIB: u64 = 1 << 20;
@@ -132,10 +131,10 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
     // One request timeout per service: its longest route's.
     let routes: Vec<&berth_plan::RoutePlan> =
         plan.edge.iter().flat_map(|e| &e.routes).filter(|r| r.service == s.name).collect();
-    let timeout = routes.iter().map(|r| ceil_secs(r.timeout)).max().unwrap_or(300);
+    let timeout = routes.iter().map(|r| r.timeout.ceil_secs()).max().unwrap_or(300);
     let cut: Vec<String> = routes
         .iter()
-        .filter(|r| ceil_secs(r.timeout) > MAX_TIMEOUT)
+        .filter(|r| r.timeout.ceil_secs() > MAX_TIMEOUT)
         .map(|r| format!("route `{}{}` timeout {}", r.host.as_deref().unwrap_or_default(), r.path, r.timeout))
         .collect();
     if !cut.is_empty() {

@@ -54,11 +54,6 @@ fn fargate_size(cpu_millis: u64, memory_mib: u64) -> (u32, u32) {
     fargate_fit(cpu_units(cpu_millis), memory_mib).unwrap_or(FARGATE_MAX)
 }
 
-/// Whole seconds, rounded up: rounding down would cut what the spec allows.
-pub fn ceil_secs(d: Duration) -> u64 {
-    u64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
-}
-
 /// A service's `run.stop_timeout`, or the spec's default.
 pub fn stop_timeout(s: &ServicePlan) -> Duration {
     s.run.as_ref().map_or(DEFAULT_STOP_TIMEOUT, |r| r.stop_timeout)
@@ -107,16 +102,16 @@ fn health_check(s: &ServicePlan, probe: &ProbePlan, kind: &str, target: Target, 
     };
     let name = &s.name;
     let what = format!("the {kind} interval {} of `{name}`", probe.interval);
-    let interval = bounded(ceil_secs(probe.interval), (5, 300), what, "interval", target, out);
+    let interval = bounded(probe.interval.ceil_secs(), (5, 300), what, "interval", target, out);
     let what = format!("the {kind} timeout {} of `{name}`", probe.timeout);
-    let timeout = bounded(ceil_secs(probe.timeout), (2, 60), what, "timeout", target, out);
+    let timeout = bounded(probe.timeout.ceil_secs(), (2, 60), what, "timeout", target, out);
     let threshold = u64::from(probe.failure_threshold);
     let what = format!("the {kind} failure_threshold {threshold} of `{name}`");
     let retries = bounded(threshold, (1, 10), what, "retries", target, out);
     // Failures within the start period do not count: it carries the startup
     // probe's budget, for which ECS has no field of its own.
     let grace = Duration(s.probes.start_grace());
-    let start = ceil_secs(grace);
+    let start = grace.ceil_secs();
     if start > MAX_START_PERIOD {
         let from = if s.probes.startup.is_some() { "its startup probe" } else { "its check's initial delay" };
         out.unsupported(
@@ -152,7 +147,7 @@ fn stop_seconds(plan: &Plan, s: &ServicePlan, target: Target, out: &mut Output) 
     } else {
         (Duration(drain.0.saturating_add(stop.0)), format!("the drain_timeout {drain} plus stop_timeout {stop}"))
     };
-    let secs = ceil_secs(budget);
+    let secs = budget.ceil_secs();
     if secs > MAX_STOP_TIMEOUT {
         out.unsupported(
             target,

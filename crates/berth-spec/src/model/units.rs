@@ -69,6 +69,11 @@ impl Duration {
     pub fn as_millis(self) -> u128 {
         self.0.as_millis()
     }
+    /// Whole seconds, rounded up: targets that count in seconds must not
+    /// cut what the spec allows.
+    pub fn ceil_secs(self) -> u64 {
+        u64::try_from(self.0.as_millis().div_ceil(1000)).unwrap_or(u64::MAX)
+    }
 
     pub fn parse(text: &str) -> Result<Self, (String, String)> {
         let help = "write a number with a unit, such as `500ms`, `30s`, `5m`, `1h` or `7d`".to_owned();

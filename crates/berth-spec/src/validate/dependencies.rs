@@ -102,18 +102,30 @@ fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
             "Redis",
         ),
     };
-    for (key, present) in set {
-        if present {
-            checker
-                .report(
-                    codes::NOT_APPLICABLE,
-                    Severity::Error,
-                    &path.key(key),
-                    Anchor::Key,
-                    format!("`{key}` is a {other} setting, but this dependency is `{}`", dep.kind.as_str()),
-                )
-                .with_help("remove it, or change `kind`");
-        }
+    foreign_keys(&set, "", other, dep.kind, path, "remove it, or change `kind`", checker);
+}
+
+/// Reports each key of `set` that is present: a setting of the `other`
+/// kind of dependency (`prefix` names the section it sits in).
+fn foreign_keys(
+    set: &[(&str, bool)],
+    prefix: &str,
+    other: &str,
+    kind: DependencyKind,
+    path: &Path,
+    help: &str,
+    checker: &mut Checker<'_>,
+) {
+    for &(key, _) in set.iter().filter(|(_, present)| *present) {
+        checker
+            .report(
+                codes::NOT_APPLICABLE,
+                Severity::Error,
+                &path.key(key),
+                Anchor::Key,
+                format!("`{prefix}{key}` is a {other} setting, but this dependency is `{}`", kind.as_str()),
+            )
+            .with_help(help);
     }
 }
 
@@ -135,22 +147,11 @@ fn managed(m: &Managed, kind: DependencyKind, path: &Path, checker: &mut Checker
             "PostgreSQL (RDS)",
         ),
     };
-    for (key, present) in set {
-        if present {
-            checker
-                .report(
-                    codes::NOT_APPLICABLE,
-                    Severity::Error,
-                    &path.key(key),
-                    Anchor::Key,
-                    format!("`managed.{key}` is a {other} setting, but this dependency is `{}`", kind.as_str()),
-                )
-                .with_help(match kind {
-                    DependencyKind::Postgres => "size RDS with `instance_class`, `storage_type`, `iops` and `multi_az`",
-                    DependencyKind::Redis => "size ElastiCache with `node_type` and `nodes`",
-                });
-        }
-    }
+    let help = match kind {
+        DependencyKind::Postgres => "size RDS with `instance_class`, `storage_type`, `iops` and `multi_az`",
+        DependencyKind::Redis => "size ElastiCache with `node_type` and `nodes`",
+    };
+    foreign_keys(&set, "managed.", other, kind, path, help, checker);
     if let Some(class) = &m.instance_class
         && (!class.starts_with("db.") || class.split('.').count() != 3 || class.split('.').any(str::is_empty))
     {

@@ -230,7 +230,7 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
             let a = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
             annotations.insert(a("proxy-body-size"), super::super::nginx::size(route.body_limit.0));
             // ingress-nginx takes whole seconds: never shorter than the spec's.
-            let secs = |d: berth_spec::model::units::Duration| d.as_millis().div_ceil(1000).to_string();
+            let secs = |d: berth_spec::model::units::Duration| d.ceil_secs().to_string();
             annotations.insert(a("proxy-read-timeout"), secs(route.timeout));
             annotations.insert(a("proxy-send-timeout"), secs(edge.timeouts.send));
             annotations.insert(a("proxy-connect-timeout"), secs(edge.timeouts.connect));

@@ -231,7 +231,7 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
         lifecycle: (!s.deploy.drain_timeout.0.is_zero()).then(|| Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 sleep: Some(SleepAction {
-                    seconds: i64::try_from(s.deploy.drain_timeout.as_millis().div_ceil(1000)).unwrap_or(i64::MAX),
+                    seconds: i64::try_from(s.deploy.drain_timeout.ceil_secs()).unwrap_or(i64::MAX),
                 }),
                 ..LifecycleHandler::default()
             }),
