@@ -886,7 +886,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__edge)
-            opts="-f -e -h -V --file --env --bind --admin --tls-cert --tls-key --secrets-dir --resolve-every --drain --color --help --version"
+            opts="-f -e -h -V --file --env --bind --admin --tls-cert --tls-key --secrets-dir --resolve-every --drain --spec-env --domain --tls-offloaded --trusted-proxy --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -933,6 +933,18 @@ _berth() {
                     return 0
                     ;;
                 --drain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spec-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

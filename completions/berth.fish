@@ -123,9 +123,13 @@ complete -c berth -n "__fish_berth_using_subcommand edge" -l tls-key -d 'Private
 complete -c berth -n "__fish_berth_using_subcommand edge" -l secrets-dir -d 'Directory of secret files named after the secrets (docker and compose secrets: /run/secrets), read before the environment' -r -F
 complete -c berth -n "__fish_berth_using_subcommand edge" -l resolve-every -d 'Seconds between resolving the services\' names again' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l drain -d 'Seconds in-flight requests get after SIGTERM' -r
+complete -c berth -n "__fish_berth_using_subcommand edge" -l spec-env -d 'Read the spec from this environment variable instead of a file (platforms that mount no files, such as ECS)' -r
+complete -c berth -n "__fish_berth_using_subcommand edge" -l domain -d 'DNS domain the services are found under (`api.<DOMAIN>`), such as an ECS service-discovery namespace' -r
+complete -c berth -n "__fish_berth_using_subcommand edge" -l trusted-proxy -d 'A proxy (address or CIDR block) whose X-Forwarded-For and X-Forwarded-Proto are believed, besides the spec\'s trusted_proxies. Repeatable' -r
 complete -c berth -n "__fish_berth_using_subcommand edge" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c berth -n "__fish_berth_using_subcommand edge" -l tls-offloaded -d 'TLS ends at the load balancer in front: serve HTTP only and believe its X-Forwarded-Proto'
 complete -c berth -n "__fish_berth_using_subcommand edge" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand edge" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand status" -s f -l file -d 'Spec file, as kubectl and helm take it' -r -F

@@ -416,6 +416,18 @@ pub struct EdgeArgs {
     /// Seconds in-flight requests get after SIGTERM.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain: u64,
+    /// Read the spec from this environment variable instead of a file (platforms that mount no files, such as ECS).
+    #[arg(long, value_name = "VAR")]
+    pub spec_env: Option<String>,
+    /// DNS domain the services are found under (`api.<DOMAIN>`), such as an ECS service-discovery namespace.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// TLS ends at the load balancer in front: serve HTTP only and believe its X-Forwarded-Proto.
+    #[arg(long)]
+    pub tls_offloaded: bool,
+    /// A proxy (address or CIDR block) whose X-Forwarded-For and X-Forwarded-Proto are believed, besides the spec's trusted_proxies. Repeatable.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Args)]

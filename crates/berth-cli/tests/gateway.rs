@@ -124,3 +124,110 @@ edge:
     demo.kill().unwrap();
     demo.wait().unwrap();
 }
+
+/// The gateway the cloudformation target renders behind an ALB: the spec
+/// comes in a variable, TLS ends at the load balancer, and only the load
+/// balancer's network is believed about the client's address and scheme.
+/// Here the "ALB" is 127.0.0.1 and an outsider connects from 127.0.0.2.
+#[test]
+fn behind_a_tls_offloading_balancer_only_the_balancer_is_believed() {
+    let demo_bin = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let (demo_port, http, https, admin) = (free_port(), free_port(), free_port(), free_port());
+    let mut demo =
+        Command::new(demo_bin.path()).env("PORT", demo_port.to_string()).stdout(Stdio::null()).spawn().unwrap();
+    let _demo = KillOnDrop(demo.id());
+    let spec = format!(
+        r#"version: 1
+name: alb
+services:
+  localhost:
+    image: ghcr.io/berth-dev/berth-demo:0.1.0
+    ports: {{ http: {demo_port} }}
+    health:
+      readiness: {{ http: /health/ready, interval: 1s }}
+edge:
+  hosts: [localhost]
+  listen: {{ http: {http}, https: {https}, admin: {admin} }}
+  tls: {{ mode: self-signed }}
+  routes:
+    - {{ path: /metrics, service: localhost, allow: [10.0.0.0/8] }}
+    - {{ path: /, service: localhost }}
+"#
+    );
+    let dir = berth_test_support::temp_dir();
+    let mut edge = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["edge", "--spec-env", "BERTH_SPEC", "--bind", "0.0.0.0", "--tls-offloaded"])
+        .args(["--trusted-proxy", "127.0.0.1/32", "--resolve-every", "1", "--admin", &format!("0.0.0.0:{admin}")])
+        .env("BERTH_SPEC", spec)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop_on_failure = KillOnDrop(edge.id());
+    let mut lines = BufReader::new(edge.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("edge: admin") {
+            break;
+        }
+    }
+    assert!(!banner.contains("https"), "TLS ends at the balancer: no HTTPS listener\n{banner}");
+    let unused = dir.path().join("no-cert.pem");
+    let base = format!("http://127.0.0.1:{http}");
+    let from_alb = |path: &str, extra: &[&str]| {
+        let mut args = vec!["-H", "Host: localhost", "--interface", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        curl(&unused, &format!("{base}{path}"), &args)
+    };
+    let https = ["-H", "X-Forwarded-Proto: https"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while from_alb("/", &https).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the gateway never reached berth-demo");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (_, headers) = from_alb("/", &https);
+    assert!(headers.contains("strict-transport-security"), "HTTPS at the balancer gets HSTS: {headers}");
+    let (code, headers) = from_alb("/a?b=1", &["-H", "X-Forwarded-Proto: http"]);
+    assert_eq!(code, 301, "HTTP at the balancer is redirected");
+    assert!(headers.contains("location: https://localhost/a?b=1"), "{headers}");
+    assert!(!headers.contains("strict-transport-security"), "{headers}");
+
+    // The client's address is the balancer's last X-Forwarded-For hop; what
+    // the client wrote to the left of it is not believed.
+    assert_eq!(from_alb("/metrics", &["-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-For: 10.1.2.3"]).0, 200);
+    assert_eq!(from_alb("/metrics", &["-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-For: 203.0.113.9"]).0, 403);
+    assert_eq!(
+        from_alb("/metrics", &["-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-For: 10.1.2.3, 203.0.113.9"]).0,
+        403,
+        "a forged hop left of the balancer's is not the client"
+    );
+
+    // Anyone else (not the balancer's network) is believed about nothing.
+    let outsider = |path: &str, extra: &[&str]| {
+        let mut args = vec!["-H", "Host: localhost", "--interface", "127.0.0.2"];
+        args.extend_from_slice(extra);
+        curl(&unused, &format!("{base}{path}"), &args)
+    };
+    assert_eq!(outsider("/", &https).0, 301, "an outsider's X-Forwarded-Proto is not believed");
+    assert_eq!(
+        outsider("/metrics", &["-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-For: 10.1.2.3"]).0,
+        301,
+        "nor its X-Forwarded-For"
+    );
+
+    // The balancer's health check names the task's address as the host:
+    // `/health` answers it, the status page does not.
+    let health = format!("http://127.0.0.1:{admin}/health");
+    assert_eq!(curl(&unused, &health, &["-H", "Host: 10.0.3.7:9180"]).0, 200);
+    let status = format!("http://127.0.0.1:{admin}/status.json");
+    assert_eq!(curl(&unused, &status, &["-H", "Host: 10.0.3.7:9180"]).0, 421);
+
+    assert!(Command::new("kill").args(["-TERM", &edge.id().to_string()]).status().unwrap().success());
+    assert!(edge.wait().unwrap().success());
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+}

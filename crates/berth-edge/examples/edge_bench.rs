@@ -57,6 +57,7 @@ fn main() {
         https: pem.is_some().then_some(listen),
         admin: None,
         redirect_https: false,
+        tls_offloaded: false,
         tls: pem.map(|p| (p, true)),
         headers,
         routes: vec![route],

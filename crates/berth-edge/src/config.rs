@@ -71,6 +71,11 @@ pub struct EdgeConfig {
     pub admin: Option<SocketAddr>,
     pub redirect_https: bool,
     pub tls: Option<(Pem, bool)>,
+    /// TLS ends at a load balancer in front (an ALB with its ACM
+    /// certificate): a request that a trusted proxy marks
+    /// `X-Forwarded-Proto: https` came over HTTPS, so it gets HSTS and no
+    /// redirect, and one marked `http` is redirected when the spec asks.
+    pub tls_offloaded: bool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Host names answered, lower case (`*.example.com` allowed); empty: any.
     pub hosts: Vec<String>,
@@ -109,10 +114,9 @@ fn parse_date(text: &str) -> Option<(u32, u32, u32)> {
 impl EdgeConfig {
     pub fn from_plan(plan: &Plan, edge: &EdgePlan, inputs: &Inputs<'_>) -> Result<Self, EdgeError> {
         let mut headers = Vec::new();
+        // HSTS is kept even without an HTTPS listener: each response decides
+        // by the request's scheme, which a TLS-offloading proxy may make HTTPS.
         for (name, value) in &edge.headers {
-            if name == "Strict-Transport-Security" && inputs.https.is_none() {
-                continue;
-            }
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| EdgeError::Config(format!("header {name}: {e}")))?;
             let v = HeaderValue::from_str(value).map_err(|e| EdgeError::Config(format!("header {name}: {e}")))?;
@@ -224,6 +228,7 @@ impl EdgeConfig {
             admin: inputs.admin,
             redirect_https: edge.redirect_https && inputs.https.is_some(),
             tls: inputs.tls.clone().map(|pem| (pem, min13)),
+            tls_offloaded: false,
             headers,
             hosts: edge.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
             trusted_proxies: cidrs("trusted_proxies", &edge.trusted_proxies)?,

@@ -185,6 +185,21 @@ fn today() -> (u32, u32, u32) {
     auth::civil_date(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
+/// True when TLS ends at a trusted proxy in front and the proxy says this
+/// request came over HTTPS. The last `X-Forwarded-Proto` value is the
+/// proxy's own; an untrusted peer's claim is never believed.
+fn offloaded_https(cfg: &EdgeConfig, peer: IpAddr, headers: &HeaderMap) -> bool {
+    cfg.tls_offloaded
+        && cfg.trusted_proxies.iter().any(|c| c.contains(peer))
+        && headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
 /// Who the client is: the peer, or, when the peer is a trusted proxy, the
 /// nearest address in `X-Forwarded-For` that is not itself trusted.
 /// Returns the client and the chain to forward (prior hops, then the peer).
@@ -232,6 +247,11 @@ struct Facts {
 
 pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr, scheme: Scheme) -> Response<Body> {
     let start = Instant::now();
+    let scheme = if scheme == Scheme::Http && offloaded_https(&state.config, peer.ip(), req.headers()) {
+        Scheme::Https
+    } else {
+        scheme
+    };
     let method = req.method().clone();
     let raw_path = req.uri().path().to_owned();
     let wants_gzip = state.config.gzip && body::accepts_gzip(req.headers());

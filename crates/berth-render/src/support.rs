@@ -222,6 +222,7 @@ pub fn front(target: Target, targets: &Targets) -> Front {
             Some(k) if k.ingress_class.as_deref() == Some("nginx") => Front::IngressNginx,
             _ => Front::Ingress,
         },
+        Target::Cloudformation if targets.cloudformation.as_ref().is_some_and(|c| c.gateway) => Front::Berth,
         Target::Cloudformation => Front::Alb,
         Target::Ecs => Front::Nothing,
         Target::Cloudrun => Front::CloudRun,
@@ -537,6 +538,13 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
     }
 }
 
+/// Why Cloud Run gets no gateway: said in `R002` and in `docs/targets.md`.
+pub const CLOUD_RUN_NO_GATEWAY: &str = "there is no gateway for Cloud Run: every Cloud Run service has its own public \
+     `run.app` URL, and closing it to all but a gateway takes internal ingress, VPC egress from the gateway and an \
+     IAM identity token on every request, while `berth edge` forwards plain HTTP to addresses it resolves; a gateway \
+     would either leave the URLs open (a bypass) or not reach the services. Render `kubernetes` (GKE) with \
+     `gateway: true` instead";
+
 /// The way out named in an `R002` error besides accepting the gap.
 fn alternative(target: Target) -> Option<&'static str> {
     match target {
@@ -545,6 +553,12 @@ fn alternative(target: Target) -> Option<&'static str> {
         Target::Kubernetes | Target::Helm => {
             Some("run berth's own edge instead of an Ingress (`targets.kubernetes.gateway: true`)")
         }
+        Target::Cloudformation => Some("run berth's own edge behind the ALB (`targets.cloudformation.gateway: true`)"),
+        Target::Ecs => Some(
+            "render the `cloudformation` target with `targets.cloudformation.gateway: true` (the same services behind \
+             berth's edge behind an ALB; the `ecs` target renders task definitions only)",
+        ),
+        Target::Cloudrun => Some(CLOUD_RUN_NO_GATEWAY),
         _ => None,
     }
 }
@@ -657,15 +671,19 @@ pub fn matrix_markdown() -> String {
          berth renders one spec to many targets. A target carries each feature natively, approximates it \
          (said how, as a warning `R003` when a spec uses it), or cannot carry it. A **security** feature a \
          target cannot enforce is an error (`R002`): nothing is written unless that target runs berth's own \
-         edge as its gateway (Kubernetes and compose: `gateway: true`) or the spec accepts the gap for that \
+         edge as its gateway (Kubernetes, compose and CloudFormation: `gateway: true`) or the spec accepts the gap for that \
          target, saying who enforces it instead (`targets.<target>.accept_unenforced: { feature: reason }`). Any other feature a target cannot carry \
          is a warning (`R001`).\n\n\
          ## Edge features, by the proxy in front\n\n\
          Which proxy a target puts in front: nginx (the nginx target and compose's nginx service), an \
          Ingress (Kubernetes and Helm; ingress-nginx with `ingress_class: nginx`), the ALB (CloudFormation), \
          Cloud Run's own, none (ECS), or berth's own edge: `berth up`'s, and `berth edge` as the \
-         gateway of Kubernetes and compose (`targets.kubernetes.gateway: true`, `targets.compose.gateway: true`).\n\n",
+         gateway of Kubernetes, compose and CloudFormation (`targets.kubernetes.gateway: true`, \
+         `targets.compose.gateway: true`, `targets.cloudformation.gateway: true`: an ECS service behind the ALB). \
+         Cloud Run has none: ",
     );
+    md.push_str(CLOUD_RUN_NO_GATEWAY);
+    md.push_str(".\n\n");
     let fronts = Front::ALL;
     md.push_str("| feature | `accept_unenforced` key |");
     for f in fronts {

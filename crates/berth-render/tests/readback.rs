@@ -276,6 +276,9 @@ fn cloudformation(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
         {
             failures.push(format!("cloudformation: ALB idle timeout {idle:?} != longest route {longest}"));
         }
+        if plan.targets.cloudformation.as_ref().is_some_and(|c| c.gateway) {
+            cloudformation_gateway(plan, edge, resources, failures);
+        }
     }
     for d in &plan.dependencies {
         let Some(job) = &d.backup else { continue };
@@ -293,6 +296,59 @@ fn cloudformation(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
             || (days > 35 && !out.diagnostics.iter().any(|x| x.message.contains(&format!("`{}`'s backups", d.name))))
         {
             failures.push(format!("cloudformation {}: BackupRetentionPeriod {got:?} != {days} days (max 35)", d.name));
+        }
+    }
+}
+
+/// With the gateway, nothing but berth's edge reaches a routed service: the
+/// ALB forwards everything to the edge and has no rule of its own, every
+/// routed service admits the edge's security group only and is found by
+/// Cloud Map, and the edge believes the ALB's network alone.
+fn cloudformation_gateway(plan: &Plan, edge: &berth_plan::EdgePlan, resources: &Value, failures: &mut Vec<String>) {
+    checked();
+    let all = resources.as_object().unwrap();
+    if let Some((id, _)) = all.iter().find(|(_, r)| r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule") {
+        failures.push(format!("cloudformation gateway: the ALB routes around the edge ({id})"));
+    }
+    for (id, listener) in all.iter().filter(|(_, r)| r["Type"] == "AWS::ElasticLoadBalancingV2::Listener") {
+        let actions = &listener["Properties"]["DefaultActions"];
+        if actions[0]["TargetGroupArn"]["Ref"] != "EdgeTargetGroup" {
+            failures.push(format!("cloudformation gateway: {id} does not forward to the edge: {actions}"));
+        }
+    }
+    let container = &resources["EdgeTaskDefinition"]["Properties"]["ContainerDefinitions"][0];
+    let command: Vec<&Value> = container["Command"].as_array().map(|c| c.iter().collect()).unwrap_or_default();
+    let after = |flag: &str| command.iter().position(|a| *a == flag).and_then(|i| command.get(i + 1)).copied();
+    if after("--trusted-proxy").map(|v| &v["Ref"]) != Some(&Value::from("VpcCidr")) {
+        failures.push(format!("cloudformation gateway: the edge believes {:?}, not the VPC", after("--trusted-proxy")));
+    }
+    if edge.tls.is_some() != command.iter().any(|a| *a == "--tls-offloaded") {
+        failures.push("cloudformation gateway: --tls-offloaded does not follow the spec's TLS".to_owned());
+    }
+    let spec = container["Environment"][0]["Value"].as_str().unwrap_or_default();
+    if berth_spec::load(spec, plan.environment.as_deref()).spec.is_none() {
+        failures.push("cloudformation gateway: BERTH_SPEC does not load".to_owned());
+    }
+    for route in &edge.routes {
+        let id: String = route
+            .service
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(|p| p[..1].to_uppercase() + &p[1..])
+            .collect();
+        let group = &resources[format!("{id}SecurityGroup")]["Properties"]["SecurityGroupIngress"];
+        let sources: Vec<&Value> = group
+            .as_array()
+            .map(|g| g.iter().map(|i| &i["SourceSecurityGroupId"]["Fn::GetAtt"][0]).collect())
+            .unwrap_or_default();
+        if sources.is_empty() || sources.iter().any(|s| **s != "EdgeSecurityGroup") {
+            failures
+                .push(format!("cloudformation gateway: `{}` admits {sources:?}, not the edge alone", route.service));
+        }
+        let service = &resources[format!("{id}Service")]["Properties"];
+        if service["ServiceRegistries"][0]["RegistryArn"]["Fn::GetAtt"][0] != format!("{id}Discovery").as_str()
+            || !service["LoadBalancers"].is_null()
+        {
+            failures.push(format!("cloudformation gateway: `{}` is not found by Cloud Map alone", route.service));
         }
     }
 }

@@ -33,6 +33,16 @@ pub struct GatewayOptions {
     pub secrets: Box<SecretLookup>,
     /// How often service names are resolved again.
     pub resolve_every: Duration,
+    /// The DNS domain services are found under (`api.<domain>`), such as an
+    /// ECS service-discovery namespace; none: the bare name (Kubernetes,
+    /// compose).
+    pub domain: Option<String>,
+    /// TLS ends at the load balancer in front (an ALB): serve plain HTTP
+    /// only and believe its `X-Forwarded-Proto` (see `trusted_proxies`).
+    pub tls_offloaded: bool,
+    /// Peers believed about `X-Forwarded-For` and `X-Forwarded-Proto`
+    /// besides the spec's `edge.trusted_proxies`: the load balancer's network.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl std::fmt::Debug for GatewayOptions {
@@ -42,6 +52,9 @@ impl std::fmt::Debug for GatewayOptions {
             .field("http", &self.http)
             .field("https", &self.https)
             .field("admin", &self.admin)
+            .field("domain", &self.domain)
+            .field("tls_offloaded", &self.tls_offloaded)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -52,18 +65,27 @@ struct Upstream {
     service: String,
     port_name: String,
     port: u16,
+    /// The name resolved: the service's, under the domain when there is one.
+    host: String,
 }
 
-fn upstreams(plan: &Plan, edge: &EdgePlan) -> Vec<Upstream> {
+fn upstreams(plan: &Plan, edge: &EdgePlan, domain: Option<&str>) -> Vec<Upstream> {
+    let host = |service: &str| domain.map_or_else(|| service.to_owned(), |d| format!("{service}.{d}"));
     let mut all: Vec<Upstream> = Vec::new();
     for route in &edge.routes {
         all.push(Upstream {
             service: route.service.clone(),
             port_name: route.port.name.clone(),
             port: route.port.port,
+            host: host(&route.service),
         });
         if let Some((service, port)) = &route.fallback {
-            all.push(Upstream { service: service.clone(), port_name: port.name.clone(), port: port.port });
+            all.push(Upstream {
+                service: service.clone(),
+                port_name: port.name.clone(),
+                port: port.port,
+                host: host(service),
+            });
         }
     }
     // Only services the plan knows: a route's service was checked by validation.
@@ -76,10 +98,8 @@ fn upstreams(plan: &Plan, edge: &EdgePlan) -> Vec<Upstream> {
 /// The addresses `service:port` resolves to now, sorted; empty when the
 /// name does not resolve (the service is not up yet: its routes answer 503).
 async fn resolve(upstream: &Upstream) -> Vec<SocketAddr> {
-    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((upstream.service.as_str(), upstream.port))
-        .await
-        .map(|a| a.collect())
-        .unwrap_or_default();
+    let mut addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((upstream.host.as_str(), upstream.port)).await.map(|a| a.collect()).unwrap_or_default();
     addrs.sort();
     addrs.dedup();
     addrs
@@ -102,6 +122,7 @@ pub async fn start(plan: &Plan, options: &GatewayOptions) -> Result<Gateway, Run
         ));
     };
     let tls = match (&options.tls_files, &edge.tls) {
+        _ if options.tls_offloaded => None,
         (Some((cert, key)), _) => Some(berth_edge::tls::from_files(cert, key)?),
         (None, Some(t)) if t.mode == berth_spec::TlsMode::Files => {
             let (cert, key) = (t.cert.clone().unwrap_or_default(), t.key.clone().unwrap_or_default());
@@ -116,7 +137,7 @@ pub async fn start(plan: &Plan, options: &GatewayOptions) -> Result<Gateway, Run
         (None, None) => None,
     };
     let mut resolved: BTreeMap<(String, String), Vec<SocketAddr>> = BTreeMap::new();
-    let all = upstreams(plan, edge);
+    let all = upstreams(plan, edge, options.domain.as_deref());
     for u in &all {
         resolved.insert((u.service.clone(), u.port_name.clone()), resolve(u).await);
     }
@@ -133,7 +154,17 @@ pub async fn start(plan: &Plan, options: &GatewayOptions) -> Result<Gateway, Run
         secret: &secret_of,
         file: &file_of,
     };
-    let config = EdgeConfig::from_plan(plan, edge, &inputs)?;
+    let mut config = EdgeConfig::from_plan(plan, edge, &inputs)?;
+    if options.tls_offloaded {
+        config.tls_offloaded = true;
+        config.redirect_https = edge.redirect_https && edge.tls.is_some();
+    }
+    for proxy in &options.trusted_proxies {
+        let cidr = berth_edge::cidr::Cidr::parse(proxy).ok_or_else(|| {
+            RuntimeError::Unsupported(format!("--trusted-proxy {proxy}: not an address or CIDR block"))
+        })?;
+        config.trusted_proxies.push(cidr);
+    }
     let edge = Edge::start(config, None).await?;
     Ok(Gateway { edge, upstreams: all, known: resolved, resolve_every: options.resolve_every })
 }

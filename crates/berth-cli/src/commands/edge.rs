@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use berth_runtime::gateway::GatewayOptions;
 
 use crate::Outcome;
@@ -12,7 +14,19 @@ use crate::output;
 
 pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
     let stack = &args.stack;
-    let Some(plan) = super::load(&stack.file, stack.env.as_deref(), color)? else {
+    let loaded = match &args.spec_env {
+        Some(var) => {
+            let text = crate::environment::var(var)
+                .with_context(|| format!("--spec-env {var}: the environment has no `{var}` holding the spec"))?;
+            super::load_source(
+                &berth_diagnostics::SourceFile::new(format!("${var}"), text),
+                stack.env.as_deref(),
+                color,
+            )?
+        }
+        None => super::load(&stack.file, stack.env.as_deref(), color)?,
+    };
+    let Some(plan) = loaded else {
         output::stderr("nothing started: the spec has errors\n");
         return Ok(Outcome::Findings);
     };
@@ -29,6 +43,9 @@ pub fn run(args: &EdgeArgs, color: bool) -> anyhow::Result<Outcome> {
         tls_files: args.tls_cert.clone().zip(args.tls_key.clone()),
         secrets: Box::new(secret_lookup(args.secrets_dir.clone())),
         resolve_every: Duration::from_secs(args.resolve_every),
+        domain: args.domain.clone(),
+        tls_offloaded: args.tls_offloaded,
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let drain = Duration::from_secs(args.drain);
     super::runtime()?.block_on(async {

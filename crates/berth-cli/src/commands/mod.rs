@@ -81,9 +81,17 @@ pub(crate) fn state_dir(file: &Path, env: Option<&str>) -> PathBuf {
 }
 
 pub(crate) fn load(file: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Option<berth_plan::Plan>> {
-    let source = read_spec(file)?;
+    load_source(&read_spec(file)?, env, color)
+}
+
+/// [`load`] for a spec already read (from an environment variable, say).
+pub(crate) fn load_source(
+    source: &SourceFile,
+    env: Option<&str>,
+    color: bool,
+) -> anyhow::Result<Option<berth_plan::Plan>> {
     let loaded = berth_spec::load(&source.text, env);
-    output::stderr(&render_human(&source, &loaded.diagnostics, output::color_choice(color)));
+    output::stderr(&render_human(source, &loaded.diagnostics, output::color_choice(color)));
     Ok(loaded.spec.map(|spec| berth_plan::build(&spec, env)))
 }
 

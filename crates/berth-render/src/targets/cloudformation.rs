@@ -4,6 +4,11 @@
 //! services with circuit-breaker rollback and autoscaling, and RDS /
 //! ElastiCache for the dependencies. Passwords are dynamic references
 //! (`{{resolve:...}}`), never values.
+//!
+//! With `gateway: true` the ALB forwards everything to berth's own edge, an
+//! ECS service of its own; the edge reaches the services by Cloud Map DNS,
+//! and their security groups admit the edge alone, so no request reaches a
+//! service around the route features the edge enforces.
 
 use berth_plan::{DependencyPlan, EdgePlan, Plan, ProbeCheck, Replicas, RoutePlan, ServicePlan};
 use berth_spec::model::units::ByteSize;
@@ -78,7 +83,16 @@ fn dependency_endpoint(d: &DependencyPlan) -> String {
     }
 }
 
-pub fn render(plan: &Plan) -> Output {
+/// The ECS service discovery domain the gateway finds services under.
+fn discovery_domain(plan: &Plan) -> String {
+    format!("{}.internal", plan.project)
+}
+
+fn gateway(plan: &Plan) -> bool {
+    plan.edge.is_some() && plan.targets.cloudformation.as_ref().is_some_and(|c| c.gateway)
+}
+
+pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let mut out = Output::default();
     let mut resources = Map::new();
     let mut parameters = Map::new();
@@ -93,6 +107,9 @@ pub fn render(plan: &Plan) -> Output {
     }
     let edge = plan.edge.as_ref();
     let tls = edge.is_some_and(|e| e.tls.is_some());
+    if gateway(plan) {
+        parameters.insert("VpcCidr".to_owned(), json!({ "Type": "String", "Description": "The VPC's IPv4 CIDR block: the load balancer's addresses, whose X-Forwarded-For and X-Forwarded-Proto berth's edge believes", "AllowedPattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$" }));
+    }
     if tls {
         parameters.insert("CertificateArn".to_owned(), json!({ "Type": "String", "Description": "ACM certificate for the edge's hosts", "AllowedPattern": "^arn:aws[a-z-]*:acm:.+" }));
     }
@@ -146,7 +163,11 @@ pub fn render(plan: &Plan) -> Output {
                 }
             }),
         );
-        listeners(plan, edge, tls, &mut resources, &mut out);
+        if gateway(plan) {
+            edge_gateway(plan, edge, tls, spec_text, &mut resources, &mut out);
+        } else {
+            listeners(plan, edge, tls, &mut resources, &mut out);
+        }
     }
     for d in &plan.dependencies {
         dependency(plan, d, &mut resources, &mut out);
@@ -386,9 +407,14 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
     let mut ports: Vec<u16> = routes.iter().map(|r| r.port.port).collect();
     ports.sort_unstable();
     ports.dedup();
+    let (front, front_name) = if gateway(plan) {
+        ("EdgeSecurityGroup", "from berth's edge")
+    } else {
+        ("LoadBalancerSecurityGroup", "from the load balancer")
+    };
     let ingress: Vec<Value> = ports
         .iter()
-        .map(|p| json!({ "IpProtocol": "tcp", "FromPort": p, "ToPort": p, "SourceSecurityGroupId": get_att("LoadBalancerSecurityGroup", "GroupId"), "Description": "from the load balancer" }))
+        .map(|p| json!({ "IpProtocol": "tcp", "FromPort": p, "ToPort": p, "SourceSecurityGroupId": get_att(front, "GroupId"), "Description": front_name }))
         .collect();
     resources.insert(format!("{id}SecurityGroup"), json!({ "Type": "AWS::EC2::SecurityGroup", "Properties": { "GroupDescription": format!("{} {}", plan.project, s.name), "VpcId": r("VpcId"), "SecurityGroupIngress": ingress } }));
     let endpoint = |dep: &str| {
@@ -449,7 +475,22 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
         "PropagateTags": "SERVICE",
     });
     let mut service = json!({ "Type": "AWS::ECS::Service", "Properties": {} });
-    if !load_balancers.is_empty() {
+    if gateway(plan) && !routes.is_empty() {
+        // The edge finds the tasks by name; no target group, no ALB rule.
+        resources.insert(
+            format!("{id}Discovery"),
+            json!({
+                "Type": "AWS::ServiceDiscovery::Service",
+                "Properties": {
+                    "Name": s.name,
+                    "NamespaceId": r("DiscoveryNamespace"),
+                    "DnsConfig": { "DnsRecords": [{ "Type": "A", "TTL": DISCOVERY_TTL }], "RoutingPolicy": "MULTIVALUE" },
+                    "HealthCheckCustomConfig": { "FailureThreshold": 1 },
+                }
+            }),
+        );
+        props["ServiceRegistries"] = json!([{ "RegistryArn": get_att(&format!("{id}Discovery"), "Arn") }]);
+    } else if !load_balancers.is_empty() {
         props["LoadBalancers"] = Value::Array(load_balancers);
         props["HealthCheckGracePeriodSeconds"] = json!(s.deploy.health_timeout.as_secs().min(7200));
         // A target group must belong to a listener before a service registers in it.
@@ -499,6 +540,171 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
             );
         }
     }
+}
+
+/// Seconds a task's DNS record is cached: with the edge's re-resolving
+/// every 5 s, how long a stopped task can still be picked.
+const DISCOVERY_TTL: u32 = 10;
+
+/// Seconds the gateway's tasks get to finish requests: the ALB waits this
+/// long before ECS stops one, then `berth edge --drain` gives as much again.
+const GATEWAY_DRAIN: u64 = 30;
+
+/// berth's edge as an ECS service: the ALB's one target, the services'
+/// only client. TLS ends at the ALB (its certificate is in ACM), so the edge
+/// serves HTTP and believes the ALB's forwarded headers, from the VPC only.
+fn edge_gateway(
+    plan: &Plan,
+    edge: &EdgePlan,
+    tls: bool,
+    spec_text: &str,
+    resources: &mut Map<String, Value>,
+    out: &mut Output,
+) {
+    let project = &plan.project;
+    let http = edge.listen.http;
+    let admin = edge.listen.admin;
+    resources.insert(
+        "DiscoveryNamespace".to_owned(),
+        json!({ "Type": "AWS::ServiceDiscovery::PrivateDnsNamespace", "Properties": { "Name": discovery_domain(plan), "Vpc": r("VpcId"), "Description": format!("{project}: services as berth's edge finds them") } }),
+    );
+    resources.insert(
+        "EdgeSecurityGroup".to_owned(),
+        json!({ "Type": "AWS::EC2::SecurityGroup", "Properties": { "GroupDescription": format!("{project} berth edge"), "VpcId": r("VpcId"), "SecurityGroupIngress": [
+            { "IpProtocol": "tcp", "FromPort": http, "ToPort": http, "SourceSecurityGroupId": get_att("LoadBalancerSecurityGroup", "GroupId"), "Description": "from the load balancer" },
+            { "IpProtocol": "tcp", "FromPort": admin, "ToPort": admin, "SourceSecurityGroupId": get_att("LoadBalancerSecurityGroup", "GroupId"), "Description": "health checks from the load balancer" },
+        ] } }),
+    );
+    resources.insert(
+        "EdgeTargetGroup".to_owned(),
+        json!({ "Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+            "TargetType": "ip",
+            "Protocol": "HTTP",
+            "Port": http,
+            "VpcId": r("VpcId"),
+            "HealthCheckPort": admin.to_string(),
+            "HealthCheckPath": "/health",
+            "HealthCheckIntervalSeconds": 10,
+            "HealthCheckTimeoutSeconds": 5,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 2,
+            "Matcher": { "HttpCode": "200" },
+            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": GATEWAY_DRAIN.to_string() }],
+        } }),
+    );
+    let forward = json!([{ "Type": "forward", "TargetGroupArn": r("EdgeTargetGroup") }]);
+    if tls {
+        resources.insert(
+            "HttpListener".to_owned(),
+            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": forward } }),
+        );
+        resources.insert(
+            "HttpsListener".to_owned(),
+            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 443, "Protocol": "HTTPS", "SslPolicy": ssl_policy(edge), "Certificates": [{ "CertificateArn": r("CertificateArn") }], "DefaultActions": forward } }),
+        );
+    } else {
+        resources.insert("HttpListener".to_owned(), json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": forward } }));
+    }
+    // Plain HTTP reaches the edge too: it redirects (or not) as the spec
+    // says, from the ALB's X-Forwarded-Proto, and serves the ACME-free rest.
+    let mut command: Vec<Value> = ["edge", "--spec-env", "BERTH_SPEC", "--domain"].iter().map(|a| json!(a)).collect();
+    command.push(json!(discovery_domain(plan)));
+    if let Some(env) = &plan.environment {
+        command.extend([json!("--env"), json!(env)]);
+    }
+    command.extend([
+        json!("--bind"),
+        json!("0.0.0.0"),
+        json!("--admin"),
+        json!(format!("0.0.0.0:{admin}")),
+        json!("--drain"),
+        json!(GATEWAY_DRAIN.to_string()),
+        json!("--trusted-proxy"),
+        r("VpcCidr"),
+    ]);
+    if tls {
+        command.push(json!("--tls-offloaded"));
+    }
+    let mut secrets = Vec::new();
+    for secret in plan.secrets.iter().filter(|s| s.used_by.iter().any(|u| u == "edge")) {
+        if secret.file.is_some() {
+            out.unsupported(
+                Target::Cloudformation,
+                format!("the file of secret `{}` in berth's edge", secret.name),
+                "the edge's task reads secrets from its environment; drop `file:` so the secret reaches it as a variable",
+            );
+        }
+        let var = secret.env.clone().unwrap_or_else(|| berth_plan::secret_env_name(&secret.name));
+        secrets.push(json!({ "Name": var, "ValueFrom": secret_source(plan, &secret.name) }));
+    }
+    if edge.auth.as_ref().and_then(|a| a.jwt.as_ref()).is_some_and(|j| j.public_key.is_some()) {
+        out.unsupported(
+            Target::Cloudformation,
+            "the JWT public key file in berth's edge",
+            "the edge's task gets the spec in a variable and no files; give the key as a JWKS URL or build it into an image FROM berth's",
+        );
+    }
+    let mut container = json!({
+        "Name": "edge",
+        "Image": crate::BERTH_IMAGE,
+        "Essential": true,
+        "Command": command,
+        "Environment": [{ "Name": "BERTH_SPEC", "Value": spec_text }],
+        "PortMappings": [
+            { "Name": "http", "ContainerPort": http, "Protocol": "tcp" },
+            { "Name": "admin", "ContainerPort": admin, "Protocol": "tcp" },
+        ],
+        "HealthCheck": { "Command": ["CMD", "curl", "-fsS", "-o", "/dev/null", format!("http://127.0.0.1:{admin}/health")], "Interval": 10, "Timeout": 5, "Retries": 3, "StartPeriod": 10 },
+        "LogConfiguration": { "LogDriver": "awslogs", "Options": { "awslogs-group": r("LogGroup"), "awslogs-region": { "Ref": "AWS::Region" }, "awslogs-stream-prefix": "edge" } },
+        "ReadonlyRootFilesystem": true,
+        "User": "10001",
+        "LinuxParameters": { "Capabilities": { "Drop": ["ALL"] }, "InitProcessEnabled": true },
+        "Ulimits": [{ "Name": "nofile", "SoftLimit": 65536, "HardLimit": 65536 }],
+        "StopTimeout": GATEWAY_DRAIN + 5,
+    });
+    if !secrets.is_empty() {
+        container["Secrets"] = Value::Array(secrets);
+    }
+    if http < 1024 || admin < 1024 {
+        // The edge runs as a user; Fargate lets the task lower this one sysctl.
+        container["SystemControls"] = json!([{ "Namespace": "net.ipv4.ip_unprivileged_port_start", "Value": "0" }]);
+    }
+    resources.insert(
+        "EdgeTaskDefinition".to_owned(),
+        json!({
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": {
+                "Family": format!("{project}-edge"),
+                "Cpu": "512",
+                "Memory": "1024",
+                "NetworkMode": "awsvpc",
+                "RequiresCompatibilities": ["FARGATE"],
+                "RuntimePlatform": { "OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64" },
+                "ExecutionRoleArn": get_att("ExecutionRole", "Arn"),
+                "ContainerDefinitions": [container],
+            }
+        }),
+    );
+    let listener = if tls { "HttpsListener" } else { "HttpListener" };
+    resources.insert(
+        "EdgeService".to_owned(),
+        json!({
+            "Type": "AWS::ECS::Service",
+            "DependsOn": [listener],
+            "Properties": {
+                "Cluster": r("Cluster"),
+                "ServiceName": "edge",
+                "TaskDefinition": r("EdgeTaskDefinition"),
+                "DesiredCount": 2,
+                "LaunchType": "FARGATE",
+                "DeploymentConfiguration": { "MinimumHealthyPercent": 100, "MaximumPercent": 200, "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true } },
+                "NetworkConfiguration": { "AwsvpcConfiguration": { "Subnets": r("Subnets"), "SecurityGroups": [get_att("EdgeSecurityGroup", "GroupId")], "AssignPublicIp": "DISABLED" } },
+                "LoadBalancers": [{ "ContainerName": "edge", "ContainerPort": http, "TargetGroupArn": r("EdgeTargetGroup") }],
+                "HealthCheckGracePeriodSeconds": 30,
+                "PropagateTags": "SERVICE",
+            }
+        }),
+    );
 }
 
 /// An ALB's idle timeout, in seconds.

@@ -79,7 +79,7 @@ impl Target {
             Self::Alertmanager => alertmanager::render(plan),
             Self::Grafana => grafana::render(plan),
             Self::Ecs => ecs::render(plan),
-            Self::Cloudformation => cloudformation::render(plan),
+            Self::Cloudformation => cloudformation::render(plan, spec_text),
             Self::Cloudrun => cloudrun::render(plan),
             Self::Diagram => diagram::render(plan),
             Self::Runbook => runbook::render(plan),

@@ -27,7 +27,7 @@ pub struct Targets {
 
 /// A security feature of the edge. A target that cannot enforce one the
 /// spec asks for refuses to render (error `R002`) unless the target runs
-/// berth's own edge (`gateway: true`, Kubernetes and compose) or the spec
+/// berth's own edge (`gateway: true`: Kubernetes, compose, CloudFormation) or the spec
 /// accepts the gap for that target in `accept_unenforced`, with a reason
 /// (who enforces it instead: a WAF, Cloud Armor, the service itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
@@ -218,6 +218,14 @@ pub struct CloudRunTarget {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloudformationTarget {
+    /// Run berth's own edge (`berth edge`) as an ECS service behind the
+    /// ALB: the ALB terminates TLS and forwards everything to it, the edge
+    /// enforces every route feature (auth, allowlists, rate limits per
+    /// client or key, headers, body limits) and reaches the services through
+    /// Cloud Map DNS, and the services accept traffic from the edge only.
+    /// Default false.
+    #[serde(default)]
+    pub gateway: bool,
     /// Security features left unenforced on purpose, each with its reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accept_unenforced: AcceptUnenforced,
