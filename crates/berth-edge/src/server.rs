@@ -190,7 +190,9 @@ impl Edge {
             None => None,
         };
         let tls = match (&config.tls, &https) {
-            (Some((pem, min13)), Some(_)) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(pem, *min13)?)),
+            (Some((pem, min13)), Some(_)) => {
+                Some(tokio_rustls::TlsAcceptor::from(tls::server_config(pem, *min13, &config.hosts)?))
+            }
             _ => None,
         };
         let local = |l: &TcpListener| {

@@ -34,8 +34,29 @@ pub fn from_files(cert: &Path, key: &Path) -> Result<Pem, EdgeError> {
     Ok(Pem { cert: read(cert)?, key: read(key)? })
 }
 
-/// A rustls server with HTTP/2 and HTTP/1.1 offered by ALPN.
-pub fn server_config(pem: &Pem, min_tls13: bool) -> Result<Arc<ServerConfig>, EdgeError> {
+/// The certificate for names the edge serves. A client that names
+/// another (SNI) gets no handshake, as nginx's `ssl_reject_handshake` does:
+/// scanners that try names learn nothing, not even the certificate. A
+/// client that names none (an IP address) gets the certificate and then
+/// the Host check.
+#[derive(Debug)]
+struct ServedNames {
+    hosts: Vec<String>,
+    key: Arc<rustls::sign::CertifiedKey>,
+}
+
+impl rustls::server::ResolvesServerCert for ServedNames {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        match hello.server_name() {
+            Some(name) if !crate::host::served(&self.hosts, Some(&name.to_ascii_lowercase())) => None,
+            _ => Some(self.key.clone()),
+        }
+    }
+}
+
+/// A rustls server with HTTP/2 and HTTP/1.1 offered by ALPN, for `hosts`
+/// (lower case; empty: any name).
+pub fn server_config(pem: &Pem, min_tls13: bool, hosts: &[String]) -> Result<Arc<ServerConfig>, EdgeError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.cert.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| EdgeError::Tls(format!("certificate: {e}")))?;
@@ -44,12 +65,17 @@ pub fn server_config(pem: &Pem, min_tls13: bool) -> Result<Arc<ServerConfig>, Ed
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] =
         if min_tls13 { &[&rustls::version::TLS13] } else { &[&rustls::version::TLS13, &rustls::version::TLS12] };
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
         .map_err(|e| EdgeError::Tls(e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| EdgeError::Tls(e.to_string()))?;
+        .with_cert_resolver(Arc::new(ServedNames {
+            hosts: hosts.to_vec(),
+            key: Arc::new(
+                rustls::sign::CertifiedKey::from_der(certs, key, &provider)
+                    .map_err(|e| EdgeError::Tls(e.to_string()))?,
+            ),
+        }));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

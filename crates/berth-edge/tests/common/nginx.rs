@@ -12,8 +12,14 @@ use tokio::net::TcpStream;
 /// only, keeps its pid, logs and temporary files in `dir`, reads the
 /// system's mime.types and sends every upstream to the test's services.
 /// Everything that decides how a request is treated is left as rendered.
-fn loopback_conf(rendered: &str, dir: &Path, listen: SocketAddr, upstream: &dyn Fn(&str) -> SocketAddr) -> String {
-    assert!(!rendered.contains(" ssl"), "the spec has no TLS, so nginx.conf should have none:\n{rendered}");
+fn loopback_conf(
+    rendered: &str,
+    dir: &Path,
+    listen: SocketAddr,
+    tls: Option<&Tls>,
+    upstream: &dyn Fn(&str) -> SocketAddr,
+) -> String {
+    assert_eq!(rendered.contains(" ssl"), tls.is_some(), "nginx.conf has TLS exactly when the spec does:\n{rendered}");
     let d = dir.display();
     let mut out = vec![format!("pid {d}/nginx.pid;"), format!("error_log {d}/error.log;")];
     let (mut listens, mut servers, mut mime) = (0, 0, 0);
@@ -35,11 +41,22 @@ fn loopback_conf(rendered: &str, dir: &Path, listen: SocketAddr, upstream: &dyn 
                 continue;
             }
             "listen" => {
-                // IPv4 loopback only: the IPv6 twin of each listen goes.
+                // IPv4 loopback only: the IPv6 twin of each listen goes;
+                // the parameters (ssl, http2, default_server) stay.
                 if !t.starts_with("listen [") {
-                    out.push(format!("        listen {listen};"));
+                    let params = t.trim_end_matches(';').split_whitespace().skip(2).collect::<Vec<_>>().join(" ");
+                    let addr = match tls {
+                        Some(tls) if params.contains("ssl") => tls.listen,
+                        _ => listen,
+                    };
+                    out.push(format!("        listen {addr} {params};").replace(" ;", ";"));
                     listens += 1;
                 }
+                continue;
+            }
+            "ssl_certificate" | "ssl_certificate_key" if tls.is_some() => {
+                let file = if t.starts_with("ssl_certificate_key") { "tls.key" } else { "tls.crt" };
+                out.push(format!("        {} {d}/{file};", t.split_whitespace().next().unwrap_or_default()));
                 continue;
             }
             "upstream" => current = t.strip_prefix("upstream ").and_then(|r| r.strip_suffix(" {")).map(str::to_owned),
@@ -69,6 +86,14 @@ fn loopback_conf(rendered: &str, dir: &Path, listen: SocketAddr, upstream: &dyn 
     conf
 }
 
+/// Where the rendered `listen 443 ssl` goes, with the certificate to serve.
+#[derive(Debug)]
+pub struct Tls {
+    pub listen: SocketAddr,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
 /// nginx in the foreground, one process; killed by its PID when dropped.
 #[derive(Debug)]
 pub struct Nginx {
@@ -81,9 +106,19 @@ impl Nginx {
     /// Starts the rendered nginx.conf with each upstream (by name) sent to
     /// the address `upstream` gives.
     pub async fn start(rendered: &str, upstream: &dyn Fn(&str) -> SocketAddr) -> Self {
+        Self::start_with(rendered, None, upstream).await
+    }
+
+    /// [`Nginx::start`] for a spec with TLS: its HTTPS server blocks listen
+    /// on `tls.listen` and serve `tls`'s certificate.
+    pub async fn start_with(rendered: &str, tls: Option<&Tls>, upstream: &dyn Fn(&str) -> SocketAddr) -> Self {
         let dir = berth_test_support::temp_dir();
         let addr = SocketAddr::from(([127, 0, 0, 1], berth_test_support::free_port()));
-        let conf_text = loopback_conf(rendered, dir.path(), addr, upstream);
+        if let Some(tls) = tls {
+            std::fs::write(dir.path().join("tls.crt"), &tls.cert_pem).unwrap();
+            std::fs::write(dir.path().join("tls.key"), &tls.key_pem).unwrap();
+        }
+        let conf_text = loopback_conf(rendered, dir.path(), addr, tls, upstream);
         let conf = dir.path().join("nginx.conf");
         std::fs::write(&conf, &conf_text).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();

@@ -155,6 +155,16 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     }
     let server_names = if edge.hosts.is_empty() { "_".to_owned() } else { edge.hosts.join(" ") };
     let headers = security_headers(edge);
+    // HSTS means something only over HTTPS (RFC 6797 7.2); berth's edge
+    // leaves it off plain-HTTP answers, and so does this.
+    let plain_headers: Vec<String> =
+        headers.iter().filter(|h| !h.starts_with("add_header Strict-Transport-Security ")).cloned().collect();
+    if let Some(tls) = &edge.tls {
+        // The handshake runs under the listen socket's default server, not
+        // the server its name picks: the minimum holds only if it is set
+        // for all of them.
+        let _ = writeln!(c, "\n    ssl_protocols {};", ssl_protocols(tls.min_version));
+    }
     if !edge.hosts.is_empty() {
         // Hosts the spec does not name get 421, as from berth's edge; HTTPS
         // for an unnamed host fails its handshake.
@@ -169,7 +179,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     }}
 ",
             http = edge.listen.http,
-            headers = indented(&headers)
+            headers = indented(&plain_headers)
         );
         if edge.tls.is_some() {
             let _ = write!(
@@ -196,7 +206,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         listen {http};
         listen [::]:{http};
         server_name {server_names};
-        location /.well-known/acme-challenge/ {{
+{headers}        location /.well-known/acme-challenge/ {{
             root /var/www/acme;
         }}
         location / {{
@@ -204,7 +214,8 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         }}
     }}
 ",
-            http = edge.listen.http
+            http = edge.listen.http,
+            headers = indented(&plain_headers)
         );
     }
     // A route with a `host` answers on that host only, as on berth's edge:
@@ -223,6 +234,13 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
     }
     c.push_str("}\n");
     c
+}
+
+fn ssl_protocols(min: TlsVersion) -> &'static str {
+    match min {
+        TlsVersion::V1_2 => "TLSv1.2 TLSv1.3",
+        TlsVersion::V1_3 => "TLSv1.3",
+    }
 }
 
 /// Header directives, one per line, at server-block depth; berth's edge
@@ -274,10 +292,7 @@ fn open_server(c: &mut String, edge: &EdgePlan, upstreams: Upstreams, server_nam
                     ("tls/fullchain.pem".to_owned(), "tls/privkey.pem".to_owned())
                 }
             };
-            let protocols = match tls.min_version {
-                TlsVersion::V1_2 => "TLSv1.2 TLSv1.3",
-                TlsVersion::V1_3 => "TLSv1.3",
-            };
+            let protocols = ssl_protocols(tls.min_version);
             let _ = write!(
                 c,
                 "
