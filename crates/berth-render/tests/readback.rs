@@ -252,6 +252,13 @@ fn systemd(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
                 failures.push(format!("systemd {}: MemoryMax {got:?} != {}", s.name, m.0));
             }
         }
+        if let Some(run) = &s.run {
+            let want = secs(run.stop_timeout) + secs(s.deploy.drain_timeout);
+            let got = value("TimeoutStopSec").map(|v| v.trim_end_matches('s').parse::<u64>().unwrap());
+            if got != Some(want) {
+                failures.push(format!("systemd {}: TimeoutStopSec {got:?} != drain + stop {want}", s.name));
+            }
+        }
     }
 }
 
@@ -411,4 +418,93 @@ fn every_number_reaches_the_artifact_or_is_reported() {
     assert!(failures.is_empty(), "numbers that changed on the way:\n{}", failures.join("\n"));
     let checked = CHECKED.load(std::sync::atomic::Ordering::Relaxed);
     assert!(checked > 50, "the readers compared only {checked} things: did a file name change?");
+}
+
+/// Drops what Helm adds on top of the kubernetes target's objects (its own
+/// labels, the release namespace), so what remains must be equal.
+fn without_helm(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("namespace");
+            for key in ["labels", "matchLabels", "selector", "podSelector"] {
+                if let Some(Value::Object(labels)) = map.get_mut(key) {
+                    labels.retain(|k, _| {
+                        !k.starts_with("helm.sh/")
+                            && k != "app.kubernetes.io/managed-by"
+                            && k != "app.kubernetes.io/instance"
+                    });
+                }
+            }
+            for v in map.values_mut() {
+                without_helm(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_helm),
+        _ => {}
+    }
+}
+
+/// The Helm chart, installed with its default values, is the kubernetes
+/// target: `helm template` is run on every example's chart and each object
+/// compared with the kubernetes target's, field by field.
+#[test]
+fn the_helm_chart_renders_the_kubernetes_objects() {
+    let helm = berth_test_support::tool("helm");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (name, text, envs) in example_environments() {
+        for env in envs {
+            let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
+            let plan = berth_plan::build(&spec, env.as_deref());
+            let out = berth_render::render(&plan, &text, &[Target::Kubernetes, Target::Helm]);
+            if out.has_errors() {
+                continue;
+            }
+            let label = format!("{name} ({})", env.as_deref().unwrap_or("base"));
+            let dir = berth_test_support::temp_dir();
+            for (relative, f) in out.files.iter().filter_map(|f| Some((f.path.strip_prefix("helm/")?, f))) {
+                let path = dir.path().join(relative);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, &f.contents).unwrap();
+            }
+            let rendered = berth_test_support::run(&helm, &["template", "release", "chart/"], dir.path());
+            assert!(rendered.success, "{label}: helm template failed:\n{}", rendered.stderr);
+            let key = |v: &Value| {
+                format!("{}/{}", v["kind"].as_str().unwrap_or(""), v["metadata"]["name"].as_str().unwrap_or(""))
+            };
+            let mut from_helm: std::collections::BTreeMap<String, Value> =
+                docs(&rendered.stdout).into_iter().filter(|v| !v.is_null()).map(|v| (key(&v), v)).collect();
+            let kube: Vec<Value> = out
+                .files
+                .iter()
+                .filter(|f| f.path.starts_with("kubernetes/") && f.path.ends_with(".yaml"))
+                .filter(|f| !f.path.ends_with("kustomization.yaml"))
+                .flat_map(|f| docs(&f.contents))
+                // The chart installs into the release's namespace, which helm makes.
+                .filter(|v| v.get("kind").is_some() && v["kind"] != "Namespace")
+                .collect();
+            for mut object in kube {
+                let id = key(&object);
+                let Some(mut chart) = from_helm.remove(&id) else {
+                    failures.push(format!("{label}: {id} is not in the chart"));
+                    continue;
+                };
+                compared += 1;
+                without_helm(&mut object);
+                without_helm(&mut chart);
+                if object != chart {
+                    failures.push(format!(
+                        "{label}: {id} differs\n  kubernetes: {}\n  helm:       {}",
+                        serde_json::to_string(&object).unwrap(),
+                        serde_json::to_string(&chart).unwrap()
+                    ));
+                }
+            }
+            for extra in from_helm.keys() {
+                failures.push(format!("{label}: the chart adds {extra}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "the chart is not the kubernetes target:\n{}", failures.join("\n"));
+    assert!(compared > 100, "only {compared} objects compared: did a path change?");
 }

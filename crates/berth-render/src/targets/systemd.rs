@@ -48,9 +48,14 @@ pub fn render(plan: &Plan) -> Output {
             continue;
         };
         let name = unit_name(plan, &service.name);
+        // `systemctl stop` sends SIGTERM at once (nginx in front keeps no
+        // drain of its own), so the process drains and then stops within
+        // one budget, as on Kubernetes and compose.
+        let stop =
+            berth_spec::model::units::Duration(run.stop_timeout.0.saturating_add(service.deploy.drain_timeout.0));
         out.file(
             format!("{name}@.service"),
-            template(plan, service, &run.command, run.workdir.as_deref(), run.stop_timeout.as_secs(), &user, &install),
+            template(plan, service, &run.command, run.workdir.as_deref(), stop.ceil_secs(), &user, &install),
         );
         for i in 0..service.replicas.initial().max(1) {
             wants.push(format!("{name}@{i}.service"));
