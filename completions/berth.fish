@@ -92,6 +92,10 @@ junit\t'JUnit XML, for CI test reports'"
 complete -c berth -n "__fish_berth_using_subcommand check" -l severity -d 'Lowest severity that is shown and fails the run (exit 1)' -r -f -a "info\t''
 warning\t''
 error\t''"
+complete -c berth -n "__fish_berth_using_subcommand check" -l select -d 'Run only these rules: codes, names or code prefixes (`K`, `X01`, `ALL`), comma-separated; replaces `select` in berth-check.yaml' -r
+complete -c berth -n "__fish_berth_using_subcommand check" -l ignore -d 'Turn these rules off: codes, names or code prefixes, comma-separated; wins over berth-check.yaml' -r
+complete -c berth -n "__fish_berth_using_subcommand check" -l baseline -d 'Hide the findings this baseline file holds (see --write-baseline): only new findings count' -r -F
+complete -c berth -n "__fish_berth_using_subcommand check" -l write-baseline -d 'Record every current finding in FILE as the baseline, and exit 0' -r -F
 complete -c berth -n "__fish_berth_using_subcommand check" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"

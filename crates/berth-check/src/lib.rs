@@ -8,6 +8,7 @@
 //! What it sees but cannot check (a Helm chart's templates) becomes a
 //! [`Note`], never a finding. Output formats live in [`format`].
 
+pub mod baseline;
 pub mod config;
 pub mod detect;
 pub mod format;
@@ -17,6 +18,7 @@ pub mod helm;
 pub mod registry;
 mod rule;
 pub mod rules;
+pub mod select;
 mod spec;
 pub mod suppress;
 
@@ -78,6 +80,12 @@ impl Report {
 /// templates of a Helm chart (a directory with `Chart.yaml`) are skipped
 /// with a note, and a spec in a chart's `files/` is chart data.
 pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
+    check_with(inputs, environment, &select::Selection::default())
+}
+
+/// [`check`] with the command line's `--select` / `--ignore` on top of the
+/// configurations' rule settings ([`select::apply`]).
+pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &select::Selection) -> Report {
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let charts = helm::Charts::find(inputs.iter().map(|i| i.path.as_str()));
@@ -145,7 +153,14 @@ pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
         }
     }
     let parsed = graph::Parsed::read(&files, &kinds, &mut findings);
-    let graph = graph::Graph::build(&parsed);
+    let namespaces: Vec<(usize, &str)> = parsed
+        .yaml
+        .iter()
+        .flat_map(|(file, docs)| {
+            docs.iter().filter_map(move |d| Some((*file, graph::yaml::str_at(d, &["metadata", "namespace"])?)))
+        })
+        .collect();
+    let graph = graph::Graph::build(&parsed, graph::units::assign(&files, &kinds, &namespaces));
     let cx = Context { graph: &graph, files: &files };
     for entry in registry::RULES {
         entry.rule.check(&cx, &mut rule::Sink { info: entry.info, out: &mut findings });
@@ -154,5 +169,7 @@ pub fn check(inputs: Vec<Input>, environment: Option<&str>) -> Report {
     findings.sort_by_key(|f| (f.file, f.diagnostic.span.map(|s| s.start), f.diagnostic.code.id));
     findings.dedup();
     notes.sort_by_key(|n| n.file);
-    Report { files, kinds, findings, notes }
+    let mut report = Report { files, kinds, findings, notes };
+    select::apply(&mut report, &configs, selection);
+    report
 }

@@ -114,7 +114,15 @@ Suppress a finding with a reason: an annotation `ignore.berth.dev/<CODE>:
 `# berth: ignore[<CODE>] <reason>` on or above the line, or an entry in a
 berth-check.yaml (rule, paths, object, reason). Suppressed findings
 stay in JSON and SARIF output with their reason. Every rule is described in
-docs/rules.md.")]
+docs/rules.md.
+
+A berth-check.yaml also chooses the rules (`select`, `ignore_rules`, `rules`
+with `off` or a severity per rule) and the files never reported on
+(`exclude`); --select and --ignore win over it. On a repository with
+findings already, record them once and fail only on new ones:
+  berth check --write-baseline berth-baseline.json
+  berth check --baseline berth-baseline.json
+See docs/check.md.")]
     Check(CheckArgs),
 
     /// Show how the files in the output directory differ from what the spec renders.
@@ -316,6 +324,18 @@ pub struct CheckArgs {
     /// Lowest severity that is shown and fails the run (exit 1).
     #[arg(long, value_enum, default_value_t = SeverityArg::Warning)]
     pub severity: SeverityArg,
+    /// Run only these rules: codes, names or code prefixes (`K`, `X01`, `ALL`), comma-separated; replaces `select` in berth-check.yaml.
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub select: Option<Vec<String>>,
+    /// Turn these rules off: codes, names or code prefixes, comma-separated; wins over berth-check.yaml.
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Hide the findings this baseline file holds (see --write-baseline): only new findings count.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record every current finding in FILE as the baseline, and exit 0.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

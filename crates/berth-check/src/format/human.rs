@@ -25,15 +25,19 @@ pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
     let active: Vec<_> = report.active(threshold).collect();
     let errors = active.iter().filter(|f| f.diagnostic.severity == Severity::Error).count();
     let warnings = active.len() - errors;
-    let suppressed = report.findings.iter().filter(|f| f.suppressed.is_some()).count();
+    // Findings the baseline hides are debt carried on purpose, counted
+    // apart from those suppressed with a reason of their own.
+    let baselined = report.findings.iter().filter(|f| f.suppressed.as_deref() == Some(crate::baseline::REASON)).count();
+    let suppressed = report.findings.iter().filter(|f| f.suppressed.is_some()).count() - baselined;
     let checked = report
         .kinds
         .iter()
         .filter(|k| !matches!(k, Kind::Other | Kind::EnvFile | Kind::CheckConfig | Kind::HelmTemplate))
         .count();
     out.push_str(&format!(
-        "checked {checked} file(s): {errors} error(s), {warnings} warning(s){}\n",
-        if suppressed > 0 { format!(", {suppressed} suppressed") } else { String::new() }
+        "checked {checked} file(s): {errors} error(s), {warnings} warning(s){}{}\n",
+        if suppressed > 0 { format!(", {suppressed} suppressed") } else { String::new() },
+        if baselined > 0 { format!(", {baselined} baselined") } else { String::new() }
     ));
     out
 }

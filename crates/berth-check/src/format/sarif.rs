@@ -52,7 +52,9 @@ pub fn render(report: &Report) -> String {
                 result["ruleIndex"] = json!(index);
             }
             if let Some(reason) = &f.suppressed {
-                result["suppressions"] = json!([{ "kind": "inSource", "justification": reason }]);
+                // A baseline lives outside the file the finding is in.
+                let kind = if reason == crate::baseline::REASON { "external" } else { "inSource" };
+                result["suppressions"] = json!([{ "kind": kind, "justification": reason }]);
             }
             result
         })

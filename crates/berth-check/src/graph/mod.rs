@@ -11,6 +11,7 @@ pub mod paths;
 pub mod prometheus;
 mod resolve;
 pub mod systemd;
+pub mod units;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -198,12 +199,17 @@ pub struct Graph<'a> {
     /// candidates here instead of scanning every workload.
     by_label: HashMap<(Option<&'a str>, String, String), Vec<usize>>,
     /// Workloads by (namespace, kind, name).
-    by_name: HashMap<(Option<&'a str>, &'a str, &'a str), usize>,
+    by_name: HashMap<(Option<&'a str>, &'a str, &'a str), Vec<usize>>,
+    /// The deployment unit of each file ([`units`]): rules that link
+    /// objects link only within one.
+    pub unit_of: Vec<usize>,
 }
 
 impl<'a> Graph<'a> {
-    pub fn build(parsed: &'a Parsed) -> Self {
+    /// `unit_of` gives each file's deployment unit ([`units::assign`]).
+    pub fn build(parsed: &'a Parsed, unit_of: Vec<usize>) -> Self {
         let mut graph = Graph {
+            unit_of,
             dockerfiles: &parsed.dockerfiles,
             nginx: nginx::configs(&parsed.nginx),
             units: &parsed.units,
@@ -241,9 +247,14 @@ impl<'a> Graph<'a> {
             for (k, v) in &w.pod_labels {
                 graph.by_label.entry((o.namespace, k.clone(), v.clone())).or_default().push(index);
             }
-            graph.by_name.entry((o.namespace, o.kind, o.name)).or_insert(index);
+            graph.by_name.entry((o.namespace, o.kind, o.name)).or_default().push(index);
         }
         graph
+    }
+
+    /// The deployment unit of `file`.
+    pub fn unit(&self, file: usize) -> usize {
+        self.unit_of.get(file).copied().unwrap_or(file)
     }
 
     /// Every declaration of a compose service (base file and overrides).
@@ -255,9 +266,34 @@ impl<'a> Graph<'a> {
         self.compose.iter().filter(move |s| s.project == project && s.name == name)
     }
 
-    /// The workload of this kind and name in `namespace`.
-    pub fn workload_named(&self, namespace: Option<&str>, kind: &str, name: &str) -> Option<&Workload<'a>> {
-        self.by_name.get(&(namespace, kind, name)).map(|i| &self.workloads[*i])
+    /// The workload of this kind and name in `namespace`: the one in the
+    /// deployment unit `unit`, else the only one in the tree. A reference
+    /// by name is specific enough to cross directories (an `hpa/` folder
+    /// beside its Deployment), unless several could be meant.
+    pub fn workload_named(
+        &self,
+        unit: usize,
+        namespace: Option<&str>,
+        kind: &str,
+        name: &str,
+    ) -> Option<&Workload<'a>> {
+        let all = self.by_name.get(&(namespace, kind, name))?;
+        let mut candidates = all.iter().map(|i| &self.workloads[*i]);
+        candidates.clone().find(|w| self.unit(self.objects[w.object].file) == unit).or_else(|| match all.len() {
+            1 => candidates.next(),
+            _ => None,
+        })
+    }
+
+    /// [`Graph::selected`] within the deployment unit `unit`: what a
+    /// selector links to, for rules that judge the link.
+    pub fn selected_in<'g>(
+        &'g self,
+        unit: usize,
+        namespace: Option<&'g str>,
+        selector: &'g [(String, String)],
+    ) -> impl Iterator<Item = &'g Workload<'a>> + 'g {
+        self.selected(namespace, selector).filter(move |w| self.unit(self.objects[w.object].file) == unit)
     }
 
     /// The workload that object `object` is, if it is one.
@@ -266,7 +302,8 @@ impl<'a> Graph<'a> {
         self.workloads.binary_search_by_key(&object, |w| w.object).ok().map(|i| &self.workloads[i])
     }
 
-    /// The workloads whose pods `selector` selects (same namespace).
+    /// The workloads whose pods `selector` selects (same namespace),
+    /// anywhere in the tree: for rules that say nothing is selected.
     pub fn selected<'g>(
         &'g self,
         namespace: Option<&'g str>,

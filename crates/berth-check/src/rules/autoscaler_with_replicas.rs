@@ -17,7 +17,9 @@ impl Rule for AutoscalerWithReplicas {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         for hpa in &cx.graph.autoscalers {
             let oh = &cx.graph.objects[hpa.object];
-            if let Some(w) = cx.graph.workload_named(oh.namespace, hpa.target_kind, hpa.target_name) {
+            if let Some(w) =
+                cx.graph.workload_named(cx.graph.unit(oh.file), oh.namespace, hpa.target_kind, hpa.target_name)
+            {
                 let o = &cx.graph.objects[w.object];
                 if let Some((n, span)) = w.replicas {
                     sink.report(

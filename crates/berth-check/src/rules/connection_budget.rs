@@ -170,7 +170,13 @@ fn collect(graph: &Graph<'_>) -> (Vec<Database>, Vec<Client>) {
                     .iter()
                     .filter(|s| !s.selector.is_empty())
                     .filter(|s| {
-                        graph.selected(graph.objects[s.object].namespace, &s.selector).any(|sw| sw.object == w.object)
+                        graph
+                            .selected_in(
+                                graph.unit(graph.objects[s.object].file),
+                                graph.objects[s.object].namespace,
+                                &s.selector,
+                            )
+                            .any(|sw| sw.object == w.object)
                     })
                     .map(|s| graph.objects[s.object].name.to_owned())
                     .collect();

@@ -17,7 +17,9 @@ impl Rule for DuplicateAutoscalers {
         let mut first_by_target = std::collections::HashMap::new();
         for a in &cx.graph.autoscalers {
             let oa = &cx.graph.objects[a.object];
-            let first = *first_by_target.entry((oa.namespace, a.target_kind, a.target_name)).or_insert(a);
+            let first = *first_by_target
+                .entry((cx.graph.unit(oa.file), oa.namespace, a.target_kind, a.target_name))
+                .or_insert(a);
             if !std::ptr::eq(first, a) {
                 let b = first;
                 let ob = &cx.graph.objects[b.object];

@@ -33,7 +33,7 @@ impl Rule for NetworkPolicyPort {
                 |selectors: &[Vec<(String, String)>], ports: &[(PortRef<'_>, berth_diagnostics::Span)], dir: &str| {
                     let peers: Vec<&Workload<'_>> = selectors
                         .iter()
-                        .flat_map(|s| cx.graph.selected(object.namespace, s))
+                        .flat_map(|s| cx.graph.selected_in(cx.graph.unit(object.file), object.namespace, s))
                         .filter(|w| w.ports().next().is_some())
                         .collect();
                     if peers.is_empty() {

@@ -6,7 +6,10 @@ crate::declare_rule! {
     /// typo, or labels changed on one side only. Pods the tree cannot see
     /// are not missing: a Service in `kube-system` (static pods such as the
     /// scheduler), or beside a resource an operator turns into pods (a
-    /// Prometheus, an Alertmanager, a database cluster), is left alone.
+    /// Prometheus, an Alertmanager, a database cluster), is left alone, and
+    /// so is one whose deployment unit (see `berth check`'s units) has no
+    /// pod template in its namespace: its pods are installed some other
+    /// way (a Service for an operator's or a cloud's exporter).
     ServiceSelectsNothing {
         code: "X002",
         name: "service-selects-nothing",
@@ -28,7 +31,12 @@ impl Rule for ServiceSelectsNothing {
             }
             let operated =
                 cx.graph.objects.iter().any(|o| o.namespace == object.namespace && OPERATED_KINDS.contains(&o.kind));
-            if object.namespace == Some("kube-system") || operated {
+            let unit = cx.graph.unit(object.file);
+            let unit_has_pods = cx.graph.workloads.iter().any(|w| {
+                let o = &cx.graph.objects[w.object];
+                cx.graph.unit(o.file) == unit && o.namespace == object.namespace
+            });
+            if object.namespace == Some("kube-system") || operated || !unit_has_pods {
                 continue;
             }
             let wanted: Vec<String> = service.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();

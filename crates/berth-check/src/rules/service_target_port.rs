@@ -21,7 +21,8 @@ impl Rule for ServiceTargetPort {
             if service.selector.is_empty() {
                 continue;
             }
-            let selected: Vec<_> = cx.graph.selected(object.namespace, &service.selector).collect();
+            let selected: Vec<_> =
+                cx.graph.selected_in(cx.graph.unit(object.file), object.namespace, &service.selector).collect();
             // Pods that declare no ports at all say nothing; X002 covers "selects nothing".
             let declaring: Vec<_> = selected.iter().filter(|w| w.ports().next().is_some()).collect();
             if declaring.is_empty() {

@@ -33,6 +33,7 @@ impl Rule for SharedRwoVolume {
                 .workloads
                 .iter()
                 .filter(|w| graph.objects[w.object].namespace == claim.namespace)
+                .filter(|w| graph.unit(graph.objects[w.object].file) == graph.unit(claim.file))
                 .filter_map(|w| {
                     seq(at(w.pod, &["volumes"]))
                         .iter()

@@ -28,6 +28,7 @@ pub fn max_replicas(graph: &Graph<'_>, w: &Workload<'_>) -> i64 {
         .autoscalers
         .iter()
         .filter(|a| a.target_kind == o.kind && a.target_name == o.name)
+        .filter(|a| graph.unit(graph.objects[a.object].file) == graph.unit(o.file))
         .filter_map(|a| int_at(graph.objects[a.object].node, &["spec", "maxReplicas"]))
         .max();
     hpa.unwrap_or(0).max(w.replicas.map_or(1, |(r, _)| r))

@@ -110,7 +110,7 @@ fn app_facts(
     let name = host.split('.').next()?;
     let service = graph.services.iter().find(|s| graph.objects[s.object].name == name)?;
     let o = &graph.objects[service.object];
-    graph.selected(o.namespace, &service.selector).find_map(|w| {
+    graph.selected_in(graph.unit(o.file), o.namespace, &service.selector).find_map(|w| {
         let c = w.containers.iter().find(|c| !c.init && !c.command.is_empty())?;
         let f = with_defaults(&c.command, facts(&c.command));
         Some((

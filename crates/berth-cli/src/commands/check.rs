@@ -1,16 +1,19 @@
 //! `berth check`: read the files (in parallel), hand their text to the pure
-//! checker, print the report in the chosen format.
+//! checker, print the report in the chosen format. A baseline file is read
+//! and written here; what it means is `berth_check::baseline`'s.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use berth_check::baseline::{self, Baseline};
 use berth_check::format::{Format, render};
+use berth_check::select::Selection;
 use berth_check::{Input, Kind};
 use berth_diagnostics::Severity;
 
-use crate::Outcome;
 use crate::cli::{CheckArgs, CheckFormat, SeverityArg};
-use crate::output;
+use crate::{Outcome, UsageError, output};
 
 const SKIPPED_DIRS: [&str; 6] = [".git", "target", "node_modules", ".berth", ".tools", "vendor"];
 
@@ -46,6 +49,31 @@ fn enclosing_chart(path: &Path) -> Option<PathBuf> {
         let chart = dir.join("Chart.yaml");
         (["templates", "files"].iter().any(|part| first.as_os_str() == *part) && chart.is_file()).then_some(chart)
     })
+}
+
+/// The `berth-check.yaml` files in the directories between where berth runs
+/// and a given relative path (`berth check k8s/` from the repository root
+/// reads `./berth-check.yaml`): a configuration applies to the files under
+/// it, so it is read even when the walk starts below it. Nothing above the
+/// current directory is read, nor anything for an absolute path: what
+/// configures a check never depends on where the repository sits.
+fn enclosing_configs(path: &Path) -> Vec<PathBuf> {
+    if path.is_absolute() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for dir in path.ancestors().skip(1) {
+        if dir.ends_with("..") {
+            break;
+        }
+        for name in berth_check::config::NAMES {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                found.push(candidate);
+            }
+        }
+    }
+    found
 }
 
 /// Shown relative to where the user ran berth, as they typed it.
@@ -93,6 +121,18 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
 }
 
 pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
+    let selection = Selection::parse(args.select.as_deref(), &args.ignore)
+        .map_err(|e| UsageError(format!("--select/--ignore: {e}; {}", e.help())))?;
+    // Read before checking: a wrong baseline path fails at once, not after the check.
+    let known = match (&args.baseline, &args.write_baseline) {
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+            let parsed = baseline::parse(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+            Some((path, parsed))
+        }
+        _ => None,
+    };
     let mut paths = Vec::new();
     for p in &args.paths {
         walk(p, &mut paths)?;
@@ -102,6 +142,16 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
             paths.push(chart);
         }
     }
+    // A configuration above a given path, unless the walk found it already
+    // (under another spelling: `./berth-check.yaml` and `berth-check.yaml`).
+    let mut seen: HashSet<String> = paths.iter().map(|p| shown(p)).collect();
+    for p in &args.paths {
+        for config in enclosing_configs(p) {
+            if seen.insert(shown(&config)) {
+                paths.push(config);
+            }
+        }
+    }
     let inputs = read_all(paths, &args.paths);
     if inputs.is_empty() {
         output::stderr(
@@ -109,7 +159,19 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Findings);
     }
-    let report = berth_check::check(inputs, args.env.as_deref());
+    let mut report = berth_check::check_with(inputs, args.env.as_deref(), &selection);
+    if let Some(path) = &args.write_baseline {
+        return write_baseline(&report, path);
+    }
+    let stale = match &known {
+        Some((_, known)) => {
+            let applied = baseline::apply(&mut report, known);
+            // An entry for a file this run did not look at is not fixed.
+            let roots: Vec<String> = args.paths.iter().map(|p| shown(p)).collect();
+            applied.stale.into_iter().filter(|e| baseline::covers(&roots, &e.path)).count()
+        }
+        None => 0,
+    };
     let threshold = match args.severity {
         SeverityArg::Info => Severity::Info,
         SeverityArg::Warning => Severity::Warning,
@@ -122,5 +184,37 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
         CheckFormat::Junit => Format::Junit,
     };
     output::stdout(&render(format, &report, threshold, color && format == Format::Human))?;
+    if let Some((path, _)) = known
+        && stale > 0
+    {
+        let line = format!(
+            "note: {stale} baseline {} fixed; rewrite the baseline: berth check --write-baseline {}\n",
+            if stale == 1 { "entry is" } else { "entries are" },
+            path.display()
+        );
+        // Beside the summary for people; never inside a machine format's document.
+        if format == Format::Human {
+            output::stdout(&line)?;
+        } else {
+            output::stderr(&line);
+        }
+    }
     Ok(if report.active(threshold).next().is_some() { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// `--write-baseline`: every finding that can be baselined, whatever the
+/// threshold, so a later run at a lower `--severity` finds none of them new.
+fn write_baseline(report: &berth_check::Report, path: &Path) -> anyhow::Result<Outcome> {
+    let recorded = Baseline::of(report);
+    std::fs::write(path, recorded.to_json())
+        .with_context(|| format!("cannot write the baseline {}", path.display()))?;
+    output::stderr(&format!("wrote {} finding(s) to {}\n", recorded.findings.len(), path.display()));
+    let left = report.findings.iter().filter(|f| f.suppressed.is_none() && !baseline::can_baseline(f)).count();
+    if left > 0 {
+        output::stderr(&format!(
+            "note: {left} finding(s) cannot be baselined: files that do not parse (E001) and berth-check.yaml mistakes \
+             (E002) always count; run `berth check` to see them\n"
+        ));
+    }
+    Ok(Outcome::Ok)
 }
