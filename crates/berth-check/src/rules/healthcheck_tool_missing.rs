@@ -34,6 +34,11 @@ fn ships(image: &str) -> Option<(bool, bool, bool)> {
     if repo == "scratch" || repo.contains("distroless") || repo.starts_with("cgr.dev/chainguard/static") {
         return Some((false, false, false));
     }
+    // The official nginx images install curl (Debian and Alpine alike);
+    // only the `-slim` variants leave it out.
+    if short == "nginx" && (repo == "nginx" || repo == "library/nginx" || repo == "docker.io/library/nginx") {
+        return Some((!tag.contains("slim"), tag.contains("alpine"), true));
+    }
     if short == "alpine" || tag.contains("alpine") || short == "busybox" {
         return Some((false, true, true));
     }

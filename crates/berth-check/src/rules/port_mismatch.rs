@@ -78,6 +78,37 @@ impl Rule for PortMismatch {
                 );
             }
             let exposed = dockerfile.map(|d| d.exposed()).unwrap_or_default();
+            // compose's `command:` decides the port; the image's EXPOSE
+            // still documents another (nginx-wsgi-flask: EXPOSE 5000,
+            // gunicorn -b :8000, nginx to :8000).
+            if let (Some((_, span)), Some(df), Some(bound)) = (&s.command, dockerfile, f.port)
+                && !exposed.is_empty()
+                && !exposed.contains(&i64::from(bound))
+                && let Some(expose) = df.final_stage().find(|i| i.keyword == "EXPOSE")
+            {
+                let needle = format!("{}:{bound}", s.name);
+                let mut clients: Vec<String> = Vec::new();
+                for c in graph.compose.iter().filter(|c| c.project == s.project && c.name != s.name) {
+                    for e in c.environment.iter().filter(|e| e.value.as_deref().is_some_and(|v| v.contains(&needle))) {
+                        clients.push(format!(
+                            "`{}` reaches it at {needle} ({})",
+                            c.name,
+                            place(cx.files, c.file, e.span)
+                        ));
+                    }
+                }
+                let clients = if clients.is_empty() { String::new() } else { format!("; {}", clients.join("; ")) };
+                sink.report(
+                    df.file,
+                    expose.span,
+                    format!(
+                        "EXPOSE {} but compose runs `{}` binding {bound} ({}){clients}",
+                        join(&exposed),
+                        s.name,
+                        place(cx.files, s.file, *span)
+                    ),
+                );
+            }
             for p in &targets {
                 let Some(target) = p.target else { continue };
                 // A side listener (a debugger, an admin port) is published on purpose.
