@@ -11,7 +11,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,7 +66,7 @@ impl Seen {
 fn curl(addr: SocketAddr, url: &str, extra: &[&str]) -> Seen {
     let name = url.split("://").nth(1).and_then(|r| r.split(['/', ':']).next()).unwrap();
     let port = if url.starts_with("https") { 443 } else { 80 };
-    let out = Command::new(berth_test_support::tool("curl"))
+    let out = berth_test_support::command(&berth_test_support::tool("curl").to_string_lossy())
         .args(["-sk", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}", "--max-time", "5"])
         .args(["--connect-to", &format!("{name}:{port}:{}:{}", addr.ip(), addr.port())])
         .args(extra)
