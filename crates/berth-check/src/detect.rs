@@ -24,8 +24,18 @@ pub enum Kind {
     Tmpfiles,
     /// `berth-check.yaml`: suppressions with reasons.
     CheckConfig,
-    /// A `.env` file: values for compose interpolation, not checked itself.
+    /// `NAME=value` lines: a `.env` file (also compose's interpolation
+    /// values), `*.env`, `.env.*`, `env`, `environment`, `*.environment`
+    /// whose every line is an assignment, and a file a systemd unit names
+    /// in `EnvironmentFile=` that reads as one (see [`environment_files`]).
     EnvFile,
+    /// A shell script: `.sh`/`.bash`, or a `sh`/`bash`/`dash`/`ash`
+    /// interpreter line (`#!/bin/sh`, `#!/usr/bin/env bash`) under any name.
+    Shell,
+    /// A CloudFormation template (YAML or JSON): `AWSTemplateFormatVersion`,
+    /// or top-level `Resources` of `AWS::` types.
+    #[serde(rename = "cloudformation")]
+    CloudFormation,
     /// YAML of a format berth has no rules for, read for what holds in any
     /// YAML (duplicate keys): a `berth.yaml` that is not a spec (Grafana's
     /// provider for berth's dashboards), or a file with `apiVersion:` but no
@@ -46,6 +56,11 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if lower == ".env" {
         return Kind::EnvFile;
     }
+    // An empty text (a name tested before the file is read) keeps the kind
+    // the name suggests.
+    if env_name(&lower) && (text.trim().is_empty() || crate::graph::envfile::looks_like_env(text)) {
+        return Kind::EnvFile;
+    }
     if crate::config::is_config(&lower) {
         return Kind::CheckConfig;
     }
@@ -55,6 +70,13 @@ pub fn kind(path: &str, text: &str) -> Kind {
     const UNITS: [&str; 6] = [".service", ".socket", ".timer", ".mount", ".target", ".path"];
     if UNITS.iter().any(|e| lower.ends_with(e)) {
         return Kind::Systemd;
+    }
+    match interpreter(text) {
+        Some(shell) if SHELLS.contains(&shell) => return Kind::Shell,
+        // `x.sh` that says `#!/usr/bin/env zsh` is not for a bash grammar.
+        Some(_) => {}
+        None if lower.ends_with(".sh") || lower.ends_with(".bash") => return Kind::Shell,
+        None => {}
     }
     let dir = path.rsplit(['/', '\\']).nth(1).unwrap_or("");
     if lower.ends_with(".conf") {
@@ -69,7 +91,9 @@ pub fn kind(path: &str, text: &str) -> Kind {
         }
     }
     let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
-    if !yaml {
+    // CloudFormation's own extensions besides YAML's.
+    let json = lower.ends_with(".json") || lower.ends_with(".template");
+    if !yaml && !json {
         return Kind::Other;
     }
     // Helm knows the chart file by this exact name only.
@@ -80,6 +104,12 @@ pub fn kind(path: &str, text: &str) -> Kind {
     // (`{% for ... %}` lines, a document that opens with `{{`): nothing to
     // check until it is rendered, and no E001 for not being YAML.
     if text.lines().any(|l| l.trim_start().starts_with("{%")) || text.trim_start().starts_with("{{") {
+        return Kind::Other;
+    }
+    if crate::graph::cloudformation::looks_like_template(text) {
+        return Kind::CloudFormation;
+    }
+    if !yaml {
         return Kind::Other;
     }
     let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
@@ -113,6 +143,60 @@ pub fn kind(path: &str, text: &str) -> Kind {
         return Kind::BerthSpec;
     }
     if named_spec { Kind::Yaml } else { Kind::Other }
+}
+
+/// Shells whose scripts the bash grammar reads.
+const SHELLS: [&str; 4] = ["sh", "bash", "dash", "ash"];
+
+/// The program an interpreter line (`#!/bin/bash -e`, `#!/usr/bin/env -S
+/// bash -eu`) runs, without its directory.
+fn interpreter(text: &str) -> Option<&str> {
+    let line = text.strip_prefix("#!")?.lines().next().unwrap_or("");
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    let program = first.rsplit('/').next().unwrap_or(first);
+    if program != "env" {
+        return Some(program);
+    }
+    let next = words.find(|w| !w.starts_with('-') && !w.contains('='))?;
+    Some(next.rsplit('/').next().unwrap_or(next))
+}
+
+/// Names env files go by: `app.env`, `.env.production`, `env`,
+/// `environment`, `app.environment` (not `.env.yaml` and the like).
+fn env_name(lower: &str) -> bool {
+    let data = [".yaml", ".yml", ".json", ".toml", ".sh", ".py", ".js", ".ts", ".md"];
+    (lower.ends_with(".env")
+        || lower.starts_with(".env.")
+        || lower == "env"
+        || lower == "environment"
+        || lower.ends_with(".environment"))
+        && !data.iter().any(|e| lower.ends_with(e))
+}
+
+/// Files that systemd units name in `EnvironmentFile=` and that read as env
+/// files become [`Kind::EnvFile`] whatever their name
+/// (`EnvironmentFile=/etc/default/backup` names `deploy/default/backup`).
+/// Needs every file, so it runs once the kinds by name and content are known.
+pub fn environment_files(files: &[berth_diagnostics::SourceFile], kinds: &mut [Kind]) {
+    let mut named: Vec<String> = Vec::new();
+    for (file, kind) in files.iter().zip(kinds.iter()) {
+        if *kind == Kind::Systemd {
+            let unit = crate::graph::UnitFile::parse(0, &file.name, &file.text);
+            named.extend(unit.settings.into_iter().filter(|s| s.key == "EnvironmentFile").map(|s| s.value));
+        }
+    }
+    if named.is_empty() {
+        return;
+    }
+    for (file, kind) in files.iter().zip(kinds.iter_mut()) {
+        if *kind == Kind::Other
+            && named.iter().any(|pattern| crate::graph::paths::tail_matches(pattern, &file.name))
+            && crate::graph::envfile::looks_like_env(&file.text)
+        {
+            *kind = Kind::EnvFile;
+        }
+    }
 }
 
 /// `server {`, `http {`, `upstream x {` or `location / {` at the start of a line.
@@ -164,5 +248,77 @@ mod tests {
         assert_eq!(kind("chart/Chart.yaml", "apiVersion: v2\nname: web\n"), Kind::HelmChart);
         assert_eq!(kind("README.md", ""), Kind::Other);
         assert_eq!(kind("values.yaml", "replicaCount: 1\n"), Kind::Other);
+    }
+}
+
+#[cfg(test)]
+mod content_tests {
+    use berth_diagnostics::SourceFile;
+
+    use super::{Kind, environment_files, kind};
+
+    #[test]
+    fn shell_scripts_by_name_or_interpreter_line() {
+        assert_eq!(kind("deploy/backup.sh", ""), Kind::Shell);
+        assert_eq!(kind("ops/restore.bash", "pg_restore -d app dump\n"), Kind::Shell);
+        assert_eq!(kind("scripts/backup", "#!/bin/bash\nset -eu\npg_dump app > /b/app.sql\n"), Kind::Shell);
+        assert_eq!(kind("docker/entrypoint", "#!/usr/bin/env bash\nexec \"$@\"\n"), Kind::Shell);
+        assert_eq!(kind("bin/deploy", "#!/bin/sh -e\nkubectl apply -f k8s/\n"), Kind::Shell);
+        assert_eq!(kind("bin/run", "#!/usr/bin/env -S bash -euo pipefail\n"), Kind::Shell);
+        assert_eq!(kind("tools/zshy.sh", "#!/usr/bin/env zsh\n"), Kind::Other);
+        assert_eq!(kind("tools/report", "#!/usr/bin/env python3\nprint(1)\n"), Kind::Other);
+        assert_eq!(kind("scripts/backup", ""), Kind::Other);
+    }
+
+    #[test]
+    fn cloudformation_templates_under_any_yaml_or_json_name() {
+        let short = "Resources:\n  Db:\n    Type: AWS::RDS::DBInstance\n    Properties:\n      DeletionProtection: !Ref Protect\n      Tags: !If [IsProd, [], !Ref AWS::NoValue]\n";
+        assert_eq!(kind("infra/stack.yml", short), Kind::CloudFormation);
+        assert_eq!(
+            kind("infra/stack.yml", "AWSTemplateFormatVersion: 2010-09-09\nResources: {}\n"),
+            Kind::CloudFormation
+        );
+        let json = "{\n  \"AWSTemplateFormatVersion\": \"2010-09-09\",\n  \"Resources\": {}\n}\n";
+        assert_eq!(kind("cfn/network.json", json), Kind::CloudFormation);
+        assert_eq!(kind("cfn/network.template", json), Kind::CloudFormation);
+        assert_eq!(kind("ecs/web-task-definition.json", "{\"family\": \"web\"}"), Kind::Other);
+        assert_eq!(
+            kind("serverless.yml", "service: x\nresources:\n  Resources:\n    Q:\n      Type: AWS::SQS::Queue\n"),
+            Kind::Other
+        );
+        // The short-form tags read without a parse error.
+        assert!(berth_spec::parse_documents(short).is_ok());
+    }
+
+    #[test]
+    fn env_files_by_name_and_content() {
+        assert_eq!(
+            kind("deploy/app.environment", "# app\nDATABASE_URL=postgres://db/app\nexport LOG_LEVEL=info\n"),
+            Kind::EnvFile
+        );
+        assert_eq!(kind("deploy/app.environment", "this is not one\n"), Kind::Other);
+        assert_eq!(kind("config/env", "A=1\n"), Kind::EnvFile);
+        assert_eq!(kind("srv/environment", "A=1\nB=2\n"), Kind::EnvFile);
+        assert_eq!(kind("web/web.env", ""), Kind::EnvFile);
+        assert_eq!(kind(".env.production", "API_URL=https://api.example.com\n"), Kind::EnvFile);
+        assert_eq!(kind("conda/environment.yml", "name: x\n"), Kind::Other);
+        assert_eq!(kind(".env", "not even assignments\n"), Kind::EnvFile);
+    }
+
+    #[test]
+    fn files_named_by_environment_file() {
+        let files = vec![
+            SourceFile::new(
+                "deploy/backup.service",
+                "[Service]\nEnvironmentFile=-/etc/default/backup\nExecStart=/usr/local/bin/backup\n",
+            ),
+            SourceFile::new("deploy/default/backup", "PGHOST=db\nPGDATABASE=app\n"),
+            SourceFile::new("deploy/default/other", "PGHOST=db\n"),
+            SourceFile::new("deploy/notes/backup", "PGHOST=db\n"),
+        ];
+        let mut kinds: Vec<Kind> = files.iter().map(|f| kind(&f.name, &f.text)).collect();
+        assert_eq!(kinds, [Kind::Systemd, Kind::Other, Kind::Other, Kind::Other]);
+        environment_files(&files, &mut kinds);
+        assert_eq!(kinds, [Kind::Systemd, Kind::EnvFile, Kind::Other, Kind::Other]);
     }
 }

@@ -152,6 +152,7 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
             configs.push(config);
         }
     }
+    detect::environment_files(&files, &mut kinds);
     let parsed = graph::Parsed::read(&files, &kinds, &mut findings);
     let namespaces: Vec<(usize, &str)> = parsed
         .yaml

@@ -69,6 +69,19 @@ registry![
     upstream_timeout::UpstreamTimeout,
     ingress_backend_missing::IngressBackendMissing,
     duplicate_key::DuplicateKey,
+    pipeline_hides_failure::PipelineHidesFailure,
+    backup_failure_ignored::BackupFailureIgnored,
+    remote_script_to_shell::RemoteScriptToShell,
+    shell_literal_password::ShellLiteralPassword,
+    unchecked_cd_before_delete::UncheckedCdBeforeDelete,
+    rds_deletion_protection::RdsDeletionProtection,
+    rds_storage_unencrypted::RdsStorageUnencrypted,
+    rds_backups_disabled::RdsBackupsDisabled,
+    security_group_open_port::SecurityGroupOpenPort,
+    http_listener_forwards::HttpListenerForwards,
+    elasticache_unencrypted::ElasticacheUnencrypted,
+    env_duplicate_key::EnvDuplicateKey,
+    env_committed_credential::EnvCommittedCredential,
 ];
 
 /// The rule with this code (`K001`) or name (`privileged-container`).
@@ -82,7 +95,8 @@ pub fn markdown() -> String {
     let mut out = String::from(
         "<!-- Generated from the rules in crates/berth-check/src/rules. Do not edit by hand. -->\n\n# berth check rules\n\n\
          Codes are stable. `K` rules read Kubernetes objects, `D` Dockerfiles, `C` compose files, `N` nginx, `U` systemd units,\n\
-         `P` Prometheus rules, `Y` the YAML itself, and `X` rules connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
+         `P` Prometheus rules, `B` shell scripts, `A` AWS CloudFormation templates, `V` env files, `Y` the YAML itself, and `X`\n\
+         rules connect several objects or files. Suppress one with a reason: the annotation `ignore.berth.dev/<CODE>: <reason>`\n\
          (or `ignore.berth.dev/<CODE>.<container>`), a comment `# berth: ignore[<CODE>] <reason>` on or above the line, or an\n\
          entry in a `berth-check.yaml` (`rule`, optional `paths` globs and `object`, and a `reason`).\n\n\
          | code | name | severity |\n| --- | --- | --- |\n",

@@ -319,7 +319,8 @@ fn cloudformation_gateway(plan: &Plan, edge: &berth_plan::EdgePlan, resources: &
     }
     for (id, listener) in all.iter().filter(|(_, r)| r["Type"] == "AWS::ElasticLoadBalancingV2::Listener") {
         let actions = &listener["Properties"]["DefaultActions"];
-        if actions[0]["TargetGroupArn"]["Ref"] != "EdgeTargetGroup" {
+        let redirect = actions[0]["Type"] == "redirect" && listener["Properties"]["Protocol"] == "HTTP";
+        if actions[0]["TargetGroupArn"]["Ref"] != "EdgeTargetGroup" && !(redirect && edge.redirect_https) {
             failures.push(format!("cloudformation gateway: {id} does not forward to the edge: {actions}"));
         }
     }

@@ -29,11 +29,8 @@ pub fn render(report: &Report, threshold: Severity, color: bool) -> String {
     // apart from those suppressed with a reason of their own.
     let baselined = report.findings.iter().filter(|f| f.suppressed.as_deref() == Some(crate::baseline::REASON)).count();
     let suppressed = report.findings.iter().filter(|f| f.suppressed.is_some()).count() - baselined;
-    let checked = report
-        .kinds
-        .iter()
-        .filter(|k| !matches!(k, Kind::Other | Kind::EnvFile | Kind::CheckConfig | Kind::HelmTemplate))
-        .count();
+    let checked =
+        report.kinds.iter().filter(|k| !matches!(k, Kind::Other | Kind::CheckConfig | Kind::HelmTemplate)).count();
     out.push_str(&format!(
         "checked {checked} file(s): {errors} error(s), {warnings} warning(s){}{}\n",
         if suppressed > 0 { format!(", {suppressed} suppressed") } else { String::new() },

@@ -24,6 +24,7 @@ fn reads(kind: Kind, code: &str) -> bool {
             | Kind::PrometheusRules
             | Kind::Yaml
             | Kind::HelmChart
+            | Kind::CloudFormation
     );
     match code.as_bytes().first() {
         Some(b'K') => kind == Kind::Kubernetes,
@@ -31,6 +32,9 @@ fn reads(kind: Kind, code: &str) -> bool {
         Some(b'C') => kind == Kind::Compose,
         Some(b'N') => kind == Kind::Nginx,
         Some(b'U') => kind == Kind::Systemd,
+        Some(b'B') => kind == Kind::Shell,
+        Some(b'A') => kind == Kind::CloudFormation,
+        Some(b'V') => kind == Kind::EnvFile,
         Some(b'P') => matches!(kind, Kind::PrometheusRules | Kind::Kubernetes),
         Some(b'Y') => yaml,
         // Plain YAML is read for what holds in any YAML only.

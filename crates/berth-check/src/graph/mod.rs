@@ -2,14 +2,17 @@
 //! and what they say about pods, ports and selectors; Dockerfiles. Rules
 //! read the graph, never the raw files.
 
+pub mod cloudformation;
 pub mod command;
 pub mod compose;
 pub mod dockerfile;
+pub mod envfile;
 mod kubernetes;
 pub mod nginx;
 pub mod paths;
 pub mod prometheus;
 mod resolve;
+pub mod shell;
 pub mod systemd;
 pub mod units;
 pub mod yaml;
@@ -19,14 +22,17 @@ use std::collections::HashMap;
 use berth_diagnostics::{Code, SourceFile, Span};
 use berth_spec::Node;
 
+pub use cloudformation::{Resource, Template};
 pub use compose::ComposeService;
 pub use dockerfile::{Dockerfile, Instruction};
+pub use envfile::EnvFile;
 pub use kubernetes::{
     Autoscaler, Container, ContainerPort, NetworkPolicy, Object, PolicyPeer, PortRef, Service, ServicePort, Workload,
 };
 pub use nginx::{Directive, NginxConfig, NginxFile};
 pub use prometheus::{PromRule, ScrapeJob, ServiceMonitor};
 pub use resolve::Resolved;
+pub use shell::Script;
 pub use systemd::{Setting, UnitFile};
 
 use crate::{Finding, Kind};
@@ -54,6 +60,12 @@ pub struct Parsed {
     /// (file, YAML documents) of YAML no rule reads as a format: only what
     /// holds in any YAML is checked (duplicate keys).
     pub plain: Vec<(usize, Vec<Node>)>,
+    /// Shell scripts, read by tree-sitter-bash.
+    pub scripts: Vec<Script>,
+    /// CloudFormation templates.
+    pub templates: Vec<Template>,
+    /// Every env file, with spans (`.env` files also feed `env_files` for compose).
+    pub env: Vec<EnvFile>,
 }
 
 impl Parsed {
@@ -98,6 +110,9 @@ impl Parsed {
             parsed.units.extend(part.units);
             parsed.tmpfiles.extend(part.tmpfiles);
             parsed.plain.extend(part.plain);
+            parsed.scripts.extend(part.scripts);
+            parsed.templates.extend(part.templates);
+            parsed.env.extend(part.env);
             findings.extend(part_findings);
         }
         parsed
@@ -122,9 +137,20 @@ impl Parsed {
                     Ok(_) => {}
                     Err(d) => findings.push(parse_failure(index, d)),
                 },
-                Kind::EnvFile => parsed
-                    .env_files
-                    .push((compose::project_of(&files[index].name), compose::parse_env(&files[index].text))),
+                Kind::EnvFile => {
+                    let (name, text) = (&files[index].name, &files[index].text);
+                    // Compose interpolates from the project's `.env` only.
+                    if name.rsplit(['/', '\\']).next().is_some_and(|n| n.eq_ignore_ascii_case(".env")) {
+                        parsed.env_files.push((compose::project_of(name), compose::parse_env(text)));
+                    }
+                    parsed.env.push(EnvFile::parse(index, text));
+                }
+                Kind::Shell => parsed.scripts.push(Script::parse(index, &files[index].text)),
+                Kind::CloudFormation => match cloudformation::parse(index, &files[index].text) {
+                    Ok(Some(template)) => parsed.templates.push(template),
+                    Ok(None) => {}
+                    Err(d) => findings.push(parse_failure(index, d)),
+                },
                 Kind::Nginx => match nginx::parse(index, &files[index].text) {
                     Ok(directives) => parsed.nginx.push(NginxFile {
                         file: index,
@@ -193,6 +219,9 @@ pub struct Graph<'a> {
     pub prom_rules: Vec<PromRule<'a>>,
     pub units: &'a [UnitFile],
     pub tmpfiles: &'a [(usize, String)],
+    pub scripts: &'a [Script],
+    pub templates: &'a [Template],
+    pub env_files: &'a [EnvFile],
     /// Every YAML document, for rules on the text itself (duplicate keys).
     pub documents: Vec<(usize, &'a Node)>,
     /// Workloads by (namespace, pod label key, value): selectors look up
@@ -214,8 +243,15 @@ impl<'a> Graph<'a> {
             nginx: nginx::configs(&parsed.nginx),
             units: &parsed.units,
             tmpfiles: &parsed.tmpfiles,
+            scripts: &parsed.scripts,
+            templates: &parsed.templates,
+            env_files: &parsed.env,
             ..Graph::default()
         };
+        // Templates are YAML too: duplicate keys (Y001) hold for them.
+        for t in &parsed.templates {
+            graph.documents.push((t.file, &t.document));
+        }
         for (file, kind, doc) in &parsed.prometheus {
             graph.documents.push((*file, doc));
             match kind {

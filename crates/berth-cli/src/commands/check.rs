@@ -95,9 +95,23 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
                         .filter_map(|p| {
                             let name = shown(p);
                             // Cheap name test first: most files in a tree are not deployment files.
+                            // Files without an extension are read too: a
+                            // shell script is known by its shebang, an env
+                            // file by its lines.
+                            let base = name.rsplit(['/', '\\']).next().unwrap_or(&name);
                             if berth_check::detect::kind(&name, "") == Kind::Other
-                                && ![".yaml", ".yml", ".conf", ".env", ".types"].iter().any(|e| name.ends_with(e))
+                                && base.contains('.')
+                                && ![".yaml", ".yml", ".conf", ".env", ".types", ".json", ".template", ".environment"]
+                                    .iter()
+                                    .any(|e| name.ends_with(e))
                                 && !explicit.contains(p)
+                            {
+                                return None;
+                            }
+                            // An extensionless file that is large is a binary or data, never a script.
+                            if !base.contains('.')
+                                && !explicit.contains(p)
+                                && std::fs::metadata(p).is_ok_and(|m| m.len() > 512 * 1024)
                             {
                                 return None;
                             }
@@ -155,7 +169,7 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
     let inputs = read_all(paths, &args.paths);
     if inputs.is_empty() {
         output::stderr(
-            "no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units)\n",
+            "no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units, shell scripts, CloudFormation, env files)\n",
         );
         return Ok(Outcome::Findings);
     }

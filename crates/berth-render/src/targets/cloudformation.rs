@@ -329,11 +329,16 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
                 "DBSubnetGroupName": r(&format!("{id}SubnetGroup")),
                 "VPCSecurityGroups": [get_att(&format!("{id}SecurityGroup"), "GroupId")],
                 "PubliclyAccessible": false,
-                "BackupRetentionPeriod": retention_days(d, "RDS", out),
                 "DeletionProtection": true,
                 "EnablePerformanceInsights": true,
                 "CopyTagsToSnapshot": true,
             });
+            // Without a backup in the spec RDS keeps its default (1 day of
+            // point-in-time recovery); 0 would turn backups off, which the
+            // spec never said.
+            if d.backup.is_some() {
+                props["BackupRetentionPeriod"] = json!(retention_days(d, "RDS", out));
+            }
             if let Some(iops) = managed.iops {
                 // Under 400 GiB, RDS for PostgreSQL gives gp3 a fixed 3000 IOPS and refuses a setting.
                 if storage_type == StorageType::Gp3 && storage_gib < 400 {
@@ -594,9 +599,16 @@ fn edge_gateway(
     );
     let forward = json!([{ "Type": "forward", "TargetGroupArn": r("EdgeTargetGroup") }]);
     if tls {
+        // The ALB redirects as the edge would; with `redirect_https: false`
+        // plain HTTP reaches the edge, which serves it as the spec says.
+        let plain = if edge.redirect_https {
+            json!([{ "Type": "redirect", "RedirectConfig": { "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301" } }])
+        } else {
+            forward.clone()
+        };
         resources.insert(
             "HttpListener".to_owned(),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": forward } }),
+            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": plain } }),
         );
         resources.insert(
             "HttpsListener".to_owned(),
@@ -605,8 +617,9 @@ fn edge_gateway(
     } else {
         resources.insert("HttpListener".to_owned(), json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": forward } }));
     }
-    // Plain HTTP reaches the edge too: it redirects (or not) as the spec
-    // says, from the ALB's X-Forwarded-Proto, and serves the ACME-free rest.
+    // With `--tls-offloaded` the edge still knows HTTP from HTTPS by the
+    // ALB's X-Forwarded-Proto (HSTS only on HTTPS, its own redirect when
+    // plain HTTP reaches it).
     let mut command: Vec<Value> = ["edge", "--spec-env", "BERTH_SPEC", "--domain"].iter().map(|a| json!(a)).collect();
     command.push(json!(discovery_domain(plan)));
     if let Some(env) = &plan.environment {

@@ -1,0 +1,7 @@
+#!/bin/bash
+# Clears a runner's work directory between jobs.
+work_dir="/srv/runner/work/$1"
+
+cd "$work_dir" || exit 1
+rm -rf ./*
+echo "cleared $work_dir"
