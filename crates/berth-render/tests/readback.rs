@@ -287,6 +287,21 @@ fn cloudformation(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
             cloudformation_gateway(plan, edge, resources, failures);
         }
     }
+    for d in plan.dependencies.iter().filter(|d| d.kind == berth_spec::DependencyKind::Redis) {
+        // The eviction policy reaches ElastiCache (whose default evicts).
+        let Some(policy) = d.redis_directives().into_iter().find(|(k, _)| k == "maxmemory-policy") else { continue };
+        checked();
+        let group = resources.as_object().unwrap().values().find(|r| {
+            r["Type"] == "AWS::ElastiCache::ParameterGroup"
+                && r["Properties"]["Description"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(&format!(" {} settings", d.name)))
+        });
+        let got = group.map(|g| &g["Properties"]["Properties"]["maxmemory-policy"]);
+        if got.and_then(Value::as_str) != Some(policy.1.as_str()) {
+            failures.push(format!("cloudformation {}: maxmemory-policy {got:?} != {}", d.name, policy.1));
+        }
+    }
     for d in &plan.dependencies {
         let Some(job) = &d.backup else { continue };
         let id = resources.as_object().unwrap().iter().find(|(_, r)| {

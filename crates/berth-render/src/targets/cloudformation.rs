@@ -392,6 +392,22 @@ fn dependency(plan: &Plan, d: &DependencyPlan, resources: &mut Map<String, Value
             if let Some(secret) = &d.password_secret {
                 props["AuthToken"] = json!(resolve(plan, secret));
             }
+            // ElastiCache's default parameter group evicts (volatile-lru);
+            // the spec's policy (noeviction unless it says otherwise) needs
+            // a group of its own.
+            if let Some(policy) = d.redis_directives().into_iter().find(|(k, _)| k == "maxmemory-policy") {
+                let major: u32 = d.version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(7);
+                let family = if major >= 7 { "redis7".to_owned() } else { format!("redis{major}.x") };
+                // ElastiCache names versions `7.1`, never a bare major.
+                if d.version.contains('.') {
+                    props["EngineVersion"] = json!(d.version);
+                }
+                resources.insert(
+                    format!("{id}Parameters"),
+                    json!({ "Type": "AWS::ElastiCache::ParameterGroup", "Properties": { "Description": format!("{} {} settings", plan.project, d.name), "CacheParameterGroupFamily": family, "Properties": { "maxmemory-policy": policy.1 } } }),
+                );
+                props["CacheParameterGroupName"] = r(&format!("{id}Parameters"));
+            }
             resources.insert(id, json!({ "Type": "AWS::ElastiCache::ReplicationGroup", "DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot", "Properties": props }));
         }
     }
