@@ -670,7 +670,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__check)
-            opts="-e -o -h -V --env --output --severity --select --ignore --baseline --write-baseline --color --help --version"
+            opts="-e -o -h -V --env --output --severity --select --ignore --baseline --write-baseline --no-helm --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -99,6 +99,7 @@ complete -c berth -n "__fish_berth_using_subcommand check" -l write-baseline -d 
 complete -c berth -n "__fish_berth_using_subcommand check" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c berth -n "__fish_berth_using_subcommand check" -l no-helm -d 'Do not render Helm charts with `helm template` even when helm is on PATH (their templates are then skipped with a note)'
 complete -c berth -n "__fish_berth_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c berth -n "__fish_berth_using_subcommand check" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_using_subcommand diff" -s f -l file -d 'Spec file' -r -F

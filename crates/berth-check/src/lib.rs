@@ -27,6 +27,12 @@ use berth_diagnostics::{Diagnostic, Severity, SourceFile};
 pub use detect::Kind;
 pub use rule::{Context, Rule, RuleInfo};
 
+/// Appended to a chart's `Chart.yaml` path to name what `helm template`
+/// rendered of it: the caller runs helm (I/O) and passes the output in as
+/// one more input; its objects are checked like any manifest, and the
+/// chart's templates need no note.
+pub const HELM_RENDERED: &str = " → helm template";
+
 /// One file given to the check.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -95,7 +101,9 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
     let mut files = Vec::with_capacity(inputs.len());
     let mut kinds = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let mut kind = detect::kind(&input.path, &input.text);
+        // What helm rendered is Kubernetes objects, whatever its name says.
+        let mut kind =
+            if input.path.ends_with(HELM_RENDERED) { Kind::Kubernetes } else { detect::kind(&input.path, &input.text) };
         match charts.part(&input.path) {
             Some((chart, helm::Part::Template)) => {
                 kind = Kind::HelmTemplate;
@@ -127,15 +135,21 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
         }
     }
     for (chart, &(file, templates)) in chart_files.iter().enumerate() {
+        let dir = charts.dir(chart);
+        let rendered =
+            if dir == "." { format!("Chart.yaml{HELM_RENDERED}") } else { format!("{dir}/Chart.yaml{HELM_RENDERED}") };
+        if files.iter().any(|f| f.name == rendered) {
+            continue;
+        }
         if let Some(file) = file
             && templates > 0
         {
-            let dir = charts.dir(chart);
             notes.push(Note {
                 file,
                 message: format!(
-                    "Helm chart not rendered: its {templates} template(s) were not checked (berth check does not run \
-                     helm); to check what it installs, run `helm template {dir}` with your values and check the output"
+                    "Helm chart not rendered: its {templates} template(s) were not checked (helm is not on PATH, or \
+                     `helm template` failed); to check what it installs, run `helm template {dir}` with your values and \
+                     check the output"
                 ),
             });
         }

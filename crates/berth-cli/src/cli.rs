@@ -336,6 +336,9 @@ pub struct CheckArgs {
     /// Record every current finding in FILE as the baseline, and exit 0.
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
+    /// Do not render Helm charts with `helm template` even when helm is on PATH (their templates are then skipped with a note).
+    #[arg(long)]
+    pub no_helm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

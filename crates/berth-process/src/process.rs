@@ -215,6 +215,31 @@ pub async fn output(command: &[String]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A program's standard output when it exits 0 within `limit`; else why
+/// not (the first line of its standard error, or what stopped it).
+#[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
+pub async fn output_or_error(command: &[String], limit: std::time::Duration) -> Result<String, String> {
+    let (program, args) = command.split_first().ok_or_else(|| "empty command".to_owned())?;
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = match tokio::time::timeout(limit, child).await {
+        Err(_) => return Err(format!("did not finish within {} s", limit.as_secs())),
+        Ok(Err(e)) => return Err(e.to_string()),
+        Ok(Ok(out)) => out,
+    };
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed").trim().to_owned())
+    }
+}
+
 /// Runs a helper program to completion (initdb, createdb, psql), output to `log`.
 #[allow(clippy::disallowed_methods, reason = "this module is where berth spawns processes")]
 pub async fn run_to_end(

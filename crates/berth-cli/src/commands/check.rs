@@ -134,6 +134,61 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
     inputs
 }
 
+/// Seconds one `helm template` may take.
+const HELM_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What `helm template` makes of each chart among the inputs (default
+/// values, release and namespace named after the chart's directory), when helm is on
+/// PATH: the objects a chart installs are then checked like any manifest,
+/// under the name `<chart>/Chart.yaml → helm template`. A chart helm
+/// cannot render (missing dependencies) keeps the core's note, and the
+/// reason is said here.
+fn render_charts(inputs: &[Input]) -> anyhow::Result<Vec<Input>> {
+    let charts: Vec<&str> = inputs
+        .iter()
+        .filter_map(|i| {
+            let dir = if i.path == "Chart.yaml" { "" } else { i.path.strip_suffix("/Chart.yaml")? };
+            let templates = if dir.is_empty() { "templates/".to_owned() } else { format!("{dir}/templates/") };
+            inputs.iter().any(|t| t.path.starts_with(&templates)).then_some(dir)
+        })
+        .collect();
+    if charts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(helm) = berth_process::programs::locate("helm", &[]) else { return Ok(Vec::new()) };
+    let runtime = super::runtime()?;
+    let mut rendered = Vec::new();
+    for dir in charts {
+        let shown_dir = if dir.is_empty() { "." } else { dir };
+        let release = Path::new(shown_dir)
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()))
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or_else(|| "release".to_owned());
+        // Installed into a namespace of its own, as `helm install -n <release>`
+        // does (without one, helm writes `default` into every object).
+        let command = [
+            helm.display().to_string(),
+            "template".to_owned(),
+            release.clone(),
+            shown_dir.to_owned(),
+            "--namespace".to_owned(),
+            release,
+        ];
+        match runtime.block_on(berth_process::process::output_or_error(&command, HELM_TIME)) {
+            Ok(text) => {
+                let chart = if dir.is_empty() { "Chart.yaml".to_owned() } else { format!("{dir}/Chart.yaml") };
+                rendered.push(Input { path: format!("{chart}{}", berth_check::HELM_RENDERED), text });
+            }
+            Err(why) => {
+                output::stderr(&format!("{shown_dir}: helm template failed, its templates are not checked: {why}\n"))
+            }
+        }
+    }
+    Ok(rendered)
+}
+
 pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
     let selection = Selection::parse(args.select.as_deref(), &args.ignore)
         .map_err(|e| UsageError(format!("--select/--ignore: {e}; {}", e.help())))?;
@@ -166,7 +221,11 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let inputs = read_all(paths, &args.paths);
+    let mut inputs = read_all(paths, &args.paths);
+    if !args.no_helm {
+        let rendered = render_charts(&inputs)?;
+        inputs.extend(rendered);
+    }
     if inputs.is_empty() {
         output::stderr(
             "no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units, shell scripts, CloudFormation, env files)\n",
