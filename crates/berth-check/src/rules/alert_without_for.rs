@@ -8,8 +8,10 @@ crate::declare_rule! {
     /// counts as none. Alerts that fire by design (`Watchdog`,
     /// `InfoInhibitor`, `vector(1)`), ages and expiries (`time() -
     /// last_backup`, a certificate's expiry), which only move one way, and counts of events over a window
-    /// (`changes(...[15m]) >= 3` restarts), which the window debounces, are
-    /// left alone.
+    /// (`changes(...[15m]) >= 3` restarts, `increase(errors_total[10m]) > 5`,
+    /// `rate(backup_failed_total[5m]) > 0`), averages and minimums over a
+    /// window, which the window debounces, uptime checks and change
+    /// detection (`offset`), which a `for:` would silence, are left alone.
     AlertWithoutFor {
         code: "P001",
         name: "alert-without-for",
@@ -42,4 +44,27 @@ fn needs_no_for(name: &str, expr: &str) -> bool {
         || expr.replace(' ', "").contains("time()-")
         || expr.contains("changes(")
         || expr.contains("resets(")
+        || counts_events(&expr)
+        // An average or minimum over a window is already debounced by it
+        // (the maximum is not: one hot reading is the maximum).
+        || ["min_over_time(", "avg_over_time(", "quantile_over_time("].iter().any(|f| expr.contains(f))
+        // A TTL that only runs down (`kubelet_certificate_manager_client_ttl_seconds < 86400`).
+        || (expr.contains("ttl_seconds") && expr.contains('<'))
+        // Fires in the first minutes after a restart, by design: `for:` would stop it.
+        || (expr.contains("uptime") && expr.contains('<'))
+        // Change detection against the past (`x != x offset 5m`) is true only briefly.
+        || (expr.contains(" offset ") && !expr.contains("unless"))
+        // An age needs that long to grow past its threshold (`age_of_oldest_message > 3600`).
+        || expr.contains("age_of_oldest")
+}
+
+/// A count of events over a window (`increase(errors_total[15m]) > 5`,
+/// `rate(backup_failed_total[5m]) > 0`): the window debounces it, where a
+/// rate of a level (CPU seconds, bytes) still crosses on one scrape.
+fn counts_events(expr: &str) -> bool {
+    if expr.contains("increase(") || expr.contains("delta(") && !expr.contains("idelta(") {
+        return true;
+    }
+    let failure = ["fail", "error", "errs", "evict", "restart", "reject", "denied", "timeout", "panic", "drop"];
+    expr.contains("rate(") && !expr.contains("irate(") && failure.iter().any(|f| expr.contains(f))
 }
