@@ -168,14 +168,22 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
     }
     detect::environment_files(&files, &mut kinds);
     let parsed = graph::Parsed::read(&files, &kinds, &mut findings);
-    let namespaces: Vec<(usize, &str)> = parsed
+    let namespaced: Vec<graph::units::Namespaced<'_>> = parsed
         .yaml
         .iter()
         .flat_map(|(file, docs)| {
-            docs.iter().filter_map(move |d| Some((*file, graph::yaml::str_at(d, &["metadata", "namespace"])?)))
+            docs.iter().filter_map(move |d| {
+                use graph::yaml::str_at;
+                Some((
+                    *file,
+                    str_at(d, &["metadata", "namespace"])?,
+                    str_at(d, &["kind"]).unwrap_or(""),
+                    str_at(d, &["metadata", "name"]).unwrap_or(""),
+                ))
+            })
         })
         .collect();
-    let graph = graph::Graph::build(&parsed, graph::units::assign(&files, &kinds, &namespaces));
+    let graph = graph::Graph::build(&parsed, &files, graph::units::assign(&files, &kinds, &namespaced));
     let cx = Context { graph: &graph, files: &files };
     for entry in registry::RULES {
         entry.rule.check(&cx, &mut rule::Sink { info: entry.info, out: &mut findings });

@@ -236,7 +236,7 @@ pub struct Graph<'a> {
 
 impl<'a> Graph<'a> {
     /// `unit_of` gives each file's deployment unit ([`units::assign`]).
-    pub fn build(parsed: &'a Parsed, unit_of: Vec<usize>) -> Self {
+    pub fn build(parsed: &'a Parsed, files: &[SourceFile], unit_of: Vec<usize>) -> Self {
         let mut graph = Graph {
             unit_of,
             dockerfiles: &parsed.dockerfiles,
@@ -278,6 +278,7 @@ impl<'a> Graph<'a> {
         for (file, docs) in &parsed.plain {
             graph.documents.extend(docs.iter().map(|doc| (*file, doc)));
         }
+        graph.split_alternatives(files);
         for (index, w) in graph.workloads.iter().enumerate() {
             let o = &graph.objects[w.object];
             for (k, v) in &w.pod_labels {
@@ -286,6 +287,36 @@ impl<'a> Graph<'a> {
             graph.by_name.entry((o.namespace, o.kind, o.name)).or_default().push(index);
         }
         graph
+    }
+
+    /// Files of one unit that define the same object (kind, namespace,
+    /// name) cannot be applied together: the second replaces the first.
+    /// They are alternatives (`go-demo.yml` and `go-demo-hpa.yml`, each a
+    /// whole variant of the app), so each becomes a unit of its own.
+    /// Only files side by side in one directory: a bundle beside the
+    /// manifests it bundles (`complete-demo.yaml` and `manifests/`) is
+    /// not a variant.
+    fn split_alternatives(&mut self, files: &[SourceFile]) {
+        let dir = |file: usize| files.get(file).map_or("", |f| f.name.rsplit_once('/').map_or("", |(d, _)| d));
+        let mut defined: HashMap<(usize, &str, Option<&str>, &str), usize> = HashMap::new();
+        let mut alternatives: Vec<usize> = Vec::new();
+        for o in &self.objects {
+            let key = (self.unit(o.file), o.kind, o.namespace, o.name);
+            match defined.get(&key) {
+                Some(&first) if first != o.file && dir(first) == dir(o.file) => alternatives.extend([first, o.file]),
+                Some(_) => {}
+                None => {
+                    defined.insert(key, o.file);
+                }
+            }
+        }
+        // Fresh numbers past every directory's.
+        let base = self.unit_of.len().max(self.unit_of.iter().max().map_or(0, |m| m + 1));
+        for file in alternatives {
+            if let Some(unit) = self.unit_of.get_mut(file) {
+                *unit = base + file;
+            }
+        }
     }
 
     /// The deployment unit of `file`.

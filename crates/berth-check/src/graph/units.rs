@@ -29,6 +29,9 @@ use std::collections::HashMap;
 use berth_diagnostics::SourceFile;
 
 use crate::Kind;
+
+/// A Kubernetes object that names its namespace: (file, namespace, kind, name).
+pub type Namespaced<'a> = (usize, &'a str, &'a str, &'a str);
 use crate::graph::yaml::{at, seq};
 
 const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
@@ -88,9 +91,9 @@ impl Joined {
 }
 
 /// The unit of every file, by index into `files`: equal numbers, one unit.
-/// `namespaces` holds (file, namespace) for the Kubernetes objects that
-/// name one.
-pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaces: &[(usize, &str)]) -> Vec<usize> {
+/// `namespaced` holds the Kubernetes objects that name a namespace, as
+/// (file, namespace, kind, name).
+pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaced: &[Namespaced<'_>]) -> Vec<usize> {
     let mut roots: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (file, kind) in files.iter().zip(kinds) {
         // Specs expanded in memory are named `berth.yaml → kubernetes/x.yaml`.
@@ -136,14 +139,35 @@ pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaces: &[(usize, &str)]
         })
         .collect();
     let mut joined = Joined { parent: (0..dirs.len()).collect() };
-    let mut by_namespace: HashMap<&str, usize> = HashMap::new();
-    for &(file, namespace) in namespaces {
-        let Some(&unit) = units.get(file) else { continue };
-        if namespace == "default" || rooted.get(unit).copied().unwrap_or(true) {
+    // Directories in one namespace join, unless they define the same
+    // objects: then they are variants of one app (`cd/jenkins.yml` and
+    // `sts/jenkins.yml`), not parts of it.
+    let mut objects: HashMap<usize, std::collections::HashSet<(&str, &str, &str)>> = HashMap::new();
+    for &(file, namespace, kind, name) in namespaced {
+        if let Some(&unit) = units.get(file) {
+            objects.entry(unit).or_default().insert((namespace, kind, name));
+        }
+    }
+    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut plain: Vec<(usize, &str)> = namespaced
+        .iter()
+        .filter_map(|&(file, namespace, _, _)| Some((*units.get(file)?, namespace)))
+        .filter(|(unit, namespace)| *namespace != "default" && !rooted.get(*unit).copied().unwrap_or(true))
+        .collect();
+    plain.sort_unstable();
+    plain.dedup();
+    let empty = std::collections::HashSet::new();
+    for (unit, namespace) in plain {
+        let group = groups.entry(namespace).or_default();
+        let mine = objects.get(&unit).unwrap_or(&empty);
+        let clash = group.iter().any(|other| objects.get(other).is_some_and(|o| !o.is_disjoint(mine)));
+        if clash {
             continue;
         }
-        let first = *by_namespace.entry(namespace).or_insert(unit);
-        joined.join(first, unit);
+        if let Some(&first) = group.first() {
+            joined.join(first, unit);
+        }
+        group.push(unit);
     }
     for (index, f) in files.iter().enumerate() {
         let (dir, name) = split(&f.name);
@@ -187,7 +211,25 @@ mod tests {
     fn units_in(files: &[(&str, &str)], namespaces: &[(usize, &str)]) -> Vec<usize> {
         let files: Vec<SourceFile> = files.iter().map(|(p, t)| SourceFile::new(*p, *t)).collect();
         let kinds: Vec<Kind> = files.iter().map(|f| crate::detect::kind(&f.name, &f.text)).collect();
-        assign(&files, &kinds, namespaces)
+        let named: Vec<String> = (0..namespaces.len()).map(|i| format!("object-{i}")).collect();
+        let namespaced: Vec<Namespaced<'_>> =
+            namespaces.iter().zip(&named).map(|(&(file, ns), name)| (file, ns, "Deployment", name.as_str())).collect();
+        assign(&files, &kinds, &namespaced)
+    }
+
+    #[test]
+    fn variants_that_define_the_same_objects_stay_apart() {
+        let files: Vec<SourceFile> =
+            ["cd/jenkins.yml", "sts/jenkins.yml", "common/ns.yml"].iter().map(|p| SourceFile::new(*p, "")).collect();
+        let kinds = vec![Kind::Kubernetes; 3];
+        let namespaced = [
+            (0, "jenkins", "StatefulSet", "master"),
+            (1, "jenkins", "StatefulSet", "master"),
+            (2, "jenkins", "ServiceAccount", "build"),
+        ];
+        let u = assign(&files, &kinds, &namespaced);
+        assert_ne!(u[0], u[1], "two variants of one app");
+        assert_eq!(u[0], u[2], "a part that adds something joins");
     }
 
     #[test]

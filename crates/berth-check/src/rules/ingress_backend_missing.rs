@@ -43,10 +43,50 @@ fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, ba
     let graph = cx.graph;
     let Some(name) = str_at(backend, &["name"]) else { return };
     let name_span = at(backend, &["name"]).map_or(backend.span, |n| n.span);
-    let service = graph.services.iter().find(|s| {
-        let o = &graph.objects[s.object];
-        o.name == name && (o.namespace == ingress.namespace || o.namespace.is_none() || ingress.namespace.is_none())
-    });
+    let named: Vec<_> = graph
+        .services
+        .iter()
+        .filter(|s| {
+            let o = &graph.objects[s.object];
+            o.name == name && (o.namespace == ingress.namespace || o.namespace.is_none() || ingress.namespace.is_none())
+        })
+        .collect();
+    // The Service of the Ingress's own deployment unit when there is one;
+    // else any of that name (one of them may be what is applied with it).
+    let unit = graph.unit(ingress.file);
+    let own: Vec<_> = named.iter().copied().filter(|s| graph.unit(graph.objects[s.object].file) == unit).collect();
+    // A file that defines an Ingress with its Services is a whole
+    // deployment: a backend it does not define is missing, whatever
+    // another example in the tree calls a Service.
+    let beside: Vec<&str> = graph
+        .services
+        .iter()
+        .map(|s| &graph.objects[s.object])
+        .filter(|o| o.file == ingress.file)
+        .map(|o| o.name)
+        .collect();
+    if own.is_empty() && !beside.is_empty() {
+        sink.report(
+            ingress.file,
+            name_span,
+            format!(
+                "{} routes to Service `{name}`, which its file does not define (it defines {})",
+                ingress.title(),
+                beside.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ),
+        );
+        return;
+    }
+    let candidates = if own.is_empty() { named } else { own };
+    let has_port = |s: &&crate::graph::Service<'_>| match (
+        int_at(backend, &["port", "number"]),
+        str_at(backend, &["port", "name"]),
+    ) {
+        (Some(n), _) => s.ports.iter().any(|p| p.port == n),
+        (None, Some(port)) => s.ports.iter().any(|p| p.name == Some(port)),
+        (None, None) => true,
+    };
+    let service = candidates.iter().copied().find(has_port).or_else(|| candidates.first().copied());
     let Some(service) = service else {
         sink.report(
             ingress.file,

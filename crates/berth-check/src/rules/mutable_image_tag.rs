@@ -34,7 +34,8 @@ fn skaffold_artifacts<'a>(graph: &Graph<'a>) -> Vec<&'a str> {
         if !str_at(doc, &["apiVersion"]).is_some_and(|v| v.starts_with("skaffold/")) {
             continue;
         }
-        let builds = std::iter::once(at(doc, &["build"])).chain(seq(at(doc, &["profiles"])).iter().map(|p| at(p, &["build"])));
+        let builds =
+            std::iter::once(at(doc, &["build"])).chain(seq(at(doc, &["profiles"])).iter().map(|p| at(p, &["build"])));
         for build in builds.flatten() {
             out.extend(seq(at(build, &["artifacts"])).iter().filter_map(|a| str_at(a, &["image"])));
         }
