@@ -55,8 +55,15 @@ impl Graph<'_> {
 
     /// What `host:port` reaches, seen from `namespace` (Kubernetes) or any
     /// compose project.
-    pub fn resolve(&self, namespace: Option<&str>, host: &str, port: Option<u16>) -> Resolved {
-        let deploys_names = !self.compose.is_empty() || !self.services.is_empty();
+    /// What `host:port`, written in `file`, reaches. Only a deployment
+    /// that is visible can be judged: when the file's unit deploys no
+    /// compose service and no Service, the names are someone else's
+    /// (`External`). A name is looked up in the unit first; found only in
+    /// other units, it counts as found when one of them has the port.
+    pub fn resolve(&self, file: usize, namespace: Option<&str>, host: &str, port: Option<u16>) -> Resolved {
+        let unit = self.unit(file);
+        let deploys_names = self.compose.iter().any(|s| self.unit(s.file) == unit)
+            || self.services.iter().any(|s| self.unit(self.objects[s.object].file) == unit);
         let ip = host.parse::<std::net::IpAddr>().is_ok();
         if !deploys_names || ip || host == "localhost" || host.is_empty() {
             return Resolved::External;
@@ -71,8 +78,16 @@ impl Graph<'_> {
         }
         let name = labels[0];
         let wanted_ns = labels.get(1).copied().or(namespace);
+        let compose: Vec<&ComposeService<'_>> = self.compose.iter().filter(|s| s.name == name).collect();
+        let in_unit = compose.iter().copied().find(|s| self.unit(s.file) == unit);
         if labels.len() == 1
-            && let Some(s) = self.compose.iter().find(|s| s.name == name)
+            && in_unit.is_none()
+            && compose.iter().any(|s| port.is_none_or(|p| self.compose_ports(s).contains(&i64::from(p))))
+        {
+            return Resolved::Found;
+        }
+        if labels.len() == 1
+            && let Some(s) = in_unit.or_else(|| compose.first().copied())
         {
             let ports = self.compose_ports(s);
             return match port {
@@ -82,10 +97,20 @@ impl Graph<'_> {
                 _ => Resolved::Found,
             };
         }
-        let service = self.services.iter().find(|s| {
-            let o = &self.objects[s.object];
-            o.name == name && (wanted_ns.is_none() || o.namespace.is_none() || o.namespace == wanted_ns)
-        });
+        let named: Vec<_> = self
+            .services
+            .iter()
+            .filter(|s| {
+                let o = &self.objects[s.object];
+                o.name == name && (wanted_ns.is_none() || o.namespace.is_none() || o.namespace == wanted_ns)
+            })
+            .collect();
+        let own = named.iter().copied().find(|s| self.unit(self.objects[s.object].file) == unit);
+        let serves = |s: &&super::Service<'_>| port.is_none_or(|p| s.ports.iter().any(|sp| sp.port == i64::from(p)));
+        if own.is_none() && named.iter().any(serves) {
+            return Resolved::Found;
+        }
+        let service = own.or_else(|| named.first().copied());
         match service {
             Some(s) => {
                 let ports: Vec<i64> = s.ports.iter().map(|p| p.port).collect();

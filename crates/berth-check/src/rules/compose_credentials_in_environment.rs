@@ -1,10 +1,12 @@
-use super::secret_in_env::looks_secret;
+use super::secret_in_env::{could_be_credential, looks_secret};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
     /// A password or token written into a compose file's `environment` is
     /// in Git and in `docker inspect` for anyone with access to the daemon.
-    /// Values interpolated from `.env` or the shell are not flagged.
+    /// Values interpolated from `.env` or the shell are not flagged, nor are
+    /// values that cannot be credentials (flags, numbers, addresses, the
+    /// path of a mounted secret file, placeholders).
     ComposeCredentialsInEnvironment {
         code: "C002",
         name: "compose-credentials-in-environment",
@@ -17,7 +19,8 @@ impl Rule for ComposeCredentialsInEnvironment {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         for s in &cx.graph.compose {
             for var in &s.environment {
-                let literal = var.value.as_deref().is_some_and(|v| !v.is_empty()) && !var.interpolated;
+                let literal =
+                    var.value.as_deref().is_some_and(|v| could_be_credential(&var.name, v)) && !var.interpolated;
                 if literal && looks_secret(&var.name) {
                     sink.report(
                         s.file,

@@ -97,6 +97,10 @@ impl Rule for ProbeTargetMissing {
 
 fn wrong_number(c: &Container<'_>, port: i64) -> Option<String> {
     let command = facts(&c.command);
+    // `containerPort` only documents: a process may serve more (the
+    // ingress-nginx controller's /healthz on 10254 is declared nowhere).
+    // Only a command line that says what it binds makes a port closed.
+    command.port?;
     // The kubelet probes the pod's address: a loopback side listener does
     // not answer it.
     let side =

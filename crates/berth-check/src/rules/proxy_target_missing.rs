@@ -36,7 +36,7 @@ impl Rule for ProxyTargetMissing {
             }
             for (file, arg, address) in addresses {
                 let Some((host, port)) = host_port(address) else { continue };
-                match cx.graph.resolve(None, host, port) {
+                match cx.graph.resolve(file, None, host, port) {
                     Resolved::Found | Resolved::External => {}
                     Resolved::Unknown => {
                         sink.report(

@@ -25,7 +25,7 @@ impl Rule for ScrapeTargetMissing {
                     Some((h, p)) => (h, p.parse().ok()),
                     None => (*target, Some(80)),
                 };
-                match graph.resolve(None, host, port) {
+                match graph.resolve(job.file, None, host, port) {
                     Resolved::Found | Resolved::External => {}
                     Resolved::Unknown => {
                         sink.report(
