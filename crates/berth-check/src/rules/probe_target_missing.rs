@@ -99,8 +99,11 @@ fn wrong_number(c: &Container<'_>, port: i64) -> Option<String> {
     let command = facts(&c.command);
     // `containerPort` only documents: a process may serve more (the
     // ingress-nginx controller's /healthz on 10254 is declared nowhere).
-    // Only a command line that says what it binds makes a port closed.
-    command.port?;
+    // Only a command line that says what it binds (its port, or a side
+    // listener such as `--admin 127.0.0.1:9180`) makes a port closed.
+    if command.port.is_none() && command.side.is_empty() {
+        return None;
+    }
     // The kubelet probes the pod's address: a loopback side listener does
     // not answer it.
     let side =
