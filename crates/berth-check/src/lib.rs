@@ -33,6 +33,15 @@ pub use rule::{Context, Rule, RuleInfo};
 /// chart's templates need no note.
 pub const HELM_RENDERED: &str = " → helm template";
 
+/// The input name for what `helm template` rendered of the chart in `dir`
+/// (`""` or `"."` for the root).
+pub fn helm_rendered_name(dir: &str) -> String {
+    match dir {
+        "" | "." => format!("Chart.yaml{HELM_RENDERED}"),
+        dir => format!("{dir}/Chart.yaml{HELM_RENDERED}"),
+    }
+}
+
 /// One file given to the check.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -136,8 +145,7 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
     }
     for (chart, &(file, templates)) in chart_files.iter().enumerate() {
         let dir = charts.dir(chart);
-        let rendered =
-            if dir == "." { format!("Chart.yaml{HELM_RENDERED}") } else { format!("{dir}/Chart.yaml{HELM_RENDERED}") };
+        let rendered = helm_rendered_name(dir);
         if files.iter().any(|f| f.name == rendered) {
             continue;
         }

@@ -19,14 +19,33 @@ use std::process::{Command, Stdio};
 use berth_test_support::free_port;
 use common::{KillOnDrop, curl};
 
+/// berth-demo on `port`, stopped by its PID when the guard drops.
+fn start_demo(port: u16) -> (std::process::Child, KillOnDrop) {
+    let bin = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let demo = Command::new(bin.path()).env("PORT", port.to_string()).stdout(Stdio::null()).spawn().unwrap();
+    let guard = KillOnDrop(demo.id());
+    (demo, guard)
+}
+
+/// What `berth edge` prints up to its admin address: it is serving then.
+fn banner(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("edge: admin") {
+            break;
+        }
+    }
+    banner
+}
+
 #[test]
 fn the_gateway_enforces_the_spec_in_front_of_services_found_by_name() {
-    let demo_bin = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
     let dir = berth_test_support::temp_dir();
     let (demo_port, http, https, admin) = (free_port(), free_port(), free_port(), free_port());
-    let mut demo =
-        Command::new(demo_bin.path()).env("PORT", demo_port.to_string()).stdout(Stdio::null()).spawn().unwrap();
-    let _demo = KillOnDrop(demo.id());
+    let (mut demo, _demo) = start_demo(demo_port);
     // The service's name is what the gateway resolves: `localhost` here,
     // `api` in a cluster or a compose project.
     let spec = format!(
@@ -72,15 +91,7 @@ edge:
         .unwrap();
     let _stop_on_failure = KillOnDrop(edge.id());
     let mut lines = BufReader::new(edge.stdout.take().unwrap()).lines();
-    let mut banner = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        banner.push_str(&line);
-        banner.push('\n');
-        if line.starts_with("edge: admin") {
-            break;
-        }
-    }
+    let banner = banner(&mut lines);
     assert!(banner.contains(&format!("https 127.0.0.1:{https}")), "{banner}");
     let cert = dir.path().join("tls.crt");
     let base = format!("https://localhost:{https}");
@@ -131,11 +142,8 @@ edge:
 /// Here the "ALB" is 127.0.0.1 and an outsider connects from 127.0.0.2.
 #[test]
 fn behind_a_tls_offloading_balancer_only_the_balancer_is_believed() {
-    let demo_bin = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
     let (demo_port, http, https, admin) = (free_port(), free_port(), free_port(), free_port());
-    let mut demo =
-        Command::new(demo_bin.path()).env("PORT", demo_port.to_string()).stdout(Stdio::null()).spawn().unwrap();
-    let _demo = KillOnDrop(demo.id());
+    let (mut demo, _demo) = start_demo(demo_port);
     let spec = format!(
         r#"version: 1
 name: alb
@@ -166,15 +174,7 @@ edge:
         .unwrap();
     let _stop_on_failure = KillOnDrop(edge.id());
     let mut lines = BufReader::new(edge.stdout.take().unwrap()).lines();
-    let mut banner = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        banner.push_str(&line);
-        banner.push('\n');
-        if line.starts_with("edge: admin") {
-            break;
-        }
-    }
+    let banner = banner(&mut lines);
     assert!(!banner.contains("https"), "TLS ends at the balancer: no HTTPS listener\n{banner}");
     let unused = dir.path().join("no-cert.pem");
     let base = format!("http://127.0.0.1:{http}");

@@ -119,12 +119,6 @@ async fn service(name: &'static str) -> (SocketAddr, JoinHandle<()>) {
 // ---------------------------------------------------------------------------
 // The two proxies
 
-fn plan(text: &str) -> Plan {
-    let loaded = berth_spec::load(text, None);
-    let spec = loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
-    berth_plan::build(&spec, None)
-}
-
 async fn start_edge(plan: &Plan, web: SocketAddr, docs: SocketAddr) -> EdgeHandle {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let inputs = Inputs {
@@ -583,7 +577,7 @@ async fn berth_and_the_nginx_it_renders_agree() {
     let mut report = Report::new();
     for trusted in [false, true] {
         let text = spec(trusted);
-        let plan = plan(&text);
+        let plan = common::plan(&text);
         let nginx = Nginx::start(&render_nginx(&plan, &text), &|upstream| match upstream {
             "web_http" => web,
             "docs_http" => docs,

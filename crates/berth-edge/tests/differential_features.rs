@@ -12,7 +12,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use berth_edge::config::Inputs;
@@ -20,7 +19,7 @@ use berth_edge::{Edge, EdgeConfig};
 use common::nginx::Nginx;
 use common::{Raw, raw};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const SPEC: &str = r#"
 version: 1
@@ -120,12 +119,8 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_and_rendered_nginx_agree_on_every_route_feature() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let demo = listener.local_addr().unwrap();
-    let server = tokio::spawn(berth_demo::serve(listener, Arc::new(berth_demo::App::new("d")), std::future::pending()));
-
-    let loaded = berth_spec::load(SPEC, None);
-    let plan = berth_plan::build(&loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics)), None);
+    let (demo, server) = common::demo().await;
+    let plan = common::plan(SPEC);
     let inputs = Inputs {
         http: SocketAddr::from(([127, 0, 0, 1], 0)),
         https: None,

@@ -11,13 +11,11 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use berth_edge::config::Inputs;
 use berth_edge::{Edge, EdgeConfig};
 use common::nginx::{Nginx, Tls};
-use tokio::net::TcpListener;
 
 const SPEC: &str = r#"
 version: 1
@@ -112,12 +110,8 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_and_rendered_nginx_agree_on_tls_and_the_redirect() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let demo = listener.local_addr().unwrap();
-    let server = tokio::spawn(berth_demo::serve(listener, Arc::new(berth_demo::App::new("d")), std::future::pending()));
-
-    let loaded = berth_spec::load(SPEC, None);
-    let plan = berth_plan::build(&loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics)), None);
+    let (demo, server) = common::demo().await;
+    let plan = common::plan(SPEC);
     let pem = berth_edge::tls::self_signed(&["localhost".to_owned(), "api.localhost".to_owned()]).unwrap();
     let inputs = Inputs {
         http: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -178,8 +178,7 @@ fn render_charts(inputs: &[Input]) -> anyhow::Result<Vec<Input>> {
         ];
         match runtime.block_on(berth_process::process::output_or_error(&command, HELM_TIME)) {
             Ok(text) => {
-                let chart = if dir.is_empty() { "Chart.yaml".to_owned() } else { format!("{dir}/Chart.yaml") };
-                rendered.push(Input { path: format!("{chart}{}", berth_check::HELM_RENDERED), text });
+                rendered.push(Input { path: berth_check::helm_rendered_name(dir), text });
             }
             Err(why) => {
                 output::stderr(&format!("{shown_dir}: helm template failed, its templates are not checked: {why}\n"))

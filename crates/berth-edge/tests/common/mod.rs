@@ -13,6 +13,22 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The plan of a spec the test wrote; a spec with errors fails the test.
+pub fn plan(text: &str) -> berth_plan::Plan {
+    let loaded = berth_spec::load(text, None);
+    let spec = loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    berth_plan::build(&spec, None)
+}
+
+/// berth-demo serving on a loopback port in this process: its address and
+/// the task to abort at the end.
+pub async fn demo() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = std::sync::Arc::new(berth_demo::App::new("d"));
+    (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
+}
+
 /// Every escape decoded, as a framework's router does.
 pub fn decode_bytes(path: &str) -> Vec<u8> {
     let bytes = path.as_bytes();

@@ -238,16 +238,10 @@ fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String
     let not_found = json!([{ "Type": "fixed-response", "FixedResponseConfig": { "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "not found" } }]);
     let routing_listener = if tls { "HttpsListener" } else { "HttpListener" };
     if tls {
-        resources.insert(
-            "HttpListener".to_owned(),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": [{ "Type": "redirect", "RedirectConfig": { "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301" } }] } }),
-        );
-        resources.insert(
-            "HttpsListener".to_owned(),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 443, "Protocol": "HTTPS", "SslPolicy": ssl_policy(edge), "Certificates": [{ "CertificateArn": r("CertificateArn") }], "DefaultActions": not_found } }),
-        );
+        resources.insert("HttpListener".to_owned(), http_listener(redirect_to_https()));
+        resources.insert("HttpsListener".to_owned(), https_listener(edge, not_found));
     } else {
-        resources.insert("HttpListener".to_owned(), json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": not_found } }));
+        resources.insert("HttpListener".to_owned(), http_listener(not_found));
     }
     for (i, route) in edge.routes.iter().enumerate() {
         if route.fallback.is_some() {
@@ -617,21 +611,11 @@ fn edge_gateway(
     if tls {
         // The ALB redirects as the edge would; with `redirect_https: false`
         // plain HTTP reaches the edge, which serves it as the spec says.
-        let plain = if edge.redirect_https {
-            json!([{ "Type": "redirect", "RedirectConfig": { "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301" } }])
-        } else {
-            forward.clone()
-        };
-        resources.insert(
-            "HttpListener".to_owned(),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": plain } }),
-        );
-        resources.insert(
-            "HttpsListener".to_owned(),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 443, "Protocol": "HTTPS", "SslPolicy": ssl_policy(edge), "Certificates": [{ "CertificateArn": r("CertificateArn") }], "DefaultActions": forward } }),
-        );
+        let plain = if edge.redirect_https { redirect_to_https() } else { forward.clone() };
+        resources.insert("HttpListener".to_owned(), http_listener(plain));
+        resources.insert("HttpsListener".to_owned(), https_listener(edge, forward));
     } else {
-        resources.insert("HttpListener".to_owned(), json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": forward } }));
+        resources.insert("HttpListener".to_owned(), http_listener(forward));
     }
     // With `--tls-offloaded` the edge still knows HTTP from HTTPS by the
     // ALB's X-Forwarded-Proto (HSTS only on HTTPS, its own redirect when
@@ -734,6 +718,21 @@ fn edge_gateway(
             }
         }),
     );
+}
+
+/// The load balancer's port-80 listener, doing `actions`.
+fn http_listener(actions: Value) -> Value {
+    json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 80, "Protocol": "HTTP", "DefaultActions": actions } })
+}
+
+/// The load balancer's port-443 listener with the stack's certificate and
+/// the spec's TLS minimum, doing `actions`.
+fn https_listener(edge: &EdgePlan, actions: Value) -> Value {
+    json!({ "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": { "LoadBalancerArn": r("LoadBalancer"), "Port": 443, "Protocol": "HTTPS", "SslPolicy": ssl_policy(edge), "Certificates": [{ "CertificateArn": r("CertificateArn") }], "DefaultActions": actions } })
+}
+
+fn redirect_to_https() -> Value {
+    json!([{ "Type": "redirect", "RedirectConfig": { "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301" } }])
 }
 
 /// An ALB's idle timeout, in seconds.
