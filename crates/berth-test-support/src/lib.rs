@@ -243,9 +243,28 @@ pub fn fuzz_corpus(target: &str) -> Vec<(PathBuf, String)> {
 }
 
 /// A loopback port free right now, for listeners a test configures.
+///
+/// Taken below the kernel's ephemeral range (32768 and up), where `bind(0)`
+/// and every outgoing connection's source port come from: a port handed
+/// out there can be taken again by a client before the test binds it. Each
+/// test process walks its own stretch, one port after another, so tests
+/// running side by side never get the same port, and replicas at `port + i`
+/// land on ports nobody else was given.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
-    listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("local address: {e}"))
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = (std::process::id() * 997) % SPAN;
+    for _ in 0..SPAN {
+        // Steps of 8 leave room for a few replicas at `port + i`.
+        let offset = (start + NEXT.fetch_add(8, Ordering::Relaxed)) % SPAN;
+        let port = u16::try_from(FIRST + offset).unwrap_or_else(|_| panic!("port {} out of range", FIRST + offset));
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// A JSON file, parsed; the path is named when it cannot be read.
