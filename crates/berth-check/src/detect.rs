@@ -142,6 +142,11 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if has_top("version") && has_top("name") && has_top("services") {
         return Kind::BerthSpec;
     }
+    // A GitHub Actions workflow says which Dockerfile builds which image
+    // (see `graph::builds`).
+    if path.replace('\\', "/").contains(".github/workflows/") && has_top("jobs") {
+        return Kind::Yaml;
+    }
     if named_spec { Kind::Yaml } else { Kind::Other }
 }
 

@@ -2,6 +2,7 @@
 //! and what they say about pods, ports and selectors; Dockerfiles. Rules
 //! read the graph, never the raw files.
 
+pub mod builds;
 pub mod cloudformation;
 pub mod command;
 pub mod compose;

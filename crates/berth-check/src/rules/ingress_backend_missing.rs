@@ -8,7 +8,10 @@ crate::declare_rule! {
     /// An Ingress path whose backend names a Service that does not exist in
     /// its namespace, or a port (number or name) that Service does not
     /// expose, answers 503 from the ingress controller for that path; the
-    /// Ingress itself applies without complaint.
+    /// Ingress itself applies without complaint. A Service missing from the
+    /// whole tree is reported only when the Ingress's own file defines other
+    /// Services, or when its name is one or two edits from a Service of the
+    /// same deployment unit (a typo); otherwise it may come from elsewhere.
     IngressBackendMissing {
         code: "X014",
         name: "ingress-backend-missing",
@@ -48,7 +51,7 @@ fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, ba
         .iter()
         .filter(|s| {
             let o = &graph.objects[s.object];
-            o.name == name && (o.namespace == ingress.namespace || o.namespace.is_none() || ingress.namespace.is_none())
+            o.name == name && same_namespace(o.namespace, ingress.namespace)
         })
         .collect();
     // The Service of the Ingress's own deployment unit when there is one;
@@ -88,11 +91,28 @@ fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, ba
     };
     let service = candidates.iter().copied().find(has_port).or_else(|| candidates.first().copied());
     let Some(service) = service else {
-        sink.report(
-            ingress.file,
-            name_span,
-            format!("{} routes to Service `{name}`, which is not deployed here", ingress.title()),
-        );
+        // Absent from the tree is not absent from the cluster (a Helm
+        // release, `kubectl expose`, another repository): only a name one
+        // or two edits from a Service of the same deployment is a typo.
+        let typo = graph
+            .services
+            .iter()
+            .map(|s| &graph.objects[s.object])
+            .filter(|o| graph.unit(o.file) == unit && same_namespace(o.namespace, ingress.namespace))
+            .map(|o| o.name)
+            // Short names are a few edits from many others.
+            .filter(|candidate| strsim::levenshtein(candidate, name) <= if name.len() < 6 { 1 } else { 2 })
+            .min_by_key(|candidate| strsim::levenshtein(candidate, name));
+        if let Some(typo) = typo {
+            sink.report(
+                ingress.file,
+                name_span,
+                format!(
+                    "{} routes to Service `{name}`, which is not deployed here; did you mean `{typo}`?",
+                    ingress.title()
+                ),
+            );
+        }
         return;
     };
     let o = &graph.objects[service.object];
@@ -117,4 +137,9 @@ fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, ba
             ),
         );
     }
+}
+
+/// Unset namespaces are whatever `kubectl apply -n` says: they may match.
+fn same_namespace(a: Option<&str>, b: Option<&str>) -> bool {
+    a == b || a.is_none() || b.is_none()
 }

@@ -1,4 +1,6 @@
 use super::support::{effective_bool, effective_int};
+use crate::graph::builds::{self, ImageBuild};
+use crate::graph::compose::normalize;
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
@@ -7,7 +9,11 @@ crate::declare_rule! {
     /// bug away from root on the node. Images that never set a user run as
     /// root by default; well-known images whose own `USER` is not root
     /// (selenium's 1200, Prometheus's and its exporters' `nobody`, Grafana's
-    /// 472, distroless `nonroot`, Bitnami's 1001) are left alone.
+    /// 472, distroless `nonroot`, Bitnami's 1001) are left alone, and so
+    /// are images the repository builds itself (a compose `build:` with
+    /// `image:`, a skaffold artifact, a GitHub Actions
+    /// `docker/build-push-action` step) from a Dockerfile whose final stage
+    /// ends with a non-root `USER`.
     RunsAsRoot {
         code: "K002",
         name: "runs-as-root",
@@ -18,6 +24,7 @@ crate::declare_rule! {
 
 impl Rule for RunsAsRoot {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        let built = builds::image_builds(cx.graph, cx.files);
         for w in &cx.graph.workloads {
             let file = cx.graph.objects[w.object].file;
             for c in &w.containers {
@@ -26,13 +33,29 @@ impl Rule for RunsAsRoot {
                     sink.report(file, c.span, format!("container `{}` runs as user 0 (root)", c.name));
                 } else if effective_bool(w, c, "runAsNonRoot") != Some(true)
                     && user.is_none()
-                    && c.image.is_none_or(|i| image_user(i).is_none())
+                    && c.image.is_none_or(|i| image_user(i).is_none() && !built_non_root(cx, &built, i))
                 {
                     sink.report(file, c.span, format!("container `{}` may run as root", c.name));
                 }
             }
         }
     }
+}
+
+/// Whether the tree builds `image` only from Dockerfiles whose final stage
+/// ends with a non-root `USER`.
+fn built_non_root(cx: &Context<'_>, built: &[ImageBuild], image: &str) -> bool {
+    let Some(repository) = builds::repository(image) else { return false };
+    let mut sources = built.iter().filter(|b| b.repository == repository).peekable();
+    sources.peek().is_some()
+        && sources.all(|b| {
+            let dockerfile = cx.graph.dockerfiles.iter().find(|d| normalize(&d.path) == b.dockerfile);
+            let user = dockerfile.and_then(|d| d.final_stage().filter(|i| i.keyword == "USER").last());
+            user.is_some_and(|u| {
+                let name = u.args.split(':').next().unwrap_or("").trim();
+                !name.is_empty() && name != "root" && name != "0" && !name.contains('$')
+            })
+        })
 }
 
 /// The user a well-known image runs as when it sets a non-root one in its
