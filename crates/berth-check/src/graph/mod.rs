@@ -9,6 +9,7 @@ pub mod compose;
 pub mod dockerfile;
 pub mod envfile;
 mod kubernetes;
+mod kustomize;
 pub mod nginx;
 pub mod paths;
 pub mod prometheus;
@@ -116,6 +117,8 @@ impl Parsed {
             parsed.env.extend(part.env);
             findings.extend(part_findings);
         }
+        // Objects as their kustomizations deploy them; patch files are no objects.
+        kustomize::apply(&mut parsed, files);
         parsed
     }
 

@@ -23,6 +23,11 @@
 //! Ingress backend that does not exist) look at the whole tree instead: an
 //! object in another unit may well be what is meant, and unknown is not
 //! wrong.
+//!
+//! What a kustomization does to the objects it deploys (patches,
+//! `namespace:`, `images:`, labels) is applied before units are drawn, in
+//! `kustomize.rs`; its patch files are no objects and name no
+//! namespace here.
 
 use std::collections::HashMap;
 
@@ -34,7 +39,8 @@ use crate::Kind;
 pub type Namespaced<'a> = (usize, &'a str, &'a str, &'a str);
 use crate::graph::yaml::{at, seq};
 
-const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// The names kustomize reads a directory's kustomization from.
+pub(crate) const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 const COMPOSE: [&str; 8] = [
     "compose.yaml",
     "compose.yml",
@@ -46,7 +52,8 @@ const COMPOSE: [&str; 8] = [
     "docker-compose.override.yml",
 ];
 
-fn split(path: &str) -> (&str, &str) {
+/// (directory, file name) of a path.
+pub(crate) fn split(path: &str) -> (&str, &str) {
     path.rsplit_once(['/', '\\']).unwrap_or(("", path))
 }
 
@@ -55,7 +62,7 @@ fn parent(dir: &str) -> Option<&str> {
 }
 
 /// `a/b/../c` → `a/c`; `None` when it climbs out of the tree.
-fn normalize(path: &str) -> Option<String> {
+pub(crate) fn normalize(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split(['/', '\\']) {
         match part {
