@@ -13,6 +13,10 @@ use std::time::Duration;
 use berth_edge::{Edge, EdgeConfig, RouteConfig, tls};
 use hyper::header::{HeaderName, HeaderValue};
 
+// The allocator the `berth` binary runs the edge with.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let port: u16 = args[1].parse().expect("listen port");

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod body;
 pub mod cidr;
+pub mod client;
 pub mod config;
 pub mod conn;
 #[doc(hidden)]

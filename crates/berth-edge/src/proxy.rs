@@ -31,8 +31,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -44,7 +42,7 @@ use crate::metrics::Metrics;
 use crate::path;
 use crate::ratelimit::{ClientKey, Limiter, client_address};
 use crate::request_body::{ClientBody, Outcome};
-use crate::upstream::{Backend, Pool};
+use crate::upstream::Pool;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -56,7 +54,6 @@ pub struct State {
     /// Failed authentications per client address.
     pub auth_failures: Limiter<IpAddr>,
     pub metrics: Metrics,
-    pub client: Client<HttpConnector, ClientBody>,
     /// Bounded: when the disk cannot keep up, lines are dropped and
     /// counted, never queued without limit.
     pub access_log: Option<mpsc::Sender<String>>,
@@ -438,17 +435,19 @@ fn too_many(retry: std::time::Duration, why: &str) -> Response<Body> {
     r
 }
 
-/// The service's URI: its address, then the normalised path (prefix
+/// The service's request target (origin-form): the normalised path (prefix
 /// stripped if the route says so) and the query as the client sent it.
-fn upstream_uri(backend: &Backend, path: &str, query: Option<&str>, strip: Option<&str>) -> Option<Uri> {
-    let mut path = path.to_owned();
+fn upstream_uri(path: &str, query: Option<&str>, strip: Option<&str>) -> Option<Uri> {
+    let mut path = std::borrow::Cow::Borrowed(path);
     if let Some(prefix) = strip.map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty())
         && let Some(rest) = path.strip_prefix(prefix)
     {
-        path = if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") };
+        path = if rest.starts_with('/') { rest.to_owned().into() } else { format!("/{rest}").into() };
     }
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    format!("http://{}{path}{query}", backend.addr).parse().ok()
+    match query {
+        Some(q) => Uri::try_from(format!("{path}?{q}")).ok(),
+        None => Uri::try_from(path.as_ref()).ok(),
+    }
 }
 
 fn wants_websocket(headers: &HeaderMap) -> bool {
@@ -505,7 +504,7 @@ async fn forward(
         let Some(lease) = pool.pick(excluded) else {
             return answer(StatusCode::SERVICE_UNAVAILABLE, "no backend for this route");
         };
-        let Some(uri) = upstream_uri(&lease.0, &facts.path, parts.uri.query(), strip) else {
+        let Some(uri) = upstream_uri(&facts.path, parts.uri.query(), strip) else {
             return answer(StatusCode::BAD_REQUEST, "bad request target");
         };
         let (upstream_body, watch) =
@@ -513,8 +512,16 @@ async fn forward(
         let mut upstream = Request::new(upstream_body);
         *upstream.method_mut() = parts.method.clone();
         *upstream.uri_mut() = uri;
-        *upstream.headers_mut() = headers.clone();
-        match tokio::time::timeout(route.timeout, state.client.request(upstream)).await {
+        // Only a request that may go again keeps a copy for the second try.
+        *upstream.headers_mut() =
+            if retryable && attempt == 0 { headers.clone() } else { std::mem::take(&mut headers) };
+        if !upstream.headers().contains_key(header::HOST)
+            && let Ok(v) = HeaderValue::from_str(&lease.0.addr.to_string())
+        {
+            upstream.headers_mut().insert(header::HOST, v);
+        }
+        let sent = lease.0.connections.send(lease.0.addr, state.config.connect_timeout, upstream);
+        match tokio::time::timeout(route.timeout, sent).await {
             Ok(Ok(mut response)) => {
                 if response.status().is_server_error() {
                     state.metrics.upstream_errors.fetch_add(1, Relaxed);

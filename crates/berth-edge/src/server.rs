@@ -10,8 +10,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -133,13 +131,6 @@ impl Edge {
     pub async fn start(config: EdgeConfig, access_log: Option<std::path::PathBuf>) -> Result<EdgeHandle, EdgeError> {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
-            .build(connector);
         // One Backend per address, shared by every route that reaches it, so
         // least-connections and health see all of its traffic.
         let mut registry: Vec<Arc<Backend>> = Vec::new();
@@ -211,7 +202,6 @@ impl Edge {
             limiters,
             auth_failures: Limiter::auth_failures(),
             metrics,
-            client,
             access_log: log_tx,
             in_flight: tokio::sync::Semaphore::new(limits::MAX_IN_FLIGHT),
             in_flight_by_client: crate::ratelimit::InFlight::new(limits::MAX_IN_FLIGHT_PER_CLIENT),

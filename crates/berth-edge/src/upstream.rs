@@ -29,6 +29,8 @@ pub struct Backend {
     /// Turned true when the WebSockets through this backend must close
     /// (a deploy retired it and its drain time is over).
     tunnels_closing: tokio::sync::watch::Sender<bool>,
+    /// Open HTTP/1.1 connections to it, reused across requests.
+    pub connections: crate::client::Connections,
 }
 
 impl Backend {
@@ -43,6 +45,7 @@ impl Backend {
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             tunnels_closing: tokio::sync::watch::channel(false).0,
+            connections: crate::client::Connections::default(),
         })
     }
 
