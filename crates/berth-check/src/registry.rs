@@ -82,6 +82,10 @@ registry![
     elasticache_unencrypted::ElasticacheUnencrypted,
     env_duplicate_key::EnvDuplicateKey,
     env_committed_credential::EnvCommittedCredential,
+    tar_exclude_after_paths::TarExcludeAfterPaths,
+    find_delete_after_exec_plus::FindDeleteAfterExecPlus,
+    restore_without_on_error_stop::RestoreWithoutOnErrorStop,
+    drop_connected_database::DropConnectedDatabase,
 ];
 
 /// The rule with this code (`K001`) or name (`privileged-container`).

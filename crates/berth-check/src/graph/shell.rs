@@ -68,6 +68,38 @@ pub struct Command {
     /// (statement list, position in it), from the innermost list outwards:
     /// commands of one list run in the order of their positions.
     pub within: Vec<(usize, usize)>,
+    /// Where its standard input comes from when a redirection says so
+    /// (`psql app < dump.sql`, a here-document); `None` when it reads what
+    /// it inherits (a pipe, the terminal, the caller's input).
+    pub stdin: Option<Stdin>,
+}
+
+/// A redirection of a command's standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stdin {
+    /// `< file`, also `< <(cmd)`: the word after `<`.
+    File(Word),
+    /// `<<EOF ... EOF`: the redirection as written, marker lines included.
+    HereDocument(String),
+    /// `<<< word`
+    HereString(Word),
+}
+
+/// One argument of the program a command runs (see [`Command::runs_args`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arg<'w> {
+    /// Its value when nothing in it expands at run time.
+    pub literal: Option<&'w str>,
+    /// As written (for a word split out of a quoted command line, the word itself).
+    pub text: &'w str,
+    /// The word it is, or is part of.
+    pub span: Span,
+}
+
+impl<'w> Arg<'w> {
+    fn of(word: &'w Word) -> Self {
+        Arg { literal: word.literal.as_deref(), text: &word.text, span: word.span }
+    }
 }
 
 impl Command {
@@ -117,6 +149,32 @@ impl Command {
             if let Some(name) = names.iter().copied().find(|n| *n == basename(first)) {
                 let mut rest: Vec<&str> = tokens.collect();
                 rest.extend(args.get(i + 1..).unwrap_or(&[]).iter().filter_map(|w| w.literal.as_deref()));
+                return Some((name, rest));
+            }
+        }
+        None
+    }
+
+    /// Like [`Command::runs`], with every argument kept in its place: one
+    /// that expands at run time (`"$DB"`) has no literal but its text. A
+    /// command line given as one string (`ssh db "psql app"`, `su postgres
+    /// -c "pg_dump app"`) is split at whitespace, quotes inside it not read.
+    pub fn runs_args<'n>(&self, names: &[&'n str]) -> Option<(&'n str, Vec<Arg<'_>>)> {
+        let (program, args) = self.program()?;
+        if let Some(name) = names.iter().copied().find(|n| *n == program) {
+            return Some((name, args.iter().map(Arg::of).collect()));
+        }
+        if !REMOTE.contains(&program) {
+            return None;
+        }
+        for (i, word) in args.iter().enumerate() {
+            let Some(literal) = word.literal.as_deref() else { continue };
+            let mut tokens = literal.split_whitespace();
+            let Some(first) = tokens.next() else { continue };
+            if let Some(name) = names.iter().copied().find(|n| *n == basename(first)) {
+                let mut rest: Vec<Arg<'_>> =
+                    tokens.map(|t| Arg { literal: Some(t), text: t, span: word.span }).collect();
+                rest.extend(args.get(i + 1..).unwrap_or(&[]).iter().map(Arg::of));
                 return Some((name, rest));
             }
         }
@@ -479,6 +537,8 @@ struct Ctx {
     within: Option<Rc<Link>>,
     /// How many statement lists enclose this node (up to [`MAX_NESTING`]).
     depth: usize,
+    /// The standard input a redirection around this node gives it.
+    stdin: Option<Rc<Stdin>>,
 }
 
 struct Link {
@@ -491,7 +551,7 @@ impl Ctx {
     /// For a child that is not the node itself: stage and continuation
     /// belong to the node they were set on.
     fn inner(&self) -> Ctx {
-        Ctx { stage: None, continues: None, writes_file: false, exported: false, ..self.clone() }
+        Ctx { stage: None, continues: None, writes_file: false, exported: false, stdin: None, ..self.clone() }
     }
 
     fn within(&self) -> Vec<(usize, usize)> {
@@ -679,6 +739,10 @@ impl Walker<'_> {
         }
         words.extend(children.iter().filter(|(f, _)| *f == Some("argument")).map(|(_, c)| self.word(*c)));
         let start = name.map_or(node.start_byte(), |n| n.start_byte());
+        // `< dump.sql psql app`; a redirection around the statement comes later and wins.
+        let own_stdin =
+            children.iter().rev().filter(|(f, _)| *f == Some("redirect")).find_map(|(_, r)| self.stdin_of(*r));
+        let stdin = ctx.stdin.as_deref().cloned().or(own_stdin);
         if let Some((pipeline, stage)) = ctx.stage
             && let Some(slot) = self.script.pipelines.get_mut(pipeline).and_then(|p| p.stages.get_mut(stage))
         {
@@ -695,6 +759,7 @@ impl Walker<'_> {
             feeds: ctx.feeds,
             root_statement: ctx.root_statement,
             within: ctx.within(),
+            stdin,
         });
         let mut inner = ctx.inner();
         inner.argument_of = Some(index);
@@ -755,11 +820,16 @@ impl Walker<'_> {
             (self.script.pipelines.len() - 1, 0)
         };
         let mut stage = offset;
-        for (_, child) in children {
+        // `a | psql app < dump.sql`: the redirection is the last stage's.
+        let last = children.iter().rposition(|(_, c)| c.is_named() && c.kind() != "comment");
+        for (position, (_, child)) in children.iter().enumerate() {
             let mut inner = ctx.inner();
             if child.is_named() && child.kind() != "comment" {
                 inner.stage = Some((index, stage));
                 stage += 1;
+            }
+            if Some(position) == last {
+                inner.stdin = ctx.stdin.clone();
             }
             next.push((*child, inner));
         }
@@ -773,6 +843,26 @@ impl Walker<'_> {
         let parts = fields(redirect);
         let stdout = parts.iter().filter(|(f, _)| *f == Some("descriptor")).all(|(_, d)| self.slice(*d) == "1");
         stdout && parts.iter().any(|(_, op)| !op.is_named() && WRITES.contains(&op.kind()))
+    }
+
+    /// The standard input a redirection gives: `< file` (or `0< file`), a
+    /// here-document or a here-string.
+    fn stdin_of(&self, redirect: Node<'_>) -> Option<Stdin> {
+        match redirect.kind() {
+            "file_redirect" => {
+                let parts = fields(redirect);
+                let stdin = parts.iter().filter(|(f, _)| *f == Some("descriptor")).all(|(_, d)| self.slice(*d) == "0");
+                let reads = parts.iter().any(|(_, op)| !op.is_named() && op.kind() == "<");
+                let destination = parts.iter().find(|(f, _)| *f == Some("destination")).map(|(_, d)| *d)?;
+                (stdin && reads).then(|| Stdin::File(self.word(destination)))
+            }
+            "heredoc_redirect" => Some(Stdin::HereDocument(self.slice(redirect).to_owned())),
+            "herestring_redirect" => {
+                let value = children_of(redirect, None).into_iter().find(|c| c.is_named())?;
+                Some(Stdin::HereString(self.word(value)))
+            }
+            _ => None,
+        }
     }
 
     /// A statement with redirections. Its body keeps the stage it is; a
@@ -790,7 +880,9 @@ impl Walker<'_> {
             .iter()
             .filter(|(_, r)| r.kind() == "heredoc_redirect")
             .any(|(_, r)| fields(*r).iter().any(|(_, c)| c.kind() == "pipeline"));
+        let stdin = children.iter().rev().filter(|(f, _)| *f == Some("redirect")).find_map(|(_, r)| self.stdin_of(*r));
         let mut body_ctx = Ctx { stage: ctx.stage, writes_file: writes, ..ctx.inner() };
+        body_ctx.stdin = stdin.map(Rc::new).or_else(|| ctx.stdin.clone());
         let mut continues = None;
         if heredoc_pipe && ctx.stage.is_none() {
             self.script.pipelines.push(Pipeline {
@@ -998,6 +1090,54 @@ mod tests {
         let rm = s.commands.iter().find(|c| c.name() == Some("rm")).unwrap();
         let (list, position) = cd.within[0];
         assert!(rm.within.iter().any(|&(l, p)| l == list && p > position));
+    }
+
+    #[test]
+    fn standard_input_from_redirections() {
+        let s = parse(
+            "psql app < dump.sql 2> err.log\ngunzip -c x.gz | psql app\na | psql app < f.sql\n< in.sql psql app\n\
+             psql app <<EOF\nselect 1;\nEOF\npsql app <<< 'select 1'\n{ psql app; } < g.sql\npsql app < <(zcat x.gz)\n",
+        );
+        let stdin: Vec<Option<String>> = s
+            .commands
+            .iter()
+            .map(|c| match &c.stdin {
+                Some(Stdin::File(w)) => Some(w.literal.clone().unwrap_or_else(|| w.text.clone())),
+                Some(Stdin::HereDocument(text)) => Some(format!("heredoc {}", text.contains("select 1"))),
+                Some(Stdin::HereString(w)) => Some(format!("herestring {}", w.text)),
+                None => None,
+            })
+            .collect();
+        let expected: Vec<Option<String>> = [
+            Some("dump.sql"),
+            None,
+            None,
+            None,
+            Some("f.sql"),
+            Some("in.sql"),
+            Some("heredoc true"),
+            Some("herestring 'select 1'"),
+            None,
+            Some("<(zcat x.gz)"),
+            None,
+        ]
+        .into_iter()
+        .map(|e| e.map(str::to_owned))
+        .collect();
+        assert_eq!(stdin, expected);
+    }
+
+    #[test]
+    fn every_argument_in_its_place() {
+        let s = parse("sudo -u postgres psql -d \"$DB\" -f x.sql\nssh db \"psql app -f /tmp/x.sql\" -q\n");
+        let (name, args) = s.commands[0].runs_args(&["psql"]).unwrap();
+        let seen: Vec<(Option<&str>, &str)> = args.iter().map(|a| (a.literal, a.text)).collect();
+        assert_eq!(name, "psql");
+        assert_eq!(seen, [(Some("-d"), "-d"), (None, "\"$DB\""), (Some("-f"), "-f"), (Some("x.sql"), "x.sql")]);
+        let (_, args) = s.commands[1].runs_args(&["psql"]).unwrap();
+        let literals: Vec<Option<&str>> = args.iter().map(|a| a.literal).collect();
+        assert_eq!(literals, [Some("app"), Some("-f"), Some("/tmp/x.sql"), Some("-q")]);
+        assert!(s.commands[1].runs_args(&["pg_dump"]).is_none());
     }
 
     #[test]
