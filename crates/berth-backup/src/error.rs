@@ -15,6 +15,10 @@ pub enum BackupError {
     /// before the target time).
     #[error("{0}")]
     Usage(String),
+    /// A secret the policy needs (the server's password, the signing key)
+    /// is not declared or has no value.
+    #[error("{0}")]
+    Secret(String),
 }
 
 /// `map_err` helper: any error becomes a failure of `step`.

@@ -15,6 +15,9 @@
 //!   [`swap`] puts it in place of the live one.
 //! - [`list`] and [`prune`] (with [`retention`]) manage the destination;
 //!   [`wal::ship`] archives WAL continuously.
+//! - [`policy`] turns a plan's dependency and backup policy into what these
+//!   need: the server (a given URL, a running `berth up`, the plan's host
+//!   and password), the method and the signing key.
 //!
 //! Every failure names its step ([`BackupError`]). Client programs get
 //! passwords through their environment only.
@@ -23,6 +26,7 @@ mod compress;
 mod error;
 pub mod manifest;
 pub mod metrics;
+pub mod policy;
 mod postgres;
 pub mod progress;
 mod redis;
@@ -38,9 +42,14 @@ use std::time::Instant;
 use berth_spec::{DependencyKind, Retention};
 use jiff::Timestamp;
 
+/// How a backup is taken: the spec's type, carried by the plan
+/// (`BackupJob::method`) and recorded in every [`Manifest`].
+pub use berth_spec::BackupMethod;
+/// [`BackupMethod`] under the name this crate first exported it by.
+pub use berth_spec::BackupMethod as Method;
 pub use error::BackupError;
 use error::{at, fail};
-pub use manifest::{FileEntry, Manifest, Method, Verification};
+pub use manifest::{FileEntry, Manifest, Verification};
 pub use postgres::wal;
 use postgres::{catalog, logical, physical, scratch::Scratch};
 use progress::Progress;
@@ -105,14 +114,14 @@ async fn new_id(ctx: &Context<'_>) -> Result<String, BackupError> {
 
 /// Takes a backup of `ctx.source` with `method` and returns its manifest,
 /// already written to the destination.
-pub async fn backup(ctx: &Context<'_>, method: Method) -> Result<Manifest, BackupError> {
+pub async fn backup(ctx: &Context<'_>, method: BackupMethod) -> Result<Manifest, BackupError> {
     std::fs::create_dir_all(&ctx.work_dir).map_err(at("prepare the work directory"))?;
     let id = new_id(ctx).await?;
     let taken = match (ctx.source.kind, method) {
-        (DependencyKind::Postgres, Method::Logical) => logical::backup(ctx, &id).await,
-        (DependencyKind::Postgres, Method::Physical) => physical::backup(ctx, &id).await,
+        (DependencyKind::Postgres, BackupMethod::Logical) => logical::backup(ctx, &id).await,
+        (DependencyKind::Postgres, BackupMethod::Physical) => physical::backup(ctx, &id).await,
         (DependencyKind::Redis, _) => redis::backup(ctx, &id).await,
-        (DependencyKind::Postgres, Method::Snapshot) => {
+        (DependencyKind::Postgres, BackupMethod::Snapshot) => {
             Err(BackupError::Usage("PostgreSQL backups are `logical` or `physical`".to_owned()))
         }
     };
@@ -281,7 +290,7 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
     authenticate(ctx, &manifest)?;
     let work = WorkDir::new(ctx, &format!("verify-{}", manifest.id))?;
     let (restored_into, counts) = match manifest.method {
-        Method::Logical => {
+        BackupMethod::Logical => {
             let dump = work.0.join("dump");
             let problems = logical::unpack(ctx, &manifest, &dump).await?;
             if !problems.is_empty() {
@@ -294,7 +303,7 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
             scratch.stop().await;
             (into, result?)
         }
-        Method::Physical => {
+        BackupMethod::Physical => {
             // A hole in the archive after the backup stops every recovery
             // to a later moment, while the backup itself still restores.
             ctx.progress.step("check the WAL archive", None);
@@ -319,14 +328,14 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
             scratch.stop().await;
             (into, counts?)
         }
-        Method::Snapshot => redis::verify(ctx, &manifest, &work.0).await?,
+        BackupMethod::Snapshot => redis::verify(ctx, &manifest, &work.0).await?,
     };
     // A physical backup has no counts of its own: its proof is the
     // checksums, pg_verifybackup, an unbroken WAL archive and a clean
     // recovery above.
     let problems = match manifest.method {
-        Method::Physical => Vec::new(),
-        _ => catalog::compare(&manifest.counts, &counts, what(&manifest)),
+        BackupMethod::Physical => Vec::new(),
+        BackupMethod::Logical | BackupMethod::Snapshot => catalog::compare(&manifest.counts, &counts, what(&manifest)),
     };
     if !problems.is_empty() {
         return Err(BackupError::Verify { id: manifest.id.clone(), problems });
@@ -344,7 +353,10 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
 }
 
 fn what(manifest: &Manifest) -> &'static str {
-    if manifest.kind == "redis" { "keyspace" } else { "table" }
+    match manifest.kind {
+        DependencyKind::Postgres => "table",
+        DependencyKind::Redis => "keyspace",
+    }
 }
 
 async fn load_and_count(
@@ -391,15 +403,18 @@ pub async fn restore(ctx: &Context<'_>, request: &RestoreRequest, target: &Sourc
         None => pick(ctx, request.id.as_deref()).await?,
     };
     authenticate(ctx, &manifest)?;
-    if manifest.kind == "redis" {
-        let counts = redis::restore(ctx, &manifest).await?;
-        return Ok(Restored { database: ctx.source.database.clone(), backup: manifest, counts, to_time: None });
+    match manifest.kind {
+        DependencyKind::Redis => {
+            let counts = redis::restore(ctx, &manifest).await?;
+            return Ok(Restored { database: ctx.source.database.clone(), backup: manifest, counts, to_time: None });
+        }
+        DependencyKind::Postgres => {}
     }
     let scratch_db = format!("{}_restore_{}", target.database, manifest.id.to_lowercase().replace('-', "_"));
     let into = target.with_database(&scratch_db);
     let work = WorkDir::new(ctx, &format!("restore-{}", manifest.id))?;
     let expected = match manifest.method {
-        Method::Physical => {
+        BackupMethod::Physical => {
             let scratch = physical::restore_instance(ctx, &manifest, request.to_time, &work.0.join("pg")).await?;
             let from = scratch.source(&manifest.dependency, &ctx.source.database);
             let copied = async {
@@ -413,7 +428,13 @@ pub async fn restore(ctx: &Context<'_>, request: &RestoreRequest, target: &Sourc
             scratch.stop().await;
             copied?
         }
-        _ => {
+        BackupMethod::Snapshot => {
+            return Err(BackupError::Usage(format!(
+                "backup `{}` is a Redis snapshot, but its manifest names a PostgreSQL dependency",
+                manifest.id
+            )));
+        }
+        BackupMethod::Logical => {
             let dump = work.0.join("dump");
             let problems = logical::unpack(ctx, &manifest, &dump).await?;
             if !problems.is_empty() {
@@ -441,7 +462,7 @@ async fn base_before(ctx: &Context<'_>, t: Timestamp) -> Result<Manifest, Backup
         .into_iter()
         .rev()
         .filter_map(|l| l.manifest)
-        .find(|m| m.method == Method::Physical && m.finished_at <= t)
+        .find(|m| m.method == BackupMethod::Physical && m.finished_at <= t)
         .ok_or_else(|| {
             BackupError::Usage(format!(
                 "no physical backup of `{}` finished before {t}; point-in-time recovery starts from one",
@@ -454,8 +475,9 @@ async fn base_before(ctx: &Context<'_>, t: Timestamp) -> Result<Manifest, Backup
 /// connections are refused, open ones ended, the live database renamed to
 /// `<db>_before_<now>` (kept, not dropped) and the copy renamed in.
 pub async fn swap(ctx: &Context<'_>, target: &Source, restored: &Restored) -> Result<String, BackupError> {
-    if restored.backup.kind == "redis" {
-        return redis::swap(ctx, target, restored).await;
+    match restored.backup.kind {
+        DependencyKind::Redis => return redis::swap(ctx, target, restored).await,
+        DependencyKind::Postgres => {}
     }
     let live = &target.database;
     let old = format!("{live}_before_{}", Timestamp::now().strftime("%Y%m%dt%H%M%S"));

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 
+use berth_spec::{BackupMethod, DependencyKind};
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -20,37 +21,6 @@ use crate::error::{BackupError, at};
 
 pub const MANIFEST: &str = "manifest.json";
 pub const VERIFICATION: &str = "verification.json";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// `pg_dump`, directory format, every file compressed with zstd.
-    Logical,
-    /// `pg_basebackup` (tar, zstd) plus archived WAL.
-    Physical,
-    /// A Redis RDB snapshot, compressed with zstd.
-    Snapshot,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Logical => "logical",
-            Self::Physical => "physical",
-            Self::Snapshot => "snapshot",
-        }
-    }
-
-    /// The plan's method name (`BackupJob::method`).
-    pub fn from_plan(name: &str) -> Option<Self> {
-        match name {
-            "logical" => Some(Self::Logical),
-            "physical" => Some(Self::Physical),
-            "snapshot" => Some(Self::Snapshot),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -94,8 +64,11 @@ pub struct Manifest {
     pub id: String,
     pub dependency: String,
     /// `postgres` or `redis`.
-    pub kind: String,
-    pub method: Method,
+    pub kind: DependencyKind,
+    /// `logical`, `physical` or `snapshot`: the spec's type, read back
+    /// with `snapshot` allowed (a spec cannot say it; a manifest can).
+    #[serde(deserialize_with = "BackupMethod::deserialize_recorded")]
+    pub method: BackupMethod,
     /// `host:port/database`, never a password.
     pub source: String,
     pub server_version: String,
@@ -141,12 +114,12 @@ pub(crate) struct Taken {
 
 impl Manifest {
     /// The manifest of a backup that has just finished.
-    pub(crate) fn finished(source: &crate::Source, id: &str, method: Method, taken: Taken) -> Self {
+    pub(crate) fn finished(source: &crate::Source, id: &str, method: BackupMethod, taken: Taken) -> Self {
         Self {
             format: 1,
             id: id.to_owned(),
             dependency: source.dependency.clone(),
-            kind: source.kind.as_str().to_owned(),
+            kind: source.kind,
             method,
             source: source.address(),
             server_version: taken.server_version,
@@ -309,8 +282,8 @@ mod tests {
             format: 1,
             id: "20261122T030000Z".into(),
             dependency: "db".into(),
-            kind: "postgres".into(),
-            method: Method::Logical,
+            kind: DependencyKind::Postgres,
+            method: BackupMethod::Logical,
             source: "127.0.0.1:5432/shop".into(),
             server_version: "15.8".into(),
             tool: "pg_dump (PostgreSQL) 15.8".into(),
@@ -354,6 +327,22 @@ mod tests {
         let mut garbled = m.clone();
         garbled.signature = Some("not hex at all".into());
         assert!(garbled.check_signature(b"the key").is_err());
+    }
+
+    #[test]
+    fn kind_and_method_keep_their_spelling_on_disk() {
+        let mut m = manifest();
+        m.kind = DependencyKind::Redis;
+        m.method = BackupMethod::Snapshot;
+        let json: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
+        assert_eq!((json["kind"].as_str(), json["method"].as_str()), (Some("redis"), Some("snapshot")));
+        let read = Manifest::from_json(&m.id, &m.to_json()).unwrap();
+        assert_eq!((read.kind, read.method), (DependencyKind::Redis, BackupMethod::Snapshot));
+        // A spec cannot ask for a snapshot; a manifest records one.
+        assert!(serde_json::from_str::<BackupMethod>("\"snapshot\"").is_err());
+        let mut bad = json;
+        bad["method"] = "incremental".into();
+        assert!(Manifest::from_json(&m.id, &serde_json::to_vec(&bad).unwrap()).is_err());
     }
 
     #[test]

@@ -5,9 +5,10 @@
 
 use std::fmt::Write as _;
 
+use berth_spec::BackupMethod;
 use jiff::Timestamp;
 
-use crate::{Listed, Method, wal};
+use crate::{Listed, wal};
 
 /// What one dependency's destination showed.
 #[derive(Debug, Clone)]
@@ -103,7 +104,7 @@ pub fn render(observed: &[Observed]) -> String {
                 .iter()
                 .rev()
                 .filter_map(|l| l.manifest.as_ref())
-                .find(|m| m.method == Method::Physical && m.wal.is_some());
+                .find(|m| m.method == BackupMethod::Physical && m.wal.is_some());
             match (newest, &o.wal_archived) {
                 (Some(m), Some(archived)) => {
                     let missing: u64 = wal::backup_gaps(m, archived).iter().map(|g| g.segments.max(1)).sum();
@@ -127,8 +128,8 @@ mod tests {
             format: 1,
             id: id.into(),
             dependency: "db".into(),
-            kind: "postgres".into(),
-            method: Method::Logical,
+            kind: berth_spec::DependencyKind::Postgres,
+            method: BackupMethod::Logical,
             source: "127.0.0.1:5432/db".into(),
             server_version: "15.8".into(),
             tool: "pg_dump".into(),
@@ -205,7 +206,7 @@ mod tests {
         let physical = |id: &str, finished: &str, start: &str| {
             let mut l = listed(id, finished, true, true);
             if let Some(m) = l.manifest.as_mut() {
-                m.method = Method::Physical;
+                m.method = BackupMethod::Physical;
                 m.wal = Some(crate::manifest::WalRange {
                     timeline: 1,
                     start_lsn: "0/1".into(),

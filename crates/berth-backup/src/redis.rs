@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use berth_process::programs;
+use berth_spec::BackupMethod;
 use jiff::Timestamp;
 
 use crate::compress;
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{Manifest, Method, Taken};
+use crate::manifest::{Manifest, Taken};
 use crate::source::Source;
 use crate::tool::{Server, Tool};
 use crate::{Context, Restored, WorkDir, backup_dir};
@@ -132,7 +133,7 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     let _ = std::fs::remove_dir_all(&staging);
     let files = crate::store_files(ctx, &rel, &out, vec![FILE.to_owned()]).await?;
     let taken = Taken { started_at, server_version, tool, files, counts, wal: None };
-    Ok(Manifest::finished(source, id, Method::Snapshot, taken))
+    Ok(Manifest::finished(source, id, BackupMethod::Snapshot, taken))
 }
 
 /// Fetches, checks and decompresses the snapshot into `dir/dump.rdb`.

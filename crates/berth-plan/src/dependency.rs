@@ -45,8 +45,9 @@ pub struct DependencyPlan {
 pub struct BackupJob {
     pub dependency: String,
     pub kind: DependencyKind,
-    /// `logical`, `physical` or `snapshot` (Redis).
-    pub method: &'static str,
+    /// PostgreSQL: the spec's method (`logical` unless it says
+    /// `physical`); Redis: always `snapshot`.
+    pub method: BackupMethod,
     pub schedule: Schedule,
     pub to: String,
     pub retain: Retention,
@@ -71,21 +72,19 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         (Some(db), Some(user)) => format!("postgres://{user}@{name}:{port}/{db}"),
         _ => format!("redis://{name}:{port}/0"),
     };
-    let backup = dep.backup.as_ref().map(|b| BackupJob {
-        dependency: name.to_owned(),
-        kind: dep.kind,
-        method: match (dep.kind, b.method) {
-            (DependencyKind::Redis, _) => "snapshot",
-            (DependencyKind::Postgres, Some(BackupMethod::Physical)) => "physical",
-            (DependencyKind::Postgres, _) => "logical",
-        },
-        schedule: b.schedule.clone(),
-        to: b.to.clone(),
-        retain: b.retain,
-        recovery_point: (b.method == Some(BackupMethod::Physical))
-            .then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
-        verify: b.verify.unwrap_or(true),
-        signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
+    let backup = dep.backup.as_ref().map(|b| {
+        let method = backup_method(dep.kind, b.method);
+        BackupJob {
+            dependency: name.to_owned(),
+            kind: dep.kind,
+            method,
+            schedule: b.schedule.clone(),
+            to: b.to.clone(),
+            retain: b.retain,
+            recovery_point: (method == BackupMethod::Physical).then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
+            verify: b.verify.unwrap_or(true),
+            signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
+        }
     });
     DependencyPlan {
         name: name.to_owned(),
@@ -112,6 +111,20 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
             .collect(),
         backup,
         managed: dep.managed.clone(),
+    }
+}
+
+/// The method a dependency of `kind` is backed up with when its spec says
+/// `asked`: Redis always snapshots (the spec rejects a `method` there);
+/// PostgreSQL takes a logical dump unless the spec says `physical`.
+fn backup_method(kind: DependencyKind, asked: Option<BackupMethod>) -> BackupMethod {
+    match (kind, asked) {
+        (DependencyKind::Redis, _) => BackupMethod::Snapshot,
+        (DependencyKind::Postgres, Some(BackupMethod::Physical)) => BackupMethod::Physical,
+        // A spec cannot say `snapshot` (it does not deserialize).
+        (DependencyKind::Postgres, Some(BackupMethod::Logical | BackupMethod::Snapshot) | None) => {
+            BackupMethod::Logical
+        }
     }
 }
 
@@ -152,7 +165,7 @@ impl DependencyPlan {
     }
 
     fn archive_timeout(&self) -> Option<Duration> {
-        self.backup.as_ref().filter(|b| b.method == "physical").and_then(|b| b.recovery_point)
+        self.backup.as_ref().filter(|b| b.method == BackupMethod::Physical).and_then(|b| b.recovery_point)
     }
 
     /// The PostgreSQL settings of continuous WAL archiving into `spool`,

@@ -6,12 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_spec::BackupMethod;
 use jiff::Timestamp;
 
 use super::{catalog, scratch};
 use crate::compress;
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{Manifest, Method, Taken};
+use crate::manifest::{Manifest, Taken};
 use crate::source::{Source, pg_connect};
 use crate::tool::Tool;
 use crate::{Context, backup_dir};
@@ -56,7 +57,7 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
 
     let files = crate::store_files(ctx, &rel, &out, names.iter().map(|n| format!("dump/{n}.zst")).collect()).await?;
     let taken = Taken { started_at, server_version, tool, files, counts, wal: None };
-    Ok(Manifest::finished(source, id, Method::Logical, taken))
+    Ok(Manifest::finished(source, id, BackupMethod::Logical, taken))
 }
 
 fn list_files(dir: &Path) -> Result<Vec<String>, BackupError> {

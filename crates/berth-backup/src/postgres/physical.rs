@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use berth_spec::BackupMethod;
 use jiff::Timestamp;
 use serde::Deserialize;
 
@@ -18,7 +19,7 @@ use super::catalog;
 use super::scratch::{self, Scratch};
 use super::wal::{self, segment_name, wal_dir};
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{FileEntry, HashingReader, Manifest, Method, Taken, WalRange, check_entry};
+use crate::manifest::{FileEntry, HashingReader, Manifest, Taken, WalRange, check_entry};
 use crate::retention::is_segment;
 use crate::store::Object;
 use crate::tool::Tool;
@@ -108,7 +109,7 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     }
     let files = crate::store_files(ctx, &rel, &out, names).await?;
     let taken = Taken { started_at, server_version, tool, files, counts: BTreeMap::new(), wal };
-    Ok(Manifest::finished(source, id, Method::Physical, taken))
+    Ok(Manifest::finished(source, id, BackupMethod::Physical, taken))
 }
 
 /// Unpacks a zstd tar into `into`, hashing the compressed file on the way.

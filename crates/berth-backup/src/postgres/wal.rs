@@ -9,10 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use berth_spec::BackupMethod;
 use jiff::Timestamp;
 
 use crate::error::{BackupError, at, fail};
-use crate::manifest::{Manifest, Method};
+use crate::manifest::Manifest;
 use crate::retention::is_segment;
 use crate::store::{Destination, Object};
 
@@ -196,8 +197,8 @@ pub fn gaps(archived: &[String], start_segment: &str, segment_size: u64) -> Vec<
 /// backups, which need no WAL.
 pub fn backup_gaps(manifest: &Manifest, archived: &[String]) -> Vec<Gap> {
     match (manifest.method, &manifest.wal) {
-        (Method::Physical, Some(wal)) => gaps(archived, &wal.start_segment, wal.segment_bytes()),
-        _ => Vec::new(),
+        (BackupMethod::Physical, Some(wal)) => gaps(archived, &wal.start_segment, wal.segment_bytes()),
+        (BackupMethod::Physical, None) | (BackupMethod::Logical | BackupMethod::Snapshot, _) => Vec::new(),
     }
 }
 

@@ -6,129 +6,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
-use berth_backup::{Context, Destination, Listed, Manifest, Method, RestoreRequest, Source};
+use berth_backup::{BackupMethod, Context, Listed, Manifest, RestoreRequest, Source};
 use berth_doctor::judge::bytes;
-use berth_plan::{BackupJob, DependencyPlan, Plan};
-use berth_runtime::StateFile;
+use berth_plan::BackupJob;
+use berth_spec::DependencyKind;
 use jiff::Timestamp;
 
-use super::{load, runtime, secret_value, state_dir};
+use super::dependencies::{destination, load_spec, selected, signing_key, source};
+use super::runtime;
 use crate::cli::{BackupArgs, BackupCommand, BackupTarget, MethodArg, RestoreArgs, StatusFormat};
 use crate::progress::Transfer;
-use crate::{Outcome, environment, output};
-
-/// The spec, loaded, with the dependencies a command works on.
-pub(super) struct Loaded {
-    pub(super) plan: Plan,
-    pub(super) spec_dir: PathBuf,
-    pub(super) state_dir: PathBuf,
-}
-
-pub(super) fn load_spec(spec: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Loaded> {
-    let plan = load(spec, env, color)?.ok_or_else(|| anyhow!("{} has errors; nothing was done", spec.display()))?;
-    let spec_dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let spec_dir = spec_dir.canonicalize().unwrap_or_else(|_| spec_dir.to_path_buf());
-    let state_dir = std::path::absolute(state_dir(spec, env))?;
-    Ok(Loaded { plan, spec_dir, state_dir })
-}
-
-/// The dependencies with a backup policy that `target` names.
-pub(super) fn selected<'p>(
-    loaded: &'p Loaded,
-    target: &BackupTarget,
-) -> anyhow::Result<Vec<(&'p DependencyPlan, &'p BackupJob)>> {
-    let with_policy: Vec<(&DependencyPlan, &BackupJob)> =
-        loaded.plan.dependencies.iter().filter_map(|d| d.backup.as_ref().map(|b| (d, b))).collect();
-    match &target.dependency {
-        None if with_policy.is_empty() => crate::usage!("no dependency in the spec has a `backup:` policy"),
-        None => Ok(with_policy),
-        Some(name) => {
-            let Some(dep) = loaded.plan.dependencies.iter().find(|d| &d.name == name) else {
-                let names: Vec<&str> = loaded.plan.dependencies.iter().map(|d| d.name.as_str()).collect();
-                if name.ends_with(".yaml") || name.ends_with(".yml") || Path::new(name).is_file() {
-                    crate::usage!(
-                        "`{name}` is a file, not a dependency: name the spec with -f (`berth backup -f {name} [DEPENDENCY]`); dependencies of {}: {}",
-                        target.spec.display(),
-                        names.join(", ")
-                    );
-                }
-                crate::usage!("no dependency `{name}` in the spec (dependencies: {})", names.join(", "));
-            };
-            let job = dep.backup.as_ref().ok_or_else(|| {
-                anyhow!("dependency `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec")
-            })?;
-            Ok(vec![(dep, job)])
-        }
-    }
-}
-
-/// The server of `dep`: --from, the dependency's URL variable, a running
-/// `berth up`, or the plan's host with the password from its secret.
-/// `needs_server`: without it (list, prune) a missing password is no error.
-pub(super) fn source(
-    loaded: &Loaded,
-    dep: &DependencyPlan,
-    from: Option<&str>,
-    needs_server: bool,
-) -> anyhow::Result<Source> {
-    let url = match from.map(str::to_owned).or_else(|| environment::var(&dep.url_env)) {
-        Some(url) => url,
-        None => {
-            let password = dep
-                .password_secret
-                .as_ref()
-                .and_then(|name| loaded.plan.secrets.iter().find(|s| &s.name == name))
-                .filter(|_| needs_server)
-                .map(|secret| {
-                    secret_value(secret).ok_or_else(|| {
-                        anyhow!(
-                            "secret `{}` (the password of `{}`) has no value: set {}",
-                            secret.name,
-                            dep.name,
-                            secret.env.clone().unwrap_or_else(|| secret.file.clone().unwrap_or_default())
-                        )
-                    })
-                })
-                .transpose()?;
-            let running = StateFile::read(&loaded.state_dir.join("state.json"))
-                .filter(StateFile::supervisor_running)
-                .and_then(|s| s.replicas.into_iter().find(|r| r.service == dep.name))
-                .and_then(|r| r.ports.values().next().copied());
-            let mut url = url::Url::parse(&dep.url).context("the plan's dependency URL")?;
-            if let Some(port) = running {
-                let _ = url.set_host(Some("127.0.0.1"));
-                let _ = url.set_port(Some(port));
-            }
-            if let Some(pw) = password {
-                let _ = url.set_password(Some(&pw));
-            }
-            url.to_string()
-        }
-    };
-    Ok(Source::from_url(&dep.name, dep.kind, &dep.version, &url)?)
-}
-
-/// The value of the policy's signing key, read the way every secret is;
-/// `None` when the policy names none.
-fn signing_key(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Option<Vec<u8>>> {
-    let Some(name) = &job.signing_key_secret else { return Ok(None) };
-    let secret = loaded.plan.secrets.iter().find(|s| &s.name == name).ok_or_else(|| {
-        anyhow!("secret `{name}` (the backup signing key of `{}`) is not declared under `secrets:`", job.dependency)
-    })?;
-    // An empty key would sign, but prove nothing.
-    let value = secret_value(secret).filter(|v| !v.is_empty()).ok_or_else(|| {
-        anyhow!(
-            "secret `{name}` (the backup signing key of `{}`) has no value: set {}",
-            job.dependency,
-            secret.env.clone().unwrap_or_else(|| secret.file.clone().unwrap_or_default())
-        )
-    })?;
-    Ok(Some(value.into_bytes()))
-}
-
-pub(super) fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
-    Ok(Destination::open(&job.to, &loaded.spec_dir, &environment::object_store_options())?)
-}
+use crate::{Outcome, output};
 
 fn jobs(target: &BackupTarget) -> usize {
     target.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
@@ -138,12 +26,11 @@ fn work_dir(target: &BackupTarget) -> PathBuf {
     target.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("berth-backup-{}", std::process::id())))
 }
 
-fn counted(manifest_counts: &std::collections::BTreeMap<String, u64>, redis: bool) -> String {
+fn counted(manifest_counts: &std::collections::BTreeMap<String, u64>, kind: DependencyKind) -> String {
     let total: u64 = manifest_counts.values().sum();
-    if redis {
-        format!("{total} keys in {} databases", manifest_counts.len())
-    } else {
-        format!("{total} rows in {} tables", manifest_counts.len())
+    match kind {
+        DependencyKind::Postgres => format!("{total} rows in {} tables", manifest_counts.len()),
+        DependencyKind::Redis => format!("{total} keys in {} databases", manifest_counts.len()),
     }
 }
 
@@ -154,8 +41,7 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
         Some(BackupCommand::List { target, output }) => list(target, *output, color),
         Some(BackupCommand::Prune { target, dry_run }) => prune(target, *dry_run, color),
         Some(BackupCommand::WalShip { target, spool, once }) => wal_ship(target, spool, *once, color),
-        // Dispatched by `commands::run`, so the exporter can use this module without a cycle.
-        Some(BackupCommand::Exporter { .. }) => Err(anyhow!("internal: the exporter runs from commands::run")),
+        Some(BackupCommand::Exporter { target, listen }) => super::backup_exporter::run(target, *listen, color),
     }
 }
 
@@ -202,14 +88,12 @@ fn take(
     color: bool,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let asked = method.map(|m| match m {
+        MethodArg::Logical => BackupMethod::Logical,
+        MethodArg::Physical => BackupMethod::Physical,
+    });
     let taken = each(target, color, "backup", true, async |ctx, job| {
-        let method = match (method, Method::from_plan(job.method)) {
-            (Some(MethodArg::Logical), _) => Method::Logical,
-            (Some(MethodArg::Physical), _) => Method::Physical,
-            (None, Some(m)) => m,
-            (None, None) => Method::Logical,
-        };
-        berth_backup::backup(ctx, method).await
+        berth_backup::backup(ctx, berth_backup::policy::method(job, asked)).await
     })?;
     match format {
         StatusFormat::Json => {
@@ -227,7 +111,7 @@ fn take(
                     m.files.len()
                 ));
                 if !m.counts.is_empty() {
-                    text.push_str(&format!(", {}", counted(&m.counts, m.kind == "redis")));
+                    text.push_str(&format!(", {}", counted(&m.counts, m.kind)));
                 }
                 if let Some(wal) = &m.wal {
                     text.push_str(&format!(", WAL {}..{}", wal.start_lsn, wal.end_lsn));
@@ -242,21 +126,24 @@ fn take(
 }
 
 fn verify(target: &BackupTarget, backup: Option<&str>, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    let verified = each(target, color, "verify", true, async |ctx, _| berth_backup::verify(ctx, backup).await)?;
+    // Each verification with the kind of server it was taken from.
+    let verified = each(target, color, "verify", true, async |ctx, _| {
+        berth_backup::verify(ctx, backup).await.map(|v| (ctx.source.kind, v))
+    })?;
     match format {
         StatusFormat::Json => {
-            let all: Vec<&berth_backup::Verification> = verified.iter().map(|(_, v)| v).collect();
+            let all: Vec<&berth_backup::Verification> = verified.iter().map(|(_, (_, v))| v).collect();
             output::stdout(&format!("{}\n", serde_json::to_string_pretty(&all)?))?;
         }
         StatusFormat::Table => {
             let mut text = String::new();
-            for (dep, v) in &verified {
+            for (dep, (kind, v)) in &verified {
                 text.push_str(&format!(
                     "verified {dep} {}: restored into {} in {:.1}s; checksums match, {}\n",
                     v.id,
                     v.restored_into,
                     v.seconds,
-                    counted(&v.counts, v.counts.keys().all(|k| k.starts_with("db")) && !v.counts.is_empty())
+                    counted(&v.counts, *kind)
                 ));
             }
             output::stdout(&text)?;
@@ -378,21 +265,6 @@ fn wal_ship(target: &BackupTarget, spool: &Path, once: bool, color: bool) -> any
     })
 }
 
-/// `berth up`'s WAL shippers: one task per dependency with physical
-/// backups, shipping its spool every second while the stack runs.
-pub fn wal_shippers(plan: &Plan, state_dir: &Path, spec_dir: &Path) -> Vec<(String, PathBuf, Destination)> {
-    plan.dependencies
-        .iter()
-        .filter_map(|d| d.backup.as_ref().filter(|b| b.method == "physical").map(|b| (d, b)))
-        .filter_map(|(d, b)| {
-            let destination = Destination::open(&b.to, spec_dir, &environment::object_store_options())
-                .map_err(|e| output::stderr(&format!("warning: WAL of `{}` is not shipped: {e}\n", d.name)))
-                .ok()?;
-            Some((d.name.clone(), berth_runtime::wal_spool(state_dir, &d.name), destination))
-        })
-        .collect()
-}
-
 fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
     let normalized = text.trim().replace(" UTC", "Z").replace(" utc", "Z");
     if let Ok(t) = normalized.parse::<Timestamp>() {
@@ -443,7 +315,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
         let restored = berth_backup::restore(&ctx, &request, &into).await;
         progress.finish(restored.is_ok());
         let restored = restored.with_context(|| format!("restore of `{}`", dep.name))?;
-        let redis = restored.backup.kind == "redis";
+        let redis = restored.backup.kind == DependencyKind::Redis;
         let mut text = format!(
             "restored {} {} ({}, taken {}){}: checksums match, {}\n",
             dep.name,
@@ -451,7 +323,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
             restored.backup.method.as_str(),
             restored.backup.finished_at,
             to_time.map(|t| format!(" replayed to {t}")).unwrap_or_default(),
-            counted(&restored.counts, redis)
+            counted(&restored.counts, restored.backup.kind)
         );
         if !redis {
             text.push_str(&format!("the copy is database `{}` on {}:{}\n", restored.database, into.host, into.port));

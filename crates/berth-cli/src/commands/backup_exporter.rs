@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use berth_backup::Destination;
 use berth_backup::metrics::Observed;
+use berth_backup::{BackupMethod, Destination};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
@@ -17,7 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
 
-use super::backup::{destination, load_spec, selected};
+use super::dependencies::{destination, load_spec, selected};
 use super::runtime;
 use crate::cli::BackupTarget;
 use crate::{Outcome, output};
@@ -60,7 +60,7 @@ pub fn run(target: &BackupTarget, listen: SocketAddr, color: bool) -> anyhow::Re
     for (dep, job) in selected(&loaded, target)? {
         watched.push(Watched {
             dependency: dep.name.clone(),
-            physical: job.method == "physical",
+            physical: job.method == BackupMethod::Physical,
             destination: destination(&loaded, job)?,
         });
     }

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail};
 use berth_doctor::format::Format;
 use berth_doctor::{Inputs, Status};
 
-use super::backup::{destination, load_spec, source};
+use super::dependencies::{destination, load_spec, source};
 use super::runtime;
 use crate::cli::{DoctorArgs, StatusFormat};
 use crate::{Outcome, environment, output};

@@ -1,6 +1,7 @@
 mod backup;
 mod backup_exporter;
 mod check;
+mod dependencies;
 mod doctor;
 mod edge;
 mod init;
@@ -42,12 +43,7 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
             berth_runtime::DeployCommand::Rollback { service: args.service.clone() },
         ),
         Command::Logs(args) => stack::logs(&args),
-        Command::Backup(args) => match &args.command {
-            Some(crate::cli::BackupCommand::Exporter { target, listen }) => {
-                backup_exporter::run(target, *listen, color)
-            }
-            _ => backup::run(&args, color),
-        },
+        Command::Backup(args) => backup::run(&args, color),
         Command::Restore(args) => backup::restore(&args, color),
         Command::Doctor(args) => doctor::run(&args, color),
         Command::Schema => {

@@ -115,7 +115,7 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
         let spec_dir_for_wal = spec_dir.clone();
         let options = Options { spec_dir, state_dir: state.clone(), secrets: Box::new(secret_value) };
         let running = berth_runtime::up(&plan, options).await?;
-        let shippers = super::backup::wal_shippers(&plan, &state, &spec_dir_for_wal);
+        let shippers = super::dependencies::wal_shippers(&plan, &state, &spec_dir_for_wal);
         let shipping = (!shippers.is_empty()).then(|| {
             let shippers = shippers.clone();
             tokio::spawn(async move {

@@ -134,7 +134,7 @@ async fn postgres(dep: &DependencyPlan, source: &Source) -> (Vec<Check>, Option<
             ),
         });
     }
-    let physical = dep.backup.as_ref().is_some_and(|b| b.method == "physical");
+    let physical = dep.backup.as_ref().is_some_and(|b| b.method == berth_spec::BackupMethod::Physical);
     let archiver = if physical { archiver(&client).await } else { None };
     (out, archiver)
 }

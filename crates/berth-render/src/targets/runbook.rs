@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use berth_plan::{AlertPlan, Plan, ProbeCheck, Replicas};
-use berth_spec::Strategy;
+use berth_spec::{BackupMethod, Strategy};
 
 use crate::Output;
 
@@ -154,7 +154,7 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
             md,
             "| {} | {} | {} | {} | {} daily, {} weekly, {} monthly |",
             cell(&plain(&b.dependency), "none"),
-            cell(b.method, "none"),
+            cell(b.method.as_str(), "none"),
             cell(&code(&b.schedule.to_string()), "none"),
             cell(&code(&b.to), "none"),
             b.retain.daily,
@@ -171,7 +171,7 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
         "Check the whole deployment, backups and WAL included, against the spec (exit 0 ok, 1 warnings, 2 failures):\n\n```sh\nberth doctor{env}\n```\n\nOn Kubernetes the backup CronJobs and WAL shippers read the spec from the `{p}-spec` ConfigMap, rendered into `backups.yaml` (the Helm chart carries it as `files/berth.yaml`): render and apply again after every change of the spec, so the jobs run the spec the cluster runs. Each scheduled run backs up, verifies and then prunes what the retention policy no longer keeps.\n\n",
         p = plan.project
     );
-    for b in plan.backups.iter().filter(|b| b.method == "physical") {
+    for b in plan.backups.iter().filter(|b| b.method == BackupMethod::Physical) {
         let _ = writeln!(
             md,
             "{} archives WAL continuously (recovery point {}), so it can go back to any moment: {}.\n",

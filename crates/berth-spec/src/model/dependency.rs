@@ -198,11 +198,57 @@ pub struct Backup {
     pub signing_key: Option<SecretRef>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+// How a backup is taken: the one type for it from the spec (`method:`)
+// through the plan (`BackupJob::method`) to a backup's manifest. Plain
+// comments here, not doc comments: those would change the generated
+// schema (a description, and variants listed one by one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupMethod {
+    // `pg_dump`, directory format, every file compressed with zstd.
     Logical,
+    // `pg_basebackup` (tar, zstd) plus archived WAL.
     Physical,
+    // A Redis RDB snapshot, compressed with zstd. Not a spelling the spec
+    // accepts (Redis always snapshots): the plan resolves it, manifests
+    // record it and read it back with `BackupMethod::deserialize_recorded`.
+    #[serde(skip_deserializing)]
+    Snapshot,
+}
+
+impl BackupMethod {
+    /// Every method, in declaration order.
+    pub const ALL: [Self; 3] = [Self::Logical, Self::Physical, Self::Snapshot];
+
+    /// The name in specs, plans and manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logical => "logical",
+            Self::Physical => "physical",
+            Self::Snapshot => "snapshot",
+        }
+    }
+
+    /// The method named `name` (any of the three); `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Deserializes any method, `snapshot` included, for records berth
+    /// writes itself (a backup's manifest): use it as the field's
+    /// `#[serde(deserialize_with)]`. The derived `Deserialize` accepts
+    /// only what a spec may say.
+    pub fn deserialize_recorded<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name)
+            .ok_or_else(|| <D::Error as serde::de::Error>::unknown_variant(&name, &["logical", "physical", "snapshot"]))
+    }
+}
+
+impl std::fmt::Display for BackupMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Backups to keep: the newest of each day, week and month.

@@ -1,0 +1,119 @@
+//! A spec's dependencies as the commands that reach them see them: the
+//! loaded plan, the dependencies a command names, their servers, backup
+//! destinations and signing keys, and `berth up`'s WAL shippers. Shared by
+//! `backup`, `backup_exporter`, `doctor` and `stack`, which import from
+//! here and not from one another. What is decided (which server, which
+//! method, which key) is decided in `berth_backup::policy`; this module
+//! only reads what that needs: the environment, the state file, secrets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use berth_backup::policy::{self, Whereabouts};
+use berth_backup::{Destination, Source};
+use berth_plan::{BackupJob, DependencyPlan, Plan, SecretPlan};
+use berth_runtime::StateFile;
+
+use super::{load, secret_value, state_dir};
+use crate::cli::BackupTarget;
+use crate::{environment, output};
+
+/// The spec, loaded, with the directories commands resolve paths against.
+pub(super) struct Loaded {
+    pub(super) plan: Plan,
+    pub(super) spec_dir: PathBuf,
+    pub(super) state_dir: PathBuf,
+}
+
+pub(super) fn load_spec(spec: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Loaded> {
+    let plan = load(spec, env, color)?.ok_or_else(|| anyhow!("{} has errors; nothing was done", spec.display()))?;
+    let spec_dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let spec_dir = spec_dir.canonicalize().unwrap_or_else(|_| spec_dir.to_path_buf());
+    let state_dir = std::path::absolute(state_dir(spec, env))?;
+    Ok(Loaded { plan, spec_dir, state_dir })
+}
+
+/// The dependencies with a backup policy that `target` names.
+pub(super) fn selected<'p>(
+    loaded: &'p Loaded,
+    target: &BackupTarget,
+) -> anyhow::Result<Vec<(&'p DependencyPlan, &'p BackupJob)>> {
+    let with_policy: Vec<(&DependencyPlan, &BackupJob)> =
+        loaded.plan.dependencies.iter().filter_map(|d| d.backup.as_ref().map(|b| (d, b))).collect();
+    match &target.dependency {
+        None if with_policy.is_empty() => crate::usage!("no dependency in the spec has a `backup:` policy"),
+        None => Ok(with_policy),
+        Some(name) => {
+            let Some(dep) = loaded.plan.dependencies.iter().find(|d| &d.name == name) else {
+                let names: Vec<&str> = loaded.plan.dependencies.iter().map(|d| d.name.as_str()).collect();
+                if name.ends_with(".yaml") || name.ends_with(".yml") || Path::new(name).is_file() {
+                    crate::usage!(
+                        "`{name}` is a file, not a dependency: name the spec with -f (`berth backup -f {name} [DEPENDENCY]`); dependencies of {}: {}",
+                        target.spec.display(),
+                        names.join(", ")
+                    );
+                }
+                crate::usage!("no dependency `{name}` in the spec (dependencies: {})", names.join(", "));
+            };
+            let job = dep.backup.as_ref().ok_or_else(|| {
+                anyhow!("dependency `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec")
+            })?;
+            Ok(vec![(dep, job)])
+        }
+    }
+}
+
+/// The server of `dep` (`berth_backup::policy::server`): `from`
+/// (`--from`), the dependency's URL variable, a running `berth up`, or the
+/// plan's host with the password from its secret. `needs_server`: without
+/// it (list, prune) no password is read and a missing one is no error.
+pub(super) fn source(
+    loaded: &Loaded,
+    dep: &DependencyPlan,
+    from: Option<&str>,
+    needs_server: bool,
+) -> anyhow::Result<Source> {
+    let mut whereabouts =
+        Whereabouts { from: from.map(str::to_owned), url_variable: environment::var(&dep.url_env), running_port: None };
+    // The state file matters only when no URL is given.
+    if whereabouts.is_plan_server() {
+        whereabouts.running_port = running_port(loaded, dep);
+    }
+    let read: &dyn Fn(&SecretPlan) -> Option<String> = &secret_value;
+    Ok(policy::server(&loaded.plan, dep, &whereabouts, needs_server.then_some(read))?)
+}
+
+/// The loopback port of `dep` when a `berth up` of this spec and
+/// environment is running.
+fn running_port(loaded: &Loaded, dep: &DependencyPlan) -> Option<u16> {
+    StateFile::read(&loaded.state_dir.join("state.json"))
+        .filter(StateFile::supervisor_running)
+        .and_then(|s| s.replicas.into_iter().find(|r| r.service == dep.name))
+        .and_then(|r| r.ports.values().next().copied())
+}
+
+/// The value of the policy's signing key (`berth_backup::policy::signing_key`),
+/// read the way every secret is; `None` when the policy names none.
+pub(super) fn signing_key(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Option<Vec<u8>>> {
+    Ok(policy::signing_key(&loaded.plan, job, &secret_value)?)
+}
+
+pub(super) fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
+    Ok(Destination::open(&job.to, &loaded.spec_dir, &environment::object_store_options())?)
+}
+
+/// `berth up`'s WAL shippers: one per dependency that archives WAL
+/// (physical backups), shipping its spool while the stack runs.
+pub(super) fn wal_shippers(plan: &Plan, state_dir: &Path, spec_dir: &Path) -> Vec<(String, PathBuf, Destination)> {
+    plan.dependencies
+        .iter()
+        .filter(|d| d.archives_wal())
+        .filter_map(|d| Some((d, d.backup.as_ref()?)))
+        .filter_map(|(d, b)| {
+            let destination = Destination::open(&b.to, spec_dir, &environment::object_store_options())
+                .map_err(|e| output::stderr(&format!("warning: WAL of `{}` is not shipped: {e}\n", d.name)))
+                .ok()?;
+            Some((d.name.clone(), berth_runtime::wal_spool(state_dir, &d.name), destination))
+        })
+        .collect()
+}
