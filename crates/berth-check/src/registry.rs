@@ -86,6 +86,9 @@ registry![
     find_delete_after_exec_plus::FindDeleteAfterExecPlus,
     restore_without_on_error_stop::RestoreWithoutOnErrorStop,
     drop_connected_database::DropConnectedDatabase,
+    interpolated_from_env_file::InterpolatedFromEnvFile,
+    alertmanager_not_deployed::AlertmanagerNotDeployed,
+    redis_password_missing_from_url::RedisPasswordMissingFromUrl,
 ];
 
 /// The rule with this code (`K001`) or name (`privileged-container`).

@@ -5,9 +5,10 @@
 //! literal `$`). Override files (`docker-compose.override.yml`,
 //! `compose.override.yaml`) add to the services of the same directory.
 
-use berth_diagnostics::Span;
+use berth_diagnostics::{SourceFile, Span};
 use berth_spec::{Node, NodeKind};
 
+use super::envfile::{EnvFile, find};
 use super::yaml::{at, bool_at, int_at, seq, str_at};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +315,167 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
         .collect()
 }
 
+/// A variable that compose text interpolates (`${VAR}`, `$VAR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub name: String,
+    /// The reference says what happens when the variable is unset: a
+    /// default (`${VAR:-x}`, `${VAR-x}`), an error (`${VAR:?msg}`,
+    /// `${VAR?msg}`) or an alternative (`${VAR:+x}`, `${VAR+x}`).
+    pub handled: bool,
+}
+
+/// The variables `text` interpolates, as compose reads it: `$$` is a
+/// literal `$`; a name starts with a letter or `_`.
+pub fn references(text: &str) -> Vec<Reference> {
+    let is_name = |name: &str| name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('{') {
+            let Some(end) = inner.find('}') else { break };
+            let expr = &inner[..end];
+            let len = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
+            if is_name(&expr[..len]) {
+                out.push(Reference { name: expr[..len].to_owned(), handled: len < expr.len() });
+            }
+            rest = &inner[end + 1..];
+        } else {
+            let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            if is_name(&after[..len]) {
+                out.push(Reference { name: after[..len].to_owned(), handled: false });
+            }
+            rest = &after[len..];
+        }
+    }
+    out
+}
+
+/// The env files a service's containers read (`env_file:` as one path, a
+/// list of paths, or a list of `{path, required}`): (path in the tree,
+/// where it is written). Paths are taken relative to the compose file's
+/// directory and normalized; one that cannot be (absolute, or built from
+/// variables) is still listed, and matches no file of the tree.
+pub fn env_file_paths(service: &ComposeService<'_>) -> Vec<(String, Span)> {
+    let Some(node) = at(service.node, &["env_file"]) else { return Vec::new() };
+    let entries: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    entries
+        .into_iter()
+        .filter_map(|e| {
+            let (path, span) = match e.as_str() {
+                Some(p) => (p, e.span),
+                None => (str_at(e, &["path"])?, at(e, &["path"]).map_or(e.span, |n| n.span)),
+            };
+            let path = if path.starts_with('/') || path.contains('$') {
+                path.to_owned()
+            } else {
+                normalize(&format!("{}/{path}", service.project))
+            };
+            Some((path, span))
+        })
+        .collect()
+}
+
+/// Files and directories of the tree a service bind-mounts: (source
+/// relative to the compose file's directory, normalized; target path in
+/// the container). Named volumes, absolute host paths and sources built
+/// from variables are left out: they name nothing in the tree.
+pub fn bind_mounts(service: &ComposeService<'_>) -> Vec<(String, String)> {
+    seq(at(service.node, &["volumes"]))
+        .iter()
+        .filter_map(|v| {
+            let (source, target) = match v.as_str() {
+                Some(short) => {
+                    let mut parts = short.splitn(3, ':');
+                    (parts.next()?.to_owned(), parts.next()?.to_owned())
+                }
+                None => (str_at(v, &["source"])?.to_owned(), str_at(v, &["target"])?.to_owned()),
+            };
+            let relative = source == "." || source.starts_with("./") || source.starts_with("../");
+            (relative && !source.contains('$') && target.starts_with('/'))
+                .then(|| (normalize(&format!("{}/{source}", service.project)), target.trim_end_matches('/').to_owned()))
+        })
+        .collect()
+}
+
+/// The names other containers of the project reach a service by: its
+/// name, `container_name`, `hostname`, its networks' `aliases`, and the
+/// aliases it gives its `links` and `external_links` (those name other
+/// containers, reachable from this one).
+pub fn network_names(service: &ComposeService<'_>) -> Vec<String> {
+    let mut out = vec![service.name.to_owned()];
+    for key in ["container_name", "hostname"] {
+        out.extend(str_at(service.node, &[key]).map(str::to_owned));
+    }
+    if let Some(networks) = at(service.node, &["networks"]).and_then(Node::as_map) {
+        for n in networks {
+            out.extend(seq(at(&n.value, &["aliases"])).iter().filter_map(Node::scalar_text));
+        }
+    }
+    for key in ["links", "external_links"] {
+        for link in seq(at(service.node, &[key])).iter().filter_map(Node::as_str) {
+            out.extend(link.split(':').map(str::to_owned));
+        }
+    }
+    out.retain(|n| !n.is_empty());
+    out
+}
+
+/// A variable a compose service's containers get, and where it is set.
+#[derive(Debug, Clone)]
+pub struct ContainerVar<'e> {
+    pub name: &'e str,
+    /// After interpolation; `None` when passed through from the shell.
+    pub value: Option<&'e str>,
+    /// The compose file (`environment:`) or the env file (`env_file:`).
+    pub file: usize,
+    /// The value's place.
+    pub span: Span,
+}
+
+/// The environment the containers of a service get, merged as compose
+/// merges it over `declarations` (a service's base file, then its
+/// overrides): `environment:` over `env_file:`, a later declaration over
+/// an earlier one, a later env file over an earlier one, a later line
+/// over an earlier one. One entry per name. `None` when an env file is not
+/// among the checked files: what it sets is unknown.
+pub fn container_env<'e>(
+    declarations: &[&'e ComposeService<'_>],
+    env_files: &'e [EnvFile],
+    files: &[SourceFile],
+) -> Option<Vec<ContainerVar<'e>>> {
+    let mut out: Vec<ContainerVar<'e>> = Vec::new();
+    for &d in declarations.iter().rev() {
+        for v in d.environment.iter().rev() {
+            if !out.iter().any(|o| o.name == v.name) {
+                out.push(ContainerVar { name: v.name.as_str(), value: v.value.as_deref(), file: d.file, span: v.span });
+            }
+        }
+    }
+    for &d in declarations.iter().rev() {
+        for (path, _) in env_file_paths(d).iter().rev() {
+            let env = find(env_files, files, path)?;
+            for v in env.vars.iter().rev() {
+                if !out.iter().any(|o| o.name == v.name) {
+                    out.push(ContainerVar {
+                        name: v.name.as_str(),
+                        value: Some(v.value.as_str()),
+                        file: env.file,
+                        span: v.value_span,
+                    });
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +504,15 @@ mod tests {
     fn env_files() {
         let vars = parse_env("# c\nexport A=1\nB=\"two words\"\n\nC='x'\n");
         assert_eq!(vars, [("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into())]);
+    }
+
+    #[test]
+    fn references_as_compose_reads_them() {
+        let refs = references("postgres://app:${DB_PASSWORD}@db/${DB:-app}?x=$MODE&y=$$HOME&z=${E:?set it}&w=${1}$");
+        let seen: Vec<(&str, bool)> = refs.iter().map(|r| (r.name.as_str(), r.handled)).collect();
+        assert_eq!(seen, [("DB_PASSWORD", false), ("DB", true), ("MODE", false), ("E", true)]);
+        assert!(references("sh -c 'exec redis-server --requirepass $$REDIS_PASSWORD'").is_empty());
+        assert_eq!(references("${A-x}${B+y}")[1].name, "B");
+        assert!(references("${A-x}${B+y}").iter().all(|r| r.handled));
     }
 }

@@ -4,7 +4,7 @@
 //! quotes around a value are understood; each name and value keeps its
 //! span.
 
-use berth_diagnostics::Span;
+use berth_diagnostics::{SourceFile, Span};
 
 use super::shell::is_name;
 
@@ -60,6 +60,19 @@ impl EnvFile {
         }
         Self { file, vars }
     }
+}
+
+impl EnvFile {
+    /// The line a reader ends up with for `name`: the last that sets it.
+    pub fn get(&self, name: &str) -> Option<&EnvVar> {
+        self.vars.iter().rev().find(|v| v.name == name)
+    }
+}
+
+/// The env file of the tree at `path` (as [`super::compose::normalize`]
+/// writes it: relative, without `./`), if it was read as one.
+pub fn find<'e>(env_files: &'e [EnvFile], files: &[SourceFile], path: &str) -> Option<&'e EnvFile> {
+    env_files.iter().find(|e| files.get(e.file).is_some_and(|f| super::compose::normalize(&f.name) == path))
 }
 
 /// The value without its quotes (an unquoted value ends at ` #`), and where it starts.

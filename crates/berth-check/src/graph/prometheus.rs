@@ -3,12 +3,13 @@
 //! PrometheusRule objects, with the metrics and `job`s their expressions
 //! select (read by the `promql-parser` crate).
 
-use berth_diagnostics::Span;
+use berth_diagnostics::{SourceFile, Span};
 use berth_spec::{Node, NodeKind};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 
 use super::yaml::{at, key_span, labels, seq, str_at};
+use super::{ComposeService, Graph, UnitFile, Workload, command, place};
 
 #[derive(Debug)]
 pub struct ScrapeJob<'a> {
@@ -183,6 +184,353 @@ pub fn service_monitor<'a>(object: usize, doc: &'a Node) -> ServiceMonitor<'a> {
     }
 }
 
+/// A static Alertmanager target of a Prometheus configuration
+/// (`alerting.alertmanagers[].static_configs[].targets`).
+#[derive(Debug)]
+pub struct AlertmanagerTarget<'a> {
+    pub file: usize,
+    /// `host:port`.
+    pub target: &'a str,
+    pub span: Span,
+}
+
+/// Whether a YAML document is a Prometheus server's configuration.
+pub fn is_config(doc: &Node) -> bool {
+    at(doc, &["scrape_configs"]).is_some() || at(doc, &["rule_files"]).is_some()
+}
+
+/// The static Alertmanager targets of a Prometheus configuration. An
+/// `alertmanagers` entry that also discovers its targets (`*_sd_configs`)
+/// is left out: what it finds is not known here.
+pub fn alertmanager_targets<'a>(file: usize, doc: &'a Node) -> Vec<AlertmanagerTarget<'a>> {
+    seq(at(doc, &["alerting", "alertmanagers"]))
+        .iter()
+        .filter(|am| !am.as_map().is_some_and(|entries| entries.iter().any(|e| e.key.name.ends_with("_sd_configs"))))
+        .flat_map(|am| seq(at(am, &["static_configs"])))
+        .flat_map(|s| seq(at(s, &["targets"])))
+        .filter_map(|t| Some(AlertmanagerTarget { file, target: t.as_str()?, span: t.span }))
+        .collect()
+}
+
+/// Where a Prometheus server of a deployment unit runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Server<'g, 'a> {
+    /// A compose service of a `prometheus` image.
+    Compose(&'g ComposeService<'a>),
+    /// A systemd service whose `ExecStart=` runs `prometheus`.
+    Systemd(&'g UnitFile),
+    /// A Kubernetes workload with a `prometheus` container.
+    Kubernetes(&'g Workload<'a>),
+}
+
+impl Server<'_, '_> {
+    /// The port it serves on: `--web.listen-address`, else 9090.
+    pub fn port(&self, graph: &Graph<'_>) -> u16 {
+        let words: Vec<String> = match self {
+            Self::Compose(s) => s.command.as_ref().map(|(c, _)| command::words(c)).unwrap_or_default(),
+            Self::Systemd(u) => exec_start(graph, graph.unit(u.file), &u.unit).unwrap_or_default(),
+            Self::Kubernetes(w) => w
+                .containers
+                .iter()
+                .filter(|c| !c.init && c.image.is_some_and(|i| image_is(i, "prometheus")))
+                .flat_map(|c| c.command.iter().cloned())
+                .collect(),
+        };
+        listen_port(&words).unwrap_or(9090)
+    }
+
+    /// Whether `file` is (or may be) this server's configuration. A compose
+    /// Prometheus reads the file its `--config.file` names (by default the
+    /// image's `/etc/prometheus/prometheus.yml`) through a bind mount of
+    /// the tree; a configuration it does not mount is another's. One run by
+    /// systemd or in Kubernetes (from a ConfigMap) may read any of its unit.
+    pub fn uses_config(&self, graph: &Graph<'_>, files: &[SourceFile], file: usize) -> bool {
+        let Self::Compose(s) = self else { return true };
+        let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
+        let words = declarations
+            .iter()
+            .rev()
+            .find_map(|d| d.command.as_ref())
+            .map(|(c, _)| command::words(c))
+            .unwrap_or_default();
+        let bitnami = declarations.iter().any(|d| d.image.as_deref().is_some_and(|i| i.contains("bitnami/")));
+        let default =
+            if bitnami { "/opt/bitnami/prometheus/conf/prometheus.yml" } else { "/etc/prometheus/prometheus.yml" };
+        let named = words.iter().enumerate().find_map(|(i, w)| {
+            let flag = w.trim_start_matches('-');
+            match flag.split_once('=') {
+                Some(("config.file", path)) => Some(path.to_owned()),
+                None if flag == "config.file" && w.starts_with('-') => words.get(i + 1).cloned(),
+                _ => None,
+            }
+        });
+        let wanted = named.unwrap_or_else(|| default.to_owned());
+        let Some(name) = files.get(file).map(|f| super::compose::normalize(&f.name)) else { return false };
+        declarations.iter().flat_map(|d| super::compose::bind_mounts(d)).any(|(source, target)| {
+            if wanted == target {
+                return name == source;
+            }
+            wanted.strip_prefix(&format!("{target}/")).is_some_and(|rest| {
+                let path = if source.is_empty() { rest.to_owned() } else { format!("{source}/{rest}") };
+                name == path
+            })
+        })
+    }
+}
+
+/// Whether `image` is the repository `name` of any registry, at any tag
+/// or digest: `prom/prometheus:v2.53.0` and `quay.io/prometheus/prometheus`
+/// are `prometheus`; `prom/node-exporter` is not.
+pub fn image_is(image: &str, name: &str) -> bool {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split(':').next() == Some(name)
+}
+
+/// The port `--web.listen-address` (Prometheus, Alertmanager and the
+/// exporters; `-web.listen-address` in older ones) sets.
+pub fn listen_port(words: &[String]) -> Option<u16> {
+    let mut expanded: Vec<String> = Vec::new();
+    for w in words {
+        if w.contains(' ') {
+            expanded.extend(command::words(w));
+        } else {
+            expanded.push(w.clone());
+        }
+    }
+    let mut iter = expanded.iter();
+    while let Some(word) = iter.next() {
+        if !word.starts_with('-') {
+            continue;
+        }
+        let flag = word.trim_start_matches('-');
+        let value = match flag.split_once('=') {
+            Some(("web.listen-address", v)) => v.to_owned(),
+            None if flag == "web.listen-address" => iter.next()?.clone(),
+            _ => continue,
+        };
+        return value.rsplit(':').next()?.parse().ok();
+    }
+    None
+}
+
+/// The port a program listens on when its command line does not say:
+/// Prometheus, Alertmanager, the Pushgateway and the common exporters.
+pub fn default_port(program: &str) -> Option<u16> {
+    Some(match program {
+        "prometheus" => 9090,
+        "pushgateway" | "prometheus-pushgateway" => 9091,
+        "alertmanager" | "prometheus-alertmanager" => 9093,
+        "node_exporter" | "prometheus-node-exporter" => 9100,
+        "haproxy_exporter" | "prometheus-haproxy-exporter" => 9101,
+        "statsd_exporter" | "prometheus-statsd-exporter" => 9102,
+        "mysqld_exporter" | "prometheus-mysqld-exporter" => 9104,
+        "consul_exporter" => 9107,
+        "graphite_exporter" => 9108,
+        "nginx-prometheus-exporter" | "prometheus-nginx-exporter" => 9113,
+        "elasticsearch_exporter" => 9114,
+        "blackbox_exporter" | "prometheus-blackbox-exporter" => 9115,
+        "snmp_exporter" | "prometheus-snmp-exporter" => 9116,
+        "redis_exporter" | "prometheus-redis-exporter" => 9121,
+        "memcached_exporter" => 9150,
+        "postgres_exporter" | "prometheus-postgres-exporter" => 9187,
+        "mongodb_exporter" => 9216,
+        "process-exporter" | "prometheus-process-exporter" => 9256,
+        "grafana-server" => 3000,
+        "loki" => 3100,
+        "promtail" => 9080,
+        "redis-server" => 6379,
+        _ => return None,
+    })
+}
+
+/// The program an `ExecStart=` line runs, without its directory and
+/// systemd's prefixes (`-`, `@`, `+`, `!`, `:`).
+fn program(words: &[String]) -> Option<&str> {
+    let first = words.first()?.trim_start_matches(['-', '@', '+', '!', ':']);
+    first.rsplit('/').next()
+}
+
+/// The last `ExecStart=` of the systemd service `name` in `unit`, over its
+/// file and drop-ins, split into words.
+fn exec_start(graph: &Graph<'_>, unit: usize, name: &str) -> Option<Vec<String>> {
+    graph
+        .units
+        .iter()
+        .filter(|u| u.unit == name && graph.unit(u.file) == unit)
+        .flat_map(|u| u.get("Service", "ExecStart"))
+        .filter(|s| !s.value.is_empty())
+        .last()
+        .map(|s| command::words(&s.value))
+}
+
+/// The Prometheus servers deployed in `unit`: compose services, systemd
+/// services and Kubernetes workloads (one entry each).
+pub fn servers<'g, 'a>(graph: &'g Graph<'a>, unit: usize) -> Vec<Server<'g, 'a>> {
+    let mut out: Vec<Server<'g, 'a>> = Vec::new();
+    for s in &graph.compose {
+        let prometheus = graph
+            .compose_service(&s.project, s.name)
+            .any(|d| d.image.as_deref().is_some_and(|i| image_is(i, "prometheus")));
+        let seen = out.iter().any(|o| matches!(o, Server::Compose(c) if c.project == s.project && c.name == s.name));
+        if graph.unit(s.file) == unit && prometheus && !seen {
+            out.push(Server::Compose(s));
+        }
+    }
+    for u in graph.units {
+        let seen = out.iter().any(|o| matches!(o, Server::Systemd(x) if x.unit == u.unit));
+        if graph.unit(u.file) == unit
+            && u.unit.ends_with(".service")
+            && !seen
+            && exec_start(graph, unit, &u.unit).is_some_and(|w| program(&w) == Some("prometheus"))
+        {
+            out.push(Server::Systemd(u));
+        }
+    }
+    for w in &graph.workloads {
+        if graph.unit(graph.objects[w.object].file) == unit
+            && w.containers.iter().any(|c| !c.init && c.image.is_some_and(|i| image_is(i, "prometheus")))
+        {
+            out.push(Server::Kubernetes(w));
+        }
+    }
+    out
+}
+
+/// Ports a systemd service of `unit` listens on, when that is known: its
+/// `--web.listen-address` or bind flags, its side listeners, else its
+/// program's default port; none for a `Type=oneshot` job. `None` when its
+/// command line does not say (or expands variables) and the program is
+/// not one whose default is known.
+fn service_ports(graph: &Graph<'_>, unit: usize, name: &str) -> Option<Vec<u16>> {
+    let oneshot = graph
+        .units
+        .iter()
+        .filter(|u| u.unit == name && graph.unit(u.file) == unit)
+        .flat_map(|u| u.get("Service", "Type"))
+        .last()
+        .is_some_and(|t| t.value == "oneshot");
+    if oneshot {
+        return Some(Vec::new());
+    }
+    let words = exec_start(graph, unit, name)?;
+    let facts = command::facts(&words);
+    let expands = words.iter().any(|w| w.contains('$'));
+    let main = listen_port(&words)
+        .or(facts.port)
+        .or_else(|| if expands { None } else { program(&words).and_then(default_port) })?;
+    let mut ports: Vec<u16> = facts.side.iter().map(|(_, p)| *p).collect();
+    ports.push(main);
+    Some(ports)
+}
+
+/// Why nothing answers on `localhost:port` for the Prometheus that reads
+/// the configuration file `config` (see [`Server::uses_config`]), when
+/// that is certain:
+/// - Prometheus runs in a compose container (not `network_mode: host`,
+///   and no service shares its network namespace): `localhost` is the
+///   container itself, where only Prometheus listens.
+/// - Prometheus runs as a systemd service, the unit deploys something
+///   else too, every other service's port is known (flags or the
+///   program's default) and none, nor a compose service's published port,
+///   is `port`; no script of the unit mentions an exporter or the port
+///   (it may install one).
+///
+/// `None` whenever no Prometheus of the unit reads it or several do, the port
+/// is Prometheus's own, Prometheus runs in Kubernetes (a sidecar may
+/// listen), or something may listen there.
+pub fn nothing_on_loopback(graph: &Graph<'_>, files: &[SourceFile], config: usize, port: u16) -> Option<String> {
+    let unit = graph.unit(config);
+    let mut servers = servers(graph, unit);
+    servers.retain(|s| s.uses_config(graph, files, config));
+    let [server] = servers.as_slice() else { return None };
+    if server.port(graph) == port {
+        return None;
+    }
+    match *server {
+        Server::Compose(s) => {
+            let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
+            if declarations.iter().any(|d| str_at(d.node, &["network_mode"]).is_some_and(|m| m != "bridge")) {
+                return None;
+            }
+            let container = declarations.iter().find_map(|d| str_at(d.node, &["container_name"]));
+            let shares = graph.compose.iter().filter(|o| o.project == s.project).any(|o| {
+                str_at(o.node, &["network_mode"]).is_some_and(|m| {
+                    m.strip_prefix("service:") == Some(s.name)
+                        || m.strip_prefix("container:").is_some_and(|c| Some(c) == container)
+                })
+            });
+            (!shares).then(|| {
+                format!(
+                    "Prometheus runs in compose service `{}` ({}), where `localhost` is its own container and nothing \
+                     listens on {port}",
+                    s.name,
+                    place(files, s.file, s.span)
+                )
+            })
+        }
+        Server::Systemd(prometheus) => {
+            let mut others = 0;
+            for s in graph.compose.iter().filter(|s| graph.unit(s.file) == unit) {
+                others += 1;
+                if str_at(s.node, &["network_mode"]) == Some("host") {
+                    return None;
+                }
+                let publishes = |published: &str| {
+                    let (low, high) = published.split_once('-').unwrap_or((published, published));
+                    matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(l), Ok(h)) if (l..=h).contains(&port))
+                };
+                if s.ports.iter().any(|p| p.published.as_deref().is_some_and(&publishes)) {
+                    return None;
+                }
+            }
+            let mut seen: Vec<&str> = vec![prometheus.unit.as_str()];
+            for u in graph.units.iter().filter(|u| graph.unit(u.file) == unit) {
+                if seen.contains(&u.unit.as_str()) {
+                    continue;
+                }
+                seen.push(u.unit.as_str());
+                if u.unit.ends_with(".socket") {
+                    others += 1;
+                    let listens = graph
+                        .units
+                        .iter()
+                        .filter(|f| f.unit == u.unit && graph.unit(f.file) == unit)
+                        .flat_map(|f| f.get("Socket", "ListenStream"))
+                        .any(|l| l.value.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) == Some(port));
+                    if listens {
+                        return None;
+                    }
+                } else if u.unit.ends_with(".service") {
+                    others += 1;
+                    if service_ports(graph, unit, &u.unit)?.contains(&port) {
+                        return None;
+                    }
+                }
+            }
+            let wanted = port.to_string();
+            let mentioned = graph.scripts.iter().filter(|s| graph.unit(s.file) == unit).any(|s| {
+                s.commands.iter().flat_map(|c| &c.words).any(|w| {
+                    w.text.contains("exporter")
+                        || w.text == wanted
+                        || w.text.contains(&format!(":{wanted}"))
+                        || w.text.contains(&format!("={wanted}"))
+                })
+            });
+            if others == 0 || mentioned {
+                return None;
+            }
+            let exec = prometheus.get("Service", "ExecStart").last().map_or(Span::new(0, 0), |e| e.key_span);
+            Some(format!(
+                "Prometheus runs on the host as `{}` ({}), and nothing deployed with it listens on {port} there",
+                prometheus.unit,
+                place(files, prometheus.file, exec)
+            ))
+        }
+        Server::Kubernetes(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +551,28 @@ mod tests {
         );
         assert!(!facts("up == 0").unwrap().times_100);
         assert!(facts("sum(rate(x[5m])").is_err());
+    }
+
+    #[test]
+    fn images_ports_and_alertmanagers() {
+        assert!(image_is("prom/prometheus:v2.53.0", "prometheus"));
+        assert!(image_is("quay.io/prometheus/prometheus@sha256:abc", "prometheus"));
+        assert!(!image_is("prom/node-exporter:v1.8.1", "prometheus"));
+        assert!(!image_is("prometheus-pushgateway", "prometheus"));
+        let w = |s: &str| command::words(s);
+        assert_eq!(listen_port(&w("/bin/node_exporter --web.listen-address=:9200")), Some(9200));
+        assert_eq!(listen_port(&w("redis_exporter -web.listen-address 0.0.0.0:9122")), Some(9122));
+        assert_eq!(listen_port(&w("prometheus --config.file=/etc/prometheus/prometheus.yml")), None);
+        assert_eq!(
+            program(&w("-/usr/bin/prometheus-node-exporter --collector.systemd")),
+            Some("prometheus-node-exporter")
+        );
+        let doc = berth_spec::parse_documents(
+            "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"alertmanager:9093\"]\n    - dns_sd_configs:\n        - names: [am.example.com]\n      static_configs:\n        - targets: [\"am:9093\"]\nscrape_configs: []\n",
+        )
+        .unwrap();
+        assert!(is_config(&doc[0]));
+        let targets: Vec<&str> = alertmanager_targets(0, &doc[0]).iter().map(|t| t.target).collect();
+        assert_eq!(targets, ["alertmanager:9093"]);
     }
 }

@@ -1,3 +1,4 @@
+use crate::graph::prometheus::nothing_on_loopback;
 use crate::graph::{Resolved, place};
 use crate::rule::{Context, Rule, Sink};
 
@@ -8,6 +9,20 @@ crate::declare_rule! {
     /// on, or a ServiceMonitor that selects no Service (or names a port the
     /// Service does not have) leaves the service unmonitored. `up` for it
     /// is simply absent, so no alert on `up == 0` ever fires.
+    ///
+    /// A `localhost` (or `127.0.0.1`) target is judged where the
+    /// Prometheus that reads the configuration runs, when its unit deploys
+    /// it (a compose service that mounts the file as its `--config.file`,
+    /// or a systemd service): inside a compose container,
+    /// `localhost` is the container itself (unless it uses
+    /// `network_mode: host` or another service shares its network
+    /// namespace), so `localhost:9100` reaches no node exporter; on the
+    /// host (a systemd service), it is found when some other systemd
+    /// service or socket, or a compose service's published port, listens
+    /// there. Silent for Prometheus's own port, for a unit that deploys no
+    /// Prometheus or only Prometheus, for Prometheus in Kubernetes (a
+    /// sidecar may listen), and when any service's port is not known or a
+    /// script of the unit mentions an exporter or the port.
     ScrapeTargetMissing {
         code: "X010",
         name: "scrape-target-missing",
@@ -26,7 +41,20 @@ impl Rule for ScrapeTargetMissing {
                     None => (*target, Some(80)),
                 };
                 match graph.resolve(job.file, None, host, port) {
-                    Resolved::Found | Resolved::External => {}
+                    Resolved::Found => {}
+                    Resolved::External => {
+                        let loopback = host == "localhost"
+                            || host
+                                .trim_start_matches('[')
+                                .trim_end_matches(']')
+                                .parse::<std::net::IpAddr>()
+                                .is_ok_and(|ip| ip.is_loopback());
+                        if let Some(port) = port.filter(|_| loopback)
+                            && let Some(why) = nothing_on_loopback(graph, cx.files, job.file, port)
+                        {
+                            sink.report(job.file, *span, format!("job `{}` scrapes `{target}`: {why}", job.name));
+                        }
+                    }
                     Resolved::Unknown => {
                         sink.report(
                             job.file,
@@ -111,4 +139,71 @@ impl Rule for ScrapeTargetMissing {
 
 fn service_labels(o: &crate::graph::Object<'_>) -> Vec<(String, String)> {
     crate::graph::yaml::labels(crate::graph::yaml::at(o.node, &["metadata", "labels"]))
+}
+
+#[cfg(test)]
+mod tests {
+    fn findings(files: &[(&str, &str)]) -> Vec<String> {
+        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
+        let report = crate::check(inputs, None);
+        report
+            .findings
+            .iter()
+            .filter(|f| f.diagnostic.code.id == "X010")
+            .map(|f| f.diagnostic.message.clone())
+            .collect()
+    }
+
+    fn scraping(targets: &str) -> String {
+        format!("scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [{targets}]\n")
+    }
+
+    const COMPOSE: &str = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml:ro\n  node-exporter:\n    image: prom/node-exporter:v1.8.1\n    expose: [\"9100\"]\n";
+
+    #[test]
+    fn localhost_inside_a_prometheus_container() {
+        let config = scraping("\"localhost:9100\", \"localhost:9090\", \"node-exporter:9100\"");
+        let found = findings(&[("docker-compose.yml", COMPOSE), ("prometheus.yml", config.as_str())]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("`localhost:9100`") && found[0].contains("its own container"), "{found:?}");
+        // The exporter shares Prometheus's network namespace.
+        let shared = COMPOSE.replace("    expose: [\"9100\"]\n", "    network_mode: service:prometheus\n");
+        let config = scraping("\"localhost:9100\"");
+        assert!(findings(&[("docker-compose.yml", shared.as_str()), ("prometheus.yml", config.as_str())]).is_empty());
+        // A configuration the compose Prometheus does not mount is another's.
+        let unmounted = [("docker-compose.yml", COMPOSE), ("prometheus-host.yml", config.as_str())];
+        assert!(findings(&unmounted).is_empty());
+        // No Prometheus deployed here: whose localhost is unknown.
+        let other = "services:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n";
+        assert!(findings(&[("docker-compose.yml", other), ("prometheus.yml", config.as_str())]).is_empty());
+        assert!(findings(&[("prometheus.yml", config.as_str())]).is_empty());
+    }
+
+    const PROMETHEUS_SERVICE: &str = "[Unit]\nDescription=Prometheus\n\n[Service]\nExecStart=/usr/bin/prometheus --config.file=/etc/prometheus/prometheus.yml\n";
+
+    #[test]
+    fn localhost_on_the_host() {
+        let app = "services:\n  app:\n    image: ghcr.io/acme/app:4.0.2\n    ports: [\"127.0.0.1:8000:8000\"]\n";
+        let config = scraping("\"localhost:8000\", \"localhost:9187\"");
+        let files = [
+            ("docker-compose.yml", app),
+            ("prometheus.service", PROMETHEUS_SERVICE),
+            ("prometheus.yml", config.as_str()),
+        ];
+        let found = findings(&files);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("`localhost:9187`") && found[0].contains("prometheus.service"), "{found:?}");
+        // An exporter unit listens on its default port.
+        let exporter = "[Service]\nExecStart=/usr/local/bin/postgres_exporter\n";
+        let mut with_exporter = files.to_vec();
+        with_exporter.push(("postgres_exporter.service", exporter));
+        assert!(findings(&with_exporter).is_empty());
+        // A unit whose port is not known may be the one.
+        let mut with_unknown = files.to_vec();
+        with_unknown.push(("app.service", "[Service]\nExecStart=/opt/app/bin/run\n"));
+        assert!(findings(&with_unknown).is_empty());
+        // Prometheus alone: the exporters may be installed any other way.
+        let alone = [("prometheus.service", PROMETHEUS_SERVICE), ("prometheus.yml", config.as_str())];
+        assert!(findings(&alone).is_empty());
+    }
 }
