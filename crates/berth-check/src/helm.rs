@@ -14,6 +14,10 @@ pub enum Part {
     Template,
     /// Under `files/`.
     Data,
+    /// `values.yaml` (or `values-prod.yaml`) beside `Chart.yaml`: input to
+    /// the templates, whatever it looks like (a `services:` map is no
+    /// compose file).
+    Values,
 }
 
 /// The charts among a set of paths.
@@ -57,6 +61,11 @@ impl Charts {
             Some((index, Part::Template))
         } else if inside.starts_with("files/") {
             Some((index, Part::Data))
+        } else if !inside.contains('/')
+            && inside.starts_with("values")
+            && (inside.ends_with(".yaml") || inside.ends_with(".yml"))
+        {
+            Some((index, Part::Values))
         } else {
             None
         }
@@ -100,7 +109,9 @@ mod tests {
         assert_eq!(charts.part("deploy/helm/chart/templates/web.yaml"), Some((outer, Part::Template)));
         assert_eq!(charts.part("deploy/helm/chart/files/berth.yaml"), Some((outer, Part::Data)));
         assert_eq!(charts.part("deploy/helm/chart/charts/db/templates/db.yaml"), Some((inner, Part::Template)));
-        assert_eq!(charts.part("deploy/helm/chart/values.yaml"), None);
+        assert_eq!(charts.part("deploy/helm/chart/values.yaml"), Some((outer, Part::Values)));
+        assert_eq!(charts.part("deploy/helm/chart/values-prod.yml"), Some((outer, Part::Values)));
+        assert_eq!(charts.part("deploy/helm/chart/ci/values.yaml"), None);
         assert_eq!(charts.part("deploy/kubernetes/templates/web.yaml"), None);
         assert_eq!(charts.dir(inner), "deploy/helm/chart/charts/db");
     }

@@ -123,6 +123,7 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
             // The spec a chart ships is what its templates mount for the
             // jobs, not a second deployment beside the chart.
             Some((_, helm::Part::Data)) if kind == Kind::BerthSpec => kind = Kind::Other,
+            Some((_, helm::Part::Values)) if kind != Kind::Other => kind = Kind::Yaml,
             _ => {}
         }
         if kind == Kind::HelmChart

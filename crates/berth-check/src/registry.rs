@@ -89,6 +89,8 @@ registry![
     interpolated_from_env_file::InterpolatedFromEnvFile,
     alertmanager_not_deployed::AlertmanagerNotDeployed,
     redis_password_missing_from_url::RedisPasswordMissingFromUrl,
+    unknown_or_mistyped_field::UnknownOrMistypedField,
+    invalid_compose_value::InvalidComposeValue,
 ];
 
 /// The rule with this code (`K001`) or name (`privileged-container`).

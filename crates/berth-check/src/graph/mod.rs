@@ -14,6 +14,7 @@ pub mod nginx;
 pub mod paths;
 pub mod prometheus;
 mod resolve;
+pub mod schema;
 pub mod shell;
 pub mod systemd;
 pub mod units;

@@ -1,3 +1,7 @@
+use berth_diagnostics::Span;
+use berth_spec::NodeKind;
+
+use crate::graph::yaml::{at, seq};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
@@ -5,7 +9,7 @@ crate::declare_rule! {
     /// its expression is true: one slow scrape, one restart, one spike pages
     /// someone at night and resolves before they open a laptop. Alerts that
     /// cry wolf get silenced, and then the real one is missed. `for: 0m`
-    /// counts as none. Alerts that fire by design (`Watchdog`,
+    /// (`0s`, a bare `0`) counts as none. Alerts that fire by design (`Watchdog`,
     /// `InfoInhibitor`, `vector(1)`), ages and expiries (`time() -
     /// last_backup`, a certificate's expiry), which only move one way, and counts of events over a window
     /// (`changes(...[15m]) >= 3` restarts, `increase(errors_total[10m]) > 5`,
@@ -22,7 +26,11 @@ crate::declare_rule! {
 
 impl Rule for AlertWithoutFor {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
-        for rule in cx.graph.prom_rules.iter().filter(|r| r.alert && !r.has_for && !needs_no_for(r.name, r.expr)) {
+        let zero = zero_for(cx);
+        for rule in cx.graph.prom_rules.iter().filter(|r| {
+            let waits = r.has_for && !zero.contains(&(r.file, r.span));
+            r.alert && !waits && !needs_no_for(r.name, r.expr)
+        }) {
             sink.report(
                 rule.file,
                 rule.span,
@@ -30,6 +38,24 @@ impl Rule for AlertWithoutFor {
             );
         }
     }
+}
+
+/// Alerting rules written `for: 0`, a number: Prometheus reads it as the
+/// duration zero, no wait at all, as it reads `0m`. (file, where the
+/// alert is named)
+fn zero_for(cx: &Context<'_>) -> Vec<(usize, Span)> {
+    let mut out = Vec::new();
+    for (file, doc) in &cx.graph.documents {
+        let groups = at(doc, &["groups"]).or_else(|| at(doc, &["spec", "groups"]));
+        for rule in seq(groups).iter().flat_map(|group| seq(at(group, &["rules"]))) {
+            if let (Some(name), Some(wait)) = (at(rule, &["alert"]), at(rule, &["for"]))
+                && matches!(wait.kind, NodeKind::Int(0))
+            {
+                out.push((*file, name.span));
+            }
+        }
+    }
+    out
 }
 
 /// Alerts a `for:` would not calm: always firing on purpose (the
@@ -67,4 +93,33 @@ fn counts_events(expr: &str) -> bool {
     }
     let failure = ["fail", "error", "errs", "evict", "restart", "reject", "denied", "timeout", "panic", "drop"];
     expr.contains("rate(") && !expr.contains("irate(") && failure.iter().any(|f| expr.contains(f))
+}
+
+#[cfg(test)]
+mod tests {
+    fn findings(text: &str) -> Vec<String> {
+        let report = crate::check(vec![crate::Input { path: "alerts.yml".into(), text: text.into() }], None);
+        report
+            .findings
+            .iter()
+            .filter(|f| f.diagnostic.code.id == "P001")
+            .map(|f| f.diagnostic.message.clone())
+            .collect()
+    }
+
+    fn alert(wait: &str) -> String {
+        format!(
+            "groups:\n  - name: queue\n    rules:\n      - alert: QueueBacklog\n        expr: sum(rabbitmq_queue_messages_ready) > 1000\n{wait}        labels: {{ severity: page }}\n"
+        )
+    }
+
+    #[test]
+    fn a_zero_wait_is_no_wait() {
+        for wait in ["", "        for: 0m\n", "        for: 0s\n", "        for: 0\n", "        for: \"0\"\n"] {
+            assert_eq!(findings(&alert(wait)).len(), 1, "{wait:?}");
+        }
+        for wait in ["        for: 5m\n", "        for: 15m\n"] {
+            assert_eq!(findings(&alert(wait)), Vec::<String>::new(), "{wait:?}");
+        }
+    }
 }
