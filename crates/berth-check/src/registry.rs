@@ -91,6 +91,9 @@ registry![
     redis_password_missing_from_url::RedisPasswordMissingFromUrl,
     unknown_or_mistyped_field::UnknownOrMistypedField,
     invalid_compose_value::InvalidComposeValue,
+    undefined_reference::UndefinedReference,
+    alb_idle_timeout_below_app::AlbIdleTimeoutBelowApp,
+    egress_without_dns::EgressWithoutDns,
 ];
 
 /// The rule with this code (`K001`) or name (`privileged-container`).

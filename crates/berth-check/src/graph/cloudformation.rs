@@ -149,6 +149,44 @@ impl<'a> Resource<'a> {
         Some((tag, &entry.value))
     }
 
+    /// `key` of a mapping inside the resource, as a value.
+    pub fn entry_in(&self, map: &'a Node, key: &str) -> Known<&'a Node> {
+        self.reader().entry(map, key)
+    }
+
+    /// The logical id `Properties.<key>` points at ([`target`]).
+    pub fn names(&self, key: &str) -> Option<&'a str> {
+        let Known::Is(properties) = self.properties() else { return None };
+        self.names_in(properties, key)
+    }
+
+    /// The logical id `key` of `map` points at ([`target`]):
+    /// `TargetGroupArn: !Ref TargetGroup` in an action.
+    pub fn names_in(&self, map: &'a Node, key: &str) -> Option<&'a str> {
+        if intrinsic(map) {
+            return None;
+        }
+        let entry = map.as_map()?.iter().rev().find(|e| e.key.name == key)?;
+        target(self.text, &entry.value)
+    }
+
+    /// The items of a list of literal words (`Command: [gunicorn, --timeout, "120"]`);
+    /// `None` when the list or any item is computed.
+    pub fn literal_strings(&self, list: &'a Node) -> Option<Vec<String>> {
+        let NodeKind::Seq(items) = &list.kind else { return None };
+        items
+            .iter()
+            .map(|item| match item.kind {
+                NodeKind::Str(_) | NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_)
+                    if tag(self.text, item).is_none() =>
+                {
+                    item.scalar_text()
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Where a finding about `key` points: the key under `Properties`, else the logical id.
     pub fn span(&self, key: &str) -> Span {
         match self.properties() {
@@ -193,6 +231,124 @@ fn intrinsic(node: &Node) -> bool {
         Some([only]) => only.key.name == "Ref" || only.key.name == "Condition" || only.key.name.starts_with("Fn::"),
         _ => false,
     }
+}
+
+/// The short-form tag (`!Ref`, `!If`) written right before `node`, if
+/// any: the word before a scalar or a mapping, or before a list's `[` or
+/// first `-`. YAML's own tags (`!!str`) are not intrinsic functions.
+pub fn tag<'t>(text: &'t str, node: &Node) -> Option<&'t str> {
+    let found = match &node.kind {
+        NodeKind::Seq(items) => match items.first() {
+            // The list's span is its opener: the tag is the word before it.
+            Some(first) if node.span.start < leftmost(first) => word_before(text, node.span.start),
+            // The list's span is its first item's: back over the item's
+            // own tag, then the list's `[` or `-`.
+            Some(first) if !first.is_collection() => {
+                let before = before_scalar(text, first.span.start)?;
+                let own = word_before(before, before.len());
+                let before = if is_tag(own) { before[..before.len() - own.len()].trim_end() } else { before };
+                let before = before.strip_suffix(['[', '-'])?;
+                word_before(before, before.len())
+            }
+            _ => word_before(text, node.span.start),
+        },
+        NodeKind::Map(_) => word_before(text, node.span.start),
+        _ => {
+            let before = before_scalar(text, node.span.start)?;
+            word_before(before, before.len())
+        }
+    };
+    is_tag(found).then_some(found)
+}
+
+/// The text before a scalar that starts at `start`, back over its opening
+/// quote or block indicator (`!Sub |`).
+fn before_scalar(text: &str, start: usize) -> Option<&str> {
+    let before = text.get(..start)?.trim_end();
+    let before = before.strip_suffix(['"', '\'']).unwrap_or(before).trim_end();
+    let word = word_before(before, before.len());
+    Some(if word.starts_with(['|', '>']) { before[..before.len() - word.len()].trim_end() } else { before })
+}
+
+fn is_tag(word: &str) -> bool {
+    word.len() > 1 && word.starts_with('!') && !word.starts_with("!!")
+}
+
+/// Where a node's text begins: a collection's first item, or the node.
+fn leftmost(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Seq(items) => items.first().map_or(node.span.start, leftmost),
+        NodeKind::Map(entries) => entries.first().map_or(node.span.start, |e| e.key.span.start),
+        _ => node.span.start,
+    }
+}
+
+/// The word that ends right before byte `at`, spaces skipped: `!Ref` in
+/// `Key: !Ref X`, `!If` in `[!If [...`.
+fn word_before(text: &str, at: usize) -> &str {
+    let before = text.get(..at).unwrap_or_default().trim_end();
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    &before[start..]
+}
+
+/// The intrinsic function `node` calls, by its long name (`Ref`,
+/// `Condition`, `Fn::GetAtt`), with its argument: a short-form tag
+/// (`!GetAtt Db.Endpoint.Address`: the node itself is the argument) or the
+/// long form (`{"Fn::GetAtt": ["Db", "Endpoint.Address"]}`: the value).
+pub fn call<'a>(text: &str, node: &'a Node) -> Option<(String, &'a Node)> {
+    if let Some(t) = tag(text, node) {
+        let name = &t[1..];
+        return Some((if matches!(name, "Ref" | "Condition") { name.to_owned() } else { format!("Fn::{name}") }, node));
+    }
+    match node.as_map() {
+        Some([only]) if intrinsic(node) => Some((only.key.name.clone(), &only.value)),
+        _ => None,
+    }
+}
+
+/// The logical id `node` points at with `Ref` or `Fn::GetAtt`, in either
+/// form: `Lb` of `!Ref Lb`, `{"Ref": "Lb"}`, `!GetAtt Lb.Arn` and
+/// `{"Fn::GetAtt": ["Lb", "Arn"]}`.
+pub fn target<'a>(text: &str, node: &'a Node) -> Option<&'a str> {
+    let (function, arg) = call(text, node)?;
+    match function.as_str() {
+        "Ref" => arg.as_str(),
+        "Fn::GetAtt" => getatt_resource(arg),
+        _ => None,
+    }
+}
+
+/// The resource a `Fn::GetAtt` argument reads: `Db` of
+/// `Db.Endpoint.Address` or of `[Db, Endpoint.Address]`.
+pub fn getatt_resource(arg: &Node) -> Option<&str> {
+    match &arg.kind {
+        NodeKind::Str(s) => s.split_once('.').map(|(resource, _)| resource),
+        NodeKind::Seq(items) => items.first()?.as_str(),
+        _ => None,
+    }
+}
+
+/// The variables a `Fn::Sub` string names: `Bucket`, `AWS::Region` and
+/// `Db.Endpoint.Address` of `${Bucket}-${AWS::Region}-${Db.Endpoint.Address}`.
+/// `${!Literal}` is text, not a variable; names with characters
+/// CloudFormation does not take in a variable are left out.
+pub fn sub_variables(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_')) {
+            out.push(name);
+        }
+        rest = &after[end + 1..];
+    }
+    out
 }
 
 /// Reads values of mappings, with tags in view.
@@ -353,5 +509,84 @@ Resources:
         assert!(same(v("a"), v("b")));
         assert!(same(v("c"), v("d")));
         assert!(!same(v("a"), v("e")));
+    }
+
+    #[test]
+    fn tags_calls_and_targets() {
+        let text = "A: !Ref Lb
+B: {Ref: Lb}
+C: !GetAtt Lb.DNSName
+D: !GetAtt [Lb, DNSName]
+E: {\"Fn::GetAtt\": [Lb, DNSName]}
+F: !If [IsProd, !Ref Lb, other]
+G: !Sub |
+  ${Lb}
+H: \"!Ref Lb\"
+I: !!str Lb
+J:
+  - !Ref Lb
+  - Lb
+K: !Join
+  - ''
+  - [a, b]
+L: !Equals [!Ref Env, prod]
+";
+        let docs = berth_spec::parse_documents(text).unwrap();
+        let v = |k: &str| &docs[0].get(k).unwrap().value;
+        let items = |k: &str| match &v(k).kind {
+            NodeKind::Seq(items) => items.clone(),
+            _ => panic!("{k} is no list"),
+        };
+        for k in ["A", "B", "C", "D", "E"] {
+            assert_eq!(target(text, v(k)), Some("Lb"), "{k}");
+        }
+        assert_eq!(tag(text, v("F")), Some("!If"));
+        assert_eq!(tag(text, &items("F")[0]), None);
+        assert_eq!(tag(text, &items("F")[1]), Some("!Ref"));
+        assert_eq!(tag(text, v("G")), Some("!Sub"));
+        assert_eq!(tag(text, v("H")), None);
+        assert_eq!(tag(text, v("I")), None);
+        assert_eq!(tag(text, v("J")), None);
+        assert_eq!(tag(text, &items("J")[0]), Some("!Ref"));
+        assert_eq!(tag(text, &items("J")[1]), None);
+        assert_eq!(tag(text, v("K")), Some("!Join"));
+        assert_eq!(tag(text, v("L")), Some("!Equals"));
+        assert_eq!(call(text, v("E")).map(|(f, _)| f).as_deref(), Some("Fn::GetAtt"));
+        assert_eq!(call(text, v("G")).map(|(f, _)| f).as_deref(), Some("Fn::Sub"));
+        assert_eq!(call(text, v("H")), None);
+        assert_eq!(sub_variables("${A}-${!B}-${C.Arn}-${AWS::Region}-${x y}"), ["A", "C.Arn", "AWS::Region"]);
+    }
+
+    #[test]
+    fn references_from_resources() {
+        let text = "Resources:
+  Listener:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Port: 443
+      DefaultActions:
+        - Type: forward
+          TargetGroupArn: {Ref: Web}
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: web
+          Command: [gunicorn, --timeout, 120, app:app]
+          EntryPoint: [!Ref Shell, -c]
+";
+        let t = parse(0, text).unwrap().unwrap();
+        let resources = t.resources(text);
+        let (listener, task) = (resources[0], resources[1]);
+        assert_eq!(listener.names("LoadBalancerArn"), Some("Lb"));
+        assert_eq!(listener.names("Port"), None);
+        let actions = listener.maps(listener.property("DefaultActions")).unwrap();
+        assert_eq!(listener.names_in(actions[0], "TargetGroupArn"), Some("Web"));
+        let container = task.maps(task.property("ContainerDefinitions")).unwrap()[0];
+        let Known::Is(command) = task.entry_in(container, "Command") else { panic!("no command") };
+        assert_eq!(task.literal_strings(command).unwrap(), ["gunicorn", "--timeout", "120", "app:app"]);
+        let Known::Is(entry) = task.entry_in(container, "EntryPoint") else { panic!("no entry point") };
+        assert_eq!(task.literal_strings(entry), None);
     }
 }

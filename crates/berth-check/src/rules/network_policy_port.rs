@@ -1,11 +1,23 @@
-use crate::graph::{PortRef, Workload, place};
+use berth_spec::Node;
+
+use crate::graph::yaml::{at, int_at, labels, seq};
+use crate::graph::{Object, PortRef, Workload, place};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
     /// A NetworkPolicy port must be one the pods on the other end listen
     /// on. An egress rule to the database pods on the cache's port (or an
     /// ingress rule on a port the app does not serve) blocks the real
-    /// traffic while looking deliberate.
+    /// traffic while looking deliberate. When the pods on the other end are
+    /// not in the tree (a Redis or PostgreSQL installed by a chart), an
+    /// egress rule to well-known dependency pods (`app: redis`,
+    /// `app.kubernetes.io/name: postgresql`, `redis-master`) is reported
+    /// when every port it allows is another such dependency's (5432 to
+    /// Redis). The ports: Redis 6379 and 26379 (Sentinel), PostgreSQL 5432,
+    /// MySQL and MariaDB 3306, MongoDB 27017, memcached 11211, RabbitMQ
+    /// 5672 and 15672, Elasticsearch 9200 and 9300, Kafka 9092, NATS 4222.
+    /// A port of no dependency (6380) may be the pods' own and is not
+    /// judged, nor is a rule that also reaches IP blocks or other pods.
     NetworkPolicyPort {
         code: "X003",
         name: "network-policy-port",
@@ -57,6 +69,108 @@ impl Rule for NetworkPolicyPort {
             for rule in &policy.ingress {
                 check(&own, &rule.ports, "ingress");
             }
+            for rule in seq(at(object.node, &["spec", "egress"])) {
+                well_known_port(cx, object, rule, sink);
+            }
         }
+    }
+}
+
+/// Well-known dependencies: the label values their pods go by, and the
+/// ports they serve.
+const DEPENDENCIES: [(&str, &[&str], &[i64]); 10] = [
+    ("Redis", &["redis"], &[6379, 26379]),
+    ("PostgreSQL", &["postgres", "postgresql"], &[5432]),
+    ("MySQL", &["mysql"], &[3306]),
+    ("MariaDB", &["mariadb"], &[3306]),
+    ("MongoDB", &["mongodb", "mongo"], &[27017]),
+    ("memcached", &["memcached"], &[11211]),
+    ("RabbitMQ", &["rabbitmq"], &[5672, 15672]),
+    ("Elasticsearch", &["elasticsearch"], &[9200, 9300]),
+    ("Kafka", &["kafka"], &[9092]),
+    ("NATS", &["nats"], &[4222]),
+];
+
+/// Suffixes of a dependency's pods (`redis-master`), unlike `redis-exporter`.
+const SUFFIXES: [&str; 8] = ["-master", "-primary", "-replica", "-slave", "-leader", "-server", "-cluster", "-ha"];
+
+/// The dependency whose pods a label value names: `redis`, `redis-master`.
+fn dependency(value: &str) -> Option<usize> {
+    DEPENDENCIES.iter().position(|(_, names, _)| {
+        names.iter().any(|n| value.strip_prefix(n).is_some_and(|rest| rest.is_empty() || SUFFIXES.contains(&rest)))
+    })
+}
+
+/// The dependency a peer's pod selector names by `app` or
+/// `app.kubernetes.io/name`, when its pods are not in the tree's unit.
+fn peer_dependency(cx: &Context<'_>, object: &Object<'_>, peer: &Node) -> Option<usize> {
+    if at(peer, &["ipBlock"]).is_some() {
+        return None;
+    }
+    let selector = labels(at(peer, &["podSelector", "matchLabels"]));
+    let found = selector
+        .iter()
+        .filter(|(k, _)| k == "app" || k == "app.kubernetes.io/name")
+        .find_map(|(_, v)| dependency(v))?;
+    // Pods with these labels in the unit: their real ports are compared above.
+    let unit = cx.graph.unit(object.file);
+    let present = cx.graph.workloads.iter().any(|w| {
+        cx.graph.unit(cx.graph.objects[w.object].file) == unit
+            && selector.iter().all(|(k, v)| w.pod_labels.iter().any(|(wk, wv)| wk == k && wv == v))
+    });
+    (!present).then_some(found)
+}
+
+/// An egress rule to well-known dependency pods that are not in the tree,
+/// on ports only other dependencies serve.
+fn well_known_port(cx: &Context<'_>, object: &Object<'_>, rule: &Node, sink: &mut Sink<'_>) {
+    let peers = seq(at(rule, &["to"]));
+    let ports = seq(at(rule, &["ports"]));
+    if peers.is_empty() || ports.is_empty() {
+        return;
+    }
+    let Some(targets) = peers.iter().map(|p| peer_dependency(cx, object, p)).collect::<Option<Vec<usize>>>() else {
+        return;
+    };
+    let mut numbers = Vec::new();
+    for port in ports {
+        let Some(n) = int_at(port, &["port"]).filter(|_| at(port, &["endPort"]).is_none()) else { return };
+        // Every port must be another dependency's, and none the targets'.
+        let owner = DEPENDENCIES.iter().position(|(_, _, served)| served.contains(&n));
+        match owner {
+            Some(o) if !targets.iter().any(|t| DEPENDENCIES[*t].2.contains(&n)) && !targets.contains(&o) => {
+                numbers.push((n, o, at(port, &["port"]).map_or(port.span, |p| p.span)));
+            }
+            _ => return,
+        }
+    }
+    let Some(&(_, _, span)) = numbers.first() else { return };
+    let (target, _, served) = DEPENDENCIES[targets[0]];
+    let allowed: Vec<String> = numbers.iter().map(|(n, o, _)| format!("{n} ({}'s)", DEPENDENCIES[*o].0)).collect();
+    let wanted: Vec<String> = served.iter().map(i64::to_string).collect();
+    sink.report(
+        object.file,
+        span,
+        format!(
+            "{} allows egress to {target} pods only on {}, but {target} listens on {}",
+            object.title(),
+            allowed.join(", "),
+            wanted.join(" or ")
+        ),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_labels() {
+        assert_eq!(dependency("redis"), Some(0));
+        assert_eq!(dependency("redis-master"), Some(0));
+        assert_eq!(dependency("postgresql-primary"), Some(1));
+        assert_eq!(dependency("redis-exporter"), None);
+        assert_eq!(dependency("myredis"), None);
+        assert_eq!(dependency("web"), None);
     }
 }
