@@ -219,7 +219,7 @@ impl Rule for AlbIdleTimeoutBelowApp {
                         }
                         let container = match service.string_in(registration, "ContainerName") {
                             Known::Is(name) => {
-                                definitions.iter().copied().find(|d| task.string_in(*d, "Name") == Known::Is(name))
+                                definitions.iter().copied().find(|d| task.string_in(d, "Name") == Known::Is(name))
                             }
                             _ if definitions.len() == 1 => definitions.first().copied(),
                             _ => None,

@@ -46,7 +46,7 @@ fn kubernetes_policy(o: &Object<'_>) -> bool {
 }
 
 /// The egress rules a policy enforces: `None` when it does not limit egress.
-fn egress_rules<'a>(doc: &'a Node) -> Option<&'a [Node]> {
+fn egress_rules(doc: &Node) -> Option<&[Node]> {
     let spec = at(doc, &["spec"])?;
     let egress = at(spec, &["egress"]);
     let enforced = match at(spec, &["policyTypes"]) {
