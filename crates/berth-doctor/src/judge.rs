@@ -261,60 +261,187 @@ pub fn wal_gaps(dependency: &str, bases: &[(String, Vec<Gap>)]) -> Judged {
 }
 
 /// Whether a running server's setting equals the spec's, reading the units
-/// PostgreSQL prints (`1GB` is `1024MB`, `30s` is `30000ms`).
+/// PostgreSQL prints (`1GB` is `1024MB`, `30s` is `30000ms`), without
+/// knowing the parameter (Redis directives, settings `pg_settings` lacks).
 pub fn same_setting(spec: &str, running: &str) -> bool {
-    same_setting_in(spec, running, None)
+    same_pg_setting(spec, running, PgParameter::default())
 }
 
-/// As [`same_setting`], knowing the parameter's base unit from
-/// `pg_settings` (`setting`, `unit`: `1000`, `ms`; `16384`, `8kB`): a bare
-/// number in the spec is in that unit, as PostgreSQL reads it, so
-/// `log_min_duration_statement: 1000` is the server's `1s`.
-pub fn same_setting_in(spec: &str, running: &str, base: Option<(&str, &str)>) -> bool {
-    let norm = |s: &str| s.trim().trim_matches('\'').to_ascii_lowercase();
-    let (a, b) = (norm(spec), norm(running));
-    if a == b || matches!((quantity(&a), quantity(&b)), (Some(x), Some(y)) if x == y) {
-        return true;
-    }
-    let Some((setting, unit)) = base else { return false };
-    let Some(base) = in_unit(setting, unit) else { return false };
-    match a.parse::<u128>() {
-        // A bare number counts in the parameter's unit.
-        Ok(n) => in_unit(&n.to_string(), unit) == Some(base),
-        Err(_) => quantity(&a) == Some(base),
+/// What `pg_settings` says of a parameter: its base `unit` (`ms`, `s`,
+/// `min`, `kB`, `8kB`, `MB`; none for unitless ones) and its `vartype`
+/// (`bool`, `integer`, `real`, `enum`, `string`). Either may be unknown
+/// (a setting of an extension that is not loaded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PgParameter<'a> {
+    pub unit: Option<&'a str>,
+    pub vartype: Option<&'a str>,
+}
+
+/// A setting's value as PostgreSQL reads it, so that the spellings of one
+/// value compare equal: `1000` (in a parameter counted in ms), `1s` and
+/// `1000ms` are one duration; `8GB`, `8192MB` and `1048576` (in 8kB pages)
+/// one size; `on`, `true`, `yes` and `1` (in a boolean) one truth value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PgValue {
+    Bool(bool),
+    /// A size, in bytes (PostgreSQL's `kB` is 1024 bytes).
+    Bytes(f64),
+    /// A duration, in microseconds.
+    Micros(f64),
+    /// A number without a unit.
+    Number(f64),
+    /// Anything else: an enum's value in lower case, a string as written
+    /// (list items without the spaces around their commas).
+    Text(String),
+}
+
+/// Whether the spec's value of a PostgreSQL parameter is the server's,
+/// compared as [`PgValue`]s.
+pub fn same_pg_setting(spec: &str, running: &str, parameter: PgParameter<'_>) -> bool {
+    match (pg_value(spec, parameter), pg_value(running, parameter)) {
+        (PgValue::Bytes(a), PgValue::Bytes(b))
+        | (PgValue::Micros(a), PgValue::Micros(b))
+        | (PgValue::Number(a), PgValue::Number(b)) => close(a, b),
+        (a, b) => a == b,
     }
 }
 
-/// `setting` in pg_settings' `unit` (`8kB`, `MB`, `ms`, `s`, `min`) as a quantity.
-fn in_unit(setting: &str, unit: &str) -> Option<(u8, u128)> {
-    let n: u128 = setting.trim().parse().ok()?;
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= f64::EPSILON * 16.0 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Reads `text` as PostgreSQL reads a value of `parameter`: a bare number
+/// counts in the parameter's unit, an integer parameter rounds to its unit,
+/// a boolean takes every spelling PostgreSQL does (`on`, `off`, `true`,
+/// `false`, `yes`, `no`, `1`, `0` and unique prefixes).
+pub fn pg_value(text: &str, parameter: PgParameter<'_>) -> PgValue {
+    let text = unquote(text);
+    let vartype = parameter.vartype.map(str::to_ascii_lowercase);
+    match vartype.as_deref() {
+        Some("bool") => {
+            if let Some(b) = pg_bool(&text, true) {
+                return PgValue::Bool(b);
+            }
+        }
+        Some("string") => return PgValue::Text(list_items(&text)),
+        Some("enum") => return PgValue::Text(text.to_ascii_lowercase()),
+        // Without the type, only words read as booleans: `1` may be a count.
+        None => {
+            if let Some(b) = pg_bool(&text, false) {
+                return PgValue::Bool(b);
+            }
+        }
+        Some(_) => {}
+    }
+    let base = parameter.unit.and_then(unit_scale);
+    let Some((number, unit)) = split_number(&text) else {
+        return PgValue::Text(text.to_ascii_lowercase());
+    };
+    let value = if unit.is_empty() {
+        match base {
+            Some((kind, scale)) => kind.value(number * scale),
+            None => PgValue::Number(number),
+        }
+    } else {
+        match unit_scale(unit) {
+            Some((kind, scale)) => kind.value(number * scale),
+            None => return PgValue::Text(text.to_ascii_lowercase()),
+        }
+    };
+    // PostgreSQL rounds an integer parameter to its unit (`1500us` in a
+    // parameter counted in ms is 2ms).
+    match (value, base, vartype.as_deref()) {
+        (PgValue::Bytes(v), Some((UnitKind::Bytes, scale)), Some("integer")) => {
+            PgValue::Bytes((v / scale).round() * scale)
+        }
+        (PgValue::Micros(v), Some((UnitKind::Time, scale)), Some("integer")) => {
+            PgValue::Micros((v / scale).round() * scale)
+        }
+        (value, _, _) => value,
+    }
+}
+
+fn unquote(text: &str) -> String {
+    let t = text.trim();
+    let t = t.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')).unwrap_or(t);
+    let t = t.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(t);
+    t.trim().to_owned()
+}
+
+/// `a, b ,c` as `a,b,c`: `shared_preload_libraries` and other lists.
+fn list_items(text: &str) -> String {
+    text.split(',').map(str::trim).collect::<Vec<_>>().join(",")
+}
+
+/// PostgreSQL's boolean spellings: `on`, `off`, and unique prefixes of
+/// `true`, `false`, `yes`, `no`; `1` and `0` only when the parameter is
+/// known to be a boolean.
+fn pg_bool(text: &str, digits: bool) -> Option<bool> {
+    let t = text.to_ascii_lowercase();
+    match t.as_str() {
+        "on" => return Some(true),
+        "off" | "of" => return Some(false),
+        "1" if digits => return Some(true),
+        "0" if digits => return Some(false),
+        "" => return None,
+        _ => {}
+    }
+    if "true".starts_with(&t) || "yes".starts_with(&t) {
+        Some(true)
+    } else if "false".starts_with(&t) || "no".starts_with(&t) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnitKind {
+    Bytes,
+    Time,
+}
+
+impl UnitKind {
+    fn value(self, v: f64) -> PgValue {
+        match self {
+            Self::Bytes => PgValue::Bytes(v),
+            Self::Time => PgValue::Micros(v),
+        }
+    }
+}
+
+/// A leading number (`-1`, `0.5`, `1048576`) and the unit text after it.
+fn split_number(text: &str) -> Option<(f64, &str)> {
+    let end = text
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(text.len(), |(i, _)| i);
+    let number: f64 = text.get(..end)?.parse().ok()?;
+    number.is_finite().then_some((number, text.get(end..)?.trim()))
+}
+
+/// A unit PostgreSQL knows (`B`, `kB`, `MB`, `GB`, `TB`; `us`, `ms`, `s`,
+/// `min`, `h`, `d`), with a count in front as `pg_settings` gives some
+/// (`8kB`, `16MB`), in bytes or microseconds.
+fn unit_scale(unit: &str) -> Option<(UnitKind, f64)> {
     let unit = unit.trim();
     let digits = unit.find(|c: char| !c.is_ascii_digit()).unwrap_or(unit.len());
-    let factor: u128 = if digits == 0 { 1 } else { unit[..digits].parse().ok()? };
-    let (kind, scale) = quantity(&format!("1{}", unit[digits..].to_ascii_lowercase()))?;
-    Some((kind, n * factor * scale))
-}
-
-/// `256mb` → bytes, `30s` → milliseconds; the unit's kind is kept apart.
-fn quantity(text: &str) -> Option<(u8, u128)> {
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let number: u128 = text.get(..digits)?.parse().ok()?;
-    let (kind, scale) = match text.get(digits..)?.trim() {
-        "" => (0, 1),
-        "b" => (1, 1),
-        "kb" => (1, 1 << 10),
-        "mb" => (1, 1 << 20),
-        "gb" => (1, 1 << 30),
-        "tb" => (1, 1 << 40),
-        "us" => (2, 1),
-        "ms" => (2, 1_000),
-        "s" => (2, 1_000_000),
-        "min" => (2, 60_000_000),
-        "h" => (2, 3_600_000_000),
-        "d" => (2, 86_400_000_000),
+    let count: f64 = if digits == 0 { 1.0 } else { unit[..digits].parse().ok()? };
+    let (kind, scale) = match unit[digits..].trim().to_ascii_lowercase().as_str() {
+        "b" => (UnitKind::Bytes, 1.0),
+        "kb" => (UnitKind::Bytes, 1024.0),
+        "mb" => (UnitKind::Bytes, 1024.0 * 1024.0),
+        "gb" => (UnitKind::Bytes, 1024.0 * 1024.0 * 1024.0),
+        "tb" => (UnitKind::Bytes, 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        "us" => (UnitKind::Time, 1.0),
+        "ms" => (UnitKind::Time, 1_000.0),
+        "s" => (UnitKind::Time, 1_000_000.0),
+        "min" => (UnitKind::Time, 60_000_000.0),
+        "h" => (UnitKind::Time, 3_600_000_000.0),
+        "d" => (UnitKind::Time, 86_400_000_000.0),
         _ => return None,
     };
-    Some((kind, number * scale))
+    Some((kind, count * scale))
 }
 
 /// Whether a server's version (`15.8 (Debian 15.8-0+deb12u1)`, `7.0.15`)
@@ -490,18 +617,85 @@ mod tests {
         assert!(same_setting("1024MB", "1GB"));
         assert!(same_setting("30s", "30000ms"));
         assert!(same_setting("'on'", "on"));
+        assert!(same_setting("true", "on"));
         assert!(same_setting("100", "100"));
         assert!(!same_setting("128MB", "256MB"));
         assert!(!same_setting("1s", "1MB"));
         assert!(!same_setting("replica", "logical"));
-        // A bare number is in the parameter's base unit.
-        assert!(same_setting_in("1000", "1s", Some(("1000", "ms"))));
-        assert!(!same_setting_in("500", "1s", Some(("1000", "ms"))));
-        assert!(same_setting_in("16384", "128MB", Some(("16384", "8kB"))));
-        assert!(same_setting_in("128MB", "128MB", Some(("16384", "8kB"))));
-        assert!(same_setting_in("4096", "4MB", Some(("4096", "kB"))));
-        assert!(same_setting_in("5min", "5min", Some(("300", "s"))));
-        assert!(same_setting_in("300", "5min", Some(("300", "s"))));
+        // Without the parameter's type, `1` is a number, not `on`.
+        assert!(!same_setting("1", "on"));
+    }
+
+    const MS: PgParameter<'static> = PgParameter { unit: Some("ms"), vartype: Some("integer") };
+    const SECONDS: PgParameter<'static> = PgParameter { unit: Some("s"), vartype: Some("integer") };
+    const PAGES: PgParameter<'static> = PgParameter { unit: Some("8kB"), vartype: Some("integer") };
+    const KB: PgParameter<'static> = PgParameter { unit: Some("kB"), vartype: Some("integer") };
+    const BOOL: PgParameter<'static> = PgParameter { unit: None, vartype: Some("bool") };
+
+    #[test]
+    fn durations_count_in_the_parameters_unit() {
+        // log_min_duration_statement and statement_timeout count in ms.
+        assert!(same_pg_setting("1000", "1s", MS));
+        assert!(same_pg_setting("1s", "1s", MS));
+        assert!(same_pg_setting("1000ms", "1s", MS));
+        assert!(same_pg_setting("0", "0", MS));
+        assert!(same_pg_setting("-1", "-1", MS));
+        assert!(!same_pg_setting("500", "1s", MS));
+        assert!(!same_pg_setting("1000", "1min", MS));
+        // checkpoint_timeout counts in seconds: a bare 300 is 5min, not 300ms.
+        assert!(same_pg_setting("300", "5min", SECONDS));
+        assert!(same_pg_setting("5min", "5min", SECONDS));
+        assert!(!same_pg_setting("300", "300ms", SECONDS));
+        assert!(same_pg_setting("0.5s", "500ms", MS));
+        // An integer parameter rounds to its unit, as PostgreSQL does.
+        assert!(same_pg_setting("1500us", "2ms", MS));
+        assert_eq!(pg_value("1000", MS), PgValue::Micros(1_000_000.0));
+        assert_eq!(pg_value("1000", SECONDS), PgValue::Micros(1_000_000_000.0));
+    }
+
+    #[test]
+    fn sizes_count_in_the_parameters_unit() {
+        // shared_buffers counts in 8kB pages: 1048576 pages are 8GB.
+        assert!(same_pg_setting("8GB", "8GB", PAGES));
+        assert!(same_pg_setting("1048576", "8GB", PAGES));
+        assert!(same_pg_setting("8192MB", "8GB", PAGES));
+        assert!(same_pg_setting("16384", "128MB", PAGES));
+        assert!(!same_pg_setting("8GB", "4GB", PAGES));
+        assert!(!same_pg_setting("1048576", "8MB", PAGES));
+        // work_mem counts in kB.
+        assert!(same_pg_setting("4096", "4MB", KB));
+        assert!(same_pg_setting("64MB", "65536kB", KB));
+        assert!(!same_pg_setting("4096", "4GB", KB));
+        // A duration is never a size.
+        assert!(!same_pg_setting("1s", "1MB", KB));
+        assert_eq!(pg_value("1048576", PAGES), PgValue::Bytes(8.0 * 1024.0 * 1024.0 * 1024.0));
+    }
+
+    #[test]
+    fn booleans_in_every_spelling() {
+        for on in ["on", "ON", "true", "t", "yes", "y", "1", "'on'"] {
+            assert!(same_pg_setting(on, "on", BOOL), "{on}");
+            assert!(!same_pg_setting(on, "off", BOOL), "{on}");
+        }
+        for off in ["off", "false", "f", "no", "n", "0"] {
+            assert!(same_pg_setting(off, "off", BOOL), "{off}");
+            assert!(!same_pg_setting(off, "on", BOOL), "{off}");
+        }
+        assert_eq!(pg_value("maybe", BOOL), PgValue::Text("maybe".to_owned()));
+    }
+
+    #[test]
+    fn enums_and_strings() {
+        let enumerated = PgParameter { unit: None, vartype: Some("enum") };
+        assert!(same_pg_setting("Replica", "replica", enumerated));
+        assert!(!same_pg_setting("logical", "replica", enumerated));
+        let string = PgParameter { unit: None, vartype: Some("string") };
+        assert!(same_pg_setting("pg_stat_statements, timescaledb", "pg_stat_statements,timescaledb", string));
+        assert!(!same_pg_setting("timescaledb,pg_stat_statements", "pg_stat_statements,timescaledb", string));
+        // A number in a parameter without a unit is a plain number.
+        let count = PgParameter { unit: None, vartype: Some("integer") };
+        assert!(same_pg_setting("200", "200", count));
+        assert!(!same_pg_setting("200", "100", count));
     }
 
     #[test]

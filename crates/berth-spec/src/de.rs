@@ -214,6 +214,13 @@ impl<'a, 'r> NodeDe<'a, 'r> {
                     None => (e.message, None),
                 };
                 let (code, message) = codes::split_prefix(&message);
+                // A value out of range names its key, so the message says
+                // which setting, its value and the maximum on its own.
+                let message = if code == codes::OUT_OF_RANGE && !self.path.0.is_empty() {
+                    format!("{}: {message}", self.key_name())
+                } else {
+                    message
+                };
                 let mut d = Diagnostic::error(code, message).with_span(self.span());
                 if let Some(help) = help {
                     d = d.with_help(help);
@@ -226,14 +233,21 @@ impl<'a, 'r> NodeDe<'a, 'r> {
     fn integer<T: TryFrom<i128>>(&self, kind: &str, min: i128, max: i128) -> Result<T, Error> {
         match self.node.kind {
             NodeKind::Int(i) => T::try_from(i).map_err(|_| {
+                let bound =
+                    if i < min { format!("below the minimum, {min}") } else { format!("above the maximum, {max}") };
                 self.fail(
-                    Diagnostic::error(codes::OUT_OF_RANGE, format!("{i} is out of range here"))
+                    Diagnostic::error(codes::OUT_OF_RANGE, format!("{} is {i}, {bound}", self.key_name()))
                         .with_span(self.span())
                         .with_label(format!("must be between {min} and {max}")),
                 )
             }),
             _ => Err(self.wrong_type(kind)),
         }
+    }
+
+    /// The key being read, for messages that name it: `` `services.api.replicas` ``.
+    fn key_name(&self) -> String {
+        if self.path.0.is_empty() { "the value".to_owned() } else { format!("`{}`", self.path) }
     }
 
     fn text(&self) -> Result<String, Error> {

@@ -18,6 +18,25 @@ pub fn declared(root: &Node) -> Vec<(String, Span)> {
         .unwrap_or_default()
 }
 
+/// Where `environment`'s overlay is written: the span of its key (`prod:`)
+/// and the span from that key to the end of the last thing under it.
+pub fn place(root: &Node, environment: &str) -> Option<(Span, Span)> {
+    let entry = root.get("environments")?.value.as_map()?.iter().find(|e| e.key.name == environment)?;
+    let end = last_end(&entry.value).max(entry.key.span.end);
+    Some((entry.key.span, Span::new(entry.key.span.start, end)))
+}
+
+/// The end of the last span in `node`.
+fn last_end(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            entries.iter().map(|e| e.key.span.end.max(last_end(&e.value))).max().unwrap_or(node.span.end)
+        }
+        NodeKind::Seq(items) => items.iter().map(last_end).max().unwrap_or(node.span.end),
+        _ => node.span.end,
+    }
+}
+
 /// The base tree with `environment`'s overlay merged over it, without the
 /// `environments` section. Unknown environments are an error.
 pub fn apply(root: &Node, environment: Option<&str>) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
@@ -75,7 +94,10 @@ pub fn apply(root: &Node, environment: Option<&str>) -> Result<(Node, Vec<Diagno
     Ok((base, diagnostics))
 }
 
-/// Mappings merge key by key; anything else replaces; `null` removes.
+/// Mappings merge key by key; anything else replaces; `null` removes. A
+/// replaced value takes its key's place in the overlay with it, so a
+/// diagnostic about it (or about the list or mapping it is) points at the
+/// overlay's line, not at the base's.
 fn merge(base: &mut Node, overlay: Node) {
     match (&mut base.kind, overlay.kind) {
         (NodeKind::Map(base_entries), NodeKind::Map(overlay_entries)) => {
@@ -85,7 +107,10 @@ fn merge(base: &mut Node, overlay: Node) {
                     (Some(i), NodeKind::Null) => {
                         base_entries.remove(i);
                     }
-                    (Some(i), _) => merge(&mut base_entries[i].value, entry.value),
+                    (Some(i), NodeKind::Map(_)) if matches!(base_entries[i].value.kind, NodeKind::Map(_)) => {
+                        merge(&mut base_entries[i].value, entry.value);
+                    }
+                    (Some(i), _) => base_entries[i] = entry,
                     (None, NodeKind::Null) => {}
                     (None, _) => base_entries.push(entry),
                 }

@@ -35,8 +35,38 @@ pub fn markdown() -> String {
     for (code, meaning) in codes::ALL {
         let _ = writeln!(out, "| `{}` | `{}` | {meaning} |", code.id, code.name);
     }
+    out.push_str(ACCEPTING);
     out
 }
+
+/// How a spec accepts a diagnostic, after the table of codes.
+const ACCEPTING: &str = "
+### Accepting a diagnostic
+
+A warning, or an `S301` about the value of a service's environment variable
+(the secret check judges the value: numbers, booleans, durations, sizes,
+short words, paths, URLs without credentials and references such as
+`${VAR}` are settings; a random-looking string, a well-known token format,
+a private key or a URL with a password is a credential), is accepted with a
+comment at the end of its line or on a comment line right above it, with
+the reason:
+
+```yaml
+env:
+  # berth: ignore[S301] the name of the header the gateway reads, not a key
+  API_TOKEN: x-api-token
+```
+
+An accepted diagnostic stays in the output as a note (`info`) with the
+reason, and no longer fails `berth validate --deny-warnings`. An ignore
+without a reason accepts nothing. Errors about what berth cannot read, and a
+secret pasted where a reference belongs (`password: hunter2`, `value:` in a
+secret's declaration), cannot be accepted.
+
+A problem that only an environment's overlay causes names the environment:
+the message ends with ``(in environment `prod`)``, and a related label (in
+JSON, an entry of `related`) points at the overlay's key.
+";
 
 fn anchor(name: &str) -> String {
     name.to_lowercase()

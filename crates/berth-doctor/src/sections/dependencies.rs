@@ -101,7 +101,7 @@ async fn postgres(dep: &DependencyPlan, source: &Source) -> (Vec<Check>, Option<
     for (name, wanted) in dep.server_settings() {
         let row = client
             .query_opt(
-                "SELECT current_setting($1, true), setting, unit FROM (SELECT 1) one \
+                "SELECT current_setting($1, true), unit, vartype FROM (SELECT 1) one \
                  LEFT JOIN pg_settings ON pg_settings.name = $1",
                 &[&name],
             )
@@ -109,12 +109,15 @@ async fn postgres(dep: &DependencyPlan, source: &Source) -> (Vec<Check>, Option<
             .ok()
             .flatten();
         let running: Option<String> = row.as_ref().and_then(|r| r.get(0));
-        let base: Option<(String, String)> =
-            row.as_ref().and_then(|r| Some((r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?)));
-        let base = base.as_ref().map(|(s, u)| (s.as_str(), u.as_str()));
+        // The parameter's unit and type, so a bare number counts in its unit
+        // (`log_min_duration_statement: 1000` is the server's `1s`) and a
+        // boolean reads in every spelling.
+        let unit: Option<String> = row.as_ref().and_then(|r| r.get(1));
+        let vartype: Option<String> = row.as_ref().and_then(|r| r.get(2));
+        let parameter = judge::PgParameter { unit: unit.as_deref(), vartype: vartype.as_deref() };
         let subject = format!("{} {name}", dep.name);
         out.push(match running {
-            Some(value) if judge::same_setting_in(&wanted, &value, base) => {
+            Some(value) if judge::same_pg_setting(&wanted, &value, parameter) => {
                 Check::new(Section::Drift, subject, Status::Ok, format!("{value}, as the spec says"))
             }
             Some(value) => Check::new(

@@ -507,7 +507,7 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
         props["ServiceRegistries"] = json!([{ "RegistryArn": get_att(&format!("{id}Discovery"), "Arn") }]);
     } else if !load_balancers.is_empty() {
         props["LoadBalancers"] = Value::Array(load_balancers);
-        props["HealthCheckGracePeriodSeconds"] = json!(s.deploy.health_timeout.as_secs().min(7200));
+        props["HealthCheckGracePeriodSeconds"] = json!(health_check_grace(s, out));
         // A target group must belong to a listener before a service registers in it.
         let listener =
             if plan.edge.as_ref().is_some_and(|e| e.tls.is_some()) { "HttpsListener" } else { "HttpListener" };
@@ -778,6 +778,30 @@ fn alb_idle_timeout(edge: &EdgePlan, out: &mut Output) -> u64 {
         );
     }
     needed.clamp(1, MAX_ALB_IDLE)
+}
+
+/// The most seconds berth gives an ECS service's health check grace period.
+const MAX_HEALTH_CHECK_GRACE: u64 = 7200;
+
+/// The ECS service's health check grace period: the deploy's
+/// `health_timeout` in whole seconds (rounded down: the load balancer's
+/// checks start counting sooner, never later), at most
+/// [`MAX_HEALTH_CHECK_GRACE`]; a value this changes is named.
+fn health_check_grace(s: &ServicePlan, out: &mut Output) -> u64 {
+    let timeout = s.deploy.health_timeout;
+    let grace = timeout.as_secs().min(MAX_HEALTH_CHECK_GRACE);
+    if grace != timeout.as_secs() || timeout.0.subsec_nanos() != 0 {
+        out.unsupported(
+            Target::Cloudformation,
+            format!(
+                "the health_timeout {timeout} of `{}` exactly (the ECS service's health check grace period is whole \
+                 seconds, at most {MAX_HEALTH_CHECK_GRACE}; rendered {grace} s)",
+                s.name
+            ),
+            "a new task whose checks still fail after that is replaced; make the service start faster",
+        );
+    }
+    grace
 }
 
 /// How long the ALB lets a stopping task finish its requests before ECS

@@ -3,7 +3,7 @@
 //! secrets from Secret Manager by reference.
 
 use berth_plan::{EnvValue, Plan, ProbeCheck, ProbePlan, Replicas, ServicePlan};
-use berth_spec::model::units::{ByteSize, Cpu};
+use berth_spec::model::units::{ByteSize, Cpu, Duration};
 use serde_json::{Map, Value, json};
 
 use super::Target;
@@ -15,19 +15,48 @@ const GIB: u64 = 1 << 30;
 /// Cloud Run's longest request timeout, in seconds.
 const MAX_TIMEOUT: u64 = 3600;
 
-fn probe(p: &ProbePlan, port: u16) -> Option<Value> {
+/// The most seconds Cloud Run's probe fields take.
+const MAX_PROBE_SECONDS: u64 = 240;
+
+/// A check as Cloud Run runs it: its times in whole seconds within Cloud
+/// Run's bounds (1 to 240 s, an initial delay 0 to 240 s), each time that
+/// had to change named in a warning. The spec's thresholds are at least 1
+/// and at most 10000 (berth-spec checks), which Cloud Run takes as they are.
+fn probe(s: &ServicePlan, kind: &str, p: &ProbePlan, port: u16, out: &mut Output) -> Option<Value> {
     let mut v = match &p.check {
         ProbeCheck::Http { path, .. } => json!({ "httpGet": { "path": path, "port": port } }),
         ProbeCheck::Tcp { .. } => json!({ "tcpSocket": { "port": port } }),
         ProbeCheck::Exec { .. } => return None,
     };
-    v["periodSeconds"] = json!(p.interval.as_secs().clamp(1, 240));
-    v["timeoutSeconds"] = json!(p.timeout.as_secs().clamp(1, 240));
-    v["failureThreshold"] = json!(p.failure_threshold.max(1));
+    let name = &s.name;
+    let what = |field: &str, d: Duration| format!("the {kind} {field} {d} of `{name}`");
+    v["periodSeconds"] = json!(probe_seconds(what("interval", p.interval), p.interval, 1, "periodSeconds", out));
+    v["timeoutSeconds"] = json!(probe_seconds(what("timeout", p.timeout), p.timeout, 1, "timeoutSeconds", out));
+    v["failureThreshold"] = json!(p.failure_threshold);
     if !p.initial_delay.0.is_zero() {
-        v["initialDelaySeconds"] = json!(p.initial_delay.as_secs().min(240));
+        let delay =
+            probe_seconds(what("initial delay", p.initial_delay), p.initial_delay, 0, "initialDelaySeconds", out);
+        v["initialDelaySeconds"] = json!(delay);
     }
     Some(v)
+}
+
+/// `d` in whole seconds (rounded down: checks come sooner, never later)
+/// within `min` to [`MAX_PROBE_SECONDS`]; a change is named.
+fn probe_seconds(what: String, d: Duration, min: u64, field: &str, out: &mut Output) -> u64 {
+    let whole = d.as_secs();
+    let rendered = whole.clamp(min, MAX_PROBE_SECONDS);
+    if rendered != whole || d.0.subsec_nanos() != 0 {
+        out.unsupported(
+            Target::Cloudrun,
+            format!(
+                "{what} exactly (Cloud Run's `{field}` is whole seconds from {min} to {MAX_PROBE_SECONDS}; rendered \
+                 {rendered} s)"
+            ),
+            "keep probe times in whole seconds within Cloud Run's bounds",
+        );
+    }
+    rendered
 }
 
 /// Secret Manager secret id for a declared secret: the last segment of its
@@ -95,18 +124,6 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
         Replicas::Autoscaled { min, max, .. } => (*min, *max),
     };
     let (cpu, memory) = size(s, cfg, out);
-    for p in [&s.probes.startup, &s.probes.readiness, &s.probes.liveness].into_iter().flatten() {
-        if p.interval.as_secs() > 240 || p.timeout.as_secs() > 240 || p.interval.as_secs() == 0 {
-            out.unsupported(
-                Target::Cloudrun,
-                format!(
-                    "a probe of `{}` every {} with a {} timeout exactly (Cloud Run allows 1-240 s for both)",
-                    s.name, p.interval, p.timeout
-                ),
-                "keep probe intervals and timeouts within 240 s",
-            );
-        }
-    }
     if !s.security.add_capabilities.is_empty() {
         out.unsupported(
             Target::Cloudrun,
@@ -122,10 +139,15 @@ fn service(plan: &Plan, s: &ServicePlan, cfg: &berth_spec::CloudRunTarget, out: 
     let limits = json!({ "cpu": cpu.to_string(), "memory": memory.to_string() });
     container.insert("resources".to_owned(), json!({ "limits": limits }));
     // Cloud Run gates traffic on the startup probe: readiness takes its place.
-    if let Some(p) = s.probes.startup.as_ref().or(s.probes.readiness.as_ref()).and_then(|p| probe(p, port.port)) {
+    let gate = match (&s.probes.startup, &s.probes.readiness) {
+        (Some(p), _) => Some(("startup check", p)),
+        (None, Some(p)) => Some(("readiness check", p)),
+        (None, None) => None,
+    };
+    if let Some(p) = gate.and_then(|(kind, p)| probe(s, kind, p, port.port, out)) {
         container.insert("startupProbe".to_owned(), p);
     }
-    if let Some(p) = s.probes.liveness.as_ref().and_then(|p| probe(p, port.port)) {
+    if let Some(p) = s.probes.liveness.as_ref().and_then(|p| probe(s, "liveness check", p, port.port, out)) {
         container.insert("livenessProbe".to_owned(), p);
     }
     // One request timeout per service: its longest route's.

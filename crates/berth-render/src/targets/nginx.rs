@@ -330,9 +330,13 @@ fn servers(service: &ServicePlan, port: u16, upstreams: Upstreams) -> Vec<String
     match upstreams {
         // The container network's DNS balances across replicas of one name.
         Upstreams::Network => vec![format!("{}:{port}", service.name)],
-        Upstreams::Host => {
-            (0..service.replicas.initial().max(1)).map(|i| format!("127.0.0.1:{}", replica_port(port, i))).collect()
-        }
+        // Replica i listens on the port plus i. With no replica (`replicas:
+        // 0`) the upstream keeps replica 0's address marked `down`, so nginx
+        // accepts the file and nothing is sent there.
+        Upstreams::Host => match service.replicas.initial() {
+            0 => vec![format!("127.0.0.1:{port} down")],
+            count => (0..count).map(|i| format!("127.0.0.1:{}", replica_port(port, i))).collect(),
+        },
     }
 }
 
@@ -475,7 +479,8 @@ fn nginx_rate(requests: u32, per: RateUnit) -> String {
     match per {
         RateUnit::Second => format!("{requests}r/s"),
         RateUnit::Minute => format!("{requests}r/m"),
-        // Rounded down, so the limit is never looser than the spec's.
+        // Rounded down, so the limit is never looser than the spec's, except
+        // below 60/h: 1r/m is the least nginx says (the caller warns).
         RateUnit::Hour => format!("{}r/m", (requests / 60).max(1)),
     }
 }

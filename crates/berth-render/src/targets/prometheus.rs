@@ -96,7 +96,9 @@ pub fn render(plan: &Plan) -> Output {
             let (targets, params) = match t.kind {
                 ScrapeKind::Service => {
                     let service = plan.services.iter().find(|s| s.name == t.subject);
-                    let count = service.map_or(1, |s| s.replicas.initial().max(1));
+                    // Exactly the replicas that run: none with `replicas: 0`,
+                    // so a service turned off is not reported down.
+                    let count = service.map_or(1, |s| s.replicas.initial());
                     (
                         (0..count).map(|i| format!("127.0.0.1:{}", berth_plan::replica_port(t.port, i))).collect(),
                         BTreeMap::new(),

@@ -57,7 +57,27 @@ pub fn render(plan: &Plan) -> Output {
             format!("{name}@.service"),
             template(plan, service, &run.command, run.workdir.as_deref(), stop.ceil_secs(), &user, &install),
         );
-        for i in 0..service.replicas.initial().max(1) {
+        if let Some(cpu) = service.resources.limits.cpu {
+            let quota = cpu_quota(cpu);
+            if quota * 10 != cpu.0 {
+                out.unsupported(
+                    Target::Systemd,
+                    format!(
+                        "the CPU limit {cpu} of `{}` exactly (systemd's `CPUQuota=` counts whole percent of a core; \
+                         rendered {quota}%)",
+                        service.name
+                    ),
+                    if cpu.0 < 10 {
+                        "1% of a core is the least systemd can give; raise the limit to `10m`"
+                    } else {
+                        "write the limit in tens of millicores, such as `250m`; it is rounded down"
+                    },
+                );
+            }
+        }
+        // Exactly the replicas the spec asks for: with `replicas: 0` the
+        // template is installed and no instance is started.
+        for i in 0..service.replicas.initial() {
             wants.push(format!("{name}@{i}.service"));
             out.file(format!("env/{}-{i}.env", service.name), replica_env(plan, service, i));
         }
@@ -195,11 +215,18 @@ fn template(
         let _ = writeln!(u, "MemoryLow={}M", memory.mebibytes());
     }
     if let Some(cpu) = service.resources.limits.cpu {
-        let _ = writeln!(u, "CPUQuota={}%", (cpu.0 / 10).max(1));
+        let _ = writeln!(u, "CPUQuota={}%", cpu_quota(cpu));
     }
     u.push_str("TasksMax=4096\nLimitNOFILE=65535\n\n[Install]\n");
     let _ = writeln!(u, "WantedBy={p}.target");
     u
+}
+
+/// `CPUQuota=` for a CPU limit, in whole percent of a core: rounded down
+/// (the stricter way) and at least 1%, the least systemd gives. [`render`]
+/// names a limit this changes.
+fn cpu_quota(cpu: berth_spec::model::units::Cpu) -> u64 {
+    (cpu.0 / 10).max(1)
 }
 
 /// Ports and plain settings for one replica. Never secrets: those come

@@ -82,6 +82,25 @@ impl Duration {
         }
         humantime::parse_duration(text).map(Self).map_err(|_| (format!("`{text}` is not a duration"), help))
     }
+
+    /// The longest duration a spec may name: ten years (`3650d`). Past any
+    /// timeout, recovery point or HSTS max-age; in seconds it fits the
+    /// 32-bit fields of Kubernetes, and sums and products of durations with
+    /// bounded counts (a probe's interval times its failure threshold) stay
+    /// far from overflowing.
+    pub const MAX: Self = Self::secs(3650 * 86_400);
+
+    /// [`Duration::parse`], then the spec's bound [`Duration::MAX`].
+    fn parse_in_spec(text: &str) -> Result<Self, (String, String)> {
+        let duration = Self::parse(text)?;
+        if duration > Self::MAX {
+            return Err((
+                format!("[S105] `{text}` is above the maximum, {} (ten years)", Self::MAX),
+                "write a shorter duration; nothing berth renders waits longer".to_owned(),
+            ));
+        }
+        Ok(duration)
+    }
 }
 
 impl fmt::Display for Duration {
@@ -101,7 +120,7 @@ impl fmt::Display for Duration {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TextOrNumber("a duration such as `30s`", Self::parse))
+        d.deserialize_any(TextOrNumber("a duration such as `30s`", Self::parse_in_spec))
     }
 }
 
@@ -136,7 +155,10 @@ impl ByteSize {
         let value: f64 = number.parse().map_err(|_| (format!("`{text}` is not a size"), help.clone()))?;
         let bytes = value * factor as f64;
         if !bytes.is_finite() || bytes < 0.0 || bytes > Self::MAX.0 as f64 {
-            return Err((format!("`{text}` is out of range"), "at most 1Pi (a pebibyte)".to_owned()));
+            return Err((
+                format!("[S105] `{text}` is above the maximum, {} (a pebibyte)", Self::MAX),
+                "at most `1Pi`; no machine or disk berth deploys to has more".to_owned(),
+            ));
         }
         Ok(Self(bytes.round() as u64))
     }
@@ -186,21 +208,32 @@ pub struct Cpu(pub u64);
 impl Cpu {
     pub fn parse(text: &str) -> Result<Self, (String, String)> {
         let help = "write cores (`0.5`, `2`) or millicores (`500m`)".to_owned();
+        // No machine or task has more; past it, targets' own fields overflow.
+        let too_much = || {
+            (
+                format!("[S105] `{text}` is more CPU than any machine has, above the maximum of {} cores", Self::MAX),
+                format!("at most {} cores (`{}` or `{}m`)", Self::MAX, Self::MAX, Self::MAX.0),
+            )
+        };
         let millis = if let Some(m) = text.strip_suffix('m') {
-            m.parse::<u64>().map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?
+            match m.parse::<u64>() {
+                Ok(millis) => millis,
+                // Digits too many for any integer: out of range, not malformed.
+                Err(_) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) => return Err(too_much()),
+                Err(_) => return Err((format!("`{text}` is not a CPU amount"), help)),
+            }
         } else {
             let cores: f64 = text.parse().map_err(|_| (format!("`{text}` is not a CPU amount"), help.clone()))?;
-            if !cores.is_finite() || !(0.0..=1e6).contains(&cores) {
-                return Err((format!("`{text}` is out of range"), help));
+            if !cores.is_finite() || cores < 0.0 {
+                return Err((format!("`{text}` is not a CPU amount"), help));
+            }
+            if cores > Self::MAX.cores() {
+                return Err(too_much());
             }
             (cores * 1000.0).round() as u64
         };
-        // No machine or task has more; past it, targets' own fields overflow.
         if millis > Self::MAX.0 {
-            return Err((
-                format!("`{text}` is more CPU than any machine has"),
-                "at most 1024 cores (`1024`)".to_owned(),
-            ));
+            return Err(too_much());
         }
         Ok(Self(millis))
     }
@@ -435,6 +468,34 @@ mod tests {
         assert_eq!(Cpu::parse("250m").map(|c| c.0), Ok(250));
         assert_eq!(Cpu::parse("1.5").map(|c| c.0), Ok(1500));
         assert_eq!(Cpu::parse("2").map(|c| c.to_string()), Ok("2".to_owned()));
+        assert_eq!(Cpu::parse("1024").map(|c| c.0), Ok(1_024_000));
+    }
+
+    #[test]
+    fn amounts_past_any_machine_are_out_of_range() {
+        for text in ["18014398509481985m", "99999999999999999999999m", "1025", "1024001m", "1e7"] {
+            let (message, help) = Cpu::parse(text).err().unwrap_or_else(|| panic!("{text} parsed"));
+            assert!(message.starts_with("[S105] "), "{text}: {message}");
+            assert!(message.contains(text) && message.contains("1024 cores"), "{text}: {message}");
+            assert!(help.contains("1024"), "{help}");
+        }
+        assert!(Cpu::parse("-1").is_err_and(|(m, _)| !m.starts_with("[S105]")));
+        assert!(Cpu::parse("lots").is_err_and(|(m, _)| !m.starts_with("[S105]")));
+        let (message, _) = ByteSize::parse("2048Ti").err().unwrap_or_else(|| panic!("2048Ti parsed"));
+        assert!(
+            message.starts_with("[S105] ") && message.contains("2048Ti") && message.contains("1024Ti"),
+            "{message}"
+        );
+        assert_eq!(ByteSize::parse("1024Ti").map(|b| b.0), Ok(1 << 50));
+    }
+
+    #[test]
+    fn durations_in_a_spec_stop_at_ten_years() {
+        assert_eq!(Duration::parse_in_spec("3650d"), Ok(Duration::MAX));
+        let (message, _) = Duration::parse_in_spec("3651d").err().unwrap_or_else(|| panic!("3651d parsed"));
+        assert!(message.starts_with("[S105] ") && message.contains("3651d") && message.contains("3650d"), "{message}");
+        // Outside a spec (reading other tools' files) the bound does not apply.
+        assert!(Duration::parse("20y").is_ok());
     }
 
     #[test]

@@ -7,14 +7,21 @@ mod deploy;
 mod edge;
 mod monitoring;
 mod names;
+mod ranges;
 mod secrets;
 mod services;
 
-use berth_diagnostics::{Code, Diagnostic, Severity};
+use berth_diagnostics::{Code, Diagnostic, Severity, Span};
 
 use crate::node::Node;
 use crate::path::{Anchor, Path, locate};
 use crate::{Spec, codes};
+
+/// The spans whose S301 a `# berth: ignore[S301] <reason>` may accept: the
+/// values of services' environment variables, judged by their value.
+pub(crate) fn judged_spans(root: &Node) -> Vec<Span> {
+    secrets::judged_spans(root)
+}
 
 pub fn validate(spec: &Spec, root: &Node) -> Vec<Diagnostic> {
     let mut checker = Checker { root, diagnostics: Vec::new() };
@@ -30,6 +37,7 @@ pub fn validate(spec: &Spec, root: &Node) -> Vec<Diagnostic> {
             .with_help(format!("this berth reads `version: {}`", crate::SPEC_VERSION));
     }
     names::check(spec, &mut checker);
+    ranges::check(spec, &mut checker);
     secrets::check(spec, &mut checker);
     services::check(spec, &mut checker);
     dependencies::check(spec, &mut checker);

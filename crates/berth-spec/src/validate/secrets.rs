@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use berth_diagnostics::Span;
+
 use super::Checker;
+use crate::node::Node;
 use crate::path::{Anchor, Path};
 use crate::{Spec, codes};
 
@@ -53,9 +56,6 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
     }
     refs
 }
-
-const SECRET_WORDS: &[&str] =
-    &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL"];
 
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     let declared: Vec<&str> = spec.secrets.keys().map(String::as_str).collect();
@@ -125,39 +125,101 @@ enum Verdict {
     Credential,
 }
 
-/// Name parts that make a secret-like name a setting about secrets
-/// (`REFRESH_TOKEN_EXPIRATION_DAYS`, `PASSWORD_MIN_LENGTH`).
+/// The value spans the secret check judges: every `services.*.env.*` value
+/// of the merged tree. Only these S301s can be accepted with
+/// `# berth: ignore[S301] <reason>`; a secret pasted where a reference
+/// belongs (`password: hunter2`, `value:` in a declaration) cannot.
+pub(crate) fn judged_spans(root: &Node) -> Vec<Span> {
+    let services = root.get("services").and_then(|e| e.value.as_map()).unwrap_or_default();
+    services
+        .iter()
+        .filter_map(|service| service.value.get("env").and_then(|e| e.value.as_map()))
+        .flatten()
+        .map(|var| var.value.span)
+        .collect()
+}
+
+/// Parts of a name that make it a secret's: `DB_PASSWORD`, `API_TOKEN`,
+/// `JWT_SECRET`. A part that ends with one counts too (`DBPASSWORD`,
+/// `GHTOKEN`); one that only contains it does not (`TOKENIZER`, `SECRETARY`).
+/// `PASS` and `PWD` count only as whole parts (`DB_PASS`, not `BYPASS`).
+const SECRET_NOUNS: &[&str] = &[
+    "PASSWORD",
+    "PASSWORDS",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "SECRETS",
+    "TOKEN",
+    "TOKENS",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "APIKEY",
+];
+
+/// `KEY` alone is a cache key or a sort key; after one of these it is a secret's.
+const KEY_QUALIFIERS: &[&str] =
+    &["API", "PRIVATE", "SECRET", "SIGNING", "ENCRYPTION", "ACCESS", "MASTER", "LICENSE", "HMAC", "SESSION", "CLIENT"];
+
+/// Parts after the secret's noun that still name the secret itself
+/// (`SECRET_KEY_BASE`, `PASSWORD_HASH`, `TOKEN_VALUE`).
+const SECRET_TAILS: &[&str] = &["KEY", "KEYS", "BASE", "VALUE", "STRING", "SALT", "PEPPER", "HASH", "RAW"];
+
+/// Parts after the secret's noun that make the name a setting about the
+/// secret (`REFRESH_TOKEN_EXPIRATION_DAYS`, `PASSWORD_MIN_LENGTH`,
+/// `JWT_SECRET_FILE`), not the secret.
 const SETTING_WORDS: &[&str] = &[
     "EXPIRATION",
     "EXPIRY",
     "EXPIRES",
+    "EXPIRE",
     "TTL",
+    "AGE",
     "LIFETIME",
     "LENGTH",
+    "LEN",
     "MIN",
     "MAX",
     "DAYS",
     "HOURS",
     "MINUTES",
     "SECONDS",
+    "MS",
     "TIMEOUT",
+    "INTERVAL",
     "COUNT",
     "SIZE",
+    "BITS",
     "ROUNDS",
+    "ITERATIONS",
+    "COST",
     "ALGORITHM",
+    "ALGORITHMS",
     "ALG",
     "HASHER",
+    "CIPHER",
     "HEADER",
+    "COOKIE",
+    "PARAM",
+    "FIELD",
+    "CLAIM",
     "NAME",
     "FILE",
     "PATH",
+    "DIR",
     "ENABLED",
     "DISABLED",
     "REQUIRED",
     "ISSUER",
     "AUDIENCE",
     "POLICY",
-    "COST",
+    "MODE",
+    "TYPE",
+    "KIND",
+    "FORMAT",
+    "STRATEGY",
+    "SCHEME",
+    "SAMESITE",
 ];
 
 /// Prefixes of well-known credentials, whatever the variable is called.
@@ -165,44 +227,221 @@ const CREDENTIAL_PREFIXES: &[&str] = &[
     "sk_live_",
     "sk_test_",
     "rk_live_",
+    "pk_live_",
+    "whsec_",
     "ghp_",
     "gho_",
+    "ghu_",
     "ghs_",
+    "ghr_",
     "github_pat_",
+    "glpat-",
     "xoxb-",
     "xoxp-",
+    "xoxa-",
+    "xapp-",
     "AKIA",
     "ASIA",
     "AIza",
-    "glpat-",
-    "-----BEGIN",
+    "SG.",
+    "npm_",
+    "pypi-",
+    "hf_",
 ];
 
-/// Judges the value, not only the name: a number, a duration, a word or a
-/// reference is a setting; a long mixed string under a secret's name, a
-/// well-known token format, or a URL with a password is a credential.
+/// How a variable's name relates to a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The name is a secret's: `DB_PASSWORD`, `API_TOKEN`, `SECRET_KEY_BASE`.
+    Secret,
+    /// A setting about a secret: `REFRESH_TOKEN_EXPIRATION_DAYS`, `JWT_SECRET_FILE`.
+    Setting,
+    /// Something else next to one: `TOKEN_STORE`, `PASSWORD_RESET_URL`.
+    Other,
+}
+
+/// The role of `var`, or `None` when nothing in it names a secret.
+fn role(var: &str) -> Option<Role> {
+    let upper = var.to_ascii_uppercase();
+    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()).collect();
+    let is_noun = |i: usize| {
+        let part = parts[i];
+        SECRET_NOUNS.iter().any(|n| part == *n || (part.len() > n.len() && part.ends_with(*n)))
+            || matches!(part, "PASS" | "PWD")
+            || (matches!(part, "KEY" | "KEYS") && i > 0 && KEY_QUALIFIERS.contains(&parts[i - 1]))
+    };
+    let last = (0..parts.len()).rev().find(|&i| is_noun(i))?;
+    let tail = &parts[last + 1..];
+    Some(if tail.iter().any(|p| SETTING_WORDS.contains(p)) {
+        Role::Setting
+    } else if tail.iter().all(|p| SECRET_TAILS.contains(p)) {
+        Role::Secret
+    } else {
+        Role::Other
+    })
+}
+
+/// Judges the value, not only the name. Numbers, booleans, durations,
+/// sizes, paths, URLs without credentials and references to secrets are
+/// settings whatever the name; a well-known token format, a private key or
+/// a URL with a password is a credential whatever the name. Under a
+/// secret's name a random-looking value is a credential and anything else
+/// may be one (a warning); under a setting about a secret only a long
+/// opaque value is.
 fn judge(var: &str, value: &str) -> Verdict {
     let value = value.trim();
-    if value.is_empty() || value.starts_with("${") {
+    if value.is_empty() || is_reference(value) {
         return Verdict::Plain;
     }
-    if CREDENTIAL_PREFIXES.iter().any(|p| value.starts_with(p)) || url_with_password(value) {
+    if CREDENTIAL_PREFIXES.iter().any(|p| value.starts_with(p))
+        || private_key(value)
+        || url_with_password(value)
+        || url_with_secret_query(value)
+    {
         return Verdict::Credential;
     }
-    let upper = var.to_uppercase();
-    if !SECRET_WORDS.iter().any(|w| upper.contains(w)) {
+    let Some(role) = role(var) else {
+        return Verdict::Plain;
+    };
+    if value.starts_with("-----BEGIN ") {
+        // A certificate or public key under a secret's name is still a
+        // block of key material pasted into the spec.
+        return if role == Role::Setting { Verdict::Plain } else { Verdict::Credential };
+    }
+    let number = is_number(value);
+    // A long number under a secret's own name may be a PIN or a numeric key.
+    if number && role == Role::Secret && value.trim_start_matches(['-', '+']).len() >= 6 {
+        return Verdict::Maybe;
+    }
+    if number || is_benign(value) {
         return Verdict::Plain;
     }
-    let parts: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    let setting = parts.iter().any(|p| SETTING_WORDS.contains(p));
-    let benign = value.parse::<f64>().is_ok()
-        || ["true", "false", "yes", "no", "on", "off"].contains(&value.to_lowercase().as_str())
+    match role {
+        Role::Setting if opaque(value) => Verdict::Credential,
+        Role::Setting => Verdict::Plain,
+        Role::Secret if random_looking(value) => Verdict::Credential,
+        Role::Secret => Verdict::Maybe,
+        Role::Other if random_looking(value) => Verdict::Credential,
+        Role::Other if enum_like(value) => Verdict::Plain,
+        Role::Other => Verdict::Maybe,
+    }
+}
+
+/// A value that points at a secret instead of holding it: an
+/// interpolation (`${DB_PASSWORD}`, `$(cat /run/secrets/x)`, `{{ .token }}`)
+/// or a secret manager's address.
+fn is_reference(value: &str) -> bool {
+    const SCHEMES: &[&str] = &[
+        "secret://",
+        "secrets://",
+        "vault:",
+        "vault://",
+        "op://",
+        "sm://",
+        "ssm:",
+        "awssm:",
+        "gcpsm:",
+        "azkv:",
+        "keyvault:",
+        "arn:aws:secretsmanager:",
+        "arn:aws:ssm:",
+        "@microsoft.keyvault(",
+    ];
+    let lower = value.to_ascii_lowercase();
+    (value.starts_with("${") && value.ends_with('}'))
+        || (value.starts_with("$(") && value.ends_with(')'))
+        || (value.starts_with("{{") && value.ends_with("}}"))
+        || SCHEMES.iter().any(|s| lower.starts_with(*s))
+        || (lower.starts_with("projects/") && lower.contains("/secrets/"))
+}
+
+/// A PEM block of a private key, anywhere in the value.
+fn private_key(value: &str) -> bool {
+    value.contains("-----BEGIN") && value.contains("PRIVATE KEY")
+}
+
+/// `30`, `-1`, `0.75`: a plain number.
+fn is_number(value: &str) -> bool {
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (digits, None),
+    };
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Values that are settings whatever the name: booleans, durations
+/// (`30d`, `15m`), sizes (`512Mi`), paths and URLs without credentials.
+fn is_benign(value: &str) -> bool {
+    ["true", "false", "yes", "no", "on", "off"].contains(&value.to_ascii_lowercase().as_str())
         || crate::model::units::Duration::parse(value).is_ok()
         || crate::model::units::ByteSize::parse(value).is_ok()
-        || value.starts_with('/');
-    if benign {
-        return Verdict::Plain;
-    }
+        || (["/", "./", "../", "~/"].iter().any(|p| value.starts_with(*p)) && !value.contains(char::is_whitespace))
+        || url(value).is_some()
+}
+
+/// The scheme and the rest of `scheme://rest`, when `value` is a URL.
+fn url(value: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = value.split_once("://")?;
+    let valid = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (valid && !rest.is_empty() && !rest.contains(char::is_whitespace)).then_some((scheme, rest))
+}
+
+/// `scheme://user:password@host`.
+fn url_with_password(value: &str) -> bool {
+    value.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(user, _)| user.split_once(':').is_some_and(|(_, pw)| !pw.is_empty() && !is_reference(pw)))
+    })
+}
+
+/// A URL whose query carries a credential: `?api_key=...`, `&token=...`,
+/// `&sig=...` (a long value that is not a number, a flag or a reference).
+fn url_with_secret_query(value: &str) -> bool {
+    const NAMES: &[&str] = &["token", "key", "secret", "password", "passwd", "sig", "signature", "credential"];
+    let Some((_, rest)) = url(value) else { return false };
+    let Some((_, query)) = rest.split_once('?') else { return false };
+    let query = query.split('#').next().unwrap_or_default();
+    query.split('&').any(|pair| {
+        let Some((name, v)) = pair.split_once('=') else { return false };
+        let name = name.to_ascii_lowercase();
+        NAMES.iter().any(|n| name.contains(*n))
+            && v.len() >= 8
+            && !is_number(v)
+            && !is_benign(v)
+            && !v.starts_with("${")
+            && !v.starts_with("%24%7B")
+    })
+}
+
+/// Letters and digits only in each part between `-`, `_`, `.`, `/`, `:`,
+/// and no part mixing them: `x-api-token`, `pg_stat_statements`,
+/// `redis-cluster-01`. Keys and hashes mix them in every part.
+fn word_like(value: &str) -> bool {
+    value
+        .split(['-', '_', '.', '/', ':', ' '])
+        .filter(|p| !p.is_empty())
+        .all(|p| p.bytes().all(|b| b.is_ascii_alphabetic()) || p.bytes().all(|b| b.is_ascii_digit()))
+        && value.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// A short word of the kind enums are made of: `bcrypt`, `strict`,
+/// `argon2id`, `HS256`, `x-api-token`.
+fn enum_like(value: &str) -> bool {
+    value.len() <= 32
+        && value.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && (word_like(value) || value.len() <= 12)
+}
+
+/// At least 12 characters of at least two kinds (lower, upper, digits,
+/// symbols) without spaces, and not made of words.
+fn random_looking(value: &str) -> bool {
     let classes = [
         value.chars().any(|c| c.is_ascii_lowercase()),
         value.chars().any(|c| c.is_ascii_uppercase()),
@@ -212,45 +451,156 @@ fn judge(var: &str, value: &str) -> Verdict {
     .iter()
     .filter(|b| **b)
     .count();
-    let random_looking = value.len() >= 12 && classes >= 2 && !value.contains(' ');
-    match (random_looking, setting) {
-        (true, _) => Verdict::Credential,
-        (false, true) => Verdict::Plain,
-        (false, false) => Verdict::Maybe,
-    }
+    value.chars().count() >= 12 && classes >= 2 && !value.contains(char::is_whitespace) && !word_like(value)
 }
 
-/// `scheme://user:password@host`.
-fn url_with_password(value: &str) -> bool {
-    value.split_once("://").is_some_and(|(_, rest)| {
-        let authority = rest.split('/').next().unwrap_or_default();
-        authority.split_once('@').is_some_and(|(user, _)| {
-            user.split_once(':').is_some_and(|(_, pw)| !pw.is_empty() && !pw.starts_with("${"))
+/// Random-looking, at least 16 characters long, and with the spread of
+/// characters of a key (Shannon entropy of at least 3 bits a character).
+fn opaque(value: &str) -> bool {
+    random_looking(value) && value.chars().count() >= 16 && entropy(value) >= 3.0
+}
+
+/// Shannon entropy of the value's characters, in bits per character.
+fn entropy(value: &str) -> f64 {
+    let mut counts: std::collections::BTreeMap<char, u32> = std::collections::BTreeMap::new();
+    for c in value.chars() {
+        *counts.entry(c).or_default() += 1;
+    }
+    let total: u32 = counts.values().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let total = f64::from(total);
+    counts
+        .values()
+        .map(|&n| {
+            let p = f64::from(n) / total;
+            -p * p.log2()
         })
-    })
+        .sum()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Verdict, judge};
+    use super::{Role, Verdict, judge, role};
 
     #[test]
     fn settings_about_secrets_are_not_secrets() {
         assert_eq!(judge("REFRESH_TOKEN_EXPIRATION_DAYS", "30"), Verdict::Plain);
         assert_eq!(judge("PASSWORD_MIN_LENGTH", "12"), Verdict::Plain);
         assert_eq!(judge("TOKEN_TTL", "15m"), Verdict::Plain);
+        assert_eq!(judge("SESSION_TOKEN_EXPIRY", "30d"), Verdict::Plain);
         assert_eq!(judge("JWT_SECRET_FILE", "/run/secrets/jwt"), Verdict::Plain);
+        assert_eq!(judge("PRIVATE_KEY_PATH", "./keys/signing.pem"), Verdict::Plain);
         assert_eq!(judge("PASSWORD_HASHER", "argon2"), Verdict::Plain);
-        assert_eq!(judge("SECRET_KEY", "${SECRET_KEY}"), Verdict::Plain);
+        assert_eq!(judge("PASSWORD_ALGORITHM", "bcrypt"), Verdict::Plain);
+        assert_eq!(judge("PASSWORD_BCRYPT_ROUNDS", "12"), Verdict::Plain);
+        assert_eq!(judge("JWT_SECRET_ALGORITHM", "HS256"), Verdict::Plain);
+        assert_eq!(judge("API_TOKEN_HEADER", "X-Refresh-Token"), Verdict::Plain);
+        assert_eq!(judge("CSRF_TOKEN_NAME", "csrftoken"), Verdict::Plain);
+        assert_eq!(judge("MFA_TOKEN_ENABLED", "true"), Verdict::Plain);
+        assert_eq!(judge("SESSION_COOKIE_SECRET_SAMESITE", "strict"), Verdict::Plain);
         assert_eq!(judge("LOG_LEVEL", "info"), Verdict::Plain);
+    }
+
+    #[test]
+    fn plain_values_are_not_secrets_under_any_name() {
+        // Numbers, booleans, durations, sizes.
+        assert_eq!(judge("API_TOKEN", "30"), Verdict::Plain);
+        assert_eq!(judge("SECRET_ROTATION", "false"), Verdict::Plain);
+        assert_eq!(judge("TOKEN_REFRESH", "15m"), Verdict::Plain);
+        assert_eq!(judge("SECRET_CACHE", "64Mi"), Verdict::Plain);
+        // Short enum-like words next to a secret's name.
+        assert_eq!(judge("TOKEN_STORE", "redis"), Verdict::Plain);
+        assert_eq!(judge("PASSWORD_RESET", "strict"), Verdict::Plain);
+        // URLs without credentials.
+        assert_eq!(judge("TOKEN_URL", "https://auth.example.com/oauth/token"), Verdict::Plain);
+        assert_eq!(judge("DATABASE_URL", "postgres://app@db/app"), Verdict::Plain);
+        assert_eq!(judge("OIDC_TOKEN_ENDPOINT", "https://id.example.com/token?ttl=3600"), Verdict::Plain);
+        // References to secrets.
+        assert_eq!(judge("SECRET_KEY", "${SECRET_KEY}"), Verdict::Plain);
+        assert_eq!(judge("DB_PASSWORD", "$(cat /run/secrets/db)"), Verdict::Plain);
+        assert_eq!(judge("API_TOKEN", "vault:secret/data/api#token"), Verdict::Plain);
+        assert_eq!(
+            judge("STRIPE_SECRET", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe"),
+            Verdict::Plain
+        );
+        assert_eq!(judge("DATABASE_URL", "postgres://app:${DB_PASSWORD}@db/app"), Verdict::Plain);
+        // Names that only contain a secret's word.
+        assert_eq!(judge("TOKENIZER_MODEL", "bert-base-uncased-v2-large-2024"), Verdict::Plain);
+        assert_eq!(judge("CACHE_KEY", "user-profile"), Verdict::Plain);
+        assert_eq!(
+            judge(
+                "JWT_PUBLIC_KEY",
+                "-----BEGIN PUBLIC KEY-----
+MIIBIjANBg
+-----END PUBLIC KEY-----"
+            ),
+            Verdict::Plain
+        );
     }
 
     #[test]
     fn credentials_are_found_by_their_value() {
         assert_eq!(judge("DJANGO_SECRET_KEY", "x9$kL2!pQ7#vB4zR8@mN"), Verdict::Credential);
+        assert_eq!(judge("SECRET_KEY_BASE", "f9a8b7c6d5e4f3a2b1c0"), Verdict::Credential);
+        assert_eq!(judge("API_TOKEN", "550e8400-e29b-41d4-a716-446655440000"), Verdict::Credential);
+        assert_eq!(judge("SESSION_SECRET", "dGhpcyBpcyBhIHNlY3JldCB2YWx1ZQ=="), Verdict::Credential);
+        // Well-known formats, whatever the name.
         assert_eq!(judge("STRIPE", "sk_live_abc123def456"), Verdict::Credential);
+        assert_eq!(judge("GH", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"), Verdict::Credential);
+        // A URL with a password, or a key in its query.
         assert_eq!(judge("DATABASE_URL", "postgres://app:hunter2@db/app"), Verdict::Credential);
-        assert_eq!(judge("DATABASE_URL", "postgres://app@db/app"), Verdict::Plain);
+        assert_eq!(judge("MAPS_URL", "https://maps.example.com/api?api_key=AIzaX9kL2pQ7vB4zR8mN"), Verdict::Credential);
+        // A PEM block: a private key under any name, any block under a secret's name.
+        assert_eq!(
+            judge(
+                "TLS",
+                "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBg
+-----END PRIVATE KEY-----"
+            ),
+            Verdict::Credential
+        );
+        assert_eq!(
+            judge(
+                "SIGNING_SECRET",
+                "-----BEGIN CERTIFICATE-----
+MIIB
+-----END CERTIFICATE-----"
+            ),
+            Verdict::Credential
+        );
+        // A long opaque value under a setting's name is still one.
+        assert_eq!(judge("API_TOKEN_HEADER", "q8Zr2LxW9vNp4KtB7mYc"), Verdict::Credential);
+        assert_eq!(
+            judge("TOKEN_EXPIRATION", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+            Verdict::Credential
+        );
+    }
+
+    #[test]
+    fn words_under_a_secrets_name_may_be_secrets() {
         assert_eq!(judge("API_TOKEN", "hunter2"), Verdict::Maybe);
+        assert_eq!(judge("DB_PASSWORD", "changeme"), Verdict::Maybe);
+        assert_eq!(judge("DB_PASSWORD", "correct-horse-battery-staple"), Verdict::Maybe);
+        assert_eq!(judge("ADMIN_PASSWORD", "12345678"), Verdict::Maybe);
+        assert_eq!(judge("TOKEN_STORE", "redis cluster with replicas"), Verdict::Maybe);
+    }
+
+    #[test]
+    fn roles_come_from_the_words_after_the_secrets_noun() {
+        assert_eq!(role("DB_PASSWORD"), Some(Role::Secret));
+        assert_eq!(role("DBPASSWORD"), Some(Role::Secret));
+        assert_eq!(role("STRIPE_API_KEY"), Some(Role::Secret));
+        assert_eq!(role("SECRET_KEY_BASE"), Some(Role::Secret));
+        assert_eq!(role("refresh-token-expiration-days"), Some(Role::Setting));
+        assert_eq!(role("PASSWORD_MIN_LENGTH"), Some(Role::Setting));
+        assert_eq!(role("TOKEN_STORE"), Some(Role::Other));
+        assert_eq!(role("DB_PASS"), Some(Role::Secret));
+        assert_eq!(role("BYPASS_CACHE"), None);
+        assert_eq!(role("TOKENIZER"), None);
+        assert_eq!(role("SORT_KEY"), None);
+        assert_eq!(role("MONKEY"), None);
     }
 }

@@ -465,20 +465,21 @@ fn replica_ranges(spec: &Spec, checker: &mut Checker<'_>) {
     struct Range<'a> {
         service: &'a str,
         port_name: &'a str,
-        first: u32,
-        last: u32,
+        first: u64,
+        last: u64,
     }
     let mut ranges: Vec<Range<'_>> = Vec::new();
     for (name, service) in &spec.services {
-        let most = service.autoscale.as_ref().map_or(service.replicas.unwrap_or(1), |a| a.max).max(1);
+        // In 64 bits: any u32 count of replicas past any u16 port stays exact.
+        let most = u64::from(service.autoscale.as_ref().map_or(service.replicas.unwrap_or(1), |a| a.max).max(1));
         for (port_name, &port) in &service.ports {
-            let first = u32::from(port);
+            let first = u64::from(port);
             ranges.push(Range { service: name, port_name, first, last: first + most - 1 });
         }
     }
     for (i, a) in ranges.iter().enumerate() {
         let path = |r: &Range<'_>| Path::root().key("services").key(r.service).key("ports").key(r.port_name);
-        if a.last > u32::from(u16::MAX) {
+        if a.last > u64::from(u16::MAX) {
             checker
                 .error(
                     codes::OUT_OF_RANGE,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use berth_plan::{EnvValue, Plan, ProbeCheck, ProbePlan, Replicas, ServicePlan};
+use berth_spec::model::units::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
@@ -48,17 +49,27 @@ pub fn plain_env(var: &str, value: &str) -> EnvVar {
     EnvVar { name: var.to_owned(), value: Some(value.to_owned()), ..EnvVar::default() }
 }
 
-fn seconds(d: berth_spec::model::units::Duration) -> i32 {
-    i32::try_from(d.as_secs().max(1)).unwrap_or(i32::MAX)
+/// `d` in whole seconds for Kubernetes' 32-bit fields: rounded down (checks
+/// come sooner, never later) and at least `min`. [`fidelity`] names a
+/// duration this changes.
+fn seconds(d: Duration, min: u64) -> i32 {
+    int32(d.as_secs().max(min))
+}
+
+/// A count for Kubernetes' 32-bit fields. berth-spec bounds every count
+/// far below `i32::MAX` (replicas and thresholds at 10000, durations at ten
+/// years); [`fidelity`] reports the saturation should one get through.
+fn int32(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
 }
 
 pub fn probe(p: &ProbePlan) -> Probe {
     let mut probe = Probe {
-        period_seconds: Some(seconds(p.interval)),
-        timeout_seconds: Some(seconds(p.timeout)),
-        failure_threshold: Some(i32::try_from(p.failure_threshold).unwrap_or(3)),
-        success_threshold: Some(i32::try_from(p.success_threshold).unwrap_or(1)),
-        initial_delay_seconds: (!p.initial_delay.0.is_zero()).then(|| seconds(p.initial_delay)),
+        period_seconds: Some(seconds(p.interval, 1)),
+        timeout_seconds: Some(seconds(p.timeout, 1)),
+        failure_threshold: Some(int32(p.failure_threshold)),
+        success_threshold: Some(int32(p.success_threshold)),
+        initial_delay_seconds: (!p.initial_delay.0.is_zero()).then(|| seconds(p.initial_delay, 0)),
         ..Probe::default()
     };
     match &p.check {
@@ -76,6 +87,94 @@ pub fn probe(p: &ProbePlan) -> Probe {
         ProbeCheck::Exec { command } => probe.exec = Some(ExecAction { command: Some(command.clone()) }),
     }
     probe
+}
+
+/// Names every number of `s` that its Kubernetes objects cannot carry
+/// exactly: probe times that are not whole seconds (or under the 1 s
+/// Kubernetes' period and timeout need), a utilization target with a
+/// fraction, a custom metric target finer than thousandths, and any count
+/// past a 32-bit field.
+fn fidelity(s: &ServicePlan, out: &mut Output) {
+    let name = &s.name;
+    let mut unsupported = |feature: String, help: &str| out.unsupported(crate::Target::Kubernetes, feature, help);
+    let checks = [("liveness", &s.probes.liveness), ("readiness", &s.probes.readiness), ("startup", &s.probes.startup)];
+    for (kind, p) in checks {
+        let Some(p) = p else { continue };
+        for (field, d, min) in
+            [("interval", p.interval, 1), ("timeout", p.timeout, 1), ("initial delay", p.initial_delay, 0)]
+        {
+            let rendered = seconds(d, min);
+            if u64::try_from(rendered).ok() != Some(d.as_secs()) || d.0.subsec_nanos() != 0 {
+                unsupported(
+                    format!(
+                        "the {kind} check's {field} {d} of `{name}` exactly (Kubernetes counts probe times in whole \
+                         seconds, at least {min}; rendered {rendered} s)"
+                    ),
+                    "keep probe times in whole seconds",
+                );
+            }
+        }
+        for (field, n) in [("failure_threshold", p.failure_threshold), ("success_threshold", p.success_threshold)] {
+            if i32::try_from(n).is_err() {
+                unsupported(
+                    format!(
+                        "the {kind} check's {field} {n} of `{name}` (Kubernetes' field is 32-bit; rendered {})",
+                        i32::MAX
+                    ),
+                    "count fewer checks in a row",
+                );
+            }
+        }
+    }
+    let counts: Vec<(&str, u32)> = match &s.replicas {
+        Replicas::Fixed { count } => vec![("replicas", *count)],
+        Replicas::Autoscaled { min, max, .. } => vec![("autoscale.min", *min), ("autoscale.max", *max)],
+    };
+    for (field, n) in counts {
+        if i32::try_from(n).is_err() {
+            unsupported(
+                format!("the {field} {n} of `{name}` (Kubernetes' field is 32-bit; rendered {})", i32::MAX),
+                "run fewer replicas",
+            );
+        }
+    }
+    if let Replicas::Autoscaled { cpu, memory, metric, .. } = &s.replicas {
+        for (resource, target) in [("CPU", cpu), ("memory", memory)] {
+            if let Some(t) = target
+                && t.0.fract() != 0.0
+            {
+                unsupported(
+                    format!(
+                        "the {resource} target {}% of `{name}` exactly (Kubernetes' averageUtilization is whole \
+                         percent; rendered {}%)",
+                        t.0,
+                        utilization(t.0)
+                    ),
+                    "write a whole percentage",
+                );
+            }
+        }
+        let milli = metric.as_ref().map_or(0.0, |m| m.target * 1000.0);
+        if let Some(m) = metric
+            && (milli - milli.round()).abs() > 1e-6 * milli.abs().max(1.0)
+        {
+            unsupported(
+                format!(
+                    "the metric target {} of `{name}` exactly (rendered as the quantity {}, in thousandths)",
+                    m.target,
+                    format_quantity(m.target)
+                ),
+                "write the target with at most three decimals",
+            );
+        }
+    }
+}
+
+/// A utilization target as Kubernetes' whole percent, rounded to the
+/// nearest. A [`Percent`](berth_spec::model::units::Percent) is 0 to 100, so
+/// the cast is exact.
+fn utilization(percent: f64) -> i32 {
+    percent.round().clamp(0.0, 100.0) as i32
 }
 
 pub fn quantities(
@@ -146,6 +245,7 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
         );
         return;
     };
+    fidelity(s, out);
     m.push(&ServiceAccount {
         metadata: meta(),
         automount_service_account_token: Some(false),
@@ -263,7 +363,7 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
     let replicas = match s.replicas {
         // The autoscaler owns the count; a fixed field would fight it on every apply.
         Replicas::Autoscaled { .. } => None,
-        Replicas::Fixed { count } => Some(i32::try_from(count).unwrap_or(1)),
+        Replicas::Fixed { count } => Some(int32(count)),
     };
     if claims.is_empty() {
         m.push(&Deployment {
@@ -338,7 +438,7 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
                         name: resource.to_owned(),
                         target: MetricTarget {
                             type_: "Utilization".to_owned(),
-                            average_utilization: Some(t.0.round() as i32),
+                            average_utilization: Some(utilization(t.0)),
                             ..MetricTarget::default()
                         },
                     }),
@@ -368,8 +468,8 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
                     kind: if claims_kind_statefulset(s) { "StatefulSet" } else { "Deployment" }.to_owned(),
                     name: name.to_owned(),
                 },
-                min_replicas: Some(i32::try_from(*min).unwrap_or(1)),
-                max_replicas: i32::try_from(*max).unwrap_or(1),
+                min_replicas: Some(int32(*min)),
+                max_replicas: int32(*max),
                 metrics: Some(metrics),
                 ..HorizontalPodAutoscalerSpec::default()
             }),
@@ -430,7 +530,45 @@ fn claims_kind_statefulset(s: &ServicePlan) -> bool {
     s.volumes.iter().any(|v| v.persistent)
 }
 
-/// A Kubernetes quantity for a plain number: integers as is, else milli-units.
+/// A Kubernetes quantity for a plain number: integers as is, else
+/// milli-units (rounded to the nearest thousandth; [`fidelity`] names a
+/// target this changes). Written from the float itself, so no integer
+/// type's range cuts a large target.
 fn format_quantity(value: f64) -> String {
-    if value.fract() == 0.0 { format!("{}", value as i64) } else { format!("{}m", (value * 1000.0).round() as i64) }
+    if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{:.0}m", (value * 1000.0).round()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_quantity, int32, seconds, utilization};
+    use berth_spec::model::units::Duration;
+
+    #[test]
+    fn counts_saturate_instead_of_wrapping_or_defaulting() {
+        // Once `unwrap_or(1)` and `unwrap_or(3)`: a count past 32 bits became
+        // one replica, or three failures. berth-spec refuses such counts;
+        // should one get through it saturates, and `fidelity` names it.
+        assert_eq!(int32(u32::MAX), i32::MAX);
+        assert_eq!(int32(10_000_u32), 10_000);
+        assert_eq!(int32(u64::MAX), i32::MAX);
+    }
+
+    #[test]
+    fn probe_times_are_whole_seconds_at_least_the_minimum() {
+        assert_eq!(seconds(Duration(std::time::Duration::from_millis(1500)), 1), 1);
+        assert_eq!(seconds(Duration(std::time::Duration::from_millis(500)), 1), 1);
+        assert_eq!(seconds(Duration::secs(0), 0), 0);
+        assert_eq!(seconds(Duration::MAX, 1), 315_360_000, "ten years fit Kubernetes' 32-bit seconds");
+    }
+
+    #[test]
+    fn quantities_are_written_from_the_float() {
+        // Once `value as i64`: a target past i64 became i64::MAX.
+        assert_eq!(format_quantity(150.0), "150");
+        assert_eq!(format_quantity(1e20), "100000000000000000000");
+        assert_eq!(format_quantity(0.5), "500m");
+        assert_eq!(format_quantity(2.25), "2250m");
+        assert_eq!(utilization(72.5), 73);
+        assert_eq!(utilization(70.0), 70);
+    }
 }
