@@ -212,16 +212,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup)
-            opts="-f -e -j -o -h -V --file --spec --env --from --jobs --work-dir --method --output --color --help --version verify list prune exporter wal-ship help"
+            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --method --output --color --help --version verify list prune exporter wal-ship help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -278,16 +274,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__exporter)
-            opts="-f -e -j -h -V --file --spec --env --from --jobs --work-dir --listen --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --listen --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -434,16 +426,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__list)
-            opts="-f -e -j -o -h -V --file --spec --env --from --jobs --work-dir --output --color --help --version"
+            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --output --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -496,16 +484,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__prune)
-            opts="-f -e -j -h -V --file --spec --env --from --jobs --work-dir --dry-run --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --dry-run --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -550,16 +534,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__verify)
-            opts="-f -e -j -o -h -V --file --spec --env --from --jobs --work-dir --output --color --help --version"
+            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --output --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -612,16 +592,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__wal__subcmd__ship)
-            opts="-f -e -j -h -V --file --spec --env --from --jobs --work-dir --spool --once --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --spool --once --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -670,12 +646,20 @@ _berth() {
             return 0
             ;;
         berth__subcmd__check)
-            opts="-e -o -h -V --env --output --severity --select --ignore --baseline --write-baseline --no-helm --color --help --version"
+            opts="-f -e -o -h -V --file --env --output --severity --select --ignore --baseline --write-baseline --no-helm --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1506,16 +1490,12 @@ _berth() {
             return 0
             ;;
         berth__subcmd__restore)
-            opts="-f -e -j -h -V --file --spec --env --from --jobs --work-dir --to-time --to --replace --yes --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --to-time --to --replace --yes --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spec)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

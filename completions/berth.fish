@@ -84,6 +84,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand render" -l check -d 'Write nothing; exit 1 when the directory differs from what the spec renders'
 complete -c berth -n "__fish_berth_using_subcommand render" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand render" -s V -l version -d 'Print version'
+complete -c berth -n "__fish_berth_using_subcommand check" -s f -l file -d 'A file or directory to check, as kubectl and helm take it (repeatable)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand check" -s e -l env -d 'The environment overlay of berth specs to check' -r
 complete -c berth -n "__fish_berth_using_subcommand check" -s o -l output -d 'Output format' -r -f -a "human\t'For people: file:line, the snippet, a hint'
 json\t'Files and findings (suppressed ones with their reason)'
@@ -183,7 +184,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand logs" -s f -l follow -d 'Keep printing new lines'
 complete -c berth -n "__fish_berth_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand logs" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
@@ -203,7 +204,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "exporter" -d 'Serve the backups\' state as Prometheus metrics (newest verified backup, newest shipped WAL) for the rendered alerts'
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
@@ -215,7 +216,7 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
@@ -227,7 +228,7 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
@@ -238,7 +239,7 @@ never\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l dry-run -d 'Show what would go; delete nothing'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
@@ -249,7 +250,7 @@ always\t''
 never\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s V -l version -d 'Print version'
-complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
@@ -267,7 +268,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "exporter" -d 'Serve the backups\' state as Prometheus metrics (newest verified backup, newest shipped WAL) for the rendered alerts'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "wal-ship" -d 'Ship WAL segments from PostgreSQL\'s archive spool to the destination (`berth up` does this itself)'
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c berth -n "__fish_berth_using_subcommand restore" -s f -l spec -l file -d 'Spec file' -r -F
+complete -c berth -n "__fish_berth_using_subcommand restore" -s f -l file -d 'Spec file' -r -F
 complete -c berth -n "__fish_berth_using_subcommand restore" -s e -l env -d 'Environment whose overlay to apply' -r
 complete -c berth -n "__fish_berth_using_subcommand restore" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand restore" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r

@@ -12,10 +12,13 @@ const AFTER_HELP: &str = "\
 Exit codes (berth doctor has its own, as monitoring plugins expect):
   0  success
   1  findings: the spec or checked files have errors (or, with --deny-warnings,
-     warnings), a target refused what the spec asks, files differ
-  2  wrong usage: unknown flag or name, malformed value, missing confirmation
+     warnings), a target refused what the spec asks, files differ, a deploy
+     rolled back
+  2  wrong usage: an unknown flag, environment, service or dependency, a
+     malformed value, conflicting flags, a missing confirmation
   3  a file could not be read or written, a server could not be reached
-  4  a verification failed: a backup that does not restore or match
+  4  a verification failed: a backup that is missing or incomplete, does not
+     restore, or does not match its manifest
 
 Environment:
   NO_COLOR  set to turn off colors (also --color never)
@@ -204,6 +207,7 @@ Examples:
 Examples:
   berth backup                          # every dependency with a backup policy
   berth backup db --env production      # one dependency
+  berth backup db -f deploy/berth.yaml  # the spec with -f; a plain argument is a dependency
   berth backup verify db                # restore the newest into a scratch server and compare
   berth backup list db -o json
   berth backup prune --dry-run          # what the retention policy would delete
@@ -254,7 +258,8 @@ stack, the plan's host).
 Exit codes, as monitoring plugins use them (Nagios, Icinga, Sensu):
   0  every check passed
   1  warnings
-  2  failures
+  2  failures; also wrong usage, as for every berth command (an unknown flag,
+     a malformed --endpoint or one naming no service of the spec)
   3  the doctor could not run (the spec has errors, a file cannot be read)")]
     Doctor(DoctorArgs),
 
@@ -312,9 +317,11 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Files or directories to check (directories are walked; .git, target and node_modules are skipped).
-    #[arg(default_value = ".")]
+    /// Files or directories to check [default: .] (directories are walked; .git, target and node_modules are skipped).
     pub paths: Vec<PathBuf>,
+    /// A file or directory to check, as kubectl and helm take it (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file_flags: Vec<PathBuf>,
     /// The environment overlay of berth specs to check.
     #[arg(long, short = 'e')]
     pub env: Option<String>,
@@ -331,7 +338,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub ignore: Vec<String>,
     /// Hide the findings this baseline file holds (see --write-baseline): only new findings count.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "write_baseline")]
     pub baseline: Option<PathBuf>,
     /// Record every current finding in FILE as the baseline, and exit 0.
     #[arg(long, value_name = "FILE")]
@@ -440,7 +447,7 @@ pub struct EdgeArgs {
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain: u64,
     /// Read the spec from this environment variable instead of a file (platforms that mount no files, such as ECS).
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["file_pos", "file_flag"])]
     pub spec_env: Option<String>,
     /// DNS domain the services are found under (`api.<DOMAIN>`), such as an ECS service-discovery namespace.
     #[arg(long)]
@@ -449,7 +456,7 @@ pub struct EdgeArgs {
     #[arg(long)]
     pub tls_offloaded: bool,
     /// A proxy (address or CIDR block) whose X-Forwarded-For and X-Forwarded-Proto are believed, besides the spec's trusted_proxies. Repeatable.
-    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = cidr_arg)]
     pub trusted_proxies: Vec<String>,
 }
 
@@ -470,8 +477,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub version: Option<String>,
     /// Extra environment for the new replicas, KEY=VALUE (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_assignment)]
+    pub set: Vec<(String, String)>,
     /// Spec file.
     #[arg(long, short = 'f', default_value = DEFAULT_SPEC)]
     pub file: PathBuf,
@@ -528,8 +535,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Check SERVICE at URL (http://host:port) instead of in a running `berth up`; repeatable.
-    #[arg(long, value_name = "SERVICE=URL")]
-    pub endpoint: Vec<String>,
+    #[arg(long, value_name = "SERVICE=URL", value_parser = parse_endpoint)]
+    pub endpoint: Vec<Endpoint>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = StatusFormat::Table)]
     pub output: StatusFormat,
@@ -538,16 +545,17 @@ pub struct DoctorArgs {
 /// Which dependency, spec and server a backup command works on.
 #[derive(Debug, Args)]
 pub struct BackupTarget {
-    /// Dependency (default: every dependency with a backup policy).
+    /// Dependency (default: every dependency with a backup policy); the spec is named with -f.
     pub dependency: Option<String>,
     /// Spec file.
-    #[arg(long, short = 'f', visible_alias = "file", default_value = "berth.yaml")]
+    // `--spec` is what the jobs berth renders pass (berth-render's scheduled.rs).
+    #[arg(long = "file", short = 'f', alias = "spec", value_name = "FILE", default_value = DEFAULT_SPEC)]
     pub spec: PathBuf,
     /// Environment whose overlay to apply.
     #[arg(long, short = 'e')]
     pub env: Option<String>,
     /// The server's connection URL (default: see below).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = url_arg)]
     pub from: Option<String>,
     /// Parallel jobs for dumps, restores and compression (default: CPUs).
     #[arg(long, short = 'j')]
@@ -555,6 +563,10 @@ pub struct BackupTarget {
     /// Scratch space for staging and scratch servers (default: in $TMPDIR).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// The command as typed (`backup verify`), for messages that suggest
+    /// another way to say it; set by [`Command::resolve`].
+    #[arg(skip)]
+    pub command: &'static str,
 }
 
 #[derive(Debug, Args)]
@@ -634,10 +646,10 @@ pub struct RestoreArgs {
     #[arg(conflicts_with = "to_time")]
     pub backup: Option<String>,
     /// Recover to this moment (`2026-11-22 10:14:00 UTC`, RFC 3339): PostgreSQL with physical backups.
-    #[arg(long, value_name = "TIME")]
-    pub to_time: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to_time: Option<jiff::Timestamp>,
     /// Restore into this server instead of the dependency's own.
-    #[arg(long, value_name = "DATABASE_URL")]
+    #[arg(long, value_name = "DATABASE_URL", value_parser = url_arg)]
     pub to: Option<String>,
     /// Swap the verified copy in for the live database, after a confirmation.
     #[arg(long)]
@@ -656,6 +668,73 @@ fn parse_targets(s: &str) -> Result<Targets, String> {
         return Ok(Targets(berth_render::Target::ALL.to_vec()));
     }
     s.parse().map(|t| Targets(vec![t]))
+}
+
+// Flag values are read into their types here, where clap reads the
+// arguments: a malformed one is wrong usage (exit 2) with clap's message,
+// before any command runs.
+
+/// `--set KEY=VALUE`.
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE".to_owned()),
+    }
+}
+
+/// `berth doctor --endpoint SERVICE=URL`: a service checked at a plain
+/// HTTP address instead of in a running `berth up`.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// As given, for messages.
+    pub given: String,
+    pub service: String,
+    pub url: url::Url,
+}
+
+fn parse_endpoint(text: &str) -> Result<Endpoint, String> {
+    let Some((service, url)) = text.split_once('=').filter(|(service, _)| !service.is_empty()) else {
+        return Err("expected SERVICE=URL, such as api=http://127.0.0.1:8080".to_owned());
+    };
+    let url = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if url.scheme() != "http" {
+        return Err("only http:// endpoints are checked (health checks run on the plain port)".to_owned());
+    }
+    Ok(Endpoint { given: text.to_owned(), service: service.to_owned(), url })
+}
+
+/// A connection URL (`--from`, `--to`), kept as written.
+fn url_arg(text: &str) -> Result<String, String> {
+    url::Url::parse(text).map(|_| text.to_owned()).map_err(|e| format!("not a URL: {e}"))
+}
+
+/// `--trusted-proxy`: an address or a CIDR block, as the edge reads them.
+fn cidr_arg(text: &str) -> Result<String, String> {
+    let wrong = || "not an address or CIDR block (such as 10.0.0.0/8)".to_owned();
+    let (addr, bits) = match text.split_once('/') {
+        Some((addr, bits)) => (addr, Some(bits)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| wrong())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    match bits.map(str::parse::<u8>) {
+        None => Ok(text.to_owned()),
+        Some(Ok(bits)) if bits <= max => Ok(text.to_owned()),
+        Some(_) => Err(wrong()),
+    }
+}
+
+/// `--to-time`: `2026-11-22 10:14:00 UTC` (UTC when no zone is written) or RFC 3339.
+fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
+    let normalized = text.trim().replace(" UTC", "Z").replace(" utc", "Z");
+    if let Ok(t) = normalized.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let civil: jiff::civil::DateTime = normalized
+        .trim_end_matches('Z')
+        .parse()
+        .map_err(|_| "write the time as `2026-11-22 10:14:00 UTC` or RFC 3339".to_owned())?;
+    civil.to_zoned(jiff::tz::TimeZone::UTC).map(|zoned| zoned.timestamp()).map_err(|e| e.to_string())
 }
 
 /// How diagnostics are reported.
@@ -686,7 +765,8 @@ impl StackArgs {
 
 impl Command {
     /// Settles arguments that clap takes in two forms (the spec file as
-    /// `FILE` or `-f FILE`), so commands read one field.
+    /// `FILE` or `-f FILE`), so commands read one field, and notes which
+    /// backup command runs, for its messages.
     pub fn resolve(&mut self) {
         match self {
             Self::Plan(args) => args.file = either(&mut args.file_pos, &mut args.file_flag),
@@ -696,6 +776,21 @@ impl Command {
                     args.files.push(PathBuf::from(DEFAULT_SPEC));
                 }
             }
+            Self::Check(args) => {
+                args.paths.append(&mut args.file_flags);
+                if args.paths.is_empty() {
+                    args.paths.push(PathBuf::from("."));
+                }
+            }
+            Self::Backup(args) => match &mut args.command {
+                None => args.target.command = "backup",
+                Some(BackupCommand::Verify { target, .. }) => target.command = "backup verify",
+                Some(BackupCommand::List { target, .. }) => target.command = "backup list",
+                Some(BackupCommand::Prune { target, .. }) => target.command = "backup prune",
+                Some(BackupCommand::Exporter { target, .. }) => target.command = "backup exporter",
+                Some(BackupCommand::WalShip { target, .. }) => target.command = "backup wal-ship",
+            },
+            Self::Restore(args) => args.target.command = "restore",
             Self::Up(args) => args.stack.resolve(),
             Self::Edge(args) => args.stack.resolve(),
             Self::Status(args) => args.stack.resolve(),
@@ -715,6 +810,47 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flag_values_are_read_where_the_arguments_are() {
+        assert_eq!(super::parse_assignment("A=b=c"), Ok(("A".to_owned(), "b=c".to_owned())));
+        assert!(super::parse_assignment("NO_EQUALS_SIGN").is_err() && super::parse_assignment("=x").is_err());
+        let endpoint = super::parse_endpoint("api=http://127.0.0.1:8080").unwrap();
+        assert_eq!((endpoint.service.as_str(), endpoint.url.port()), ("api", Some(8080)));
+        assert!(
+            super::parse_endpoint("api=127.0.0.1:8080").is_err() && super::parse_endpoint("api=https://x").is_err()
+        );
+        assert!(super::cidr_arg("10.0.0.0/8").is_ok() && super::cidr_arg("::1").is_ok());
+        assert!(super::cidr_arg("10.0.0.0/33").is_err() && super::cidr_arg("proxy").is_err());
+        let expected = "2026-11-22T10:14:00Z".parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(super::parse_time("2026-11-22 10:14:00 UTC"), Ok(expected));
+        assert!(super::parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn conflicting_flags_are_usage_errors() {
+        use clap::Parser as _;
+        for args in [
+            &["berth", "plan", "a.yaml", "-f", "b.yaml"][..],
+            &["berth", "check", "--baseline", "a.json", "--write-baseline", "b.json"],
+            &["berth", "edge", "berth.yaml", "--spec-env", "SPEC"],
+        ] {
+            let error = Cli::try_parse_from(args.iter().copied()).unwrap_err();
+            assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn backup_takes_the_spec_with_dash_f_and_as_rendered_jobs_pass_it() {
+        use clap::Parser as _;
+        for flag in ["-f", "--file", "--spec"] {
+            let mut cli = Cli::try_parse_from(["berth", "backup", "verify", "db", flag, "x.yaml"]).unwrap();
+            cli.command.resolve();
+            let super::Command::Backup(args) = cli.command else { panic!("not `berth backup`") };
+            let Some(super::BackupCommand::Verify { target, .. }) = args.command else { panic!("not `verify`") };
+            assert_eq!((target.spec.to_str(), target.command), (Some("x.yaml"), "backup verify"), "{flag}");
+        }
     }
 
     #[test]

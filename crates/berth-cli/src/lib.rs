@@ -10,38 +10,85 @@ use clap::Parser;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
-    /// The spec has problems; they were printed.
+    /// Findings, printed already: the spec has errors, `berth check` found
+    /// problems, files differ, a deploy rolled back, `berth doctor` warns.
     Findings,
     /// `berth doctor` found failures (warnings alone are `Findings`).
     Failing,
 }
 
-pub const EXIT_FINDINGS: u8 = 1;
-/// Wrong usage, as clap's own: an unknown name, a malformed value.
-pub const EXIT_USAGE: u8 = 2;
-/// `berth doctor` found failures (Nagios' CRITICAL).
-pub const EXIT_FAILING: u8 = 2;
-pub const EXIT_IO: u8 = 3;
-/// What berth was asked to prove is false: a backup failed verification.
-pub const EXIT_VERIFY_FAILED: u8 = 4;
+/// Why a command failed. [`exit_code`] gives each its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The spec has errors (printed above the error), so nothing was done:
+    /// the same code as findings.
+    SpecErrors,
+    /// Wrong usage, as clap's own errors: an unknown name (dependency,
+    /// service, environment), a malformed flag value, conflicting flags, a
+    /// missing confirmation.
+    Usage,
+    /// Something berth needed failed: a file could not be read or written,
+    /// a server or object store reached, a process started. Also what
+    /// every error not classified otherwise is.
+    Io,
+    /// What berth was asked to prove is false: a backup is missing,
+    /// incomplete, does not restore or does not match its manifest.
+    Verification,
+}
 
-/// A mistake in how berth was called (exit 2): a name the spec does not
-/// have, a malformed flag value, an overwrite without `--force`.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The exit code of a finished command: the one table of them. README's
+/// "Exit codes", `berth --help` (`cli::AFTER_HELP`) and `berth doctor
+/// --help` say the same.
+pub fn exit_code(end: Result<Outcome, ErrorKind>) -> u8 {
+    match end {
+        Ok(Outcome::Ok) => 0,
+        Ok(Outcome::Findings) | Err(ErrorKind::SpecErrors) => 1,
+        // clap exits with 2 on its own usage errors; berth's agree.
+        Err(ErrorKind::Usage) => 2,
+        // `berth doctor` speaks as monitoring plugins do: 2 is CRITICAL.
+        Ok(Outcome::Failing) => 2,
+        // Monitoring plugins read 3 as UNKNOWN: the doctor could not run.
+        Err(ErrorKind::Io) => 3,
+        Err(ErrorKind::Verification) => 4,
     }
 }
 
-impl std::error::Error for UsageError {}
+/// A failure berth itself classifies: its kind decides the exit code.
+/// Carried inside `anyhow::Error`, so context added on the way up keeps it.
+#[derive(Debug)]
+pub struct CliError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
 
-/// Returns early with a [`UsageError`].
+impl CliError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// Wrong usage (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// A failed verification (exit 4).
+    pub fn verification(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Verification, message)
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Returns early with a usage [`CliError`] (exit 2).
 macro_rules! usage {
     ($($arg:tt)*) => {
-        return Err($crate::UsageError(format!($($arg)*)).into())
+        return Err($crate::CliError::usage(format!($($arg)*)).into())
     };
 }
 pub(crate) use usage;
@@ -53,36 +100,72 @@ pub mod generated;
 mod output;
 mod progress;
 
-/// The exit code of a failed command, from what failed.
-fn exit_code(error: &anyhow::Error) -> u8 {
+/// What kind of failure `error` is: the first [`CliError`] in its chain
+/// says so; berth-backup's verification failures and requests it cannot
+/// serve as asked (no such backup) are classified here; anything else is
+/// [`ErrorKind::Io`].
+pub fn error_kind(error: &anyhow::Error) -> ErrorKind {
     for cause in error.chain() {
-        if cause.downcast_ref::<UsageError>().is_some() {
-            return EXIT_USAGE;
+        if let Some(classified) = cause.downcast_ref::<CliError>() {
+            return classified.kind;
         }
         match cause.downcast_ref::<berth_backup::BackupError>() {
-            Some(berth_backup::BackupError::Verify { .. }) => return EXIT_VERIFY_FAILED,
-            Some(berth_backup::BackupError::Usage(_)) => return EXIT_USAGE,
+            Some(berth_backup::BackupError::Verify { .. }) => return ErrorKind::Verification,
+            Some(berth_backup::BackupError::Usage(_)) => return ErrorKind::Usage,
             _ => {}
         }
     }
-    EXIT_IO
+    ErrorKind::Io
 }
 
 /// Runs berth with the process's arguments.
 pub fn main() -> ExitCode {
-    let mut cli = cli::Cli::parse();
+    let mut cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout and succeed; every other error
+            // of clap's is wrong usage. A closed pipe is no reason to fail.
+            let _ = error.print();
+            let end = if error.use_stderr() { Err(ErrorKind::Usage) } else { Ok(Outcome::Ok) };
+            return ExitCode::from(exit_code(end));
+        }
+    };
     cli.command.resolve();
     let color = output::color_enabled(cli.color);
-    match commands::run(cli.command, color) {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
-        Ok(Outcome::Failing) => ExitCode::from(EXIT_FAILING),
+    let end = match commands::run(cli.command, color) {
+        Ok(outcome) => Ok(outcome),
+        Err(error) if output::is_broken_pipe(&error) => Ok(Outcome::Ok),
         Err(error) => {
-            if output::is_broken_pipe(&error) {
-                return ExitCode::SUCCESS;
-            }
             output::print_error(&error, color);
-            ExitCode::from(exit_code(&error))
+            Err(error_kind(&error))
         }
+    };
+    ExitCode::from(exit_code(end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_has_its_documented_code() {
+        assert_eq!(exit_code(Ok(Outcome::Ok)), 0);
+        assert_eq!(exit_code(Ok(Outcome::Findings)), 1);
+        assert_eq!(exit_code(Err(ErrorKind::SpecErrors)), 1);
+        assert_eq!(exit_code(Err(ErrorKind::Usage)), 2);
+        assert_eq!(exit_code(Ok(Outcome::Failing)), 2);
+        assert_eq!(exit_code(Err(ErrorKind::Io)), 3);
+        assert_eq!(exit_code(Err(ErrorKind::Verification)), 4);
+    }
+
+    #[test]
+    fn the_kind_survives_context() {
+        use anyhow::Context as _;
+        let usage: anyhow::Result<()> = Err(CliError::usage("no dependency `x`").into());
+        assert_eq!(error_kind(&usage.context("backup").unwrap_err()), ErrorKind::Usage);
+        let verify: Result<(), _> = Err(berth_backup::BackupError::Verify { id: "a".to_owned(), problems: Vec::new() });
+        assert_eq!(error_kind(&verify.context("verify of `db`").unwrap_err()), ErrorKind::Verification);
+        let io = anyhow::Error::from(std::io::Error::other("disk full"));
+        assert_eq!(error_kind(&io), ErrorKind::Io);
     }
 }

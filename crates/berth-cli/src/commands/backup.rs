@@ -5,18 +5,18 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow};
-use berth_backup::{BackupMethod, Context, Listed, Manifest, RestoreRequest, Source};
+use anyhow::Context as _;
+use berth_backup::{BackupMethod, Context, Listed, Manifest, RestoreRequest, Source, Verification};
 use berth_doctor::judge::bytes;
 use berth_plan::BackupJob;
 use berth_spec::DependencyKind;
 use jiff::Timestamp;
 
-use super::dependencies::{destination, load_spec, selected, signing_key, source};
+use super::dependencies::{destination, load_target, selected, signing_key, source};
 use super::runtime;
 use crate::cli::{BackupArgs, BackupCommand, BackupTarget, MethodArg, RestoreArgs, StatusFormat};
 use crate::progress::Transfer;
-use crate::{Outcome, output};
+use crate::{CliError, Outcome, output};
 
 fn jobs(target: &BackupTarget) -> usize {
     target.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
@@ -49,14 +49,14 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
 /// failure stops the run with the dependency and step named. The commands
 /// that need the server (backup, verify) sign or check manifests with the
 /// policy's signing key; list and prune do without it.
-fn each<T>(
+fn each<T, E: Into<anyhow::Error>>(
     target: &BackupTarget,
     color: bool,
     verb: &str,
     needs_server: bool,
-    f: impl AsyncFn(&Context<'_>, &BackupJob) -> Result<T, berth_backup::BackupError>,
+    f: impl AsyncFn(&Context<'_>, &BackupJob) -> Result<T, E>,
 ) -> anyhow::Result<Vec<(String, T)>> {
-    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
+    let loaded = load_target(target, color)?;
     let chosen = selected(&loaded, target)?;
     let work = work_dir(target);
     let result = runtime()?.block_on(async {
@@ -71,7 +71,7 @@ fn each<T>(
                 signing_key: if needs_server { signing_key(&loaded, job)? } else { None },
                 progress: &progress,
             };
-            let result = f(&ctx, job).await;
+            let result: anyhow::Result<T> = f(&ctx, job).await.map_err(Into::into);
             progress.finish(result.is_ok());
             out.push((dep.name.clone(), result.with_context(|| format!("{verb} of `{}`", dep.name))?));
         }
@@ -125,14 +125,39 @@ fn take(
     Ok(Outcome::Ok)
 }
 
+/// Verifies backup `id` of one dependency (default: its newest complete
+/// one), with the kind of server it was taken from. Nothing complete to
+/// verify fails the verification (exit 4), as a corrupt backup does: what
+/// a scheduled verify proves, that a good backup exists, is false. An id
+/// that names no backup is wrong usage, which `berth_backup::verify` says.
+async fn verify_one(ctx: &Context<'_>, id: Option<&str>) -> anyhow::Result<(DependencyKind, Verification)> {
+    let listed = berth_backup::list(&ctx.destination, &ctx.source.dependency).await?;
+    let dependency = &ctx.source.dependency;
+    match id {
+        None if !listed.iter().any(Listed::complete) => {
+            let at = ctx.destination.display();
+            return Err(CliError::verification(format!(
+                "no complete backup of `{dependency}` in {at}: nothing to verify"
+            ))
+            .into());
+        }
+        Some(id) if listed.iter().any(|l| l.id == id && !l.complete()) => {
+            return Err(CliError::verification(format!(
+                "backup `{id}` of `{dependency}` is incomplete: it has no manifest"
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    let verification = berth_backup::verify(ctx, id).await?;
+    Ok((ctx.source.kind, verification))
+}
+
 fn verify(target: &BackupTarget, backup: Option<&str>, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    // Each verification with the kind of server it was taken from.
-    let verified = each(target, color, "verify", true, async |ctx, _| {
-        berth_backup::verify(ctx, backup).await.map(|v| (ctx.source.kind, v))
-    })?;
+    let verified = each(target, color, "verify", true, async |ctx, _| verify_one(ctx, backup).await)?;
     match format {
         StatusFormat::Json => {
-            let all: Vec<&berth_backup::Verification> = verified.iter().map(|(_, (_, v))| v).collect();
+            let all: Vec<&Verification> = verified.iter().map(|(_, (_, v))| v).collect();
             output::stdout(&format!("{}\n", serde_json::to_string_pretty(&all)?))?;
         }
         StatusFormat::Table => {
@@ -240,7 +265,7 @@ fn prune(target: &BackupTarget, dry_run: bool, color: bool) -> anyhow::Result<Ou
 }
 
 fn wal_ship(target: &BackupTarget, spool: &Path, once: bool, color: bool) -> anyhow::Result<Outcome> {
-    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
+    let loaded = load_target(target, color)?;
     let chosen = selected(&loaded, target)?;
     let [(dep, job)] = chosen.as_slice() else {
         crate::usage!("name the dependency whose WAL to ship: berth backup wal-ship DEPENDENCY --spool DIR");
@@ -265,18 +290,6 @@ fn wal_ship(target: &BackupTarget, spool: &Path, once: bool, color: bool) -> any
     })
 }
 
-fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
-    let normalized = text.trim().replace(" UTC", "Z").replace(" utc", "Z");
-    if let Ok(t) = normalized.parse::<Timestamp>() {
-        return Ok(t);
-    }
-    let civil: jiff::civil::DateTime = normalized
-        .trim_end_matches('Z')
-        .parse()
-        .map_err(|_| anyhow!("cannot read `{text}` as a time; write it as `2026-11-22 10:14:00 UTC` or RFC 3339"))?;
-    Ok(civil.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
-}
-
 fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         crate::usage!("{question}\nrefusing to replace without a confirmation: run on a terminal, or pass --yes");
@@ -289,13 +302,13 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 
 pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
     let target = &args.target;
-    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
+    let loaded = load_target(target, color)?;
     let chosen = selected(&loaded, target)?;
     let [(dep, job)] = chosen.as_slice() else {
         let names: Vec<&str> = chosen.iter().map(|(d, _)| d.name.as_str()).collect();
         crate::usage!("name the dependency to restore: {}", names.join(", "));
     };
-    let to_time = args.to_time.as_deref().map(parse_time).transpose()?;
+    let to_time = args.to_time;
     let work = work_dir(target);
     let progress = Transfer::new(&format!("restore {}", dep.name));
     let result = runtime()?.block_on(async {
@@ -333,10 +346,9 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
             output::stdout(&format!(
                 "nothing live changed; swap it in with: berth restore {} {} --replace\n",
                 dep.name,
-                if to_time.is_some() {
-                    format!("--to-time '{}'", args.to_time.clone().unwrap_or_default())
-                } else {
-                    restored.backup.id.clone()
+                match to_time {
+                    Some(t) => format!("--to-time '{t}'"),
+                    None => restored.backup.id.clone(),
                 }
             ))?;
             return Ok(Outcome::Ok);

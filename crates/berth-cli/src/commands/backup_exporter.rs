@@ -17,7 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
 
-use super::dependencies::{destination, load_spec, selected};
+use super::dependencies::{destination, load_target, selected};
 use super::runtime;
 use crate::cli::BackupTarget;
 use crate::{Outcome, output};
@@ -55,7 +55,7 @@ async fn observe(watched: &[Watched]) -> String {
 }
 
 pub fn run(target: &BackupTarget, listen: SocketAddr, color: bool) -> anyhow::Result<Outcome> {
-    let loaded = load_spec(&target.spec, target.env.as_deref(), color)?;
+    let loaded = load_target(target, color)?;
     let mut watched = Vec::new();
     for (dep, job) in selected(&loaded, target)? {
         watched.push(Watched {

@@ -13,7 +13,7 @@ use berth_check::{Input, Kind};
 use berth_diagnostics::Severity;
 
 use crate::cli::{CheckArgs, CheckFormat, SeverityArg};
-use crate::{Outcome, UsageError, output};
+use crate::{CliError, Outcome, output};
 
 const SKIPPED_DIRS: [&str; 6] = [".git", "target", "node_modules", ".berth", ".tools", "vendor"];
 
@@ -190,13 +190,13 @@ fn render_charts(inputs: &[Input]) -> anyhow::Result<Vec<Input>> {
 
 pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
     let selection = Selection::parse(args.select.as_deref(), &args.ignore)
-        .map_err(|e| UsageError(format!("--select/--ignore: {e}; {}", e.help())))?;
+        .map_err(|e| CliError::usage(format!("--select/--ignore: {e}; {}", e.help())))?;
     // Read before checking: a wrong baseline path fails at once, not after the check.
     let known = match (&args.baseline, &args.write_baseline) {
         (Some(path), None) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the baseline {}", path.display()))?;
-            let parsed = baseline::parse(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+            let parsed = baseline::parse(&text).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
             Some((path, parsed))
         }
         _ => None,
@@ -221,6 +221,9 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
         }
     }
     let mut inputs = read_all(paths, &args.paths);
+    if let Some(env) = &args.env {
+        environment_declared(&inputs, env)?;
+    }
     if !args.no_helm {
         let rendered = render_charts(&inputs)?;
         inputs.extend(rendered);
@@ -272,6 +275,20 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
         }
     }
     Ok(if report.active(threshold).next().is_some() { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// `--env` names an environment every berth spec among the inputs must
+/// declare: one that does not is wrong usage (exit 2), as for every other
+/// command, not a finding.
+fn environment_declared(inputs: &[Input], env: &str) -> Result<(), CliError> {
+    for input in inputs {
+        if berth_check::detect::kind(&input.path, &input.text) == Kind::BerthSpec
+            && !berth_spec::environments(&input.text).iter().any(|declared| declared == env)
+        {
+            super::known_environment(&input.path, &berth_spec::load(&input.text, Some(env)).diagnostics)?;
+        }
+    }
+    Ok(())
 }
 
 /// `--write-baseline`: every finding that can be baselined, whatever the

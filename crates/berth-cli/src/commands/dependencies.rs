@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use berth_backup::policy::{self, Whereabouts};
 use berth_backup::{Destination, Source};
 use berth_plan::{BackupJob, DependencyPlan, Plan, SecretPlan};
@@ -16,7 +15,7 @@ use berth_runtime::StateFile;
 
 use super::{load, secret_value, state_dir};
 use crate::cli::BackupTarget;
-use crate::{environment, output};
+use crate::{CliError, ErrorKind, environment, output};
 
 /// The spec, loaded, with the directories commands resolve paths against.
 pub(super) struct Loaded {
@@ -25,12 +24,37 @@ pub(super) struct Loaded {
     pub(super) state_dir: PathBuf,
 }
 
+/// Loads the spec; one with errors (printed) fails with
+/// [`ErrorKind::SpecErrors`].
 pub(super) fn load_spec(spec: &Path, env: Option<&str>, color: bool) -> anyhow::Result<Loaded> {
-    let plan = load(spec, env, color)?.ok_or_else(|| anyhow!("{} has errors; nothing was done", spec.display()))?;
+    let plan = load(spec, env, color)?.ok_or_else(|| {
+        CliError::new(ErrorKind::SpecErrors, format!("{} has errors; nothing was done", spec.display()))
+    })?;
     let spec_dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let spec_dir = spec_dir.canonicalize().unwrap_or_else(|_| spec_dir.to_path_buf());
     let state_dir = std::path::absolute(state_dir(spec, env))?;
     Ok(Loaded { plan, spec_dir, state_dir })
+}
+
+/// The spec of a backup command. A spec path given where the dependency
+/// goes (`berth backup berth.yaml`) is refused first, whether or not a
+/// ./berth.yaml exists: a name ending in `.yaml` or `.yml` is never a
+/// dependency's (those are DNS labels).
+pub(super) fn load_target(target: &BackupTarget, color: bool) -> anyhow::Result<Loaded> {
+    if let Some(name) = &target.dependency
+        && (name.ends_with(".yaml") || name.ends_with(".yml"))
+    {
+        return Err(a_file(target, name).into());
+    }
+    load_spec(&target.spec, target.env.as_deref(), color)
+}
+
+/// The usage error for a file named where a dependency goes.
+fn a_file(target: &BackupTarget, name: &str) -> CliError {
+    let command = if target.command.is_empty() { "backup" } else { target.command };
+    CliError::usage(format!(
+        "`{name}` is a file, not a dependency of this spec; did you mean `berth {command} -f {name}`?"
+    ))
 }
 
 /// The dependencies with a backup policy that `target` names.
@@ -45,18 +69,24 @@ pub(super) fn selected<'p>(
         None => Ok(with_policy),
         Some(name) => {
             let Some(dep) = loaded.plan.dependencies.iter().find(|d| &d.name == name) else {
-                let names: Vec<&str> = loaded.plan.dependencies.iter().map(|d| d.name.as_str()).collect();
-                if name.ends_with(".yaml") || name.ends_with(".yml") || Path::new(name).is_file() {
-                    crate::usage!(
-                        "`{name}` is a file, not a dependency: name the spec with -f (`berth backup -f {name} [DEPENDENCY]`); dependencies of {}: {}",
-                        target.spec.display(),
-                        names.join(", ")
-                    );
+                if Path::new(name).is_file() {
+                    return Err(a_file(target, name).into());
                 }
-                crate::usage!("no dependency `{name}` in the spec (dependencies: {})", names.join(", "));
+                let names: Vec<&str> = loaded.plan.dependencies.iter().map(|d| d.name.as_str()).collect();
+                let known = if names.is_empty() {
+                    "it declares none".to_owned()
+                } else {
+                    let close = berth_spec::did_you_mean(name, names.iter().copied())
+                        .map(|close| format!("did you mean `{close}`? "))
+                        .unwrap_or_default();
+                    format!("{close}dependencies: {}", names.join(", "))
+                };
+                crate::usage!("{} has no dependency `{name}`; {known}", target.spec.display());
             };
             let job = dep.backup.as_ref().ok_or_else(|| {
-                anyhow!("dependency `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec")
+                CliError::usage(format!(
+                    "dependency `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec"
+                ))
             })?;
             Ok(vec![(dep, job)])
         }

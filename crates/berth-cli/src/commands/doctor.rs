@@ -4,33 +4,36 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail};
 use berth_doctor::format::Format;
 use berth_doctor::{Inputs, Status};
 
 use super::dependencies::{destination, load_spec, source};
 use super::runtime;
 use crate::cli::{DoctorArgs, StatusFormat};
-use crate::{Outcome, environment, output};
+use crate::{CliError, ErrorKind, Outcome, environment, output};
 
 pub fn run(args: &DoctorArgs, color: bool) -> anyhow::Result<Outcome> {
-    let loaded = load_spec(&args.stack.file, args.stack.env.as_deref(), color)?;
+    // A monitoring plugin reads 1 as a warning: a spec with errors means the
+    // doctor could not run (3, UNKNOWN), as an unreadable file does.
+    let loaded =
+        load_spec(&args.stack.file, args.stack.env.as_deref(), color).map_err(|e| match crate::error_kind(&e) {
+            ErrorKind::SpecErrors => anyhow::Error::from(CliError::new(ErrorKind::Io, format!("{e:#}"))),
+            _ => e,
+        })?;
+    // --endpoint was read as SERVICE=URL with the arguments; whether the
+    // service is the spec's is wrong usage too (exit 2, as clap's own).
     let mut endpoints = BTreeMap::new();
-    // A bad --endpoint exits 3 like any other reason the doctor cannot run:
-    // monitoring reads 2 as CRITICAL.
-    for given in &args.endpoint {
-        let (service, url) = given
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--endpoint {given}: expected SERVICE=URL, such as api=http://127.0.0.1:8080"))?;
-        if !loaded.plan.services.iter().any(|s| s.name == service) {
+    for endpoint in &args.endpoint {
+        if !loaded.plan.services.iter().any(|s| s.name == endpoint.service) {
             let names: Vec<&str> = loaded.plan.services.iter().map(|s| s.name.as_str()).collect();
-            bail!("--endpoint {given}: no service `{service}` in the spec (services: {})", names.join(", "));
+            crate::usage!(
+                "--endpoint {}: no service `{}` in the spec (services: {})",
+                endpoint.given,
+                endpoint.service,
+                names.join(", ")
+            );
         }
-        let url = url::Url::parse(url).map_err(|e| anyhow!("--endpoint {given}: {e}"))?;
-        if url.scheme() != "http" {
-            bail!("--endpoint {given}: only http:// endpoints are checked (health checks run on the plain port)");
-        }
-        endpoints.insert(service.to_owned(), url);
+        endpoints.insert(endpoint.service.clone(), endpoint.url.clone());
     }
     let servers = loaded
         .plan

@@ -13,11 +13,10 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use berth_diagnostics::{SourceFile, render_human};
+use berth_diagnostics::{Diagnostic, SourceFile, render_human};
 
-use crate::Outcome;
 use crate::cli::Command;
-use crate::{environment, output};
+use crate::{CliError, Outcome, environment, output};
 
 pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
     match command {
@@ -87,8 +86,37 @@ pub(crate) fn load_source(
     color: bool,
 ) -> anyhow::Result<Option<berth_plan::Plan>> {
     let loaded = berth_spec::load(&source.text, env);
+    known_environment(&source.name, &loaded.diagnostics)?;
     output::stderr(&render_human(source, &loaded.diagnostics, output::color_choice(color)));
     Ok(loaded.spec.map(|spec| berth_plan::build(&spec, env)))
+}
+
+/// An `--env` the spec does not declare is wrong usage (exit 2), as an
+/// unknown flag is, not a finding in the spec: berth-spec's S401 (then the
+/// only diagnostic) becomes the error, with its did-you-mean. Call before
+/// printing the diagnostics.
+pub(crate) fn known_environment(file: &str, diagnostics: &[Diagnostic]) -> Result<(), CliError> {
+    match diagnostics.iter().find(|d| d.code == berth_spec::codes::UNKNOWN_ENVIRONMENT) {
+        None => Ok(()),
+        Some(d) => {
+            let help = d.help.as_deref().map(|help| format!("; {help}")).unwrap_or_default();
+            Err(CliError::usage(format!("{file}: {}{help}", d.message)))
+        }
+    }
+}
+
+/// For commands that work on a running stack (down, status, logs, deploy,
+/// promote, rollback) and need the spec only to find its state directory:
+/// an `--env` the spec does not declare is wrong usage for them too. A spec
+/// that cannot be read is no reason to stop them; their state is what
+/// they work on.
+pub(crate) fn declared_environment(file: &Path, env: Option<&str>) -> Result<(), CliError> {
+    let Some(env) = env else { return Ok(()) };
+    let Ok(source) = read_spec(file) else { return Ok(()) };
+    if berth_spec::environments(&source.text).iter().any(|declared| declared == env) {
+        return Ok(());
+    }
+    known_environment(&source.name, &berth_spec::load(&source.text, Some(env)).diagnostics)
 }
 
 /// A secret's value: its file when it names one, else its environment variable.

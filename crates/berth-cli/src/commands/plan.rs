@@ -7,6 +7,7 @@ use crate::output;
 pub fn run(args: &PlanArgs, color: bool) -> anyhow::Result<Outcome> {
     let file = super::read_spec(&args.file)?;
     let loaded = berth_spec::load(&file.text, args.env.as_deref());
+    super::known_environment(&file.name, &loaded.diagnostics)?;
     output::stderr(&render_human(&file, &loaded.diagnostics, output::color_choice(color)));
     let Some(spec) = loaded.spec else {
         output::stderr(&format!(

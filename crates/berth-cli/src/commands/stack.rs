@@ -18,6 +18,8 @@ use crate::output;
 fn detach(args: &crate::cli::UpArgs) -> anyhow::Result<Outcome> {
     use std::os::unix::process::CommandExt as _;
     let stack = &args.stack;
+    // Wrong usage is said here, not by the copy in the background.
+    super::declared_environment(&stack.file, stack.env.as_deref())?;
     let state = std::path::absolute(state_dir(&stack.file, stack.env.as_deref()))?;
     std::fs::create_dir_all(state.join("logs"))?;
     let log_path = state.join("logs/berth-up.log");
@@ -170,6 +172,7 @@ async fn ship_wal(shippers: &[(String, PathBuf, berth_backup::Destination)]) {
 const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
 
 pub fn down(args: &StackArgs) -> anyhow::Result<Outcome> {
+    super::declared_environment(&args.file, args.env.as_deref())?;
     let dir = state_dir(&args.file, args.env.as_deref());
     let state = match berth_runtime::state::inspect(&dir) {
         berth_runtime::Found::Nothing => {
@@ -208,6 +211,7 @@ pub fn down(args: &StackArgs) -> anyhow::Result<Outcome> {
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     let stack = &args.stack;
+    super::declared_environment(&stack.file, stack.env.as_deref())?;
     let path = state_dir(&stack.file, stack.env.as_deref()).join("state.json");
     let Some(state) = StateFile::read(&path) else {
         output::stdout("nothing is running\n")?;
@@ -292,6 +296,7 @@ async fn probe(state: &StateFile, plan: Option<&berth_plan::Plan>) -> Vec<serde_
 }
 
 pub fn logs(args: &LogsArgs) -> anyhow::Result<Outcome> {
+    super::declared_environment(&args.file, args.env.as_deref())?;
     let state = state_dir(&args.file, args.env.as_deref());
     let dir = state.join("logs");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -328,10 +333,40 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The services of the `berth up` running from `state`, from the plan it
+/// started with; `None` when none runs there (the control socket says so).
+fn running_services(state: &Path) -> Option<Vec<String>> {
+    if !StateFile::read(&state.join("state.json")).is_some_and(|s| s.supervisor_running()) {
+        return None;
+    }
+    let text = std::fs::read_to_string(state.join(berth_runtime::state::PLAN_FILE)).ok()?;
+    let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(plan["services"].as_array()?.iter().filter_map(|s| s["name"].as_str().map(str::to_owned)).collect())
+}
+
 /// Sends a command to `berth up` and prints its progress.
 pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCommand) -> anyhow::Result<Outcome> {
     use berth_runtime::control::{ControlError, send};
-    let socket = berth_runtime::daemon::control_socket(&state_dir(file, env));
+    super::declared_environment(file, env)?;
+    let state = state_dir(file, env);
+    let service = match &command {
+        berth_runtime::DeployCommand::Deploy { service, .. } => service.as_deref(),
+        berth_runtime::DeployCommand::Promote { service } | berth_runtime::DeployCommand::Rollback { service } => {
+            Some(service.as_str())
+        }
+    };
+    // A name the running stack does not have is wrong usage, said before
+    // anything is asked of it.
+    if let Some(service) = service
+        && let Some(services) = running_services(&state)
+        && !services.iter().any(|running| running == service)
+    {
+        let close = berth_spec::did_you_mean(service, services.iter().map(String::as_str))
+            .map(|close| format!("did you mean `{close}`? "))
+            .unwrap_or_default();
+        crate::usage!("the running stack has no service `{service}`; {close}services: {}", services.join(", "));
+    }
+    let socket = berth_runtime::daemon::control_socket(&state);
     let mut steps = crate::progress::Steps::new();
     let result = send(&socket, &command, |line| {
         let _ = steps.step(line);
@@ -354,11 +389,8 @@ pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCom
 }
 
 pub fn deploy(args: &crate::cli::DeployArgs) -> anyhow::Result<Outcome> {
-    let mut set = std::collections::BTreeMap::new();
-    for pair in &args.set {
-        let Some((k, v)) = pair.split_once('=') else { crate::usage!("--set {pair}: expected KEY=VALUE") };
-        set.insert(k.to_owned(), v.to_owned());
-    }
+    // Read as KEY=VALUE with the arguments; a later --set of a key wins.
+    let set = args.set.iter().cloned().collect();
     control(
         &args.file,
         args.env.as_deref(),

@@ -13,6 +13,7 @@ pub fn run(args: &ValidateArgs, color: bool) -> anyhow::Result<Outcome> {
             Some(env) => berth_spec::load(&file.text, Some(env)).diagnostics,
             None => berth_spec::check_all(&file.text),
         };
+        super::known_environment(&file.name, &diagnostics)?;
         failed |= diagnostics
             .iter()
             .any(|d| d.severity == Severity::Error || (args.deny_warnings && d.severity == Severity::Warning));
