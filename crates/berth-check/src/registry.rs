@@ -94,6 +94,10 @@ registry![
     undefined_reference::UndefinedReference,
     alb_idle_timeout_below_app::AlbIdleTimeoutBelowApp,
     egress_without_dns::EgressWithoutDns,
+    directive_in_wrong_context::DirectiveInWrongContext,
+    limit_in_unlistened_server::LimitInUnlistenedServer,
+    cipher_matches_nothing::CipherMatchesNothing,
+    server_fragment_as_nginx_conf::ServerFragmentAsNginxConf,
 ];
 
 /// The rule with this code (`K001`) or name (`privileged-container`).

@@ -12,8 +12,13 @@ use std::path::{Path, PathBuf};
 use berth_test_support::{Run, read_tree, run, temp_dir, tool};
 
 /// Fixtures the validator itself rejects, with a word of its complaint.
-const REJECTED: [(&str, &str); 3] =
-    [("N002/bad", "limit_req"), ("N004/bad", "cipher"), ("P003/bad", "unclosed left parenthesis")];
+const REJECTED: [(&str, &str); 5] = [
+    ("N002/bad", "limit_req"),
+    ("N004/bad", "cipher"),
+    ("N007/bad", "is not allowed here"),
+    ("N009/bad", "no cipher match"),
+    ("P003/bad", "unclosed left parenthesis"),
+];
 
 fn fixtures() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");

@@ -119,6 +119,154 @@ pub fn effective<'d>(name: &'d str, block: &'d Directive, ancestors: &[&'d Direc
         .unwrap_or_default()
 }
 
+/// The context nginx reads a directive in, which decides whether it is
+/// "allowed here". `if` and `limit_except` bodies are contexts of their
+/// own; `map`, `geo`, `types`, `mail` and third-party blocks are not
+/// modelled, and what they hold is never judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Main,
+    Events,
+    Http,
+    Server,
+    Location,
+    /// `if` directly in a `server`.
+    ServerIf,
+    /// `if` in a `location`.
+    LocationIf,
+    LimitExcept,
+    Upstream,
+    Stream,
+    StreamServer,
+    StreamUpstream,
+}
+
+impl Scope {
+    /// As nginx.org's module documentation names the context.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Main => "main",
+            Scope::Events => "events",
+            Scope::Http => "http",
+            Scope::Server => "server",
+            Scope::Location => "location",
+            Scope::ServerIf => "if in server",
+            Scope::LocationIf => "if in location",
+            Scope::LimitExcept => "limit_except",
+            Scope::Upstream => "upstream",
+            Scope::Stream => "stream",
+            Scope::StreamServer => "server in stream",
+            Scope::StreamUpstream => "upstream in stream",
+        }
+    }
+}
+
+/// Directives that exist only in the main context: a file that has one at
+/// its top is no fragment included in `http`.
+pub const MAIN_ONLY: [&str; 9] = [
+    "worker_processes",
+    "worker_rlimit_nofile",
+    "user",
+    "pid",
+    "daemon",
+    "master_process",
+    "load_module",
+    "events",
+    "env",
+];
+
+/// Children that only an HTTP `server` can have (no stream module has
+/// directives of these names): a `server` block holding one is HTTP's,
+/// wherever it is included.
+const HTTP_SERVER_ONLY: [&str; 14] = [
+    "location",
+    "root",
+    "index",
+    "try_files",
+    "add_header",
+    "proxy_set_header",
+    "rewrite",
+    "client_max_body_size",
+    "error_page",
+    "if",
+    "gzip",
+    "auth_basic",
+    "charset",
+    "expires",
+];
+
+/// Whether a `server` block is certainly an HTTP server, by what it holds.
+pub fn http_server(server: &Directive) -> bool {
+    server.children().iter().any(|d| HTTP_SERVER_ONLY.contains(&d.name.as_str()))
+}
+
+/// The scope a block directive opens, written in `parent` (`None`: a place
+/// whose context is not known). `None` for blocks that open no scope berth
+/// models, and for blocks nginx does not accept in `parent` (their
+/// contents are never judged).
+pub fn block_scope(block: &Directive, parent: Option<Scope>) -> Option<Scope> {
+    block.block.as_ref()?;
+    match (block.name.as_str(), parent) {
+        ("http", Some(Scope::Main)) => Some(Scope::Http),
+        ("events", Some(Scope::Main)) => Some(Scope::Events),
+        ("stream", Some(Scope::Main)) => Some(Scope::Stream),
+        ("server", Some(Scope::Http)) => Some(Scope::Server),
+        ("server", Some(Scope::Stream)) => Some(Scope::StreamServer),
+        ("server", None) => http_server(block).then_some(Scope::Server),
+        ("location", Some(Scope::Server | Scope::Location) | None) => Some(Scope::Location),
+        ("if", Some(Scope::Server)) => Some(Scope::ServerIf),
+        ("if", Some(Scope::Location)) => Some(Scope::LocationIf),
+        ("limit_except", Some(Scope::Location) | None) => Some(Scope::LimitExcept),
+        ("upstream", Some(Scope::Http)) => Some(Scope::Upstream),
+        ("upstream", Some(Scope::Stream)) => Some(Scope::StreamUpstream),
+        _ => None,
+    }
+}
+
+impl NginxConfig {
+    /// The context of the root file's top level when the file itself says
+    /// it: `main` for a whole configuration (it has `http` or `events`),
+    /// `http` for a fragment of HTTP servers (a top-level `server` that
+    /// only HTTP has, nothing only `main` has). Else unknown: a fragment
+    /// may be included anywhere.
+    pub fn top_scope(&self) -> Option<Scope> {
+        let top = self.root.children();
+        if top.iter().any(|d| d.block.is_some() && (d.name == "http" || d.name == "events")) {
+            return Some(Scope::Main);
+        }
+        let main_only = top.iter().any(|d| MAIN_ONLY.contains(&d.name.as_str()));
+        let http_servers = top.iter().any(|d| d.name == "server" && d.block.is_some() && http_server(d));
+        (http_servers && !main_only).then_some(Scope::Http)
+    }
+
+    /// Calls `f` with every directive whose context is known: the
+    /// directive, its context, and its enclosing blocks (outermost first,
+    /// the root included). The top level is in `top`; blocks are entered
+    /// only when [`block_scope`] knows what they open.
+    pub fn visit_scoped<'d>(&'d self, top: Option<Scope>, f: &mut impl FnMut(&'d Directive, Scope, &[&'d Directive])) {
+        let mut stack = vec![&self.root];
+        visit_scoped(&self.root, top, &mut stack, f);
+    }
+}
+
+fn visit_scoped<'d>(
+    d: &'d Directive,
+    scope: Option<Scope>,
+    stack: &mut Vec<&'d Directive>,
+    f: &mut impl FnMut(&'d Directive, Scope, &[&'d Directive]),
+) {
+    for child in d.children() {
+        if let Some(scope) = scope {
+            f(child, scope, stack);
+        }
+        if let Some(inner) = block_scope(child, scope) {
+            stack.push(child);
+            visit_scoped(child, Some(inner), stack, f);
+            stack.pop();
+        }
+    }
+}
+
 fn walk<'d>(d: &'d Directive, f: &mut impl FnMut(&'d Directive)) {
     for child in d.children() {
         f(child);
@@ -469,6 +617,49 @@ mod tests {
         let servers = configs[0].blocks("server");
         assert_eq!(servers.len(), 1);
         assert_eq!(servers[0].file, 1);
+    }
+
+    #[test]
+    fn scopes_are_known_only_where_certain() {
+        let config = |text: &str| NginxConfig {
+            file: 0,
+            root: Directive {
+                file: 0,
+                name: "main".into(),
+                span: Span::new(0, 0),
+                args: Vec::new(),
+                block: Some(parse(0, text).unwrap()),
+            },
+        };
+        assert_eq!(config("events {}\nhttp {}\n").top_scope(), Some(Scope::Main));
+        assert_eq!(config("server {\n listen 80;\n location / { root /srv; }\n}\n").top_scope(), Some(Scope::Http));
+        // A stream server, or a file with main-only directives: unknown.
+        assert_eq!(config("server {\n listen 5432;\n proxy_pass db:5432;\n}\n").top_scope(), None);
+        assert_eq!(config("worker_processes 1;\nserver { location / { } }\n").top_scope(), None);
+        let whole = config(
+            "events {}\nhttp {\n server {\n  if ($x) { return 404; }\n  location / { if ($y) { } limit_except GET { } }\n }\n map $a $b { default 1; }\n}\n",
+        );
+        let mut seen = Vec::new();
+        whole.visit_scoped(whole.top_scope(), &mut |d, scope, _| seen.push((d.name.as_str(), scope)));
+        assert_eq!(
+            seen,
+            [
+                ("events", Scope::Main),
+                ("http", Scope::Main),
+                ("server", Scope::Http),
+                ("if", Scope::Server),
+                ("return", Scope::ServerIf),
+                ("location", Scope::Server),
+                ("if", Scope::Location),
+                ("limit_except", Scope::Location),
+                ("map", Scope::Http),
+            ]
+        );
+        // Unknown at the top: only blocks that say what they are are entered.
+        let fragment = config("proxy_pass http://a;\nlocation / {\n listen 80;\n}\nupstream u { server a:1; }\n");
+        let mut seen = Vec::new();
+        fragment.visit_scoped(fragment.top_scope(), &mut |d, scope, _| seen.push((d.name.as_str(), scope)));
+        assert_eq!(seen, [("listen", Scope::Location)]);
     }
 
     #[test]
