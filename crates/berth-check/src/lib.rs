@@ -194,9 +194,7 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
         .collect();
     let graph = graph::Graph::build(&parsed, &files, graph::units::assign(&files, &kinds, &namespaced));
     let cx = Context { graph: &graph, files: &files };
-    for entry in registry::RULES {
-        entry.rule.check(&cx, &mut rule::Sink { info: entry.info, out: &mut findings });
-    }
+    findings.extend(run_rules(&cx).into_iter().flatten());
     suppress::apply(&graph, &files, &configs, &mut findings);
     findings.sort_by_key(|f| (f.file, f.diagnostic.span.map(|s| s.start), f.diagnostic.code.id));
     findings.dedup();
@@ -204,4 +202,46 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
     let mut report = Report { files, kinds, findings, notes };
     select::apply(&mut report, &configs, selection);
     report
+}
+
+/// Every rule's findings, in registry order whatever thread ran it (so the
+/// report is the same on every run). Rules only read the graph: they run
+/// on as many threads as there are cores, each taking the next rule.
+fn run_rules(cx: &Context<'_>) -> Vec<Vec<Finding>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let rules = registry::RULES;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(entry) = rules.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut out = Vec::new();
+            entry.rule.check(cx, &mut rule::Sink { info: entry.info, out: &mut out });
+            done.push((entry.info.code.id, out));
+        }
+        done
+    };
+    let mut slots: Vec<Vec<Finding>> = rules.iter().map(|_| Vec::new()).collect();
+    let mut place = |done: Vec<(&str, Vec<Finding>)>| {
+        for (code, out) in done {
+            if let Some(i) = rules.iter().position(|e| e.info.code.id == code) {
+                slots[i] = out;
+            }
+        }
+    };
+    if threads == 1 {
+        place(work());
+        return slots;
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        for handle in handles {
+            match handle.join() {
+                Ok(done) => place(done),
+                // A rule that panics is a bug, as it was on one thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    slots
 }
