@@ -79,6 +79,11 @@ pub fn kind(path: &str, text: &str) -> Kind {
         None => {}
     }
     let dir = path.rsplit(['/', '\\']).nth(1).unwrap_or("");
+    // A Go or Jinja template of an nginx config (consul-template,
+    // confd, Ansible) is not nginx until it is rendered.
+    if lower.ends_with(".conf") && (text.contains("{{") || text.contains("{%")) {
+        return Kind::Other;
+    }
     if lower.ends_with(".conf") {
         if dir == "tmpfiles.d" {
             return Kind::Tmpfiles;
@@ -223,6 +228,8 @@ mod template_tests {
         let liquid = "groups:\n{% for g in site.data.rules %}\n  - name: {{ g.name }}\n{% endfor %}\n";
         assert_eq!(kind("dist/template.yml", liquid), Kind::Other);
         assert_eq!(kind("k8s/x.yaml", "{{ include \"chart\" . }}\n"), Kind::Other);
+        let consul = "upstream app {\n{{range service \"app\"}}  server {{.Address}}:{{.Port}};\n{{end}}}\n";
+        assert_eq!(kind("nginx/nginx.conf", consul), Kind::Other);
         assert_eq!(kind("k8s/x.yaml", "apiVersion: v1\nkind: ConfigMap\ndata: { a: \"{{x}}\" }\n"), Kind::Kubernetes);
     }
 }

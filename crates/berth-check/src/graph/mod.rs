@@ -167,7 +167,11 @@ impl Parsed {
                 },
                 // A snippet that only an `include` gives meaning to; not
                 // nginx if it does not parse as nginx.
-                Kind::Other if files[index].name.ends_with(".conf") => {
+                Kind::Other
+                    if files[index].name.ends_with(".conf")
+                        && !files[index].text.contains("{{")
+                        && !files[index].text.contains("{%") =>
+                {
                     if let Ok(directives) = nginx::parse(index, &files[index].text) {
                         parsed.nginx.push(NginxFile {
                             file: index,

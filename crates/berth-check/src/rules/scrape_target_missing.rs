@@ -78,6 +78,11 @@ impl Rule for ScrapeTargetMissing {
             }
         }
         for monitor in &graph.service_monitors {
+            // No `matchLabels` (no selector, or expressions only): which
+            // Services it takes is not for this rule to guess.
+            if monitor.selector.is_empty() {
+                continue;
+            }
             let object = &graph.objects[monitor.object];
             let selected: Vec<_> = graph
                 .services

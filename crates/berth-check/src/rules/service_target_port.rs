@@ -1,11 +1,15 @@
-use crate::graph::place;
+use crate::graph::builds::repository;
+use crate::graph::{PortRef, Workload, place};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
     /// A Service whose `targetPort` no selected pod declares sends traffic
     /// to a closed port: every request through it fails, while each file
     /// looks fine alone. Named target ports must match a container port's
-    /// `name`.
+    /// `name`. A declared list is not a firewall: a port a well-known image
+    /// listens on by default (Jaeger's collector on 14268, the
+    /// OpenTelemetry Collector's OTLP on 4317, MongoDB's 27017) is open
+    /// whether the container lists it or not.
     ServiceTargetPort {
         code: "X001",
         name: "service-target-port",
@@ -29,7 +33,7 @@ impl Rule for ServiceTargetPort {
                 continue;
             }
             for port in &service.ports {
-                if declaring.iter().any(|w| w.listens_on(&port.target)) {
+                if declaring.iter().any(|w| w.listens_on(&port.target) || image_listens(w, &port.target)) {
                     continue;
                 }
                 let w = declaring[0];
@@ -52,5 +56,48 @@ impl Rule for ServiceTargetPort {
                 );
             }
         }
+    }
+}
+
+/// Whether a container of `w` runs an image that listens on `target` by
+/// default, declared or not.
+fn image_listens(w: &Workload<'_>, target: &PortRef<'_>) -> bool {
+    let PortRef::Number(port) = target else { return false };
+    w.containers.iter().filter_map(|c| c.image).filter_map(repository).any(|repo| default_ports(&repo).contains(port))
+}
+
+/// Ports well-known images listen on without being told to.
+fn default_ports(repository: &str) -> &'static [i64] {
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    match name {
+        // Agent (UDP and config), collector (HTTP, gRPC, admin), query UI, Zipkin, OTLP.
+        "all-in-one" if repository.contains("jaegertracing") => {
+            &[5775, 5778, 6831, 6832, 9411, 14250, 14268, 14269, 16686, 4317, 4318]
+        }
+        "jaeger-collector" => &[9411, 14250, 14268, 14269, 4317, 4318],
+        "opentelemetry-collector" | "opentelemetry-collector-contrib" | "opentelemetry-collector-k8s" => {
+            &[4317, 4318, 8888, 13133, 55679]
+        }
+        // Databases listen on their own port unless told otherwise.
+        "mongo" => &[27017],
+        "postgres" | "postgis" => &[5432],
+        "mysql" | "mariadb" => &[3306],
+        "redis" | "valkey" => &[6379],
+        "memcached" => &[11211],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_ports;
+
+    #[test]
+    fn jaeger_and_the_collector_listen_undeclared() {
+        assert!(default_ports("jaegertracing/all-in-one").contains(&14268));
+        assert!(default_ports("otel/opentelemetry-collector-contrib").contains(&4317));
+        assert!(default_ports("acme/all-in-one").is_empty());
+        assert!(default_ports("nginx").is_empty());
+        assert!(default_ports("mongo").contains(&27017));
     }
 }
