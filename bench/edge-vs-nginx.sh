@@ -4,15 +4,16 @@
 #   plain     keepalive to the upstream
 #   features  + a rate limit that never rejects + security headers + access log
 #   tls       features over TLS 1.3
+#   h2        the same over HTTP/2 (h2load, 10 streams per connection)
 # wrk runs on core 0; the proxy and the upstream share core 1; one worker each.
 # nginx and berth take turns (ROUNDS=5 rounds each, DURATION per run); prints
 # median requests/s and p99 with their spread, resident memory, and ratios.
-# Needs: nginx, wrk, taskset (util-linux), cargo.   Loopback only.
+# Needs: nginx, wrk, h2load (nghttp2-client), taskset (util-linux), cargo.   Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
-for tool in nginx wrk taskset; do
+for tool in nginx wrk h2load taskset; do
     command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install nginx wrk util-linux)" >&2; exit 1; }
 done
 cargo build -q --release -p berth-edge --example edge_bench
@@ -36,6 +37,9 @@ nginx_conf() { # $1 mode
     fi
     if [ "$mode" = tls ]; then
         listen="listen 127.0.0.1:$NGINX_PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; ssl_protocols TLSv1.3;"
+    fi
+    if [ "$mode" = h2 ]; then
+        listen="listen 127.0.0.1:$NGINX_PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; ssl_protocols TLSv1.3;"
     fi
     cat > "$WORK/proxy.conf" <<CONF
 worker_processes 1;
@@ -64,9 +68,18 @@ CONF
 taskset -c 1 nginx -p "$WORK" -c "$WORK/upstream.conf" -g 'daemon off;' & PIDS+=($!)
 sleep 0.5
 
-# One wrk run: "rps p99_ms rss_kib".
+# One wrk run (h2load for HTTP/2): "rps p99_ms rss_kib". h2load reports
+# no percentiles: its column is the mean request time.
 measure() { # $1 url $2 pid
     local out rss rps p99
+    if [ "$MODE" = h2 ]; then
+        out=$(taskset -c 0 h2load -t1 -c"$CONNECTIONS" -m10 -D"${DURATION%s}" "$1" 2>/dev/null)
+        rss=$(ps -o rss= -p "$2" | tr -d ' ')
+        rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+        p99=$(awk '$1=="time" && $2=="for" && $3=="request:" {v=$6; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; print v}' <<<"$out")
+        echo "$rps $p99 $rss"
+        return
+    fi
     out=$(taskset -c 0 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$1")
     rss=$(ps -o rss= -p "$2" | tr -d ' ')
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -81,11 +94,12 @@ stats() { sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] +
 # The machine is noisy: nginx and berth take turns, ROUNDS times each, and
 # the medians are compared.
 ROUNDS=${ROUNDS:-5}
-for MODE in plain features tls; do
-    scheme=http; [ "$MODE" = tls ] && scheme=https
+for MODE in ${MODES:-plain features tls h2}; do
+    scheme=http; [ "$MODE" = tls ] || [ "$MODE" = h2 ] && scheme=https
     nginx_conf "$MODE"
     taskset -c 1 nginx -p "$WORK" -c "$WORK/proxy.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
-    (cd "$WORK" && exec taskset -c 1 "$BIN" "$EDGE_PORT" "127.0.0.1:$UPSTREAM" "$MODE" >/dev/null) & EDGE_PID=$!; PIDS+=($EDGE_PID)
+    edge_mode=$MODE; [ "$MODE" = h2 ] && edge_mode=tls
+    (cd "$WORK" && exec taskset -c 1 "$BIN" "$EDGE_PORT" "127.0.0.1:$UPSTREAM" "$edge_mode" >/dev/null) & EDGE_PID=$!; PIDS+=($EDGE_PID)
     sleep 1
     : > "$WORK/nginx.$MODE"; : > "$WORK/berth.$MODE"
     for round in $(seq "$ROUNDS"); do
@@ -96,10 +110,11 @@ for MODE in plain features tls; do
         read -r rps rlo rhi <<<"$(cut -d' ' -f1 "$WORK/$who.$MODE" | stats)"
         read -r p99 plo phi <<<"$(cut -d' ' -f2 "$WORK/$who.$MODE" | stats)"
         rss=$(tail -1 "$WORK/$who.$MODE" | cut -d' ' -f3)
-        printf '%-9s %-6s median %10s req/s (%s-%s)  p99 %7s ms (%s-%s)  rss %6s KiB\n' "$MODE" "$who" "$rps" "$rlo" "$rhi" "$p99" "$plo" "$phi" "$rss"
+        latency=p99; [ "$MODE" = h2 ] && latency=mean
+        printf '%-9s %-6s median %10s req/s (%s-%s)  %s %7s ms (%s-%s)  rss %6s KiB\n' "$MODE" "$who" "$rps" "$rlo" "$rhi" "$latency" "$p99" "$plo" "$phi" "$rss"
         eval "${who}_rps=$rps ${who}_p99=$p99"
     done
-    awk -v br="$berth_rps" -v nr="$nginx_rps" -v bp="$berth_p99" -v np="$nginx_p99" -v m="$MODE" -v r="$ROUNDS" \
-        'BEGIN { printf "%-9s berth/nginx: throughput %.2f, p99 %.2f (medians of %d interleaved rounds)\n", m, br / nr, bp / np, r }'
+    awk -v br="$berth_rps" -v nr="$nginx_rps" -v bp="$berth_p99" -v np="$nginx_p99" -v m="$MODE" -v r="$ROUNDS" -v lat="$latency" \
+        'BEGIN { printf "%-9s berth/nginx: throughput %.2f, %s %.2f (medians of %d interleaved rounds)\n", m, br / nr, lat, bp / np, r }'
     kill "$NGINX_PID" "$EDGE_PID"; wait "$NGINX_PID" "$EDGE_PID" 2>/dev/null || true
 done
