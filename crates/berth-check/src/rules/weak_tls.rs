@@ -58,7 +58,7 @@ impl Rule for WeakTls {
                 let tls12 = protocols.last().is_none_or(|p| {
                     p.args.iter().any(|a| a.text == "TLSv1.2" || OLD_PROTOCOLS.contains(&a.text.as_str()))
                 });
-                if tls12 && !positive.is_empty() && positive.iter().all(|t| t.starts_with("TLS_")) {
+                if tls12 && !positive.is_empty() && positive.iter().all(|t| is_tls13_suite(t)) {
                     sink.report(
                         d.file,
                         list.span,
@@ -67,5 +67,32 @@ impl Rule for WeakTls {
                 }
             });
         }
+    }
+}
+
+/// A TLS 1.3 suite name (`TLS_AES_128_GCM_SHA256`), not a TLS 1.2 cipher
+/// written with its IANA name (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`).
+fn is_tls13_suite(token: &str) -> bool {
+    token.starts_with("TLS_") && !token.contains("_WITH_")
+}
+
+#[cfg(test)]
+mod tests {
+    fn codes(conf: &str) -> Vec<&'static str> {
+        let inputs = vec![crate::Input { path: "nginx.conf".into(), text: conf.into() }];
+        crate::check(inputs, None).findings.iter().map(|f| f.diagnostic.code.id).filter(|c| *c == "N004").collect()
+    }
+
+    const CONF: &str = "events {}\nhttp {\n  server {\n    listen 443 ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_ciphers CIPHERS;\n  }\n}\n";
+
+    #[test]
+    fn tls13_suites_alone_under_tls12_are_reported() {
+        assert_eq!(codes(&CONF.replace("CIPHERS", "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384")), ["N004"]);
+    }
+
+    #[test]
+    fn iana_names_of_tls12_ciphers_are_not_tls13_suites() {
+        let iana = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+        assert!(codes(&CONF.replace("CIPHERS", iana)).is_empty());
     }
 }
