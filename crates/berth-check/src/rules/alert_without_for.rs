@@ -98,13 +98,7 @@ fn counts_events(expr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     fn findings(text: &str) -> Vec<String> {
-        let report = crate::check(vec![crate::Input { path: "alerts.yml".into(), text: text.into() }], None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "P001")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("P001", &[("alerts.yml", text)])
     }
 
     fn alert(wait: &str) -> String {

@@ -168,14 +168,7 @@ mod tests {
     use super::*;
 
     fn findings(files: &[(&str, &str)]) -> Vec<String> {
-        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "X018")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("X018", files)
     }
 
     const PROMETHEUS: &str = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml:ro\n";

@@ -257,13 +257,9 @@ mod tests {
     use super::*;
 
     fn findings(conf: &str) -> Vec<(String, Severity)> {
-        let inputs = vec![crate::Input { path: "nginx.conf".into(), text: conf.into() }];
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "N009")
-            .map(|f| (f.diagnostic.message.clone(), f.diagnostic.severity))
+        crate::rules::findings_of("N009", &[("nginx.conf", conf)])
+            .into_iter()
+            .map(|f| (f.diagnostic.message, f.diagnostic.severity))
             .collect()
     }
 

@@ -171,8 +171,7 @@ mod tests {
 
     fn findings(line: &str) -> usize {
         let text = format!("#!/bin/bash\nset -euo pipefail\n{line}\n");
-        let report = crate::check(vec![crate::Input { path: "scripts/reset-db.sh".into(), text }], None);
-        report.findings.iter().filter(|f| f.diagnostic.code.id == "B009").count()
+        crate::rules::findings_of("B009", &[("scripts/reset-db.sh", &text)]).len()
     }
 
     #[test]

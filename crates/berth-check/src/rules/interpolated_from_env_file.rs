@@ -184,14 +184,7 @@ fn read_otherwise(cx: &Context<'_>, unit: usize, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     fn findings(files: &[(&str, &str)]) -> Vec<String> {
-        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "X017")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("X017", files)
     }
 
     const COMPOSE: &str = "services:\n  db:\n    image: postgres:16.4\n    env_file: db.env\n  app:\n    image: ghcr.io/acme/app:2.3.1\n    environment:\n      DATABASE_URL: postgres://app:${POSTGRES_PASSWORD}@db:5432/app\n";

@@ -313,13 +313,7 @@ mod tests {
     }
 
     fn findings(text: &str) -> Vec<String> {
-        let report = crate::check(vec![crate::Input { path: "docker-compose.yml".into(), text: text.into() }], None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "C006")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("C006", &[("docker-compose.yml", text)])
     }
 
     #[test]

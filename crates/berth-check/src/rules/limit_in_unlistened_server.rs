@@ -170,14 +170,7 @@ fn protected(server: &HttpServer<'_>, kind: &str, files: &[SourceFile]) -> bool 
 #[cfg(test)]
 mod tests {
     fn findings(files: &[(&str, &str)]) -> Vec<String> {
-        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "N008")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("N008", files)
     }
 
     fn site(plain: &str, https: &str) -> String {

@@ -3,6 +3,20 @@
 mod credentials;
 mod support;
 
+/// What one rule finds in a tree of `(path, text)` files, every rule having
+/// run as `berth check` runs them: for the rules' own unit tests.
+#[cfg(test)]
+pub(crate) fn findings_of(code: &str, files: &[(&str, &str)]) -> Vec<crate::Finding> {
+    let inputs = files.iter().map(|(path, text)| crate::Input { path: (*path).into(), text: (*text).into() }).collect();
+    crate::check(inputs, None).findings.into_iter().filter(|f| f.diagnostic.code.id == code).collect()
+}
+
+/// The messages of [`findings_of`].
+#[cfg(test)]
+pub(crate) fn messages_of(code: &str, files: &[(&str, &str)]) -> Vec<String> {
+    findings_of(code, files).into_iter().map(|f| f.diagnostic.message).collect()
+}
+
 pub mod add_header_inheritance;
 pub mod add_instead_of_copy;
 pub mod alb_idle_timeout_below_app;

@@ -396,14 +396,7 @@ mod tests {
     use super::*;
 
     fn findings(files: &[(&str, &str)]) -> Vec<String> {
-        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "X019")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("X019", files)
     }
 
     fn compose(redis: &str, app_env: &str) -> String {

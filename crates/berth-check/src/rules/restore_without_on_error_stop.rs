@@ -384,13 +384,7 @@ mod tests {
     use super::*;
 
     fn findings(text: &str) -> Vec<String> {
-        let report = crate::check(vec![crate::Input { path: "scripts/restore.sh".into(), text: text.into() }], None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "B008")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("B008", &[("scripts/restore.sh", text)])
     }
 
     #[test]

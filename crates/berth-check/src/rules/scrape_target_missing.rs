@@ -149,14 +149,7 @@ fn service_labels(o: &crate::graph::Object<'_>) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     fn findings(files: &[(&str, &str)]) -> Vec<String> {
-        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "X010")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("X010", files)
     }
 
     fn scraping(targets: &str) -> String {

@@ -241,14 +241,7 @@ mod tests {
     use super::*;
 
     fn findings(files: &[(&str, &str)]) -> Vec<String> {
-        let inputs = files.iter().map(|(p, t)| crate::Input { path: (*p).into(), text: (*t).into() }).collect();
-        let report = crate::check(inputs, None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "X015")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("X015", files)
     }
 
     const SITE: &str = "server {\n    listen 80;\n    location / {\n        proxy_pass http://app:8000;\n    }\n}\n";

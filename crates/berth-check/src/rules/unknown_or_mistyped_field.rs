@@ -110,13 +110,7 @@ impl Rule for UnknownOrMistypedField {
 #[cfg(test)]
 mod tests {
     fn findings(path: &str, text: &str) -> Vec<String> {
-        let report = crate::check(vec![crate::Input { path: path.into(), text: text.into() }], None);
-        report
-            .findings
-            .iter()
-            .filter(|f| f.diagnostic.code.id == "K019")
-            .map(|f| f.diagnostic.message.clone())
-            .collect()
+        crate::rules::messages_of("K019", &[(path, text)])
     }
 
     #[test]

@@ -79,8 +79,7 @@ fn is_tls13_suite(token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     fn codes(conf: &str) -> Vec<&'static str> {
-        let inputs = vec![crate::Input { path: "nginx.conf".into(), text: conf.into() }];
-        crate::check(inputs, None).findings.iter().map(|f| f.diagnostic.code.id).filter(|c| *c == "N004").collect()
+        crate::rules::findings_of("N004", &[("nginx.conf", conf)]).iter().map(|f| f.diagnostic.code.id).collect()
     }
 
     const CONF: &str = "events {}\nhttp {\n  server {\n    listen 443 ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_ciphers CIPHERS;\n  }\n}\n";
