@@ -194,6 +194,44 @@ pub fn url_in(command: &str) -> Option<(Option<u16>, String)> {
     Some((port, path))
 }
 
+/// A setting as one place (a command line, an environment variable, a
+/// config file) gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setting {
+    Absent,
+    Value(String),
+    /// Set, to something berth cannot read.
+    Unknown,
+}
+
+/// The last value of a command-line option: `--timeout 60`,
+/// `--timeout=60`, `-t 60`, `-t60`.
+pub fn option(args: &[String], long: &str, short: Option<&str>) -> Setting {
+    let mut out = Setting::Absent;
+    let mut i = 0;
+    while i < args.len() {
+        let w = args[i].as_str();
+        if w == long || Some(w) == short {
+            out = args.get(i + 1).map_or(Setting::Unknown, |v| Setting::Value(v.clone()));
+            i += 2;
+            continue;
+        }
+        if let Some(v) = w.strip_prefix(long).and_then(|rest| rest.strip_prefix('=')) {
+            out = Setting::Value(v.to_owned());
+        } else if let Some(v) = short.and_then(|s| w.strip_prefix(s)).filter(|v| !v.is_empty() && !w.starts_with("--"))
+        {
+            out = Setting::Value(v.trim_start_matches('=').to_owned());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Shell words, with `sh -c '...'` bodies split too.
+pub fn expanded(command: &[String]) -> Vec<String> {
+    command.iter().flat_map(|w| if w.contains(' ') { words(w) } else { vec![w.clone()] }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

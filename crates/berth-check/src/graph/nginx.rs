@@ -557,6 +557,21 @@ pub fn host_port(address: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
+/// A time directive's first argument in seconds: `30`, `30s`, `2m`, `1h`,
+/// `500ms` (rounded down).
+pub fn seconds(d: &Directive) -> Option<u64> {
+    let v = d.arg(0)?;
+    let (number, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = number.parse().ok()?;
+    match unit {
+        "" | "s" => Some(n),
+        "m" => Some(n * 60),
+        "h" => Some(n * 3600),
+        "ms" => Some(n / 1000),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

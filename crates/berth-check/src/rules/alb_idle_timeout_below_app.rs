@@ -2,8 +2,8 @@ use berth_diagnostics::Span;
 use berth_spec::Node;
 
 use crate::graph::cloudformation::{Known, Resource, key_span};
-use crate::graph::command::words;
-use crate::graph::nginx::{Directive, effective};
+use crate::graph::command::{Setting, expanded, option};
+use crate::graph::nginx::{effective, seconds};
 use crate::graph::place;
 use crate::rule::{Context, Rule, Sink};
 
@@ -80,40 +80,11 @@ fn target_groups<'a>(r: &Resource<'a>, actions: Known<&'a Node>) -> Vec<&'a str>
 /// gunicorn's request timeout in a container's command, when it is written
 /// (`--timeout 120`, `--timeout=120`, `-t 120`); the last one counts.
 fn gunicorn_timeout(command: &[String]) -> Option<u64> {
-    let expanded: Vec<String> =
-        command.iter().flat_map(|w| if w.contains(' ') { words(w) } else { vec![w.clone()] }).collect();
-    let start = expanded.iter().rposition(|w| w.rsplit('/').next() == Some("gunicorn"))?;
-    let mut timeout = None;
-    let mut i = start + 1;
-    while i < expanded.len() {
-        let word = expanded[i].as_str();
-        let value = match word {
-            "--timeout" | "-t" => {
-                i += 1;
-                expanded.get(i).map(String::as_str)
-            }
-            _ => word
-                .strip_prefix("--timeout=")
-                .or_else(|| word.strip_prefix("-t").filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))),
-        };
-        if let Some(value) = value {
-            timeout = value.parse().ok();
-        }
-        i += 1;
-    }
-    timeout.filter(|t| *t > 0)
-}
-
-/// nginx time values: `30`, `30s`, `2m`, `1h`.
-fn seconds(d: &Directive) -> Option<u64> {
-    let v = d.arg(0)?;
-    let (number, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = number.parse().ok()?;
-    match unit {
-        "" | "s" => Some(n),
-        "m" => Some(n * 60),
-        "h" => Some(n * 3600),
-        _ => None,
+    let argv = expanded(command);
+    let start = argv.iter().rposition(|w| w.rsplit('/').next() == Some("gunicorn"))?;
+    match option(&argv[start + 1..], "--timeout", Some("-t")) {
+        Setting::Value(value) => value.parse().ok().filter(|t| *t > 0),
+        Setting::Absent | Setting::Unknown => None,
     }
 }
 

@@ -1,8 +1,8 @@
 use berth_diagnostics::{SourceFile, Span};
 
-use crate::graph::command::{CommandFacts, facts, with_defaults, words};
+use crate::graph::command::{CommandFacts, Setting, expanded, facts, option, with_defaults, words};
 use crate::graph::compose::{ComposeService, container_env};
-use crate::graph::nginx::{Directive, effective, host_port};
+use crate::graph::nginx::{effective, host_port, seconds};
 use crate::graph::paths::tail_matches;
 use crate::graph::yaml::at;
 use crate::graph::{Graph, place};
@@ -114,20 +114,6 @@ impl Rule for UpstreamTimeout {
     }
 }
 
-/// nginx time values: `30`, `30s`, `2m`, `1h`.
-fn seconds(d: &Directive) -> Option<u64> {
-    let v = d.arg(0)?;
-    let (number, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = number.parse().ok()?;
-    match unit {
-        "" | "s" => Some(n),
-        "m" => Some(n * 60),
-        "h" => Some(n * 3600),
-        "ms" => Some(n / 1000),
-        _ => None,
-    }
-}
-
 /// What `proxy_pass` reaches: the command facts (with the server's
 /// defaults) and, for gunicorn, its worker timeout.
 struct App {
@@ -229,38 +215,6 @@ fn facts_of(command: &[String], gunicorn: Option<&(u64, String)>) -> CommandFact
     f
 }
 
-/// A gunicorn setting as one place gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Setting {
-    Absent,
-    Value(String),
-    /// Set, to something berth cannot read.
-    Unknown,
-}
-
-/// The last value of a command-line option: `--timeout 60`,
-/// `--timeout=60`, `-t 60`, `-t60`.
-fn option(args: &[String], long: &str, short: Option<&str>) -> Setting {
-    let mut out = Setting::Absent;
-    let mut i = 0;
-    while i < args.len() {
-        let w = args[i].as_str();
-        if w == long || Some(w) == short {
-            out = args.get(i + 1).map_or(Setting::Unknown, |v| Setting::Value(v.clone()));
-            i += 2;
-            continue;
-        }
-        if let Some(v) = w.strip_prefix(long).and_then(|rest| rest.strip_prefix('=')) {
-            out = Setting::Value(v.to_owned());
-        } else if let Some(v) = short.and_then(|s| w.strip_prefix(s)).filter(|v| !v.is_empty() && !w.starts_with("--"))
-        {
-            out = Setting::Value(v.trim_start_matches('=').to_owned());
-        }
-        i += 1;
-    }
-    out
-}
-
 /// `name = value` at the top level of a gunicorn config file (Python),
 /// with the line it is on: `Unknown` when assigned more than once or
 /// inside a block.
@@ -287,11 +241,6 @@ fn config_setting(text: &str, name: &str) -> (Setting, usize) {
         out = (Setting::Value(value.to_owned()), start);
     }
     out
-}
-
-/// Shell words, with `sh -c '...'` bodies split too.
-fn expanded(command: &[String]) -> Vec<String> {
-    command.iter().flat_map(|w| if w.contains(' ') { words(w) } else { vec![w.clone()] }).collect()
 }
 
 /// gunicorn's worker timeout for `command`, as (seconds, how it is known),
