@@ -135,24 +135,8 @@ impl Command {
     /// `kubectl exec db -- pg_dump ...`, `ssh backup@db "pg_dump app"`,
     /// `su postgres -c "pg_dumpall"`).
     pub fn runs<'n>(&self, names: &[&'n str]) -> Option<(&'n str, Vec<&str>)> {
-        let (program, args) = self.program()?;
-        if let Some(name) = names.iter().copied().find(|n| *n == program) {
-            return Some((name, args.iter().filter_map(|w| w.literal.as_deref()).collect()));
-        }
-        if !REMOTE.contains(&program) {
-            return None;
-        }
-        for (i, word) in args.iter().enumerate() {
-            let Some(literal) = word.literal.as_deref() else { continue };
-            let mut tokens = literal.split_whitespace();
-            let Some(first) = tokens.next() else { continue };
-            if let Some(name) = names.iter().copied().find(|n| *n == basename(first)) {
-                let mut rest: Vec<&str> = tokens.collect();
-                rest.extend(args.get(i + 1..).unwrap_or(&[]).iter().filter_map(|w| w.literal.as_deref()));
-                return Some((name, rest));
-            }
-        }
-        None
+        let (name, args) = self.runs_args(names)?;
+        Some((name, args.into_iter().filter_map(|a| a.literal).collect()))
     }
 
     /// Like [`Command::runs`], with every argument kept in its place: one
