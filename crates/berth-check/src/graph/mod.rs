@@ -342,6 +342,20 @@ impl<'a> Graph<'a> {
         self.compose.iter().filter(move |s| s.project == project && s.name == name)
     }
 
+    /// Each compose service once, with every declaration of it (base file
+    /// and overrides), in the order services first appear.
+    pub fn compose_services(&self) -> Vec<Vec<&ComposeService<'a>>> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        let mut out = Vec::new();
+        for s in &self.compose {
+            if !seen.contains(&(s.project.as_str(), s.name)) {
+                seen.push((s.project.as_str(), s.name));
+                out.push(self.compose_service(&s.project, s.name).collect());
+            }
+        }
+        out
+    }
+
     /// The workload of this kind and name in `namespace`: the one in the
     /// deployment unit `unit`, else the only one in the tree. A reference
     /// by name is specific enough to cross directories (an `hpa/` folder

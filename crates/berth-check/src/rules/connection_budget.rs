@@ -375,13 +375,8 @@ fn collect(cx: &Context<'_>) -> (Vec<Database>, Vec<Client>) {
         }
     }
     // One entry per service: its base file and overrides merged.
-    let mut done: Vec<(&str, &str)> = Vec::new();
-    for s in &graph.compose {
-        if done.contains(&(s.project.as_str(), s.name)) {
-            continue;
-        }
-        done.push((s.project.as_str(), s.name));
-        let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
+    for declarations in graph.compose_services() {
+        let s = declarations[0];
         let command =
             declarations.iter().rev().find_map(|d| d.command.as_ref()).map(|(c, _)| words(c)).unwrap_or_default();
         // `environment:` and the env files; only `environment:` when an

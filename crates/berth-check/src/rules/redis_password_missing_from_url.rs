@@ -58,13 +58,8 @@ impl Rule for RedisPasswordMissingFromUrl {
             return;
         }
         let mut reported: Vec<(usize, Span)> = Vec::new();
-        let mut done: Vec<(&str, &str)> = Vec::new();
-        for s in &graph.compose {
-            if done.contains(&(s.project.as_str(), s.name)) {
-                continue;
-            }
-            done.push((s.project.as_str(), s.name));
-            let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
+        for declarations in graph.compose_services() {
+            let s = declarations[0];
             if declarations.iter().any(|d| d.image.as_deref().is_some_and(is_redis)) {
                 continue;
             }
@@ -333,13 +328,8 @@ fn compose_password(cx: &Context<'_>, declarations: &[&ComposeService<'_>]) -> O
 fn servers(cx: &Context<'_>) -> Vec<Redis> {
     let graph: &Graph<'_> = cx.graph;
     let mut out = Vec::new();
-    let mut done: Vec<(&str, &str)> = Vec::new();
-    for s in &graph.compose {
-        if done.contains(&(s.project.as_str(), s.name)) {
-            continue;
-        }
-        done.push((s.project.as_str(), s.name));
-        let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
+    for declarations in graph.compose_services() {
+        let s = declarations[0];
         if !declarations.iter().any(|d| d.image.as_deref().is_some_and(is_redis)) {
             continue;
         }

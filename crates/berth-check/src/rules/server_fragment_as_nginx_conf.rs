@@ -2,7 +2,7 @@ use berth_diagnostics::Span;
 use berth_spec::Node;
 
 use crate::graph::command::words;
-use crate::graph::compose::{ComposeService, normalize};
+use crate::graph::compose::normalize;
 use crate::graph::nginx::{MAIN_ONLY, parse};
 use crate::graph::place;
 use crate::graph::yaml::{at, seq, str_at};
@@ -91,13 +91,8 @@ pub fn nginx_image(image: &str) -> bool {
 pub fn nginx_mounts(cx: &Context<'_>) -> Vec<Mount> {
     let graph = cx.graph;
     let mut out = Vec::new();
-    let mut done: Vec<(&str, &str)> = Vec::new();
-    for s in &graph.compose {
-        if done.contains(&(s.project.as_str(), s.name)) {
-            continue;
-        }
-        done.push((s.project.as_str(), s.name));
-        let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
+    for declarations in graph.compose_services() {
+        let s = declarations[0];
         let built = declarations.iter().any(|d| d.dockerfile.is_some());
         let nginx = if built {
             // The Dockerfile decides what runs; one outside the tree is unknown.
