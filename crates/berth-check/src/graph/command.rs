@@ -88,14 +88,7 @@ pub fn facts(words: &[String]) -> CommandFacts {
     let mut out = CommandFacts::default();
     let mut i = 0;
     // A subshell's script is one word: split it and read it too.
-    let mut expanded: Vec<String> = Vec::new();
-    for w in words {
-        if w.contains(' ') {
-            expanded.extend(self::words(w));
-        } else {
-            expanded.push(w.clone());
-        }
-    }
+    let expanded = expanded(words);
     while i < expanded.len() {
         let word = expanded[i].as_str();
         let (flag, inline) = match word.split_once('=') {

@@ -290,14 +290,7 @@ pub fn image_is(image: &str, name: &str) -> bool {
 /// The port `--web.listen-address` (Prometheus, Alertmanager and the
 /// exporters; `-web.listen-address` in older ones) sets.
 pub fn listen_port(words: &[String]) -> Option<u16> {
-    let mut expanded: Vec<String> = Vec::new();
-    for w in words {
-        if w.contains(' ') {
-            expanded.extend(command::words(w));
-        } else {
-            expanded.push(w.clone());
-        }
-    }
+    let expanded = command::expanded(words);
     let mut iter = expanded.iter();
     while let Some(word) = iter.next() {
         if !word.starts_with('-') {

@@ -1,7 +1,7 @@
 use berth_diagnostics::Span;
 use berth_spec::{Node, NodeKind};
 
-use crate::graph::command::words;
+use crate::graph::command::{expanded, words};
 use crate::graph::compose::{ComposeService, ContainerVar, bind_mounts, container_env, network_names, normalize};
 use crate::graph::prometheus::image_is;
 use crate::graph::yaml::{at, seq, str_at};
@@ -200,19 +200,6 @@ fn is_redis(image: &str) -> bool {
 
 fn is_bitnami(image: &str) -> bool {
     image.contains("bitnami/redis") && image_is(image, "redis")
-}
-
-/// Words with a shell script in one of them (`sh -c "redis-server ..."`) split further.
-fn expanded(command: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in command {
-        if w.contains(' ') {
-            out.extend(words(w));
-        } else {
-            out.push(w.clone());
-        }
-    }
-    out
 }
 
 /// `--requirepass <password>` with a password that is not empty (nor
