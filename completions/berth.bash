@@ -64,6 +64,9 @@ _berth() {
             berth,rollback)
                 cmd="berth__subcmd__rollback"
                 ;;
+            berth,run)
+                cmd="berth__subcmd__run"
+                ;;
             berth,schema)
                 cmd="berth__subcmd__schema"
                 ;;
@@ -160,6 +163,9 @@ _berth() {
             berth__subcmd__help,rollback)
                 cmd="berth__subcmd__help__subcmd__rollback"
                 ;;
+            berth__subcmd__help,run)
+                cmd="berth__subcmd__help__subcmd__run"
+                ;;
             berth__subcmd__help,schema)
                 cmd="berth__subcmd__help__subcmd__schema"
                 ;;
@@ -194,7 +200,7 @@ _berth() {
 
     case "${cmd}" in
         berth)
-            opts="-h -V --color --help --version init validate plan render check diff up edge status down deploy promote rollback logs backup restore doctor schema completions help"
+            opts="-h -V --color --help --version init validate plan render check diff up edge status down deploy promote rollback run logs backup restore doctor schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -960,7 +966,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help)
-            opts="init validate plan render check diff up edge status down deploy promote rollback logs backup restore doctor schema completions help"
+            opts="init validate plan render check diff up edge status down deploy promote rollback run logs backup restore doctor schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1267,6 +1273,20 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        berth__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         berth__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1548,6 +1568,40 @@ _berth() {
             return 0
             ;;
         berth__subcmd__rollback)
+            opts="-f -e -h -V --file --env --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__run)
             opts="-f -e -h -V --file --env --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -193,6 +193,16 @@ stopped and the old one keeps serving. The new replicas get BERTH_VERSION.",
     /// Drop a waiting canary, or return a service to the version before its last deploy.
     Rollback(ServiceArgs),
 
+    /// Run one of the spec's jobs now, in the running stack, with its service's settings and version.
+    #[command(after_help = "\
+Examples:
+  berth run migrate
+  berth run nightly-report -f berth.yaml
+
+The job's output goes to its log (`berth logs`, or .berth/logs/<service>-<job>.log).
+Exits 1 when the job fails or passes its timeout.")]
+    Run(JobArgs),
+
     /// Print the services' logs, merged and prefixed.
     #[command(after_help = "\
 Examples:
@@ -491,6 +501,18 @@ pub struct DeployArgs {
 pub struct ServiceArgs {
     /// The service.
     pub service: String,
+    /// Spec file.
+    #[arg(long, short = 'f', default_value = DEFAULT_SPEC)]
+    pub file: PathBuf,
+    /// Environment whose overlay to apply.
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The job, by its name under a service's `jobs`.
+    pub job: String,
     /// Spec file.
     #[arg(long, short = 'f', default_value = DEFAULT_SPEC)]
     pub file: PathBuf,

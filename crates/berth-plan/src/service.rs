@@ -25,7 +25,62 @@ pub struct ServicePlan {
     pub metrics: Option<MetricsPlan>,
     pub deploy: DeployPlan,
     pub uses: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<JobPlan>,
 }
+
+/// A run-to-completion command of a service, with its environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobPlan {
+    pub name: String,
+    pub command: Vec<String>,
+    pub trigger: JobTrigger,
+    pub timeout: Duration,
+    /// Runs after a failed one before the job fails.
+    pub retries: u32,
+}
+
+/// When a job runs (besides `berth run`, which runs any of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "on", rename_all = "snake_case")]
+pub enum JobTrigger {
+    /// Before each deploy of its service switches traffic: its failure
+    /// stops the deploy.
+    BeforeDeploy,
+    Schedule {
+        schedule: berth_spec::model::units::Schedule,
+    },
+    /// Only when someone runs it.
+    OnDemand,
+}
+
+impl JobPlan {
+    /// The workload's name on every target: `<service>-<job>`.
+    pub fn workload(&self, service: &str) -> String {
+        format!("{service}-{}", self.name)
+    }
+
+    pub fn schedule(&self) -> Option<&berth_spec::model::units::Schedule> {
+        match &self.trigger {
+            JobTrigger::Schedule { schedule } => Some(schedule),
+            _ => None,
+        }
+    }
+}
+
+impl ServicePlan {
+    pub fn job(&self, name: &str) -> Option<&JobPlan> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+
+    /// The jobs that gate each deploy, in name order.
+    pub fn gates(&self) -> impl Iterator<Item = &JobPlan> {
+        self.jobs.iter().filter(|j| j.trigger == JobTrigger::BeforeDeploy)
+    }
+}
+
+/// A job's default `timeout`.
+pub const JOB_TIMEOUT: Duration = Duration::secs(600);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortPlan {
@@ -318,6 +373,21 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
         }),
         deploy: deploy(s.deploy.as_ref(), &spec.deploy),
         uses: s.uses.clone(),
+        jobs: s
+            .jobs
+            .iter()
+            .map(|(n, j)| JobPlan {
+                name: n.clone(),
+                command: j.command.clone(),
+                trigger: match (&j.schedule, j.before_deploy) {
+                    (_, true) => JobTrigger::BeforeDeploy,
+                    (Some(schedule), false) => JobTrigger::Schedule { schedule: schedule.clone() },
+                    (None, false) => JobTrigger::OnDemand,
+                },
+                timeout: j.timeout.unwrap_or(JOB_TIMEOUT),
+                retries: j.retries.unwrap_or(0),
+            })
+            .collect(),
     }
 }
 

@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use berth_plan::{EdgePlan, Plan, Replicas, RoutePlan, ServicePlan};
+use berth_plan::{EdgePlan, JobTrigger, Plan, Replicas, RoutePlan, ServicePlan};
 use berth_spec::{RateKey, SecurityFeature, Targets, TlsVersion};
 
 use crate::Target;
@@ -47,6 +47,11 @@ pub enum Feature {
     PersistentVolumes,
     Dependencies,
     Backups,
+    /// A job that gates each deploy (`before_deploy`).
+    DeployGate,
+    ScheduledJobs,
+    /// A job only `berth run` (or the target's own command) starts.
+    OnDemandJobs,
 }
 
 impl Feature {
@@ -78,6 +83,9 @@ impl Feature {
         Self::PersistentVolumes,
         Self::Dependencies,
         Self::Backups,
+        Self::DeployGate,
+        Self::ScheduledJobs,
+        Self::OnDemandJobs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +109,9 @@ impl Feature {
             Self::PersistentVolumes => "persistent-volumes",
             Self::Dependencies => "dependencies",
             Self::Backups => "backups",
+            Self::DeployGate => "deploy-gate",
+            Self::ScheduledJobs => "scheduled-jobs",
+            Self::OnDemandJobs => "on-demand-jobs",
         }
     }
 
@@ -134,6 +145,9 @@ impl Feature {
             Self::PersistentVolumes => "persistent volumes, one per replica",
             Self::Dependencies => "PostgreSQL and Redis",
             Self::Backups => "scheduled backups",
+            Self::DeployGate => "job run before each deploy (`before_deploy`), failure stops it",
+            Self::ScheduledJobs => "job on a cron `schedule`",
+            Self::OnDemandJobs => "job run on demand (`berth run`)",
         }
     }
 
@@ -324,6 +338,13 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
     use Target as T;
     match (target, feature) {
         (T::Prometheus | T::Alertmanager | T::Grafana | T::Diagram | T::Runbook | T::Nginx, _) => NotApplicable,
+        (T::Kubernetes, F::DeployGate) => Approximated(
+            "a Job Helm runs as a `pre-upgrade` hook; with plain `kubectl apply`, apply `jobs/` and \
+             `kubectl wait --for=condition=complete` before the rest (the rendered README says how)",
+        ),
+        (T::Kubernetes | T::Helm, F::OnDemandJobs) => {
+            Approximated("a suspended CronJob: `kubectl create job --from=cronjob/<service>-<job> <name>` runs it")
+        }
         (T::Kubernetes | T::Helm, _) => Native,
         (T::Compose, F::StartupProbe) => Approximated("the healthcheck's `start_period` covers the startup probe"),
         (T::Compose, F::LivenessProbe) => {
@@ -340,6 +361,17 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Compose, F::Drain) => Approximated(
             "no drain: a stopped replica gets SIGTERM at once and `stop_grace_period` (drain plus stop timeout) to finish",
         ),
+        (T::Compose, F::ScheduledJobs) => Unsupported(
+            "compose has no scheduler; the job is a service under the `jobs` profile, run it from cron with \
+             `docker compose run --rm <service>-<job>`",
+        ),
+        (T::Compose, F::OnDemandJobs) => {
+            Approximated("a service under the `jobs` profile: `docker compose run --rm <service>-<job>`")
+        }
+        (T::Compose, F::DeployGate) => Approximated(
+            "a run-once service the app `depends_on` (`service_completed_successfully`); compose enforces no \
+             `timeout` or `retries`",
+        ),
         (T::Compose, _) => Native,
         (T::Systemd, F::StartupProbe | F::LivenessProbe | F::ReadinessProbe) => {
             Unsupported("systemd restarts on exit only; `berth up` runs the probes on a host")
@@ -349,6 +381,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             "no drain: nginx is not told before systemd sends SIGTERM; in-flight requests get `TimeoutStopSec`",
         ),
         (T::Systemd, F::Dependencies) => Unsupported("PostgreSQL and Redis come from the host's packages"),
+        (T::Systemd, F::DeployGate) => Approximated(
+            "a oneshot unit every instance requires and starts after: a failure keeps new instances from starting, \
+             but `systemctl restart` has stopped the old ones first (use `berth up` for deploys with no downtime)",
+        ),
         (T::Systemd, _) => Native,
         (T::Ecs | T::Cloudformation, F::StartupProbe) => {
             Approximated("the container health check's `startPeriod` covers it (at most 300 s)")
@@ -364,12 +400,18 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Cloudformation, F::Backups) => {
             Approximated("RDS automated backups keep at most 35 days; berth's own backups are not scheduled")
         }
+        (T::Ecs | T::Cloudformation, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => Unsupported(
+            "berth renders no ECS task for jobs yet (EventBridge rules, run-task before the service update)",
+        ),
         (T::Ecs | T::Cloudformation, _) => Native,
         (T::Cloudrun, F::ReadinessProbe) => Unsupported("Cloud Run routes to every started instance"),
         (T::Cloudrun, F::Drain) => Unsupported("Cloud Run gives an instance 10 s after SIGTERM"),
         (T::Cloudrun, F::FixedReplicas) => Approximated("`minScale` = `maxScale` = the count"),
         (T::Cloudrun, F::PersistentVolumes | F::Dependencies | F::Backups) => {
             Unsupported("Cloud Run runs stateless containers; use Cloud SQL, Memorystore and Cloud Storage")
+        }
+        (T::Cloudrun, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => {
+            Unsupported("berth renders no Cloud Run job yet (`run.googleapis.com` Job and Cloud Scheduler)")
         }
         (T::Cloudrun, _) => Native,
     }
@@ -514,6 +556,7 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
         metrics: _,
         deploy,
         uses: _,
+        jobs,
     } = s;
     let at = || format!("service `{name}`");
     if probes.startup.is_some() {
@@ -535,6 +578,14 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
     }
     if volumes.iter().any(|v| v.persistent) {
         push(Feature::PersistentVolumes, at());
+    }
+    for job in jobs {
+        let feature = match job.trigger {
+            JobTrigger::BeforeDeploy => Feature::DeployGate,
+            JobTrigger::Schedule { .. } => Feature::ScheduledJobs,
+            JobTrigger::OnDemand => Feature::OnDemandJobs,
+        };
+        push(feature, format!("job `{}` of service `{name}`", job.name));
     }
 }
 

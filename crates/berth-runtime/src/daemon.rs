@@ -45,6 +45,7 @@ pub async fn serve(running: Running, state_dir: &Path, control: Control) -> Resu
     let logs_dir = state_dir.join("logs");
     let mut rotation = tokio::time::interval(logs::CHECK_EVERY);
     let running = Arc::new(Mutex::new(Some(running)));
+    let scheduler = tokio::spawn(schedule(running.clone()));
     loop {
         tokio::select! {
             _ = interrupt.recv() => break,
@@ -66,10 +67,49 @@ pub async fn serve(running: Running, state_dir: &Path, control: Control) -> Resu
         }
     }
     let _ = std::fs::remove_file(&socket);
+    scheduler.abort();
     if let Some(running) = running.lock().await.take() {
         running.down().await;
     }
     Ok(())
+}
+
+/// Runs scheduled jobs when they are due, each in its own task; a job
+/// still running when it is due again skips that run. A job's failure is
+/// in its log; the stack keeps running.
+async fn schedule(running: Arc<Mutex<Option<Running>>>) {
+    let jobs = match running.lock().await.as_ref() {
+        Some(r) => r.scheduled(),
+        None => return,
+    };
+    if jobs.is_empty() {
+        return;
+    }
+    let busy: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+    loop {
+        let now = jiff::Timestamp::now();
+        let next: Vec<(jiff::Timestamp, &String)> =
+            jobs.iter().filter_map(|(name, s)| Some((crate::jobs::next_run(s, now)?, name))).collect();
+        let Some(when) = next.iter().map(|(t, _)| *t).min() else { return };
+        let due: Vec<String> = next.iter().filter(|(t, _)| *t == when).map(|(_, n)| (*n).clone()).collect();
+        let wait = (when - now).total(jiff::Unit::Millisecond).unwrap_or(0.0).max(0.0);
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+        for name in due {
+            let Some((template, job, version)) = running.lock().await.as_ref().and_then(|r| r.job(&name)) else {
+                continue;
+            };
+            if !busy.lock().map(|mut b| b.insert(name.clone())).unwrap_or(false) {
+                continue;
+            }
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                let _ = crate::jobs::run(&template, &job, version.as_deref(), &std::collections::BTreeMap::new()).await;
+                if let Ok(mut b) = busy.lock() {
+                    b.remove(&job.name);
+                }
+            });
+        }
+    }
 }
 
 /// One control connection: a command in, progress and a final reply out.

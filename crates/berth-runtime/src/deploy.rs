@@ -33,6 +33,10 @@ pub enum Command {
     Rollback {
         service: String,
     },
+    /// Runs a job now, with its service's running version.
+    Run {
+        job: String,
+    },
 }
 
 /// Receives one line of progress at a time.
@@ -80,6 +84,17 @@ pub(crate) trait Fleet {
         set: &BTreeMap<String, String>,
         progress: Progress<'_>,
     ) -> Result<Vec<Self::Replica>, RuntimeError>;
+
+    /// Runs the service's deploy gates (`before_deploy` jobs) with the new
+    /// version and settings; an error stops the deploy before any replica
+    /// of the new version starts.
+    async fn gate(
+        &mut self,
+        name: &str,
+        version: &Option<String>,
+        set: &BTreeMap<String, String>,
+        progress: Progress<'_>,
+    ) -> Result<(), RuntimeError>;
 
     /// Points traffic at the service's replicas (and canary, with
     /// `canary_percent`), then drains and stops `leaving`.
@@ -131,7 +146,7 @@ impl Running {
                 let mut result = Ok(());
                 for name in names {
                     let strategy = self.run_mut(&name)?.template.service.deploy.strategy;
-                    result = deploy_as(self, &name, version.clone(), &set, strategy, progress).await;
+                    result = deploy_gated(self, &name, version.clone(), &set, strategy, progress).await;
                     if result.is_err() {
                         break;
                     }
@@ -140,6 +155,7 @@ impl Running {
             }
             Command::Promote { service } => promote(self, &service, progress).await,
             Command::Rollback { service } => rollback(self, &service, progress).await,
+            Command::Run { job } => self.run_job(&job, progress).await,
         };
         save_versions(self);
         result
@@ -200,6 +216,24 @@ impl Fleet for Running {
         Ok(fresh)
     }
 
+    async fn gate(
+        &mut self,
+        name: &str,
+        version: &Option<String>,
+        set: &BTreeMap<String, String>,
+        progress: Progress<'_>,
+    ) -> Result<(), RuntimeError> {
+        let run = self.run_mut(name)?;
+        for job in run.template.service.gates() {
+            progress(format!("{name}: running job {} ({}) before the switch", job.name, label(version.as_ref())));
+            crate::jobs::run(&run.template, job, version.as_deref(), set).await.inspect_err(|e| {
+                progress(format!("{name}: {e}; the deploy stops and the running version keeps serving"));
+            })?;
+            progress(format!("{name}: job {} succeeded", job.name));
+        }
+        Ok(())
+    }
+
     /// Points the edge at `stable` (+ `canary`), then drains and stops `leaving`.
     async fn swap(
         &mut self,
@@ -242,6 +276,24 @@ impl Fleet for Running {
         }
         Ok(())
     }
+}
+
+/// A deploy: the service's gates with the new version, then the strategy.
+async fn deploy_gated<F: Fleet>(
+    fleet: &mut F,
+    name: &str,
+    version: Option<String>,
+    set: &BTreeMap<String, String>,
+    strategy: Strategy,
+    progress: Progress<'_>,
+) -> Result<(), RuntimeError> {
+    if !fleet.service(name)?.canary.is_empty() {
+        return Err(RuntimeError::Deploy(format!(
+            "a canary of `{name}` is waiting: `berth promote {name}` or `berth rollback {name}` first"
+        )));
+    }
+    fleet.gate(name, &version, set, progress).await?;
+    deploy_as(fleet, name, version, set, strategy, progress).await
 }
 
 /// A deploy with the given strategy: rollbacks replace every replica
@@ -393,6 +445,10 @@ mod tests {
         broken: Vec<String>,
         /// What happened, in order: `start v2 x1`, `swap 10% -1`, ...
         log: Vec<String>,
+        /// Versions whose deploy gate (migration) fails.
+        failing_gate: Vec<String>,
+        /// The versions gates ran for, in order.
+        gated: Vec<String>,
     }
 
     impl Fleet for FakeFleet {
@@ -424,6 +480,21 @@ mod tests {
                 return Err(RuntimeError::Deploy(format!("{v} never ready")));
             }
             Ok(vec![Fake(version.clone()); count])
+        }
+
+        async fn gate(
+            &mut self,
+            _: &str,
+            version: &Option<String>,
+            _: &BTreeMap<String, String>,
+            _: Progress<'_>,
+        ) -> Result<(), RuntimeError> {
+            let v = version.clone().unwrap_or_default();
+            self.gated.push(v.clone());
+            if self.failing_gate.contains(&v) {
+                return Err(RuntimeError::Deploy(format!("migration of {v} failed")));
+            }
+            Ok(())
         }
 
         async fn swap(
@@ -459,7 +530,22 @@ mod tests {
 
     async fn deploy(f: &mut FakeFleet, version: &str) -> Result<(), RuntimeError> {
         let strategy = f.web.plan.as_ref().unwrap().strategy;
-        deploy_as(f, "web", Some(version.into()), &BTreeMap::new(), strategy, &mut |_| {}).await
+        deploy_gated(f, "web", Some(version.into()), &BTreeMap::new(), strategy, &mut |_| {}).await
+    }
+
+    #[tokio::test]
+    async fn a_failed_gate_stops_the_deploy_before_any_new_replica() {
+        for strategy in [Strategy::Rolling, Strategy::BlueGreen, Strategy::Canary] {
+            let mut f = fleet(strategy, 2);
+            f.failing_gate.push("v2".into());
+            assert!(deploy(&mut f, "v2").await.is_err());
+            assert_eq!(f.gated, ["v2"], "{strategy:?}");
+            assert!(f.log.is_empty(), "no replica started or swapped: {:?}", f.log);
+            assert_eq!(versions(&f), ["v1", "v1"]);
+            deploy(&mut f, "v3").await.unwrap();
+            assert_eq!(f.gated, ["v2", "v3"], "{strategy:?}");
+            assert!(f.log.first().is_some_and(|l| l.starts_with("start v3")), "{strategy:?}: {:?}", f.log);
+        }
     }
 
     #[tokio::test]
@@ -506,6 +592,15 @@ mod tests {
                     return Err(RuntimeError::Deploy("v2 never ready".into()));
                 }
                 self.0.start_ready(name, count, version, set, p).await
+            }
+            async fn gate(
+                &mut self,
+                name: &str,
+                version: &Option<String>,
+                set: &BTreeMap<String, String>,
+                p: Progress<'_>,
+            ) -> Result<(), RuntimeError> {
+                self.0.gate(name, version, set, p).await
             }
             async fn swap(&mut self, n: &str, c: usize, l: Vec<Fake>, p: Progress<'_>) -> Result<(), RuntimeError> {
                 self.0.swap(n, c, l, p).await

@@ -9,6 +9,7 @@ pub mod daemon;
 mod dependency;
 mod deploy;
 pub mod gateway;
+pub mod jobs;
 pub mod logs;
 pub mod probe;
 pub mod state;
@@ -43,6 +44,8 @@ pub enum RuntimeError {
     MissingSecret(String, String),
     #[error("{0}")]
     Deploy(String),
+    #[error("job `{job}` of `{service}` failed: {reason}; its log is {log}")]
+    Job { job: String, service: String, reason: String, log: String },
     #[error(transparent)]
     Edge(#[from] berth_edge::EdgeError),
     #[error(transparent)]
@@ -274,6 +277,13 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
             }
         };
         let version = versions.get(&service.name).cloned().flatten();
+        // The gates first: a version whose migration fails never starts.
+        for job in service.gates() {
+            if let Err(e) = jobs::run(&template, job, version.as_deref(), &BTreeMap::new()).await {
+                running.down().await;
+                return Err(e);
+            }
+        }
         let mut run = ServiceRun {
             template,
             replicas: Vec::new(),
@@ -319,6 +329,41 @@ fn write_tls(dir: &Path, pem: &berth_edge::tls::Pem) -> Result<(), RuntimeError>
 }
 
 impl Running {
+    /// The job named `job`, with what it needs to run as its service now
+    /// runs (the service's settings and version).
+    pub(crate) fn job(&self, job: &str) -> Option<(Template, berth_plan::JobPlan, Option<String>)> {
+        self.services.values().find_map(|run| {
+            let plan = run.template.service.job(job)?.clone();
+            let version = run.replicas.first().and_then(|r| r.version.clone());
+            Some((run.template.clone(), plan, version))
+        })
+    }
+
+    /// Every scheduled job, by name.
+    pub(crate) fn scheduled(&self) -> Vec<(String, berth_spec::model::units::Schedule)> {
+        self.services
+            .values()
+            .flat_map(|run| run.template.service.jobs.iter())
+            .filter_map(|j| Some((j.name.clone(), j.schedule()?.clone())))
+            .collect()
+    }
+
+    /// `berth run JOB`.
+    pub(crate) async fn run_job(&mut self, job: &str, progress: Progress<'_>) -> Result<(), RuntimeError> {
+        let Some((template, plan, version)) = self.job(job) else {
+            let known: Vec<String> =
+                self.services.values().flat_map(|r| r.template.service.jobs.iter().map(|j| j.name.clone())).collect();
+            return Err(RuntimeError::Deploy(format!(
+                "no job named `{job}`; the spec declares {}",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )));
+        };
+        progress(format!("{}: running job {job}", template.service.name));
+        jobs::run(&template, &plan, version.as_deref(), &BTreeMap::new()).await?;
+        progress(format!("{}: job {job} succeeded", template.service.name));
+        Ok(())
+    }
+
     /// Loopback addresses of a service's replicas on a named port.
     fn addresses(replicas: &[Replica], port: &str) -> Vec<SocketAddr> {
         replicas.iter().filter_map(|r| r.ports.get(port)).map(|p| SocketAddr::from(([127, 0, 0, 1], *p))).collect()

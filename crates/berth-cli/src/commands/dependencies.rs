@@ -129,7 +129,13 @@ pub(super) fn signing_key(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Op
 }
 
 pub(super) fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
-    Ok(Destination::open(&job.to, &loaded.spec_dir, &environment::object_store_options())?)
+    Ok(open_destination(&job.to, &loaded.spec_dir)?)
+}
+
+/// A backup destination: a directory, or object storage reached with the
+/// credentials in berth's environment.
+fn open_destination(to: &str, spec_dir: &Path) -> Result<Destination, berth_backup::BackupError> {
+    Destination::open(to, spec_dir, |url| berth_object_store::open(url, &environment::object_store_options()))
 }
 
 /// `berth up`'s WAL shippers: one per dependency that archives WAL
@@ -140,7 +146,7 @@ pub(super) fn wal_shippers(plan: &Plan, state_dir: &Path, spec_dir: &Path) -> Ve
         .filter(|d| d.archives_wal())
         .filter_map(|d| Some((d, d.backup.as_ref()?)))
         .filter_map(|(d, b)| {
-            let destination = Destination::open(&b.to, spec_dir, &environment::object_store_options())
+            let destination = open_destination(&b.to, spec_dir)
                 .map_err(|e| output::stderr(&format!("warning: WAL of `{}` is not shipped: {e}\n", d.name)))
                 .ok()?;
             Some((d.name.clone(), berth_runtime::wal_spool(state_dir, &d.name), destination))

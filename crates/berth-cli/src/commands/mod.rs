@@ -41,6 +41,9 @@ pub fn run(command: Command, color: bool) -> anyhow::Result<Outcome> {
             args.env.as_deref(),
             berth_runtime::DeployCommand::Rollback { service: args.service.clone() },
         ),
+        Command::Run(args) => {
+            stack::control(&args.file, args.env.as_deref(), berth_runtime::DeployCommand::Run { job: args.job.clone() })
+        }
         Command::Logs(args) => stack::logs(&args),
         Command::Backup(args) => backup::run(&args, color),
         Command::Restore(args) => backup::restore(&args, color),

@@ -344,6 +344,20 @@ fn running_services(state: &Path) -> Option<Vec<String>> {
     Some(plan["services"].as_array()?.iter().filter_map(|s| s["name"].as_str().map(str::to_owned)).collect())
 }
 
+/// The jobs of the stack running from `state`, from the plan it started with.
+fn running_jobs(state: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(state.join(berth_runtime::state::PLAN_FILE)).ok()?;
+    let plan: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let services = plan["services"].as_array()?;
+    Some(
+        services
+            .iter()
+            .flat_map(|s| s["jobs"].as_array().into_iter().flatten())
+            .filter_map(|j| j["name"].as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
 /// Sends a command to `berth up` and prints its progress.
 pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCommand) -> anyhow::Result<Outcome> {
     use berth_runtime::control::{ControlError, send};
@@ -354,7 +368,18 @@ pub fn control(file: &Path, env: Option<&str>, command: berth_runtime::DeployCom
         berth_runtime::DeployCommand::Promote { service } | berth_runtime::DeployCommand::Rollback { service } => {
             Some(service.as_str())
         }
+        berth_runtime::DeployCommand::Run { .. } => None,
     };
+    if let berth_runtime::DeployCommand::Run { job } = &command
+        && let Some(jobs) = running_jobs(&state)
+        && !jobs.iter().any(|j| j == job)
+    {
+        let close = berth_spec::did_you_mean(job, jobs.iter().map(String::as_str))
+            .map(|close| format!("did you mean `{close}`? "))
+            .unwrap_or_default();
+        let known = if jobs.is_empty() { "none".to_owned() } else { jobs.join(", ") };
+        crate::usage!("the running stack has no job `{job}`; {close}jobs: {known}");
+    }
     // A name the running stack does not have is wrong usage, said before
     // anything is asked of it.
     if let Some(service) = service

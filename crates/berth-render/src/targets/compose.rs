@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use berth_plan::{DependencyPlan, EdgePlan, EnvValue, Plan, ProbeCheck, ProbePlan, ServicePlan};
+use berth_plan::{DependencyPlan, EdgePlan, EnvValue, JobPlan, JobTrigger, Plan, ProbeCheck, ProbePlan, ServicePlan};
 use berth_spec::DependencyKind;
 use serde_json::{Map, Value, json};
 
@@ -142,7 +142,15 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let mut volumes = Map::new();
     let mut secrets_used = BTreeSet::new();
     for service in &plan.services {
-        services.insert(service.name.clone(), app_service(service, &mut volumes, &mut secrets_used, &mut out));
+        let mut app = app_service(service, &mut volumes, &mut secrets_used, &mut out);
+        for job in &service.jobs {
+            services.insert(job.workload(&service.name), job_service(&app, job));
+            if job.trigger == JobTrigger::BeforeDeploy {
+                app["depends_on"][job.workload(&service.name)] =
+                    json!({ "condition": "service_completed_successfully" });
+            }
+        }
+        services.insert(service.name.clone(), app);
     }
     for dep in &plan.dependencies {
         services.insert(dep.name.clone(), dependency(dep, &mut volumes, &mut secrets_used));
@@ -180,6 +188,33 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     }
     out.file("compose.yaml", header::comment("#", plan, "compose") + &yaml::to_string(&Value::Object(doc)));
     out
+}
+
+/// A job as a compose service: the service's container (image, build,
+/// environment, secrets, volumes, hardening) with the job's command as its
+/// entrypoint (as Kubernetes' `command`), run once. A gate has no profile,
+/// so `docker compose up` runs it before the service that depends on it;
+/// the rest are under the `jobs` profile for `docker compose run --rm`.
+fn job_service(app: &Value, job: &JobPlan) -> Value {
+    let mut svc = app.clone();
+    if let Some(map) = svc.as_object_mut() {
+        for key in ["healthcheck", "stop_grace_period"] {
+            map.remove(key);
+        }
+        if let Some(env) = map.get_mut("environment").and_then(Value::as_object_mut) {
+            env.remove("PORT");
+            env.insert("BERTH_JOB".to_owned(), json!(job.name));
+        }
+        if let Some(deploy) = map.get_mut("deploy").and_then(Value::as_object_mut) {
+            deploy.remove("replicas");
+        }
+        map.insert("entrypoint".to_owned(), json!(job.command));
+        map.insert("restart".to_owned(), json!("no"));
+        if job.trigger != JobTrigger::BeforeDeploy {
+            map.insert("profiles".to_owned(), json!(["jobs"]));
+        }
+    }
+    svc
 }
 
 fn healthcheck(probe: &ProbePlan, start_grace: std::time::Duration) -> Value {

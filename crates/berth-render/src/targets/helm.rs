@@ -127,6 +127,24 @@ fn templated(plan: &Plan, mut doc: Value) -> Value {
             container["resources"] = json!(format!("{RESOURCES}{name}"));
         }
     }
+    // A service's jobs run its image: an upgrade's migration runs the new one.
+    let owner = plan
+        .services
+        .iter()
+        .filter(|s| s.image.is_some())
+        .find(|s| s.jobs.iter().any(|j| j.workload(&s.name) == name))
+        .map(|s| s.name.clone());
+    let pod = match kind.as_str() {
+        "Job" => Some(&mut doc["spec"]["template"]["spec"]),
+        "CronJob" => Some(&mut doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+        _ => None,
+    };
+    if let (Some(service), Some(pod)) = (owner, pod)
+        && let Some(container) = pod["containers"].get_mut(0)
+    {
+        container["image"] = json!(format!("{IMAGE}{service}"));
+        container["resources"] = json!(format!("{RESOURCES}{service}"));
+    }
     if kind == "ConfigMap" && doc["data"].get("berth.yaml").is_some() {
         doc["data"]["berth.yaml"] = json!(SPEC);
     }

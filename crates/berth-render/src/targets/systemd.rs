@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use berth_plan::{BackupJob, EnvValue, Plan, ServicePlan, replica_port};
+use berth_plan::{BackupJob, EnvValue, JobPlan, Plan, RunPlan, ServicePlan, replica_port};
 
 use super::{Target, scheduled};
 use crate::{Output, header};
@@ -55,8 +55,9 @@ pub fn render(plan: &Plan) -> Output {
             berth_spec::model::units::Duration(run.stop_timeout.0.saturating_add(service.deploy.drain_timeout.0));
         out.file(
             format!("{name}@.service"),
-            template(plan, service, &run.command, run.workdir.as_deref(), stop.ceil_secs(), &user, &install),
+            template(plan, service, None, &run.command, run.workdir.as_deref(), stop.ceil_secs(), &user, &install),
         );
+        wants.extend(jobs(plan, service, run, &user, &install, &mut out));
         if let Some(cpu) = service.resources.limits.cpu {
             let quota = cpu_quota(cpu);
             if quota * 10 != cpu.0 {
@@ -147,9 +148,12 @@ fn quote(arg: &str) -> String {
     }
 }
 
+/// A replica's unit template (`job: None`) or a job's oneshot unit.
+#[allow(clippy::too_many_arguments, reason = "one unit writer for replicas and jobs")]
 fn template(
     plan: &Plan,
     service: &ServicePlan,
+    job: Option<&JobPlan>,
     command: &[String],
     workdir: Option<&str>,
     stop_timeout: u64,
@@ -159,22 +163,47 @@ fn template(
     let p = &plan.project;
     let s = &service.name;
     let mut u = header::comment("#", plan, "systemd");
-    let _ = write!(
-        u,
-        "[Unit]\nDescription={p} {s} (replica %i)\nWants=network-online.target\nAfter=network-online.target\nPartOf={p}.target\n"
-    );
+    match job {
+        None => {
+            let _ = write!(
+                u,
+                "[Unit]\nDescription={p} {s} (replica %i)\nWants=network-online.target\nAfter=network-online.target\nPartOf={p}.target\n"
+            );
+            // Deploy gates: every instance starts after they succeed.
+            let gates: Vec<String> =
+                service.gates().map(|j| format!("{}.service", job_unit(plan, service, j))).collect();
+            if !gates.is_empty() {
+                let _ = writeln!(u, "Requires={g}\nAfter={g}", g = gates.join(" "));
+            }
+        }
+        Some(job) => {
+            let _ = write!(
+                u,
+                "[Unit]\nDescription={p} {s}: job {}\nWants=network-online.target\nAfter=network-online.target\n",
+                job.name
+            );
+        }
+    }
     let deps: Vec<String> = service.uses.iter().map(|d| format!("{p}-{d}.service")).collect();
     if !deps.is_empty() {
         // Ordering only: the dependencies may run elsewhere.
         let _ = writeln!(u, "After={}", deps.join(" "));
     }
-    let _ = write!(u, "\n[Service]\nType=exec\nUser={user}\nGroup={user}\n");
+    let kind = if job.is_some() { "oneshot" } else { "exec" };
+    let _ = write!(u, "\n[Service]\nType={kind}\nUser={user}\nGroup={user}\n");
     let workdir = workdir.map_or_else(
         || format!("{install}/{s}"),
         |w| if w.starts_with('/') { w.to_owned() } else { format!("{install}/{s}/{w}") },
     );
     let _ = writeln!(u, "WorkingDirectory={workdir}");
-    let _ = writeln!(u, "EnvironmentFile=/etc/{p}/{s}-%i.env");
+    match job {
+        None => {
+            let _ = writeln!(u, "EnvironmentFile=/etc/{p}/{s}-%i.env");
+        }
+        Some(job) => {
+            let _ = writeln!(u, "EnvironmentFile=/etc/{p}/{s}-job.env\nEnvironment=BERTH_JOB={}", job.name);
+        }
+    }
     for var in &service.env {
         match &var.value {
             EnvValue::Literal { .. } => {}
@@ -191,9 +220,20 @@ fn template(
         }
     }
     let _ = writeln!(u, "ExecStart={}", program(&workdir, command));
-    let _ = write!(u, "Restart=on-failure\nRestartSec=2s\nKillSignal=SIGTERM\nTimeoutStopSec={stop_timeout}s\n");
+    let instance = match job {
+        None => {
+            let _ = write!(u, "Restart=on-failure\nRestartSec=2s\n");
+            "%i".to_owned()
+        }
+        Some(job) => {
+            // A oneshot's run is its start: the timeout stops it.
+            let _ = writeln!(u, "TimeoutStartSec={}s", job.timeout.ceil_secs());
+            job.name.clone()
+        }
+    };
+    let _ = writeln!(u, "KillSignal=SIGTERM\nTimeoutStopSec={stop_timeout}s");
     // The service's own writable places, created by systemd with the right owner.
-    let _ = writeln!(u, "StateDirectory={p}/{s}\nRuntimeDirectory={p}-{s}-%i\nReadWritePaths=/var/lib/{p}/{s}");
+    let _ = writeln!(u, "StateDirectory={p}/{s}\nRuntimeDirectory={p}-{s}-{instance}\nReadWritePaths=/var/lib/{p}/{s}");
     for volume in &service.volumes {
         if volume.persistent {
             let _ = writeln!(u, "StateDirectory={p}/{s}/{}", volume.name);
@@ -217,9 +257,79 @@ fn template(
     if let Some(cpu) = service.resources.limits.cpu {
         let _ = writeln!(u, "CPUQuota={}%", cpu_quota(cpu));
     }
-    u.push_str("TasksMax=4096\nLimitNOFILE=65535\n\n[Install]\n");
-    let _ = writeln!(u, "WantedBy={p}.target");
+    u.push_str("TasksMax=4096\nLimitNOFILE=65535\n");
+    // Jobs are started by their timer, by the instances they gate, or by hand.
+    if job.is_none() {
+        let _ = writeln!(u, "\n[Install]\nWantedBy={p}.target");
+    }
     u
+}
+
+fn job_unit(plan: &Plan, service: &ServicePlan, job: &JobPlan) -> String {
+    format!("{}-{}", plan.project, job.workload(&service.name))
+}
+
+/// The units of a service's jobs; returns the timers to start.
+fn jobs(plan: &Plan, service: &ServicePlan, run: &RunPlan, user: &str, install: &str, out: &mut Output) -> Vec<String> {
+    let mut timers = Vec::new();
+    if service.jobs.is_empty() {
+        return timers;
+    }
+    out.file(format!("env/{}-job.env", service.name), job_env(plan, service));
+    for job in &service.jobs {
+        let name = job_unit(plan, service, job);
+        if job.retries > 0 {
+            out.unsupported(
+                Target::Systemd,
+                format!("`retries: {}` of job `{}`", job.retries, job.name),
+                "a oneshot unit runs once per start; its timer or the next deploy starts it again",
+            );
+        }
+        out.file(
+            format!("{name}.service"),
+            template(
+                plan,
+                service,
+                Some(job),
+                &job.command,
+                run.workdir.as_deref(),
+                run.stop_timeout.ceil_secs(),
+                user,
+                install,
+            ),
+        );
+        if let Some(schedule) = job.schedule() {
+            let mut t = header::comment("#", plan, "systemd");
+            let _ = write!(
+                t,
+                "[Unit]\nDescription={p} {s}: job {j} ({schedule} UTC)\n\n[Timer]\n{calendar}Persistent=true\n\n[Install]\nWantedBy=timers.target\n",
+                p = plan.project,
+                s = service.name,
+                j = job.name,
+                calendar = on_calendar_lines(schedule),
+            );
+            out.file(format!("{name}.timer"), t);
+            timers.push(format!("{name}.timer"));
+        }
+    }
+    timers
+}
+
+/// A job's environment: the service's settings without replica ports.
+fn job_env(plan: &Plan, service: &ServicePlan) -> String {
+    let mut e = header::comment("#", plan, "systemd");
+    for var in &service.env {
+        match &var.value {
+            EnvValue::Literal { value } => {
+                let _ = writeln!(e, "{}={}", var.name, env_quote(value));
+            }
+            EnvValue::Dependency { url, .. } => {
+                let _ = writeln!(e, "{}={}", var.name, env_quote(url));
+            }
+            EnvValue::Secret { .. } => {}
+        }
+    }
+    e
 }
 
 /// `CPUQuota=` for a CPU limit, in whole percent of a core: rounded down
@@ -362,13 +472,27 @@ fn backup_timer(plan: &Plan, job: &BackupJob) -> String {
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: scheduled backup of {dep} ({schedule} UTC)\n\n[Timer]\nOnCalendar={calendar}\nPersistent=true\nRandomizedDelaySec=60s\n\n[Install]\nWantedBy=timers.target\n",
+        "[Unit]\nDescription={p}: scheduled backup of {dep} ({schedule} UTC)\n\n[Timer]\n{calendar}Persistent=true\nRandomizedDelaySec=60s\n\n[Install]\nWantedBy=timers.target\n",
         p = plan.project,
         dep = job.dependency,
         schedule = job.schedule,
-        calendar = on_calendar(&job.schedule.0),
+        calendar = on_calendar_lines(&job.schedule),
     );
     u
+}
+
+/// `OnCalendar=` lines for a cron schedule. Cron fires on a day matching
+/// the day of month *or* the day of week when both are restricted, while
+/// one systemd calendar event needs both: such a schedule becomes two
+/// events, which a timer fires on either of.
+fn on_calendar_lines(schedule: &berth_spec::model::units::Schedule) -> String {
+    let [m, h, dom, mon, dow] = schedule.fields();
+    let events = if dom.starts_with('*') || dow.starts_with('*') {
+        vec![on_calendar(&[m, h, dom, mon, dow].join(" "))]
+    } else {
+        vec![on_calendar(&[m, h, dom, mon, "*"].join(" ")), on_calendar(&[m, h, "*", mon, dow].join(" "))]
+    };
+    events.iter().map(|e| format!("OnCalendar={e}\n")).collect()
 }
 
 /// A cron schedule as a systemd calendar event, in UTC.

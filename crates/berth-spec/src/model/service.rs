@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Deploy;
-use super::units::{ByteSize, Cpu, Duration, Percent};
+use super::units::{ByteSize, Cpu, Duration, Percent, Schedule};
 
 /// One long-running process of the project, run as one or more replicas.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -60,6 +60,41 @@ pub struct Service {
     /// Deploy settings for this service only, over the top-level `deploy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
+    /// Run-to-completion work with this service's image or program,
+    /// environment, secrets, dependencies and volumes: a database migration
+    /// that gates every deploy (`before_deploy: true`), a scheduled task
+    /// (`schedule`), or a task run on demand with `berth run NAME`. Job
+    /// names are unique in the spec.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs: BTreeMap<String, Job>,
+}
+
+/// A job: a command that runs to completion.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Program and arguments. For `berth up` and systemd a relative program
+    /// is found in the service's `run.workdir`; container targets run it as
+    /// the container's command in the service's image.
+    pub command: Vec<String>,
+    /// Run on this cron schedule (five fields, UTC), such as `0 3 * * *`.
+    /// A run still going when the next is due makes that one wait (never
+    /// two at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// Run before each deploy of the service switches traffic, with the new
+    /// version. When it fails, the deploy stops and the old version keeps
+    /// serving. Made for schema migrations, which must then be compatible
+    /// with the version still running.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub before_deploy: bool,
+    /// Longest a run may take before it is stopped and counts as failed.
+    /// Default `10m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Runs after a failed one before the job counts as failed. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
 }
 
 /// How to build the service's container image.

@@ -407,6 +407,66 @@ impl Schedule {
     }
 }
 
+/// The five cron fields' ranges: minute, hour, day of month, month, day
+/// of week (0 and 7 are Sunday).
+const CRON_RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+
+impl Schedule {
+    /// The five fields, with shorthands spelled out.
+    pub fn fields(&self) -> [&str; 5] {
+        let text = match self.0.as_str() {
+            "@hourly" => "0 * * * *",
+            "@daily" => "0 0 * * *",
+            "@weekly" => "0 0 * * 0",
+            "@monthly" => "0 0 1 * *",
+            "@yearly" => "0 0 1 1 *",
+            other => other,
+        };
+        let mut fields = ["*"; 5];
+        for (slot, field) in fields.iter_mut().zip(text.split_whitespace()) {
+            *slot = field;
+        }
+        fields
+    }
+
+    /// Whether the schedule fires at this minute (UTC; `weekday` 0 is
+    /// Sunday). As in cron, when both the day of month and the day of week
+    /// are restricted, a day matching either fires.
+    pub fn matches(&self, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
+        let [m, h, dom, mon, dow] = self.fields();
+        let hit = |field: &str, i: usize, value: u32| cron_field_values(field, CRON_RANGES[i]).contains(&value);
+        let dow_hit = hit(dow, 4, weekday) || (weekday == 0 && hit(dow, 4, 7));
+        let day_hit = match (dom.starts_with('*'), dow.starts_with('*')) {
+            (false, false) => hit(dom, 2, day) || dow_hit,
+            _ => hit(dom, 2, day) && dow_hit,
+        };
+        hit(m, 0, minute) && hit(h, 1, hour) && hit(mon, 3, month) && day_hit
+    }
+}
+
+/// Every value a valid cron field selects.
+fn cron_field_values(field: &str, (min, max): (u32, u32)) -> Vec<u32> {
+    let mut values = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().unwrap_or(1).max(1)),
+            None => (part, 1),
+        };
+        let (from, to) = match (range, range.split_once('-')) {
+            ("*", _) => (min, max),
+            (_, Some((a, b))) => (a.parse().unwrap_or(min), b.parse().unwrap_or(max)),
+            // `5/10`: from 5 to the end, every 10th.
+            (single, None) if part.contains('/') => (single.parse().unwrap_or(min), max),
+            (single, None) => {
+                let v = single.parse().unwrap_or(min);
+                (v, v)
+            }
+        };
+        values.extend((from..=to).step_by(step as usize));
+    }
+    values
+}
+
 fn cron_field_ok(field: &str, min: u32, max: u32) -> bool {
     field.split(',').all(|part| {
         let (range, step) = match part.split_once('/') {
@@ -441,6 +501,48 @@ string_schema!(Schedule, "Schedule", {
     "description": "A cron schedule (`minute hour day month weekday`, such as `0 3 * * *`) or @hourly, @daily, @weekly, @monthly.",
     "examples": ["0 3 * * *", "@daily"]
 });
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::Schedule;
+
+    fn s(text: &str) -> Schedule {
+        Schedule::parse(text).unwrap()
+    }
+
+    #[test]
+    fn minutes_hours_steps_and_lists() {
+        assert!(s("0 3 * * *").matches(0, 3, 17, 5, 2));
+        assert!(!s("0 3 * * *").matches(1, 3, 17, 5, 2));
+        assert!(s("*/15 * * * *").matches(45, 9, 1, 1, 1));
+        assert!(!s("*/15 * * * *").matches(44, 9, 1, 1, 1));
+        assert!(s("5/20 * * * *").matches(25, 0, 1, 1, 1));
+        assert!(!s("5/20 * * * *").matches(20, 0, 1, 1, 1));
+        assert!(s("0 9-17/4 * * 1-5").matches(0, 13, 3, 3, 5));
+        assert!(!s("0 9-17/4 * * 1-5").matches(0, 13, 3, 3, 6));
+        assert!(s("0 0 1,15 * *").matches(0, 0, 15, 2, 3));
+    }
+
+    #[test]
+    fn sunday_is_0_and_7_and_shorthands_spell_out() {
+        assert!(s("0 0 * * 7").matches(0, 0, 4, 1, 0));
+        assert!(s("@weekly").matches(0, 0, 4, 1, 0));
+        assert!(!s("@weekly").matches(0, 0, 5, 1, 1));
+        assert!(s("@monthly").matches(0, 0, 1, 7, 3));
+        assert!(s("@hourly").matches(0, 13, 9, 9, 2));
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week_when_both_are_restricted() {
+        // Vixie cron: the 1st of the month, and every Monday.
+        let both = s("0 0 1 * 1");
+        assert!(both.matches(0, 0, 1, 6, 4));
+        assert!(both.matches(0, 0, 9, 6, 1));
+        assert!(!both.matches(0, 0, 9, 6, 2));
+        // With one of them `*`, both must hold.
+        assert!(!s("0 0 * * 1").matches(0, 0, 1, 6, 4));
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         env(service, &path, checker);
         volumes(service, &path, checker);
         security(service, &path, checker);
+        jobs(spec, name, service, &path, checker);
         if let Some(metrics) = &service.metrics {
             let mpath = path.key("metrics");
             if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
@@ -44,6 +45,71 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
         if let Some(deploy) = &service.deploy {
             super::deploy::check(deploy, &path.key("deploy"), checker);
+        }
+    }
+}
+
+/// Longest `<service>-<job>`: a CronJob's name limit (its Jobs append 11
+/// characters to the 63 of a label).
+const JOB_NAME_MAX: usize = 52;
+
+fn jobs(spec: &Spec, service_name: &str, service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    for (name, job) in &service.jobs {
+        let jpath = path.key("jobs").key(name);
+        let full = format!("{service_name}-{name}");
+        if !super::names::is_dns_label(name) || full.len() > JOB_NAME_MAX {
+            checker
+                .report(codes::INVALID_NAME, Severity::Error, &jpath, Anchor::Key, format!("`{name}` cannot name a job of `{service_name}`"))
+                .with_help(format!("job names are lowercase letters, digits and `-`, and `<service>-<job>` (`{full}`) at most {JOB_NAME_MAX} characters (a Kubernetes CronJob's limit)"));
+        }
+        if job.command.is_empty() {
+            checker
+                .error(codes::MISSING_SETTING, &jpath.key("command"), "the job's command is empty")
+                .with_help("name the program and its arguments: `command: [./manage.py, migrate]`");
+        }
+        if job.before_deploy && job.schedule.is_some() {
+            checker
+                .error(
+                    codes::CONTRADICTION,
+                    &jpath.key("schedule"),
+                    format!("job `{name}` both gates deploys and runs on a schedule"),
+                )
+                .with_related(&jpath.key("before_deploy"), Anchor::Key, "gates deploys here")
+                .with_help("a migration runs before each deploy; declare the scheduled work as a second job");
+        }
+        if job.timeout.is_some_and(|t| t.0 < std::time::Duration::from_secs(1)) {
+            checker.error(codes::OUT_OF_RANGE, &jpath.key("timeout"), "a job's timeout is at least 1s");
+        }
+        if job.retries.is_some_and(|r| r > 100) {
+            checker.error(codes::OUT_OF_RANGE, &jpath.key("retries"), "at most 100 retries");
+        }
+        let other_job = spec
+            .services
+            .iter()
+            .filter(|(s, _)| s.as_str() < service_name)
+            .find_map(|(s, other)| other.jobs.contains_key(name).then_some(s));
+        if let Some(other) = other_job {
+            checker
+                .report(
+                    codes::DUPLICATE_NAME,
+                    Severity::Error,
+                    &jpath,
+                    Anchor::Key,
+                    format!("services `{other}` and `{service_name}` both have a job `{name}`"),
+                )
+                .with_related(&Path::root().key("services").key(other).key("jobs").key(name), Anchor::Key, "also here")
+                .with_help("`berth run NAME` finds a job by its name alone: rename one");
+        }
+        if spec.services.contains_key(&full) {
+            checker
+                .report(
+                    codes::DUPLICATE_NAME,
+                    Severity::Error,
+                    &jpath,
+                    Anchor::Key,
+                    format!("job `{name}` of `{service_name}` runs as `{full}`, which is also a service"),
+                )
+                .with_help("targets name a job's workload `<service>-<job>`: rename the job or the service");
         }
     }
 }

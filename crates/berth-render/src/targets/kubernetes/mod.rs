@@ -5,6 +5,7 @@
 mod backup;
 mod dependency;
 mod gateway;
+mod job;
 mod meta;
 mod network;
 mod workload;
@@ -80,12 +81,15 @@ pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>,
     ns.push(&meta::namespace_object(plan));
     network::default_deny(plan, &mut ns);
     files.push(("namespace.yaml".to_owned(), ns));
+    let mut gates = Vec::new();
     for service in &plan.services {
         let mut m = Manifest::new();
-        workload::service(plan, service, &mut m, &mut out);
+        workload::service(plan, service, &mut m, &mut gates, &mut out);
         network::service_policy(plan, service, &mut m);
+        network::job_policies(plan, service, &mut m);
         files.push((format!("service-{}.yaml", service.name), m));
     }
+    files.extend(gates);
     for dep in &plan.dependencies {
         let mut m = Manifest::new();
         dependency::render(plan, dep, &mut m);
@@ -126,6 +130,32 @@ pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>,
     (files, out)
 }
 
+/// How to deploy with the gates by hand: kubectl has no ordering, so the
+/// gate Jobs stay out of the kustomization and run first.
+fn gate_steps(plan: &Plan, gates: &[&String]) -> String {
+    let ns = meta::namespace(plan);
+    let mut text = header::comment("<!--", plan, "kubernetes").replace('\n', " -->\n");
+    text.push_str(
+        "# Jobs that must finish before a deploy\n\nHelm runs them as `pre-upgrade` hooks. With kubectl, run each \
+         one and wait for it before applying the rest; when one fails, stop: the running version keeps serving.\n\n```sh\nset -e\n",
+    );
+    for file in gates {
+        let name = file.trim_start_matches("jobs/").trim_end_matches(".yaml");
+        let timeout = plan
+            .services
+            .iter()
+            .flat_map(|s| s.jobs.iter().map(move |j| (j.workload(&s.name), j.timeout)))
+            .find(|(w, _)| w == name)
+            .map_or(600, |(_, t)| t.ceil_secs());
+        text.push_str(&format!(
+            "kubectl -n {ns} delete job {name} --ignore-not-found\nkubectl apply -f {file}\n\
+             kubectl -n {ns} wait --for=condition=complete --timeout={timeout}s job/{name}\n"
+        ));
+    }
+    text.push_str("kubectl apply -k .\n```\n");
+    text
+}
+
 pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let (files, mut out) = objects(plan, spec_text);
     let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
@@ -134,7 +164,11 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     }
     let mut kustomization = header::comment("#", plan, "kubernetes");
     kustomization.push_str("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n");
-    for name in names {
+    let gates: Vec<&String> = names.iter().filter(|n| n.starts_with("jobs/")).collect();
+    if !gates.is_empty() {
+        out.file("jobs/README.md", gate_steps(plan, &gates));
+    }
+    for name in names.iter().filter(|n| !n.starts_with("jobs/")) {
         if name.starts_with("monitoring/") {
             kustomization.push_str("# Needs the Prometheus Operator's CRDs:\n");
         }

@@ -135,6 +135,24 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
     policy(plan, &s.name, ingress, egress, m);
 }
 
+/// A service's job pods: out to DNS and the service's dependencies, and no
+/// one in (the default deny would leave a migration only DNS).
+pub(crate) fn job_policies(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
+    if s.image.is_none() {
+        return;
+    }
+    for job in &s.jobs {
+        let mut egress = vec![dns()];
+        for dep in s.uses.iter().filter_map(|u| plan.dependencies.iter().find(|d| &d.name == u)) {
+            egress.push(NetworkPolicyEgressRule {
+                to: Some(vec![pods(plan, &dep.name)]),
+                ports: Some(vec![port(dep.port)]),
+            });
+        }
+        policy(plan, &job.workload(&s.name), Vec::new(), egress, m);
+    }
+}
+
 /// The gateway: clients from anywhere on the edge's ports; out to DNS and
 /// the routed ports of the services it fronts, nothing else.
 pub(crate) fn gateway_policy(plan: &Plan, edge: &EdgePlan, m: &mut Manifest) {
@@ -162,6 +180,10 @@ pub(crate) fn gateway_policy(plan: &Plan, edge: &EdgePlan, m: &mut Manifest) {
 pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
     let mut ingress = Vec::new();
     let mut clients: Vec<NetworkPolicyPeer> = d.used_by.iter().map(|s| pods(plan, s)).collect();
+    // The jobs of those services run as their own components.
+    for service in plan.services.iter().filter(|s| d.used_by.contains(&s.name) && s.image.is_some()) {
+        clients.extend(service.jobs.iter().map(|j| pods(plan, &j.workload(&service.name))));
+    }
     if plan.backups.iter().any(|b| b.dependency == d.name) {
         clients.push(pods(plan, &format!("backup-{}", d.name)));
     }

@@ -234,7 +234,13 @@ fn env(plan: &Plan, s: &ServicePlan) -> Vec<EnvVar> {
     vars
 }
 
-pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut Output) {
+pub(crate) fn service(
+    plan: &Plan,
+    s: &ServicePlan,
+    m: &mut Manifest,
+    gates: &mut Vec<(String, Manifest)>,
+    out: &mut Output,
+) {
     let name = s.name.as_str();
     let meta = || object_meta(plan, name, name);
     let Some(image) = s.image.clone() else {
@@ -360,6 +366,7 @@ pub(crate) fn service(plan: &Plan, s: &ServicePlan, m: &mut Manifest, out: &mut 
             ..PodSpec::default()
         }),
     };
+    super::job::render(plan, s, &template, m, gates, out);
     let replicas = match s.replicas {
         // The autoscaler owns the count; a fixed field would fight it on every apply.
         Replicas::Autoscaled { .. } => None,

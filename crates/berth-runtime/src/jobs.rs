@@ -1,0 +1,120 @@
+//! A service's jobs under `berth up`: deploy gates run before replicas of a
+//! new version start (their failure stops the deploy, the old version keeps
+//! serving), scheduled jobs run on their cron schedule (UTC; a run still
+//! going when the next is due skips that one, like Kubernetes' `Forbid`),
+//! and `berth run NAME` runs any job now. Every run gets the service's
+//! environment (settings, secrets, dependency URLs) without replica ports,
+//! plus `BERTH_JOB` and the version; its output is appended to
+//! `logs/<service>-<job>.log`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use berth_plan::JobPlan;
+
+use crate::{RuntimeError, Template, process};
+
+/// Time a job gets after SIGTERM, once its timeout has passed.
+const KILL_AFTER: Duration = Duration::from_secs(10);
+
+/// Runs `job` to completion, `retries` more times after a failure.
+pub(crate) async fn run(
+    template: &Template,
+    job: &JobPlan,
+    version: Option<&str>,
+    extra: &BTreeMap<String, String>,
+) -> Result<(), RuntimeError> {
+    let mut last = None;
+    for _ in 0..=job.retries {
+        match once(template, job, version, extra).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| RuntimeError::Deploy(format!("job `{}` did not run", job.name))))
+}
+
+fn log_line(log: &std::path::Path, line: &str) {
+    use std::io::Write as _;
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "berth: {} {line}", jiff::Timestamp::now());
+    }
+}
+
+async fn once(
+    template: &Template,
+    job: &JobPlan,
+    version: Option<&str>,
+    extra: &BTreeMap<String, String>,
+) -> Result<(), RuntimeError> {
+    let service = &template.service.name;
+    let log = template.logs.join(format!("{}.log", job.workload(service)));
+    let mut env: Vec<(String, String)> =
+        template.env.iter().chain(extra.iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    env.push(("BERTH_JOB".to_owned(), job.name.clone()));
+    if let Some(v) = version {
+        env.push(("BERTH_VERSION".to_owned(), v.to_owned()));
+    }
+    let failed = |reason: String| RuntimeError::Job {
+        job: job.name.clone(),
+        service: service.clone(),
+        reason,
+        log: log.display().to_string(),
+    };
+    log_line(&log, &format!("job {} starts", job.name));
+    let mut child =
+        process::spawn(&job.command, &template.workdir, &env, &log, None).map_err(|e| failed(e.to_string()))?;
+    let pid = child.id().unwrap_or(0);
+    let status = match tokio::time::timeout(job.timeout.0, child.wait()).await {
+        Ok(status) => status.map_err(|e| failed(e.to_string()))?,
+        Err(_) => {
+            process::terminate_group(pid, false);
+            if tokio::time::timeout(KILL_AFTER, child.wait()).await.is_err() {
+                process::terminate_group(pid, true);
+                let _ = child.wait().await;
+            }
+            log_line(&log, &format!("job {} stopped after its timeout of {}", job.name, job.timeout));
+            return Err(failed(format!("it ran longer than its timeout of {}", job.timeout)));
+        }
+    };
+    log_line(&log, &format!("job {} ended: {status}", job.name));
+    if status.success() { Ok(()) } else { Err(failed(format!("it {status}"))) }
+}
+
+/// The next minute after `now` (UTC) at which `schedule` fires, within a
+/// year and a day (a schedule such as February 30th never fires).
+pub fn next_run(schedule: &berth_spec::model::units::Schedule, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    let start = now.to_zoned(jiff::tz::TimeZone::UTC);
+    let mut t = start.datetime().with().second(0).subsec_nanosecond(0).build().ok()?;
+    for _ in 0..(366 * 24 * 60 + 1) {
+        t = t.checked_add(jiff::Span::new().minutes(1)).ok()?;
+        let weekday = u32::from(t.weekday().to_sunday_zero_offset().unsigned_abs());
+        let [minute, hour, day, month] = [t.minute(), t.hour(), t.day(), t.month()].map(|v| v.unsigned_abs() as u32);
+        if schedule.matches(minute, hour, day, month, weekday) {
+            return t.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_run;
+    use berth_spec::model::units::Schedule;
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn next_runs_are_whole_minutes_after_now() {
+        let s = Schedule::parse("*/15 * * * *").unwrap();
+        assert_eq!(next_run(&s, at("2026-11-28T17:14:59Z")), Some(at("2026-11-28T17:15:00Z")));
+        assert_eq!(next_run(&s, at("2026-11-28T17:15:00Z")), Some(at("2026-11-28T17:30:00Z")));
+        let monday = Schedule::parse("30 2 * * 1").unwrap();
+        assert_eq!(next_run(&monday, at("2026-11-28T17:00:00Z")), Some(at("2026-11-30T02:30:00Z")));
+        let leap = Schedule::parse("0 0 29 2 *").unwrap();
+        assert_eq!(next_run(&leap, at("2026-11-28T00:00:00Z")), None, "no February 29th within a year");
+        assert_eq!(next_run(&Schedule::parse("0 0 31 2 *").unwrap(), at("2026-01-01T00:00:00Z")), None);
+    }
+}
