@@ -455,3 +455,78 @@ fn validators_reject_broken_files() {
         "compose accepted an unknown key"
     );
 }
+
+/// The systemd timers of scheduled jobs fire exactly when cron (and
+/// `berth up`, and Kubernetes) would: for each schedule, the next 40
+/// elapses `systemd-analyze calendar` computes from the rendered
+/// `OnCalendar=` lines equal the minutes `Schedule::matches` selects.
+#[test]
+fn systemd_timers_fire_when_cron_would() {
+    let crons = [
+        "0 3 * * *",
+        "*/15 1-5 * * 1-5",
+        "5/20 */3 * * *",
+        "0 0 * * */2",
+        "0 12 1-7 * 0",
+        "0 0 1 * 1",
+        "30 2 29 2 *",
+        "0 0 * * 7",
+        "10,40 8-18/5 1,15 1-6 *",
+        "@weekly",
+        "@monthly",
+        "@hourly",
+    ];
+    let mut jobs = String::new();
+    for (i, cron) in crons.iter().enumerate() {
+        jobs.push_str(&format!("      j{i}: {{ command: [./job], schedule: \"{cron}\" }}\n"));
+    }
+    let text = format!(
+        "version: 1\nname: cal\nservices:\n  web:\n    run: {{ command: [./web] }}\n    replicas: 1\n    jobs:\n{jobs}"
+    );
+    let loaded = berth_spec::load(&text, None);
+    let spec = loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    let plan = berth_plan::build(&spec, None);
+    let out = Target::Systemd.render(&plan, &text);
+    let base: jiff::Timestamp = "2026-11-28T00:00:00Z".parse().unwrap();
+    for (i, cron) in crons.iter().enumerate() {
+        let timer = out.files.iter().find(|f| f.path == format!("cal-web-j{i}.timer")).expect("a timer per job");
+        let events: Vec<&str> = timer.contents.lines().filter_map(|l| l.strip_prefix("OnCalendar=")).collect();
+        assert!(!events.is_empty(), "{}", timer.contents);
+        // systemd's own next elapses of each event, merged.
+        let mut fired = std::collections::BTreeSet::new();
+        for event in &events {
+            let result = run(
+                &tool("systemd-analyze"),
+                &["calendar", "--iterations=40", "--base-time=2026-11-28 00:00:00 UTC", event],
+                Path::new("."),
+            );
+            expect_ok(&format!("systemd-analyze calendar {event}"), &result, false);
+            for line in result.stdout.lines() {
+                let Some((_, at)) = line.split_once(": ").filter(|(k, _)| k.contains("elapse") || k.contains("Iter."))
+                else {
+                    continue;
+                };
+                // `Sat 2026-11-28 03:00:00 UTC`
+                let stamp = at.split_whitespace().skip(1).take(2).collect::<Vec<_>>().join("T");
+                fired.insert(format!("{stamp}Z").parse::<jiff::Timestamp>().unwrap());
+            }
+        }
+        let end = base + jiff::SignedDuration::from_hours(24 * 366 * 3);
+        let systemd: Vec<_> = fired.into_iter().filter(|t| *t < end).take(40).collect();
+        // Cron's, minute by minute.
+        let schedule = berth_spec::model::units::Schedule::parse(cron).unwrap();
+        let mut expected = Vec::new();
+        let mut t = base.to_zoned(jiff::tz::TimeZone::UTC);
+        while expected.len() < 40 && t.timestamp() < end {
+            let weekday = u32::from(t.weekday().to_sunday_zero_offset().unsigned_abs());
+            let [minute, hour, day, month] =
+                [t.minute(), t.hour(), t.day(), t.month()].map(|v| v.unsigned_abs() as u32);
+            if t.timestamp() > base && schedule.matches(minute, hour, day, month, weekday) {
+                expected.push(t.timestamp());
+            }
+            t = t.checked_add(jiff::Span::new().minutes(1)).unwrap();
+        }
+        assert!(!systemd.is_empty(), "{cron}: systemd gave nothing");
+        assert_eq!(systemd, expected, "{cron} as {events:?}");
+    }
+}

@@ -81,18 +81,25 @@ async fn once(
     if status.success() { Ok(()) } else { Err(failed(format!("it {status}"))) }
 }
 
-/// The next minute after `now` (UTC) at which `schedule` fires, within a
-/// year and a day (a schedule such as February 30th never fires).
+/// The next minute after `now` (UTC) at which `schedule` fires, searched
+/// day by day over nine years (February 29th comes back within eight);
+/// `None` for a schedule that never fires (February 30th).
 pub fn next_run(schedule: &berth_spec::model::units::Schedule, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
-    let start = now.to_zoned(jiff::tz::TimeZone::UTC);
-    let mut t = start.datetime().with().second(0).subsec_nanosecond(0).build().ok()?;
-    for _ in 0..(366 * 24 * 60 + 1) {
-        t = t.checked_add(jiff::Span::new().minutes(1)).ok()?;
-        let weekday = u32::from(t.weekday().to_sunday_zero_offset().unsigned_abs());
-        let [minute, hour, day, month] = [t.minute(), t.hour(), t.day(), t.month()].map(|v| v.unsigned_abs() as u32);
-        if schedule.matches(minute, hour, day, month, weekday) {
-            return t.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+    let utc = jiff::tz::TimeZone::UTC;
+    let start = now.to_zoned(utc.clone());
+    let mut date = start.date();
+    let mut after = Some((start.hour().unsigned_abs().into(), start.minute().unsigned_abs().into()));
+    for _ in 0..9 * 366 {
+        let weekday = u32::from(date.weekday().to_sunday_zero_offset().unsigned_abs());
+        let (day, month) = (date.day().unsigned_abs().into(), date.month().unsigned_abs().into());
+        if schedule.matches_day(day, month, weekday)
+            && let Some((h, m)) = schedule.next_time_in_day(after)
+        {
+            let at = date.at(i8::try_from(h).ok()?, i8::try_from(m).ok()?, 0, 0);
+            return at.to_zoned(utc).ok().map(|z| z.timestamp());
         }
+        date = date.tomorrow().ok()?;
+        after = None;
     }
     None
 }
@@ -114,7 +121,15 @@ mod tests {
         let monday = Schedule::parse("30 2 * * 1").unwrap();
         assert_eq!(next_run(&monday, at("2026-11-28T17:00:00Z")), Some(at("2026-11-30T02:30:00Z")));
         let leap = Schedule::parse("0 0 29 2 *").unwrap();
-        assert_eq!(next_run(&leap, at("2026-11-28T00:00:00Z")), None, "no February 29th within a year");
+        assert_eq!(next_run(&leap, at("2026-11-28T00:00:00Z")), Some(at("2028-02-29T00:00:00Z")));
+        assert_eq!(
+            next_run(&leap, at("2096-03-01T00:00:00Z")),
+            Some(at("2104-02-29T00:00:00Z")),
+            "2100 is no leap year"
+        );
+        let or = Schedule::parse("0 0 1 * 1").unwrap();
+        assert_eq!(next_run(&or, at("2026-11-28T00:00:00Z")), Some(at("2026-11-30T00:00:00Z")), "a Monday");
+        assert_eq!(next_run(&or, at("2026-11-30T00:00:00Z")), Some(at("2026-12-01T00:00:00Z")), "the 1st");
         assert_eq!(next_run(&Schedule::parse("0 0 31 2 *").unwrap(), at("2026-01-01T00:00:00Z")), None);
     }
 }

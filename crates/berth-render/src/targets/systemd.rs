@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use berth_plan::{BackupJob, EnvValue, JobPlan, Plan, RunPlan, ServicePlan, replica_port};
+use berth_spec::model::units::Schedule;
 
 use super::{Target, scheduled};
 use crate::{Output, header};
@@ -481,59 +482,42 @@ fn backup_timer(plan: &Plan, job: &BackupJob) -> String {
     u
 }
 
-/// `OnCalendar=` lines for a cron schedule. Cron fires on a day matching
-/// the day of month *or* the day of week when both are restricted, while
-/// one systemd calendar event needs both: such a schedule becomes two
-/// events, which a timer fires on either of.
-fn on_calendar_lines(schedule: &berth_spec::model::units::Schedule) -> String {
-    let [m, h, dom, mon, dow] = schedule.fields();
+/// `OnCalendar=` lines for a cron schedule, in UTC. Every field is spelled
+/// out as the list of values cron selects, so no cron syntax (steps, ranges,
+/// Sunday as 7) has to mean the same in systemd's. Cron fires on a day
+/// matching the day of month *or* the day of week when both are
+/// restricted, while one systemd calendar event needs both: such a
+/// schedule becomes two events, which a timer fires on either of.
+fn on_calendar_lines(schedule: &Schedule) -> String {
+    let (dom, dow) = (schedule.fields()[2], schedule.fields()[4]);
     let events = if dom.starts_with('*') || dow.starts_with('*') {
-        vec![on_calendar(&[m, h, dom, mon, dow].join(" "))]
+        vec![on_calendar(schedule, true, true)]
     } else {
-        vec![on_calendar(&[m, h, dom, mon, "*"].join(" ")), on_calendar(&[m, h, "*", mon, dow].join(" "))]
+        vec![on_calendar(schedule, true, false), on_calendar(schedule, false, true)]
     };
     events.iter().map(|e| format!("OnCalendar={e}\n")).collect()
 }
 
-/// A cron schedule as a systemd calendar event, in UTC.
-pub fn on_calendar(cron: &str) -> String {
-    match cron {
-        "@hourly" => return "hourly".to_owned(),
-        "@daily" => return "*-*-* 00:00:00 UTC".to_owned(),
-        "@weekly" => return "Mon *-*-* 00:00:00 UTC".to_owned(),
-        "@monthly" => return "*-*-01 00:00:00 UTC".to_owned(),
-        "@yearly" => return "*-01-01 00:00:00 UTC".to_owned(),
-        _ => {}
-    }
-    let f: Vec<&str> = cron.split_whitespace().collect();
-    let [minute, hour, dom, month, dow] = f.as_slice() else { return "daily".to_owned() };
-    let field = |v: &str, start: &str| -> String {
-        v.split(',')
-            .map(|part| {
-                let part = part.replace('-', "..");
-                match part.strip_prefix("*/") {
-                    Some(step) => format!("{start}/{step}"),
-                    None => part,
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(",")
+/// One systemd calendar event for `schedule`, with or without its day of
+/// month and day of week.
+fn on_calendar(schedule: &Schedule, with_day: bool, with_weekday: bool) -> String {
+    const NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let list = |index: usize| {
+        schedule
+            .values(index)
+            .map_or_else(|| "*".to_owned(), |v| v.iter().map(|n| format!("{n:02}")).collect::<Vec<_>>().join(","))
     };
-    let days = if *dow == "*" {
-        String::new()
-    } else {
-        const NAMES: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-        let name = |d: &str| d.parse::<usize>().ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("Mon");
-        let parts: Vec<String> = dow
-            .split(',')
-            .map(|p| match p.split_once('-') {
-                Some((a, b)) => format!("{}..{}", name(a), name(b)),
-                None => name(p).to_owned(),
-            })
-            .collect();
-        format!("{} ", parts.join(","))
+    let weekdays = match schedule.values(4).filter(|_| with_weekday) {
+        Some(days) => {
+            let names: Vec<&str> = days.iter().filter_map(|d| NAMES.get(*d as usize).copied()).collect();
+            format!("{} ", names.join(","))
+        }
+        None => String::new(),
     };
-    format!("{days}*-{}-{} {}:{}:00 UTC", field(month, "1"), field(dom, "1"), field(hour, "0"), field(minute, "0"))
+    let day = if with_day { list(2) } else { "*".to_owned() };
+    let minute = list(0);
+    let hour = list(1);
+    format!("{weekdays}*-{}-{day} {hour}:{minute}:00 UTC", list(3))
 }
 
 fn install_notes(plan: &Plan, user: &str, install: &str) -> String {
@@ -560,7 +544,9 @@ capabilities unless the spec adds them, and write only to `/var/lib/{p}/<service
 
 #[cfg(test)]
 mod tests {
-    use super::{on_calendar, program};
+    use berth_spec::model::units::Schedule;
+
+    use super::{on_calendar_lines, program};
 
     #[test]
     fn programs_are_found_as_berth_up_finds_them() {
@@ -573,8 +559,15 @@ mod tests {
 
     #[test]
     fn cron_to_calendar() {
-        assert_eq!(on_calendar("0 3 * * *"), "*-*-* 3:0:00 UTC");
-        assert_eq!(on_calendar("*/15 1-5 * * 1-5"), "Mon..Fri *-*-* 1..5:0/15:00 UTC");
-        assert_eq!(on_calendar("@daily"), "*-*-* 00:00:00 UTC");
+        let lines = |cron: &str| on_calendar_lines(&Schedule::parse(cron).unwrap());
+        assert_eq!(lines("0 3 * * *"), "OnCalendar=*-*-* 03:00:00 UTC\n");
+        assert_eq!(
+            lines("*/15 1-5 * * 1-5"),
+            "OnCalendar=Mon,Tue,Wed,Thu,Fri *-*-* 01,02,03,04,05:00,15,30,45:00 UTC\n"
+        );
+        assert_eq!(lines("@daily"), "OnCalendar=*-*-* 00:00:00 UTC\n");
+        assert_eq!(lines("0 0 * * 7"), "OnCalendar=Sun *-*-* 00:00:00 UTC\n");
+        // Day of month or day of week: two events.
+        assert_eq!(lines("0 0 1 * 1"), "OnCalendar=*-*-01 00:00:00 UTC\nOnCalendar=Mon *-*-* 00:00:00 UTC\n");
     }
 }

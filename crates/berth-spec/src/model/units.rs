@@ -429,18 +429,50 @@ impl Schedule {
         fields
     }
 
+    /// The values field `index` (0 minute … 4 day of week) selects, in
+    /// order and without repeats (a day of week 7 is 0), or `None` when the
+    /// field is `*`.
+    pub fn values(&self, index: usize) -> Option<Vec<u32>> {
+        let field = *self.fields().get(index)?;
+        if field == "*" {
+            return None;
+        }
+        let mut values = cron_field_values(field, *CRON_RANGES.get(index)?);
+        if index == 4 {
+            values.iter_mut().filter(|v| **v == 7).for_each(|v| *v = 0);
+        }
+        values.sort_unstable();
+        values.dedup();
+        Some(values)
+    }
+
     /// Whether the schedule fires at this minute (UTC; `weekday` 0 is
     /// Sunday). As in cron, when both the day of month and the day of week
     /// are restricted, a day matching either fires.
     pub fn matches(&self, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
-        let [m, h, dom, mon, dow] = self.fields();
+        let [m, h, ..] = self.fields();
+        let hit = |field: &str, i: usize, value: u32| cron_field_values(field, CRON_RANGES[i]).contains(&value);
+        hit(m, 0, minute) && hit(h, 1, hour) && self.matches_day(day, month, weekday)
+    }
+
+    /// Whether the schedule fires at some time of this day.
+    pub fn matches_day(&self, day: u32, month: u32, weekday: u32) -> bool {
+        let [_, _, dom, mon, dow] = self.fields();
         let hit = |field: &str, i: usize, value: u32| cron_field_values(field, CRON_RANGES[i]).contains(&value);
         let dow_hit = hit(dow, 4, weekday) || (weekday == 0 && hit(dow, 4, 7));
         let day_hit = match (dom.starts_with('*'), dow.starts_with('*')) {
             (false, false) => hit(dom, 2, day) || dow_hit,
             _ => hit(dom, 2, day) && dow_hit,
         };
-        hit(m, 0, minute) && hit(h, 1, hour) && hit(mon, 3, month) && day_hit
+        hit(mon, 3, month) && day_hit
+    }
+
+    /// The first time of day (hour, minute) the schedule fires at, strictly
+    /// after `after` when given, on a day it fires ([`Self::matches_day`]).
+    pub fn next_time_in_day(&self, after: Option<(u32, u32)>) -> Option<(u32, u32)> {
+        let hours = self.values(1).unwrap_or_else(|| (0..24).collect());
+        let minutes = self.values(0).unwrap_or_else(|| (0..60).collect());
+        hours.iter().flat_map(|h| minutes.iter().map(move |m| (*h, *m))).find(|t| after.is_none_or(|a| *t > a))
     }
 }
 
