@@ -27,6 +27,10 @@ pub struct ServicePlan {
     pub uses: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<JobPlan>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<berth_spec::Placement>,
 }
 
 /// A run-to-completion command of a service, with its environment.
@@ -179,6 +183,8 @@ pub enum ProbeCheck {
 pub struct ResourcesPlan {
     pub requests: Amounts,
     pub limits: Amounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<berth_spec::Gpu>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -344,6 +350,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
         resources: ResourcesPlan {
             requests: s.resources.requests.unwrap_or_default(),
             limits: s.resources.limits.unwrap_or_default(),
+            gpu: s.resources.gpu,
         },
         env,
         volumes: s
@@ -388,6 +395,8 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
                 retries: j.retries.unwrap_or(0),
             })
             .collect(),
+        devices: s.devices.clone(),
+        placement: s.placement.clone().filter(|p| !p.node_selector.is_empty() || !p.tolerations.is_empty()),
     }
 }
 

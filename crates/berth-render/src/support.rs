@@ -52,6 +52,9 @@ pub enum Feature {
     ScheduledJobs,
     /// A job only `berth run` (or the target's own command) starts.
     OnDemandJobs,
+    Gpus,
+    Devices,
+    Placement,
 }
 
 impl Feature {
@@ -86,6 +89,9 @@ impl Feature {
         Self::DeployGate,
         Self::ScheduledJobs,
         Self::OnDemandJobs,
+        Self::Gpus,
+        Self::Devices,
+        Self::Placement,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +118,9 @@ impl Feature {
             Self::DeployGate => "deploy-gate",
             Self::ScheduledJobs => "scheduled-jobs",
             Self::OnDemandJobs => "on-demand-jobs",
+            Self::Gpus => "gpus",
+            Self::Devices => "devices",
+            Self::Placement => "placement",
         }
     }
 
@@ -148,6 +157,9 @@ impl Feature {
             Self::DeployGate => "job run before each deploy (`before_deploy`), failure stops it",
             Self::ScheduledJobs => "job on a cron `schedule`",
             Self::OnDemandJobs => "job run on demand (`berth run`)",
+            Self::Gpus => "GPUs per replica (`resources.gpu`)",
+            Self::Devices => "host device files (`devices`)",
+            Self::Placement => "node selectors and tolerations (`placement`)",
         }
     }
 
@@ -345,6 +357,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Kubernetes | T::Helm, F::OnDemandJobs) => {
             Approximated("a suspended CronJob: `kubectl create job --from=cronjob/<service>-<job> <name>` runs it")
         }
+        (T::Kubernetes | T::Helm, F::Devices) => Unsupported(
+            "a pod reaches host devices through a device plugin; a hostPath of the device file is refused by the \
+             restricted Pod Security profile berth renders for",
+        ),
         (T::Kubernetes | T::Helm, _) => Native,
         (T::Compose, F::StartupProbe) => Approximated("the healthcheck's `start_period` covers the startup probe"),
         (T::Compose, F::LivenessProbe) => {
@@ -372,6 +388,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             "a run-once service the app `depends_on` (`service_completed_successfully`); compose enforces no \
              `timeout` or `retries`",
         ),
+        (T::Compose, F::Placement) => Unsupported("compose runs every container on one host"),
+        (T::Compose, F::Gpus) => Approximated(
+            "NVIDIA: a device reservation of `count` GPUs; AMD: `/dev/kfd` and `/dev/dri`, every AMD GPU of the host",
+        ),
         (T::Compose, _) => Native,
         (T::Systemd, F::StartupProbe | F::LivenessProbe | F::ReadinessProbe) => {
             Unsupported("systemd restarts on exit only; `berth up` runs the probes on a host")
@@ -381,6 +401,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             "no drain: nginx is not told before systemd sends SIGTERM; in-flight requests get `TimeoutStopSec`",
         ),
         (T::Systemd, F::Dependencies) => Unsupported("PostgreSQL and Redis come from the host's packages"),
+        (T::Systemd, F::Placement) => Unsupported("a unit runs on the host it is installed on"),
+        (T::Systemd, F::Gpus) => {
+            Approximated("the unit may open every GPU device of the host (`DeviceAllow=`); systemd does not count GPUs")
+        }
         (T::Systemd, F::DeployGate) => Approximated(
             "a oneshot unit every instance requires and starts after: a failure keeps new instances from starting, \
              but `systemctl restart` has stopped the old ones first (use `berth up` for deploys with no downtime)",
@@ -403,6 +427,12 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Ecs | T::Cloudformation, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => Unsupported(
             "berth renders no ECS task for jobs yet (EventBridge rules, run-task before the service update)",
         ),
+        (T::Ecs | T::Cloudformation, F::Gpus | F::Devices) => {
+            Unsupported("Fargate tasks get no GPUs and no host devices (GPUs need the EC2 launch type)")
+        }
+        (T::Ecs | T::Cloudformation, F::Placement) => {
+            Unsupported("Fargate places tasks itself; there are no nodes to select")
+        }
         (T::Ecs | T::Cloudformation, _) => Native,
         (T::Cloudrun, F::ReadinessProbe) => Unsupported("Cloud Run routes to every started instance"),
         (T::Cloudrun, F::Drain) => Unsupported("Cloud Run gives an instance 10 s after SIGTERM"),
@@ -412,6 +442,12 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         }
         (T::Cloudrun, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => {
             Unsupported("berth renders no Cloud Run job yet (`run.googleapis.com` Job and Cloud Scheduler)")
+        }
+        (T::Cloudrun, F::Gpus) => Unsupported(
+            "berth renders no Cloud Run GPU yet (one NVIDIA L4 per instance, `run.googleapis.com/accelerator`)",
+        ),
+        (T::Cloudrun, F::Devices | F::Placement) => {
+            Unsupported("Cloud Run instances get no host devices and Google places them")
         }
         (T::Cloudrun, _) => Native,
     }
@@ -549,7 +585,7 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
         primary_port: _,
         replicas,
         probes,
-        resources: _,
+        resources,
         env: _,
         volumes,
         security: _,
@@ -557,6 +593,8 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
         deploy,
         uses: _,
         jobs,
+        devices,
+        placement,
     } = s;
     let at = || format!("service `{name}`");
     if probes.startup.is_some() {
@@ -578,6 +616,15 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
     }
     if volumes.iter().any(|v| v.persistent) {
         push(Feature::PersistentVolumes, at());
+    }
+    if resources.gpu.is_some() {
+        push(Feature::Gpus, at());
+    }
+    if !devices.is_empty() {
+        push(Feature::Devices, at());
+    }
+    if placement.is_some() {
+        push(Feature::Placement, at());
     }
     for job in jobs {
         let feature = match job.trigger {

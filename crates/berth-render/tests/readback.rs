@@ -106,6 +106,55 @@ fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
         let pod = &spec["template"]["spec"];
         let container = &pod["containers"][0];
         resources(s, &container["resources"], failures);
+        if let Some(gpu) = s.resources.gpu {
+            checked();
+            let got = &container["resources"]["limits"][gpu.vendor.resource()];
+            if got.as_str() != Some(gpu.count.to_string().as_str()) {
+                failures.push(format!("{}: limits {} {got} != plan {}", s.name, gpu.vendor.resource(), gpu.count));
+            }
+        }
+        if let Some(placement) = &s.placement {
+            checked();
+            let selector: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(pod["nodeSelector"].clone()).unwrap_or_default();
+            if selector != placement.node_selector {
+                failures.push(format!("{}: nodeSelector {selector:?} != plan {:?}", s.name, placement.node_selector));
+            }
+            let tolerations = pod["tolerations"].as_array().map_or(0, Vec::len);
+            if tolerations != placement.tolerations.len() {
+                failures.push(format!("{}: {tolerations} tolerations != plan {}", s.name, placement.tolerations.len()));
+            }
+        }
+        // Each job: its timeout and retries, on its Job or CronJob.
+        for job in &s.jobs {
+            checked();
+            let name = job.workload(&s.name);
+            let gate = file(out, &format!("kubernetes/jobs/{name}.yaml")).map(docs).unwrap_or_default();
+            let found = objects
+                .iter()
+                .chain(gate.iter())
+                .find(|d| d["metadata"]["name"] == name.as_str() && (d["kind"] == "Job" || d["kind"] == "CronJob"));
+            let job_spec = match found {
+                Some(d) if d["kind"] == "CronJob" => &d["spec"]["jobTemplate"]["spec"],
+                Some(d) => &d["spec"],
+                None => {
+                    failures.push(format!("{name}: no Job or CronJob"));
+                    continue;
+                }
+            };
+            if job_spec["activeDeadlineSeconds"].as_u64() != Some(job.timeout.ceil_secs())
+                || job_spec["backoffLimit"].as_u64() != Some(u64::from(job.retries))
+            {
+                failures.push(format!(
+                    "{name}: deadline/backoff {}/{} != plan",
+                    job_spec["activeDeadlineSeconds"], job_spec["backoffLimit"]
+                ));
+            }
+            let schedule = found.and_then(|d| d["spec"]["schedule"].as_str());
+            if job.schedule().map(|c| c.0.as_str()).is_some_and(|c| Some(c) != schedule) {
+                failures.push(format!("{name}: schedule {schedule:?} != plan {:?}", job.schedule()));
+            }
+        }
         probe(&s.name, "liveness", &container["livenessProbe"], s.probes.liveness.as_ref(), failures);
         probe(&s.name, "readiness", &container["readinessProbe"], s.probes.readiness.as_ref(), failures);
         probe(&s.name, "startup", &container["startupProbe"], s.probes.startup.as_ref(), failures);
@@ -214,6 +263,13 @@ fn compose(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
                 .map(|v| ByteSize::parse(&format!("{v}i").replace("Bi", "B")).map(|b| b.0).unwrap_or(0));
             if got != Some(m.0) {
                 failures.push(format!("compose {}: memory {got:?} != {}", s.name, m.0));
+            }
+        }
+        if let Some(gpu) = s.resources.gpu.filter(|g| g.vendor == berth_spec::GpuVendor::Nvidia) {
+            checked();
+            let got = svc["deploy"]["resources"]["reservations"]["devices"][0]["count"].as_u64();
+            if got != Some(u64::from(gpu.count)) {
+                failures.push(format!("compose {}: GPU count {got:?} != {}", s.name, gpu.count));
             }
         }
         if let Some(run) = &s.run {

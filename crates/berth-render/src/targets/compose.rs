@@ -334,7 +334,22 @@ fn app_service(
     if !limits.is_empty() {
         resources.insert("limits".to_owned(), Value::Object(limits));
     }
-    let reservations = amounts(&s.resources.requests);
+    let mut reservations = amounts(&s.resources.requests);
+    let mut devices: Vec<Value> = s.devices.iter().map(|d| json!(format!("{d}:{d}"))).collect();
+    match s.resources.gpu {
+        Some(gpu) if gpu.vendor == berth_spec::GpuVendor::Nvidia => {
+            reservations.insert(
+                "devices".to_owned(),
+                json!([{ "driver": "nvidia", "count": gpu.count, "capabilities": ["gpu"] }]),
+            );
+        }
+        // ROCm's device files: compose has no AMD device requests.
+        Some(_) => devices.extend(["/dev/kfd:/dev/kfd", "/dev/dri:/dev/dri"].map(|d| json!(d))),
+        None => {}
+    }
+    if !devices.is_empty() {
+        svc.insert("devices".to_owned(), Value::Array(devices));
+    }
     if !reservations.is_empty() {
         resources.insert("reservations".to_owned(), Value::Object(reservations));
     }

@@ -47,7 +47,7 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
         }
         let resources = json!({
             "requests": quantities(s.resources.requests.cpu, s.resources.requests.memory),
-            "limits": quantities(s.resources.limits.cpu, s.resources.limits.memory),
+            "limits": with_gpu(quantities(s.resources.limits.cpu, s.resources.limits.memory), s),
         });
         v["resources"] = resources;
         services.insert(s.name.clone(), v);
@@ -97,6 +97,17 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
         format!("{p} is installed in namespace {{{{ .Release.Namespace }}}}.\nServices: {list}\nSecrets are referenced, not created: create the Secret `{p}` with a key per declared secret before the pods start.\n", p = plan.project, list = plan.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
     );
     out
+}
+
+/// The limits plus the service's GPUs, as the kubernetes target writes them.
+fn with_gpu(mut limits: Value, s: &berth_plan::ServicePlan) -> Value {
+    if let Some(gpu) = s.resources.gpu {
+        if !limits.is_object() {
+            limits = json!({});
+        }
+        limits[gpu.vendor.resource()] = json!(gpu.count.to_string());
+    }
+    limits
 }
 
 fn quantities(cpu: Option<berth_spec::model::units::Cpu>, memory: Option<berth_spec::model::units::ByteSize>) -> Value {

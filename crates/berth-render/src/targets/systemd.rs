@@ -244,8 +244,9 @@ fn template(
             let _ = writeln!(u, "TemporaryFileSystem={}", volume.path);
         }
     }
+    devices(&mut u, service);
     let sec = &service.security;
-    u.push_str("NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\nProtectHostname=yes\nRestrictNamespaces=yes\nRestrictRealtime=yes\nRestrictSUIDSGID=yes\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nLockPersonality=yes\nSystemCallArchitectures=native\nSystemCallFilter=@system-service\nUMask=0077\n");
+    u.push_str("NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\nProtectHostname=yes\nRestrictNamespaces=yes\nRestrictRealtime=yes\nRestrictSUIDSGID=yes\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\nLockPersonality=yes\nSystemCallArchitectures=native\nSystemCallFilter=@system-service\nUMask=0077\n");
     let caps: Vec<String> =
         sec.add_capabilities.iter().map(|c| format!("CAP_{}", c.trim_start_matches("CAP_").to_uppercase())).collect();
     let _ = writeln!(u, "CapabilityBoundingSet={}\nAmbientCapabilities={}", caps.join(" "), caps.join(" "));
@@ -331,6 +332,25 @@ fn job_env(plan: &Plan, service: &ServicePlan) -> String {
         }
     }
     e
+}
+
+/// No devices but the pseudo ones, unless the spec names some: then those
+/// and the GPUs' device classes, in a closed device policy.
+fn devices(u: &mut String, service: &ServicePlan) {
+    let mut allowed: Vec<&str> = service.devices.iter().map(String::as_str).collect();
+    match service.resources.gpu.map(|g| g.vendor) {
+        Some(berth_spec::GpuVendor::Nvidia) => allowed.extend(["char-nvidia-frontend", "char-nvidia-uvm"]),
+        Some(berth_spec::GpuVendor::Amd) => allowed.extend(["/dev/kfd", "char-drm"]),
+        None => {}
+    }
+    if allowed.is_empty() {
+        u.push_str("PrivateDevices=yes\n");
+        return;
+    }
+    u.push_str("PrivateDevices=no\nDevicePolicy=closed\n");
+    for device in allowed {
+        let _ = writeln!(u, "DeviceAllow={device} rw");
+    }
 }
 
 /// `CPUQuota=` for a CPU limit, in whole percent of a core: rounded down

@@ -67,6 +67,13 @@ pub struct Service {
     /// names are unique in the spec.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub jobs: BTreeMap<String, Job>,
+    /// Host device files the service uses, read and write, such as
+    /// `/dev/fuse` (GPUs go under `resources.gpu`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// Which nodes replicas may run on (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 /// A job: a command that runs to completion.
@@ -189,6 +196,83 @@ pub struct Resources {
     /// The most the replica may use; memory over the limit is killed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Amounts>,
+    /// GPUs each replica gets for itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<Gpu>,
+}
+
+/// GPUs for each replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gpu {
+    /// How many, at least 1.
+    pub count: u32,
+    /// `nvidia` (default) or `amd`: which device plugin, driver and device
+    /// files the targets use.
+    #[serde(default)]
+    pub vendor: GpuVendor,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuVendor {
+    #[default]
+    Nvidia,
+    Amd,
+}
+
+impl GpuVendor {
+    /// The extended resource Kubernetes' device plugin advertises.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Self::Nvidia => "nvidia.com/gpu",
+            Self::Amd => "amd.com/gpu",
+        }
+    }
+}
+
+/// Where replicas may run, for targets that schedule onto a cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    /// Node labels a node must have, such as
+    /// `cloud.google.com/gke-accelerator: nvidia-l4`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Node taints replicas tolerate, such as the taint of a GPU node pool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+}
+
+/// A taint replicas tolerate (Kubernetes' toleration).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Toleration {
+    /// The taint's key; leave it out with `operator: Exists` to tolerate every taint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `Equal` (default: the taint's value is `value`) or `Exists`.
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`; left out, every effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<TaintEffect>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum TolerationOperator {
+    #[default]
+    Equal,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
 }
 
 /// An amount of CPU and memory.

@@ -36,6 +36,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         volumes(service, &path, checker);
         security(service, &path, checker);
         jobs(spec, name, service, &path, checker);
+        devices_and_placement(service, &path, checker);
         if let Some(metrics) = &service.metrics {
             let mpath = path.key("metrics");
             if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
@@ -45,6 +46,51 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
         if let Some(deploy) = &service.deploy {
             super::deploy::check(deploy, &path.key("deploy"), checker);
+        }
+    }
+}
+
+/// The most GPUs one replica asks for: the largest machines carry 16.
+const GPU_MAX: u32 = 16;
+
+fn devices_and_placement(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    if let Some(gpu) = &service.resources.gpu
+        && !(1..=GPU_MAX).contains(&gpu.count)
+    {
+        checker
+            .error(
+                codes::OUT_OF_RANGE,
+                &path.key("resources").key("gpu").key("count"),
+                format!("{} GPUs per replica", gpu.count),
+            )
+            .with_help(format!("ask for 1 to {GPU_MAX}; leave `gpu` out for none"));
+    }
+    for (i, device) in service.devices.iter().enumerate() {
+        let dpath = path.key("devices").index(i);
+        let clean = std::path::Path::new(device)
+            .components()
+            .all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+        if !device.starts_with("/dev/") || !clean {
+            checker
+                .error(codes::INVALID_VALUE, &dpath, format!("`{device}` is not a device file"))
+                .with_help("name a path under /dev, such as `/dev/fuse`");
+        }
+    }
+    let Some(placement) = &service.placement else { return };
+    for (i, t) in placement.tolerations.iter().enumerate() {
+        let tpath = path.key("placement").key("tolerations").index(i);
+        match (t.operator, &t.value, &t.key) {
+            (crate::model::TolerationOperator::Exists, Some(_), _) => {
+                checker
+                    .error(codes::CONTRADICTION, &tpath.key("value"), "`operator: Exists` matches any value")
+                    .with_help("leave `value` out, or use `operator: Equal`");
+            }
+            (crate::model::TolerationOperator::Equal, _, None) => {
+                checker
+                    .error(codes::MISSING_SETTING, &tpath, "an `Equal` toleration needs the taint's `key`")
+                    .with_help("name the key, or use `operator: Exists` to tolerate every taint");
+            }
+            _ => {}
         }
     }
 }

@@ -191,6 +191,39 @@ pub fn quantities(
     (!q.is_empty()).then_some(q)
 }
 
+fn toleration(t: &berth_spec::Toleration) -> k8s_openapi::api::core::v1::Toleration {
+    use berth_spec::{TaintEffect, TolerationOperator};
+    k8s_openapi::api::core::v1::Toleration {
+        key: t.key.clone(),
+        operator: Some(
+            match t.operator {
+                TolerationOperator::Equal => "Equal",
+                TolerationOperator::Exists => "Exists",
+            }
+            .to_owned(),
+        ),
+        value: t.value.clone(),
+        effect: t.effect.map(|e| {
+            match e {
+                TaintEffect::NoSchedule => "NoSchedule",
+                TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+                TaintEffect::NoExecute => "NoExecute",
+            }
+            .to_owned()
+        }),
+        toleration_seconds: None,
+    }
+}
+
+/// The limits plus the service's GPUs, an extended resource Kubernetes
+/// takes in limits only (the request equals it).
+pub fn with_gpu(limits: Option<BTreeMap<String, Quantity>>, s: &ServicePlan) -> Option<BTreeMap<String, Quantity>> {
+    let Some(gpu) = s.resources.gpu else { return limits };
+    let mut limits = limits.unwrap_or_default();
+    limits.insert(gpu.vendor.resource().to_owned(), Quantity(gpu.count.to_string()));
+    Some(limits)
+}
+
 pub fn container_security(read_only_root: bool, run_as_user: u32, drop: &[String], add: &[String]) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
@@ -321,7 +354,7 @@ pub(crate) fn service(
         startup_probe: s.probes.startup.as_ref().map(probe),
         resources: Some(ResourceRequirements {
             requests: quantities(s.resources.requests.cpu, s.resources.requests.memory),
-            limits: quantities(s.resources.limits.cpu, s.resources.limits.memory),
+            limits: with_gpu(quantities(s.resources.limits.cpu, s.resources.limits.memory), s),
             ..ResourceRequirements::default()
         }),
         security_context: Some(container_security(
@@ -360,6 +393,12 @@ pub(crate) fn service(
                 i64::try_from((s.deploy.drain_timeout.as_millis() + stop).div_ceil(1000)).unwrap_or(i64::MAX)
             }),
             containers: vec![container],
+            node_selector: s.placement.as_ref().map(|p| p.node_selector.clone()).filter(|n| !n.is_empty()),
+            tolerations: s
+                .placement
+                .as_ref()
+                .map(|p| p.tolerations.iter().map(toleration).collect::<Vec<_>>())
+                .filter(|t| !t.is_empty()),
             volumes: Some(volumes).filter(|v| !v.is_empty()),
             image_pull_secrets: pull_secrets
                 .map(|p| p.into_iter().map(|name| k8s_openapi::api::core::v1::LocalObjectReference { name }).collect()),
