@@ -140,12 +140,14 @@ pub(crate) fn plan(
                 &mut alerts,
                 format!("{title}HighErrorRate"),
                 format!(
-                    "sum(rate(http_requests_total{{{sel},status=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{{sel}}}[5m])) * 100 > {t}"
+                    "sum(rate({}[5m])) / sum(rate({}[5m])) * 100 > {t}",
+                    metrics.requests_of(&sel, Some("5..")),
+                    metrics.requests_of(&sel, None)
                 ),
                 er.for_.unwrap_or(Duration::secs(300)),
                 er.severity.unwrap_or(AlertSeverity::Critical),
                 format!("More than {t}% of {} requests fail", s.name),
-                &["http_requests_total"],
+                &[metrics.requests.as_str()],
                 "error_rate",
                 ("service", &s.name),
             );
@@ -157,13 +159,14 @@ pub(crate) fn plan(
                 &mut alerts,
                 format!("{title}HighLatency"),
                 format!(
-                    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel}}}[5m]))) > {}",
+                    "histogram_quantile(0.95, sum by (le) (rate({}{{{sel}}}[5m]))) > {}",
+                    metrics.buckets(),
                     t.0.as_secs_f64()
                 ),
                 lat.for_.unwrap_or(Duration::secs(600)),
                 lat.severity.unwrap_or(AlertSeverity::Warning),
                 format!("95th percentile latency of {} is above {t}", s.name),
-                &["http_request_duration_seconds_bucket"],
+                &[metrics.buckets().as_str()],
                 "latency_p95",
                 ("service", &s.name),
             );

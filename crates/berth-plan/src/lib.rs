@@ -34,6 +34,9 @@ pub struct Plan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge: Option<EdgePlan>,
     pub monitoring: MonitoringPlan,
+    /// Where services send traces (their `OTEL_*` variables say the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<berth_spec::Tracing>,
     pub backups: Vec<BackupJob>,
     pub targets: Targets,
     /// Things the plan left out and why (an alert without the metric it needs, say).
@@ -85,7 +88,12 @@ pub fn secret_env_name(secret: &str) -> String {
 /// the overlay the spec was loaded with.
 pub fn build(spec: &Spec, environment: Option<&str>) -> Plan {
     let mut notes = Vec::new();
-    let services: Vec<ServicePlan> = spec.services.iter().map(|(name, s)| service::plan(spec, name, s)).collect();
+    let mut services: Vec<ServicePlan> = spec.services.iter().map(|(name, s)| service::plan(spec, name, s)).collect();
+    if let Some(tracing) = &spec.monitoring.tracing {
+        for s in &mut services {
+            service::trace(s, tracing, &spec.name, environment);
+        }
+    }
     let dependencies: Vec<DependencyPlan> =
         spec.dependencies.iter().map(|(name, d)| dependency::plan(spec, name, d)).collect();
     let backups = dependencies.iter().filter_map(|d| d.backup.clone()).collect();
@@ -100,6 +108,7 @@ pub fn build(spec: &Spec, environment: Option<&str>) -> Plan {
         secrets,
         edge,
         monitoring,
+        tracing: spec.monitoring.tracing.clone(),
         backups,
         targets: spec.targets.clone(),
         notes,

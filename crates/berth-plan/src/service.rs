@@ -238,6 +238,25 @@ pub struct SecurityPlan {
 pub struct MetricsPlan {
     pub path: String,
     pub port: PortPlan,
+    /// The request counter, the duration histogram (without `_bucket`) and
+    /// the counter's status label the built-in alerts and dashboards use.
+    pub requests: String,
+    pub duration: String,
+    pub status_label: String,
+}
+
+impl MetricsPlan {
+    /// `<requests>{<sel>}` with the status matching `status` (a regex) when given.
+    pub fn requests_of(&self, sel: &str, status: Option<&str>) -> String {
+        match status {
+            Some(s) => format!("{}{{{sel},{}=~\"{s}\"}}", self.requests, self.status_label),
+            None => format!("{}{{{sel}}}", self.requests),
+        }
+    }
+
+    pub fn buckets(&self) -> String {
+        format!("{}_bucket", self.duration)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -376,6 +395,9 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
             Some(MetricsPlan {
                 path: m.path.clone().unwrap_or_else(|| "/metrics".to_owned()),
                 port: port(s, m.port.as_deref())?,
+                requests: m.requests.clone().unwrap_or_else(|| "http_requests_total".to_owned()),
+                duration: m.duration.clone().unwrap_or_else(|| "http_request_duration_seconds".to_owned()),
+                status_label: m.status_label.clone().unwrap_or_else(|| "status".to_owned()),
             })
         }),
         deploy: deploy(s.deploy.as_ref(), &spec.deploy),
@@ -398,6 +420,34 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
         devices: s.devices.clone(),
         placement: s.placement.clone().filter(|p| !p.node_selector.is_empty() || !p.tolerations.is_empty()),
     }
+}
+
+/// The OpenTelemetry SDK variables for `s`, unless the service sets them
+/// itself: where to export, its name, the project and environment, and
+/// a sampler that follows a caller's decision and samples new traces at
+/// the spec's ratio.
+pub(crate) fn trace(s: &mut ServicePlan, t: &berth_spec::Tracing, project: &str, environment: Option<&str>) {
+    let mut attributes = format!("service.namespace={project}");
+    if let Some(env) = environment {
+        attributes.push_str(&format!(",deployment.environment.name={env}"));
+    }
+    let ratio = t.sample.map_or(1.0, |p| p.0 / 100.0);
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", t.endpoint.clone()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", t.protocol.as_str().to_owned()),
+        ("OTEL_SERVICE_NAME", s.name.clone()),
+        ("OTEL_RESOURCE_ATTRIBUTES", attributes),
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_PROPAGATORS", "tracecontext,baggage".to_owned()),
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".to_owned()),
+        ("OTEL_TRACES_SAMPLER_ARG", format!("{ratio}")),
+    ];
+    for (name, value) in vars {
+        if !s.env.iter().any(|v| v.name == name) {
+            s.env.push(EnvVar { name: name.to_owned(), value: EnvValue::Literal { value } });
+        }
+    }
+    s.env.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
 /// The port replica `index` (0-based) of a service listens on when several

@@ -55,6 +55,8 @@ pub enum Feature {
     Gpus,
     Devices,
     Placement,
+    /// OpenTelemetry wiring (`monitoring.tracing`).
+    Tracing,
 }
 
 impl Feature {
@@ -92,6 +94,7 @@ impl Feature {
         Self::Gpus,
         Self::Devices,
         Self::Placement,
+        Self::Tracing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +124,7 @@ impl Feature {
             Self::Gpus => "gpus",
             Self::Devices => "devices",
             Self::Placement => "placement",
+            Self::Tracing => "tracing",
         }
     }
 
@@ -160,6 +164,7 @@ impl Feature {
             Self::Gpus => "GPUs per replica (`resources.gpu`)",
             Self::Devices => "host device files (`devices`)",
             Self::Placement => "node selectors and tolerations (`placement`)",
+            Self::Tracing => "OpenTelemetry export to a collector (`monitoring.tracing`)",
         }
     }
 
@@ -389,6 +394,9 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
              `timeout` or `retries`",
         ),
         (T::Compose, F::Placement) => Unsupported("compose runs every container on one host"),
+        (T::Compose, F::Tracing) => Approximated(
+            "services sit on the project's internal network only: the collector must run in the same compose project",
+        ),
         (T::Compose, F::Gpus) => Approximated(
             "NVIDIA: a device reservation of `count` GPUs; AMD: `/dev/kfd` and `/dev/dri`, every AMD GPU of the host",
         ),
@@ -482,6 +490,9 @@ pub fn uses(plan: &Plan) -> Vec<Use> {
     }
     for d in &plan.dependencies {
         push(Feature::Dependencies, format!("dependency `{}`", d.name));
+    }
+    if plan.tracing.is_some() {
+        push(Feature::Tracing, "`monitoring.tracing`".to_owned());
     }
     for b in &plan.backups {
         push(Feature::Backups, format!("dependency `{}`", b.dependency));

@@ -59,24 +59,52 @@ pub fn render(plan: &Plan) -> Output {
 fn panels(plan: &Plan, s: &ServicePlan) -> Vec<PanelSpec> {
     let job = format!("{}-{}", plan.project, s.name);
     let sel = format!("job=\"{job}\"");
+    let names = s.metrics.as_ref();
+    let requests = |status: Option<&str>| names.map_or_else(String::new, |m| m.requests_of(&sel, status));
+    let label = names.map_or("status", |m| m.status_label.as_str());
+    let buckets = names.map_or_else(String::new, berth_plan::MetricsPlan::buckets);
     let mut list = vec![
-        PanelSpec { title: "Request rate", unit: "reqps", queries: vec![(format!("sum by (status) (rate(http_requests_total{{{sel}}}[5m]))"), "{{status}}".to_owned())] },
+        PanelSpec {
+            title: "Request rate",
+            unit: "reqps",
+            queries: vec![(format!("sum by ({label}) (rate({}[5m]))", requests(None)), format!("{{{{{label}}}}}"))],
+        },
         PanelSpec {
             title: "Error rate",
             unit: "percent",
-            queries: vec![(format!("100 * sum(rate(http_requests_total{{{sel},status=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{{sel}}}[5m]))"), "5xx".to_owned())],
+            queries: vec![(
+                format!("100 * sum(rate({}[5m])) / sum(rate({}[5m]))", requests(Some("5..")), requests(None)),
+                "5xx".to_owned(),
+            )],
         },
         PanelSpec {
             title: "Latency",
             unit: "s",
             queries: ["0.5", "0.95", "0.99"]
                 .iter()
-                .map(|q| (format!("histogram_quantile({q}, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel}}}[5m])))"), format!("p{}", &q[2..])))
+                .map(|q| {
+                    (
+                        format!("histogram_quantile({q}, sum by (le) (rate({buckets}{{{sel}}}[5m])))"),
+                        format!("p{}", &q[2..]),
+                    )
+                })
                 .collect(),
         },
-        PanelSpec { title: "Replicas up", unit: "short", queries: vec![(format!("sum(up{{{sel}}})"), "up".to_owned())] },
-        PanelSpec { title: "CPU", unit: "percentunit", queries: vec![(format!("rate(process_cpu_seconds_total{{{sel}}}[5m])"), "{{instance}}".to_owned())] },
-        PanelSpec { title: "Memory", unit: "bytes", queries: vec![(format!("process_resident_memory_bytes{{{sel}}}"), "{{instance}}".to_owned())] },
+        PanelSpec {
+            title: "Replicas up",
+            unit: "short",
+            queries: vec![(format!("sum(up{{{sel}}})"), "up".to_owned())],
+        },
+        PanelSpec {
+            title: "CPU",
+            unit: "percentunit",
+            queries: vec![(format!("rate(process_cpu_seconds_total{{{sel}}}[5m])"), "{{instance}}".to_owned())],
+        },
+        PanelSpec {
+            title: "Memory",
+            unit: "bytes",
+            queries: vec![(format!("process_resident_memory_bytes{{{sel}}}"), "{{instance}}".to_owned())],
+        },
     ];
     let deps: Vec<(String, String)> = s
         .uses

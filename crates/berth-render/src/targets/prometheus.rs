@@ -192,6 +192,10 @@ struct ExpAlert {
 /// real threshold can reach (60 s, say) fails the test for thresholds near it.
 const SLOW_BUCKET_LE: &str = "1e20";
 
+fn metrics_of<'a>(plan: &'a Plan, service: &str) -> Option<&'a berth_plan::MetricsPlan> {
+    plan.services.iter().find(|s| s.name == service)?.metrics.as_ref()
+}
+
 /// Series that make a built-in alert fire; `None` for custom alerts, whose
 /// expressions berth cannot invert.
 fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMap<String, String>)> {
@@ -206,24 +210,25 @@ fn firing_series(plan: &Plan, alert: &AlertPlan) -> Option<(Vec<Series>, BTreeMa
             vec![Series { series: format!("up{{{sel},instance=\"replica-1\"}}"), values: "0x120".to_owned() }]
         }
         // Every request fails: a threshold may be any share below 100%.
-        "error_rate" => vec![
-            Series { series: format!("http_requests_total{{{sel},status=\"500\"}}"), values: "0+60x120".to_owned() },
-            Series { series: format!("http_requests_total{{{sel},status=\"200\"}}"), values: "0x120".to_owned() },
-        ],
-        "latency_p95" => vec![
-            Series {
-                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"0.1\"}}"),
-                values: "0+1x120".to_owned(),
-            },
-            Series {
-                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"{SLOW_BUCKET_LE}\"}}"),
-                values: "0+100x120".to_owned(),
-            },
-            Series {
-                series: format!("http_request_duration_seconds_bucket{{{sel},le=\"+Inf\"}}"),
-                values: "0+100x120".to_owned(),
-            },
-        ],
+        "error_rate" => {
+            let m = metrics_of(plan, &subject)?;
+            let (name, label) = (&m.requests, &m.status_label);
+            vec![
+                Series { series: format!("{name}{{{sel},{label}=\"500\"}}"), values: "0+60x120".to_owned() },
+                Series { series: format!("{name}{{{sel},{label}=\"200\"}}"), values: "0x120".to_owned() },
+            ]
+        }
+        "latency_p95" => {
+            let buckets = metrics_of(plan, &subject)?.buckets();
+            vec![
+                Series { series: format!("{buckets}{{{sel},le=\"0.1\"}}"), values: "0+1x120".to_owned() },
+                Series {
+                    series: format!("{buckets}{{{sel},le=\"{SLOW_BUCKET_LE}\"}}"),
+                    values: "0+100x120".to_owned(),
+                },
+                Series { series: format!("{buckets}{{{sel},le=\"+Inf\"}}"), values: "0+100x120".to_owned() },
+            ]
+        }
         // Twice the largest limit a spec may set: 200% of any limit, past any threshold.
         "memory" => vec![Series {
             series: format!("process_resident_memory_bytes{{{sel}}}"),

@@ -27,6 +27,76 @@ pub struct Monitoring {
     /// Render Grafana dashboards. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dashboards: Option<bool>,
+    /// OpenTelemetry tracing: every service gets the standard `OTEL_*`
+    /// variables (exporter endpoint and protocol, its service name, the
+    /// project and environment as resource attributes, the sampler), which
+    /// OpenTelemetry SDKs read without code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
+}
+
+/// Where services send traces.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    /// The OTLP collector, such as `http://otel-collector:4317`.
+    pub endpoint: String,
+    /// `grpc` (default, port 4317) or `http/protobuf` (port 4318).
+    #[serde(default)]
+    pub protocol: OtlpProtocol,
+    /// Share of new traces recorded, 0 to 100 percent; a request that
+    /// arrives with a sampled `traceparent` keeps its caller's decision.
+    /// Default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Percent>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum OtlpProtocol {
+    #[default]
+    #[serde(rename = "grpc")]
+    Grpc,
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl Tracing {
+    /// The collector's port: the endpoint's, else the protocol's standard one.
+    pub fn port(&self) -> u16 {
+        let authority =
+            self.endpoint.split("://").nth(1).unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
+        // `[::1]` has colons but no port; `[::1]:4317` and `host:4317` have one.
+        let explicit =
+            if authority.ends_with(']') { None } else { authority.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) };
+        explicit.unwrap_or(match self.protocol {
+            OtlpProtocol::Grpc => 4317,
+            OtlpProtocol::HttpProtobuf => 4318,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OtlpProtocol, Tracing};
+
+    #[test]
+    fn collector_ports_come_from_the_endpoint_or_the_protocol() {
+        let port = |endpoint: &str, protocol| Tracing { endpoint: endpoint.to_owned(), protocol, sample: None }.port();
+        assert_eq!(port("http://otel:4317", OtlpProtocol::HttpProtobuf), 4317);
+        assert_eq!(port("https://otlp.example.com/v1", OtlpProtocol::Grpc), 4317);
+        assert_eq!(port("https://otlp.example.com", OtlpProtocol::HttpProtobuf), 4318);
+        assert_eq!(port("http://[::1]:9999/x", OtlpProtocol::Grpc), 9999);
+        assert_eq!(port("http://[::1]", OtlpProtocol::Grpc), 4317);
+    }
+}
+
+impl OtlpProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+        }
+    }
 }
 
 /// The alerts every service gets. Set `enabled: false` to drop one.

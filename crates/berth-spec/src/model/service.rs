@@ -373,4 +373,16 @@ pub struct Metrics {
     /// Named port. Default: the port named `http`, or the first port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
+    /// The counter of answered requests the built-in alerts and dashboards
+    /// query, labelled with the status code. Default `http_requests_total`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<String>,
+    /// The histogram of request durations in seconds, without `_bucket`.
+    /// Default `http_request_duration_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// The label of `requests` that holds the HTTP status code, such as
+    /// `code` (Go's promhttp). Default `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_label: Option<String>,
 }

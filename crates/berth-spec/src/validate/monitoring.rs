@@ -46,6 +46,27 @@ fn balanced(expr: &str) -> bool {
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     let mon = &spec.monitoring;
     let path = Path::root().key("monitoring");
+    if let Some(tracing) = &mon.tracing {
+        let tpath = path.key("tracing");
+        let rest = tracing.endpoint.strip_prefix("http://").or_else(|| tracing.endpoint.strip_prefix("https://"));
+        let host_ok = rest.is_some_and(|r| {
+            r.split(['/', '?', '#'])
+                .next()
+                .is_some_and(|h| !h.is_empty() && !h.starts_with(':') && !h.contains(char::is_whitespace))
+        });
+        if !host_ok {
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &tpath.key("endpoint"),
+                    format!("`{}` is not an OTLP endpoint URL", tracing.endpoint),
+                )
+                .with_help("write the collector's URL, such as `http://otel-collector:4317`");
+        }
+        if tracing.sample.is_some_and(|p| !(0.0..=100.0).contains(&p.0)) {
+            checker.error(codes::OUT_OF_RANGE, &tpath.key("sample"), "a sample share is 0 to 100 percent");
+        }
+    }
     let mut names = BTreeMap::new();
     for (i, alert) in mon.custom_alerts.iter().enumerate() {
         let apath = path.key("custom_alerts").index(i);

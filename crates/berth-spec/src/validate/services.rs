@@ -43,6 +43,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                 checker.error(codes::INVALID_VALUE, &mpath.key("path"), "the metrics path must start with `/`");
             }
             port_ref(service, metrics.port.as_deref(), &mpath, "metrics", checker);
+            metric_names(metrics, &mpath, checker);
         }
         if let Some(deploy) = &service.deploy {
             super::deploy::check(deploy, &path.key("deploy"), checker);
@@ -157,6 +158,40 @@ fn jobs(spec: &Spec, service_name: &str, service: &Service, path: &Path, checker
                 )
                 .with_help("targets name a job's workload `<service>-<job>`: rename the job or the service");
         }
+    }
+}
+
+/// Prometheus' metric and label name grammar.
+fn is_metric_name(name: &str, label: bool) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (!label && c == ':'));
+    first_ok
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (!label && c == ':'))
+        && !(label && name.starts_with("__"))
+}
+
+fn metric_names(metrics: &crate::model::Metrics, path: &Path, checker: &mut Checker<'_>) {
+    for (key, value, label) in [
+        ("requests", &metrics.requests, false),
+        ("duration", &metrics.duration, false),
+        ("status_label", &metrics.status_label, true),
+    ] {
+        let Some(value) = value else { continue };
+        if !is_metric_name(value, label) {
+            let what = if label { "label" } else { "metric" };
+            checker
+                .error(codes::INVALID_VALUE, &path.key(key), format!("`{value}` is not a Prometheus {what} name"))
+                .with_help("letters, digits and `_`, not starting with a digit");
+        }
+    }
+    if let Some(duration) = metrics.duration.as_deref().filter(|d| d.ends_with("_bucket")) {
+        checker
+            .error(
+                codes::INVALID_VALUE,
+                &path.key("duration"),
+                format!("name the histogram, not its buckets: `{duration}`"),
+            )
+            .with_help(format!("write `{}`; berth adds `_bucket`", duration.trim_end_matches("_bucket")));
     }
 }
 

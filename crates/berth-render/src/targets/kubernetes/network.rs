@@ -132,7 +132,22 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
         egress
             .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
     }
+    egress.extend(otlp(plan));
     policy(plan, &s.name, ingress, egress, m);
+}
+
+/// The trace collector, on its port only: in the cluster (any namespace)
+/// or outside it, since NetworkPolicy cannot match its host name.
+fn otlp(plan: &Plan) -> Option<NetworkPolicyEgressRule> {
+    let tracing = plan.tracing.as_ref()?;
+    let block = |cidr: &str| NetworkPolicyPeer {
+        ip_block: Some(IPBlock { cidr: cidr.to_owned(), except: None }),
+        ..NetworkPolicyPeer::default()
+    };
+    Some(NetworkPolicyEgressRule {
+        to: Some(vec![any_namespace(), block("0.0.0.0/0"), block("::/0")]),
+        ports: Some(vec![port(tracing.port())]),
+    })
 }
 
 /// A service's job pods: out to DNS and the service's dependencies, and no
@@ -149,6 +164,7 @@ pub(crate) fn job_policies(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
                 ports: Some(vec![port(dep.port)]),
             });
         }
+        egress.extend(otlp(plan));
         policy(plan, &job.workload(&s.name), Vec::new(), egress, m);
     }
 }
