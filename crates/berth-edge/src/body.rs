@@ -12,9 +12,54 @@ use http_body_util::Full;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderValue};
 
+/// Why a body the edge was sending broke off.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Upstream(#[from] hyper::Error),
+    /// The service sent nothing more for the route's timeout, in the
+    /// middle of a body (nginx's `proxy_read_timeout` between reads).
+    #[error("the service sent no more of its answer for {0:?}")]
+    Stalled(std::time::Duration),
+}
+
+/// A service's body with a limit on the wait for each next piece: a
+/// service that stops halfway must not hold the client's connection, and
+/// one of the edge's, forever.
+#[derive(Debug)]
+pub struct Timed {
+    inner: Incoming,
+    idle: std::time::Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Timed {
+    pub fn new(inner: Incoming, idle: std::time::Duration) -> Self {
+        Self { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+    }
+
+    pub fn inner(&self) -> &Incoming {
+        &self.inner
+    }
+
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(BodyError::from)))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Stalled(self.idle)))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Body {
-    Upstream(Incoming),
+    Upstream(Timed),
     Gzip(Box<Gzip>),
     Local(Full<Bytes>),
 }
@@ -27,11 +72,11 @@ impl Body {
 
 impl HttpBody for Body {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match self.get_mut() {
-            Self::Upstream(b) => Pin::new(b).poll_frame(cx),
+            Self::Upstream(b) => b.poll_frame(cx),
             Self::Gzip(g) => Pin::new(g.as_mut()).poll_frame(cx),
             Self::Local(b) => Pin::new(b).poll_frame(cx).map_err(|never| match never {}),
         }
@@ -39,7 +84,7 @@ impl HttpBody for Body {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            Self::Upstream(b) => b.is_end_stream(),
+            Self::Upstream(b) => b.inner.is_end_stream(),
             Self::Gzip(g) => g.done,
             Self::Local(b) => b.is_end_stream(),
         }
@@ -47,7 +92,7 @@ impl HttpBody for Body {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Self::Upstream(b) => b.size_hint(),
+            Self::Upstream(b) => b.inner.size_hint(),
             Self::Gzip(_) => SizeHint::default(),
             Self::Local(b) => b.size_hint(),
         }
@@ -58,7 +103,7 @@ impl HttpBody for Body {
 /// has a block ready, like nginx's gzip filter; the tail on end of stream.
 #[derive(Debug)]
 pub struct Gzip {
-    inner: Incoming,
+    inner: Timed,
     encoder: Option<GzEncoder<Vec<u8>>>,
     done: bool,
 }
@@ -123,7 +168,7 @@ pub fn should_compress(status: hyper::StatusCode, headers: &HeaderMap, body: &In
 }
 
 /// Rewrites the headers for a compressed body and wraps it.
-pub fn compress(headers: &mut HeaderMap, inner: Incoming) -> Body {
+pub fn compress(headers: &mut HeaderMap, inner: Timed) -> Body {
     headers.remove(header::CONTENT_LENGTH);
     // A strong validator no longer matches the transformed bytes.
     if let Some(etag) = headers.get(header::ETAG).and_then(|v| v.to_str().ok())
@@ -142,13 +187,13 @@ pub fn compress(headers: &mut HeaderMap, inner: Incoming) -> Body {
 }
 
 impl Gzip {
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         loop {
             if this.done {
                 return Poll::Ready(None);
             }
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            match ready!(this.inner.poll_frame(cx)) {
                 Some(Ok(frame)) => {
                     let Ok(data) = frame.into_data() else { continue };
                     let Some(encoder) = this.encoder.as_mut() else { continue };

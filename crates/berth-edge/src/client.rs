@@ -38,8 +38,13 @@ pub enum UpstreamError {
     ConnectTimeout { addr: SocketAddr, timeout: Duration },
     #[error("the HTTP/1.1 handshake with {addr} failed: {source}")]
     Handshake { addr: SocketAddr, source: hyper::Error },
-    #[error("the service did not answer: {0}")]
-    Exchange(#[source] hyper::Error),
+    #[error("the service did not answer: {source}")]
+    Exchange {
+        #[source]
+        source: hyper::Error,
+        /// The connection had served a request before this one.
+        reused: bool,
+    },
 }
 
 impl UpstreamError {
@@ -48,10 +53,17 @@ impl UpstreamError {
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. } | Self::ConnectTimeout { .. } | Self::Handshake { .. })
     }
+
+    /// The exchange failed on a kept connection: most often the service
+    /// closed it, idle, as the request went out; a new one will do.
+    pub fn on_reused_connection(&self) -> bool {
+        matches!(self, Self::Exchange { reused: true, .. })
+    }
 }
 
 #[derive(Debug)]
 struct Kept {
+    id: u64,
     sender: SendRequest<ClientBody>,
     used: Instant,
 }
@@ -60,6 +72,7 @@ struct Kept {
 #[derive(Debug, Default)]
 pub struct Connections {
     kept: Mutex<Vec<Kept>>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Connections {
@@ -78,13 +91,28 @@ impl Connections {
                 Some(sender) => (sender, true),
                 None => (connect(addr, connect_timeout).await?, false),
             };
+            let body = request.body().watch();
+            let had_body = !body.ended();
             let answer = sender.try_send_request(request);
-            self.keep(sender);
+            let id = self.keep(sender);
             match answer.await {
-                Ok(response) => return Ok(response),
+                Ok(response) => {
+                    // The service answered before it had the whole body:
+                    // what it has not read of it would be read as the next
+                    // request on this connection, someone else's answer
+                    // (nginx's `request_body_sent` check). An error answer
+                    // to a request with a body is the same risk even when
+                    // the body was sent (an auth check that refuses from
+                    // the head alone): those connections are not reused
+                    // either, at the cost of a connection per refusal.
+                    if !body.ended() || (had_body && response.status().as_u16() >= 400) {
+                        self.retire(id);
+                    }
+                    return Ok(response);
+                }
                 Err(mut error) => match error.take_message() {
                     Some(unsent) if kept => request = unsent,
-                    _ => return Err(UpstreamError::Exchange(error.into_error())),
+                    _ => return Err(UpstreamError::Exchange { source: error.into_error(), reused: kept }),
                 },
             }
         }
@@ -110,11 +138,23 @@ impl Connections {
         None
     }
 
-    fn keep(&self, sender: SendRequest<ClientBody>) {
+    fn keep(&self, sender: SendRequest<ClientBody>) -> u64 {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut kept) = self.kept.lock()
             && kept.len() < MAX_KEPT
         {
-            kept.push(Kept { sender, used: Instant::now() });
+            kept.push(Kept { id, sender, used: Instant::now() });
+        }
+        id
+    }
+
+    /// Never hands the connection out again; it closes once its exchange
+    /// is over.
+    fn retire(&self, id: u64) {
+        if let Ok(mut kept) = self.kept.lock()
+            && let Some(i) = kept.iter().position(|k| k.id == id)
+        {
+            kept.swap_remove(i);
         }
     }
 

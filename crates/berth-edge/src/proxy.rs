@@ -284,7 +284,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr,
 fn gzip(response: Response<Body>) -> Response<Body> {
     let (mut parts, inner) = response.into_parts();
     let inner = match inner {
-        Body::Upstream(b) if body::should_compress(parts.status, &parts.headers, &b) => {
+        Body::Upstream(b) if body::should_compress(parts.status, &parts.headers, b.inner()) => {
             body::compress(&mut parts.headers, b)
         }
         other => other,
@@ -476,6 +476,9 @@ async fn forward(
     let retryable =
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !has_body && upgrade.is_none();
     strip_hop_by_hop(&mut headers);
+    // The edge answers `100 Continue` itself when it reads the body; a
+    // service told to expect one may answer before reading it.
+    headers.remove(header::EXPECT);
     // Who the client is, where it connected and what it asked for are the
     // edge's to say: a client's own versions of these headers could undo an
     // allowlist or a route at a service that believes them.
@@ -502,7 +505,11 @@ async fn forward(
     let mut excluded = None;
     for attempt in 0..2 {
         let Some(lease) = pool.pick(excluded) else {
-            return answer(StatusCode::SERVICE_UNAVAILABLE, "no backend for this route");
+            return if attempt == 0 {
+                answer(StatusCode::SERVICE_UNAVAILABLE, "no backend for this route")
+            } else {
+                answer(StatusCode::BAD_GATEWAY, "the service failed to answer")
+            };
         };
         let Some(uri) = upstream_uri(&facts.path, parts.uri.query(), strip) else {
             return answer(StatusCode::BAD_REQUEST, "bad request target");
@@ -521,7 +528,7 @@ async fn forward(
             upstream.headers_mut().insert(header::HOST, v);
         }
         let sent = lease.0.connections.send(lease.0.addr, state.config.connect_timeout, upstream);
-        match tokio::time::timeout(route.timeout, sent).await {
+        match answer_within(route.timeout, sent, &watch).await {
             Ok(Ok(mut response)) => {
                 if response.status().is_server_error() {
                     state.metrics.upstream_errors.fetch_add(1, Relaxed);
@@ -553,9 +560,16 @@ async fn forward(
                         }
                     });
                 } else {
+                    // Chunked framing wins over a Content-Length beside it
+                    // (RFC 9112 6.3): hyper read the body as chunked, and
+                    // the length must not reach the client with it.
+                    if response.headers().contains_key(header::TRANSFER_ENCODING) {
+                        response.headers_mut().remove(header::CONTENT_LENGTH);
+                    }
                     strip_hop_by_hop(response.headers_mut());
                 }
-                return response.map(Body::Upstream);
+                let idle = route.timeout;
+                return response.map(|b| Body::Upstream(body::Timed::new(b, idle)));
             }
             Ok(Err(error)) => match watch.outcome() {
                 Outcome::TooLarge => return answer(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
@@ -575,7 +589,12 @@ async fn forward(
                             answer(StatusCode::BAD_GATEWAY, "the service failed to answer")
                         };
                     }
-                    excluded = Some(lease.0.addr);
+                    // A kept connection the service closed as the request
+                    // went out fails on the same healthy backend: the second
+                    // try goes there on a new connection.
+                    if !error.on_reused_connection() {
+                        excluded = Some(lease.0.addr);
+                    }
                 }
             },
             Err(_) => {
@@ -585,6 +604,25 @@ async fn forward(
         }
     }
     answer(StatusCode::BAD_GATEWAY, "the service could not be reached")
+}
+
+/// Waits for the service's answer: `timeout` after the request body went
+/// out, and while it is still going out, as long as each `timeout` sees
+/// some of it move (nginx's `proxy_send_timeout`, then `proxy_read_timeout`).
+async fn answer_within<F: Future>(
+    timeout: std::time::Duration,
+    answer: F,
+    body: &crate::request_body::Watch,
+) -> Result<F::Output, ()> {
+    tokio::pin!(answer);
+    let mut sent = body.sent();
+    loop {
+        match tokio::time::timeout(timeout, &mut answer).await {
+            Ok(output) => return Ok(output),
+            Err(_) if !body.ended() && body.sent() > sent => sent = body.sent(),
+            Err(_) => return Err(()),
+        }
+    }
 }
 
 /// Access-log lines waiting for the disk at most.

@@ -24,15 +24,31 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct Watch(Arc<AtomicU8>);
+pub struct Watch(Arc<WatchState>);
+
+#[derive(Debug, Default)]
+pub struct WatchState {
+    /// The outcome, and [`ENDED`].
+    state: AtomicU8,
+    /// Bytes of the body passed on so far.
+    sent: std::sync::atomic::AtomicU64,
+}
+
+/// The bit of a [`Watch`] that says the body was sent to its end.
+const ENDED: u8 = 0x80;
 
 impl Watch {
     pub fn outcome(&self) -> Outcome {
-        match self.0.load(Ordering::Relaxed) {
+        match self.0.state.load(Ordering::Relaxed) & !ENDED {
             1 => Outcome::TooLarge,
             2 => Outcome::Malformed,
             _ => Outcome::Fine,
         }
+    }
+
+    /// The whole body went out (a request without one, from the start).
+    pub fn ended(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) & ENDED != 0
     }
 
     fn set(&self, outcome: Outcome) {
@@ -41,7 +57,17 @@ impl Watch {
             Outcome::TooLarge => 1,
             Outcome::Malformed => 2,
         };
-        self.0.store(code, Ordering::Relaxed);
+        self.0.state.fetch_or(code, Ordering::Relaxed);
+    }
+
+    /// Bytes of the body passed on so far: an upload still moving is not
+    /// a service that fails to answer.
+    pub fn sent(&self) -> u64 {
+        self.0.sent.load(Ordering::Relaxed)
+    }
+
+    fn end(&self) {
+        self.0.state.fetch_or(ENDED, Ordering::Release);
     }
 }
 
@@ -92,7 +118,14 @@ impl ClientBody {
     /// `None` for a request without a body.
     pub fn new(inner: Option<Incoming>, limit: u64, drain: bool) -> (Self, Watch) {
         let watch = Watch::default();
+        if inner.as_ref().is_none_or(HttpBody::is_end_stream) {
+            watch.end();
+        }
         (Self { inner, limit, seen: 0, watch: watch.clone(), drain }, watch)
+    }
+
+    pub fn watch(&self) -> Watch {
+        self.watch.clone()
     }
 }
 
@@ -103,10 +136,11 @@ impl HttpBody for ClientBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         let Some(inner) = this.inner.as_mut() else { return Poll::Ready(None) };
-        match Pin::new(inner).poll_frame(cx) {
+        match Pin::new(&mut *inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.seen = this.seen.saturating_add(data.len() as u64);
+                    this.watch.0.sent.store(this.seen, Ordering::Relaxed);
                     if this.seen > this.limit {
                         this.watch.set(Outcome::TooLarge);
                         if let Some(rest) = this.inner.take().filter(|_| this.drain) {
@@ -114,6 +148,10 @@ impl HttpBody for ClientBody {
                         }
                         return Poll::Ready(Some(Err(ClientBodyError::TooLarge(this.limit))));
                     }
+                }
+                // hyper stops polling a body that says it has ended.
+                if HttpBody::is_end_stream(&*inner) {
+                    this.watch.end();
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -124,6 +162,7 @@ impl HttpBody for ClientBody {
             }
             Poll::Ready(None) => {
                 this.inner = None;
+                this.watch.end();
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
