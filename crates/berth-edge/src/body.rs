@@ -30,12 +30,14 @@ pub enum BodyError {
 pub struct Timed {
     inner: Incoming,
     idle: std::time::Duration,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// Armed the first time the service makes the edge wait: most bodies
+    /// arrive whole and never need a timer.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Timed {
     pub fn new(inner: Incoming, idle: std::time::Duration) -> Self {
-        Self { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)) }
+        Self { inner, idle, deadline: None }
     }
 
     pub fn inner(&self) -> &Incoming {
@@ -45,14 +47,19 @@ impl Timed {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let next = tokio::time::Instant::now() + self.idle;
-                self.deadline.as_mut().reset(next);
+                if let Some(deadline) = self.deadline.as_mut() {
+                    deadline.as_mut().reset(tokio::time::Instant::now() + self.idle);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(BodyError::from)))
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Stalled(self.idle)))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let idle = self.idle;
+                let deadline = self.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Stalled(idle)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 }
