@@ -172,3 +172,69 @@ async fn edge_and_rendered_nginx_agree_on_every_route_feature() {
         nginx.logs()
     );
 }
+
+/// The fail2ban jail the systemd target renders for the host
+/// (`targets.systemd.host`) matches exactly the refusals (403, 429) the
+/// rendered nginx wrote to its access log, in its own format: checked by
+/// `fail2ban-regex` on the real log, and the jail with its filter passes
+/// `fail2ban-client -t` in a copy of the machine's fail2ban configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fail2ban_jail_matches_what_nginx_logs_as_refusals() {
+    let (demo, server) = common::demo().await;
+    let spec = format!("{SPEC}targets:\n  systemd:\n    host: {{ ban_after: 5 }}\n");
+    let plan = common::plan(&spec);
+    let rendered = berth_render::render(&plan, &spec, &[berth_render::Target::Nginx, berth_render::Target::Systemd]);
+    let file = |path: &str| {
+        rendered.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("no {path}")).contents.clone()
+    };
+    let nginx = Nginx::start(&file("nginx/nginx.conf"), &|_| demo).await;
+    let mut refused = 0;
+    for (host, path) in
+        [("localhost", "/metrics"), ("localhost", "/api/hello"), ("localhost", "/")].iter().cycle().take(12)
+    {
+        let r = raw(nginx.addr, &get(host, &format!("{path}?q=%22x%22"))).await;
+        refused += usize::from(matches!(r.status, 401 | 403 | 429));
+    }
+    assert!(refused >= 6, "the requests were meant to be refused: {refused}");
+    let dir = berth_test_support::temp_dir();
+    let filter = dir.path().join("filter.conf");
+    std::fs::write(&filter, file("systemd/host/fail2ban/filter.d/features-edge.conf")).unwrap();
+    let log = std::fs::read_to_string(nginx.access_log()).unwrap();
+    assert_eq!(log.lines().count(), 12, "{log}");
+    let out = berth_test_support::run(
+        &berth_test_support::tool("fail2ban-regex"),
+        &[&nginx.access_log().to_string_lossy(), &filter.to_string_lossy()],
+        dir.path(),
+    );
+    assert!(out.success, "{}{}", out.stdout, out.stderr);
+    let matched = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Lines: ").and_then(|l| l.split(", ").find_map(|p| p.strip_suffix(" matched"))))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(matched, Some(refused), "fail2ban-regex:\n{}\nlog:\n{log}", out.stdout);
+
+    // The jail and filter in a copy of the machine's configuration, with
+    // the distribution's own jails (sshd, whose log a test machine lacks) off.
+    let etc = dir.path().join("fail2ban");
+    let copied = berth_test_support::run(
+        &berth_test_support::tool("cp"),
+        &["-a", "/etc/fail2ban", &etc.to_string_lossy()],
+        dir.path(),
+    );
+    assert!(copied.success, "{}", copied.stderr);
+    let _ = std::fs::remove_file(etc.join("jail.d/defaults-debian.conf"));
+    std::fs::write(etc.join("filter.d/features-edge.conf"), file("systemd/host/fail2ban/filter.d/features-edge.conf"))
+        .unwrap();
+    let jail = file("systemd/host/fail2ban/jail.d/features-edge.conf")
+        .replace(berth_render::EDGE_ACCESS_LOG, &nginx.access_log().to_string_lossy());
+    std::fs::write(etc.join("jail.d/features-edge.conf"), jail).unwrap();
+    let test = berth_test_support::run(
+        &berth_test_support::tool("fail2ban-client"),
+        &["-c", &etc.to_string_lossy(), "-t"],
+        dir.path(),
+    );
+    assert!(test.success, "fail2ban-client -t:\n{}{}", test.stdout, test.stderr);
+    drop(nginx);
+    server.abort();
+}

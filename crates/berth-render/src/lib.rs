@@ -12,6 +12,8 @@ use berth_diagnostics::{Code, Diagnostic};
 use berth_plan::Plan;
 
 pub use targets::Target;
+/// The access log the nginx target writes and the host's fail2ban jail reads.
+pub use targets::host::ACCESS_LOG as EDGE_ACCESS_LOG;
 
 /// The image rendered jobs run, pinned to this berth's version; the
 /// repository's `Dockerfile` builds it (a test holds the two together).

@@ -91,6 +91,40 @@ fn check_systemd(files: &[File], label: &str) {
     args.extend(names.iter().map(String::as_str));
     let result = run(&tool("systemd-analyze"), &args, &units_dir);
     expect_ok(&format!("systemd-analyze verify ({label})"), &result, true);
+    check_host(files, label);
+}
+
+/// The host files of `targets.systemd.host`: the firewall by `nft -c`,
+/// every sysctl key against the running kernel's, the apt settings by
+/// `apt-config`. (The fail2ban jail is checked against a real nginx log in
+/// berth-edge's differential_features.rs.)
+fn check_host(files: &[File], label: &str) {
+    let host: Vec<&File> = files.iter().filter(|f| f.path.starts_with("host/")).collect();
+    if host.is_empty() {
+        return;
+    }
+    let dir = temp_dir();
+    write(dir.path(), files);
+    let nft = dir.path().join("host/nftables.conf");
+    let result = run(&tool("nft"), &["-c", "-f", &nft.to_string_lossy()], dir.path());
+    expect_ok(&format!("nft -c ({label})"), &result, true);
+    let mut keys = 0;
+    for f in host.iter().filter(|f| f.path.starts_with("host/sysctl.d/")) {
+        for line in f.contents.lines().filter(|l| !l.starts_with('#') && l.contains('=')) {
+            let key = line.split('=').next().unwrap().trim();
+            let proc = Path::new("/proc/sys").join(key.replace('.', "/"));
+            assert!(proc.exists(), "{label}: the kernel has no sysctl `{key}` ({})", f.path);
+            keys += 1;
+        }
+    }
+    assert!(keys > 10, "{label}: {keys} sysctl settings");
+    for f in host.iter().filter(|f| f.path.starts_with("host/apt/")) {
+        let path = dir.path().join(&f.path);
+        let result = run(&tool("apt-config"), &["-c", &path.to_string_lossy(), "dump"], dir.path());
+        assert!(result.success && result.stderr.trim().is_empty(), "apt-config ({label}): {}", result.stderr);
+        assert!(result.stdout.contains("APT::Periodic::Unattended-Upgrade \"1\""), "{}", result.stdout);
+    }
+    assert!(host.iter().any(|f| f.path.starts_with("host/fail2ban/jail.d/")), "{label}: no jail");
 }
 
 /// The botocore parameter validator script next to this test.

@@ -37,7 +37,9 @@ fn loopback_conf(
                 continue;
             }
             "access_log" => {
-                out.push(format!("    access_log {d}/access.log;"));
+                // The rendered format, written at once (no buffer).
+                let format = t.split_whitespace().nth(2).filter(|f| !f.contains('=')).unwrap_or("combined");
+                out.push(format!("    access_log {d}/access.log {};", format.trim_end_matches(';')));
                 continue;
             }
             "listen" => {
@@ -148,6 +150,11 @@ impl Nginx {
             assert!(Instant::now() < deadline, "nginx never listened on {addr}:\n{}", nginx.logs());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The access log, in the rendered format.
+    pub fn access_log(&self) -> std::path::PathBuf {
+        self.dir.path().join("access.log")
     }
 
     pub fn logs(&self) -> String {

@@ -9,6 +9,7 @@ mod diagram;
 mod ecs;
 mod grafana;
 mod helm;
+pub(crate) mod host;
 mod kubernetes;
 mod nginx;
 mod prometheus;

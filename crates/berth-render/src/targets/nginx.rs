@@ -73,7 +73,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
 
     log_format main '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent '
                     '\"$http_referer\" \"$http_user_agent\" rt=$request_time urt=$upstream_response_time rid=$request_id';
-    access_log /var/log/nginx/access.log main buffer=64k flush=5s;
+    access_log {access_log} main buffer=64k flush=5s;
 
     map $http_upgrade $connection_upgrade {{
         default upgrade;
@@ -84,6 +84,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         send = time(t.send),
         idle = time(t.idle),
         body = size(edge.body_limit.0),
+        access_log = super::host::ACCESS_LOG,
     );
     if !edge.trusted_proxies.is_empty() {
         // As berth's edge: only a trusted proxy's X-Forwarded-For names the

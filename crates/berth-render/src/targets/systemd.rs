@@ -113,6 +113,9 @@ pub fn render(plan: &Plan) -> Output {
     );
     out.file(format!("{}.target", plan.project), target);
     out.file("INSTALL.md", install_notes(plan, &user, &install));
+    if let Some(host) = plan.targets.systemd.as_ref().and_then(|s| s.host.as_ref()) {
+        super::host::render(plan, host, &mut out);
+    }
     out.file(
         format!("sysusers.d/{}.conf", plan.project),
         format!(
@@ -559,6 +562,20 @@ The units run as `{user}` with a read-only system, private /tmp and devices, no
 capabilities unless the spec adds them, and write only to `/var/lib/{p}/<service>`.
 "
     );
+    if plan.targets.systemd.as_ref().is_some_and(|s| s.host.is_some()) {
+        n.push_str(
+            "
+## The host
+
+`host/` holds the machine's side, each file with its install step at the top:
+the firewall (`nftables.conf`: SSH and the edge's ports in, nothing else), kernel
+settings for a proxy host (`sysctl.d/`), a fail2ban jail that bans addresses
+the edge keeps refusing (`fail2ban/`, reading nginx's access log), and daily
+unattended security upgrades (`apt/`). Load the firewall from a console or
+with a timed rollback the first time: a wrong `ssh_port` locks you out.
+",
+        );
+    }
     n
 }
 

@@ -151,6 +151,34 @@ pub struct SystemdTarget {
     /// Where the service binaries live. Default `/opt/<project>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_dir: Option<String>,
+    /// Harden the host too: an nftables firewall that lets in only SSH and
+    /// the edge's ports, kernel settings for a proxy host, a fail2ban jail
+    /// on the edge's access log and unattended security upgrades, as files
+    /// under `host/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostHardening>,
+}
+
+/// What the systemd target renders for the host under `host/`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostHardening {
+    /// The SSH port the firewall leaves open. Default 22.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_port: Option<u16>,
+    /// Networks SSH is open to (CIDRs). Default: every address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_from: Vec<String>,
+    /// fail2ban bans a client address that gets this many refusals (401,
+    /// 403, 429) from the edge within `ban_window`. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban_after: Option<u32>,
+    /// Default `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban_window: Option<super::units::Duration>,
+    /// How long a ban lasts. Default `10m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban_time: Option<super::units::Duration>,
 }
 
 /// AWS ECS on Fargate.

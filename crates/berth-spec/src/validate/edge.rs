@@ -9,7 +9,38 @@ use crate::model::{AuthMethod, Edge, JwtAlgorithm, TlsMode};
 use crate::path::{Anchor, Path};
 use crate::{Spec, codes};
 
+/// `targets.systemd.host`: the firewall's SSH networks and the ban numbers.
+fn host(spec: &Spec, checker: &mut Checker<'_>) {
+    let Some(host) = spec.targets.systemd.as_ref().and_then(|s| s.host.as_ref()) else { return };
+    let path = Path::root().key("targets").key("systemd").key("host");
+    for (i, entry) in host.ssh_from.iter().enumerate() {
+        if !valid_allow_entry(entry) {
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &path.key("ssh_from").index(i),
+                    format!("`{entry}` is not an IP address or CIDR range"),
+                )
+                .with_help("write `203.0.113.0/24` or `2001:db8::/32`");
+        }
+    }
+    if host.ssh_port == Some(0) {
+        checker.error(codes::OUT_OF_RANGE, &path.key("ssh_port"), "port 0 is not a port");
+    }
+    if host.ban_after == Some(0) {
+        checker
+            .error(codes::OUT_OF_RANGE, &path.key("ban_after"), "a ban after 0 refusals bans every client")
+            .with_help("count refusals from 1; 30 a minute is the default");
+    }
+    for (key, value) in [("ban_window", host.ban_window), ("ban_time", host.ban_time)] {
+        if value.is_some_and(|d| d.0 < std::time::Duration::from_secs(1)) {
+            checker.error(codes::OUT_OF_RANGE, &path.key(key), "at least 1s");
+        }
+    }
+}
+
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
+    host(spec, checker);
     let Some(edge) = &spec.edge else { return };
     let path = Path::root().key("edge");
     hosts(edge, &path, checker);
