@@ -142,7 +142,9 @@ pub fn facts(words: &[String]) -> CommandFacts {
             }
             "--host" => out.host = Some(value),
             "--port" | "--http-port" | "--server.port" | "-Dserver.port" => out.port = value.parse().ok().or(out.port),
-            "--timeout" => out.timeout = value.parse().ok(),
+            // Only gunicorn's `--timeout` times requests out: a wrapper's
+            // (`wait-for-it.sh --timeout=720 -- node app.js`) is not the app's.
+            "--timeout" if run_by(&expanded, i, "gunicorn") => out.timeout = value.parse().ok(),
             "--keep-alive" | "--timeout-keep-alive" => out.keep_alive = value.parse().ok(),
             "--workers" | "-w" => out.workers = value.parse().ok(),
             side if SIDE_FLAGS.contains(&side) => match address(&value) {
@@ -156,6 +158,20 @@ pub fn facts(words: &[String]) -> CommandFacts {
         i += 1;
     }
     out
+}
+
+/// Whether the option at `index` belongs to `program`: the nearest program
+/// word before it is `program`, with no `--`, `&&`, `;` or `|` between.
+fn run_by(words: &[String], index: usize, program: &str) -> bool {
+    for word in words[..index.min(words.len())].iter().rev() {
+        if matches!(word.as_str(), "--" | "&&" | "||" | ";" | "|") {
+            return false;
+        }
+        if word.rsplit('/').next() == Some(program) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Servers' documented defaults where the command line says nothing:
@@ -240,6 +256,11 @@ mod tests {
             (g.host.as_deref(), g.port, g.workers, g.timeout),
             (Some("0.0.0.0"), Some(8000), Some(4), Some(120))
         );
+        // A wrapper's timeout is not the app's.
+        let w = of("./wait-for-it.sh db:5432 --timeout=720 -- node server.js");
+        assert_eq!(w.timeout, None);
+        let w = of("./wait-for-it.sh db:5432 --timeout=720 -- gunicorn app:app --timeout 90");
+        assert_eq!(w.timeout, Some(90));
         let u = of("uvicorn main:app --host 127.0.0.1 --port=9000 --timeout-keep-alive 75");
         assert_eq!((u.host.as_deref(), u.port, u.keep_alive), (Some("127.0.0.1"), Some(9000), Some(75)));
         assert_eq!(of("/server -addr=:8080").port, Some(8080));

@@ -44,8 +44,10 @@ pub struct Dependency {
 #[derive(Debug, Clone)]
 pub struct ComposeService<'a> {
     pub file: usize,
-    /// The directory of the compose file: files there form one project.
+    /// The compose project ([`project_of`]): the files merged into one.
     pub project: String,
+    /// The compose file's directory, which relative paths start from.
+    pub dir: String,
     pub name: &'a str,
     pub node: &'a Node,
     pub span: Span,
@@ -67,9 +69,23 @@ pub struct ComposeService<'a> {
     pub replicas: Option<(i64, Span)>,
 }
 
-/// The project a compose file belongs to: its directory.
-pub fn project_of(path: &str) -> String {
+/// The directory of a file.
+pub fn dir_of(path: &str) -> String {
     path.rsplit_once(['/', '\\']).map_or_else(String::new, |(dir, _)| dir.to_owned())
+}
+
+/// The compose project a file belongs to. Files compose itself names
+/// (`compose.yaml`, `docker-compose.yml` and their `.override`, `.prod`,
+/// `.dev` companions, merged with `-f`) share their directory's project;
+/// any other compose file is a project of its own, as the directories of
+/// templates a platform ships hold (`templates/compose/<app>.yaml`).
+pub fn project_of(path: &str) -> String {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
+    if name.starts_with("docker-compose") || name.starts_with("compose.") || name.starts_with("compose-") {
+        dir_of(path)
+    } else {
+        path.to_owned()
+    }
 }
 
 /// `KEY=value` lines of a `.env` file (comments, `export ` and quotes handled).
@@ -182,6 +198,7 @@ pub fn normalize(path: &str) -> String {
 pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, String)]) -> Vec<ComposeService<'a>> {
     let Some(entries) = at(doc, &["services"]).and_then(Node::as_map) else { return Vec::new() };
     let project = project_of(path);
+    let dir = dir_of(path);
     entries
         .iter()
         .map(|entry| {
@@ -291,7 +308,7 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
                             str_at(b, &["dockerfile"]).unwrap_or("Dockerfile").to_owned(),
                         ),
                     };
-                    Some(normalize(&format!("{project}/{context}/{name}")))
+                    Some(normalize(&format!("{dir}/{context}/{name}")))
                 }
             };
             ComposeService {
@@ -301,6 +318,7 @@ pub fn services<'a>(file: usize, path: &str, doc: &'a Node, env: &[(String, Stri
                 dockerfile,
                 file,
                 project: project.clone(),
+                dir: dir.clone(),
                 name: entry.key.name.as_str(),
                 node: s,
                 span: entry.key.span,
@@ -375,7 +393,7 @@ pub fn env_file_paths(service: &ComposeService<'_>) -> Vec<(String, Span)> {
             let path = if path.starts_with('/') || path.contains('$') {
                 path.to_owned()
             } else {
-                normalize(&format!("{}/{path}", service.project))
+                normalize(&format!("{}/{path}", service.dir))
             };
             Some((path, span))
         })
@@ -399,7 +417,7 @@ pub fn bind_mounts(service: &ComposeService<'_>) -> Vec<(String, String)> {
             };
             let relative = source == "." || source.starts_with("./") || source.starts_with("../");
             (relative && !source.contains('$') && target.starts_with('/'))
-                .then(|| (normalize(&format!("{}/{source}", service.project)), target.trim_end_matches('/').to_owned()))
+                .then(|| (normalize(&format!("{}/{source}", service.dir)), target.trim_end_matches('/').to_owned()))
         })
         .collect()
 }

@@ -8,6 +8,7 @@ pub mod command;
 pub mod compose;
 pub mod dockerfile;
 pub mod envfile;
+pub mod images;
 mod kubernetes;
 mod kustomize;
 pub mod nginx;
@@ -146,7 +147,7 @@ impl Parsed {
                     let (name, text) = (&files[index].name, &files[index].text);
                     // Compose interpolates from the project's `.env` only.
                     if name.rsplit(['/', '\\']).next().is_some_and(|n| n.eq_ignore_ascii_case(".env")) {
-                        parsed.env_files.push((compose::project_of(name), compose::parse_env(text)));
+                        parsed.env_files.push((compose::dir_of(name), compose::parse_env(text)));
                     }
                     parsed.env.push(EnvFile::parse(index, text));
                 }
@@ -272,9 +273,9 @@ impl<'a> Graph<'a> {
         // Overrides after the files they override, as compose applies them.
         compose_files.sort_by_key(|(file, path, _)| (path.contains(".override."), *file));
         for (file, path, doc) in compose_files {
-            let project = compose::project_of(path);
+            let dir = compose::dir_of(path);
             let env: Vec<(String, String)> =
-                parsed.env_files.iter().filter(|(p, _)| *p == project).flat_map(|(_, vars)| vars.clone()).collect();
+                parsed.env_files.iter().filter(|(p, _)| *p == dir).flat_map(|(_, vars)| vars.clone()).collect();
             graph.documents.push((*file, doc));
             graph.compose.extend(compose::services(*file, path, doc, &env));
         }

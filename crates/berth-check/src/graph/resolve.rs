@@ -61,6 +61,8 @@ impl Graph<'_> {
     /// (`External`). A name is looked up in the unit first; found only in
     /// other units, it counts as found when one of them has the port.
     pub fn resolve(&self, file: usize, namespace: Option<&str>, host: &str, port: Option<u16>) -> Resolved {
+        // A host name is case-insensitive; compose names are lowercase.
+        let host = &host.to_ascii_lowercase();
         let unit = self.unit(file);
         let deploys_names = self.compose.iter().any(|s| self.unit(s.file) == unit)
             || self.services.iter().any(|s| self.unit(self.objects[s.object].file) == unit);
@@ -78,7 +80,7 @@ impl Graph<'_> {
         }
         let name = labels[0];
         let wanted_ns = labels.get(1).copied().or(namespace);
-        let compose: Vec<&ComposeService<'_>> = self.compose.iter().filter(|s| s.name == name).collect();
+        let compose: Vec<&ComposeService<'_>> = self.compose.iter().filter(|s| answers_to(s, name)).collect();
         let in_unit = compose.iter().copied().find(|s| self.unit(s.file) == unit);
         if labels.len() == 1
             && in_unit.is_none()
@@ -129,4 +131,21 @@ impl Graph<'_> {
     fn namespace_exists(&self, namespace: &str) -> bool {
         self.objects.iter().any(|o| o.namespace == Some(namespace) || o.kind == "Namespace" && o.name == namespace)
     }
+}
+
+/// Whether other containers reach compose service `s` by `name`: its
+/// service name, `container_name`, `hostname`, network aliases and links
+/// ([`super::compose::network_names`]), or the name compose gives its
+/// containers, `<project>-<service>-<n>` (`<project>_<service>_<n>` before
+/// compose v2), the project being the directory's name.
+fn answers_to(s: &ComposeService<'_>, name: &str) -> bool {
+    if super::compose::network_names(s).iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        return true;
+    }
+    let project = s.dir.rsplit(['/', '\\']).next().unwrap_or(&s.dir).to_ascii_lowercase();
+    let service = s.name.to_ascii_lowercase();
+    [('-', '-'), ('_', '_')].iter().any(|(a, b)| {
+        name.strip_prefix(&format!("{project}{a}{service}{b}"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+    })
 }

@@ -139,18 +139,15 @@ fn external_networks(graph: &Graph<'_>, project: &str) -> bool {
 /// compose.yaml -f monitoring/compose.yaml` makes one project of them.
 fn reaches(graph: &Graph<'_>, server: &Server<'_, '_>, name: &str) -> bool {
     match server {
-        Server::Compose(prometheus) => {
-            graph.compose.iter().filter(|s| related(&s.project, &prometheus.project)).any(|s| {
-                let extra_hosts = match at(s.node, &["extra_hosts"]) {
-                    Some(Node { kind: NodeKind::Map(entries), .. }) => entries.iter().any(|e| e.key.name == name),
-                    other => seq(other)
-                        .iter()
-                        .filter_map(Node::scalar_text)
-                        .any(|h| h.split([':', '=']).next() == Some(name)),
-                };
-                extra_hosts || network_names(s).iter().any(|n| n == name)
-            })
-        }
+        Server::Compose(prometheus) => graph.compose.iter().filter(|s| related(&s.dir, &prometheus.project)).any(|s| {
+            let extra_hosts = match at(s.node, &["extra_hosts"]) {
+                Some(Node { kind: NodeKind::Map(entries), .. }) => entries.iter().any(|e| e.key.name == name),
+                other => {
+                    seq(other).iter().filter_map(Node::scalar_text).any(|h| h.split([':', '=']).next() == Some(name))
+                }
+            };
+            extra_hosts || network_names(s).iter().any(|n| n == name)
+        }),
         Server::Kubernetes(_) => graph.services.iter().any(|s| graph.objects[s.object].name == name),
         // Names resolve through the host's DNS: not judged.
         Server::Systemd(_) => true,

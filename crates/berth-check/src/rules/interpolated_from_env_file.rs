@@ -51,7 +51,8 @@ impl Rule for InterpolatedFromEnvFile {
             let services: Vec<&ComposeService<'_>> = graph.compose.iter().filter(|s| s.project == project).collect();
             let Some(first) = services.first() else { continue };
             let unit = graph.unit(first.file);
-            let beside = |name: &str| normalize(&format!("{project}/{name}"));
+            let dir = first.dir.as_str();
+            let beside = |name: &str| normalize(&format!("{dir}/{name}"));
             // What compose interpolates from: `.env`, or what `.env` is made from.
             let (read, template): (Vec<&EnvFile>, Option<&str>) = match find(graph.env_files, cx.files, &beside(".env"))
             {

@@ -16,7 +16,10 @@ crate::declare_rule! {
     /// Values with `${VAR}` interpolation or template markers (`{{ }}`) are
     /// left alone, and so are files with a top-level key compose does not
     /// have: other tools' files with a `services:` section (CI pipelines,
-    /// development environments) are not compose files.
+    /// development environments) are not compose files. An unknown key
+    /// with no close spelling among compose's that at least three compose
+    /// files of the tree use is a platform's own (Coolify's
+    /// `exclude_from_hc`, which it strips before compose runs), not a typo.
     InvalidComposeValue {
         code: "C006",
         name: "invalid-compose-value",
@@ -219,13 +222,26 @@ fn compose_file(cx: &Context<'_>, file: usize) -> bool {
 
 impl Rule for InvalidComposeValue {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
+        // Unknown keys, by how many compose files use them.
+        let mut files_using: std::collections::BTreeMap<&str, std::collections::BTreeSet<usize>> =
+            std::collections::BTreeMap::new();
+        for s in &cx.graph.compose {
+            for e in s.node.as_map().unwrap_or_default() {
+                if !service_key(&e.key.name) {
+                    files_using.entry(e.key.name.as_str()).or_default().insert(s.file);
+                }
+            }
+        }
+        let convention = |key: &str| {
+            files_using.get(key).is_some_and(|f| f.len() >= 3) && berth_spec::did_you_mean(key, SERVICE_KEYS).is_none()
+        };
         for s in &cx.graph.compose {
             if !compose_file(cx, s.file) {
                 continue;
             }
             for e in s.node.as_map().unwrap_or_default() {
                 let key = e.key.name.as_str();
-                if service_key(key) || !e.key.is_text || !plain(key) {
+                if service_key(key) || !e.key.is_text || !plain(key) || convention(key) {
                     continue;
                 }
                 let hint = match MOVED.iter().find(|(k, _)| *k == key) {
@@ -323,6 +339,18 @@ mod tests {
         );
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("did you mean `environment`?"), "{found:?}");
+        // A platform's own key in three files: a convention, not a typo; a
+        // misspelling stays one however often it is copied.
+        let platform = "services:\n  app:\n    image: ghcr.io/acme/app:1.0.0\n    exclude_from_hc: true\n";
+        let typo = "services:\n  app:\n    image: ghcr.io/acme/app:1.0.0\n    enviroment: { A: b }\n";
+        let three = |text: &str| -> Vec<String> {
+            crate::rules::messages_of(
+                "C006",
+                &[("a/compose.yaml", text), ("b/compose.yaml", text), ("c/compose.yaml", text)],
+            )
+        };
+        assert!(three(platform).is_empty());
+        assert_eq!(three(typo).len(), 3);
         assert!(found[1].contains("under `deploy:`"), "{found:?}");
     }
 

@@ -66,3 +66,28 @@ impl Rule for ProxyTargetMissing {
 pub(crate) fn join(ports: &[i64]) -> String {
     ports.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::messages_of;
+
+    const NGINX: &str = "events {}\nhttp { server { listen 80; location / { proxy_pass http://TARGET; } } }\n";
+
+    fn x006(target: &str, compose: &str) -> Vec<String> {
+        messages_of(
+            "X006",
+            &[("app/nginx.conf", &NGINX.replace("TARGET", target)), ("app/docker-compose.yml", compose)],
+        )
+    }
+
+    #[test]
+    fn names_compose_gives_a_service_are_names_it_serves() {
+        let compose = "services:\n  web:\n    image: nginx\n    networks:\n      default:\n        aliases: [app-service]\n  minio:\n    image: minio/minio\n    container_name: plane-minio-1\n    expose: [\"9000\"]\n  api:\n    image: acme/api\n    expose: [\"8000\"]\n";
+        assert!(x006("app-service:80", compose).is_empty(), "a network alias");
+        assert!(x006("plane-minio-1:9000", compose).is_empty(), "a container_name");
+        assert!(x006("app_api_1:8000", compose).is_empty(), "compose v1's container name");
+        assert!(x006("app-api-1:8000", compose).is_empty(), "compose v2's container name");
+        assert_eq!(x006("apx:8000", compose).len(), 1, "a name nothing answers to");
+        assert_eq!(x006("app-api-x:8000", compose).len(), 1, "not a replica number");
+    }
+}

@@ -385,6 +385,27 @@ mod tests {
     const URL: &str = "      REDIS_URL: redis://redis:6379/0\n";
 
     #[test]
+    fn compose_files_a_platform_ships_side_by_side_are_separate_projects() {
+        // `templates/compose/<app>.yaml`: each is its own project; one's
+        // `--requirepass` says nothing of the other's Redis.
+        let open = "    image: redis:7.2.5\n";
+        let found = findings(&[
+            (
+                "templates/compose/a.yaml",
+                compose(REQUIREPASS, "      REDIS_URL: redis://:${REDIS_PASSWORD}@redis:6379/0\n").as_str(),
+            ),
+            ("templates/compose/b.yaml", compose(open, URL).as_str()),
+        ]);
+        assert!(found.is_empty(), "{found:?}");
+        // compose's own companions of one project still merge.
+        let found = findings(&[
+            ("docker-compose.yml", compose(REQUIREPASS, "      LOG: info\n").as_str()),
+            ("docker-compose.override.yml", format!("services:\n  web:\n    environment:\n{URL}").as_str()),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    #[test]
     fn a_url_without_the_password_redis_requires() {
         let found = findings(&[("docker-compose.yml", compose(REQUIREPASS, URL).as_str())]);
         assert_eq!(found.len(), 1, "{found:?}");

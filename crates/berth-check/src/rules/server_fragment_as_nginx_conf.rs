@@ -123,7 +123,7 @@ pub fn nginx_mounts(cx: &Context<'_>) -> Vec<Mount> {
                 let Some((source, target)) = volume(v) else { continue };
                 targets.push(target.trim_end_matches('/').to_owned());
                 if let Some(source) = source {
-                    sources.push((normalize(&format!("{}/{source}", d.project)), target, d.file, v.span));
+                    sources.push((normalize(&format!("{}/{source}", d.dir)), target, d.file, v.span));
                 }
             }
             for c in seq(at(d.node, &["configs"])) {
@@ -136,7 +136,7 @@ pub fn nginx_mounts(cx: &Context<'_>) -> Vec<Mount> {
                     .filter(|(f, _)| compose_files.contains(f))
                     .find_map(|(_, doc)| at(doc, &["configs", name, "file"]).and_then(Node::as_str));
                 if let Some(file) = file.filter(|f| relative(f)) {
-                    sources.push((normalize(&format!("{}/{file}", d.project)), target.to_owned(), d.file, c.span));
+                    sources.push((normalize(&format!("{}/{file}", d.dir)), target.to_owned(), d.file, c.span));
                 }
             }
         }

@@ -63,41 +63,9 @@ impl Rule for ServiceTargetPort {
 /// default, declared or not.
 fn image_listens(w: &Workload<'_>, target: &PortRef<'_>) -> bool {
     let PortRef::Number(port) = target else { return false };
-    w.containers.iter().filter_map(|c| c.image).filter_map(repository).any(|repo| default_ports(&repo).contains(port))
-}
-
-/// Ports well-known images listen on without being told to.
-fn default_ports(repository: &str) -> &'static [i64] {
-    let name = repository.rsplit('/').next().unwrap_or(repository);
-    match name {
-        // Agent (UDP and config), collector (HTTP, gRPC, admin), query UI, Zipkin, OTLP.
-        "all-in-one" if repository.contains("jaegertracing") => {
-            &[5775, 5778, 6831, 6832, 9411, 14250, 14268, 14269, 16686, 4317, 4318]
-        }
-        "jaeger-collector" => &[9411, 14250, 14268, 14269, 4317, 4318],
-        "opentelemetry-collector" | "opentelemetry-collector-contrib" | "opentelemetry-collector-k8s" => {
-            &[4317, 4318, 8888, 13133, 55679]
-        }
-        // Databases listen on their own port unless told otherwise.
-        "mongo" => &[27017],
-        "postgres" | "postgis" => &[5432],
-        "mysql" | "mariadb" => &[3306],
-        "redis" | "valkey" => &[6379],
-        "memcached" => &[11211],
-        _ => &[],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::default_ports;
-
-    #[test]
-    fn jaeger_and_the_collector_listen_undeclared() {
-        assert!(default_ports("jaegertracing/all-in-one").contains(&14268));
-        assert!(default_ports("otel/opentelemetry-collector-contrib").contains(&4317));
-        assert!(default_ports("acme/all-in-one").is_empty());
-        assert!(default_ports("nginx").is_empty());
-        assert!(default_ports("mongo").contains(&27017));
-    }
+    w.containers
+        .iter()
+        .filter_map(|c| c.image)
+        .filter_map(repository)
+        .any(|repo| crate::graph::images::default_ports(&repo).contains(port))
 }

@@ -1,0 +1,52 @@
+//! What the tree cannot see of well-known images: the ports they listen on
+//! without being told to. A rule that judges a port against what a
+//! container declares asks here before calling an undeclared port closed.
+
+/// Ports well-known images listen on without being told to, by repository
+/// (`jaegertracing/all-in-one`, `gitea/gitea`).
+pub fn default_ports(repository: &str) -> &'static [i64] {
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    match name {
+        // Agent (UDP and config), collector (HTTP, gRPC, admin), query UI, Zipkin, OTLP.
+        "all-in-one" if repository.contains("jaegertracing") => {
+            &[5775, 5778, 6831, 6832, 9411, 14250, 14268, 14269, 16686, 4317, 4318]
+        }
+        "jaeger-collector" => &[9411, 14250, 14268, 14269, 4317, 4318],
+        "opentelemetry-collector" | "opentelemetry-collector-contrib" | "opentelemetry-collector-k8s" => {
+            &[4317, 4318, 8888, 13133, 55679]
+        }
+        // Databases listen on their own port unless told otherwise.
+        "mongo" => &[27017],
+        "postgres" | "postgis" => &[5432],
+        "mysql" | "mariadb" => &[3306],
+        "redis" | "valkey" => &[6379],
+        "memcached" => &[11211],
+        // Self-hosted apps: web UI and their other default listeners.
+        "gitea" | "forgejo" => &[3000, 22],
+        "sftpgo" => &[8080, 2022, 8090],
+        "syncthing" => &[8384, 22000, 21027],
+        "jvb" => &[8080, 10000],
+        "grafana" => &[3000],
+        "prometheus" => &[9090],
+        "alertmanager" => &[9093],
+        "minio" => &[9000],
+        "rabbitmq" => &[5672, 15672],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_ports;
+
+    #[test]
+    fn well_known_images_listen_undeclared() {
+        assert!(default_ports("jaegertracing/all-in-one").contains(&14268));
+        assert!(default_ports("otel/opentelemetry-collector-contrib").contains(&4317));
+        assert!(default_ports("acme/all-in-one").is_empty());
+        assert!(default_ports("nginx").is_empty());
+        assert!(default_ports("mongo").contains(&27017));
+        assert!(default_ports("gitea/gitea").contains(&3000));
+        assert!(default_ports("codeberg.org/forgejo/forgejo").contains(&3000));
+    }
+}
