@@ -25,9 +25,13 @@ use crate::request_body::ClientBody;
 
 /// How long an unused connection is kept, as hyper-util's pool kept it.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Connections kept per backend; past this a connection closes once its
-/// response is done (nginx's `keepalive 256`).
+/// Idle connections kept per backend (nginx's `keepalive 256`); busy ones
+/// are not counted.
 pub const MAX_KEPT: usize = 256;
+/// Connections tracked per backend, busy and idle: past this a new one
+/// closes once its response is done, so the list a request scans for a
+/// ready connection stays short however many requests a slow service holds.
+pub const MAX_TRACKED: usize = 4 * MAX_KEPT;
 
 /// Why a request did not get an answer from the service.
 #[derive(Debug, thiserror::Error)]
@@ -138,10 +142,13 @@ impl Connections {
         None
     }
 
+    /// A connection is kept while its exchange runs (so it can serve again
+    /// once done), up to [`MAX_TRACKED`]; [`MAX_KEPT`] bounds the idle
+    /// ones, which [`Self::close_idle`] trims.
     fn keep(&self, sender: SendRequest<ClientBody>) -> u64 {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut kept) = self.kept.lock()
-            && kept.len() < MAX_KEPT
+            && kept.len() < MAX_TRACKED
         {
             kept.push(Kept { id, sender, used: Instant::now() });
         }
@@ -155,6 +162,28 @@ impl Connections {
             && let Some(i) = kept.iter().position(|k| k.id == id)
         {
             kept.swap_remove(i);
+        }
+    }
+
+    /// Closes connections idle past [`IDLE_TIMEOUT`] and forgets closed
+    /// ones, without waiting for the next request to look (the edge calls
+    /// it every few seconds).
+    pub fn close_idle(&self) {
+        let Ok(mut kept) = self.kept.lock() else { return };
+        let now = Instant::now();
+        kept.retain(|k| !(k.sender.is_closed() || (k.sender.is_ready() && now.duration_since(k.used) > IDLE_TIMEOUT)));
+        // Past MAX_KEPT idle ones, the longest idle go (nginx's `keepalive`).
+        let idle = kept.iter().filter(|k| k.sender.is_ready()).count();
+        if idle > MAX_KEPT {
+            let mut ages: Vec<Instant> = kept.iter().filter(|k| k.sender.is_ready()).map(|k| k.used).collect();
+            ages.sort_unstable();
+            let cutoff = ages[idle - MAX_KEPT - 1];
+            let mut dropped = 0;
+            kept.retain(|k| {
+                let drop = dropped < idle - MAX_KEPT && k.sender.is_ready() && k.used <= cutoff;
+                dropped += usize::from(drop);
+                !drop
+            });
         }
     }
 
@@ -281,6 +310,21 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_without_waiting_for_a_request() {
+        let (addr, _) = server(false).await;
+        let connections = Connections::default();
+        let response = connections.send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+        assert_eq!(text(response).await, "ok\n");
+        connections.close_idle();
+        assert_eq!(connections.open(), 1, "a connection used just now stays");
+        for k in connections.kept.lock().unwrap().iter_mut() {
+            k.used -= IDLE_TIMEOUT + Duration::from_secs(1);
+        }
+        connections.close_idle();
+        assert_eq!(connections.open(), 0);
     }
 
     #[tokio::test]

@@ -404,12 +404,20 @@ async fn serve<IO>(
 const WATCHDOG_TICK: Duration = Duration::from_secs(1);
 const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
-/// Snapshots the route counters so the status page can show rates.
+/// Snapshots the route counters so the status page can show rates, and
+/// closes upstream connections idle for too long.
 async fn sample_rates(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
-            _ = tick.tick() => state.metrics.sample(std::time::Instant::now()),
+            _ = tick.tick() => {
+                state.metrics.sample(std::time::Instant::now());
+                for index in 0..state.config.routes.len() {
+                    for backend in state.pool(index).backends() {
+                        backend.connections.close_idle();
+                    }
+                }
+            }
             _ = stop.changed() => return,
         }
     }
