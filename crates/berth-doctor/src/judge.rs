@@ -477,7 +477,15 @@ mod tests {
         assert_eq!(replicas(&fixed, 2).status, Status::Warn);
         assert_eq!(replicas(&fixed, 0).status, Status::Fail);
         assert_eq!(replicas(&fixed, 4).status, Status::Warn);
-        let auto = Replicas::Autoscaled { min: 2, max: 5, cpu: None, memory: None, metric: None };
+        let auto = Replicas::Autoscaled {
+            min: 2,
+            max: 5,
+            cpu: None,
+            memory: None,
+            metric: None,
+            scale_up: None,
+            scale_down: None,
+        };
         assert_eq!(replicas(&auto, 4).status, Status::Ok);
         assert_eq!(replicas(&auto, 4).message, "4 of 2-5 replicas running");
         assert_eq!(replicas(&auto, 1).status, Status::Warn);

@@ -115,6 +115,10 @@ pub enum Replicas {
         memory: Option<Percent>,
         #[serde(skip_serializing_if = "Option::is_none")]
         metric: Option<CustomMetric>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scale_up: Option<berth_spec::ScalingPace>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scale_down: Option<berth_spec::ScalingPace>,
     },
 }
 
@@ -343,9 +347,15 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
     }
     env.sort_by(|a, b| a.name.cmp(&b.name));
     let replicas = match &s.autoscale {
-        Some(a) => {
-            Replicas::Autoscaled { min: a.min, max: a.max, cpu: a.cpu, memory: a.memory, metric: a.metric.clone() }
-        }
+        Some(a) => Replicas::Autoscaled {
+            min: a.min,
+            max: a.max,
+            cpu: a.cpu,
+            memory: a.memory,
+            metric: a.metric.clone(),
+            scale_up: a.scale_up,
+            scale_down: a.scale_down,
+        },
         None => Replicas::Fixed { count: s.replicas.unwrap_or(1) },
     };
     let sec = &s.security;

@@ -57,6 +57,8 @@ pub enum Feature {
     Placement,
     /// OpenTelemetry wiring (`monitoring.tracing`).
     Tracing,
+    /// `autoscale.scale_up` / `scale_down`.
+    ScalingPace,
 }
 
 impl Feature {
@@ -95,6 +97,7 @@ impl Feature {
         Self::Devices,
         Self::Placement,
         Self::Tracing,
+        Self::ScalingPace,
     ];
 
     pub fn name(self) -> &'static str {
@@ -125,6 +128,7 @@ impl Feature {
             Self::Devices => "devices",
             Self::Placement => "placement",
             Self::Tracing => "tracing",
+            Self::ScalingPace => "scaling-pace",
         }
     }
 
@@ -165,6 +169,7 @@ impl Feature {
             Self::Devices => "host device files (`devices`)",
             Self::Placement => "node selectors and tolerations (`placement`)",
             Self::Tracing => "OpenTelemetry export to a collector (`monitoring.tracing`)",
+            Self::ScalingPace => "scaling pace (`autoscale.scale_up` / `scale_down`)",
         }
     }
 
@@ -394,6 +399,7 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
              `timeout` or `retries`",
         ),
         (T::Compose, F::Placement) => Unsupported("compose runs every container on one host"),
+        (T::Compose | T::Systemd | T::Ecs, F::ScalingPace) => NotApplicable,
         (T::Compose, F::Tracing) => Approximated(
             "services sit on the project's internal network only: the collector must run in the same compose project",
         ),
@@ -435,6 +441,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Ecs | T::Cloudformation, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => Unsupported(
             "berth renders no ECS task for jobs yet (EventBridge rules, run-task before the service update)",
         ),
+        (T::Cloudformation, F::ScalingPace) => Approximated(
+            "target tracking has cooldowns, not windows or step limits: the stabilization windows become \
+             ScaleOutCooldown and ScaleInCooldown; `max_pods` and `max_percent` are not carried",
+        ),
         (T::Ecs | T::Cloudformation, F::Gpus | F::Devices) => {
             Unsupported("Fargate tasks get no GPUs and no host devices (GPUs need the EC2 launch type)")
         }
@@ -451,6 +461,7 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Cloudrun, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => {
             Unsupported("berth renders no Cloud Run job yet (`run.googleapis.com` Job and Cloud Scheduler)")
         }
+        (T::Cloudrun, F::ScalingPace) => Unsupported("Cloud Run's autoscaler has no pace settings"),
         (T::Cloudrun, F::Gpus) => Unsupported(
             "berth renders no Cloud Run GPU yet (one NVIDIA L4 per instance, `run.googleapis.com/accelerator`)",
         ),
@@ -619,7 +630,12 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
     }
     match replicas {
         Replicas::Fixed { .. } => push(Feature::FixedReplicas, at()),
-        Replicas::Autoscaled { .. } => push(Feature::Autoscaling, at()),
+        Replicas::Autoscaled { scale_up, scale_down, .. } => {
+            push(Feature::Autoscaling, at());
+            if scale_up.is_some() || scale_down.is_some() {
+                push(Feature::ScalingPace, at());
+            }
+        }
     }
     push(Feature::ServiceSizing, at());
     if !deploy.drain_timeout.0.is_zero() {

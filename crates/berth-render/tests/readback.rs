@@ -94,11 +94,36 @@ fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
                     failures.push(format!("{}: replicas {} != plan {count}", s.name, spec["replicas"]));
                 }
             }
-            Replicas::Autoscaled { min, max, .. } => {
+            Replicas::Autoscaled { min, max, scale_up, scale_down, .. } => {
                 let hpa = of("HorizontalPodAutoscaler").map(|h| &h["spec"]);
                 let (lo, hi) = hpa.map_or((None, None), |h| (h["minReplicas"].as_u64(), h["maxReplicas"].as_u64()));
                 if lo != Some(u64::from(*min)) || hi != Some(u64::from(*max)) {
                     failures.push(format!("{}: HPA {lo:?}..{hi:?} != plan {min}..{max}", s.name));
+                }
+                for (key, pace) in [("scaleUp", scale_up), ("scaleDown", scale_down)] {
+                    let Some(pace) = pace else { continue };
+                    checked();
+                    let rules = &hpa.map_or(&Value::Null, |h| &h["behavior"][key]);
+                    let window = rules["stabilizationWindowSeconds"].as_u64();
+                    if window != pace.stabilization.map(|d| d.ceil_secs()) {
+                        failures.push(format!("{}: {key} window {window:?} != plan {:?}", s.name, pace.stabilization));
+                    }
+                    let policy = |kind: &str| {
+                        rules["policies"]
+                            .as_array()
+                            .and_then(|p| p.iter().find(|x| x["type"] == kind))
+                            .map(|x| (x["value"].as_u64().unwrap_or(0), x["periodSeconds"].as_u64().unwrap_or(0)))
+                    };
+                    let per = pace.per.map_or(60, |d| d.ceil_secs());
+                    for (kind, want) in [("Pods", pace.max_pods), ("Percent", pace.max_percent)] {
+                        if policy(kind) != want.map(|v| (u64::from(v), per)) {
+                            failures.push(format!(
+                                "{}: {key} {kind} policy {:?} != plan {want:?} per {per}",
+                                s.name,
+                                policy(kind)
+                            ));
+                        }
+                    }
                 }
             }
         }

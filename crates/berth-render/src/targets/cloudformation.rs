@@ -515,7 +515,11 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
     }
     service["Properties"] = props;
     resources.insert(format!("{id}Service"), service);
-    if let Replicas::Autoscaled { min, max, cpu, memory, metric } = &s.replicas {
+    if let Replicas::Autoscaled { min, max, cpu, memory, metric, scale_up, scale_down } = &s.replicas {
+        // Target tracking has cooldowns, not windows and step limits: the
+        // stabilization windows become them (support table: approximated).
+        let cooldown =
+            |pace: &Option<berth_spec::ScalingPace>| pace.and_then(|p| p.stabilization).map(|d| d.ceil_secs());
         resources.insert(
             format!("{id}ScalableTarget"),
             json!({
@@ -541,7 +545,7 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
                             "PolicyName": format!("{}-{}-{}", plan.project, s.name, kind.to_lowercase()),
                             "PolicyType": "TargetTrackingScaling",
                             "ScalingTargetId": r(&format!("{id}ScalableTarget")),
-                            "TargetTrackingScalingPolicyConfiguration": { "TargetValue": t.0, "PredefinedMetricSpecification": { "PredefinedMetricType": predefined } },
+                            "TargetTrackingScalingPolicyConfiguration": tracking(t.0, predefined, cooldown(scale_up), cooldown(scale_down)),
                         }
                     }),
                 );
@@ -1056,6 +1060,20 @@ fn cache_node(d: &DependencyPlan, named: Option<&str>, out: &mut Output) -> Stri
 
 /// RDS's allocated storage in GiB: the dependency's `storage`, within what
 /// the storage type allows.
+/// A target-tracking configuration, with the spec's stabilization windows
+/// as cooldowns when it sets them.
+fn tracking(target: f64, predefined: &str, scale_out: Option<u64>, scale_in: Option<u64>) -> Value {
+    let mut config =
+        json!({ "TargetValue": target, "PredefinedMetricSpecification": { "PredefinedMetricType": predefined } });
+    if let Some(s) = scale_out {
+        config["ScaleOutCooldown"] = json!(s);
+    }
+    if let Some(s) = scale_in {
+        config["ScaleInCooldown"] = json!(s);
+    }
+    config
+}
+
 fn allocated_storage(d: &DependencyPlan, storage_type: StorageType, out: &mut Output) -> u64 {
     let (min, max) = match storage_type {
         StorageType::Gp2 | StorageType::Gp3 => (20, 65536),

@@ -329,6 +329,34 @@ pub struct Autoscale {
     /// Scale on a custom per-replica metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<CustomMetric>,
+    /// How fast replicas are added. Default: Kubernetes' (double or add 4
+    /// every 15 s, no stabilization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up: Option<ScalingPace>,
+    /// How fast replicas are removed. Default: Kubernetes' (any number,
+    /// after 5 minutes of lower load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down: Option<ScalingPace>,
+}
+
+/// The pace of scaling one way (Kubernetes' HPA `behavior`): a change is
+/// made only when the recommendation held for `stabilization`, and by at
+/// most `max_pods` replicas or `max_percent` of them (the larger) per `per`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingPace {
+    /// How long the load must ask for the change first, up to `1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stabilization: Option<Duration>,
+    /// Replicas added or removed per `per`, at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pods: Option<u32>,
+    /// Percent of the current replicas added or removed per `per`, at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_percent: Option<u32>,
+    /// The period the limits count over, `1s` to `30m`. Default `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Duration>,
 }
 
 /// A custom metric target: keep `name` per replica near `target`.

@@ -359,6 +359,37 @@ fn scaling(service: &Service, path: &Path, checker: &mut Checker<'_>) {
         return;
     };
     let apath = path.key("autoscale");
+    for (key, pace) in [("scale_up", &auto.scale_up), ("scale_down", &auto.scale_down)] {
+        let Some(pace) = pace else { continue };
+        let ppath = apath.key(key);
+        if pace.stabilization.is_some_and(|d| d.0 > std::time::Duration::from_secs(3600)) {
+            checker
+                .error(codes::OUT_OF_RANGE, &ppath.key("stabilization"), "a stabilization window is at most 1h")
+                .with_help("Kubernetes refuses longer windows");
+        }
+        if pace
+            .per
+            .is_some_and(|d| d.0 < std::time::Duration::from_secs(1) || d.0 > std::time::Duration::from_secs(1800))
+        {
+            checker.error(codes::OUT_OF_RANGE, &ppath.key("per"), "`per` is 1s to 30m");
+        }
+        for (k, v) in [("max_pods", pace.max_pods), ("max_percent", pace.max_percent)] {
+            if v == Some(0) {
+                checker
+                    .error(codes::OUT_OF_RANGE, &ppath.key(k), format!("`{k}: 0` stops scaling this way"))
+                    .with_help("use 1 or more; to never scale this way, set `min` and `max` accordingly");
+            }
+        }
+        if pace.per.is_some() && pace.max_pods.is_none() && pace.max_percent.is_none() {
+            checker
+                .error(
+                    codes::MISSING_SETTING,
+                    &ppath.key("per"),
+                    "`per` limits nothing without `max_pods` or `max_percent`",
+                )
+                .with_help("add `max_pods: 2` or `max_percent: 50`");
+        }
+    }
     if auto.min == 0 {
         checker
             .error(codes::OUT_OF_RANGE, &apath.key("min"), "`min` must be at least 1")

@@ -8,8 +8,9 @@ use berth_plan::{EnvValue, Plan, ProbeCheck, ProbePlan, Replicas, ServicePlan};
 use berth_spec::model::units::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
-    MetricTarget, PodsMetricSource, ResourceMetricSource,
+    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec, MetricTarget,
+    PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
@@ -189,6 +190,28 @@ pub fn quantities(
         q.insert("memory".to_owned(), Quantity(memory.to_string()));
     }
     (!q.is_empty()).then_some(q)
+}
+
+/// One direction of an HPA's `behavior`: with both limits, the larger
+/// change wins (`selectPolicy: Max`, Kubernetes' default).
+fn rules(pace: &berth_spec::ScalingPace) -> HPAScalingRules {
+    let period = pace.per.map_or(60, |d| d.ceil_secs());
+    let mut policies = Vec::new();
+    for (kind, value) in [("Pods", pace.max_pods), ("Percent", pace.max_percent)] {
+        if let Some(value) = value {
+            policies.push(HPAScalingPolicy {
+                type_: kind.to_owned(),
+                value: int32(value),
+                period_seconds: int32(period),
+            });
+        }
+    }
+    HPAScalingRules {
+        stabilization_window_seconds: pace.stabilization.map(|d| int32(d.ceil_secs())),
+        select_policy: (!policies.is_empty()).then(|| "Max".to_owned()),
+        policies: (!policies.is_empty()).then_some(policies),
+        ..HPAScalingRules::default()
+    }
 }
 
 fn toleration(t: &berth_spec::Toleration) -> k8s_openapi::api::core::v1::Toleration {
@@ -474,7 +497,7 @@ pub(crate) fn service(
             ..PodDisruptionBudget::default()
         });
     }
-    if let Replicas::Autoscaled { min, max, cpu, memory, metric } = &s.replicas {
+    if let Replicas::Autoscaled { min, max, cpu, memory, metric, scale_up, scale_down } = &s.replicas {
         let mut metrics = Vec::new();
         for (resource, target) in [("cpu", cpu), ("memory", memory)] {
             if let Some(t) = target {
@@ -517,7 +540,10 @@ pub(crate) fn service(
                 min_replicas: Some(int32(*min)),
                 max_replicas: int32(*max),
                 metrics: Some(metrics),
-                ..HorizontalPodAutoscalerSpec::default()
+                behavior: (scale_up.is_some() || scale_down.is_some()).then(|| HorizontalPodAutoscalerBehavior {
+                    scale_up: scale_up.as_ref().map(rules),
+                    scale_down: scale_down.as_ref().map(rules),
+                }),
             }),
             ..HorizontalPodAutoscaler::default()
         });
