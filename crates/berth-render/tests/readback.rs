@@ -383,6 +383,23 @@ fn cloudformation(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
             failures.push(format!("cloudformation {}: maxmemory-policy {got:?} != {}", d.name, policy.1));
         }
     }
+    // Read replicas: as many as the spec asks, each of the source's class.
+    for d in &plan.dependencies {
+        let Some(want) = d.managed.as_ref().and_then(|m| m.read_replicas) else { continue };
+        checked();
+        let all = resources.as_object().unwrap();
+        let replicas: Vec<&Value> =
+            all.values().filter(|r| r["Properties"].get("SourceDBInstanceIdentifier").is_some()).collect();
+        if replicas.len() != want as usize {
+            failures.push(format!("cloudformation {}: {} read replicas != plan {want}", d.name, replicas.len()));
+        }
+        for replica in replicas {
+            let source = replica["Properties"]["SourceDBInstanceIdentifier"]["Ref"].as_str().unwrap_or_default();
+            if all[source]["Properties"]["DBInstanceClass"] != replica["Properties"]["DBInstanceClass"] {
+                failures.push(format!("cloudformation {}: a read replica's class differs from {source}'s", d.name));
+            }
+        }
+    }
     for d in &plan.dependencies {
         let Some(job) = &d.backup else { continue };
         let id = resources.as_object().unwrap().iter().find(|(_, r)| {

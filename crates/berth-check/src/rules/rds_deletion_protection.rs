@@ -8,8 +8,9 @@ crate::declare_rule! {
     /// setting), deletes the database, and `DeleteAutomatedBackups`
     /// defaults to taking its automated backups along. Instances of an
     /// Aurora cluster (`DBClusterIdentifier`) are protected through their
-    /// cluster and are not reported; a value computed by `!Ref` or `!If` is
-    /// not judged.
+    /// cluster, and read replicas (`SourceDBInstanceIdentifier`) hold a copy
+    /// of their source's data: neither is reported. A value computed by
+    /// `!Ref` or `!If` is not judged.
     RdsDeletionProtection {
         code: "A001",
         name: "rds-deletion-protection",
@@ -19,11 +20,14 @@ crate::declare_rule! {
 }
 
 /// An RDS instance or cluster that holds its own data settings (not an
-/// Aurora cluster's member instance).
+/// Aurora cluster's member instance, not a read replica).
 pub fn rds_database(r: &Resource<'_>) -> bool {
     match r.kind {
         "AWS::RDS::DBCluster" => true,
-        "AWS::RDS::DBInstance" => r.property("DBClusterIdentifier") == Known::Absent,
+        "AWS::RDS::DBInstance" => {
+            r.property("DBClusterIdentifier") == Known::Absent
+                && r.property("SourceDBInstanceIdentifier") == Known::Absent
+        }
         _ => false,
     }
 }
@@ -48,5 +52,15 @@ impl Rule for RdsDeletionProtection {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn read_replicas_hold_a_copy_and_are_not_reported() {
+        let template = "Resources:\n  Db:\n    Type: AWS::RDS::DBInstance\n    Properties:\n      DBInstanceClass: db.t4g.small\n  DbReplica:\n    Type: AWS::RDS::DBInstance\n    Properties:\n      SourceDBInstanceIdentifier: !Ref Db\n      DBInstanceClass: db.t4g.small\n";
+        let found = crate::rules::messages_of("A001", &[("template.yaml", template)]);
+        assert_eq!(found, ["`Db` has no `DeletionProtection`"]);
     }
 }

@@ -101,6 +101,11 @@ pub struct Managed {
     /// availability zones. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<u32>,
+    /// PostgreSQL: RDS read replicas of the instance, 0 to 5, each of the
+    /// same class, for read-only queries (their endpoints are stack
+    /// outputs; services still get the primary's URL). Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_replicas: Option<u32>,
 }
 
 /// An RDS storage type.

@@ -129,6 +129,9 @@ fn foreign_keys(
     }
 }
 
+/// RDS for PostgreSQL's read replicas per source instance.
+const MAX_READ_REPLICAS: u32 = 5;
+
 /// ElastiCache's replication group without cluster mode: a primary and up to five replicas.
 const MAX_CACHE_NODES: u32 = 6;
 
@@ -143,12 +146,15 @@ fn managed(m: &Managed, kind: DependencyKind, path: &Path, checker: &mut Checker
                 ("storage_type", m.storage_type.is_some()),
                 ("iops", m.iops.is_some()),
                 ("multi_az", m.multi_az.is_some()),
+                ("read_replicas", m.read_replicas.is_some()),
             ],
             "PostgreSQL (RDS)",
         ),
     };
     let help = match kind {
-        DependencyKind::Postgres => "size RDS with `instance_class`, `storage_type`, `iops` and `multi_az`",
+        DependencyKind::Postgres => {
+            "size RDS with `instance_class`, `storage_type`, `iops`, `multi_az` and `read_replicas`"
+        }
         DependencyKind::Redis => "size ElastiCache with `node_type` and `nodes`",
     };
     foreign_keys(&set, "managed.", other, kind, path, help, checker);
@@ -165,6 +171,17 @@ fn managed(m: &Managed, kind: DependencyKind, path: &Path, checker: &mut Checker
         checker
             .error(codes::INVALID_VALUE, &path.key("node_type"), format!("`{node}` is not an ElastiCache node type"))
             .with_help("write one such as `cache.t4g.small` or `cache.r6g.large`");
+    }
+    if let Some(n) = m.read_replicas
+        && n > MAX_READ_REPLICAS
+    {
+        checker
+            .error(
+                codes::OUT_OF_RANGE,
+                &path.key("read_replicas"),
+                format!("{n} read replicas; RDS allows up to {MAX_READ_REPLICAS}"),
+            )
+            .with_help("RDS for PostgreSQL has at most 5 read replicas per source instance (15 with Aurora)");
     }
     if let Some(nodes) = m.nodes
         && !(1..=MAX_CACHE_NODES).contains(&nodes)
