@@ -212,9 +212,19 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
             .then(|| at(doc, &["spec", "replicas"]))
             .flatten()
             .and_then(|n| Some((int_at(doc, &["spec", "replicas"])?, n.span)));
+        let mut pod_labels = labels(meta.and_then(|m| at(m, &["labels"])));
+        // The Job controller labels its pods with the Job's name.
+        if kind == "Job" {
+            let job = graph.objects[index].name.to_owned();
+            for key in ["job-name", "batch.kubernetes.io/job-name"] {
+                if !pod_labels.iter().any(|(k, _)| k == key) {
+                    pod_labels.push((key.to_owned(), job.clone()));
+                }
+            }
+        }
         graph.workloads.push(Workload {
             object: index,
-            pod_labels: labels(meta.and_then(|m| at(m, &["labels"]))),
+            pod_labels,
             pod_annotations: labels(meta.and_then(|m| at(m, &["annotations"]))),
             pod,
             containers,

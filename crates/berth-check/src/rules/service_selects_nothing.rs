@@ -66,3 +66,26 @@ const OPERATED_KINDS: &[&str] = &[
     "MongoDBCommunity",
     "Rollout",
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::messages_of;
+
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: load\nspec:\n  template:\n    metadata:\n      labels: { app: load }\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: load\n          image: ghcr.io/acme/load:1.0.0\n";
+
+    fn service(selector: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: load\nspec:\n  selector: {{ {selector} }}\n  ports: [{{ port: 80 }}]\n"
+        )
+    }
+
+    #[test]
+    fn the_job_controllers_label_selects_a_jobs_pods() {
+        assert!(messages_of("X002", &[("job.yaml", JOB), ("svc.yaml", &service("job-name: load"))]).is_empty());
+        assert!(
+            messages_of("X002", &[("job.yaml", JOB), ("svc.yaml", &service("batch.kubernetes.io/job-name: load"))])
+                .is_empty()
+        );
+        assert_eq!(messages_of("X002", &[("job.yaml", JOB), ("svc.yaml", &service("job-name: other"))]).len(), 1);
+    }
+}
