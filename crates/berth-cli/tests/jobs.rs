@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_test_support::free_port;
-use common::{KillOnDrop, berth, curl, start_up};
+use common::{KillOnDrop, berth, start_up};
 
 /// The migration records the version it ran for, and fails for any
 /// version containing `bad`.
@@ -73,27 +73,7 @@ fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
 
     let cert = dir.path().join(".berth/base/tls/cert.pem");
     let url = format!("https://localhost:{https}/api/slow?ms=20");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load: Vec<_> = (0..3)
-        .map(|_| {
-            let (stop, cert, url) = (stop.clone(), cert.clone(), url.clone());
-            std::thread::spawn(move || {
-                let (mut ok, mut failed, mut versions) = (0, Vec::new(), std::collections::BTreeSet::new());
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let (code, headers) = curl(&cert, &url, &[]);
-                    if code == 200 {
-                        ok += 1;
-                        if let Some(v) = headers.lines().find_map(|l| l.strip_prefix("x-version: ")) {
-                            versions.insert(v.trim().to_owned());
-                        }
-                    } else {
-                        failed.push(code);
-                    }
-                }
-                (ok, failed, versions)
-            })
-        })
-        .collect();
+    let load = common::Load::start(&cert, &url);
 
     let good = berth(dir.path(), &["deploy", "web", "--version", "2.0.0"]);
     let said = format!("{}{}", String::from_utf8_lossy(&good.stdout), String::from_utf8_lossy(&good.stderr));
@@ -109,14 +89,7 @@ fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
     let job_log = std::fs::read_to_string(dir.path().join(".berth/base/logs/web-migrate.log")).unwrap();
     assert!(job_log.contains("refusing 3.0.0-bad"), "the job's output is in its log: {job_log}");
     std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut ok, mut failed, mut versions) = (0, Vec::new(), std::collections::BTreeSet::new());
-    for t in load {
-        let (o, f, v) = t.join().unwrap();
-        ok += o;
-        failed.extend(f);
-        versions.extend(v);
-    }
+    let common::Seen { ok, failed, versions } = load.finish();
     assert!(failed.is_empty(), "{} requests failed during the deploys: {failed:?}", failed.len());
     assert!(ok > 30, "the load generator sent only {ok} requests");
     assert!(versions.contains("2.0.0") && !versions.iter().any(|v| v.contains("bad")), "{versions:?}");

@@ -137,27 +137,7 @@ edge:
     let url = format!("https://localhost:{https}/api/slow?ms=20");
 
     // A load generator on loopback for the whole of both deploys.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load: Vec<_> = (0..3)
-        .map(|_| {
-            let (stop, cert, url) = (stop.clone(), cert.clone(), url.clone());
-            std::thread::spawn(move || {
-                let (mut ok, mut failed, mut versions) = (0, Vec::new(), std::collections::BTreeSet::new());
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let (code, headers) = curl(&cert, &url, &[]);
-                    if code == 200 {
-                        ok += 1;
-                        if let Some(v) = headers.lines().find_map(|l| l.strip_prefix("x-version: ")) {
-                            versions.insert(v.trim().to_owned());
-                        }
-                    } else {
-                        failed.push(code);
-                    }
-                }
-                (ok, failed, versions)
-            })
-        })
-        .collect();
+    let load = common::Load::start(&cert, &url);
 
     let good = berth(dir.path(), &["deploy", "web", "--version", "2.0.0"]);
     assert!(
@@ -170,14 +150,7 @@ edge:
     assert_eq!(bad.status.code(), Some(1), "a deploy that never gets ready fails");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rolled back automatically"));
     std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut ok, mut failed, mut versions) = (0, Vec::new(), std::collections::BTreeSet::new());
-    for t in load {
-        let (o, f, v) = t.join().unwrap();
-        ok += o;
-        failed.extend(f);
-        versions.extend(v);
-    }
+    let common::Seen { ok, failed, versions } = load.finish();
     assert!(failed.is_empty(), "{} requests failed during the deploys: {failed:?}", failed.len());
     assert!(ok > 50, "the load generator sent only {ok} requests");
     assert!(versions.contains("2.0.0"), "the new version answered: {versions:?}");

@@ -278,6 +278,16 @@ impl Fleet for Running {
     }
 }
 
+/// A new deploy waits until a canary is promoted or rolled back.
+fn no_waiting_canary<F: Fleet>(fleet: &mut F, name: &str) -> Result<(), RuntimeError> {
+    if fleet.service(name)?.canary.is_empty() {
+        return Ok(());
+    }
+    Err(RuntimeError::Deploy(format!(
+        "a canary of `{name}` is waiting: `berth promote {name}` or `berth rollback {name}` first"
+    )))
+}
+
 /// A deploy: the service's gates with the new version, then the strategy.
 async fn deploy_gated<F: Fleet>(
     fleet: &mut F,
@@ -287,11 +297,7 @@ async fn deploy_gated<F: Fleet>(
     strategy: Strategy,
     progress: Progress<'_>,
 ) -> Result<(), RuntimeError> {
-    if !fleet.service(name)?.canary.is_empty() {
-        return Err(RuntimeError::Deploy(format!(
-            "a canary of `{name}` is waiting: `berth promote {name}` or `berth rollback {name}` first"
-        )));
-    }
+    no_waiting_canary(fleet, name)?;
     fleet.gate(name, &version, set, progress).await?;
     deploy_as(fleet, name, version, set, strategy, progress).await
 }
@@ -307,12 +313,8 @@ async fn deploy_as<F: Fleet>(
     strategy: Strategy,
     progress: Progress<'_>,
 ) -> Result<(), RuntimeError> {
+    no_waiting_canary(fleet, name)?;
     let run = fleet.service(name)?;
-    if !run.canary.is_empty() {
-        return Err(RuntimeError::Deploy(format!(
-            "a canary of `{name}` is waiting: `berth promote {name}` or `berth rollback {name}` first"
-        )));
-    }
     let plan = run.plan.clone();
     let old_version = run.replicas.first().and_then(|r| r.version());
     let total = run.replicas.len();

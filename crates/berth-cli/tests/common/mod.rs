@@ -32,6 +32,61 @@ pub fn curl(cert: &Path, url: &str, extra: &[&str]) -> (u16, String) {
     (code, text.to_lowercase())
 }
 
+/// Three threads sending `url` with curl until [`Load::finish`]: what a
+/// deploy must serve without a failed request.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Seen>>,
+}
+
+/// What the load saw: answers with 200, the other status codes, and the
+/// `x-version` values of the answers.
+#[derive(Default)]
+pub struct Seen {
+    pub ok: usize,
+    pub failed: Vec<u16>,
+    pub versions: std::collections::BTreeSet<String>,
+}
+
+impl Load {
+    pub fn start(cert: &Path, url: &str) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..3)
+            .map(|_| {
+                let (stop, cert, url) = (stop.clone(), cert.to_path_buf(), url.to_owned());
+                std::thread::spawn(move || {
+                    let mut seen = Seen::default();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let (code, headers) = curl(&cert, &url, &[]);
+                        if code == 200 {
+                            seen.ok += 1;
+                            if let Some(v) = headers.lines().find_map(|l| l.strip_prefix("x-version: ")) {
+                                seen.versions.insert(v.trim().to_owned());
+                            }
+                        } else {
+                            seen.failed.push(code);
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+
+    pub fn finish(self) -> Seen {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut seen = Seen::default();
+        for t in self.threads {
+            let one = t.join().unwrap();
+            seen.ok += one.ok;
+            seen.failed.extend(one.failed);
+            seen.versions.extend(one.versions);
+        }
+        seen
+    }
+}
+
 /// Stops `berth up` (and so its replicas) if an assertion fails midway.
 pub struct KillOnDrop(pub u32);
 

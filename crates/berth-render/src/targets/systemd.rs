@@ -323,17 +323,7 @@ fn jobs(plan: &Plan, service: &ServicePlan, run: &RunPlan, user: &str, install: 
 /// A job's environment: the service's settings without replica ports.
 fn job_env(plan: &Plan, service: &ServicePlan) -> String {
     let mut e = header::comment("#", plan, "systemd");
-    for var in &service.env {
-        match &var.value {
-            EnvValue::Literal { value } => {
-                let _ = writeln!(e, "{}={}", var.name, env_quote(value));
-            }
-            EnvValue::Dependency { url, .. } => {
-                let _ = writeln!(e, "{}={}", var.name, env_quote(url));
-            }
-            EnvValue::Secret { .. } => {}
-        }
-    }
+    settings(&mut e, service);
     e
 }
 
@@ -374,6 +364,13 @@ fn replica_env(plan: &Plan, service: &ServicePlan, index: u32) -> String {
         let _ = writeln!(e, "PORT_{}={}", port.name.to_uppercase().replace('-', "_"), replica_port(port.port, index));
     }
     let _ = writeln!(e, "BERTH_REPLICA={index}");
+    settings(&mut e, service);
+    e
+}
+
+/// A service's plain settings and dependency URLs as EnvironmentFile
+/// lines. Never secrets: those come through credentials.
+fn settings(e: &mut String, service: &ServicePlan) {
     for var in &service.env {
         match &var.value {
             EnvValue::Literal { value } => {
@@ -385,7 +382,6 @@ fn replica_env(plan: &Plan, service: &ServicePlan, index: u32) -> String {
             EnvValue::Secret { .. } => {}
         }
     }
-    e
 }
 
 /// systemd EnvironmentFile quoting: double quotes when needed, no `export`.
