@@ -276,11 +276,19 @@ pub struct DeployPlan {
 
 pub const DEFAULT_USER: u32 = 10001;
 
-/// The port a check, route or scrape uses when it names none.
+/// Port names that mean a side listener (metrics, an admin page), which
+/// traffic and `PORT` never default to.
+const SIDE_PORTS: [&str; 6] = ["metrics", "admin", "management", "health", "debug", "status"];
+
+/// The port a check or route uses when it names none, and the one `PORT`
+/// tells the app to serve on: the port named `http`, else the first port
+/// (by name) that is not a side listener, else the first port. A service
+/// with `{ ws: 8200, metrics: 9200 }` serves on `ws`.
 pub fn primary_port(service: &Service) -> Option<PortPlan> {
     service
         .ports
         .get_key_value("http")
+        .or_else(|| service.ports.iter().find(|(name, _)| !SIDE_PORTS.contains(&name.as_str())))
         .or_else(|| service.ports.iter().next())
         .map(|(name, port)| PortPlan { name: name.clone(), port: *port })
 }
@@ -404,7 +412,12 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
         metrics: s.metrics.as_ref().and_then(|m| {
             Some(MetricsPlan {
                 path: m.path.clone().unwrap_or_else(|| "/metrics".to_owned()),
-                port: port(s, m.port.as_deref())?,
+                // Unnamed, metrics are scraped from a port named `metrics`
+                // before the serving port.
+                port: match m.port.as_deref() {
+                    None if s.ports.contains_key("metrics") => port(s, Some("metrics"))?,
+                    name => port(s, name)?,
+                },
                 requests: m.requests.clone().unwrap_or_else(|| "http_requests_total".to_owned()),
                 duration: m.duration.clone().unwrap_or_else(|| "http_request_duration_seconds".to_owned()),
                 status_label: m.status_label.clone().unwrap_or_else(|| "status".to_owned()),

@@ -74,7 +74,14 @@ fn address(value: &str) -> (Option<String>, Option<u16>) {
     }
     match value.rsplit_once(':') {
         Some((host, port)) => {
+            let bracketed = host.starts_with('[');
             let host = host.trim_start_matches('[').trim_end_matches(']');
+            // `statictor:127.0.0.1:29051` (lightningd's `--addr`) is a
+            // scheme and an address to announce, not a bind: a host with a
+            // colon is only an unbracketed IPv6 literal.
+            if !bracketed && host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+                return (None, None);
+            }
             ((!host.is_empty()).then(|| host.to_owned()), port.parse().ok())
         }
         None => match value.parse() {
@@ -267,6 +274,11 @@ mod tests {
         assert_eq!(of("java -jar app.jar --server.port=8081").port, Some(8081));
         assert_eq!(of("sh -c 'exec puma -b tcp://0.0.0.0:3000'").port, Some(3000));
         assert_eq!(of("gunicorn -b unix:/run/app.sock app:app").port, None);
+        // An announced address with a scheme is not a bind; IPv6 literals are.
+        let lightning = of("lightningd --bind-addr=10.21.0.5:9735 --addr=statictor:10.21.0.2:29051");
+        assert_eq!(lightning.port, None);
+        assert_eq!(of("server --listen [::1]:8080").port, Some(8080));
+        assert_eq!(of("server --listen :::8080").port, Some(8080));
         let d = with_defaults(&words("gunicorn app:app"), of("gunicorn app:app"));
         assert_eq!((d.timeout, d.keep_alive), (Some(30), Some(2)));
     }

@@ -422,6 +422,37 @@ pub fn bind_mounts(service: &ComposeService<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether a service mounts its own configuration from the host (a file or
+/// directory whose container path is a config location: `/etc/...`,
+/// `.../config`, `*.conf`, `*.toml`): what it listens on is then that
+/// file's business, which berth does not read for every program.
+pub fn mounts_configuration(service: &ComposeService<'_>) -> bool {
+    seq(at(service.node, &["volumes"])).iter().any(|v| {
+        let (source, target) = match v.as_str() {
+            Some(short) => {
+                let mut parts = short.splitn(3, ':');
+                match (parts.next(), parts.next()) {
+                    (Some(source), Some(target)) => (source, target),
+                    _ => return false,
+                }
+            }
+            None => match (str_at(v, &["source"]), str_at(v, &["target"])) {
+                (Some(source), Some(target)) if str_at(v, &["type"]).is_none_or(|t| t == "bind") => (source, target),
+                _ => return false,
+            },
+        };
+        // A named volume holds data the container wrote, not configuration.
+        let host_path = source.starts_with(['.', '/', '~', '$']);
+        let target = target.to_ascii_lowercase();
+        let config_place = target.starts_with("/etc/")
+            || target.split('/').any(|part| part.starts_with("conf") || part.starts_with("settings"))
+            || [".conf", ".cfg", ".ini", ".toml", ".yml", ".yaml", ".json", ".properties", ".xml"]
+                .iter()
+                .any(|ext| target.ends_with(ext));
+        host_path && config_place
+    })
+}
+
 /// The names other containers of the project reach a service by: its
 /// name, `container_name`, `hostname`, its networks' `aliases`, and the
 /// aliases it gives its `links` and `external_links` (those name other

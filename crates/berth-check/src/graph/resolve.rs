@@ -29,11 +29,18 @@ impl Graph<'_> {
     }
 
     /// Ports a compose service's container listens on, as far as its files
-    /// say: published targets, `expose`, its Dockerfile's `EXPOSE`, and the
-    /// bind flags of its command.
+    /// say: published targets, `expose`, its Dockerfile's `EXPOSE`, the
+    /// bind flags of its command; then, when those name any, the ports its
+    /// image listens on by default and `PORT`-named variables it is given
+    /// (`API_PORT=2019`). Empty when
+    /// the files cannot say: a service that mounts its own configuration
+    /// (`./mosquitto:/mosquitto/config`) may listen wherever that says.
     pub fn compose_ports(&self, service: &ComposeService<'_>) -> Vec<i64> {
         let mut ports: Vec<i64> = Vec::new();
         for s in self.compose_service(&service.project, service.name) {
+            if super::compose::mounts_configuration(s) {
+                return Vec::new();
+            }
             ports.extend(s.ports.iter().filter_map(|p| p.target));
             ports.extend(&s.expose);
             if let Some((command, _)) = &s.command
@@ -46,6 +53,20 @@ impl Graph<'_> {
                 if let Some(port) = facts(&df.command()).port {
                     ports.push(i64::from(port));
                 }
+            }
+        }
+        // What the image opens by default and what variables ask for only
+        // widen a set the files state: alone they are too weak to call a
+        // port closed (a shared `APP_PORT` anchor, an image's config).
+        if !ports.is_empty() {
+            for s in self.compose_service(&service.project, service.name) {
+                if let Some(repo) = s.image.as_deref().and_then(super::builds::repository) {
+                    ports.extend(super::images::default_ports(&repo));
+                }
+                ports.extend(s.environment.iter().filter(|v| names_a_port(&v.name)).filter_map(|v| {
+                    let port = v.value.as_deref()?.trim().parse::<u16>().ok()?;
+                    (port > 0).then_some(i64::from(port))
+                }));
             }
         }
         ports.sort_unstable();
@@ -84,7 +105,13 @@ impl Graph<'_> {
         let in_unit = compose.iter().copied().find(|s| self.unit(s.file) == unit);
         if labels.len() == 1
             && in_unit.is_none()
-            && compose.iter().any(|s| port.is_none_or(|p| self.compose_ports(s).contains(&i64::from(p))))
+            && compose.iter().any(|s| {
+                port.is_none_or(|p| {
+                    let ports = self.compose_ports(s);
+                    // A service whose ports berth cannot know may be the one.
+                    ports.is_empty() || ports.contains(&i64::from(p))
+                })
+            })
         {
             return Resolved::Found;
         }
@@ -93,9 +120,12 @@ impl Graph<'_> {
         {
             let ports = self.compose_ports(s);
             return match port {
-                Some(p) if !ports.is_empty() && !ports.contains(&i64::from(p)) => {
-                    Resolved::WrongPort { what: format!("compose service `{name}`"), file: s.file, span: s.span, ports }
-                }
+                Some(p) if !ports.is_empty() && !ports.contains(&i64::from(p)) => Resolved::WrongPort {
+                    what: format!("compose service `{}`", s.name),
+                    file: s.file,
+                    span: s.span,
+                    ports,
+                },
                 _ => Resolved::Found,
             };
         }
@@ -131,6 +161,14 @@ impl Graph<'_> {
     fn namespace_exists(&self, namespace: &str) -> bool {
         self.objects.iter().any(|o| o.namespace == Some(namespace) || o.kind == "Namespace" && o.name == namespace)
     }
+}
+
+/// Whether a variable names a port the container itself opens: `PORT`,
+/// `API_PORT`, `HTTP_PORT`. Widening the set only ever silences a finding,
+/// so a client-side `DB_PORT` read as a listener costs nothing.
+fn names_a_port(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    name == "PORT" || name.ends_with("_PORT")
 }
 
 /// Whether other containers reach compose service `s` by `name`: its

@@ -62,15 +62,6 @@ impl Rule for ProbeTargetMissing {
             if side_ports(graph, s).contains(&i64::from(port)) {
                 continue;
             }
-            // A well-known image listens where it always does, declared or not.
-            let image_default = s
-                .image
-                .as_deref()
-                .and_then(crate::graph::builds::repository)
-                .is_some_and(|repo| crate::graph::images::default_ports(&repo).contains(&i64::from(port)));
-            if image_default {
-                continue;
-            }
             if !ports.is_empty() && !ports.contains(&i64::from(port)) {
                 sink.report(
                     s.file,

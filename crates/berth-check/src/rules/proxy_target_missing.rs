@@ -90,4 +90,23 @@ mod tests {
         assert_eq!(x006("apx:8000", compose).len(), 1, "a name nothing answers to");
         assert_eq!(x006("app-api-x:8000", compose).len(), 1, "not a replica number");
     }
+
+    #[test]
+    fn ports_a_service_opens_without_publishing_them() {
+        // MinIO's API listens on 9000 whatever the console address says.
+        let minio = "services:\n  minio:\n    image: minio/minio:RELEASE.2025\n    command: server /data --console-address \":8763\"\n    ports: [\"8763:8763\"]\n";
+        assert!(x006("minio:9000", minio).is_empty());
+        assert_eq!(
+            x006("minio:9001", minio),
+            ["compose service `minio` (app/docker-compose.yml:2) listens on 8763, 9000, not 9001"]
+        );
+        // A port the service is told to open, not published.
+        let api = "services:\n  server:\n    image: acme/pool\n    ports: [\"2018:2018\"]\n    environment:\n      - API_PORT=2019\n";
+        assert!(x006("server:2019", api).is_empty());
+        // A broker configured by a mounted file listens where the file says.
+        let broker = "services:\n  broker:\n    image: eclipse-mosquitto:2\n    ports: [\"1883:1883\"]\n    volumes:\n      - ./config:/mosquitto/config:rw\n      - data:/mosquitto/data\n";
+        assert!(x006("broker:9001", broker).is_empty());
+        let data_only = "services:\n  broker:\n    image: eclipse-mosquitto:2\n    ports: [\"1883:1883\"]\n    volumes:\n      - data:/mosquitto/config\n      - ./data:/mosquitto/data\n";
+        assert_eq!(x006("broker:9001", data_only).len(), 1, "named volumes and data directories configure nothing");
+    }
 }

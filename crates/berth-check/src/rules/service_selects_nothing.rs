@@ -1,3 +1,4 @@
+use crate::graph::Workload;
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
@@ -9,7 +10,11 @@ crate::declare_rule! {
     /// Prometheus, an Alertmanager, a database cluster), is left alone, and
     /// so is one whose deployment unit (see `berth check`'s units) has no
     /// pod template in its namespace: its pods are installed some other
-    /// way (a Service for an operator's or a cloud's exporter).
+    /// way (a Service for an operator's or a cloud's exporter). Nor is one
+    /// whose selector resembles no pod template of its unit and namespace
+    /// (no label value, workload name or Service name within two edits):
+    /// a Service for pods a Helm chart or the platform installs. A typo
+    /// (`app=wbe` beside `app=web`) or a relabelled Deployment still is.
     ServiceSelectsNothing {
         code: "X002",
         name: "service-selects-nothing",
@@ -32,21 +37,50 @@ impl Rule for ServiceSelectsNothing {
             let operated =
                 cx.graph.objects.iter().any(|o| o.namespace == object.namespace && OPERATED_KINDS.contains(&o.kind));
             let unit = cx.graph.unit(object.file);
-            let unit_has_pods = cx.graph.workloads.iter().any(|w| {
+            let intended = cx.graph.workloads.iter().find(|w| {
                 let o = &cx.graph.objects[w.object];
-                cx.graph.unit(o.file) == unit && o.namespace == object.namespace
+                cx.graph.unit(o.file) == unit
+                    && o.namespace == object.namespace
+                    && resembles(w, o.name, object.name, &service.selector)
             });
-            if object.namespace == Some("kube-system") || operated || !unit_has_pods {
+            let Some(intended) = intended else { continue };
+            if object.namespace == Some("kube-system") || operated {
                 continue;
             }
             let wanted: Vec<String> = service.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let has: Vec<String> = intended.pod_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let near = &cx.graph.objects[intended.object];
             sink.report(
                 object.file,
                 service.selector_span,
-                format!("{} selects {} but no pod template has those labels", object.title(), wanted.join(",")),
+                format!(
+                    "{} selects {} but no pod template has those labels; {} ({}) has {}",
+                    object.title(),
+                    wanted.join(","),
+                    near.title(),
+                    crate::graph::place(cx.files, near.file, near.span),
+                    has.join(",")
+                ),
             );
         }
     }
+}
+
+/// Whether a pod template looks like the one a Service meant: one of its
+/// label values, or the workload's name, is within two edits of a selector
+/// value or of the Service's name.
+fn resembles(workload: &Workload<'_>, workload_name: &str, service_name: &str, selector: &[(String, String)]) -> bool {
+    let close = |a: &str, b: &str| {
+        let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+        a == b || strsim::levenshtein(&a, &b) <= if a.len().min(b.len()) < 5 { 1 } else { 2 }
+    };
+    let wanted: Vec<&str> = selector.iter().map(|(_, v)| v.as_str()).chain([service_name]).collect();
+    workload
+        .pod_labels
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .chain([workload_name])
+        .any(|have| wanted.iter().any(|w| close(w, have)))
 }
 
 /// Custom resources whose operator creates the pods (so their labels are

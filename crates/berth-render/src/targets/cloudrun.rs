@@ -23,12 +23,24 @@ const MAX_PROBE_SECONDS: u64 = 240;
 /// had to change named in a warning. The spec's thresholds are at least 1
 /// and at most 10000 (berth-spec checks), which Cloud Run takes as they are.
 fn probe(s: &ServicePlan, kind: &str, p: &ProbePlan, port: u16, out: &mut Output) -> Option<Value> {
-    let mut v = match &p.check {
-        ProbeCheck::Http { path, .. } => json!({ "httpGet": { "path": path, "port": port } }),
-        ProbeCheck::Tcp { .. } => json!({ "tcpSocket": { "port": port } }),
+    let (mut v, asked) = match &p.check {
+        ProbeCheck::Http { path, port: asked } => (json!({ "httpGet": { "path": path, "port": port } }), asked),
+        ProbeCheck::Tcp { port: asked } => (json!({ "tcpSocket": { "port": port } }), asked),
         ProbeCheck::Exec { .. } => return None,
     };
     let name = &s.name;
+    // Cloud Run probes the one port it routes to; a check of a side port
+    // (`/ready` on `metrics`) would ask the serving port instead.
+    if asked.port != port {
+        out.unsupported(
+            Target::Cloudrun,
+            format!(
+                "the {kind} of `{name}` on port `{}` ({}): Cloud Run probes only the serving port {port}",
+                asked.name, asked.port
+            ),
+            "check the serving port, or leave the check out for Cloud Run",
+        );
+    }
     let what = |field: &str, d: Duration| format!("the {kind} {field} {d} of `{name}`");
     v["periodSeconds"] = json!(probe_seconds(what("interval", p.interval), p.interval, 1, "periodSeconds", out));
     v["timeoutSeconds"] = json!(probe_seconds(what("timeout", p.timeout), p.timeout, 1, "timeoutSeconds", out));

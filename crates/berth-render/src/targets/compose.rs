@@ -198,7 +198,7 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
 fn job_service(app: &Value, job: &JobPlan) -> Value {
     let mut svc = app.clone();
     if let Some(map) = svc.as_object_mut() {
-        for key in ["healthcheck", "stop_grace_period"] {
+        for key in ["healthcheck", "stop_grace_period", "expose"] {
             map.remove(key);
         }
         if let Some(env) = map.get_mut("environment").and_then(Value::as_object_mut) {
@@ -277,6 +277,15 @@ fn app_service(
         svc.insert("build".to_owned(), Value::Object(b));
     }
     svc.insert("restart".to_owned(), json!("unless-stopped"));
+    // Every port the spec names, so readers (and `berth check`) know what
+    // the container listens on beyond `PORT`: a metrics port is not
+    // published, but the network reaches it.
+    if !s.ports.is_empty() {
+        let mut ports: Vec<u16> = s.ports.iter().map(|p| p.port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        svc.insert("expose".to_owned(), json!(ports.iter().map(u16::to_string).collect::<Vec<_>>()));
+    }
     let mut env = Map::new();
     let mut svc_secrets = Vec::new();
     if let Some(primary) = &s.primary_port {

@@ -162,12 +162,13 @@ pub struct Route {
     pub host: Option<String>,
     /// Service that answers.
     pub service: String,
-    /// Named port of the service. Default: the port named `http`, or the first port.
+    /// Named port of the service. Default: the port named `http`, else the first port not named
+    /// `metrics`, `admin`, `management`, `health`, `debug` or `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     /// Service that answers only while every replica of `service` is down
     /// (a static "we'll be right back" page, a read-only mirror). It listens
-    /// on its own port named `http`, or its first port.
+    /// on its own serving port (named `http`, else its first port not named like a side listener).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
     /// Allow WebSocket upgrades on this route.

@@ -166,7 +166,8 @@ pub struct Probe {
     /// Pass when a TCP connection to the port opens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<bool>,
-    /// Named port to check. Default: the port named `http`, or the first port.
+    /// Named port to check. Default: the port named `http`, else the first port not named
+    /// `metrics`, `admin`, `management`, `health`, `debug` or `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     /// Time between checks. Default `10s`.
@@ -398,7 +399,8 @@ pub struct Metrics {
     /// HTTP path. Default `/metrics`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Named port. Default: the port named `http`, or the first port.
+    /// Named port. Default: the port named `metrics`, else the service's serving port (`http`, else
+    /// the first port not named like a side listener).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     /// The counter of answered requests the built-in alerts and dashboards
