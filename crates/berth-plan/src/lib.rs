@@ -18,8 +18,9 @@ pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
 pub use dependency::{BackupJob, DependencyPlan};
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
-    DeployPlan, EnvValue, EnvVar, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan, PortPlan, ProbeCheck, ProbePlan,
-    Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan, VolumePlan, http_probe_passes, replica_port,
+    DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan, PortPlan,
+    ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan, VolumePlan,
+    http_probe_passes, replica_port,
 };
 
 /// The resolved deployment of one environment.

@@ -31,6 +31,54 @@ pub struct ServicePlan {
     pub devices: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placement: Option<berth_spec::Placement>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressPlan>,
+}
+
+/// A destination outside the project a service may connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EgressPlan {
+    pub to: EgressTo,
+    /// TCP ports, sorted, each once.
+    pub ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum EgressTo {
+    /// A CIDR block; one address is written as its /32 or /128.
+    Network(String),
+    Host(String),
+}
+
+impl EgressTo {
+    /// What the spec wrote, normalised: `203.0.113.7/32`, `api.stripe.com`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Network(n) | Self::Host(n) => n,
+        }
+    }
+
+    pub fn is_ipv6(&self) -> bool {
+        matches!(self, Self::Network(n) if n.contains(':'))
+    }
+}
+
+fn egress(e: &berth_spec::Egress) -> EgressPlan {
+    let to = if let Ok(ip) = e.to.parse::<std::net::IpAddr>() {
+        EgressTo::Network(format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 }))
+    } else if let Some((ip, bits)) = e.to.split_once('/')
+        && let Ok(ip) = ip.parse::<std::net::IpAddr>()
+    {
+        EgressTo::Network(format!("{ip}/{bits}"))
+    } else {
+        // Host names are case-insensitive; one spelling for every target.
+        EgressTo::Host(e.to.trim_end_matches('.').to_ascii_lowercase())
+    };
+    let mut ports = e.ports.clone();
+    ports.sort_unstable();
+    ports.dedup();
+    EgressPlan { to, ports }
 }
 
 /// A run-to-completion command of a service, with its environment.
@@ -442,6 +490,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
             .collect(),
         devices: s.devices.clone(),
         placement: s.placement.clone().filter(|p| !p.node_selector.is_empty() || !p.tolerations.is_empty()),
+        egress: s.egress.iter().map(egress).collect(),
     }
 }
 

@@ -72,6 +72,8 @@ impl Feature {
         Self::Security(SecurityFeature::BodyLimit),
         Self::Security(SecurityFeature::HostRouting),
         Self::Security(SecurityFeature::TrustedProxies),
+        Self::Security(SecurityFeature::Egress),
+        Self::Security(SecurityFeature::EgressHosts),
         Self::DefaultHeaders,
         Self::DefaultBodyLimit,
         Self::RouteTimeout,
@@ -144,6 +146,8 @@ impl Feature {
             Self::Security(SecurityFeature::BodyLimit) => "request body limit",
             Self::Security(SecurityFeature::HostRouting) => "route `host`",
             Self::Security(SecurityFeature::TrustedProxies) => "`trusted_proxies` for X-Forwarded-For",
+            Self::Security(SecurityFeature::Egress) => "service `egress` to networks (CIDRs) on their ports",
+            Self::Security(SecurityFeature::EgressHosts) => "service `egress` to host names on their ports",
             Self::DefaultHeaders => "berth's default security headers",
             Self::DefaultBodyLimit => "berth's default body limit (1 MiB)",
             Self::RouteTimeout => "route timeout",
@@ -177,8 +181,17 @@ impl Feature {
     fn on_edge(self) -> bool {
         matches!(
             self,
-            Self::Security(_)
-                | Self::DefaultHeaders
+            Self::Security(
+                SecurityFeature::Auth
+                    | SecurityFeature::Allowlist
+                    | SecurityFeature::RateLimit
+                    | SecurityFeature::RateLimitByKey
+                    | SecurityFeature::Headers
+                    | SecurityFeature::TlsMinVersion
+                    | SecurityFeature::BodyLimit
+                    | SecurityFeature::HostRouting
+                    | SecurityFeature::TrustedProxies
+            ) | Self::DefaultHeaders
                 | Self::DefaultBodyLimit
                 | Self::RouteTimeout
                 | Self::WebSocket
@@ -358,8 +371,24 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
     use Feature as F;
     use Support::*;
     use Target as T;
+    use berth_spec::SecurityFeature as S;
     match (target, feature) {
         (T::Prometheus | T::Alertmanager | T::Grafana | T::Diagram | T::Runbook | T::Nginx, _) => NotApplicable,
+        (T::Kubernetes | T::Helm, F::Security(S::EgressHosts)) => Unsupported(
+            "a NetworkPolicy matches addresses, not host names: write the provider's networks as CIDRs, or accept              the gap and the host's ports are open to every address",
+        ),
+        (T::Compose, F::Security(S::Egress | S::EgressHosts)) => Unsupported(
+            "compose has no egress filter: a network reaches nothing outside (`internal`) or everything; accepted,              the service joins an `outbound` network that reaches everything",
+        ),
+        (T::Systemd, F::Security(S::Egress | S::EgressHosts)) => Unsupported(
+            "units (and `berth up`'s processes) use the host's network and nothing filters their connections;              accepted, the host's firewall or an egress proxy must",
+        ),
+        (T::Ecs | T::Cloudformation, F::Security(S::Egress | S::EgressHosts)) => Unsupported(
+            "Fargate pulls images and ships logs through the task's security group, which therefore stays open to              HTTPS anywhere without the VPC endpoints berth does not render",
+        ),
+        (T::Cloudrun, F::Security(S::Egress | S::EgressHosts)) => {
+            Unsupported("Cloud Run sends all egress out or all through a VPC; filter it with the VPC's firewall rules")
+        }
         (T::Kubernetes, F::DeployGate) => Approximated(
             "a Job Helm runs as a `pre-upgrade` hook; with plain `kubectl apply`, apply `jobs/` and \
              `kubectl wait --for=condition=complete` before the rest (the rendered README says how)",
@@ -617,8 +646,16 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
         jobs,
         devices,
         placement,
+        egress,
     } = s;
     let at = || format!("service `{name}`");
+    for entry in egress {
+        let feature = match entry.to {
+            berth_plan::EgressTo::Network(_) => SecurityFeature::Egress,
+            berth_plan::EgressTo::Host(_) => SecurityFeature::EgressHosts,
+        };
+        push(Feature::Security(feature), format!("`{}` (service `{name}`)", entry.to.as_str()));
+    }
     if probes.startup.is_some() {
         push(Feature::StartupProbe, at());
     }
@@ -697,6 +734,7 @@ fn accepted_reason(target: Target, targets: &Targets, feature: SecurityFeature) 
         Target::Cloudformation => targets.cloudformation.as_ref().map(|t| &t.accept_unenforced),
         Target::Cloudrun => targets.cloudrun.as_ref().map(|t| &t.accept_unenforced),
         Target::Nginx => targets.nginx.as_ref().map(|t| &t.accept_unenforced),
+        Target::Systemd => targets.systemd.as_ref().map(|t| &t.accept_unenforced),
         _ => None,
     };
     accept.and_then(|a| a.get(&feature)).cloned()
@@ -739,7 +777,9 @@ pub fn judge(plan: &Plan, target: Target) -> Vec<berth_diagnostics::Diagnostic> 
             ),
             Support::Unsupported(why) => match feature {
                 Feature::Security(s) if accepted_reason(target, &plan.targets, s).is_none() => {
-                    let gateway = alternative(target).map_or_else(String::new, |g| format!("{g}, or "));
+                    let gateway = alternative(target)
+                        .filter(|_| feature.on_edge())
+                        .map_or_else(String::new, |g| format!("{g}, or "));
                     out.push(
                         Diagnostic::error(
                             crate::UNENFORCED,

@@ -209,3 +209,48 @@ fn with_the_gateway_compose_runs_berth_edge_with_the_spec_and_its_secrets() {
     assert_eq!(compose["secrets"]["ci-key"]["file"], "./secrets/ci-key");
     assert_eq!(edge["volumes"][0], "./berth.yaml:/etc/berth/berth.yaml:ro");
 }
+
+const EGRESS_SPEC: &str = r#"
+version: 1
+name: shop
+services:
+  api:
+    image: ghcr.io/acme/api:1.0.0
+    ports: { http: 8080 }
+    egress:
+      - { to: 10.20.0.0/16, ports: [5432, 5432] }
+      - { to: 203.0.113.7, ports: [443] }
+"#;
+
+/// An egress allowlist is a security feature: where a target cannot hold
+/// traffic to exactly those networks and ports, it refuses (R002) and
+/// names the entry; only Kubernetes' NetworkPolicy holds networks, and no
+/// target holds host names.
+#[test]
+fn egress_is_enforced_or_refused() {
+    let plan = plan_of(EGRESS_SPEC);
+    for target in [Target::Kubernetes, Target::Helm] {
+        let out = berth_render::render(&plan, EGRESS_SPEC, &[target]);
+        assert!(!out.has_errors(), "{target}: {:?}", out.diagnostics);
+    }
+    let policy = berth_render::render(&plan, EGRESS_SPEC, &[Target::Kubernetes]);
+    let text = &policy.files.iter().find(|f| f.path == "kubernetes/service-api.yaml").unwrap().contents;
+    assert!(text.contains("cidr: 10.20.0.0/16") && text.contains("cidr: 203.0.113.7/32"), "{text}");
+    for target in [Target::Compose, Target::Systemd, Target::Ecs, Target::Cloudformation, Target::Cloudrun] {
+        let out = berth_render::render(&plan, EGRESS_SPEC, &[target]);
+        let error = out.diagnostics.iter().find(|d| d.is_error()).unwrap_or_else(|| panic!("{target} rendered open"));
+        assert_eq!(error.code.id, "R002");
+        assert!(error.message.contains("`10.20.0.0/16` (service `api`)"), "{}", error.message);
+    }
+    let hosts = EGRESS_SPEC.replace("203.0.113.7", "API.Stripe.com.");
+    let plan = plan_of(&hosts);
+    let out = berth_render::render(&plan, &hosts, &[Target::Kubernetes]);
+    let error = out.diagnostics.iter().find(|d| d.is_error()).expect("a host name is refused on Kubernetes");
+    assert!(error.message.contains("`api.stripe.com`") && error.message.contains("host names"), "{}", error.message);
+    assert!(error.help.as_deref().is_some_and(|h| h.contains("egress-hosts")), "{:?}", error.help);
+    let accepted = format!(
+        "{hosts}targets:\n  kubernetes:\n    accept_unenforced:\n      egress-hosts: the egress gateway allows it by name\n"
+    );
+    let plan = plan_of(&accepted);
+    assert!(!berth_render::render(&plan, &accepted, &[Target::Kubernetes]).has_errors());
+}

@@ -87,6 +87,7 @@ fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
             continue;
         };
         checked();
+        network_policy(plan, s, &objects, out, failures);
         let spec = &workload["spec"];
         match &s.replicas {
             Replicas::Fixed { count } => {
@@ -193,6 +194,87 @@ fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
         let want = stop + secs(s.deploy.drain_timeout);
         if grace != Some(want) && !reported(out, &s.name, &["drain", "grace"]) {
             failures.push(format!("{}: terminationGracePeriodSeconds {grace:?} != drain + stop {want}", s.name));
+        }
+    }
+}
+
+/// The service's NetworkPolicy against the plan: every `egress` entry is a
+/// rule to exactly its network (any address for a host name, which a policy
+/// cannot match and the render reported) on exactly its ports; routed and
+/// metrics ports admit only the namespaces `ingress_from`/`metrics_from` name.
+fn network_policy(plan: &Plan, s: &ServicePlan, objects: &[Value], out: &Output, failures: &mut Vec<String>) {
+    let Some(policy) = objects.iter().find(|d| d["kind"] == "NetworkPolicy") else {
+        failures.push(format!("{}: no NetworkPolicy", s.name));
+        return;
+    };
+    let rules = policy["spec"]["egress"].as_array().cloned().unwrap_or_default();
+    let ports_of = |rule: &Value| -> Vec<u64> {
+        rule["ports"].as_array().map(|p| p.iter().filter_map(|p| p["port"].as_u64()).collect()).unwrap_or_default()
+    };
+    let cidrs_of = |rule: &Value| -> Vec<String> {
+        rule["to"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|p| p["ipBlock"]["cidr"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    for e in &s.egress {
+        checked();
+        let want_ports: Vec<u64> = e.ports.iter().map(|p| u64::from(*p)).collect();
+        let want_cidrs: Vec<String> = match &e.to {
+            berth_plan::EgressTo::Network(cidr) => vec![cidr.clone()],
+            berth_plan::EgressTo::Host(host) => {
+                if !reported(out, &s.name, &[host.as_str()]) {
+                    failures.push(format!("{}: egress to host {host} opened to every address, unreported", s.name));
+                }
+                vec!["0.0.0.0/0".to_owned(), "::/0".to_owned()]
+            }
+        };
+        if !rules.iter().any(|r| ports_of(r) == want_ports && cidrs_of(r) == want_cidrs) {
+            failures.push(format!("{}: no egress rule to {want_cidrs:?} on {want_ports:?}", s.name));
+        }
+    }
+    // Nothing else leaves for an address block except the collector and the egress list.
+    for rule in &rules {
+        let cidrs = cidrs_of(rule);
+        if cidrs.is_empty() {
+            continue;
+        }
+        let listed =
+            s.egress.iter().any(|e| e.ports.iter().map(|p| u64::from(*p)).collect::<Vec<_>>() == ports_of(rule));
+        let collector = plan.tracing.as_ref().is_some_and(|t| ports_of(rule) == [u64::from(t.port())]);
+        if !listed && !collector {
+            failures.push(format!("{}: egress to {cidrs:?} on {:?} the spec does not list", s.name, ports_of(rule)));
+        }
+    }
+    let k8s = plan.targets.kubernetes.as_ref();
+    let allowed: Vec<(Vec<String>, u16)> = [
+        (k8s.map(|k| k.ingress_from.clone()).unwrap_or_default(), s.primary_port.as_ref().map(|p| p.port)),
+        (k8s.map(|k| k.metrics_from.clone()).unwrap_or_default(), s.metrics.as_ref().map(|m| m.port.port)),
+    ]
+    .into_iter()
+    .filter_map(|(names, port)| Some((names, port?)))
+    .collect();
+    if allowed.iter().any(|(names, _)| names.is_empty()) {
+        return;
+    }
+    let ingress = policy["spec"]["ingress"].as_array().cloned().unwrap_or_default();
+    for rule in &ingress {
+        for peer in rule["from"].as_array().cloned().unwrap_or_default() {
+            let selector = &peer["namespaceSelector"];
+            if !selector.is_object() {
+                continue;
+            }
+            checked();
+            let values: Vec<String> = selector["matchExpressions"][0]["values"]
+                .as_array()
+                .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            let ok = ports_of(rule)
+                .iter()
+                .all(|p| allowed.iter().any(|(names, port)| u64::from(*port) == *p && *names == values));
+            if !ok {
+                failures.push(format!("{}: ports {:?} admit namespaces {selector}", s.name, ports_of(rule)));
+            }
         }
     }
 }

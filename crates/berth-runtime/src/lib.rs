@@ -174,6 +174,33 @@ pub struct Running {
     pub edge_https: Option<SocketAddr>,
 }
 
+/// `berth up` runs plain processes on the host's network: nothing filters
+/// what they connect to. A service's `egress` allowlist is refused, as the
+/// systemd target refuses it, unless the spec accepts the gap there.
+fn unfiltered_egress(plan: &Plan) -> Result<(), RuntimeError> {
+    use berth_spec::SecurityFeature;
+    let accepted = plan.targets.systemd.as_ref().map(|t| &t.accept_unenforced);
+    for s in &plan.services {
+        for e in &s.egress {
+            let feature = match e.to {
+                berth_plan::EgressTo::Network(_) => SecurityFeature::Egress,
+                berth_plan::EgressTo::Host(_) => SecurityFeature::EgressHosts,
+            };
+            if !accepted.is_some_and(|a| a.contains_key(&feature)) {
+                return Err(RuntimeError::Unsupported(format!(
+                    "service `{}` may only reach `{}` (egress), but berth up runs processes on the host's network \
+                     and filters nothing; let the host's firewall or an egress proxy hold it and say so: \
+                     `targets.systemd.accept_unenforced: {{ {}: \"who enforces it\" }}`",
+                    s.name,
+                    e.to.as_str(),
+                    feature.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn template(
     plan: &Plan,
     service: &ServicePlan,
@@ -223,6 +250,7 @@ fn template(
 
 /// Starts the plan's services, waits until each replica is ready, then the edge.
 pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> {
+    unfiltered_egress(plan)?;
     let logs = options.state_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
@@ -445,5 +473,27 @@ impl Running {
         }
         let _ = std::fs::remove_file(self.state_dir.join("state.json"));
         let _ = std::fs::remove_file(self.state_dir.join(state::PLAN_FILE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    fn plan(extra: &str) -> berth_plan::Plan {
+        let text = format!(
+            "version: 1\nname: shop\nservices:\n  api:\n    run: {{ command: [./api] }}\n    ports: {{ http: 8080 }}\n    egress:\n      - {{ to: api.stripe.com, ports: [443] }}\n{extra}"
+        );
+        let spec = berth_spec::load(&text, None).spec.unwrap();
+        berth_plan::build(&spec, None)
+    }
+
+    #[test]
+    fn egress_berth_up_cannot_filter_is_refused_unless_accepted() {
+        let refused = super::unfiltered_egress(&plan("")).unwrap_err().to_string();
+        assert!(refused.contains("`api`") && refused.contains("api.stripe.com"), "{refused}");
+        assert!(refused.contains("egress-hosts"), "{refused}");
+        let accepted = "targets:\n  systemd:\n    accept_unenforced:\n      egress-hosts: the host's Squid proxy allows only Stripe\n";
+        assert!(super::unfiltered_egress(&plan(accepted)).is_ok());
     }
 }

@@ -179,7 +179,11 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let name = plan.targets.compose.as_ref().and_then(|c| c.project.clone()).unwrap_or_else(|| plan.project.clone());
     doc.insert("name".to_owned(), json!(name));
     doc.insert("services".to_owned(), Value::Object(services));
-    doc.insert("networks".to_owned(), json!({ "public": {}, "internal": { "internal": true } }));
+    if plan.services.iter().any(|s| !s.egress.is_empty()) {
+        doc.insert("networks".to_owned(), json!({ "public": {}, "internal": { "internal": true }, "outbound": {} }));
+    } else {
+        doc.insert("networks".to_owned(), json!({ "public": {}, "internal": { "internal": true } }));
+    }
     if !volumes.is_empty() {
         doc.insert("volumes".to_owned(), Value::Object(volumes));
     }
@@ -395,7 +399,13 @@ fn app_service(
         svc.insert("cap_add".to_owned(), json!(sec.add_capabilities));
     }
     svc.insert("security_opt".to_owned(), json!(["no-new-privileges:true"]));
-    svc.insert("networks".to_owned(), json!(["internal"]));
+    // `internal` reaches nothing outside; a service with `egress` (accepted
+    // as unenforced: compose cannot filter) also joins `outbound`.
+    if s.egress.is_empty() {
+        svc.insert("networks".to_owned(), json!(["internal"]));
+    } else {
+        svc.insert("networks".to_owned(), json!(["internal", "outbound"]));
+    }
     Value::Object(svc)
 }
 

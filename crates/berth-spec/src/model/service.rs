@@ -74,6 +74,27 @@ pub struct Service {
     /// Which nodes replicas may run on (Kubernetes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// What the service may connect to outside the project: a payment API,
+    /// a model provider, a partner's network. Its dependencies (`uses`),
+    /// DNS and the trace collector are always allowed; with no entries the
+    /// service reaches nothing else. A target that cannot hold traffic to
+    /// exactly these networks and ports refuses to render (`egress`, or
+    /// `egress-hosts` for host names) unless `accept_unenforced` says who
+    /// does instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<Egress>,
+}
+
+/// One destination a service may connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// A network (`10.20.0.0/16`, `2001:db8::/32`), one address, or a host
+    /// name (`api.stripe.com`). Network policies match addresses: a host
+    /// name is held to its ports only where a target cannot resolve it.
+    pub to: String,
+    /// TCP ports, such as `[443]`.
+    pub ports: Vec<u16>,
 }
 
 /// A job: a command that runs to completion.

@@ -52,6 +52,10 @@ pub enum SecurityFeature {
     HostRouting,
     /// Only `edge.trusted_proxies` may set the client address in `X-Forwarded-For`.
     TrustedProxies,
+    /// A service's `egress` to networks: only those addresses, on those ports.
+    Egress,
+    /// A service's `egress` to host names: only those hosts, on those ports.
+    EgressHosts,
 }
 
 impl SecurityFeature {
@@ -65,6 +69,8 @@ impl SecurityFeature {
         Self::BodyLimit,
         Self::HostRouting,
         Self::TrustedProxies,
+        Self::Egress,
+        Self::EgressHosts,
     ];
 
     /// The name the spec uses (`accept_unenforced` keys).
@@ -79,6 +85,8 @@ impl SecurityFeature {
             Self::BodyLimit => "body-limit",
             Self::HostRouting => "host-routing",
             Self::TrustedProxies => "trusted-proxies",
+            Self::Egress => "egress",
+            Self::EgressHosts => "egress-hosts",
         }
     }
 }
@@ -117,6 +125,14 @@ pub struct KubernetesTarget {
     /// Default false.
     #[serde(default)]
     pub gateway: bool,
+    /// Namespaces the ingress controller runs in (`ingress-nginx`): only
+    /// they reach the routed ports. Default: any namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_from: Vec<String>,
+    /// Namespaces Prometheus scrapes from (`monitoring`): only they reach
+    /// metrics and exporter ports. Default: any namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics_from: Vec<String>,
     /// Security features left unenforced on purpose, each with its reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub accept_unenforced: AcceptUnenforced,
@@ -157,6 +173,10 @@ pub struct SystemdTarget {
     /// under `host/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<HostHardening>,
+    /// Security features left unenforced on purpose, each with its reason.
+    /// Also read by `berth up`, which runs the same plain processes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accept_unenforced: AcceptUnenforced,
 }
 
 /// What the systemd target renders for the host under `host/`.

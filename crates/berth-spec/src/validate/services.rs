@@ -37,6 +37,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         security(service, &path, checker);
         jobs(spec, name, service, &path, checker);
         devices_and_placement(service, &path, checker);
+        egress(service, &path, checker);
         if let Some(metrics) = &service.metrics {
             let mpath = path.key("metrics");
             if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
@@ -49,6 +50,50 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
             super::deploy::check(deploy, &path.key("deploy"), checker);
         }
     }
+}
+
+/// `egress`: each destination a network, an address or a host name, each
+/// with ports.
+fn egress(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    for (i, entry) in service.egress.iter().enumerate() {
+        let epath = path.key("egress").index(i);
+        if !super::edge::valid_allow_entry(&entry.to) && !host_name(&entry.to) {
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &epath.key("to"),
+                    format!("`{}` is not a network, an address or a host name", entry.to),
+                )
+                .with_help("write `10.20.0.0/16`, `203.0.113.7` or `api.stripe.com` (no scheme, port or path)");
+        }
+        if entry.ports.is_empty() {
+            checker
+                .error(codes::MISSING_SETTING, &epath.key("ports"), format!("egress to `{}` names no port", entry.to))
+                .with_help("list the TCP ports the service connects to, such as `[443]`");
+        }
+        for (j, port) in entry.ports.iter().enumerate() {
+            if *port == 0 {
+                checker.error(codes::OUT_OF_RANGE, &epath.key("ports").index(j), "port 0 is not a port");
+            }
+        }
+    }
+}
+
+/// A DNS name as RFC 1123 writes it: dot-separated labels of letters,
+/// digits and inner hyphens, at least two labels, at most 253 characters.
+/// `*.example.com` is not one: no target can hold a wildcard to ports.
+pub fn host_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && !labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The most GPUs one replica asks for: the largest machines carry 16.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_plan::{BackupJob, DependencyPlan, EdgePlan, Plan, RateLimitPlan, RoutePlan, ServicePlan};
+use berth_plan::{BackupJob, DependencyPlan, EdgePlan, EgressTo, Plan, RateLimitPlan, RoutePlan, ServicePlan};
 use berth_spec::TlsMode;
 use berth_spec::model::units::RateUnit;
 use k8s_openapi::api::networking::v1::{
@@ -12,7 +12,7 @@ use k8s_openapi::api::networking::v1::{
     IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Manifest;
@@ -35,6 +35,54 @@ fn pods(plan: &Plan, component: &str) -> NetworkPolicyPeer {
 
 fn any_namespace() -> NetworkPolicyPeer {
     NetworkPolicyPeer { namespace_selector: Some(LabelSelector::default()), ..NetworkPolicyPeer::default() }
+}
+
+/// Pods of the named namespaces (by the label Kubernetes puts on every
+/// namespace), or of any namespace when none is named.
+fn namespaces(names: &[String]) -> NetworkPolicyPeer {
+    if names.is_empty() {
+        return any_namespace();
+    }
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "kubernetes.io/metadata.name".to_owned(),
+                operator: "In".to_owned(),
+                values: Some(names.to_vec()),
+            }]),
+            ..LabelSelector::default()
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// Where the ingress controller and Prometheus run (`ingress_from`,
+/// `metrics_from`).
+fn ingress_controller(plan: &Plan) -> NetworkPolicyPeer {
+    namespaces(plan.targets.kubernetes.as_ref().map_or(&[][..], |k| &k.ingress_from))
+}
+
+fn scrapers(plan: &Plan) -> NetworkPolicyPeer {
+    namespaces(plan.targets.kubernetes.as_ref().map_or(&[][..], |k| &k.metrics_from))
+}
+
+fn block(cidr: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        ip_block: Some(IPBlock { cidr: cidr.to_owned(), except: None }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// A service's `egress`: each network on its ports. A host name cannot be
+/// matched (R002 unless accepted): its ports are open to every address.
+fn egress_rules(s: &ServicePlan) -> impl Iterator<Item = NetworkPolicyEgressRule> + '_ {
+    s.egress.iter().map(|e| NetworkPolicyEgressRule {
+        to: Some(match &e.to {
+            EgressTo::Network(cidr) => vec![block(cidr)],
+            EgressTo::Host(_) => vec![block("0.0.0.0/0"), block("::/0")],
+        }),
+        ports: Some(e.ports.iter().copied().map(port).collect()),
+    })
 }
 
 /// DNS through kube-dns in kube-system, which every pod needs.
@@ -115,7 +163,11 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
     if !routed.is_empty() {
         // From the gateway's pods when berth's edge is in front; otherwise
         // from the ingress controller, wherever it runs.
-        let from = if super::gateway::enabled(plan) { pods(plan, super::gateway::COMPONENT) } else { any_namespace() };
+        let from = if super::gateway::enabled(plan) {
+            pods(plan, super::gateway::COMPONENT)
+        } else {
+            ingress_controller(plan)
+        };
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![from]),
             ports: Some(routed.into_iter().map(port).collect()),
@@ -123,7 +175,7 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
     }
     if let (Some(metrics), true) = (&s.metrics, plan.monitoring.enabled) {
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(vec![any_namespace()]),
+            from: Some(vec![scrapers(plan)]),
             ports: Some(vec![port(metrics.port.port)]),
         });
     }
@@ -133,6 +185,7 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
             .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
     }
     egress.extend(otlp(plan));
+    egress.extend(egress_rules(s));
     policy(plan, &s.name, ingress, egress, m);
 }
 
@@ -140,10 +193,6 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
 /// or outside it, since NetworkPolicy cannot match its host name.
 fn otlp(plan: &Plan) -> Option<NetworkPolicyEgressRule> {
     let tracing = plan.tracing.as_ref()?;
-    let block = |cidr: &str| NetworkPolicyPeer {
-        ip_block: Some(IPBlock { cidr: cidr.to_owned(), except: None }),
-        ..NetworkPolicyPeer::default()
-    };
     Some(NetworkPolicyEgressRule {
         to: Some(vec![any_namespace(), block("0.0.0.0/0"), block("::/0")]),
         ports: Some(vec![port(tracing.port())]),
@@ -165,6 +214,8 @@ pub(crate) fn job_policies(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
             });
         }
         egress.extend(otlp(plan));
+        // A job runs the service's code: it calls what the service calls.
+        egress.extend(egress_rules(s));
         policy(plan, &job.workload(&s.name), Vec::new(), egress, m);
     }
 }
@@ -208,7 +259,7 @@ pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifes
     }
     if plan.monitoring.enabled {
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(vec![any_namespace()]),
+            from: Some(vec![scrapers(plan)]),
             ports: Some(vec![port(exporter_port(d.kind))]),
         });
     }
@@ -245,10 +296,6 @@ fn remote(to: &str) -> bool {
 
 /// Object storage APIs: HTTPS to any address, inside or outside the cluster.
 fn object_storage() -> NetworkPolicyEgressRule {
-    let block = |cidr: &str| NetworkPolicyPeer {
-        ip_block: Some(IPBlock { cidr: cidr.to_owned(), except: None }),
-        ..NetworkPolicyPeer::default()
-    };
     NetworkPolicyEgressRule { to: Some(vec![block("0.0.0.0/0"), block("::/0")]), ports: Some(vec![port(443)]) }
 }
 
