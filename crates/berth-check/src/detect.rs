@@ -91,9 +91,54 @@ pub fn kind(path: &str, text: &str) -> Kind {
         if UNITS.iter().any(|e| dir.ends_with(&format!("{e}.d"))) {
             return Kind::Systemd;
         }
-        if lower == "nginx.conf" || nginx_blocks(text) {
+        // supervisord's `[program:nginx]` section file is no nginx config.
+        let ini =
+            !text.contains('{') && text.lines().any(|l| l.trim_start().starts_with('[') && l.trim_end().ends_with(']'));
+        if lower == "nginx.conf" && !ini || nginx_blocks(text) {
             return Kind::Nginx;
         }
+    }
+    // nginx files named otherwise (`proxy/conf`, `nginx.conf.template` for
+    // the image's envsubst, a `nginx-conf.d` file): known by their blocks
+    // and `;`-ended directives, when the name does not say another format.
+    let extension = lower.rsplit_once('.').map(|(_, e)| e);
+    let nginx_name = lower.contains("nginx")
+        || lower.contains("conf")
+        || matches!(extension, None | Some("template" | "tmpl" | "site" | "vhost" | "d"));
+    let other_format = matches!(
+        extension,
+        Some(
+            "yaml"
+                | "yml"
+                | "json"
+                | "md"
+                | "txt"
+                | "py"
+                | "js"
+                | "ts"
+                | "go"
+                | "rs"
+                | "php"
+                | "rb"
+                | "erb"
+                | "j2"
+                | "jinja"
+                | "jinja2"
+                | "tpl"
+                | "html"
+                | "lua"
+                | "sh"
+        )
+    );
+    if nginx_name
+        && !other_format
+        && !text.contains("{{")
+        && !text.contains("{%")
+        && !text.contains("<%")
+        && nginx_blocks(text)
+        && text.lines().any(|l| l.trim_end().ends_with(';'))
+    {
+        return Kind::Nginx;
     }
     let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
     // CloudFormation's own extensions besides YAML's.
@@ -153,6 +198,34 @@ pub fn kind(path: &str, text: &str) -> Kind {
         return Kind::Yaml;
     }
     if named_spec { Kind::Yaml } else { Kind::Other }
+}
+
+/// Whether a file named `path` may be a deployment file, before reading
+/// it: a kind its name gives, no extension (scripts, env files, `proxy/conf`),
+/// an extension that several kinds share, or an nginx-looking name
+/// (`nginx.conf.template`, `nginx-conf.d`). The rest of a tree is not read.
+pub fn worth_reading(path: &str) -> bool {
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let lower = base.to_ascii_lowercase();
+    const SHARED: [&str; 13] = [
+        ".yaml",
+        ".yml",
+        ".conf",
+        ".env",
+        ".types",
+        ".json",
+        ".template",
+        ".environment",
+        ".tmpl",
+        ".site",
+        ".vhost",
+        ".d",
+        ".nginx",
+    ];
+    kind(path, "") != Kind::Other
+        || !base.contains('.')
+        || SHARED.iter().any(|e| lower.ends_with(e))
+        || lower.contains("nginx") && !lower.contains(".md") && !lower.ends_with(".erb") && !lower.ends_with(".php")
 }
 
 /// Shells whose scripts the bash grammar reads.
@@ -247,6 +320,18 @@ mod tests {
         assert_eq!(kind("deploy/tmpfiles.d/web.conf", ""), Kind::Tmpfiles);
         assert_eq!(kind("nginx/conf.d/site.conf", "upstream app {\n server app:8000;\n}\n"), Kind::Nginx);
         assert_eq!(kind("redis/redis.conf", "maxmemory 1gb\n"), Kind::Other);
+        let site = "upstream web {\n    server web:8000;\n}\nserver {\n    listen 80;\n}\n";
+        for name in ["proxy/conf", "nginx-conf.d", "nginx/nginx.conf.template", "deploy/site.vhost"] {
+            assert_eq!(kind(name, site), Kind::Nginx, "{name}");
+        }
+        assert_eq!(kind("Caddyfile", "example.com {\n    reverse_proxy web:8000\n}\n"), Kind::Other);
+        assert_eq!(kind("docs/nginx.md", site), Kind::Other);
+        assert_eq!(kind("cookbook/nginx.conf.erb", "server {\n  listen <%= @port %>;\n}\n"), Kind::Other);
+        assert_eq!(
+            kind("supervisor_conf.d/nginx.conf", "[program:nginx]\ncommand=nginx -g 'daemon off;'\n"),
+            Kind::Other
+        );
+        assert_eq!(kind("nginx/site.conf.j2", "server {\n  listen {{ port }};\n}\n"), Kind::Other);
         assert_eq!(kind("docker-compose.override.yml", ""), Kind::Compose);
         assert_eq!(kind("k8s/all.yaml", "---\napiVersion: v1\nkind: Service\n"), Kind::Kubernetes);
         assert_eq!(kind("prom/rules.yml", "groups:\n  - name: x\n    rules: []\n"), Kind::PrometheusRules);

@@ -23,9 +23,11 @@ pub struct CommandFacts {
 }
 
 /// Flags that name a side listener's address (`host:port` or a port).
-const SIDE_FLAGS: [&str; 10] = [
+const SIDE_FLAGS: [&str; 11] = [
     // Node's debugger (`--inspect=0.0.0.0:9229`): a port, not the service.
     "--inspect",
+    // MinIO's web console, beside the S3 API of `--address`.
+    "--console-address",
     "--inspect-brk",
     "--admin",
     "--admin-addr",
@@ -295,6 +297,8 @@ mod tests {
         let node = of("node --inspect=0.0.0.0:9229 server.js --port 3000");
         assert_eq!((node.port, node.side.clone()), (Some(3000), vec![(Some("0.0.0.0".to_owned()), 9229)]));
         assert_eq!(of("nodemon --inspect=0.0.0.0 server.js").side, [(Some("0.0.0.0".to_owned()), 9229)]);
+        let minio = of("minio server /data --address :3200 --console-address :3201");
+        assert_eq!((minio.port, minio.side.clone()), (Some(3200), vec![(None, 3201)]));
         let switch = of("tool --admin --port 8080");
         assert_eq!((switch.port, switch.side.len()), (Some(8080), 0));
     }

@@ -422,6 +422,23 @@ pub fn bind_mounts(service: &ComposeService<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The host paths of bind mounts written from a variable
+/// (`${APP_DATA_DIR}/data/nginx/default.conf`), without the variable:
+/// `data/nginx/default.conf`.
+pub fn variable_mount_tails(service: &ComposeService<'_>) -> Vec<String> {
+    seq(at(service.node, &["volumes"]))
+        .iter()
+        .filter_map(|v| {
+            let source = match v.as_str() {
+                Some(short) => short.split(':').next()?.to_owned(),
+                None => str_at(v, &["source"])?.to_owned(),
+            };
+            let rest = source.strip_prefix('$')?.split_once('/')?.1;
+            (!rest.is_empty() && !rest.contains('$')).then(|| rest.trim_end_matches('/').to_owned())
+        })
+        .collect()
+}
+
 /// Whether a service mounts its own configuration from the host (a file or
 /// directory whose container path is a config location: `/etc/...`,
 /// `.../config`, `*.conf`, `*.toml`): what it listens on is then that

@@ -19,6 +19,37 @@ crate::declare_rule! {
     }
 }
 
+/// Whether another part of the project reaches `service:port`: an nginx
+/// upstream or a variable of another service. The image's EXPOSE alone
+/// then does not outweigh it (the command is a script berth does not
+/// follow, `CMD run-app.sh` starting gunicorn on the published port).
+fn reached(graph: &crate::graph::Graph<'_>, service: &crate::graph::ComposeService<'_>, port: i64) -> bool {
+    let names = crate::graph::compose::network_names(service);
+    let by_name = |host: &str, p: Option<u16>| {
+        p.is_some_and(|p| i64::from(p) == port) && names.iter().any(|n| n.eq_ignore_ascii_case(host))
+    };
+    let unit = graph.unit(service.file);
+    let from_nginx = graph.nginx.iter().any(|config| {
+        let upstreams = config.blocks("upstream");
+        let servers = upstreams.iter().flat_map(|u| u.own("server"));
+        let passes = config.all("proxy_pass");
+        servers.chain(passes).any(|d| {
+            graph.unit(d.file) == unit
+                && d.args
+                    .first()
+                    .and_then(|a| crate::graph::nginx::host_port(&a.text))
+                    .is_some_and(|(h, p)| by_name(h, p))
+        })
+    });
+    let from_env = graph.compose.iter().filter(|c| c.project == service.project && c.name != service.name).any(|c| {
+        c.environment
+            .iter()
+            .filter_map(|e| e.value.as_deref())
+            .any(|v| names.iter().any(|n| v.contains(&format!("{n}:{port}"))))
+    });
+    from_nginx || from_env
+}
+
 fn loopback(f: &CommandFacts) -> bool {
     f.host.as_deref().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "::1")
 }
@@ -128,7 +159,11 @@ impl Rule for PortMismatch {
                             ),
                         );
                     }
-                } else if !exposed.is_empty() && !exposed.contains(&target) {
+                } else if s.command.is_none()
+                    && !exposed.is_empty()
+                    && !exposed.contains(&target)
+                    && !reached(graph, s, target)
+                {
                     let df = dockerfile.map_or(String::new(), |d| format!(" ({})", cx.files[d.file].name));
                     sink.report(
                         s.file,

@@ -36,6 +36,13 @@ impl Rule for ProxyTargetMissing {
             }
             for (file, arg, address) in addresses {
                 let Some((host, port)) = host_port(address) else { continue };
+                // A file beside compose services that nothing mounts or
+                // copies is no nginx's configuration: a leftover, or one a
+                // reader copies by hand. Its names resolve nowhere.
+                let beside_compose = cx.graph.compose.iter().any(|s| cx.graph.unit(s.file) == cx.graph.unit(file));
+                if beside_compose && !loaded(cx, file) {
+                    continue;
+                }
                 match cx.graph.resolve(file, None, host, port) {
                     Resolved::Found | Resolved::External => {}
                     Resolved::Unknown => {
@@ -63,6 +70,64 @@ impl Rule for ProxyTargetMissing {
     }
 }
 
+/// Whether some compose service bind-mounts `file` (or a directory above
+/// it), or some Dockerfile of the tree copies it into an image.
+fn loaded(cx: &Context<'_>, file: usize) -> bool {
+    let Some(path) = cx.files.get(file).map(|f| crate::graph::compose::normalize(&f.name)) else { return false };
+    let covers = |source: &str| {
+        let source = source.trim_end_matches('/');
+        source.is_empty() || source == "." || path == source || path.starts_with(&format!("{source}/"))
+    };
+    // Only a proxy loads it: an nginx (or OpenResty) image, or a mount or
+    // copy into nginx's directories. An app directory mounted into a Node
+    // container carries its old nginx file along unread.
+    let proxy = |text: &str| {
+        let text = text.to_ascii_lowercase();
+        text.contains("nginx") || text.contains("openresty")
+    };
+    let mounted = cx.graph.compose.iter().any(|s| {
+        let proxy_image = s.image.as_deref().is_some_and(proxy)
+            || cx.graph.dockerfile_of(s).is_some_and(|df| df.instructions.iter().any(|i| i.keyword == "FROM" && proxy(&i.args)));
+        crate::graph::compose::bind_mounts(s).iter().any(|(src, target)| covers(src) && (proxy_image || proxy(target)))
+            // `${APP_DATA_DIR}/data/nginx/default.conf`: the variable names
+            // the app's directory, the rest is the file's own path.
+            || crate::graph::compose::variable_mount_tails(s).iter().any(|tail| path.ends_with(&format!("/{tail}")) || path.contains(&format!("/{tail}/")))
+    });
+    let copied = cx.graph.dockerfiles.iter().any(|df| {
+        let dir = crate::graph::compose::dir_of(&df.path);
+        df.instructions.iter().filter(|i| i.keyword == "COPY" || i.keyword == "ADD").any(|i| {
+            let words: Vec<String> = if i.args.trim_start().starts_with('[') {
+                crate::graph::dockerfile::exec_form(&i.args)
+            } else {
+                i.args.split_whitespace().map(str::to_owned).collect()
+            };
+            // A copy from another stage or image is not from the tree.
+            if words.iter().any(|w| w.starts_with("--from")) {
+                return false;
+            }
+            let sources: Vec<&String> = words.iter().filter(|w| !w.starts_with("--")).collect();
+            let Some((destination, sources)) = sources.split_last() else { return false };
+            let proxy_image = df.instructions.iter().any(|i| i.keyword == "FROM" && proxy(&i.args));
+            if !proxy_image && !proxy(destination) {
+                return false;
+            }
+            sources.iter().any(|src| {
+                let src = src.trim_start_matches("./");
+                // Relative to the Dockerfile's directory, or to the root of
+                // the tree when a compose file builds with a wider context.
+                // The whole context (`COPY . /app`) is an app's code, not
+                // an nginx's configuration.
+                if src.is_empty() || src == "." {
+                    return false;
+                }
+                covers(&crate::graph::compose::normalize(&format!("{dir}/{src}")))
+                    || src.contains('/') && (path.ends_with(&format!("/{src}")) || covers(src))
+            })
+        })
+    });
+    mounted || copied
+}
+
 pub(crate) fn join(ports: &[i64]) -> String {
     ports.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -73,11 +138,39 @@ mod tests {
 
     const NGINX: &str = "events {}\nhttp { server { listen 80; location / { proxy_pass http://TARGET; } } }\n";
 
+    /// The compose project's nginx, which loads `app/nginx.conf`.
+    const FRONT: &str = "  front:\n    image: nginx:1.27\n    volumes: [\"./nginx.conf:/etc/nginx/nginx.conf:ro\"]\n";
+
     fn x006(target: &str, compose: &str) -> Vec<String> {
+        let compose = format!("{compose}{FRONT}");
         messages_of(
             "X006",
-            &[("app/nginx.conf", &NGINX.replace("TARGET", target)), ("app/docker-compose.yml", compose)],
+            &[("app/nginx.conf", &NGINX.replace("TARGET", target)), ("app/docker-compose.yml", &compose)],
         )
+    }
+
+    #[test]
+    fn a_config_no_nginx_loads_is_not_judged() {
+        let compose = "services:\n  api:\n    image: acme/api\n    expose: [\"8000\"]\n";
+        let leftover =
+            [("app/nginx.conf", NGINX.replace("TARGET", "gone:8000")), ("app/docker-compose.yml", compose.to_owned())];
+        let files: Vec<(&str, &str)> = leftover.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        assert!(messages_of("X006", &files).is_empty(), "nothing mounts or copies it");
+        let dockerfile = "FROM nginx:1.27\nCOPY nginx.conf /etc/nginx/nginx.conf\n";
+        let built = format!("{compose}  front:\n    build: .\n");
+        assert_eq!(
+            messages_of("X006", &[files[0], ("app/docker-compose.yml", &built), ("app/Dockerfile", dockerfile)]).len(),
+            1,
+            "a Dockerfile copies it"
+        );
+        let variable = format!(
+            "{compose}  front:\n    image: nginx:1.27\n    volumes: [\"${{APP_DATA_DIR}}/nginx.conf:/etc/nginx/nginx.conf\"]\n"
+        );
+        assert_eq!(
+            messages_of("X006", &[files[0], ("app/docker-compose.yml", &variable)]).len(),
+            1,
+            "mounted from the app's directory"
+        );
     }
 
     #[test]

@@ -99,13 +99,7 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
                             // shell script is known by its shebang, an env
                             // file by its lines.
                             let base = name.rsplit(['/', '\\']).next().unwrap_or(&name);
-                            if berth_check::detect::kind(&name, "") == Kind::Other
-                                && base.contains('.')
-                                && ![".yaml", ".yml", ".conf", ".env", ".types", ".json", ".template", ".environment"]
-                                    .iter()
-                                    .any(|e| name.ends_with(e))
-                                && !explicit.contains(p)
-                            {
+                            if !berth_check::detect::worth_reading(&name) && !explicit.contains(p) {
                                 return None;
                             }
                             // An extensionless file that is large is a binary or data, never a script.
