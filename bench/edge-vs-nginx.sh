@@ -3,6 +3,7 @@
 # (nginx `return 200`), same features, in three configurations:
 #   plain     keepalive to the upstream
 #   features  + a rate limit that never rejects + security headers + access log
+#   up        features + what `berth up` adds: 8 routes (longest prefix), a 1 s health check, the admin listener
 #   tls       features over TLS 1.3
 #   h2        the same over HTTP/2 (h2load, 10 streams per connection)
 # wrk runs on core 0; the proxy and the upstream share core 1; one worker each.
@@ -41,6 +42,14 @@ nginx_conf() { # $1 mode
     if [ "$mode" = h2 ]; then
         listen="listen 127.0.0.1:$NGINX_PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; ssl_protocols TLSv1.3;"
     fi
+    # `berth up`'s edge: the same seven prefixes before the catch-all.
+    local locations=""
+    if [ "$mode" = up ]; then
+        for path in /api /api/v1/auth /api/v1/admin /static /live /metrics /v1/imports; do
+            locations="$locations location $path { $extra proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+        "
+        done
+    fi
     cat > "$WORK/proxy.conf" <<CONF
 worker_processes 1;
 pid $WORK/proxy.pid;
@@ -52,6 +61,7 @@ http {
     server {
         $listen
         $log
+        $locations
         location / { $extra proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
 }
@@ -94,7 +104,7 @@ stats() { sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] +
 # The machine is noisy: nginx and berth take turns, ROUNDS times each, and
 # the medians are compared.
 ROUNDS=${ROUNDS:-5}
-for MODE in ${MODES:-plain features tls h2}; do
+for MODE in ${MODES:-plain features up tls h2}; do
     scheme=http; [ "$MODE" = tls ] || [ "$MODE" = h2 ] && scheme=https
     nginx_conf "$MODE"
     taskset -c 1 nginx -p "$WORK" -c "$WORK/proxy.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)

@@ -3,7 +3,10 @@
 //! usage: edge_bench LISTEN_PORT UPSTREAM_ADDR MODE
 //! MODE: `plain` (keepalive to the upstream), `features` (plus a rate limit
 //! high enough never to reject, security headers and the access log), `tls`
-//! (features over TLS 1.3, certificate written to ./edge-cert.pem).
+//! (features over TLS 1.3, certificate written to ./edge-cert.pem), `up`
+//! (features with what `berth up` adds: eight routes matched by longest
+//! prefix, an active health check of the backend every second, the admin
+//! listener with its status counters on ADMIN_PORT = LISTEN_PORT + 100).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, reason = "a benchmark harness")]
 
@@ -23,6 +26,7 @@ fn main() {
     let upstream: SocketAddr = args[2].parse().expect("upstream address");
     let mode = args[3].as_str();
     let features = mode != "plain";
+    let up = mode == "up";
     let route = RouteConfig {
         path: "/".into(),
         host: None,
@@ -38,8 +42,23 @@ fn main() {
         allow: vec![],
         rate_limit: features.then_some(0),
         auth: None,
-        health: None,
+        health: up.then(|| berth_edge::health::Check {
+            probe: berth_edge::health::Probe::Http("/health".into()),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            failure_threshold: 3,
+            success_threshold: 1,
+        }),
     };
+    // `berth up`'s routes: the catch-all last, seven prefixes before it
+    // that the benchmark's `/` must be matched past.
+    let mut routes: Vec<RouteConfig> = Vec::new();
+    if up {
+        for path in ["/api", "/api/v1/auth", "/api/v1/admin", "/static", "/live", "/metrics", "/v1/imports"] {
+            routes.push(RouteConfig { path: path.into(), ..route.clone() });
+        }
+    }
+    routes.push(route);
     let headers = if features {
         vec![
             (HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff")),
@@ -59,12 +78,12 @@ fn main() {
         name: "bench".into(),
         http: if pem.is_some() { SocketAddr::from(([127, 0, 0, 1], 0)) } else { listen },
         https: pem.is_some().then_some(listen),
-        admin: None,
+        admin: up.then(|| SocketAddr::from(([127, 0, 0, 1], port + 100))),
         redirect_https: false,
         tls_offloaded: false,
         tls: pem.map(|p| (p, true)),
         headers,
-        routes: vec![route],
+        routes,
         rate_limits: vec![berth_edge::config::RateZone {
             name: "bench".into(),
             per_second: 10_000_000.0,
