@@ -49,6 +49,7 @@ fn main() {
             failure_threshold: 3,
             success_threshold: 1,
         }),
+        sticky: false,
     };
     // `berth up`'s routes: the catch-all last, seven prefixes before it
     // that the benchmark's `/` must be matched past.

@@ -35,6 +35,8 @@ pub struct RouteConfig {
     pub rate_limit: Option<usize>,
     pub auth: Option<RouteAuth>,
     pub health: Option<Check>,
+    /// Send each client to the same replica (by client address).
+    pub sticky: bool,
 }
 
 impl RouteConfig {
@@ -178,6 +180,7 @@ impl EdgeConfig {
                 },
                 auth: r.auth.clone(),
                 health,
+                sticky: r.sticky,
             });
         }
         let mut api_keys = Vec::new();
@@ -265,6 +268,7 @@ mod tests {
             rate_limit: None,
             auth: None,
             health: None,
+            sticky: false,
         }
     }
 

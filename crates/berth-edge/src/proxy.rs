@@ -504,7 +504,8 @@ async fn forward(
     let mut body = has_body.then_some(body);
     let mut excluded = None;
     for attempt in 0..2 {
-        let Some(lease) = pool.pick(excluded) else {
+        let sticky = route.sticky.then(|| crate::upstream::client_key(facts.client));
+        let Some(lease) = pool.pick_for(excluded, sticky) else {
             return if attempt == 0 {
                 answer(StatusCode::SERVICE_UNAVAILABLE, "no backend for this route")
             } else {

@@ -142,7 +142,30 @@ impl Pool {
     }
 
     pub fn pick(&self, exclude: Option<SocketAddr>) -> Option<Lease> {
+        self.pick_for(exclude, None)
+    }
+
+    /// [`Pool::pick`], or with a `client` key (a sticky service) the same
+    /// healthy backend for that client every time: rendezvous hashing over
+    /// the healthy primaries, so a replica going away moves only its own
+    /// clients, and a canary's share is chosen by client, never by request,
+    /// so one client stays on one version. Least connections when nothing
+    /// healthy is left to hash over.
+    pub fn pick_for(&self, exclude: Option<SocketAddr>, client: Option<u64>) -> Option<Lease> {
         let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
+        if let Some(key) = client {
+            let healthy = |b: &&Arc<Backend>| b.is_healthy();
+            let to_canary = !self.canary.is_empty() && (key % 100) < self.canary_percent as u64;
+            let chosen = to_canary
+                .then(|| rendezvous(self.canary.iter().filter(eligible).filter(healthy), key))
+                .flatten()
+                .or_else(|| rendezvous(self.primaries.iter().filter(eligible).filter(healthy), key));
+            if let Some(chosen) = chosen {
+                chosen.in_flight.fetch_add(1, Ordering::Relaxed);
+                chosen.requests.fetch_add(1, Ordering::Relaxed);
+                return Some(Lease(chosen));
+            }
+        }
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         // `canary_percent` of every hundred requests, spread evenly, go to a healthy canary.
         let canary_turn = !self.canary.is_empty() && (turn % 100) * self.canary_percent % 100 < self.canary_percent;
@@ -156,6 +179,25 @@ impl Pool {
         chosen.requests.fetch_add(1, Ordering::Relaxed);
         Some(Lease(chosen))
     }
+}
+
+/// The backend whose (key, address) hash is highest.
+fn rendezvous<'a>(set: impl Iterator<Item = &'a Arc<Backend>>, key: u64) -> Option<Arc<Backend>> {
+    use std::hash::{Hash as _, Hasher as _};
+    set.max_by_key(|b| {
+        let mut h = std::hash::DefaultHasher::new();
+        (key, b.addr).hash(&mut h);
+        h.finish()
+    })
+    .map(Arc::clone)
+}
+
+/// A client address as a sticky key.
+pub fn client_key(client: std::net::IpAddr) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::hash::DefaultHasher::new();
+    client.hash(&mut h);
+    h.finish()
 }
 
 /// The backend with the fewest requests in flight; `turn` rotates among
@@ -190,6 +232,47 @@ mod tests {
         assert_eq!(pool.pick(None).map(|l| l.0.addr), Some(addr(9)), "fallback while every primary is down");
         pool.fallbacks[0].set_healthy(false);
         assert!(pool.pick(None).is_some_and(|l| l.0.addr.port() < 9), "never eject the last backend: fail open");
+    }
+
+    #[test]
+    fn a_sticky_client_stays_on_its_backend_until_it_goes() {
+        let pool = Pool::new((1..=4).map(|p| Backend::new(addr(p))).collect(), vec![]);
+        let clients: Vec<u64> = (0..200u8).map(|i| client_key(std::net::IpAddr::from([10, 0, 0, i]))).collect();
+        let first: Vec<SocketAddr> = clients.iter().map(|c| pool.pick_for(None, Some(*c)).unwrap().0.addr).collect();
+        // Load does not move a sticky client.
+        let _held: Vec<Lease> = (0..50).filter_map(|_| pool.pick_for(None, Some(clients[0]))).collect();
+        let again: Vec<SocketAddr> = clients.iter().map(|c| pool.pick_for(None, Some(*c)).unwrap().0.addr).collect();
+        assert_eq!(first, again);
+        for p in 1..=4 {
+            let share = first.iter().filter(|a| a.port() == p).count();
+            assert!((25..=75).contains(&share), "backend {p} got {share} of 200 clients");
+        }
+        // A backend going down moves only its own clients.
+        pool.primaries[0].set_healthy(false);
+        for (c, was) in clients.iter().zip(&first) {
+            let now = pool.pick_for(None, Some(*c)).unwrap().0.addr;
+            if was.port() == 1 {
+                assert_ne!(now.port(), 1);
+            } else {
+                assert_eq!(now, *was);
+            }
+        }
+        // A retry may go elsewhere: the failed backend is excluded.
+        let c = clients[1];
+        let home = pool.pick_for(None, Some(c)).unwrap().0.addr;
+        assert_ne!(pool.pick_for(Some(home), Some(c)).unwrap().0.addr, home);
+    }
+
+    #[test]
+    fn a_sticky_client_sees_one_version_during_a_canary() {
+        let pool = Pool::new(vec![Backend::new(addr(1))], vec![]).with_canary(vec![Backend::new(addr(2))], 10);
+        let clients: Vec<u64> = (0..=255u8).map(|i| client_key(std::net::IpAddr::from([10, 0, 1, i]))).collect();
+        for c in &clients {
+            let first = pool.pick_for(None, Some(*c)).unwrap().0.addr;
+            assert!((0..5).all(|_| pool.pick_for(None, Some(*c)).unwrap().0.addr == first));
+        }
+        let on_canary = clients.iter().filter(|c| pool.pick_for(None, Some(**c)).unwrap().0.addr == addr(2)).count();
+        assert!((10..=45).contains(&on_canary), "{on_canary} of 256 clients on a 10% canary");
     }
 
     #[test]

@@ -480,3 +480,63 @@ async fn the_status_page_renders_in_a_real_browser() {
     assert!(light > rgb.len() / 2, "a light page, not an error screen ({light} of {} px)", rgb.len());
     setup.stop().await;
 }
+
+const STICKY_SPEC: &str = r#"
+version: 1
+name: sticky-test
+services:
+  web:
+    run: { command: ["unused"] }
+    ports: { http: 8080 }
+    replicas: 2
+    sticky: client-ip
+edge:
+  trusted_proxies: [127.0.0.1/32]
+  routes:
+    - { path: /, service: web }
+"#;
+
+/// A sticky service through the real proxy: each client address (as the
+/// trusted proxy in front says) gets one replica on every request, new
+/// connections included, and the clients spread over both replicas.
+#[tokio::test]
+async fn a_sticky_service_keeps_each_client_on_one_replica() {
+    let (a, task_a) = replica("a").await;
+    let (b, task_b) = replica("b").await;
+    let spec = berth_spec::load(STICKY_SPEC, None).spec.unwrap();
+    let plan = berth_plan::build(&spec, None);
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let inputs = Inputs {
+        http: any,
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|_, _| vec![a, b],
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    let config = EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap();
+    let edge = Edge::start(config, None).await.unwrap();
+    let addr = edge.http;
+    let version_for = |client: String| async move {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+        tokio::spawn(conn);
+        let request = Request::get("/").header("host", "localhost").header("x-forwarded-for", client);
+        let response = sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+        response.headers()["x-version"].to_str().unwrap().to_owned()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..24 {
+        let client = format!("198.51.100.{i}");
+        let first = version_for(client.clone()).await;
+        for _ in 0..4 {
+            assert_eq!(version_for(client.clone()).await, first, "client {client} moved");
+        }
+        seen.insert(first);
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["a", "b"], "24 clients spread over both replicas");
+    edge.shutdown(Duration::from_secs(1)).await;
+    task_a.abort();
+    task_b.abort();
+}

@@ -33,6 +33,8 @@ pub enum Feature {
     DefaultBodyLimit,
     RouteTimeout,
     WebSocket,
+    /// A service that keeps each client on one replica (`sticky`).
+    StickySessions,
     StripPrefix,
     Fallback,
     RedirectHttps,
@@ -78,6 +80,7 @@ impl Feature {
         Self::DefaultBodyLimit,
         Self::RouteTimeout,
         Self::WebSocket,
+        Self::StickySessions,
         Self::StripPrefix,
         Self::Fallback,
         Self::RedirectHttps,
@@ -109,6 +112,7 @@ impl Feature {
             Self::DefaultBodyLimit => "default-body-limit",
             Self::RouteTimeout => "route-timeout",
             Self::WebSocket => "websocket",
+            Self::StickySessions => "sticky-sessions",
             Self::StripPrefix => "strip-prefix",
             Self::Fallback => "fallback",
             Self::RedirectHttps => "redirect-https",
@@ -152,6 +156,7 @@ impl Feature {
             Self::DefaultBodyLimit => "berth's default body limit (1 MiB)",
             Self::RouteTimeout => "route timeout",
             Self::WebSocket => "WebSocket routes",
+            Self::StickySessions => "sticky sessions by client address (`sticky: client-ip`)",
             Self::StripPrefix => "`strip_prefix`",
             Self::Fallback => "route `fallback` service",
             Self::RedirectHttps => "HTTP to HTTPS redirect",
@@ -195,6 +200,7 @@ impl Feature {
                 | Self::DefaultBodyLimit
                 | Self::RouteTimeout
                 | Self::WebSocket
+                | Self::StickySessions
                 | Self::StripPrefix
                 | Self::Fallback
                 | Self::RedirectHttps
@@ -311,7 +317,14 @@ pub fn edge_support(front: Front, feature: Feature) -> Support {
         ),
         (Nginx, _) => Native,
         (IngressNginx, F::Security(S::Allowlist | S::RateLimit | S::BodyLimit | S::HostRouting)) => Native,
-        (IngressNginx, F::RouteTimeout | F::WebSocket | F::RedirectHttps) => Native,
+        (IngressNginx, F::RouteTimeout | F::WebSocket | F::RedirectHttps | F::StickySessions) => Native,
+        (Ingress, F::StickySessions) => Unsupported(
+            "the standard Ingress has no affinity; ingress-nginx (`ingress_class: nginx`) hashes by address",
+        ),
+        (Alb, F::StickySessions) => Unsupported(
+            "an ALB keeps clients by its own cookie, not by address; target group stickiness is not rendered",
+        ),
+        (CloudRun, F::StickySessions) => Unsupported("Cloud Run's session affinity is a best-effort cookie"),
         (IngressNginx, F::Security(S::Headers)) => Unsupported(
             "ingress-nginx sets response headers only through snippets (disabled by default) or the controller's ConfigMap",
         ),
@@ -585,6 +598,7 @@ fn edge_uses(edge: &EdgePlan, push: &mut impl FnMut(Feature, String)) {
             port: _,
             fallback,
             websocket,
+            sticky,
             strip_prefix,
             timeout: _,
             body_limit: _,
@@ -605,6 +619,9 @@ fn edge_uses(edge: &EdgePlan, push: &mut impl FnMut(Feature, String)) {
         }
         if *websocket {
             push(Feature::WebSocket, at());
+        }
+        if *sticky {
+            push(Feature::StickySessions, at());
         }
         if *strip_prefix {
             push(Feature::StripPrefix, at());

@@ -140,7 +140,23 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         }
         seen.push(name.clone());
         let Some(service) = services(&route.service) else { continue };
-        let _ = writeln!(c, "\n    upstream {name} {{\n        least_conn;");
+        // A sticky service: the same replica for each client address
+        // (`consistent`: a replica that goes away moves only its clients).
+        // nginx refuses `backup` servers beside `hash`, so a fallback
+        // keeps least connections and the gap is named.
+        let balance = match (route.sticky, &route.fallback) {
+            (true, None) => "hash $remote_addr consistent;",
+            (true, Some(_)) => {
+                out.unsupported(
+                    Target::Nginx,
+                    format!("sticky sessions of `{}` on route `{}`, which has a fallback", route.service, route.path),
+                    "nginx cannot hash clients and keep backup servers in one upstream; drop one of them for nginx",
+                );
+                "least_conn;"
+            }
+            (false, _) => "least_conn;",
+        };
+        let _ = writeln!(c, "\n    upstream {name} {{\n        {balance}");
         for server in servers(service, route.port.port, upstreams) {
             let _ = writeln!(c, "        server {server} max_fails=3 fail_timeout=10s;");
         }

@@ -83,6 +83,21 @@ pub struct Service {
     /// does instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<Egress>,
+    /// Send each client to the same replica, chosen by the client's
+    /// address (the one `edge.trusted_proxies` vouch for): for a service
+    /// that keeps a client's state in memory, such as WebSocket sessions.
+    /// A replica that goes away moves only its own clients; during a
+    /// canary a client stays on one version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<Sticky>,
+}
+
+/// What keeps a client on one replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sticky {
+    /// The client's address.
+    ClientIp,
 }
 
 /// One destination a service may connect to.

@@ -323,6 +323,11 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
             if !route.allow.is_empty() {
                 annotations.insert(a("whitelist-source-range"), route.allow.join(","));
             }
+            // The controller's consistent hash over the client address, as
+            // berth's edge and nginx keep a sticky service's clients.
+            if route.sticky {
+                annotations.insert(a("upstream-hash-by"), "$remote_addr".to_owned());
+            }
             if let Some(zone) = route.rate_limit.as_ref().and_then(|z| edge.rate_limits.iter().find(|r| &r.name == z)) {
                 annotations.extend(rate_annotations(route, zone, out));
             }
