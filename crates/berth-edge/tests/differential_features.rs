@@ -238,3 +238,70 @@ async fn the_fail2ban_jail_matches_what_nginx_logs_as_refusals() {
     drop(nginx);
     server.abort();
 }
+
+const STICKY: &str = r#"
+version: 1
+name: sticky
+services:
+  web:
+    run: { command: ["unused"] }
+    ports: { http: 8080 }
+    replicas: 2
+    sticky: client-ip
+edge:
+  trusted_proxies: [127.0.0.1/32]
+  routes:
+    - { path: /, service: web }
+"#;
+
+/// A sticky service through berth's edge and through the nginx rendered
+/// from the same spec, each in front of two replicas: every client address
+/// (as the trusted proxy says) stays on one replica for all its requests,
+/// and the clients spread over both. The two need not pick the same
+/// replica for a client, only keep it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_and_rendered_nginx_both_keep_a_sticky_client_on_one_replica() {
+    let replica = |version: &'static str| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = std::sync::Arc::new(berth_demo::App::new(version));
+        (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
+    };
+    let ((a, task_a), (b, task_b)) = (replica("a").await, replica("b").await);
+    let plan = common::plan(STICKY);
+    let inputs = Inputs {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|_, _| vec![a, b],
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    let edge =
+        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let rendered = berth_render::render(&plan, STICKY, &[berth_render::Target::Nginx]);
+    let conf = &rendered.files.iter().find(|f| f.path == "nginx/nginx.conf").unwrap().contents;
+    assert!(conf.contains("hash $remote_addr consistent;"), "{conf}");
+    let nginx = Nginx::start_replicas(conf, None, &|_, n| if n == 0 { a } else { b }).await;
+    for (who, addr) in [("berth", edge.http), ("nginx", nginx.addr)] {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..24 {
+            let request = format!(
+                "GET / HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 198.51.100.{i}\r\nConnection: close\r\n\r\n"
+            );
+            let versions: std::collections::BTreeSet<String> =
+                futures_util::future::join_all((0..5).map(|_| raw(addr, &request)))
+                    .await
+                    .iter()
+                    .map(|r| r.header("x-version").unwrap_or("none").to_owned())
+                    .collect();
+            assert_eq!(versions.len(), 1, "{who}: client 198.51.100.{i} saw {versions:?}\n{}", nginx.logs());
+            seen.extend(versions);
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["a", "b"], "{who}: clients spread over both replicas");
+    }
+    edge.shutdown(Duration::from_secs(1)).await;
+    task_a.abort();
+    task_b.abort();
+}

@@ -17,12 +17,14 @@ fn loopback_conf(
     dir: &Path,
     listen: SocketAddr,
     tls: Option<&Tls>,
-    upstream: &dyn Fn(&str) -> SocketAddr,
+    upstream: &dyn Fn(&str, usize) -> SocketAddr,
 ) -> String {
     assert_eq!(rendered.contains(" ssl"), tls.is_some(), "nginx.conf has TLS exactly when the spec does:\n{rendered}");
     let d = dir.display();
     let mut out = vec![format!("pid {d}/nginx.pid;"), format!("error_log {d}/error.log;")];
     let (mut listens, mut servers, mut mime) = (0, 0, 0);
+    // The n-th `server` of the current upstream (replica n).
+    let mut index = 0;
     let mut current: Option<String> = None;
     for line in rendered.lines() {
         let t = line.trim();
@@ -61,7 +63,10 @@ fn loopback_conf(
                 out.push(format!("        {} {d}/{file};", t.split_whitespace().next().unwrap_or_default()));
                 continue;
             }
-            "upstream" => current = t.strip_prefix("upstream ").and_then(|r| r.strip_suffix(" {")).map(str::to_owned),
+            "upstream" => {
+                current = t.strip_prefix("upstream ").and_then(|r| r.strip_suffix(" {")).map(str::to_owned);
+                index = 0;
+            }
             "}" => current = None,
             "server" => {
                 if let Some(name) = &current
@@ -69,8 +74,9 @@ fn loopback_conf(
                 {
                     // `server ADDR params;`: the address changes, the parameters stay.
                     let params = rest.split_once(' ').map_or(";", |(_, p)| p);
-                    out.push(format!("        server {} {params}", upstream(name.as_str())));
+                    out.push(format!("        server {} {params}", upstream(name.as_str(), index)));
                     servers += 1;
+                    index += 1;
                     continue;
                 }
             }
@@ -114,6 +120,16 @@ impl Nginx {
     /// [`Nginx::start`] for a spec with TLS: its HTTPS server blocks listen
     /// on `tls.listen` and serve `tls`'s certificate.
     pub async fn start_with(rendered: &str, tls: Option<&Tls>, upstream: &dyn Fn(&str) -> SocketAddr) -> Self {
+        Self::start_replicas(rendered, tls, &|name, _| upstream(name)).await
+    }
+
+    /// [`Nginx::start_with`], each upstream's n-th server (replica n) at
+    /// `upstream(name, n)`.
+    pub async fn start_replicas(
+        rendered: &str,
+        tls: Option<&Tls>,
+        upstream: &dyn Fn(&str, usize) -> SocketAddr,
+    ) -> Self {
         let dir = berth_test_support::temp_dir();
         let addr = SocketAddr::from(([127, 0, 0, 1], berth_test_support::free_port()));
         if let Some(tls) = tls {
