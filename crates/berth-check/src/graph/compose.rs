@@ -471,9 +471,8 @@ pub fn mounts_configuration(service: &ComposeService<'_>) -> bool {
 }
 
 /// The names other containers of the project reach a service by: its
-/// name, `container_name`, `hostname`, its networks' `aliases`, and the
-/// aliases it gives its `links` and `external_links` (those name other
-/// containers, reachable from this one).
+/// name, `container_name`, `hostname` and its networks' `aliases`. The
+/// aliases of its own `links` name *other* containers ([`linked_as`]).
 pub fn network_names(service: &ComposeService<'_>) -> Vec<String> {
     let mut out = vec![service.name.to_owned()];
     for key in ["container_name", "hostname"] {
@@ -484,13 +483,19 @@ pub fn network_names(service: &ComposeService<'_>) -> Vec<String> {
             out.extend(seq(at(&n.value, &["aliases"])).iter().filter_map(Node::scalar_text));
         }
     }
-    for key in ["links", "external_links"] {
-        for link in seq(at(service.node, &[key])).iter().filter_map(Node::as_str) {
-            out.extend(link.split(':').map(str::to_owned));
-        }
-    }
     out.retain(|n| !n.is_empty());
     out
+}
+
+/// Whether `client` reaches the service `target` as `name` through its
+/// `links` (`links: [web:app]` makes `app` mean `web` inside `client`).
+pub fn linked_as(client: &ComposeService<'_>, target: &str, name: &str) -> bool {
+    ["links", "external_links"].iter().any(|key| {
+        seq(at(client.node, &[key])).iter().filter_map(Node::as_str).any(|link| {
+            let (service, alias) = link.split_once(':').unwrap_or((link, link));
+            service.eq_ignore_ascii_case(target) && alias.eq_ignore_ascii_case(name)
+        })
+    })
 }
 
 /// A variable a compose service's containers get, and where it is set.

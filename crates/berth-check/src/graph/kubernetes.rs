@@ -123,6 +123,9 @@ pub struct PolicyPeer<'a> {
 pub struct NetworkPolicy<'a> {
     pub object: usize,
     pub pod_selector: Vec<(String, String)>,
+    /// The policy's own `podSelector` has `matchExpressions`, which berth
+    /// does not evaluate: which pods it applies to is unknown.
+    pub by_expression: bool,
     pub ingress: Vec<PolicyPeer<'a>>,
     pub egress: Vec<PolicyPeer<'a>>,
 }
@@ -268,6 +271,9 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
                                 at(peer, &["namespaceSelector"]).is_none() && at(peer, &["ipBlock"]).is_none()
                             })
                             .filter_map(|peer| at(peer, &["podSelector"]))
+                            // `matchExpressions` are not evaluated: such a
+                            // peer is left unresolved, never read as "every pod".
+                            .filter(|s| at(s, &["matchExpressions"]).is_none())
                             .map(|s| labels(at(s, &["matchLabels"])))
                             .collect(),
                         ports: seq(at(rule, &["ports"]))
@@ -287,6 +293,7 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
             graph.network_policies.push(NetworkPolicy {
                 object: index,
                 pod_selector: labels(at(doc, &["spec", "podSelector", "matchLabels"])),
+                by_expression: at(doc, &["spec", "podSelector", "matchExpressions"]).is_some(),
                 ingress: rules("ingress", "from"),
                 egress: rules("egress", "to"),
             });

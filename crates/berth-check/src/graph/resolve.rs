@@ -101,7 +101,14 @@ impl Graph<'_> {
         }
         let name = labels[0];
         let wanted_ns = labels.get(1).copied().or(namespace);
-        let compose: Vec<&ComposeService<'_>> = self.compose.iter().filter(|s| answers_to(s, name)).collect();
+        let compose: Vec<&ComposeService<'_>> = self
+            .compose
+            .iter()
+            .filter(|s| {
+                answers_to(s, name)
+                    || self.compose.iter().any(|c| c.project == s.project && super::compose::linked_as(c, s.name, name))
+            })
+            .collect();
         let in_unit = compose.iter().copied().find(|s| self.unit(s.file) == unit);
         if labels.len() == 1
             && in_unit.is_none()

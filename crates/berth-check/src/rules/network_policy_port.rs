@@ -39,7 +39,7 @@ fn describe(ws: &[&Workload<'_>], cx: &Context<'_>) -> String {
 
 impl Rule for NetworkPolicyPort {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
-        for policy in &cx.graph.network_policies {
+        for policy in cx.graph.network_policies.iter().filter(|p| !p.by_expression) {
             let object = &cx.graph.objects[policy.object];
             let mut check =
                 |selectors: &[Vec<(String, String)>], ports: &[(PortRef<'_>, berth_diagnostics::Span)], dir: &str| {
@@ -163,6 +163,19 @@ fn well_known_port(cx: &Context<'_>, object: &Object<'_>, rule: &Node, sink: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selectors_by_expression_are_not_read_as_every_pod() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules/X003/bad/");
+        let apps = std::fs::read_to_string(format!("{root}apps.yaml")).unwrap_or_default();
+        let policy = std::fs::read_to_string(format!("{root}policy.yaml")).unwrap_or_default();
+        assert!(!crate::rules::messages_of("X003", &[("apps.yaml", &apps), ("policy.yaml", &policy)]).is_empty());
+        let own = policy.replace(
+            "podSelector: { matchLabels: { app: web } }",
+            "podSelector: { matchExpressions: [{ key: app, operator: In, values: [web] }] }",
+        );
+        assert!(crate::rules::messages_of("X003", &[("apps.yaml", &apps), ("policy.yaml", &own)]).is_empty());
+    }
 
     #[test]
     fn dependency_labels() {

@@ -31,15 +31,51 @@ crate::declare_rule! {
     }
 }
 
+fn placeholder(host: &str) -> bool {
+    // `$(hostname -i)` is no placeholder: nothing substitutes a command in
+    // a YAML file, and Prometheus scrapes it literally.
+    let variable =
+        host.match_indices('$').any(|(i, _)| host[i + 1..].starts_with(|c: char| c == '{' || c.is_ascii_alphabetic()));
+    variable
+        || host.contains("{{")
+        || host.starts_with('<') && host.ends_with('>')
+        || host.to_ascii_uppercase().starts_with("YOUR")
+        || host.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') && host.contains('_')
+}
+
 impl Rule for ScrapeTargetMissing {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         let graph = cx.graph;
         for job in &graph.scrape_jobs {
+            // A configuration no Prometheus of the unit loads (a lab's
+            // alternative, a file a script copies elsewhere) scrapes nothing.
+            let servers = crate::graph::prometheus::servers(graph, graph.unit(job.file));
+            let path = crate::graph::compose::normalize(&cx.files[job.file].name);
+            // VictoriaMetrics, vmagent, an agent: a scraper berth does not
+            // know as Prometheus reads what it mounts.
+            let prometheus = |s: &crate::graph::ComposeService<'_>| {
+                servers.iter().any(|server| {
+                    matches!(server, crate::graph::prometheus::Server::Compose(p) if p.project == s.project && p.name == s.name)
+                })
+            };
+            let mounted = graph.compose.iter().filter(|s| !prometheus(s)).any(|s| {
+                crate::graph::compose::bind_mounts(s)
+                    .iter()
+                    .any(|(src, _)| path == *src || path.starts_with(&format!("{}/", src.trim_end_matches('/'))))
+            });
+            if !mounted && !servers.is_empty() && !servers.iter().any(|s| s.uses_config(graph, cx.files, job.file)) {
+                continue;
+            }
             for (target, span) in &job.targets {
                 let (host, port) = match target.rsplit_once(':') {
                     Some((h, p)) => (h, p.parse().ok()),
                     None => (*target, Some(80)),
                 };
+                // A placeholder a script or the reader fills in (`$HOST`,
+                // `{{HOST_IP}}`, `YOUR_IP`) names nothing yet.
+                if placeholder(host) {
+                    continue;
+                }
                 match graph.resolve(job.file, None, host, port) {
                     Resolved::Found => {}
                     Resolved::External => {
@@ -157,6 +193,45 @@ mod tests {
     }
 
     const COMPOSE: &str = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml:ro\n  node-exporter:\n    image: prom/node-exporter:v1.8.1\n    expose: [\"9100\"]\n";
+
+    #[test]
+    fn placeholders_links_and_unloaded_configurations() {
+        for target in ["\"$NODE_HOST:9100\"", "\"{{HOST_IP}}:9100\"", "YOUR_IP:9100", "\"${EXPORTER}:9100\""] {
+            assert!(
+                findings(&[("prometheus.yml", &scraping(target)), ("docker-compose.yml", COMPOSE)]).is_empty(),
+                "{target}"
+            );
+        }
+        assert_eq!(
+            findings(&[("prometheus.yml", &scraping("\"$(hostname -i):9100\"")), ("docker-compose.yml", COMPOSE)])
+                .len(),
+            1
+        );
+        // Prometheus's own `links: [cadvisor]` does not make it cadvisor.
+        let linked = COMPOSE.replace(
+            "    image: prom/prometheus:v2.53.0\n",
+            "    image: prom/prometheus:v2.53.0\n    links: [cadvisor]\n",
+        );
+        assert_eq!(
+            findings(&[("prometheus.yml", &scraping("cadvisor:8080")), ("docker-compose.yml", &linked)]).len(),
+            1
+        );
+        // A link alias names the linked service.
+        let aliased = COMPOSE.replace(
+            "    image: prom/prometheus:v2.53.0\n",
+            "    image: prom/prometheus:v2.53.0\n    links: [\"node-exporter:node\"]\n",
+        );
+        assert!(findings(&[("prometheus.yml", &scraping("node:9100")), ("docker-compose.yml", &aliased)]).is_empty());
+        // A second configuration the compose Prometheus does not mount.
+        assert!(
+            findings(&[
+                ("exporters.yml", &scraping("gone:9100")),
+                ("prometheus.yml", &scraping("node-exporter:9100")),
+                ("docker-compose.yml", COMPOSE)
+            ])
+            .is_empty()
+        );
+    }
 
     #[test]
     fn localhost_inside_a_prometheus_container() {

@@ -12,7 +12,8 @@ crate::declare_rule! {
     /// pod template in its namespace: its pods are installed some other
     /// way (a Service for an operator's or a cloud's exporter). Nor is one
     /// whose selector resembles no pod template of its unit and namespace
-    /// (no label value, workload name or Service name within two edits):
+    /// (none in its own file, no label value, workload name or Service
+    /// name within two edits):
     /// a Service for pods a Helm chart or the platform installs. A typo
     /// (`app=wbe` beside `app=web`) or a relabelled Deployment still is.
     ServiceSelectsNothing {
@@ -37,11 +38,16 @@ impl Rule for ServiceSelectsNothing {
             let operated =
                 cx.graph.objects.iter().any(|o| o.namespace == object.namespace && OPERATED_KINDS.contains(&o.kind));
             let unit = cx.graph.unit(object.file);
+            let workloads_in =
+                |file: usize| cx.graph.workloads.iter().filter(|w| cx.graph.objects[w.object].file == file).count();
             let intended = cx.graph.workloads.iter().find(|w| {
                 let o = &cx.graph.objects[w.object];
                 cx.graph.unit(o.file) == unit
                     && o.namespace == object.namespace
-                    && resembles(w, o.name, object.name, &service.selector)
+                    // A Service written in the same file as the file's only
+                    // workload is for it (a bundle of a whole chart is not).
+                    && (o.file == object.file && workloads_in(o.file) == 1
+                        || resembles(w, o.name, object.name, &service.selector))
             });
             let Some(intended) = intended else { continue };
             if object.namespace == Some("kube-system") || operated {
