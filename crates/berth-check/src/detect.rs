@@ -228,6 +228,25 @@ pub fn worth_reading(path: &str) -> bool {
         || lower.contains("nginx") && !lower.contains(".md") && !lower.ends_with(".erb") && !lower.ends_with(".php")
 }
 
+/// Drops what a tree walk read but no rule needs, before the check holds
+/// every file in memory: files of no kind berth reads, except those other
+/// files may name (an nginx `include`, an `EnvironmentFile=`,
+/// `mime.types`) and, in a tree with a kustomization, the YAML and JSON it
+/// may name: JSON 6902 patches are plain lists, and a kustomization need
+/// not say `apiVersion:`. Dropping those would leave every patch unapplied.
+pub fn retain_needed(inputs: &mut Vec<crate::Input>) {
+    let kustomized = inputs.iter().any(|i| {
+        let base = i.path.rsplit(['/', '\\']).next().unwrap_or(&i.path);
+        crate::graph::units::KUSTOMIZATIONS.contains(&base)
+    });
+    inputs.retain(|i| {
+        let lower = i.path.to_ascii_lowercase();
+        kind(&i.path, &i.text) != Kind::Other
+            || [".conf", ".env", ".types"].iter().any(|e| lower.ends_with(e))
+            || kustomized && [".yaml", ".yml", ".json"].iter().any(|e| lower.ends_with(e))
+    });
+}
+
 /// Shells whose scripts the bash grammar reads.
 const SHELLS: [&str; 4] = ["sh", "bash", "dash", "ash"];
 
@@ -345,6 +364,24 @@ mod tests {
         assert_eq!(kind("chart/Chart.yaml", "apiVersion: v2\nname: web\n"), Kind::HelmChart);
         assert_eq!(kind("README.md", ""), Kind::Other);
         assert_eq!(kind("values.yaml", "replicaCount: 1\n"), Kind::Other);
+    }
+
+    #[test]
+    fn a_kustomized_tree_keeps_the_plain_yaml_its_kustomizations_may_name() {
+        let input = |path: &str, text: &str| crate::Input { path: path.to_owned(), text: text.to_owned() };
+        let patch = "- {op: remove, path: /spec/selector/release}\n";
+        let mut plain = vec![input("svc-patch.yaml", patch), input("README.md", "# hi\n"), input("nginx/x.conf", "")];
+        retain_needed(&mut plain);
+        let kept: Vec<&str> = plain.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(kept, ["nginx/x.conf"], "without a kustomization a YAML list is nothing berth reads");
+        let mut kustomized = vec![
+            input("kustomization.yaml", "resources: [svc.yaml]\n"),
+            input("overlays/svc-patch.yaml", patch),
+            input("README.md", "# hi\n"),
+        ];
+        retain_needed(&mut kustomized);
+        let kept: Vec<&str> = kustomized.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(kept, ["kustomization.yaml", "overlays/svc-patch.yaml"]);
     }
 }
 

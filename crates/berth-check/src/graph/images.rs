@@ -31,8 +31,32 @@ pub fn default_ports(repository: &str) -> &'static [i64] {
         "alertmanager" => &[9093],
         "minio" => &[9000],
         "rabbitmq" => &[5672, 15672],
+        // Grafana Tempo: HTTP, dskit gRPC, memberlist, then its receivers
+        // (OTLP, Jaeger, Zipkin, OpenCensus).
+        "tempo" => &[3200, 9095, 7946, 4317, 4318, 14250, 14268, 6831, 6832, 9411, 55678, 55680, 55681],
+        // Each SeaweedFS server listens on its HTTP port and gRPC at +10000.
+        "seaweedfs" => &[9333, 19333, 8080, 18080, 8888, 18888, 8333, 7333],
+        "unifi-network-application" | "unifi-controller" | "unifi" => {
+            &[8443, 8080, 3478, 10001, 1900, 8843, 8880, 6789, 5514]
+        }
+        // Knative's activator: HTTP/1, h2c, TLS (system-internal-tls), metrics, profiling.
+        "activator" if repository.contains("knative") => &[8012, 8013, 8112, 9090, 8008],
+        "controller" | "nginx-ingress-controller"
+            if repository.contains("ingress-nginx") || name == "nginx-ingress-controller" =>
+        {
+            &[80, 443, 8443, 10254]
+        }
+        // MTA/Windup's web console embeds the AMQ broker its executors use.
+        "windup-web-openshift" | "mta-web-openshift" => &[8080, 61616, 8778, 8888],
         _ => &[],
     }
+}
+
+/// Proxies whose listeners come from resources elsewhere (an Istio
+/// `Gateway`, Envoy's bootstrap): any port may be open.
+pub fn listens_where_configured(repository: &str) -> bool {
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    name == "proxyv2" || repository.ends_with("envoyproxy/envoy") || name == "envoy"
 }
 
 #[cfg(test)]
@@ -48,5 +72,13 @@ mod tests {
         assert!(default_ports("mongo").contains(&27017));
         assert!(default_ports("gitea/gitea").contains(&3000));
         assert!(default_ports("codeberg.org/forgejo/forgejo").contains(&3000));
+        assert!(default_ports("grafana/tempo").contains(&7946));
+        assert!(default_ports("chrislusf/seaweedfs").contains(&18888));
+        assert!(default_ports("gcr.io/knative-releases/knative.dev/serving/cmd/activator").contains(&8112));
+        assert!(default_ports("acme/activator").is_empty());
+        assert!(default_ports("registry.k8s.io/ingress-nginx/controller").contains(&10254));
+        assert!(default_ports("acme/controller").is_empty());
+        assert!(super::listens_where_configured("gcr.io/istio-release/proxyv2"));
+        assert!(!super::listens_where_configured("nginx"));
     }
 }

@@ -60,12 +60,28 @@ pub struct Workload<'a> {
     pub containers: Vec<Container<'a>>,
     /// `spec.replicas` when written.
     pub replicas: Option<(i64, Span)>,
+    /// The StatefulSet's name: its controller labels each pod with its own
+    /// name (`statefulset.kubernetes.io/pod-name: web-0`) and ordinal
+    /// (`apps.kubernetes.io/pod-index`), so a Service can select one pod.
+    pub stateful_set: Option<&'a str>,
 }
 
 impl Workload<'_> {
     /// Every port some container of the pod declares.
     pub fn ports(&self) -> impl Iterator<Item = &ContainerPort<'_>> {
         self.containers.iter().filter(|c| !c.init).flat_map(|c| &c.ports)
+    }
+
+    /// Whether the pods carry label `key=value`, as written in the template
+    /// or as their controller adds it.
+    pub fn has_label(&self, key: &str, value: &str) -> bool {
+        let ordinal = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        self.pod_labels.iter().any(|(k, v)| k == key && v == value)
+            || self.stateful_set.is_some_and(|name| match key {
+                POD_NAME => value.strip_prefix(name).and_then(|r| r.strip_prefix('-')).is_some_and(ordinal),
+                POD_INDEX => ordinal(value),
+                _ => false,
+            })
     }
 
     /// Whether a Service's or policy's target port reaches a declared port.
@@ -76,6 +92,10 @@ impl Workload<'_> {
         }
     }
 }
+
+/// Labels the StatefulSet controller gives each pod, never in its template.
+pub const POD_NAME: &str = "statefulset.kubernetes.io/pod-name";
+pub const POD_INDEX: &str = "apps.kubernetes.io/pod-index";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortRef<'a> {
@@ -139,9 +159,19 @@ pub struct Autoscaler<'a> {
 }
 
 /// Kinds that run pods. ReplicationController is old but still in
-/// tutorials and examples, and its pods are selected like any others.
-const WORKLOADS: [&str; 8] =
-    ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod"];
+/// tutorials and examples, and its pods are selected like any others;
+/// OpenShift's DeploymentConfig has a pod template like a Deployment's.
+const WORKLOADS: [&str; 9] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "DeploymentConfig",
+    "Job",
+    "CronJob",
+    "Pod",
+];
 
 pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
     let (Some(api_version), Some(kind)) = (str_at(doc, &["apiVersion"]), str_at(doc, &["kind"])) else {
@@ -232,6 +262,7 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
             pod,
             containers,
             replicas,
+            stateful_set: (kind == "StatefulSet").then_some(graph.objects[index].name),
         });
         return;
     }
@@ -242,11 +273,17 @@ pub fn add<'a>(graph: &mut Graph<'a>, file: usize, doc: &'a Node) {
                 .iter()
                 .filter_map(|p| {
                     let port = int_at(p, &["port"])?;
+                    // The API server defaults a missing, empty or zero
+                    // `targetPort` (charts render `targetPort: 0`) to `port`.
                     let target = match at(p, &["targetPort"]) {
                         None => PortRef::Number(port),
                         Some(t) => match t.as_str() {
+                            Some("") => PortRef::Number(port),
                             Some(name) if name.parse::<i64>().is_err() => PortRef::Name(name),
-                            _ => PortRef::Number(int_at(p, &["targetPort"])?),
+                            _ => match int_at(p, &["targetPort"])? {
+                                0 => PortRef::Number(port),
+                                n => PortRef::Number(n),
+                            },
                         },
                     };
                     let span = at(p, &["targetPort"]).or_else(|| at(p, &["port"])).map_or(p.span, |n| n.span);

@@ -483,7 +483,8 @@ const CLUSTER_SCOPED: &[&str] = &[
 ];
 
 /// Workload kinds whose pod template is `spec.template`.
-const TEMPLATED: [&str; 6] = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"];
+const TEMPLATED: [&str; 7] =
+    ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "DeploymentConfig", "Job"];
 
 /// One kustomization's own changes, in kustomize's order.
 fn transform(k: &Kustomization, out: &mut [Res], shared: &HashSet<usize>) {
@@ -878,7 +879,9 @@ fn add_labels(doc: &mut Node, set: &LabelSet, selectors: bool, anchor: Span) {
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
             put_pairs(doc, &["spec", "selector"], "matchLabels", pairs, true, anchor);
         }
-        "ReplicationController" | "Service" => put_pairs(doc, &["spec"], "selector", pairs, false, anchor),
+        "ReplicationController" | "DeploymentConfig" | "Service" => {
+            put_pairs(doc, &["spec"], "selector", pairs, false, anchor);
+        }
         "Job" | "PodDisruptionBudget" => put_pairs(doc, &["spec", "selector"], "matchLabels", pairs, false, anchor),
         "CronJob" => put_pairs(doc, &["spec", "jobTemplate", "spec", "selector"], "matchLabels", pairs, false, anchor),
         "NetworkPolicy" => {

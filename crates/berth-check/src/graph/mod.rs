@@ -400,8 +400,10 @@ impl<'a> Graph<'a> {
         namespace: Option<&'g str>,
         selector: &'g [(String, String)],
     ) -> impl Iterator<Item = &'g Workload<'a>> + 'g {
-        // An empty selector selects every pod of the namespace.
-        let candidates: Vec<usize> = match selector.first() {
+        // An empty selector selects every pod of the namespace; labels the
+        // controller adds are in no template, so not in the index.
+        let indexed = selector.iter().find(|(k, _)| k != kubernetes::POD_NAME && k != kubernetes::POD_INDEX);
+        let candidates: Vec<usize> = match indexed {
             Some((k, v)) => self.by_label.get(&(namespace, k.clone(), v.clone())).cloned().unwrap_or_default(),
             None => (0..self.workloads.len())
                 .filter(|i| self.objects[self.workloads[*i].object].namespace == namespace)
@@ -410,7 +412,7 @@ impl<'a> Graph<'a> {
         candidates
             .into_iter()
             .map(|i| &self.workloads[i])
-            .filter(move |w| selector.iter().all(|(k, v)| w.pod_labels.iter().any(|(wk, wv)| wk == k && wv == v)))
+            .filter(move |w| selector.iter().all(|(k, v)| w.has_label(k, v)))
     }
 }
 

@@ -63,10 +63,7 @@ impl Graph<'_> {
                 if let Some(repo) = s.image.as_deref().and_then(super::builds::repository) {
                     ports.extend(super::images::default_ports(&repo));
                 }
-                ports.extend(s.environment.iter().filter(|v| names_a_port(&v.name)).filter_map(|v| {
-                    let port = v.value.as_deref()?.trim().parse::<u16>().ok()?;
-                    (port > 0).then_some(i64::from(port))
-                }));
+                ports.extend(s.environment.iter().filter_map(|v| listen_port(&v.name, v.value.as_deref()?)));
             }
         }
         ports.sort_unstable();
@@ -170,12 +167,23 @@ impl Graph<'_> {
     }
 }
 
-/// Whether a variable names a port the container itself opens: `PORT`,
-/// `API_PORT`, `HTTP_PORT`. Widening the set only ever silences a finding,
-/// so a client-side `DB_PORT` read as a listener costs nothing.
-fn names_a_port(name: &str) -> bool {
+/// The port a variable may make the container open: `PORT=8080`,
+/// `API_PORT=2019`, or an address to listen on,
+/// `CHARON_MONITORING_ADDRESS=0.0.0.0:3620`, `LISTEN_ADDR=:9000`.
+/// Widening the set only ever silences a finding, so a client-side
+/// `DB_PORT` read as a listener costs nothing.
+fn listen_port(name: &str, value: &str) -> Option<i64> {
     let name = name.to_ascii_uppercase();
-    name == "PORT" || name.ends_with("_PORT")
+    let value = value.trim();
+    let text = if name == "PORT" || name.ends_with("_PORT") {
+        value
+    } else if ["ADDR", "LISTEN", "BIND"].iter().any(|w| name.contains(w)) && !value.contains("://") {
+        value.rsplit_once(':')?.1
+    } else {
+        return None;
+    };
+    let port = text.parse::<u16>().ok()?;
+    (port > 0).then_some(i64::from(port))
 }
 
 /// Whether other containers reach compose service `s` by `name`: its
@@ -193,4 +201,21 @@ fn answers_to(s: &ComposeService<'_>, name: &str) -> bool {
         name.strip_prefix(&format!("{project}{a}{service}{b}"))
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_port;
+
+    #[test]
+    fn variables_that_name_a_listener() {
+        assert_eq!(listen_port("PORT", "8080"), Some(8080));
+        assert_eq!(listen_port("api_port", " 2019 "), Some(2019));
+        assert_eq!(listen_port("CHARON_MONITORING_ADDRESS", "0.0.0.0:3620"), Some(3620));
+        assert_eq!(listen_port("LISTEN_ADDR", ":9000"), Some(9000));
+        assert_eq!(listen_port("HTTP_BIND", "[::]:8081"), Some(8081));
+        assert_eq!(listen_port("LOKI_ADDRESSES", "http://loki:3100/loki/api/v1/push"), None);
+        assert_eq!(listen_port("REDIS_HOST", "redis:6379"), None);
+        assert_eq!(listen_port("PORT", "0"), None);
+    }
 }

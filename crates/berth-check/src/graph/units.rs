@@ -18,6 +18,9 @@
 //! 4. Directories of the second kind whose objects name the same namespace
 //!    (other than `default`) are one unit: `kubectl apply -R` of a tree
 //!    split by component (podinfo's `deploy/webapp/{frontend,backend}`).
+//! 5. A manifest at or below a kustomization that no kustomization names
+//!    (a scaffold's unlisted leftover, a commented-out patch) is deployed
+//!    by nothing: it is a unit of its own.
 //!
 //! Rules that say something is *missing* (a Service that selects no pod, an
 //! Ingress backend that does not exist) look at the whole tree instead: an
@@ -29,7 +32,7 @@
 //! `kustomize.rs`; its patch files are no objects and name no
 //! namespace here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use berth_diagnostics::SourceFile;
 
@@ -101,7 +104,7 @@ impl Joined {
 /// `namespaced` holds the Kubernetes objects that name a namespace, as
 /// (file, namespace, kind, name).
 pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaced: &[Namespaced<'_>]) -> Vec<usize> {
-    let mut roots: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut roots: HashSet<&str> = HashSet::new();
     for (file, kind) in files.iter().zip(kinds) {
         // Specs expanded in memory are named `berth.yaml → kubernetes/x.yaml`.
         let path = file.name.split(" → ").next().unwrap_or(&file.name);
@@ -149,7 +152,7 @@ pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaced: &[Namespaced<'_>
     // Directories in one namespace join, unless they define the same
     // objects: then they are variants of one app (`cd/jenkins.yml` and
     // `sts/jenkins.yml`), not parts of it.
-    let mut objects: HashMap<usize, std::collections::HashSet<(&str, &str, &str)>> = HashMap::new();
+    let mut objects: HashMap<usize, HashSet<(&str, &str, &str)>> = HashMap::new();
     for &(file, namespace, kind, name) in namespaced {
         if let Some(&unit) = units.get(file) {
             objects.entry(unit).or_default().insert((namespace, kind, name));
@@ -163,7 +166,7 @@ pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaced: &[Namespaced<'_>
         .collect();
     plain.sort_unstable();
     plain.dedup();
-    let empty = std::collections::HashSet::new();
+    let empty = HashSet::new();
     for (unit, namespace) in plain {
         let group = groups.entry(namespace).or_default();
         let mine = objects.get(&unit).unwrap_or(&empty);
@@ -204,7 +207,68 @@ pub fn assign(files: &[SourceFile], kinds: &[Kind], namespaced: &[Namespaced<'_>
             }
         }
     }
-    units.into_iter().map(|u| joined.find(u)).collect()
+    let mut units: Vec<usize> = units.into_iter().map(|u| joined.find(u)).collect();
+    // A manifest at or below a kustomization that no kustomization names is
+    // not deployed: a scaffold's leftover (kubebuilder's unlisted
+    // `rbac/auth_proxy_service.yaml`, a commented-out patch). It stands
+    // alone instead of linking to what is.
+    let kustomized: HashSet<&str> = files
+        .iter()
+        .filter_map(|f| {
+            let (dir, name) = split(&f.name);
+            KUSTOMIZATIONS.contains(&name).then_some(dir)
+        })
+        .collect();
+    if kustomized.is_empty() {
+        return units;
+    }
+    let mut named: HashSet<String> = HashSet::new();
+    for f in files {
+        let (dir, name) = split(&f.name);
+        if !KUSTOMIZATIONS.contains(&name) {
+            continue;
+        }
+        if let Ok(docs) = berth_spec::parse_documents(&f.text) {
+            for doc in &docs {
+                strings(doc, &mut |text| {
+                    // `configMapGenerator` files may be `key=path`.
+                    let path = text.rsplit_once('=').map_or(text, |(_, p)| p);
+                    named.extend(normalize(&format!("{dir}/{path}")));
+                });
+            }
+        }
+    }
+    let mut next = units.iter().max().map_or(0, |m| m + 1);
+    for ((index, f), kind) in files.iter().enumerate().zip(kinds) {
+        if *kind != Kind::Kubernetes || f.name.contains(" → ") {
+            continue;
+        }
+        let Some(path) = normalize(&f.name) else { continue };
+        let (own, _) = split(&f.name);
+        let mut dir = Some(own);
+        let under = std::iter::from_fn(|| {
+            let d = dir?;
+            dir = parent(d);
+            Some(d)
+        })
+        .any(|d| kustomized.contains(d));
+        if under && !named.contains(&path) {
+            units[index] = next;
+            next += 1;
+        }
+    }
+    units
+}
+
+/// Calls `found` with every string scalar of `node`.
+fn strings(node: &berth_spec::Node, found: &mut impl FnMut(&str)) {
+    use berth_spec::NodeKind;
+    match &node.kind {
+        NodeKind::Str(s) => found(s),
+        NodeKind::Seq(items) => items.iter().for_each(|i| strings(i, found)),
+        NodeKind::Map(entries) => entries.iter().for_each(|e| strings(&e.value, found)),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -222,6 +286,29 @@ mod tests {
         let namespaced: Vec<Namespaced<'_>> =
             namespaces.iter().zip(&named).map(|(&(file, ns), name)| (file, ns, "Deployment", name.as_str())).collect();
         assign(&files, &kinds, &namespaced)
+    }
+
+    #[test]
+    fn manifests_no_kustomization_names_stand_alone() {
+        let svc = "apiVersion: v1\nkind: Service\nmetadata: { name: metrics }\n";
+        let u = units(&[
+            ("default/kustomization.yaml", "resources: [../rbac, ../manager]\n"),
+            ("rbac/kustomization.yaml", "resources: [role.yaml]\n"),
+            ("rbac/role.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: a }\n"),
+            ("rbac/auth_proxy_service.yaml", svc),
+            (
+                "manager/kustomization.yaml",
+                "resources:\n  - manager.yaml\nconfigMapGenerator:\n  - name: c\n    files: [cfg=conf/app.yaml]\n",
+            ),
+            ("manager/manager.yaml", svc),
+            ("manager/conf/app.yaml", svc),
+            ("default/manager_auth_proxy_patch.yaml", svc),
+        ]);
+        assert_eq!(u[0], u[2], "a base's resources are the overlay's");
+        assert_eq!(u[0], u[5]);
+        assert_eq!(u[0], u[6], "a file a generator reads is named");
+        assert!(u.iter().filter(|x| **x == u[3]).count() == 1, "the unlisted Service is alone: {u:?}");
+        assert!(u.iter().filter(|x| **x == u[7]).count() == 1, "the unlisted patch is alone: {u:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use crate::graph::yaml::{at, labels, seq, str_at};
+use crate::graph::yaml::{at, bool_at, labels, seq, str_at};
 use crate::rule::{Context, Rule, Sink};
 
 crate::declare_rule! {
@@ -8,7 +8,10 @@ crate::declare_rule! {
     /// selector's `job="..."` names no scrape job (or ServiceMonitor'd
     /// Service), or a metric belongs to a well-known exporter
     /// (`pg_`, `redis_`, `node_`, `nginx_`, `mysql_`, `probe_`,
-    /// `kube_`) that no scrape job targets.
+    /// `kube_`) that no scrape job targets. Where the configuration lets
+    /// series carry another `job` (relabelling to `job`, a target group's
+    /// `job` label, `honor_labels: true` on a Pushgateway or federation
+    /// job), job names are not judged.
     AlertOnMissingMetric {
         code: "X009",
         name: "alert-on-missing-metric",
@@ -115,11 +118,40 @@ impl Rule for AlertOnMissingMetric {
     }
 }
 
-/// Whether a Prometheus configuration rewrites the `job` label.
+/// Whether a Prometheus configuration gives series a `job` label other
+/// than a job's name: relabelling to `job`, a `job` label on a target
+/// group, or `honor_labels: true`, which keeps the label the scraped
+/// endpoint reports (a Pushgateway's pushers, a federated Prometheus).
 fn relabels_job(doc: &berth_spec::Node) -> bool {
     seq(at(doc, &["scrape_configs"])).iter().any(|job| {
         ["relabel_configs", "metric_relabel_configs"]
             .iter()
             .any(|k| seq(at(job, &[k])).iter().any(|r| str_at(r, &["target_label"]) == Some("job")))
+            || bool_at(job, &["honor_labels"]) == Some(true)
+            || seq(at(job, &["static_configs"])).iter().any(|g| at(g, &["labels", "job"]).is_some())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::messages_of;
+
+    const RULES: &str = "groups:\n  - name: tidb\n    rules:\n      - alert: TiDBDown\n        expr: up{job=\"tidb\"} == 0\n        for: 1m\n";
+
+    /// TiDB pushes its metrics to a Pushgateway as job `tidb`; the only
+    /// scrape job reads the gateway and keeps the pushers' labels.
+    #[test]
+    fn a_job_label_kept_from_the_target_is_not_a_job_name() {
+        let config = |extra: &str| {
+            format!(
+                "rule_files: [rules.yml]\nscrape_configs:\n  - job_name: cluster\n{extra}    static_configs:\n      - targets: [\"pushgateway:9091\"]\n"
+            )
+        };
+        let x009 = |extra: &str| messages_of("X009", &[("prometheus.yml", &config(extra)), ("rules.yml", RULES)]);
+        assert_eq!(x009("").len(), 1, "job `tidb` is scraped by no job");
+        assert!(x009("    honor_labels: true\n").is_empty());
+        assert_eq!(x009("    honor_labels: false\n").len(), 1);
+        let labelled = "rule_files: [rules.yml]\nscrape_configs:\n  - job_name: cluster\n    static_configs:\n      - targets: [\"tidb:10080\"]\n        labels: { job: tidb }\n";
+        assert!(messages_of("X009", &[("prometheus.yml", labelled), ("rules.yml", RULES)]).is_empty());
+    }
 }

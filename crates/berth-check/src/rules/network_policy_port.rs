@@ -115,8 +115,7 @@ fn peer_dependency(cx: &Context<'_>, object: &Object<'_>, peer: &Node) -> Option
     // Pods with these labels in the unit: their real ports are compared above.
     let unit = cx.graph.unit(object.file);
     let present = cx.graph.workloads.iter().any(|w| {
-        cx.graph.unit(cx.graph.objects[w.object].file) == unit
-            && selector.iter().all(|(k, v)| w.pod_labels.iter().any(|(wk, wv)| wk == k && wv == v))
+        cx.graph.unit(cx.graph.objects[w.object].file) == unit && selector.iter().all(|(k, v)| w.has_label(k, v))
     });
     (!present).then_some(found)
 }

@@ -20,7 +20,7 @@ crate::declare_rule! {
 }
 
 /// Whether another part of the project reaches `service:port`: an nginx
-/// upstream or a variable of another service. The image's EXPOSE alone
+/// upstream, a variable of another service or a scrape target. The image's EXPOSE alone
 /// then does not outweigh it (the command is a script berth does not
 /// follow, `CMD run-app.sh` starting gunicorn on the published port).
 fn reached(graph: &crate::graph::Graph<'_>, service: &crate::graph::ComposeService<'_>, port: i64) -> bool {
@@ -47,7 +47,11 @@ fn reached(graph: &crate::graph::Graph<'_>, service: &crate::graph::ComposeServi
             .filter_map(|e| e.value.as_deref())
             .any(|v| names.iter().any(|n| v.contains(&format!("{n}:{port}"))))
     });
-    from_nginx || from_env
+    let from_scrape =
+        graph.scrape_jobs.iter().filter(|j| graph.unit(j.file) == unit).any(|j| {
+            j.targets.iter().any(|(t, _)| t.rsplit_once(':').is_some_and(|(h, p)| by_name(h, p.parse().ok())))
+        });
+    from_nginx || from_env || from_scrape
 }
 
 fn loopback(f: &CommandFacts) -> bool {
@@ -187,5 +191,30 @@ impl Rule for PortMismatch {
                 sink.report(df.file, expose.span, format!("EXPOSE {} but the command binds {bound}", join(&exposed)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::messages_of;
+
+    const DOCKERFILE: &str = "FROM alpine:3.20\nCOPY main /app/main\nEXPOSE 8080\nCMD [\"/app/main\"]\n";
+
+    /// A Go app serving on 8080 and its metrics on 10000, which EXPOSE
+    /// does not name but Prometheus scrapes.
+    #[test]
+    fn a_published_port_the_project_scrapes_is_served() {
+        let compose = "services:\n  app:\n    build: { context: app }\n    ports: [\"8080:8080\", \"10000:10000\"]\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes: [\"./prometheus.yml:/etc/prometheus/prometheus.yml\"]\n";
+        let scrape = |target: &str| {
+            format!("scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [\"{target}\"]\n")
+        };
+        let x007 = |target: &str| {
+            messages_of(
+                "X007",
+                &[("docker-compose.yml", compose), ("app/Dockerfile", DOCKERFILE), ("prometheus.yml", &scrape(target))],
+            )
+        };
+        assert!(x007("app:10000").is_empty());
+        assert_eq!(x007("app:8080").len(), 1, "nothing reaches 10000");
     }
 }

@@ -1,3 +1,4 @@
+use crate::graph::builds::repository;
 use crate::graph::command::{facts, url_in, words};
 use crate::graph::yaml::{at, int_at, str_at};
 use crate::graph::{ComposeService, Container, Graph, place};
@@ -15,7 +16,11 @@ crate::declare_rule! {
     /// A side listener the command opens (`--admin 127.0.0.1:9180`) counts:
     /// for a healthcheck, which runs inside the container, even on loopback;
     /// for a kubelet probe, which comes from outside the pod, only when it
-    /// is bound beyond loopback.
+    /// is bound beyond loopback. A kubelet probe is judged only when the
+    /// command says where the server listens: a container port is
+    /// documentation, and a command that names side listeners only
+    /// (`--metrics-bind-address=:8080`) says nothing of the others (a
+    /// controller-runtime manager answers health probes on :8081 unasked).
     ProbeTargetMissing {
         code: "X008",
         name: "probe-target-missing",
@@ -99,16 +104,28 @@ fn wrong_number(c: &Container<'_>, port: i64) -> Option<String> {
     let command = facts(&c.command);
     // `containerPort` only documents: a process may serve more (the
     // ingress-nginx controller's /healthz on 10254 is declared nowhere).
-    // Only a command line that says what it binds (its port, or a side
-    // listener such as `--admin 127.0.0.1:9180`) makes a port closed.
-    if command.port.is_none() && command.side.is_empty() {
+    // Only a command line that says what it serves on makes a port closed;
+    // one that names side listeners only (`--metrics-bind-address=:8080`)
+    // says nothing of the others (controller-runtime's health probes on
+    // :8081 by default), unless the probe asks one bound to loopback.
+    let on_loopback =
+        command.side.iter().any(|(host, p)| i64::from(*p) == port && host.as_deref().is_some_and(loopback));
+    if command.port.is_none() && !on_loopback {
         return None;
     }
     // The kubelet probes the pod's address: a loopback side listener does
     // not answer it.
     let side =
         command.side.iter().filter(|(host, _)| !host.as_deref().is_some_and(loopback)).map(|(_, p)| i64::from(*p));
-    let mut known: Vec<i64> = c.ports.iter().map(|p| p.port).chain(command.port.map(i64::from)).chain(side).collect();
+    let image = c.image.and_then(repository).map(|r| crate::graph::images::default_ports(&r)).unwrap_or_default();
+    let mut known: Vec<i64> = c
+        .ports
+        .iter()
+        .map(|p| p.port)
+        .chain(command.port.map(i64::from))
+        .chain(side)
+        .chain(image.iter().copied().filter(|p| !on_loopback || *p != port))
+        .collect();
     known.sort_unstable();
     known.dedup();
     (!known.is_empty() && !known.contains(&port)).then(|| format!("port {port}, but it listens on {}", join(&known)))
@@ -154,4 +171,41 @@ fn nginx_serves(graph: &Graph<'_>, path: &str) -> bool {
         (Some(prefix), None) => path.starts_with(prefix),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::messages_of;
+
+    fn manager(args: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: manager\nspec:\n  selector:\n    matchLabels: {{ app: m }}\n  template:\n    metadata:\n      labels: {{ app: m }}\n    spec:\n      containers:\n        - name: manager\n          image: kserve/kserve-controller:v0.16.0\n          args: [{args}]\n          ports:\n            - {{ name: webhook-server, containerPort: 9443 }}\n          livenessProbe:\n            httpGet: {{ path: /healthz, port: 8081 }}\n"
+        )
+    }
+
+    /// A kubebuilder manager names its metrics listener on the command
+    /// line; its health probes listen on controller-runtime's :8081.
+    #[test]
+    fn side_listeners_alone_say_nothing_of_the_health_port() {
+        assert!(
+            messages_of("X008", &[("m.yaml", &manager("\"--metrics-addr=127.0.0.1:8080\", \"--leader-elect\""))])
+                .is_empty()
+        );
+        assert!(messages_of("X008", &[("m.yaml", &manager("\"--metrics-bind-address=:8080\""))]).is_empty());
+        // A health listener bound to loopback cannot answer the kubelet.
+        let loopback = messages_of("X008", &[("m.yaml", &manager("\"--health-probe-bind-address=127.0.0.1:8081\""))]);
+        assert_eq!(loopback.len(), 1, "{loopback:?}");
+    }
+
+    /// Charon opens its monitoring API where a variable says.
+    #[test]
+    fn a_listen_address_variable_opens_its_port() {
+        let compose = |address: &str| {
+            format!(
+                "services:\n  charon:\n    image: obolnetwork/charon:v1.1.0\n    environment:\n      - CHARON_MONITORING_ADDRESS={address}\n    ports:\n      - 3610:3610/tcp\n    healthcheck:\n      test: wget -qO- http://localhost:3620/readyz\n"
+            )
+        };
+        assert!(messages_of("X008", &[("docker-compose.yml", &compose("0.0.0.0:3620"))]).is_empty());
+        assert_eq!(messages_of("X008", &[("docker-compose.yml", &compose("0.0.0.0:3630"))]).len(), 1);
+    }
 }

@@ -8,7 +8,10 @@ crate::declare_rule! {
     /// A scrape target that names nothing deployed, a port nothing listens
     /// on, or a ServiceMonitor that selects no Service (or names a port the
     /// Service does not have) leaves the service unmonitored. `up` for it
-    /// is simply absent, so no alert on `up == 0` ever fires.
+    /// is simply absent, so no alert on `up == 0` ever fires. A
+    /// ServiceMonitor is judged only when its deployment unit deploys
+    /// Services where it looks: otherwise they come another way (an
+    /// operator makes them from a custom resource).
     ///
     /// A `localhost` (or `127.0.0.1`) target is judged where the
     /// Prometheus that reads the configuration runs, when its unit deploys
@@ -148,7 +151,23 @@ impl Rule for ScrapeTargetMissing {
                     matches!(*n, "kube-system" | "default")
                         || !graph.objects.iter().any(|o| o.namespace == Some(*n) && o.kind == "Service")
                 });
-            if selected.is_empty() && elsewhere {
+            // Nor is a monitor whose deployment unit deploys no Service where
+            // it looks: its Services come some other way (an operator makes
+            // them from a custom resource, another unit installs them).
+            let unit = graph.unit(object.file);
+            let looks_in = |o: &crate::graph::Object<'_>| {
+                if monitor.namespaces.is_empty() {
+                    o.namespace == object.namespace
+                } else {
+                    o.namespace.is_some_and(|n| monitor.namespaces.contains(&n))
+                }
+            };
+            let beside = graph
+                .services
+                .iter()
+                .map(|s| &graph.objects[s.object])
+                .any(|o| graph.unit(o.file) == unit && looks_in(o));
+            if selected.is_empty() && (elsewhere || !beside) {
                 continue;
             }
             if selected.is_empty() {
@@ -193,6 +212,18 @@ mod tests {
     }
 
     const COMPOSE: &str = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml:ro\n  node-exporter:\n    image: prom/node-exporter:v1.8.1\n    expose: [\"9100\"]\n";
+
+    /// AMQ Broker's operator makes the Services from an `ActiveMQArtemis`;
+    /// a monitor beside it selects what the tree cannot show.
+    #[test]
+    fn a_monitor_whose_unit_deploys_no_service_judges_nothing() {
+        let monitor = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: broker\nspec:\n  selector:\n    matchLabels: { application: broker-app }\n  endpoints:\n    - port: wconsj\n";
+        let broker = "apiVersion: broker.amq.io/v1beta1\nkind: ActiveMQArtemis\nmetadata:\n  name: broker\n";
+        assert!(findings(&[("amq/monitor.yaml", monitor), ("amq/broker.yaml", broker)]).is_empty());
+        let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: { application: web-app }\nspec:\n  selector: { app: web }\n  ports: [{ name: http, port: 80 }]\n";
+        let found = findings(&[("amq/monitor.yaml", monitor), ("amq/service.yaml", service)]);
+        assert_eq!(found.len(), 1, "the unit's Services are all there, none has the labels: {found:?}");
+    }
 
     #[test]
     fn placeholders_links_and_unloaded_configurations() {

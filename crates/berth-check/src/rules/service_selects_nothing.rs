@@ -128,4 +128,26 @@ mod tests {
         );
         assert_eq!(messages_of("X002", &[("job.yaml", JOB), ("svc.yaml", &service("job-name: other"))]).len(), 1);
     }
+
+    /// Redis HA's announce Services each select one pod of the StatefulSet
+    /// by the name its controller gives it.
+    #[test]
+    fn the_statefulset_controllers_labels_select_one_pod() {
+        const STS: &str = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: load\nspec:\n  replicas: 3\n  serviceName: load\n  template:\n    metadata:\n      labels: { app: load }\n    spec:\n      containers:\n        - name: load\n          image: ghcr.io/acme/load:1.0.0\n";
+        let x002 = |selector: &str| messages_of("X002", &[("sts.yaml", STS), ("svc.yaml", &service(selector))]);
+        assert!(x002("app: load, statefulset.kubernetes.io/pod-name: load-0").is_empty());
+        assert!(x002("statefulset.kubernetes.io/pod-name: load-2").is_empty(), "the controller's label alone");
+        assert!(x002("app: load, apps.kubernetes.io/pod-index: \"1\"").is_empty());
+        assert_eq!(x002("app: load, statefulset.kubernetes.io/pod-name: loader-0").len(), 1, "another set's pod");
+        assert_eq!(x002("app: load, statefulset.kubernetes.io/pod-name: load").len(), 1, "no ordinal");
+    }
+
+    /// OpenShift's DeploymentConfig runs pods like a Deployment.
+    #[test]
+    fn a_deployment_configs_pods_are_selected() {
+        const DC: &str = "apiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata:\n  name: postgresql\nspec:\n  replicas: 1\n  selector: { app: sonarqube, deploymentconfig: postgresql }\n  template:\n    metadata:\n      labels: { app: sonarqube, deploymentconfig: postgresql }\n    spec:\n      containers:\n        - name: postgresql\n          image: postgres:15\n";
+        let x002 = |selector: &str| messages_of("X002", &[("dc.yaml", DC), ("svc.yaml", &service(selector))]);
+        assert!(x002("app: sonarqube, deploymentconfig: postgresql").is_empty());
+        assert_eq!(x002("app: sonarqube, deploymentconfig: postgres").len(), 1);
+    }
 }

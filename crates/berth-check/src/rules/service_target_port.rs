@@ -60,12 +60,48 @@ impl Rule for ServiceTargetPort {
 }
 
 /// Whether a container of `w` runs an image that listens on `target` by
-/// default, declared or not.
+/// default, declared or not, or takes its listeners from elsewhere (an
+/// Istio gateway opens what its `Gateway` resources say).
 fn image_listens(w: &Workload<'_>, target: &PortRef<'_>) -> bool {
     let PortRef::Number(port) = target else { return false };
-    w.containers
-        .iter()
-        .filter_map(|c| c.image)
-        .filter_map(repository)
-        .any(|repo| crate::graph::images::default_ports(&repo).contains(port))
+    w.containers.iter().filter_map(|c| c.image).filter_map(repository).any(|repo| {
+        crate::graph::images::default_ports(&repo).contains(port)
+            || crate::graph::images::listens_where_configured(&repo)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::messages_of;
+
+    fn deployment(image: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: tempo\nspec:\n  selector:\n    matchLabels: {{ app: tempo }}\n  template:\n    metadata:\n      labels: {{ app: tempo }}\n    spec:\n      containers:\n        - name: tempo\n          image: {image}\n          ports:\n            - containerPort: 3200\n"
+        )
+    }
+
+    fn service(ports: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: tempo\nspec:\n  selector: {{ app: tempo }}\n  ports: [{ports}]\n"
+        )
+    }
+
+    fn x001(image: &str, ports: &str) -> Vec<String> {
+        messages_of("X001", &[("deploy.yaml", &deployment(image)), ("svc.yaml", &service(ports))])
+    }
+
+    /// Charts render `targetPort: 0` for "same as port"; so does the API server.
+    #[test]
+    fn a_zero_target_port_is_the_port() {
+        assert!(x001("acme/app:1.0", "{ port: 3200, targetPort: 0 }").is_empty());
+        assert!(x001("acme/app:1.0", "{ port: 3200, targetPort: \"\" }").is_empty());
+        assert_eq!(x001("acme/app:1.0", "{ port: 3201, targetPort: 0 }").len(), 1);
+    }
+
+    #[test]
+    fn what_an_image_opens_undeclared_is_open() {
+        assert!(x001("grafana/tempo:2.7.2", "{ name: grpc, port: 9095 }, { name: gossip, port: 7946 }").is_empty());
+        assert_eq!(x001("acme/app:1.0", "{ name: grpc, port: 9095 }").len(), 1);
+        assert!(x001("gcr.io/istio-release/proxyv2:1.29.1", "{ port: 80, targetPort: 8081 }").is_empty());
+    }
 }

@@ -15,13 +15,13 @@ pub fn effective_int(w: &Workload<'_>, c: &Container<'_>, key: &str) -> Option<i
 
 /// Long-running pods: what serves traffic and should have probes.
 pub fn long_running(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "DeploymentConfig")
 }
 
 /// Replicas the workload may run: `spec.replicas`, or an autoscaler's `maxReplicas`.
 pub fn max_replicas(graph: &Graph<'_>, w: &Workload<'_>) -> i64 {
     let o = &graph.objects[w.object];
-    if !matches!(o.kind, "Deployment" | "ReplicaSet" | "StatefulSet") {
+    if !matches!(o.kind, "Deployment" | "ReplicaSet" | "StatefulSet" | "DeploymentConfig") {
         return 1;
     }
     let hpa = graph

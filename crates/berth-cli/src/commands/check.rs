@@ -118,13 +118,7 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
-    // Other files stay when an include or EnvironmentFile= may name them.
-    inputs.retain(|i| {
-        berth_check::detect::kind(&i.path, &i.text) != Kind::Other
-            || i.path.ends_with(".conf")
-            || i.path.ends_with(".env")
-            || i.path.ends_with(".types")
-    });
+    berth_check::detect::retain_needed(&mut inputs);
     inputs
 }
 

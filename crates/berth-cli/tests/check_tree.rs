@@ -1,0 +1,99 @@
+//! `berth check` walking a directory through the real binary: what the
+//! walker keeps must be what the library needs. A kustomization's JSON 6902
+//! patches are plain YAML lists, and a kustomization need not say
+//! `apiVersion:`; dropped by a kind filter, every patch silently stayed
+//! unapplied and a fixed Service selector was still reported.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+use std::path::Path;
+
+use berth_test_support::{command, temp_dir};
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let full = dir.join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, text).unwrap();
+}
+
+fn check(dir: &Path) -> String {
+    let out = command(env!("CARGO_BIN_EXE_berth")).args(["check", "."]).current_dir(dir).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A chart-rendered Service whose selector (`app=redis-ha`, `release`) a
+/// kustomization rewrites to the labels its own patch gives the pods.
+fn tree(dir: &Path) {
+    write(
+        dir,
+        "upstream.yaml",
+        r"apiVersion: v1
+kind: Service
+metadata:
+  name: redis
+spec:
+  ports:
+    - port: 6379
+      targetPort: 6379
+  selector:
+    app: redis-ha
+    release: argocd
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: redis-ha-server
+spec:
+  serviceName: redis
+  selector:
+    matchLabels: { app: redis-ha, release: argocd }
+  template:
+    metadata:
+      labels: { app: redis-ha, release: argocd }
+    spec:
+      containers:
+        - name: redis
+          image: redis:7.2.4
+          ports:
+            - containerPort: 6379
+",
+    );
+    write(
+        dir,
+        "overlays/service-selector.yaml",
+        "- {op: remove, path: /spec/selector/app}\n- {op: remove, path: /spec/selector/release}\n- {op: add, path: /spec/selector/app.kubernetes.io~1name, value: redis-ha}\n",
+    );
+    write(
+        dir,
+        "overlays/statefulset-labels.yaml",
+        "- op: replace\n  path: /spec/selector/matchLabels\n  value: { app.kubernetes.io/name: redis-ha }\n- op: replace\n  path: /spec/template/metadata/labels\n  value: { app.kubernetes.io/name: redis-ha }\n",
+    );
+}
+
+const KUSTOMIZATION: &str = r#"resources:
+  - upstream.yaml
+patches:
+  - target: { version: v1, group: "", kind: Service, name: redis }
+    path: overlays/service-selector.yaml
+  - target: { group: apps, version: v1, kind: StatefulSet, name: redis-ha-server }
+    path: overlays/statefulset-labels.yaml
+"#;
+
+#[test]
+fn json_patch_files_of_a_kustomization_are_applied_when_walking_a_tree() {
+    let dir = temp_dir();
+    tree(dir.path());
+    write(dir.path(), "kustomization.yaml", KUSTOMIZATION);
+    let out = check(dir.path());
+    assert!(!out.contains("X002"), "both patches applied, the selector matches the pods:\n{out}");
+
+    // Only the StatefulSet patched: the Service selects labels no pod has.
+    let one = KUSTOMIZATION
+        .lines()
+        .filter(|l| !l.contains("kind: Service") && !l.contains("service-selector"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    write(dir.path(), "kustomization.yaml", &one);
+    let out = check(dir.path());
+    assert!(out.contains("X002"), "the half-applied overlay leaves the Service selecting nothing:\n{out}");
+}
