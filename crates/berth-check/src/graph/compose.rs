@@ -400,21 +400,38 @@ pub fn env_file_paths(service: &ComposeService<'_>) -> Vec<(String, Span)> {
         .collect()
 }
 
+/// One entry of a service's `volumes:`, short (`./conf:/etc/app:ro`) or
+/// long (`{ type: bind, source, target }`) syntax.
+struct Mount<'n> {
+    source: &'n str,
+    /// `None` for a short entry that names only a container path.
+    target: Option<&'n str>,
+    /// Long syntax with a `type` other than `bind` (a volume, a tmpfs).
+    not_bind: bool,
+}
+
+fn mounts<'n>(service: &ComposeService<'n>) -> impl Iterator<Item = Mount<'n>> {
+    seq(at(service.node, &["volumes"])).iter().filter_map(|v| match v.as_str() {
+        Some(short) => {
+            let mut parts = short.splitn(3, ':');
+            Some(Mount { source: parts.next()?, target: parts.next(), not_bind: false })
+        }
+        None => Some(Mount {
+            source: str_at(v, &["source"])?,
+            target: str_at(v, &["target"]),
+            not_bind: str_at(v, &["type"]).is_some_and(|t| t != "bind"),
+        }),
+    })
+}
+
 /// Files and directories of the tree a service bind-mounts: (source
 /// relative to the compose file's directory, normalized; target path in
 /// the container). Named volumes, absolute host paths and sources built
 /// from variables are left out: they name nothing in the tree.
 pub fn bind_mounts(service: &ComposeService<'_>) -> Vec<(String, String)> {
-    seq(at(service.node, &["volumes"]))
-        .iter()
-        .filter_map(|v| {
-            let (source, target) = match v.as_str() {
-                Some(short) => {
-                    let mut parts = short.splitn(3, ':');
-                    (parts.next()?.to_owned(), parts.next()?.to_owned())
-                }
-                None => (str_at(v, &["source"])?.to_owned(), str_at(v, &["target"])?.to_owned()),
-            };
+    mounts(service)
+        .filter_map(|m| {
+            let (source, target) = (m.source, m.target?);
             let relative = source == "." || source.starts_with("./") || source.starts_with("../");
             (relative && !source.contains('$') && target.starts_with('/'))
                 .then(|| (normalize(&format!("{}/{source}", service.dir)), target.trim_end_matches('/').to_owned()))
@@ -426,14 +443,9 @@ pub fn bind_mounts(service: &ComposeService<'_>) -> Vec<(String, String)> {
 /// (`${APP_DATA_DIR}/data/nginx/default.conf`), without the variable:
 /// `data/nginx/default.conf`.
 pub fn variable_mount_tails(service: &ComposeService<'_>) -> Vec<String> {
-    seq(at(service.node, &["volumes"]))
-        .iter()
-        .filter_map(|v| {
-            let source = match v.as_str() {
-                Some(short) => short.split(':').next()?.to_owned(),
-                None => str_at(v, &["source"])?.to_owned(),
-            };
-            let rest = source.strip_prefix('$')?.split_once('/')?.1;
+    mounts(service)
+        .filter_map(|m| {
+            let rest = m.source.strip_prefix('$')?.split_once('/')?.1;
             (!rest.is_empty() && !rest.contains('$')).then(|| rest.trim_end_matches('/').to_owned())
         })
         .collect()
@@ -444,22 +456,10 @@ pub fn variable_mount_tails(service: &ComposeService<'_>) -> Vec<String> {
 /// `.../config`, `*.conf`, `*.toml`): what it listens on is then that
 /// file's business, which berth does not read for every program.
 pub fn mounts_configuration(service: &ComposeService<'_>) -> bool {
-    seq(at(service.node, &["volumes"])).iter().any(|v| {
-        let (source, target) = match v.as_str() {
-            Some(short) => {
-                let mut parts = short.splitn(3, ':');
-                match (parts.next(), parts.next()) {
-                    (Some(source), Some(target)) => (source, target),
-                    _ => return false,
-                }
-            }
-            None => match (str_at(v, &["source"]), str_at(v, &["target"])) {
-                (Some(source), Some(target)) if str_at(v, &["type"]).is_none_or(|t| t == "bind") => (source, target),
-                _ => return false,
-            },
-        };
+    mounts(service).any(|m| {
+        let Some(target) = m.target.filter(|_| !m.not_bind) else { return false };
         // A named volume holds data the container wrote, not configuration.
-        let host_path = source.starts_with(['.', '/', '~', '$']);
+        let host_path = m.source.starts_with(['.', '/', '~', '$']);
         let target = target.to_ascii_lowercase();
         let config_place = target.starts_with("/etc/")
             || target.split('/').any(|part| part.starts_with("conf") || part.starts_with("settings"))

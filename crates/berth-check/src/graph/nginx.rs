@@ -95,6 +95,23 @@ impl NginxConfig {
     pub fn upstream(&self, name: &str) -> Option<&Directive> {
         self.blocks("upstream").into_iter().find(|u| u.arg(0) == Some(name))
     }
+
+    /// The addresses this configuration sends requests to, with the
+    /// directive that names each: every `upstream`'s `server`s, and each
+    /// `proxy_pass` that names no upstream of its own.
+    pub fn proxied(&self) -> Vec<(&Directive, &Arg)> {
+        let mut out = Vec::new();
+        for upstream in self.blocks("upstream") {
+            out.extend(upstream.own("server").filter_map(|server| Some((server, server.args.first()?))));
+        }
+        for pass in self.all("proxy_pass") {
+            let Some(arg) = pass.args.first() else { continue };
+            if host_port(&arg.text).is_some_and(|(host, _)| self.upstream(host).is_none()) {
+                out.push((pass, arg));
+            }
+        }
+        out
+    }
 }
 
 fn visit<'d>(d: &'d Directive, stack: &mut Vec<&'d Directive>, f: &mut impl FnMut(&'d Directive, &[&'d Directive])) {

@@ -29,17 +29,8 @@ fn reached(graph: &crate::graph::Graph<'_>, service: &crate::graph::ComposeServi
         p.is_some_and(|p| i64::from(p) == port) && names.iter().any(|n| n.eq_ignore_ascii_case(host))
     };
     let unit = graph.unit(service.file);
-    let from_nginx = graph.nginx.iter().any(|config| {
-        let upstreams = config.blocks("upstream");
-        let servers = upstreams.iter().flat_map(|u| u.own("server"));
-        let passes = config.all("proxy_pass");
-        servers.chain(passes).any(|d| {
-            graph.unit(d.file) == unit
-                && d.args
-                    .first()
-                    .and_then(|a| crate::graph::nginx::host_port(&a.text))
-                    .is_some_and(|(h, p)| by_name(h, p))
-        })
+    let from_nginx = graph.nginx.iter().flat_map(|config| config.proxied()).any(|(d, arg)| {
+        graph.unit(d.file) == unit && crate::graph::nginx::host_port(&arg.text).is_some_and(|(h, p)| by_name(h, p))
     });
     let from_env = graph.compose.iter().filter(|c| c.project == service.project && c.name != service.name).any(|c| {
         c.environment

@@ -19,23 +19,9 @@ crate::declare_rule! {
 impl Rule for ProxyTargetMissing {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         for config in &cx.graph.nginx {
-            let mut addresses = Vec::new();
-            for upstream in config.blocks("upstream") {
-                for server in upstream.own("server") {
-                    if let Some(arg) = server.args.first() {
-                        addresses.push((server.file, arg, arg.text.as_str()));
-                    }
-                }
-            }
-            for pass in config.all("proxy_pass") {
-                let Some(arg) = pass.args.first() else { continue };
-                let Some((host, _)) = host_port(&arg.text) else { continue };
-                if config.upstream(host).is_none() {
-                    addresses.push((pass.file, arg, arg.text.as_str()));
-                }
-            }
-            for (file, arg, address) in addresses {
-                let Some((host, port)) = host_port(address) else { continue };
+            for (directive, arg) in config.proxied() {
+                let file = directive.file;
+                let Some((host, port)) = host_port(&arg.text) else { continue };
                 // A file beside compose services that nothing mounts or
                 // copies is no nginx's configuration: a leftover, or one a
                 // reader copies by hand. Its names resolve nowhere.
