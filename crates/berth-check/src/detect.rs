@@ -234,14 +234,18 @@ pub fn worth_reading(path: &str) -> bool {
 /// `mime.types`) and, in a tree with a kustomization, the YAML and JSON it
 /// may name: JSON 6902 patches are plain lists, and a kustomization need
 /// not say `apiVersion:`. Dropping those would leave every patch unapplied.
+/// The configuration files a berth spec mounts (`files:`) stay too: the
+/// spec renders with them.
 pub fn retain_needed(inputs: &mut Vec<crate::Input>) {
     let kustomized = inputs.iter().any(|i| {
         let base = i.path.rsplit(['/', '\\']).next().unwrap_or(&i.path);
         crate::graph::units::KUSTOMIZATIONS.contains(&base)
     });
+    let named = crate::spec::named_files(inputs);
     inputs.retain(|i| {
         let lower = i.path.to_ascii_lowercase();
-        kind(&i.path, &i.text) != Kind::Other
+        crate::spec::join("", &i.path).is_some_and(|p| named.contains_key(&p))
+            || kind(&i.path, &i.text) != Kind::Other
             || [".conf", ".env", ".types"].iter().any(|e| lower.ends_with(e))
             || kustomized && [".yaml", ".yml", ".json"].iter().any(|e| lower.ends_with(e))
     });

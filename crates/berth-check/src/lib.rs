@@ -19,7 +19,7 @@ pub mod registry;
 mod rule;
 pub mod rules;
 pub mod select;
-mod spec;
+pub mod spec;
 pub mod suppress;
 
 use berth_diagnostics::{Diagnostic, Severity, SourceFile};
@@ -105,6 +105,7 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
     let mut notes = Vec::new();
     let charts = helm::Charts::find(inputs.iter().map(|i| i.path.as_str()));
     let present = generated::present(&inputs);
+    let spec_files = spec::named_files(&inputs);
     // Per chart: the index of its Chart.yaml in `files`, and its templates skipped.
     let mut chart_files: Vec<(Option<usize>, usize)> = vec![(None, 0); charts.len()];
     let mut files = Vec::with_capacity(inputs.len());
@@ -133,7 +134,7 @@ pub fn check_with(inputs: Vec<Input>, environment: Option<&str>, selection: &sel
             *file = Some(files.len());
         }
         let rendered = if kind == Kind::BerthSpec {
-            spec::expand(&input, environment, files.len(), &present, &mut findings, &mut notes)
+            spec::expand(&input, environment, files.len(), &present, &spec_files, &mut findings, &mut notes)
         } else {
             Vec::new()
         };

@@ -90,7 +90,8 @@ fn berths_own_renders_pass_as_written() {
     for (name, text, envs) in berth_test_support::example_environments() {
         for env in envs {
             let Some(spec) = berth_spec::load(&text, env.as_deref()).spec else { panic!("{name} {env:?} loads") };
-            let plan = berth_plan::build(&spec, env.as_deref());
+            let mut plan = berth_plan::build(&spec, env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             let rendered = berth_render::render(&plan, &text, berth_render::Target::ALL);
             let inputs = rendered.files.into_iter().map(|f| Input { path: f.path, text: f.contents }).collect();
             let report = check(inputs, None);

@@ -97,3 +97,51 @@ fn json_patch_files_of_a_kustomization_are_applied_when_walking_a_tree() {
     let out = check(dir.path());
     assert!(out.contains("X002"), "the half-applied overlay leaves the Service selecting nothing:\n{out}");
 }
+
+/// A spec's configuration files are checked as what it deploys: a
+/// credential in `config/app.toml` lands in a ConfigMap, found by K017,
+/// though a tree walk would not read a `.toml` file for its own sake.
+#[test]
+fn a_specs_configuration_files_are_checked_inside_what_it_renders() {
+    let dir = temp_dir();
+    write(
+        dir.path(),
+        "berth.yaml",
+        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    ports: { http: 8080 }\n    files:\n      /etc/api/app.toml: config/app.toml\n",
+    );
+    write(dir.path(), "config/app.toml", "[db]\nurl = \"postgres://app:hunter2@db:5432/app\"\n");
+    let out = check(dir.path());
+    assert!(out.contains("K017") && out.contains("a URL with a password"), "{out}");
+    write(dir.path(), "config/app.toml", "[db]\nurl_env = \"DATABASE_URL\"\n");
+    assert!(!check(dir.path()).contains("K017"));
+}
+
+/// `berth render` reads the files beside the spec; one missing is an
+/// error at its `files` entry and nothing is written.
+#[test]
+fn a_missing_configuration_file_stops_the_render_at_its_entry() {
+    let dir = temp_dir();
+    write(
+        dir.path(),
+        "berth.yaml",
+        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n      /etc/api/app.toml: config/app.toml\n",
+    );
+    let out = command(env!("CARGO_BIN_EXE_berth"))
+        .args(["render", "kubernetes", "--out", "out"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("S207") && stderr.contains("berth.yaml:7"), "file, line and column: {stderr}");
+    assert!(!dir.path().join("out").exists(), "nothing is written");
+    write(dir.path(), "config/app.toml", "port = 8080\n");
+    let out = command(env!("CARGO_BIN_EXE_berth"))
+        .args(["render", "kubernetes", "--out", "out"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let api = std::fs::read_to_string(dir.path().join("out/kubernetes/service-api.yaml")).unwrap();
+    assert!(api.contains("app.toml: |") || api.contains("app.toml: 'port = 8080"), "{api}");
+}

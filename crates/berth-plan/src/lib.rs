@@ -18,8 +18,8 @@ pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
 pub use dependency::{BackupJob, DependencyPlan};
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
-    DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan, PortPlan,
-    ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan, VolumePlan,
+    DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, FilePlan, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan,
+    PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan, VolumePlan,
     http_probe_passes, replica_port,
 };
 
@@ -42,6 +42,38 @@ pub struct Plan {
     pub targets: Targets,
     /// Things the plan left out and why (an alert without the metric it needs, say).
     pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Fills in the content of every service's `files` with `read` (given
+    /// the path relative to the spec); the plan is built without I/O, so
+    /// the caller reads. Returns each file that could not be read, as
+    /// (service, source, why): nothing is rendered without its files.
+    pub fn read_files<E: std::fmt::Display>(
+        &mut self,
+        mut read: impl FnMut(&str) -> Result<String, E>,
+    ) -> Vec<(String, String, String)> {
+        let mut failed = Vec::new();
+        for s in &mut self.services {
+            for f in &mut s.files {
+                match read(&f.source) {
+                    Ok(text) => f.content = Some(text),
+                    Err(e) => failed.push((s.name.clone(), f.source.clone(), e.to_string())),
+                }
+            }
+        }
+        failed
+    }
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().fold(String::new(), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// A declared secret and where its value is read from when berth runs the stack.

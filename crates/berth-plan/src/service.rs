@@ -33,6 +33,68 @@ pub struct ServicePlan {
     pub placement: Option<berth_spec::Placement>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<EgressPlan>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FilePlan>,
+}
+
+/// A configuration file from the repository, mounted read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilePlan {
+    /// Where it appears in the container (`/etc/app/config.toml`).
+    pub path: String,
+    /// Its path relative to the spec (`config/app.toml`).
+    pub source: String,
+    /// The name it goes by where targets keep it (a ConfigMap key, a
+    /// compose config, a file beside the units): its base name, made
+    /// unique within the service, in `[-._a-zA-Z0-9]`.
+    pub key: String,
+    /// The file's text, filled by [`crate::Plan::read_files`] (the plan is
+    /// built without I/O). Targets refuse a plan whose files were not read.
+    #[serde(skip)]
+    pub content: Option<String>,
+}
+
+impl ServicePlan {
+    /// SHA-256 over the service's files (path, then content): what a
+    /// target puts beside the workload so that a changed file rolls it.
+    /// `None` without files, or while one is unread.
+    pub fn files_digest(&self) -> Option<String> {
+        if self.files.is_empty() {
+            return None;
+        }
+        let mut text = String::new();
+        for f in &self.files {
+            text.push_str(&f.path);
+            text.push('\0');
+            text.push_str(f.content.as_deref()?);
+            text.push('\0');
+        }
+        Some(crate::sha256_hex(text.as_bytes()))
+    }
+}
+
+/// The keys of `files` (container path → source), in path order.
+fn files(files: &std::collections::BTreeMap<String, String>) -> Vec<FilePlan> {
+    let mut used: Vec<String> = Vec::new();
+    files
+        .iter()
+        .map(|(path, source)| {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            let clean: String = base
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') { c } else { '-' })
+                .collect();
+            let clean = if clean.trim_matches('.').is_empty() { "file".to_owned() } else { clean };
+            let mut key = clean.clone();
+            let mut n = 2;
+            while used.contains(&key) {
+                key = format!("{n}-{clean}");
+                n += 1;
+            }
+            used.push(key.clone());
+            FilePlan { path: path.clone(), source: source.clone(), key, content: None }
+        })
+        .collect()
 }
 
 /// A destination outside the project a service may connect to.
@@ -491,6 +553,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
         devices: s.devices.clone(),
         placement: s.placement.clone().filter(|p| !p.node_selector.is_empty() || !p.tolerations.is_empty()),
         egress: s.egress.iter().map(egress).collect(),
+        files: files(&s.files),
     }
 }
 

@@ -37,6 +37,7 @@ codes! {
     UNSUPPORTED => "R001", "unsupported-by-target", "warning", "A target cannot express a feature of the spec; the rest renders.";
     UNENFORCED => "R002", "security-feature-unenforced", "error (info when accepted)", "A target cannot enforce a security feature the spec asks for; nothing is written.";
     APPROXIMATED => "R003", "approximated-by-target", "warning", "A target carries a feature differently, said how.";
+    FILE_NOT_READ => "R004", "config-file-not-read", "error", "A service's configuration file was not read into the plan; nothing is written.";
 }
 
 /// One rendered file; `path` is relative to the output directory.
@@ -80,6 +81,18 @@ impl Output {
 /// ship it along.
 pub fn render(plan: &Plan, spec_text: &str, targets: &[Target]) -> Output {
     let mut all = Output::default();
+    // A file rendered empty would be a silent change of meaning.
+    for s in &plan.services {
+        for f in s.files.iter().filter(|f| f.content.is_none()) {
+            all.diagnostics.push(
+                Diagnostic::error(
+                    FILE_NOT_READ,
+                    format!("`{}` (for `{}` of service `{}`) was not read", f.source, f.path, s.name),
+                )
+                .with_help("read the files with `Plan::read_files` before rendering"),
+            );
+        }
+    }
     for target in targets {
         let out = target.render(plan, spec_text);
         all.files.extend(out.files.into_iter().map(|f| File { path: format!("{}/{}", target.name(), f.path), ..f }));

@@ -61,6 +61,8 @@ pub enum Feature {
     Tracing,
     /// `autoscale.scale_up` / `scale_down`.
     ScalingPace,
+    /// Configuration files mounted read-only (`files`).
+    ConfigFiles,
 }
 
 impl Feature {
@@ -103,6 +105,7 @@ impl Feature {
         Self::Placement,
         Self::Tracing,
         Self::ScalingPace,
+        Self::ConfigFiles,
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,6 +138,7 @@ impl Feature {
             Self::Placement => "placement",
             Self::Tracing => "tracing",
             Self::ScalingPace => "scaling-pace",
+            Self::ConfigFiles => "config-files",
         }
     }
 
@@ -179,6 +183,7 @@ impl Feature {
             Self::Placement => "node selectors and tolerations (`placement`)",
             Self::Tracing => "OpenTelemetry export to a collector (`monitoring.tracing`)",
             Self::ScalingPace => "scaling pace (`autoscale.scale_up` / `scale_down`)",
+            Self::ConfigFiles => "configuration files mounted read-only (`files`)",
         }
     }
 
@@ -493,6 +498,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Ecs | T::Cloudformation, F::Placement) => {
             Unsupported("Fargate places tasks itself; there are no nodes to select")
         }
+        (T::Ecs | T::Cloudformation, F::ConfigFiles) => Unsupported(
+            "a task definition mounts no file from the repository: bake it into the image, or keep it in SSM \
+             Parameter Store and read it at start",
+        ),
         (T::Ecs | T::Cloudformation, _) => Native,
         (T::Cloudrun, F::ReadinessProbe) => Unsupported("Cloud Run routes to every started instance"),
         (T::Cloudrun, F::Drain) => Unsupported("Cloud Run gives an instance 10 s after SIGTERM"),
@@ -510,6 +519,9 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Cloudrun, F::Devices | F::Placement) => {
             Unsupported("Cloud Run instances get no host devices and Google places them")
         }
+        (T::Cloudrun, F::ConfigFiles) => Unsupported(
+            "Cloud Run mounts only Secret Manager secrets and Cloud Storage as files: bake the file into the image",
+        ),
         (T::Cloudrun, _) => Native,
     }
 }
@@ -664,6 +676,7 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
         devices,
         placement,
         egress,
+        files,
     } = s;
     let at = || format!("service `{name}`");
     for entry in egress {
@@ -706,6 +719,9 @@ fn service_uses(s: &ServicePlan, push: &mut impl FnMut(Feature, String)) {
     }
     if placement.is_some() {
         push(Feature::Placement, at());
+    }
+    for f in files {
+        push(Feature::ConfigFiles, format!("`{}` (service `{name}`)", f.path));
     }
     for job in jobs {
         let feature = match job.trigger {

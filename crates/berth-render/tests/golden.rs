@@ -11,7 +11,8 @@ fn renders_match_their_snapshots() {
     for (name, text, envs) in example_environments() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
-            let plan = berth_plan::build(&spec, env.as_deref());
+            let mut plan = berth_plan::build(&spec, env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             let first = berth_render::render(&plan, &text, Target::ALL);
             let second = berth_render::render(&plan, &text, Target::ALL);
             assert_eq!(first.files, second.files, "{name}: rendering must be deterministic");
@@ -31,7 +32,8 @@ fn diagnostics_match_their_snapshots() {
     for (name, text, envs) in example_environments() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
-            let plan = berth_plan::build(&spec, env.as_deref());
+            let mut plan = berth_plan::build(&spec, env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             let out = berth_render::render(&plan, &text, Target::ALL);
             let lines: Vec<String> = out
                 .diagnostics

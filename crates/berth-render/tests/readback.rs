@@ -88,6 +88,7 @@ fn kubernetes(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
         };
         checked();
         network_policy(plan, s, &objects, out, failures);
+        k8s_files(s, &objects, workload, failures);
         let spec = &workload["spec"];
         match &s.replicas {
             Replicas::Fixed { count } => {
@@ -343,6 +344,34 @@ fn ingress(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
     }
 }
 
+/// Each configuration file: its exact text in the service's ConfigMap,
+/// mounted read-only at its path, and the template's digest over them.
+fn k8s_files(s: &ServicePlan, objects: &[Value], workload: &Value, failures: &mut Vec<String>) {
+    if s.files.is_empty() {
+        return;
+    }
+    checked();
+    let config =
+        objects.iter().find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == format!("{}-files", s.name));
+    let template = &workload["spec"]["template"];
+    let mounts = template["spec"]["containers"][0]["volumeMounts"].as_array().cloned().unwrap_or_default();
+    for f in &s.files {
+        if config.and_then(|c| c["data"][&f.key].as_str()) != f.content.as_deref() {
+            failures.push(format!("{}: ConfigMap key {} is not the text of {}", s.name, f.key, f.source));
+        }
+        let mounted = mounts
+            .iter()
+            .any(|m| m["mountPath"] == f.path.as_str() && m["subPath"] == f.key.as_str() && m["readOnly"] == true);
+        if !mounted {
+            failures.push(format!("{}: {} is not mounted read-only at {}", s.name, f.key, f.path));
+        }
+    }
+    let digest = template["metadata"]["annotations"]["berth.dev/files-sha256"].as_str();
+    if digest != s.files_digest().as_deref() {
+        failures.push(format!("{}: files digest {digest:?} != plan {:?}", s.name, s.files_digest()));
+    }
+}
+
 fn compose(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
     let Some(text) = file(out, "compose/compose.yaml") else { return };
     let doc: Value = serde_saphyr::from_str(text.split_once('\n').map_or(text, |_| text)).unwrap();
@@ -352,6 +381,16 @@ fn compose(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
             continue;
         }
         checked();
+        for f in &s.files {
+            let config = svc["configs"].as_array().and_then(|c| c.iter().find(|c| c["target"] == f.path.as_str()));
+            let source = config.map(|c| &doc["configs"][c["source"].as_str().unwrap_or_default()]["file"]);
+            let text = source
+                .and_then(Value::as_str)
+                .and_then(|p| file(out, &format!("compose/{}", p.trim_start_matches("./"))));
+            if text != f.content.as_deref() || config.is_some_and(|c| c["mode"] != 0o444) {
+                failures.push(format!("compose {}: {} is not {} read-only", s.name, f.path, f.source));
+            }
+        }
         let want = u64::from(s.replicas.initial());
         if svc["deploy"]["replicas"].as_u64().unwrap_or(1) != want {
             failures.push(format!("compose {}: replicas {} != {want}", s.name, svc["deploy"]["replicas"]));
@@ -402,6 +441,18 @@ fn systemd(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
             failures.push(format!("systemd {}: {instances} instances != {}", s.name, s.replicas.initial()));
         }
         checked();
+        for f in &s.files {
+            let bound = unit.lines().filter_map(|l| l.strip_prefix("BindReadOnlyPaths=")).find_map(|b| {
+                let (from, to) = b.split_once(':')?;
+                (to == f.path).then_some(from)
+            });
+            let shipped = bound
+                .and_then(|from| from.strip_prefix(&format!("/etc/{}/", plan.project)))
+                .and_then(|rest| file(out, &format!("systemd/{rest}")));
+            if shipped != f.content.as_deref() {
+                failures.push(format!("systemd {}: {} is not bound read-only from {}", s.name, f.path, f.source));
+            }
+        }
         let value = |key: &str| unit.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned));
         if let Some(c) = s.resources.limits.cpu {
             let got = value("CPUQuota").map(|v| v.trim_end_matches('%').parse::<u64>().unwrap() * 10);
@@ -598,7 +649,8 @@ fn every_number_reaches_the_artifact_or_is_reported() {
     for (name, text, envs) in example_environments() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
-            let plan = berth_plan::build(&spec, env.as_deref());
+            let mut plan = berth_plan::build(&spec, env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             let out = berth_render::render(&plan, &text, Target::ALL);
             let mut here = Vec::new();
             kubernetes(&plan, &out, &mut here);
@@ -651,7 +703,8 @@ fn the_helm_chart_renders_the_kubernetes_objects() {
     for (name, text, envs) in example_environments() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
-            let plan = berth_plan::build(&spec, env.as_deref());
+            let mut plan = berth_plan::build(&spec, env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             let out = berth_render::render(&plan, &text, &[Target::Kubernetes, Target::Helm]);
             if out.has_errors() {
                 continue;

@@ -359,7 +359,8 @@ fn every_target_passes_its_validator() {
     for (name, text, envs) in specs() {
         for env in envs {
             let spec = berth_spec::load(&text, env.as_deref()).spec.unwrap();
-            let plan = berth_plan::build(&spec, env.as_deref());
+            let mut plan = berth_plan::build(&spec, env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             for &target in Target::ALL {
                 let label = format!("{name} {} {}", env.as_deref().unwrap_or("base"), target.name());
                 validate(target, &target.render(&plan, &text).files, &label);
@@ -434,7 +435,8 @@ fn postgresql_reads_the_archiving_conf_back() {
     let mut checked = 0;
     for (name, text, envs) in example_environments() {
         for env in envs {
-            let plan = berth_plan::build(&berth_spec::load(&text, env.as_deref()).spec.unwrap(), env.as_deref());
+            let mut plan = berth_plan::build(&berth_spec::load(&text, env.as_deref()).spec.unwrap(), env.as_deref());
+            assert!(plan.read_files(berth_test_support::example_file(&name)).is_empty(), "{name}: files");
             let files = Target::Systemd.render(&plan, &text).files;
             for dep in plan.dependencies.iter().filter(|dep| dep.archives_wal()) {
                 let path = format!("postgresql/{}-archiving.conf", dep.name);

@@ -201,6 +201,21 @@ fn unfiltered_egress(plan: &Plan) -> Result<(), RuntimeError> {
     Ok(())
 }
 
+/// berth up runs plain processes in no mount namespace of their own: it
+/// cannot make a file appear at an absolute path for one process only.
+/// Refused by name rather than started without its configuration.
+fn unmountable_files(plan: &Plan) -> Result<(), RuntimeError> {
+    match plan.services.iter().find_map(|s| Some((s, s.files.first()?))) {
+        None => Ok(()),
+        Some((s, f)) => Err(RuntimeError::Unsupported(format!(
+            "service `{}` reads `{}` at `{}` (files), but berth up runs plain processes and cannot mount a file \
+             for one of them; render compose, kubernetes or systemd (which binds it read-only), or have the \
+             program take its configuration path from `env`",
+            s.name, f.source, f.path
+        ))),
+    }
+}
+
 fn template(
     plan: &Plan,
     service: &ServicePlan,
@@ -251,6 +266,7 @@ fn template(
 /// Starts the plan's services, waits until each replica is ready, then the edge.
 pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> {
     unfiltered_egress(plan)?;
+    unmountable_files(plan)?;
     let logs = options.state_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
@@ -495,5 +511,13 @@ mod tests {
         assert!(refused.contains("egress-hosts"), "{refused}");
         let accepted = "targets:\n  systemd:\n    accept_unenforced:\n      egress-hosts: the host's Squid proxy allows only Stripe\n";
         assert!(super::unfiltered_egress(&plan(accepted)).is_ok());
+    }
+
+    #[test]
+    fn files_berth_up_cannot_mount_are_refused() {
+        let spec = "version: 1\nname: shop\nservices:\n  api:\n    run: { command: [./api] }\n    files:\n      /etc/api/config.toml: config/api.toml\n";
+        let plan = berth_plan::build(&berth_spec::load(spec, None).spec.unwrap(), None);
+        let refused = super::unmountable_files(&plan).unwrap_err().to_string();
+        assert!(refused.contains("`api`") && refused.contains("/etc/api/config.toml"), "{refused}");
     }
 }

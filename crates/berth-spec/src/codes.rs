@@ -33,6 +33,7 @@ codes! {
     CONTRADICTION => "S203", "contradiction", "Settings that cannot all hold, such as fixed replicas together with autoscaling.";
     DUPLICATE_NAME => "S204", "duplicate-name", "Two things of one kind share a name.";
     MISSING_SETTING => "S205", "missing-setting", "A feature is asked for without a setting it needs.";
+    MISSING_FILE => "S207", "missing-file", "A file the spec names (a service's configuration file) cannot be read.";
     NOT_APPLICABLE => "S206", "not-applicable", "A setting that does not apply where it is written, such as Redis settings on PostgreSQL.";
     SECRET_IN_SPEC => "S301", "secret-in-spec", "A secret value written into the spec instead of referenced.";
     UNUSED => "S302", "unused", "A declared secret, dependency or rate limit that nothing uses.";

@@ -59,6 +59,14 @@ pub fn example_environments() -> Vec<(String, String, Vec<Option<String>>)> {
         .collect()
 }
 
+/// Reads an example's configuration files (`files:` sources, relative to
+/// `examples/<example>/`), for `Plan::read_files`, as the CLI reads them
+/// beside the spec.
+pub fn example_file(example: &str) -> impl FnMut(&str) -> std::io::Result<String> + use<> {
+    let dir = workspace_root().join("examples").join(example);
+    move |relative| std::fs::read_to_string(dir.join(relative))
+}
+
 /// A validator or test server program: in the repository's `.tools/venv/bin`,
 /// `.tools/bin` or `.tools/node/node_modules/.bin`, or on PATH
 /// (installed by `scripts/install-test-deps`). Missing means the test fails,

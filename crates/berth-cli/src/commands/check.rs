@@ -118,6 +118,15 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
+    // A spec's configuration files render with it, whatever their names.
+    let read: HashSet<String> = inputs.iter().map(|i| i.path.clone()).collect();
+    for path in berth_check::spec::named_paths(&inputs) {
+        if !read.contains(&path)
+            && let Ok(text) = std::fs::read_to_string(&path)
+        {
+            inputs.push(Input { path, text });
+        }
+    }
     berth_check::detect::retain_needed(&mut inputs);
     inputs
 }

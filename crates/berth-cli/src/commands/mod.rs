@@ -94,6 +94,42 @@ pub(crate) fn load_source(
     Ok(loaded.spec.map(|spec| berth_plan::build(&spec, env)))
 }
 
+/// Reads each service's configuration files, relative to the spec's
+/// directory, into the plan (the plan is pure; this is its I/O). A file
+/// that cannot be read is an error at its `files` entry, printed here;
+/// false then, and nothing may be rendered or run.
+pub(crate) fn read_files(plan: &mut berth_plan::Plan, spec: &Path, source: &SourceFile, color: bool) -> bool {
+    let dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let failed = plan.read_files(|relative| std::fs::read_to_string(dir.join(relative)));
+    if failed.is_empty() {
+        return true;
+    }
+    let root = berth_spec::parse_documents(&source.text).ok().and_then(|d| d.into_iter().next());
+    let diagnostics: Vec<Diagnostic> = failed
+        .iter()
+        .map(|(service, relative, why)| {
+            let mount = plan
+                .services
+                .iter()
+                .find(|s| &s.name == service)
+                .and_then(|s| s.files.iter().find(|f| &f.source == relative))
+                .map_or("", |f| f.path.as_str());
+            let at = berth_spec::Path::root().key("services").key(service.as_str()).key("files").key(mount);
+            let d = Diagnostic::error(
+                berth_spec::codes::MISSING_FILE,
+                format!("cannot read `{relative}` for `{mount}` of service `{service}`: {why}"),
+            )
+            .with_help("the path is relative to the spec's directory");
+            match root.as_ref().and_then(|r| berth_spec::locate(r, &at, berth_spec::Anchor::Value)) {
+                Some(span) => d.with_span(span),
+                None => d,
+            }
+        })
+        .collect();
+    output::stderr(&render_human(source, &diagnostics, output::color_choice(color)));
+    false
+}
+
 /// An `--env` the spec does not declare is wrong usage (exit 2), as an
 /// unknown flag is, not a finding in the spec: berth-spec's S401 (then the
 /// only diagnostic) becomes the error, with its did-you-mean. Call before

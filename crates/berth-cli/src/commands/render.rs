@@ -26,7 +26,11 @@ pub fn run(args: &RenderArgs, color: bool, mode: Mode) -> anyhow::Result<Outcome
         output::stderr(&format!("{}: nothing rendered, the spec has errors\n", file.name));
         return Ok(Outcome::Findings);
     };
-    let plan = berth_plan::build(&spec, args.env.as_deref());
+    let mut plan = berth_plan::build(&spec, args.env.as_deref());
+    if !super::read_files(&mut plan, &args.file, &file, color) {
+        output::stderr(&format!("{}: nothing rendered, a file the spec names cannot be read\n", file.name));
+        return Ok(Outcome::Findings);
+    }
     let targets: BTreeSet<berth_render::Target> = args.targets.iter().flat_map(|t| t.0.iter().copied()).collect();
     let targets: Vec<_> = targets.into_iter().collect();
     let rendered = berth_render::render(&plan, &file.text, &targets);

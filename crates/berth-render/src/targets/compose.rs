@@ -141,8 +141,10 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     let mut services = Map::new();
     let mut volumes = Map::new();
     let mut secrets_used = BTreeSet::new();
+    let mut configs = Map::new();
     for service in &plan.services {
         let mut app = app_service(service, &mut volumes, &mut secrets_used, &mut out);
+        files(service, &mut app, &mut configs, &mut out);
         for job in &service.jobs {
             services.insert(job.workload(&service.name), job_service(&app, job));
             if job.trigger == JobTrigger::BeforeDeploy {
@@ -190,8 +192,30 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     if !secrets.is_empty() {
         doc.insert("secrets".to_owned(), Value::Object(secrets));
     }
+    if !configs.is_empty() {
+        doc.insert("configs".to_owned(), Value::Object(configs));
+    }
     out.file("compose.yaml", header::comment("#", plan, "compose") + &yaml::to_string(&Value::Object(doc)));
     out
+}
+
+/// A service's configuration files: written beside `compose.yaml` under
+/// `files/<service>/`, each a compose config mounted read-only at its
+/// path. The digest label changes the service's configuration when a file
+/// changes, so `docker compose up` recreates it (compose does not compare
+/// a config's content on its own). Jobs copy the service, files included.
+fn files(s: &ServicePlan, app: &mut Value, configs: &mut Map<String, Value>, out: &mut Output) {
+    let Some(digest) = s.files_digest() else { return };
+    let mut mounts = Vec::new();
+    for f in &s.files {
+        let name = format!("{}-{}", s.name, f.key.replace('.', "-"));
+        let path = format!("files/{}/{}", s.name, f.key);
+        out.file(path.clone(), f.content.clone().unwrap_or_default());
+        configs.insert(name.clone(), json!({ "file": format!("./{path}") }));
+        mounts.push(json!({ "source": name, "target": f.path, "mode": 0o444 }));
+    }
+    app["configs"] = Value::Array(mounts);
+    app["labels"]["berth.dev/files-sha256"] = json!(digest);
 }
 
 /// A job as a compose service: the service's container (image, build,

@@ -17,6 +17,12 @@ const SPEC: &str = "__berth_helm_spec__";
 /// The spec ships as a chart file: `.Files.Get` leaves its text alone,
 /// where a template would read any `{{` in it as an expression.
 const SPEC_FILE: &str = "files/berth.yaml";
+/// A service's configuration file, shipped the same way as `files/<service>/<key>`.
+const FILE: &str = "__berth_helm_file__";
+
+fn chart_file(service: &str, key: &str) -> String {
+    format!("files/{service}/{key}")
+}
 
 /// `ghcr.io/acme/api:1.2` → (`ghcr.io/acme/api`, `1.2`); a digest keeps its `sha256:`.
 fn split_image(image: &str) -> (String, String) {
@@ -91,6 +97,13 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     if !plan.backups.is_empty() {
         out.file(format!("chart/{SPEC_FILE}"), spec_text);
     }
+    for s in &plan.services {
+        for f in &s.files {
+            if let Some(content) = &f.content {
+                out.file(format!("chart/{}", chart_file(&s.name, &f.key)), content.clone());
+            }
+        }
+    }
     out.file("chart/.helmignore", ".git/\n*.swp\n*.bak\n*.tmp\n");
     out.file(
         "chart/templates/NOTES.txt",
@@ -159,6 +172,13 @@ fn templated(plan: &Plan, mut doc: Value) -> Value {
     if kind == "ConfigMap" && doc["data"].get("berth.yaml").is_some() {
         doc["data"]["berth.yaml"] = json!(SPEC);
     }
+    if kind == "ConfigMap"
+        && let Some(s) = plan.services.iter().find(|s| name == format!("{}-files", s.name) && !s.files.is_empty())
+    {
+        for f in &s.files {
+            doc["data"][&f.key] = json!(format!("{FILE}{}", chart_file(&s.name, &f.key)));
+        }
+    }
     // ClusterRole-free namespaced objects only: NetworkPolicy peers keep their selectors.
     doc
 }
@@ -173,6 +193,9 @@ fn expand(line: &str) -> String {
         return format!(
             "{pad}image: \"{{{{ {v}.image.repository }}}}{{{{ if hasPrefix \"sha256:\" {v}.image.tag }}}}@{{{{ else }}}}:{{{{ end }}}}{{{{ {v}.image.tag }}}}\""
         );
+    }
+    if let Some((key, file)) = trimmed.split_once(": ").and_then(|(k, v)| Some((k, v.strip_prefix(FILE)?))) {
+        return format!("{pad}{key}: {{{{ .Files.Get \"{file}\" | quote }}}}");
     }
     if trimmed == format!("berth.yaml: {SPEC}") {
         return format!("{pad}berth.yaml: {{{{ .Files.Get \"{SPEC_FILE}\" | quote }}}}");

@@ -79,6 +79,9 @@ pub fn render(plan: &Plan) -> Output {
         }
         // Exactly the replicas the spec asks for: with `replicas: 0` the
         // template is installed and no instance is started.
+        for f in &service.files {
+            out.file(format!("files/{}/{}", service.name, f.key), f.content.clone().unwrap_or_default());
+        }
         for i in 0..service.replicas.initial() {
             wants.push(format!("{name}@{i}.service"));
             out.file(format!("env/{}-{i}.env", service.name), replica_env(plan, service, i));
@@ -238,6 +241,15 @@ fn template(
     let _ = writeln!(u, "KillSignal=SIGTERM\nTimeoutStopSec={stop_timeout}s");
     // The service's own writable places, created by systemd with the right owner.
     let _ = writeln!(u, "StateDirectory={p}/{s}\nRuntimeDirectory={p}-{s}-{instance}\nReadWritePaths=/var/lib/{p}/{s}");
+    // Configuration files, installed under /etc/<project>/files/<service>/
+    // and bound read-only where the spec puts them; the digest makes a
+    // changed file a changed unit.
+    if let Some(digest) = service.files_digest() {
+        let _ = writeln!(u, "# berth.dev/files-sha256: {digest}");
+        for f in &service.files {
+            let _ = writeln!(u, "BindReadOnlyPaths={}:{}", files_dir(plan, &service.name, &f.key), f.path);
+        }
+    }
     for volume in &service.volumes {
         if volume.persistent {
             let _ = writeln!(u, "StateDirectory={p}/{s}/{}", volume.name);
@@ -539,6 +551,11 @@ fn on_calendar(schedule: &Schedule, with_day: bool, with_weekday: bool) -> Strin
     format!("{weekdays}*-{}-{day} {hour}:{minute}:00 UTC", list(3))
 }
 
+/// Where the systemd install puts a service's configuration file.
+fn files_dir(plan: &Plan, service: &str, key: &str) -> String {
+    format!("/etc/{}/files/{service}/{key}", plan.project)
+}
+
 fn install_notes(plan: &Plan, user: &str, install: &str) -> String {
     let p = &plan.project;
     let mut n = header::comment("<!--", plan, "systemd").replace('\n', " -->\n");
@@ -549,6 +566,8 @@ fn install_notes(plan: &Plan, user: &str, install: &str) -> String {
 1. Create the service user: `cp sysusers.d/{p}.conf /etc/sysusers.d/ && systemd-sysusers`.
 2. Put each service's program under `{install}/<service>/` (the path in its `ExecStart=`).
 3. Copy `env/<service>-<replica>.env` to `/etc/{p}/` (ports and plain settings only; no secrets).
+   Copy `files/<service>/` (configuration files, when the spec has any) to `/etc/{p}/files/<service>/`,
+   owned by root, mode 0644: each unit binds them read-only where the spec says.
 4. Put each secret's value in `/etc/{p}/credentials/<secret>`, owned by root, mode 0600.
    Services read it through `LoadCredential=` as `$<VAR>_FILE`; it never enters the environment.
 5. Copy the `.service`, `.timer` and `.target` files to `/etc/systemd/system/`, then

@@ -90,6 +90,14 @@ pub struct Service {
     /// canary a client stays on one version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticky: Option<Sticky>,
+    /// Configuration files from the repository, mounted read-only:
+    /// `/etc/app/config.toml: config/app.toml` (the container path, then
+    /// the file's path relative to the spec). The file's content travels
+    /// with what berth renders (a ConfigMap, compose `configs`, a file the
+    /// systemd install places) with its SHA-256, so a changed file rolls
+    /// the service. Its jobs see the same files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 /// What keeps a client on one replica.

@@ -38,6 +38,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         jobs(spec, name, service, &path, checker);
         devices_and_placement(service, &path, checker);
         egress(service, &path, checker);
+        files(service, &path, checker);
         if let Some(metrics) = &service.metrics {
             let mpath = path.key("metrics");
             if metrics.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
@@ -48,6 +49,46 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         }
         if let Some(deploy) = &service.deploy {
             super::deploy::check(deploy, &path.key("deploy"), checker);
+        }
+    }
+}
+
+/// `files`: an absolute container path outside the service's volumes
+/// (a mounted volume would hide or be hidden by the file), from a file
+/// inside the spec's directory.
+fn files(service: &Service, path: &Path, checker: &mut Checker<'_>) {
+    for (mount, source) in &service.files {
+        let fpath = path.key("files").key(mount);
+        let climbs = |p: &str| p.split('/').any(|part| part == "..");
+        if !mount.starts_with('/') || mount.ends_with('/') || climbs(mount) || mount.contains('\0') {
+            checker
+                .report(
+                    codes::INVALID_VALUE,
+                    Severity::Error,
+                    &fpath,
+                    Anchor::Key,
+                    format!("`{mount}` is not an absolute file path in the container"),
+                )
+                .with_help("name where the file appears, such as `/etc/app/config.toml`");
+        }
+        if let Some((name, _)) = service.volumes.iter().find(|(_, v)| {
+            let dir = v.path.trim_end_matches('/');
+            mount.strip_prefix(dir).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        }) {
+            checker
+                .report(
+                    codes::CONTRADICTION,
+                    Severity::Error,
+                    &fpath,
+                    Anchor::Key,
+                    format!("`{mount}` is inside volume `{name}`: one of them would hide the other"),
+                )
+                .with_help("mount the file outside the volume's path");
+        }
+        if source.is_empty() || source.starts_with('/') || source.starts_with('~') || climbs(source) {
+            checker
+                .error(codes::INVALID_VALUE, &fpath, format!("`{source}` is not a path inside the spec's directory"))
+                .with_help("write the file's path relative to berth.yaml, such as `config/app.toml`");
         }
     }
 }

@@ -13,8 +13,8 @@ use k8s_openapi::api::autoscaling::v2::{
     PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-    EnvVarSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaim,
+    Capabilities, ConfigMap, ConfigMapEnvSource, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
     SeccompProfile, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction,
     TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
@@ -27,6 +27,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::Manifest;
 use super::meta::{labels, object_meta, selector, selector_labels};
 use crate::Output;
+
+/// The pod volume that holds a service's configuration files.
+const FILES_VOLUME: &str = "berth-files";
+/// Pod template annotation: SHA-256 of the service's files, so that a
+/// changed file is a new template and rolls the workload.
+pub(crate) const FILES_DIGEST: &str = "berth.dev/files-sha256";
 
 /// The Kubernetes Secret and key holding a declared secret.
 pub fn secret_ref(plan: &Plan, secret: &str) -> SecretKeySelector {
@@ -351,6 +357,35 @@ pub(crate) fn service(
             });
         }
     }
+    // Configuration files: one ConfigMap, each key mounted at its path.
+    // A subPath mount is not updated in place; the digest on the pod
+    // template rolls the workload instead, so every pod reads one version.
+    let digest = s.files_digest();
+    if digest.is_some() {
+        m.push(&ConfigMap {
+            metadata: object_meta(plan, &format!("{name}-files"), name),
+            data: Some(s.files.iter().filter_map(|f| Some((f.key.clone(), f.content.clone()?))).collect()),
+            ..ConfigMap::default()
+        });
+        volumes.push(Volume {
+            name: FILES_VOLUME.to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: format!("{name}-files"),
+                default_mode: Some(0o444),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        for f in &s.files {
+            mounts.push(VolumeMount {
+                name: FILES_VOLUME.to_owned(),
+                mount_path: f.path.clone(),
+                sub_path: Some(f.key.clone()),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+        }
+    }
     let container = Container {
         name: name.to_owned(),
         image: Some(image),
@@ -403,7 +438,11 @@ pub(crate) fn service(
     };
     let pull_secrets = plan.targets.kubernetes.as_ref().map(|k| k.image_pull_secrets.clone()).filter(|p| !p.is_empty());
     let template = PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(labels(plan, name)), ..ObjectMeta::default() }),
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(plan, name)),
+            annotations: digest.map(|d| BTreeMap::from([(FILES_DIGEST.to_owned(), d)])),
+            ..ObjectMeta::default()
+        }),
         spec: Some(PodSpec {
             service_account_name: Some(name.to_owned()),
             automount_service_account_token: Some(false),
