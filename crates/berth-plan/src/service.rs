@@ -590,3 +590,31 @@ pub(crate) fn trace(s: &mut ServicePlan, t: &berth_spec::Tracing, project: &str,
 pub fn replica_port(port: u16, index: u32) -> u16 {
     port.saturating_add(u16::try_from(index).unwrap_or(u16::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    fn plan(files: &str) -> crate::Plan {
+        let text = format!(
+            "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n{files}"
+        );
+        crate::build(&berth_spec::load(&text, None).spec.unwrap(), None)
+    }
+
+    /// Keys are what targets name files by: unique, in ConfigMap's alphabet.
+    #[test]
+    fn files_get_unique_keys_and_a_digest_of_what_was_read() {
+        let mut p = plan("      /etc/a/app.toml: a.toml\n      /etc/b/app.toml: b.toml\n      /etc/c/my file!: c\n");
+        let keys: Vec<&str> = p.services[0].files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["app.toml", "2-app.toml", "my-file-"]);
+        assert_eq!(p.services[0].files_digest(), None, "nothing read yet");
+        assert!(p.read_files(|path| Ok::<_, String>(format!("from {path}"))).is_empty());
+        let first = p.services[0].files_digest().unwrap();
+        assert_eq!(first.len(), 64);
+        p.services[0].files[1].content = Some("changed".to_owned());
+        assert_ne!(p.services[0].files_digest().unwrap(), first, "a changed file is a new digest");
+        let failed = plan("      /etc/a/app.toml: a.toml\n").read_files(|_| Err("gone"));
+        assert_eq!(failed, [("api".to_owned(), "a.toml".to_owned(), "gone".to_owned())]);
+    }
+}
