@@ -140,6 +140,13 @@ pub fn kind(path: &str, text: &str) -> Kind {
     {
         return Kind::Nginx;
     }
+    let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
+    // Prometheus' own convention for rule files (`alert.rules`, named by a
+    // configuration's `rule_files`): YAML under another extension. udev's
+    // and Snort's `.rules` have no `groups:`.
+    if lower.ends_with(".rules") && has_top("groups") && text.contains("rules:") {
+        return Kind::PrometheusRules;
+    }
     let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
     // CloudFormation's own extensions besides YAML's.
     let json = lower.ends_with(".json") || lower.ends_with(".template");
@@ -162,7 +169,6 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if !yaml {
         return Kind::Other;
     }
-    let has_top = |key: &str| text.lines().any(|l| l.starts_with(key) && l[key.len()..].starts_with(':'));
     // The name alone does not make a spec: other tools name files after
     // berth too (Grafana's provider for berth's dashboards is
     // `provisioning/dashboards/berth.yaml`). A spec opens with `version:`;
@@ -207,7 +213,8 @@ pub fn kind(path: &str, text: &str) -> Kind {
 pub fn worth_reading(path: &str) -> bool {
     let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
     let lower = base.to_ascii_lowercase();
-    const SHARED: [&str; 13] = [
+    const SHARED: [&str; 14] = [
+        ".rules",
         ".yaml",
         ".yml",
         ".conf",
@@ -358,6 +365,9 @@ mod tests {
         assert_eq!(kind("docker-compose.override.yml", ""), Kind::Compose);
         assert_eq!(kind("k8s/all.yaml", "---\napiVersion: v1\nkind: Service\n"), Kind::Kubernetes);
         assert_eq!(kind("prom/rules.yml", "groups:\n  - name: x\n    rules: []\n"), Kind::PrometheusRules);
+        assert_eq!(kind("prometheus/alert.rules", "groups:\n  - name: x\n    rules: []\n"), Kind::PrometheusRules);
+        assert_eq!(kind("udev/99-usb.rules", "SUBSYSTEM==\"usb\", MODE=\"0666\"\n"), Kind::Other);
+        assert!(worth_reading("prometheus/alert.rules"));
         assert_eq!(kind("prometheus.yml", "scrape_configs:\n  - job_name: a\n"), Kind::PrometheusConfig);
         assert_eq!(kind("berth.yaml", "version: 1\nname: shop\nservices: {}\n"), Kind::BerthSpec);
         assert_eq!(kind("deploy/shop.yaml", "version: 1\nname: shop\nservices: {}\n"), Kind::BerthSpec);

@@ -154,4 +154,13 @@ mod tests {
         let labelled = "rule_files: [rules.yml]\nscrape_configs:\n  - job_name: cluster\n    static_configs:\n      - targets: [\"tidb:10080\"]\n        labels: { job: tidb }\n";
         assert!(messages_of("X009", &[("prometheus.yml", labelled), ("rules.yml", RULES)]).is_empty());
     }
+
+    /// `alert.rules`, Prometheus' conventional name, is a rule file too.
+    #[test]
+    fn rules_files_named_the_prometheus_way_are_read() {
+        let config = "rule_files: [alert.rules]\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [\"node-exporter:9100\"]\n";
+        let rules = "groups:\n  - name: db\n    rules:\n      - alert: PostgresDown\n        expr: pg_up == 0\n        for: 1m\n";
+        let found = messages_of("X009", &[("prometheus.yml", config), ("alert.rules", rules)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
 }
