@@ -6,6 +6,8 @@
 #   up        features + what `berth up` adds: 8 routes (longest prefix), a 1 s health check, the admin listener
 #   tls       features over TLS 1.3
 #   h2        the same over HTTP/2 (h2load, 10 streams per connection)
+#   ws        WebSocket messages: CONNECTIONS sockets through the proxy to an
+#             echo upstream (ws_bench), each sending 64 bytes and awaiting the echo
 # wrk runs on core 0; the proxy and the upstream share core 1; one worker each.
 # nginx and berth take turns (ROUNDS=5 rounds each, DURATION per run); prints
 # median requests/s and p99 with their spread, resident memory, and ratios.
@@ -17,14 +19,15 @@ CONNECTIONS=${CONNECTIONS:-64}
 for tool in nginx wrk h2load taskset; do
     command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install nginx wrk util-linux)" >&2; exit 1; }
 done
-cargo build -q --release -p berth-edge --example edge_bench
+cargo build -q --release -p berth-edge --example edge_bench --example ws_bench
 BIN=$PWD/target/release/examples/edge_bench
+WS=$PWD/target/release/examples/ws_bench
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-UPSTREAM=19100; NGINX_PORT=19101; EDGE_PORT=19102
+UPSTREAM=19100; NGINX_PORT=19101; EDGE_PORT=19102; WS_UPSTREAM=19103
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 nginx_conf() { # $1 mode
@@ -50,6 +53,12 @@ nginx_conf() { # $1 mode
         "
         done
     fi
+    local upstream="server 127.0.0.1:$UPSTREAM; keepalive 64;"
+    local root="location / { $extra proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+    if [ "$mode" = ws ]; then
+        upstream="server 127.0.0.1:$WS_UPSTREAM;"
+        root="location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection upgrade; proxy_read_timeout 1h; }"
+    fi
     cat > "$WORK/proxy.conf" <<CONF
 worker_processes 1;
 pid $WORK/proxy.pid;
@@ -57,12 +66,12 @@ error_log $WORK/proxy-error.log;
 events { worker_connections 4096; }
 http {
     limit_req_zone \$binary_remote_addr zone=bench:10m rate=10000000r/s;
-    upstream up { server 127.0.0.1:$UPSTREAM; keepalive 64; }
+    upstream up { $upstream }
     server {
         $listen
         $log
         $locations
-        location / { $extra proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        $root
     }
 }
 CONF
@@ -76,12 +85,19 @@ events { worker_connections 4096; }
 http { access_log off; server { listen 127.0.0.1:$UPSTREAM; location / { return 200 "ok\n"; } } }
 CONF
 taskset -c 1 nginx -p "$WORK" -c "$WORK/upstream.conf" -g 'daemon off;' & PIDS+=($!)
+taskset -c 1 "$WS" echo "$WS_UPSTREAM" & PIDS+=($!)
 sleep 0.5
 
 # One wrk run (h2load for HTTP/2): "rps p99_ms rss_kib". h2load reports
 # no percentiles: its column is the mean request time.
 measure() { # $1 url $2 pid
     local out rss rps p99
+    if [ "$MODE" = ws ]; then
+        out=$(taskset -c 0 "$WS" load "${1/http:/ws:}" "$CONNECTIONS" "${DURATION%s}")
+        rss=$(ps -o rss= -p "$2" | tr -d ' ')
+        echo "$out $rss"
+        return
+    fi
     if [ "$MODE" = h2 ]; then
         out=$(taskset -c 0 h2load -t1 -c"$CONNECTIONS" -m10 -D"${DURATION%s}" "$1" 2>/dev/null)
         rss=$(ps -o rss= -p "$2" | tr -d ' ')
@@ -104,12 +120,13 @@ stats() { sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] +
 # The machine is noisy: nginx and berth take turns, ROUNDS times each, and
 # the medians are compared.
 ROUNDS=${ROUNDS:-5}
-for MODE in ${MODES:-plain features up tls h2}; do
+for MODE in ${MODES:-plain features up tls h2 ws}; do
     scheme=http; [ "$MODE" = tls ] || [ "$MODE" = h2 ] && scheme=https
     nginx_conf "$MODE"
     taskset -c 1 nginx -p "$WORK" -c "$WORK/proxy.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
     edge_mode=$MODE; [ "$MODE" = h2 ] && edge_mode=tls
-    (cd "$WORK" && exec taskset -c 1 "$BIN" "$EDGE_PORT" "127.0.0.1:$UPSTREAM" "$edge_mode" >/dev/null) & EDGE_PID=$!; PIDS+=($EDGE_PID)
+    backend=$UPSTREAM; [ "$MODE" = ws ] && backend=$WS_UPSTREAM
+    (cd "$WORK" && exec taskset -c 1 "$BIN" "$EDGE_PORT" "127.0.0.1:$backend" "$edge_mode" >/dev/null) & EDGE_PID=$!; PIDS+=($EDGE_PID)
     sleep 1
     : > "$WORK/nginx.$MODE"; : > "$WORK/berth.$MODE"
     for round in $(seq "$ROUNDS"); do
@@ -121,7 +138,8 @@ for MODE in ${MODES:-plain features up tls h2}; do
         read -r p99 plo phi <<<"$(cut -d' ' -f2 "$WORK/$who.$MODE" | stats)"
         rss=$(tail -1 "$WORK/$who.$MODE" | cut -d' ' -f3)
         latency=p99; [ "$MODE" = h2 ] && latency=mean
-        printf '%-9s %-6s median %10s req/s (%s-%s)  %s %7s ms (%s-%s)  rss %6s KiB\n' "$MODE" "$who" "$rps" "$rlo" "$rhi" "$latency" "$p99" "$plo" "$phi" "$rss"
+        unit=req/s; [ "$MODE" = ws ] && unit=msg/s
+        printf '%-9s %-6s median %10s %s (%s-%s)  %s %7s ms (%s-%s)  rss %6s KiB\n' "$MODE" "$who" "$rps" "$unit" "$rlo" "$rhi" "$latency" "$p99" "$plo" "$phi" "$rss"
         eval "${who}_rps=$rps ${who}_p99=$p99"
     done
     awk -v br="$berth_rps" -v nr="$nginx_rps" -v bp="$berth_p99" -v np="$nginx_p99" -v m="$MODE" -v r="$ROUNDS" -v lat="$latency" \

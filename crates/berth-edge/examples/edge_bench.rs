@@ -6,7 +6,8 @@
 //! (features over TLS 1.3, certificate written to ./edge-cert.pem), `up`
 //! (features with what `berth up` adds: eight routes matched by longest
 //! prefix, an active health check of the backend every second, the admin
-//! listener with its status counters on ADMIN_PORT = LISTEN_PORT + 100).
+//! listener with its status counters on ADMIN_PORT = LISTEN_PORT + 100),
+//! `ws` (plain, WebSocket upgrades allowed; see `ws_bench`).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, reason = "a benchmark harness")]
 
@@ -25,7 +26,9 @@ fn main() {
     let port: u16 = args[1].parse().expect("listen port");
     let upstream: SocketAddr = args[2].parse().expect("upstream address");
     let mode = args[3].as_str();
-    let features = mode != "plain";
+    // `ws`: the plain route with WebSocket upgrades allowed, in front of
+    // `ws_bench echo`.
+    let features = mode != "plain" && mode != "ws";
     let up = mode == "up";
     let route = RouteConfig {
         path: "/".into(),
@@ -36,7 +39,7 @@ fn main() {
         fallback_service: None,
         fallback: vec![],
         strip_prefix: false,
-        websocket: false,
+        websocket: mode == "ws",
         timeout: Duration::from_secs(30),
         body_limit: 1 << 20,
         allow: vec![],
