@@ -9,7 +9,7 @@
 //! for SECONDS; it prints "messages/s p99_ms" over all of them. One
 //! current-thread runtime, so the load generator uses one core as wrk does.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, reason = "a benchmark harness")]
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a benchmark harness")]
 
 use std::time::{Duration, Instant};
 
