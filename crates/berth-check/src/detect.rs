@@ -213,8 +213,9 @@ pub fn kind(path: &str, text: &str) -> Kind {
 pub fn worth_reading(path: &str) -> bool {
     let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
     let lower = base.to_ascii_lowercase();
-    const SHARED: [&str; 14] = [
+    const SHARED: [&str; 15] = [
         ".rules",
+        ".alloy",
         ".yaml",
         ".yml",
         ".conf",
@@ -238,7 +239,8 @@ pub fn worth_reading(path: &str) -> bool {
 /// Drops what a tree walk read but no rule needs, before the check holds
 /// every file in memory: files of no kind berth reads, except those other
 /// files may name (an nginx `include`, an `EnvironmentFile=`,
-/// `mime.types`) and, in a tree with a kustomization, the YAML and JSON it
+/// `mime.types`, an agent's `*.alloy` scrape jobs) and, in a tree with a
+/// kustomization, the YAML and JSON it
 /// may name: JSON 6902 patches are plain lists, and a kustomization need
 /// not say `apiVersion:`. Dropping those would leave every patch unapplied.
 /// The configuration files a berth spec mounts (`files:`) stay too: the
@@ -253,7 +255,7 @@ pub fn retain_needed(inputs: &mut Vec<crate::Input>) {
         let lower = i.path.to_ascii_lowercase();
         crate::spec::join("", &i.path).is_some_and(|p| named.contains_key(&p))
             || kind(&i.path, &i.text) != Kind::Other
-            || [".conf", ".env", ".types"].iter().any(|e| lower.ends_with(e))
+            || [".conf", ".env", ".types", ".alloy"].iter().any(|e| lower.ends_with(e))
             || kustomized && [".yaml", ".yml", ".json"].iter().any(|e| lower.ends_with(e))
     });
 }

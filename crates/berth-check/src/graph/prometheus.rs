@@ -116,11 +116,23 @@ pub fn scrape_jobs<'a>(file: usize, doc: &'a Node) -> Vec<ScrapeJob<'a>> {
             let name_node = at(job, &["job_name"])?;
             let discovered =
                 job.as_map().is_some_and(|entries| entries.iter().any(|e| e.key.name.ends_with("_sd_configs")));
-            let targets = seq(at(job, &["static_configs"]))
+            // The blackbox pattern: relabelling that sets `__address__`
+            // makes the listed targets parameters (`__param_target`) and
+            // scrapes the replacement (the exporter) instead.
+            let rewrite = seq(at(job, &["relabel_configs"]))
                 .iter()
-                .flat_map(|s| seq(at(s, &["targets"])))
-                .filter_map(|t| Some((t.as_str()?, t.span)))
-                .collect();
+                .find(|r| at(r, &["target_label"]).and_then(Node::as_str) == Some("__address__"));
+            let targets = match rewrite {
+                Some(r) => at(r, &["replacement"])
+                    .and_then(|n| Some((n.as_str().filter(|t| !t.contains('$'))?, n.span)))
+                    .into_iter()
+                    .collect(),
+                None => seq(at(job, &["static_configs"]))
+                    .iter()
+                    .flat_map(|s| seq(at(s, &["targets"])))
+                    .filter_map(|t| Some((t.as_str()?, t.span)))
+                    .collect(),
+            };
             Some(ScrapeJob { file, name: name_node.as_str()?, span: name_node.span, targets, discovered })
         })
         .collect()

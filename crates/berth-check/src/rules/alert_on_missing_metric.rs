@@ -11,7 +11,11 @@ crate::declare_rule! {
     /// `kube_`) that no scrape job targets. Where the configuration lets
     /// series carry another `job` (relabelling to `job`, a target group's
     /// `job` label, `honor_labels: true` on a Pushgateway or federation
-    /// job), job names are not judged.
+    /// job), job names are not judged. A Prometheus with the remote-write
+    /// receiver also holds what agents push: Grafana Alloy's `job_name`s
+    /// count as jobs, exporter metrics are not judged, and without an
+    /// agent configuration in sight nothing is. A rule file no `rule_files`
+    /// names (a test fixture) is evaluated by nothing and not judged.
     AlertOnMissingMetric {
         code: "X009",
         name: "alert-on-missing-metric",
@@ -39,6 +43,16 @@ impl Rule for AlertOnMissingMetric {
             // Nothing here says what is scraped.
             return;
         }
+        // A Prometheus that receives remote writes holds what agents
+        // scraped: their jobs count (Grafana Alloy's `job_name`), and their
+        // built-in exporters (node, blackbox) make metric names unknowable.
+        // With no agent configuration in sight, nothing can be judged.
+        let remote = receives_remote_writes(graph);
+        let agent_jobs = agent_jobs(cx);
+        if remote && agent_jobs.is_empty() {
+            return;
+        }
+        let loaded = loaded_rule_files(cx);
         let mut jobs: Vec<String> = graph.scrape_jobs.iter().map(|j| j.name.to_owned()).collect();
         if !graph.service_monitors.is_empty() {
             // The Operator names a monitor's job after the Service it scrapes
@@ -66,8 +80,11 @@ impl Rule for AlertOnMissingMetric {
                 jobs.extend(selected.into_iter().map(str::to_owned));
             }
         }
+        if remote {
+            jobs.extend(agent_jobs);
+        }
         let relabelled = graph.documents.iter().any(|(_, d)| relabels_job(d));
-        let discovered = graph.scrape_jobs.iter().any(|j| j.discovered) || !graph.service_monitors.is_empty();
+        let discovered = remote || graph.scrape_jobs.iter().any(|j| j.discovered) || !graph.service_monitors.is_empty();
         let haystack: Vec<String> = graph
             .scrape_jobs
             .iter()
@@ -81,6 +98,9 @@ impl Rule for AlertOnMissingMetric {
         let recorded: Vec<&str> = graph.prom_rules.iter().filter(|r| !r.alert).map(|r| r.name).collect();
         for rule in &graph.prom_rules {
             let Ok(facts) = &rule.parsed else { continue };
+            if !loaded(rule.file) {
+                continue;
+            }
             for selector in &facts.selectors {
                 if let Some(job) = &selector.job
                     && !relabelled
@@ -115,6 +135,67 @@ impl Rule for AlertOnMissingMetric {
                 }
             }
         }
+    }
+}
+
+/// Whether a Prometheus in the tree is started with its remote-write
+/// receiver (`--web.enable-remote-write-receiver`, or the older
+/// `--enable-feature=remote-write-receiver`).
+fn receives_remote_writes(graph: &crate::graph::Graph<'_>) -> bool {
+    let flag = |w: &str| w.contains("enable-remote-write-receiver") || w.contains("remote-write-receiver");
+    graph.compose.iter().any(|s| s.command.as_ref().is_some_and(|(c, _)| flag(c)))
+        || graph.workloads.iter().flat_map(|w| &w.containers).any(|c| c.command.iter().any(|w| flag(w)))
+}
+
+/// The `job_name`s of Grafana Alloy's scrape components (`*.alloy`),
+/// comments left out.
+fn agent_jobs(cx: &Context<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in cx.files.iter().filter(|f| f.name.ends_with(".alloy")) {
+        for line in f.text.lines().map(str::trim).filter(|l| !l.starts_with("//") && !l.starts_with('#')) {
+            let Some(rest) = line.strip_prefix("job_name") else { continue };
+            let Some(value) = rest.trim_start().strip_prefix('=') else { continue };
+            if let Some(name) = value.trim().strip_prefix('"').and_then(|v| v.split('"').next()) {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Whether Prometheus loads a rule file: when configurations in the tree
+/// name `rule_files`, a file none of them names (a test fixture, an
+/// example) is evaluated by nothing. Patterns with a directory relative to
+/// the configuration match the whole path; container paths
+/// (`/etc/prometheus/*.rules`) only the file's name. A PrometheusRule
+/// resource is loaded by the Operator.
+fn loaded_rule_files<'c>(cx: &'c Context<'_>) -> impl Fn(usize) -> bool + 'c {
+    let mut patterns: Vec<globset::GlobMatcher> = Vec::new();
+    let mut any = false;
+    for (file, doc) in &cx.graph.documents {
+        let Some(entries) = at(doc, &["rule_files"]) else { continue };
+        any = true;
+        let dir = cx.files[*file].name.rsplit_once('/').map_or("", |(d, _)| d);
+        for entry in seq(Some(entries)).iter().filter_map(|e| e.as_str()) {
+            let pattern = if entry.starts_with('/') || !entry.contains('/') {
+                entry.rsplit('/').next().unwrap_or(entry).to_owned()
+            } else {
+                crate::graph::units::normalize(&format!("{dir}/{entry}")).unwrap_or_default()
+            };
+            if let Ok(glob) = globset::Glob::new(&pattern) {
+                patterns.push(glob.compile_matcher());
+            }
+        }
+    }
+    move |file: usize| {
+        let name = &cx.files[file].name;
+        let resource = cx.graph.objects.iter().any(|o| o.file == file && o.kind == "PrometheusRule");
+        if !any || resource {
+            return true;
+        }
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let path = crate::graph::units::normalize(name).unwrap_or_default();
+        patterns.iter().any(|p| p.is_match(base) || p.is_match(&path))
     }
 }
 
@@ -153,6 +234,55 @@ mod tests {
         assert_eq!(x009("    honor_labels: false\n").len(), 1);
         let labelled = "rule_files: [rules.yml]\nscrape_configs:\n  - job_name: cluster\n    static_configs:\n      - targets: [\"tidb:10080\"]\n        labels: { job: tidb }\n";
         assert!(messages_of("X009", &[("prometheus.yml", labelled), ("rules.yml", RULES)]).is_empty());
+    }
+
+    /// Alloy agents push into a Prometheus with the remote-write receiver:
+    /// its series carry jobs no scrape job names.
+    #[test]
+    fn a_prometheus_receiving_remote_writes_has_jobs_nothing_here_names() {
+        let config = "rule_files: [rules.yml]\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: [\"localhost:9090\"]\n";
+        let compose = |flag: &str| {
+            format!(
+                "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    command: [\"--config.file=/etc/prometheus/prometheus.yml\"{flag}]\n"
+            )
+        };
+        let x009 = |flag: &str| {
+            messages_of(
+                "X009",
+                &[("prometheus.yml", config), ("rules.yml", RULES), ("docker-compose.yml", &compose(flag))],
+            )
+        };
+        assert_eq!(x009("").len(), 1);
+        assert!(x009(", \"--web.enable-remote-write-receiver\"").is_empty(), "no agent configuration in sight");
+        let agent = |jobs: &str| {
+            messages_of(
+                "X009",
+                &[
+                    ("prometheus.yml", config),
+                    ("rules.yml", RULES),
+                    ("docker-compose.yml", &compose(", \"--web.enable-remote-write-receiver\"")),
+                    ("alloy/node.alloy", jobs),
+                ],
+            )
+        };
+        assert!(agent("prometheus.scrape \"tidb\" {\n  job_name = \"tidb\"\n}\n").is_empty());
+        assert_eq!(agent("prometheus.scrape \"x\" {\n  // job_name = \"tidb\"\n  job_name = \"other\"\n}\n").len(), 1);
+    }
+
+    /// A rule file no `rule_files` names (a test fixture) is evaluated by nothing.
+    #[test]
+    fn rule_files_prometheus_does_not_load_are_not_judged() {
+        let config = |files: &str| {
+            format!(
+                "rule_files: [{files}]\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [\"node:9100\"]\n"
+            )
+        };
+        let x009 = |files: &str| {
+            messages_of("X009", &[("prometheus.yml", &config(files)), ("tests/fixtures/rules.yml", RULES)])
+        };
+        assert!(x009("alerts.yml").is_empty());
+        assert_eq!(x009("tests/fixtures/*.yml").len(), 1);
+        assert_eq!(x009("/etc/prometheus/rules.yml").len(), 1, "a container path matches the file's name");
     }
 
     /// `alert.rules`, Prometheus' conventional name, is a rule file too.

@@ -213,6 +213,21 @@ mod tests {
 
     const COMPOSE: &str = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml:ro\n  node-exporter:\n    image: prom/node-exporter:v1.8.1\n    expose: [\"9100\"]\n";
 
+    /// The blackbox pattern: the listed URLs are parameters; what is
+    /// scraped is the relabelled `__address__`, the exporter.
+    #[test]
+    fn probe_targets_relabelled_to_the_exporter_are_parameters() {
+        let config = |exporter: &str| {
+            format!(
+                "scrape_configs:\n  - job_name: blackbox\n    metrics_path: /probe\n    static_configs:\n      - targets: [\"http://app:8080/health\", \"https://example.com\"]\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - target_label: __address__\n        replacement: {exporter}\n"
+            )
+        };
+        let compose = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    volumes:\n      - ./prometheus.yml:/etc/prometheus/prometheus.yml:ro\n  blackbox-exporter:\n    image: prom/blackbox-exporter:v0.25.0\n    expose: [\"9115\"]\n";
+        let x010 = |exporter: &str| findings(&[("prometheus.yml", &config(exporter)), ("docker-compose.yml", compose)]);
+        assert!(x010("blackbox-exporter:9115").is_empty(), "{:?}", x010("blackbox-exporter:9115"));
+        assert_eq!(x010("blackbox:9115").len(), 1, "the exporter's address is still judged");
+    }
+
     /// AMQ Broker's operator makes the Services from an `ActiveMQArtemis`;
     /// a monitor beside it selects what the tree cannot show.
     #[test]
