@@ -30,7 +30,9 @@ pub fn default_ports(repository: &str) -> &'static [i64] {
         "prometheus" => &[9090],
         "alertmanager" => &[9093],
         "minio" => &[9000],
-        "rabbitmq" => &[5672, 15672],
+        // AMQP, the management UI, and Prometheus metrics (rabbitmq_prometheus
+        // is on by default since 3.8).
+        "rabbitmq" => &[5672, 15672, 15692],
         // Grafana Tempo: HTTP, dskit gRPC, memberlist, then its receivers
         // (OTLP, Jaeger, Zipkin, OpenCensus).
         "tempo" => &[3200, 9095, 7946, 4317, 4318, 14250, 14268, 6831, 6832, 9411, 55678, 55680, 55681],

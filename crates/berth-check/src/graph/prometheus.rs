@@ -20,6 +20,9 @@ pub struct ScrapeJob<'a> {
     pub targets: Vec<(&'a str, Span)>,
     /// Targets come from service discovery: what they are is not known here.
     pub discovered: bool,
+    /// With the blackbox pattern (relabelling that sets `__address__`),
+    /// the listed targets: what the exporter probes, not what is scraped.
+    pub probes: Vec<(&'a str, Span)>,
 }
 
 #[derive(Debug)]
@@ -122,18 +125,22 @@ pub fn scrape_jobs<'a>(file: usize, doc: &'a Node) -> Vec<ScrapeJob<'a>> {
             let rewrite = seq(at(job, &["relabel_configs"]))
                 .iter()
                 .find(|r| at(r, &["target_label"]).and_then(Node::as_str) == Some("__address__"));
+            let listed = || {
+                seq(at(job, &["static_configs"]))
+                    .iter()
+                    .flat_map(|s| seq(at(s, &["targets"])))
+                    .filter_map(|t| Some((t.as_str()?, t.span)))
+                    .collect::<Vec<_>>()
+            };
+            let probes = if rewrite.is_some() { listed() } else { Vec::new() };
             let targets = match rewrite {
                 Some(r) => at(r, &["replacement"])
                     .and_then(|n| Some((n.as_str().filter(|t| !t.contains('$'))?, n.span)))
                     .into_iter()
                     .collect(),
-                None => seq(at(job, &["static_configs"]))
-                    .iter()
-                    .flat_map(|s| seq(at(s, &["targets"])))
-                    .filter_map(|t| Some((t.as_str()?, t.span)))
-                    .collect(),
+                None => listed(),
             };
-            Some(ScrapeJob { file, name: name_node.as_str()?, span: name_node.span, targets, discovered })
+            Some(ScrapeJob { file, name: name_node.as_str()?, span: name_node.span, targets, discovered, probes })
         })
         .collect()
 }

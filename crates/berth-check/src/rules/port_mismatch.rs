@@ -141,7 +141,10 @@ impl Rule for PortMismatch {
                 if f.side.iter().any(|(_, port)| i64::from(*port) == target) {
                     continue;
                 }
-                if let Some(bound) = f.port {
+                // Redis Cluster's bus listens at the port + 10000.
+                let cluster_bus = f.port.is_some_and(|b| i64::from(b) + 10_000 == target)
+                    && s.command.as_ref().is_some_and(|(c, _)| c.contains("cluster-enabled"));
+                if let Some(bound) = f.port.filter(|_| !cluster_bus) {
                     if i64::from(bound) != target {
                         let (file, span) = from.unwrap_or((s.file, s.span));
                         sink.report(
@@ -190,6 +193,17 @@ mod tests {
     use crate::rules::messages_of;
 
     const DOCKERFILE: &str = "FROM alpine:3.20\nCOPY main /app/main\nEXPOSE 8080\nCMD [\"/app/main\"]\n";
+
+    #[test]
+    fn a_redis_cluster_bus_is_its_port_plus_10000() {
+        let compose = |flag: &str| {
+            format!(
+                "services:\n  redis-1:\n    image: redis:7.2\n    command: redis-server --port 6380{flag}\n    ports: [\"6380:6380\", \"16380:16380\"]\n"
+            )
+        };
+        assert!(messages_of("X007", &[("docker-compose.yml", &compose(" --cluster-enabled yes"))]).is_empty());
+        assert_eq!(messages_of("X007", &[("docker-compose.yml", &compose(""))]).len(), 1);
+    }
 
     /// A Go app serving on 8080 and its metrics on 10000, which EXPOSE
     /// does not name but Prometheus scrapes.

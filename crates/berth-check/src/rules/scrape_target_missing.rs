@@ -8,7 +8,10 @@ crate::declare_rule! {
     /// A scrape target that names nothing deployed, a port nothing listens
     /// on, or a ServiceMonitor that selects no Service (or names a port the
     /// Service does not have) leaves the service unmonitored. `up` for it
-    /// is simply absent, so no alert on `up == 0` ever fires. A
+    /// is simply absent, so no alert on `up == 0` ever fires. With the
+    /// blackbox pattern (relabelling `__address__` to the exporter) the
+    /// exporter is what is scraped, and a `localhost` URL it probes from
+    /// its own compose container reaches only itself. A
     /// ServiceMonitor is judged only when its deployment unit deploys
     /// Services where it looks: otherwise they come another way (an
     /// operator makes them from a custom resource).
@@ -66,8 +69,38 @@ impl Rule for ScrapeTargetMissing {
                     .iter()
                     .any(|(src, _)| path == *src || path.starts_with(&format!("{}/", src.trim_end_matches('/'))))
             });
-            if !mounted && !servers.is_empty() && !servers.iter().any(|s| s.uses_config(graph, cx.files, job.file)) {
+            // A unit that runs no Prometheus at all scrapes with nothing
+            // either (a sample configuration beside the app), unless a
+            // scraper berth does not know mounts it.
+            if !mounted && !servers.iter().any(|s| s.uses_config(graph, cx.files, job.file)) {
                 continue;
+            }
+            // An exporter in a compose container probing `localhost`
+            // probes itself.
+            if let Some((exporter, _)) = job.targets.first()
+                && let Some((host, port)) = exporter.rsplit_once(':')
+                // The exporter by its compose name, in this unit or (a
+                // monitoring folder the root stack mounts) another.
+                && let Some(service) =
+                    graph.compose.iter().find(|s| crate::graph::compose::network_names(s).iter().any(|n| n == host))
+                && crate::graph::yaml::str_at(service.node, &["network_mode"]).is_none()
+            {
+                for (probe, span) in &job.probes {
+                    let rest = probe.split_once("://").map_or(*probe, |(_, r)| r);
+                    let probed = rest.split(['/', '?']).next().unwrap_or(rest);
+                    let probed =
+                        probed.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(probed, |(h, _)| h);
+                    if matches!(probed, "localhost" | "127.0.0.1" | "[::1]") {
+                        sink.report(
+                            job.file,
+                            *span,
+                            format!(
+                                "job `{}` probes `{probe}` from `{host}:{port}`'s container, where localhost is the exporter itself",
+                                job.name
+                            ),
+                        );
+                    }
+                }
             }
             for (target, span) in &job.targets {
                 let (host, port) = match target.rsplit_once(':') {
@@ -226,6 +259,10 @@ mod tests {
         let x010 = |exporter: &str| findings(&[("prometheus.yml", &config(exporter)), ("docker-compose.yml", compose)]);
         assert!(x010("blackbox-exporter:9115").is_empty(), "{:?}", x010("blackbox-exporter:9115"));
         assert_eq!(x010("blackbox:9115").len(), 1, "the exporter's address is still judged");
+        let local = config("blackbox-exporter:9115").replace("http://app:8080/health", "http://localhost:3000");
+        let found = findings(&[("prometheus.yml", &local), ("docker-compose.yml", compose)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("localhost is the exporter itself"), "{found:?}");
     }
 
     /// AMQ Broker's operator makes the Services from an `ActiveMQArtemis`;

@@ -28,7 +28,10 @@ crate::declare_rule! {
     /// When an upstream pool keeps idle connections (`keepalive_timeout`,
     /// 60 s) longer than the app does (gunicorn 2 s, uvicorn and Node 5 s),
     /// nginx sends requests on connections the app just closed: sporadic
-    /// 502s under light load.
+    /// 502s under light load. That needs a location that reuses them
+    /// (`proxy_http_version 1.1` and `proxy_set_header Connection ""`);
+    /// a WebSocket location's read timeout bounds a quiet stream, not a
+    /// request, and is not compared.
     UpstreamTimeout {
         code: "X013",
         name: "upstream-timeout",
@@ -65,8 +68,22 @@ impl Rule for UpstreamTimeout {
                 let Some((block, outer)) = ancestors.split_last() else { return };
                 let written = effective("proxy_read_timeout", block, outer).last().copied();
                 let read = written.and_then(seconds).unwrap_or(60);
+                let headers = effective("proxy_set_header", block, outer);
+                let header = |name: &str| {
+                    headers.iter().find(|h| h.arg(0).is_some_and(|n| n.eq_ignore_ascii_case(name))).and_then(|h| h.arg(1))
+                };
+                // On a WebSocket location the read timeout bounds a quiet
+                // stream, not a request the app's timeout governs.
+                let websocket = header("Upgrade").is_some();
+                // nginx reuses an upstream connection only over HTTP/1.1
+                // with a `Connection` header other than its default `close`
+                // (`""`, or a constant `upgrade`); a variable such as
+                // `$connection_upgrade` usually maps plain requests to close.
+                let reuses = effective("proxy_http_version", block, outer).last().and_then(|d| d.arg(0)) == Some("1.1")
+                    && header("Connection").is_some_and(|v| !v.eq_ignore_ascii_case("close") && !v.contains('$'));
                 if let Some(app_timeout) = app.facts.timeout
                     && read < app_timeout
+                    && !websocket
                 {
                     sink.report(
                         d.file,
@@ -93,6 +110,7 @@ impl Rule for UpstreamTimeout {
                     );
                 }
                 if let (Some(u), Some(app_keep)) = (upstream, app.facts.keep_alive)
+                    && reuses
                     && let Some(keepalive) = u.own("keepalive").next()
                     && !reported.contains(&(keepalive.file, keepalive.span))
                 {
@@ -337,6 +355,37 @@ mod tests {
         format!(
             "events {{}}\nhttp {{\n    server {{\n        listen 80;\n        location /reports/ {{\n            {read}\n            proxy_pass http://web:8000;\n        }}\n    }}\n}}\n"
         )
+    }
+
+    /// Without HTTP/1.1 and an empty `Connection`, nginx closes every
+    /// upstream connection: `keepalive` keeps nothing to race.
+    #[test]
+    fn a_keepalive_pool_no_location_reuses_races_nothing() {
+        let conf = |headers: &str| {
+            format!(
+                "events {{}}\nhttp {{\n    upstream api {{\n        server web:8000;\n        keepalive 16;\n    }}\n    server {{\n        listen 80;\n        location / {{\n{headers}            proxy_pass http://api;\n        }}\n    }}\n}}\n"
+            )
+        };
+        let x013 = |headers: &str| {
+            findings(&[
+                ("docker-compose.yml", compose("gunicorn --bind 0.0.0.0:8000 app.wsgi", "").as_str()),
+                ("nginx.conf", conf(headers).as_str()),
+            ])
+        };
+        assert_eq!(
+            x013("            proxy_http_version 1.1;\n            proxy_set_header Connection \"\";\n").len(),
+            1
+        );
+        assert!(x013("").is_empty(), "HTTP/1.0 with Connection: close");
+        assert!(x013("            proxy_http_version 1.1;\n").is_empty(), "Connection: close by default");
+        assert_eq!(
+            x013("            proxy_http_version 1.1;\n            proxy_set_header Connection upgrade;\n").len(),
+            1
+        );
+        assert!(
+            x013("            proxy_http_version 1.1;\n            proxy_set_header Connection $connection_upgrade;\n")
+                .is_empty()
+        );
     }
 
     #[test]
