@@ -41,3 +41,17 @@ fn variants_of_one_app_in_one_directory_do_not_conflict() {
     assert!(!found.iter().any(|c| c == "X004"), "two variants, not two autoscalers of one Deployment: {found:?}");
     assert!(found.iter().any(|c| c == "X005"), "each variant still fixes replicas under its HPA: {found:?}");
 }
+
+#[test]
+fn a_secret_several_files_repeat_does_not_make_them_alternatives() {
+    // Alexsovich5/DAPP: each service's file repeats the database Secret
+    // that databases.yml declares; the Ingress's file routes to them all.
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata: { name: auth-db-secret, namespace: prod }\nstringData: { url: x }\n";
+    let service = format!(
+        "{secret}---\napiVersion: v1\nkind: Service\nmetadata: {{ name: auth, namespace: prod }}\nspec:\n  selector: {{ app: auth }}\n  ports: [{{ port: 8000 }}]\n"
+    );
+    let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: api, namespace: prod }\nspec:\n  rules:\n    - http:\n        paths:\n          - path: /auth\n            pathType: Prefix\n            backend: { service: { name: auth, port: { number: 8000 } } }\n---\napiVersion: v1\nkind: Service\nmetadata: { name: front, namespace: prod }\nspec:\n  selector: { app: front }\n  ports: [{ port: 80 }]\n";
+    let found = codes(&[("k8s/auth.yml", &service), ("k8s/databases.yml", secret), ("k8s/ingress.yml", ingress)]);
+    assert!(!found.iter().any(|c| c == "X014"), "{found:?}");
+}

@@ -161,7 +161,7 @@ pub struct Autoscaler<'a> {
 /// Kinds that run pods. ReplicationController is old but still in
 /// tutorials and examples, and its pods are selected like any others;
 /// OpenShift's DeploymentConfig has a pod template like a Deployment's.
-const WORKLOADS: [&str; 9] = [
+pub(crate) const WORKLOADS: [&str; 9] = [
     "Deployment",
     "StatefulSet",
     "DaemonSet",

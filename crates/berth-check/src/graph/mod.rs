@@ -299,18 +299,23 @@ impl<'a> Graph<'a> {
         graph
     }
 
-    /// Files of one unit that define the same object (kind, namespace,
-    /// name) cannot be applied together: the second replaces the first.
-    /// They are alternatives (`go-demo.yml` and `go-demo-hpa.yml`, each a
-    /// whole variant of the app), so each becomes a unit of its own.
-    /// Only files side by side in one directory: a bundle beside the
-    /// manifests it bundles (`complete-demo.yaml` and `manifests/`) is
-    /// not a variant.
+    /// Files of one unit that define the same workload or Service (kind,
+    /// namespace, name) cannot be applied together: the second replaces
+    /// the first. They are alternatives (`go-demo.yml` and
+    /// `go-demo-hpa.yml`, each a whole variant of the app), so each becomes
+    /// a unit of its own. Only files side by side in one directory: a
+    /// bundle beside the manifests it bundles (`complete-demo.yaml` and
+    /// `manifests/`) is not a variant. A Secret, ConfigMap or Namespace
+    /// several files repeat is shared setup, not a variant (each service's
+    /// file declaring the database's Secret).
     fn split_alternatives(&mut self, files: &[SourceFile]) {
         let dir = |file: usize| files.get(file).map_or("", |f| f.name.rsplit_once('/').map_or("", |(d, _)| d));
         let mut defined: HashMap<(usize, &str, Option<&str>, &str), usize> = HashMap::new();
         let mut alternatives: Vec<usize> = Vec::new();
-        for o in &self.objects {
+        let defining = |kind: &str| {
+            kubernetes::WORKLOADS.contains(&kind) || matches!(kind, "Service" | "Ingress" | "HorizontalPodAutoscaler")
+        };
+        for o in self.objects.iter().filter(|o| defining(o.kind)) {
             let key = (self.unit(o.file), o.kind, o.namespace, o.name);
             match defined.get(&key) {
                 Some(&first) if first != o.file && dir(first) == dir(o.file) => alternatives.extend([first, o.file]),
