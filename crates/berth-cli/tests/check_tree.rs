@@ -145,3 +145,30 @@ fn a_missing_configuration_file_stops_the_render_at_its_entry() {
     let api = std::fs::read_to_string(dir.path().join("out/kubernetes/service-api.yaml")).unwrap();
     assert!(api.contains("app.toml: |") || api.contains("app.toml: 'port = 8080"), "{api}");
 }
+
+/// A symbolic link among the spec's files must not carry a file from
+/// outside its directory (a key, a secret) into what is rendered.
+#[test]
+fn a_configuration_file_linked_from_outside_the_spec_is_refused() {
+    let dir = temp_dir();
+    let outside = temp_dir();
+    write(outside.path(), "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n");
+    write(
+        dir.path(),
+        "berth.yaml",
+        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n      /etc/api/app.toml: config/app.toml\n",
+    );
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("id_rsa"), dir.path().join("config/app.toml")).unwrap();
+    let out = command(env!("CARGO_BIN_EXE_berth"))
+        .args(["render", "kubernetes", "--out", "out"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("S207") && stderr.contains("outside the spec's directory"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing is written");
+}

@@ -100,7 +100,17 @@ pub(crate) fn load_source(
 /// false then, and nothing may be rendered or run.
 pub(crate) fn read_files(plan: &mut berth_plan::Plan, spec: &Path, source: &SourceFile, color: bool) -> bool {
     let dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let failed = plan.read_files(|relative| std::fs::read_to_string(dir.join(relative)));
+    // The spec cannot name a path outside its directory; a symbolic link
+    // inside it must not lead out either (to `~/.ssh`, a secret file):
+    // what is read here is written into rendered files.
+    let root_dir = dir.canonicalize();
+    let failed = plan.read_files(|relative| {
+        let path = dir.join(relative).canonicalize()?;
+        match &root_dir {
+            Ok(root) if path.starts_with(root) => std::fs::read_to_string(path),
+            _ => Err(std::io::Error::other(format!("it resolves to {}, outside the spec's directory", path.display()))),
+        }
+    });
     if failed.is_empty() {
         return true;
     }
