@@ -141,3 +141,37 @@ patches:
     assert!(!has(&found, "K005", DEPLOYMENT), "resources added by the JSON patch: {found:?}");
     assert!(has(&found, "K006", DEPLOYMENT), "no patch adds the probes here: {found:?}");
 }
+
+#[test]
+fn a_base_shared_by_two_overlays_labels_its_own_selectors_and_the_overlays_do_not() {
+    // The base's commonLabels rewrite `app` in the Service's selector and
+    // the pod template alike (UAV-PLATFORM-V2's k8s/base): nothing to
+    // report. Each overlay's own commonLabels reach the templates; had
+    // they reached the shared selectors, they would be the first overlay's.
+    let base = "apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+commonLabels:
+  app: shop
+resources:
+  - deployment.yaml
+  - service.yaml
+";
+    let overlay = |env: &str| {
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop-{env}\ncommonLabels:\n  environment: {env}\nresources:\n  - ../../base\n"
+        )
+    };
+    let inputs = with(shop(), "base/kustomization.yaml", base);
+    let inputs = with(inputs, "overlays/prod/kustomization.yaml", &overlay("prod"));
+    let found = findings(with(inputs, "overlays/dev/kustomization.yaml", &overlay("dev")));
+    assert!(!has(&found, "X002", SERVICE), "{found:?}");
+
+    // Labels the base gives the templates only (`includeTemplates`, no
+    // `includeSelectors`) leave the selector on pods nobody deploys.
+    let templates_only =
+        base.replace("commonLabels:\n  app: shop\n", "labels:\n  - pairs: { app: shop }\n    includeTemplates: true\n");
+    let inputs = with(shop(), "base/kustomization.yaml", &templates_only);
+    let inputs = with(inputs, "overlays/prod/kustomization.yaml", &overlay("prod"));
+    let found = findings(with(inputs, "overlays/dev/kustomization.yaml", &overlay("dev")));
+    assert!(has(&found, "X002", SERVICE), "{found:?}");
+}

@@ -187,15 +187,19 @@ pub fn apply(parsed: &mut Parsed, files: &[SourceFile]) {
     let roots: Vec<usize> =
         (0..kustomizations.len()).filter(|k| !kustomizations[*k].component && !named.contains(k)).collect();
     let mut deployed_by: HashMap<usize, usize> = HashMap::new();
+    let mut built_by = vec![0; kustomizations.len()];
     for &root in &roots {
         let mut reached = HashSet::new();
-        closure(&kustomizations, root, &mut HashSet::new(), &mut reached);
+        let mut through = HashSet::new();
+        closure(&kustomizations, root, &mut through, &mut reached);
         for file in reached {
             *deployed_by.entry(file).or_default() += 1;
         }
+        for k in through {
+            built_by[k] += 1;
+        }
     }
-    let shared: HashSet<usize> = deployed_by.into_iter().filter(|(_, n)| *n > 1).map(|(file, _)| file).collect();
-    let build = Build { kustomizations: &kustomizations, docs, shared: &shared };
+    let build = Build { kustomizations: &kustomizations, docs, deployed_by: &deployed_by, built_by: &built_by };
     // (file, document) → the object as every deployed kustomization deploys it.
     let mut views: HashMap<(usize, usize), Node> = HashMap::new();
     for &root in &roots {
@@ -407,8 +411,10 @@ struct Res {
 struct Build<'p> {
     kustomizations: &'p [Kustomization],
     docs: HashMap<usize, &'p [Node]>,
-    /// Files more than one deployed kustomization deploys.
-    shared: &'p HashSet<usize>,
+    /// How many deployed kustomizations deploy each file.
+    deployed_by: &'p HashMap<usize, usize>,
+    /// How many deployed kustomizations build each kustomization.
+    built_by: &'p [usize],
 }
 
 impl Build<'_> {
@@ -438,7 +444,11 @@ impl Build<'_> {
         for &c in &kustomization.components {
             self.accumulate(c, out, visiting);
         }
-        transform(kustomization, out, self.shared);
+        // A kustomization's labels reach a file's selectors when every
+        // deployment of that file goes through it (the base itself, not
+        // one of several overlays over it).
+        let everywhere = |file: usize| self.deployed_by.get(&file).copied().unwrap_or(0) <= self.built_by[k];
+        transform(kustomization, out, everywhere);
         visiting.pop();
     }
 
@@ -487,7 +497,7 @@ const TEMPLATED: [&str; 7] =
     ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "DeploymentConfig", "Job"];
 
 /// One kustomization's own changes, in kustomize's order.
-fn transform(k: &Kustomization, out: &mut [Res], shared: &HashSet<usize>) {
+fn transform(k: &Kustomization, out: &mut [Res], everywhere: impl Fn(usize) -> bool) {
     for p in &k.patches {
         apply_patch(out, p);
     }
@@ -502,7 +512,7 @@ fn transform(k: &Kustomization, out: &mut [Res], shared: &HashSet<usize>) {
     }
     for set in &k.labels {
         for res in out.iter_mut() {
-            let selectors = set.selectors && !shared.contains(&res.file);
+            let selectors = set.selectors && everywhere(res.file);
             add_labels(&mut res.node, set, selectors, res.anchor);
         }
     }

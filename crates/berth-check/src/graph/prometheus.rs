@@ -262,9 +262,16 @@ impl Server<'_, '_> {
     /// Prometheus reads the file its `--config.file` names (by default the
     /// image's `/etc/prometheus/prometheus.yml`) through a bind mount of
     /// the tree; a configuration it does not mount is another's. One run by
-    /// systemd or in Kubernetes (from a ConfigMap) may read any of its unit.
+    /// systemd may read any of its unit; so may one in Kubernetes, unless
+    /// every ConfigMap its pod mounts is written out in the unit with its
+    /// configuration inline (then a file beside it is not what it loads:
+    /// a generated ConfigMap is no object of the tree).
     pub fn uses_config(&self, graph: &Graph<'_>, files: &[SourceFile], file: usize) -> bool {
-        let Self::Compose(s) = self else { return true };
+        let s = match self {
+            Self::Compose(s) => s,
+            Self::Systemd(_) => return true,
+            Self::Kubernetes(w) => return !inline_config(graph, w),
+        };
         let declarations: Vec<&ComposeService<'_>> = graph.compose_service(&s.project, s.name).collect();
         let words = declarations
             .iter()
@@ -295,6 +302,25 @@ impl Server<'_, '_> {
             })
         })
     }
+}
+
+/// Whether every ConfigMap the pod of `w` mounts is an object of its unit
+/// with its data written inline (and there is one).
+fn inline_config(graph: &Graph<'_>, w: &Workload<'_>) -> bool {
+    let own = &graph.objects[w.object];
+    let unit = graph.unit(own.file);
+    let names: Vec<&str> =
+        seq(at(w.pod, &["volumes"])).iter().filter_map(|v| str_at(v, &["configMap", "name"])).collect();
+    !names.is_empty()
+        && names.iter().all(|name| {
+            graph.objects.iter().any(|o| {
+                o.kind == "ConfigMap"
+                    && o.name == *name
+                    && o.namespace == own.namespace
+                    && graph.unit(o.file) == unit
+                    && at(o.node, &["data"]).and_then(Node::as_map).is_some_and(|d| !d.is_empty())
+            })
+        })
 }
 
 /// Whether `image` is the repository `name` of any registry, at any tag

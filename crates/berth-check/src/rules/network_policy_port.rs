@@ -18,6 +18,8 @@ crate::declare_rule! {
     /// 5672 and 15672, Elasticsearch 9200 and 9300, Kafka 9092, NATS 4222.
     /// A port of no dependency (6380) may be the pods' own and is not
     /// judged, nor is a rule that also reaches IP blocks or other pods.
+    /// Istio's sidecar ports (15090, 15020, 15021, 15008) are served by
+    /// pods of the mesh (injection asked on the pod or its namespace).
     NetworkPolicyPort {
         code: "X003",
         name: "network-policy-port",
@@ -52,7 +54,7 @@ impl Rule for NetworkPolicyPort {
                         return;
                     }
                     for (port, span) in ports {
-                        if !peers.iter().any(|w| w.listens_on(port)) {
+                        if !peers.iter().any(|w| w.listens_on(port) || sidecar_port(cx, w, port)) {
                             sink.report(
                                 object.file,
                                 *span,
@@ -74,6 +76,32 @@ impl Rule for NetworkPolicyPort {
             }
         }
     }
+}
+
+/// Ports Istio's injected sidecar serves in every pod of the mesh:
+/// Envoy's Prometheus endpoint, the merged metrics and health ports, HBONE.
+const ISTIO_SIDECAR: [i64; 4] = [15090, 15020, 15021, 15008];
+
+/// Whether `port` is one Istio's sidecar adds to the pods of `w`: the pod
+/// asks for injection (`sidecar.istio.io/inject: "true"`), or its
+/// namespace, written in the tree, is labelled for it (`istio-injection:
+/// enabled`, `istio.io/rev`).
+fn sidecar_port(cx: &Context<'_>, w: &Workload<'_>, port: &PortRef<'_>) -> bool {
+    let PortRef::Number(n) = port else { return false };
+    if !ISTIO_SIDECAR.contains(n) {
+        return false;
+    }
+    let asked =
+        w.pod_labels.iter().chain(&w.pod_annotations).any(|(k, v)| k == "sidecar.istio.io/inject" && v == "true");
+    let namespace = cx.graph.objects[w.object].namespace;
+    asked
+        || cx.graph.objects.iter().any(|o| {
+            o.kind == "Namespace"
+                && Some(o.name) == namespace
+                && labels(at(o.node, &["metadata", "labels"]))
+                    .iter()
+                    .any(|(k, v)| (k == "istio-injection" && v == "enabled") || k == "istio.io/rev")
+        })
 }
 
 /// Well-known dependencies: the label values their pods go by, and the
@@ -174,6 +202,23 @@ mod tests {
             "podSelector: { matchExpressions: [{ key: app, operator: In, values: [web] }] }",
         );
         assert!(crate::rules::messages_of("X003", &[("apps.yaml", &apps), ("policy.yaml", &own)]).is_empty());
+    }
+
+    #[test]
+    fn istio_sidecar_ports_are_served_by_pods_of_the_mesh() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules/X003/bad/");
+        let apps = std::fs::read_to_string(format!("{root}apps.yaml")).unwrap_or_default();
+        let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: web, namespace: shop }\nspec:\n  podSelector: { matchLabels: { app: web } }\n  ingress:\n    - ports: [{ port: 8080 }, { port: 15090 }]\n";
+        let x003 = |namespace: &str| {
+            crate::rules::messages_of("X003", &[("apps.yaml", &apps), ("policy.yaml", policy), ("ns.yaml", namespace)])
+        };
+        let plain = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n";
+        assert_eq!(x003(plain).len(), 1, "{:?}", x003(plain));
+        let meshed =
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: { istio-injection: enabled }\n";
+        assert!(x003(meshed).is_empty(), "{:?}", x003(meshed));
+        let other = meshed.replace("name: shop", "name: other");
+        assert_eq!(x003(&other).len(), 1, "another namespace's label is not this one's");
     }
 
     #[test]

@@ -40,7 +40,7 @@ crate::declare_rule! {
 
 /// A Redis that requires a password.
 #[derive(Debug)]
-struct Redis {
+struct Redis<'g> {
     unit: usize,
     /// The compose project it runs in (its names resolve there only);
     /// `None` in Kubernetes.
@@ -48,6 +48,8 @@ struct Redis {
     names: Vec<String>,
     /// How it is given the password, and where.
     how: String,
+    /// Its compose declarations, in every file of the project.
+    declarations: Vec<&'g ComposeService<'g>>,
 }
 
 impl Rule for RedisPasswordMissingFromUrl {
@@ -73,14 +75,32 @@ impl Rule for RedisPasswordMissingFromUrl {
             if secret {
                 continue;
             }
-            let Some(env) = container_env(&declarations, graph.env_files, cx.files) else { continue };
-            let client = Client {
-                env: &env,
-                unit: graph.unit(s.file),
-                project: Some(s.project.as_str()),
-                title: format!("service `{}`", s.name),
-            };
-            client.check(&servers, sink, &mut reported);
+            // The base and `override` files, then each variant merged over them.
+            let base: Vec<&ComposeService<'_>> = declarations.iter().copied().filter(|d| merged(cx, d.file)).collect();
+            let mut variants: Vec<usize> = declarations.iter().map(|d| d.file).filter(|f| !merged(cx, *f)).collect();
+            variants.dedup();
+            let mut views: Vec<(Option<usize>, Vec<&ComposeService<'_>>)> = Vec::new();
+            if !base.is_empty() {
+                views.push((None, base));
+            }
+            for v in variants {
+                // `-f docker-compose.yml -f <variant>`: the variant's values win.
+                let mut view: Vec<&ComposeService<'_>> =
+                    declarations.iter().copied().filter(|d| merged(cx, d.file)).collect();
+                view.extend(declarations.iter().copied().filter(|d| d.file == v));
+                views.push((Some(v), view));
+            }
+            for (variant, view) in views {
+                let Some(env) = container_env(&view, graph.env_files, cx.files) else { continue };
+                let client = Client {
+                    env: &env,
+                    unit: graph.unit(s.file),
+                    project: Some(s.project.as_str()),
+                    variant,
+                    title: format!("service `{}`", s.name),
+                };
+                client.check(cx, &servers, sink, &mut reported);
+            }
         }
         for w in &graph.workloads {
             let o = &graph.objects[w.object];
@@ -105,9 +125,10 @@ impl Rule for RedisPasswordMissingFromUrl {
                     env: &env,
                     unit: graph.unit(o.file),
                     project: None,
+                    variant: None,
                     title: format!("{} `{}`", o.title(), c.name),
                 };
-                client.check(&servers, sink, &mut reported);
+                client.check(cx, &servers, sink, &mut reported);
             }
         }
     }
@@ -118,11 +139,14 @@ struct Client<'c, 'e> {
     env: &'c [ContainerVar<'e>],
     unit: usize,
     project: Option<&'c str>,
+    /// The `docker-compose.<variant>.yml` this view of a compose client
+    /// runs with, over the base and `override` files.
+    variant: Option<usize>,
     title: String,
 }
 
 impl Client<'_, '_> {
-    fn check(&self, servers: &[Redis], sink: &mut Sink<'_>, reported: &mut Vec<(usize, Span)>) {
+    fn check(&self, cx: &Context<'_>, servers: &[Redis<'_>], sink: &mut Sink<'_>, reported: &mut Vec<(usize, Span)>) {
         for v in self.env.iter().filter(|v| url_variable(v.name)) {
             let Some((host, credentials)) = v.value.and_then(redis_url) else { continue };
             if credentials || self.env.iter().any(|o| password_variable(o.name, v.name)) {
@@ -138,6 +162,7 @@ impl Client<'_, '_> {
             }) else {
                 continue;
             };
+            let Some(how) = self.sees(cx, server) else { continue };
             if reported.contains(&(v.file, v.span)) {
                 continue;
             }
@@ -148,11 +173,44 @@ impl Client<'_, '_> {
                 format!(
                     "`{}` of {} connects to `{host}` without a password, but that Redis requires one ({}): every \
                      command fails with NOAUTH",
-                    v.name, self.title, server.how
+                    v.name, self.title, how
                 ),
             );
         }
     }
+
+    /// How the Redis this client runs with is given its password, if it
+    /// is. The files of one compose directory are merged with `-f`, but a
+    /// `docker-compose.<variant>.yml` that declares the Redis itself is
+    /// also run alone (`-f docker-compose.production.yml`): a client seen
+    /// with a variant runs with that variant's Redis when it declares one,
+    /// else with the base's; another variant's `--requirepass` is not its
+    /// Redis's.
+    fn sees(&self, cx: &Context<'_>, server: &Redis<'_>) -> Option<String> {
+        if server.declarations.is_empty() {
+            return Some(server.how.clone());
+        }
+        let own = |pick: &dyn Fn(usize) -> bool| -> Vec<&ComposeService<'_>> {
+            server.declarations.iter().copied().filter(|d| pick(d.file)).collect()
+        };
+        let mut visible = self.variant.map(|v| own(&|f| f == v)).unwrap_or_default();
+        if visible.is_empty() {
+            visible = own(&|f| merged(cx, f));
+        }
+        if visible.is_empty() {
+            return Some(server.how.clone());
+        }
+        compose_password(cx, &visible)
+    }
+}
+
+/// Whether compose merges this file whenever its directory's project runs:
+/// `docker-compose.yml`, `compose.yaml` and their `override` companions.
+fn merged(cx: &Context<'_>, file: usize) -> bool {
+    let name = normalize(&cx.files[file].name);
+    let name = name.rsplit('/').next().unwrap_or(&name).to_ascii_lowercase();
+    let stem = name.trim_end_matches(".yml").trim_end_matches(".yaml");
+    matches!(stem, "docker-compose" | "compose" | "docker-compose.override" | "compose.override")
 }
 
 /// A secret's name that says it is Redis's (`redis-password`, `cache_auth`).
@@ -312,7 +370,7 @@ fn compose_password(cx: &Context<'_>, declarations: &[&ComposeService<'_>]) -> O
 }
 
 /// Every Redis of the tree that requires a password.
-fn servers(cx: &Context<'_>) -> Vec<Redis> {
+fn servers<'g>(cx: &Context<'g>) -> Vec<Redis<'g>> {
     let graph: &Graph<'_> = cx.graph;
     let mut out = Vec::new();
     for declarations in graph.compose_services() {
@@ -324,7 +382,7 @@ fn servers(cx: &Context<'_>) -> Vec<Redis> {
         let mut names: Vec<String> = declarations.iter().flat_map(|d| network_names(d)).collect();
         names.sort_unstable();
         names.dedup();
-        out.push(Redis { unit: graph.unit(s.file), project: Some(s.project.clone()), names, how });
+        out.push(Redis { unit: graph.unit(s.file), project: Some(s.project.clone()), names, how, declarations });
     }
     for w in &graph.workloads {
         let o = &graph.objects[w.object];
@@ -362,6 +420,7 @@ fn servers(cx: &Context<'_>) -> Vec<Redis> {
                 project: None,
                 names,
                 how: format!("{how}, {}", place(cx.files, o.file, c.span)),
+                declarations: Vec::new(),
             });
         }
     }
@@ -401,6 +460,39 @@ mod tests {
         let found = findings(&[
             ("docker-compose.yml", compose(REQUIREPASS, "      LOG: info\n").as_str()),
             ("docker-compose.override.yml", format!("services:\n  web:\n    environment:\n{URL}").as_str()),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    #[test]
+    fn a_variant_that_declares_its_own_redis_runs_with_that_one() {
+        // mirai-agent, AstroSense: `docker-compose.production.yml` and the
+        // dev `docker-compose.yml` each declare a Redis; only the
+        // microservices variant's requires a password.
+        let open = "    image: redis:7.2.5\n";
+        let found = findings(&[
+            (
+                "docker-compose.microservices.yml",
+                compose(REQUIREPASS, "      REDIS_URL: redis://:${P}@redis:6379/0\n").as_str(),
+            ),
+            ("docker-compose.production.yml", compose(open, URL).as_str()),
+            ("docker-compose.yml", compose(open, URL).as_str()),
+        ]);
+        assert!(found.is_empty(), "{found:?}");
+        // The variant's own Redis with a password is that client's.
+        let found = findings(&[
+            ("docker-compose.prod.yml", compose(REQUIREPASS, URL).as_str()),
+            ("docker-compose.yml", compose(open, URL).as_str()),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("docker-compose.prod.yml"), "{found:?}");
+        // A variant that only adds the app runs with the base's Redis.
+        let found = findings(&[
+            ("docker-compose.yml", compose(REQUIREPASS, "      LOG: info\n").as_str()),
+            (
+                "docker-compose.worker.yml",
+                format!("services:\n  worker:\n    image: ghcr.io/acme/worker:1.0.0\n    environment:\n{URL}").as_str(),
+            ),
         ]);
         assert_eq!(found.len(), 1, "{found:?}");
     }

@@ -362,4 +362,26 @@ mod tests {
         let alone = [("prometheus.service", PROMETHEUS_SERVICE), ("prometheus.yml", config.as_str())];
         assert!(findings(&alone).is_empty());
     }
+
+    /// A Kubernetes Prometheus whose ConfigMap is written out in the tree
+    /// loads that text, not a `prometheus.yml` lying beside it (DAPP's
+    /// monitoring/prometheus/prometheus.yml, named only by a compose
+    /// extension field).
+    #[test]
+    fn a_file_beside_a_kubernetes_prometheus_with_an_inline_config_map_is_not_loaded() {
+        let workload = |volume: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: prometheus\nspec:\n  selector:\n    matchLabels: {{ app: prometheus }}\n  template:\n    metadata:\n      labels: {{ app: prometheus }}\n    spec:\n      containers:\n        - name: prometheus\n          image: prom/prometheus:v2.53.0\n      volumes:\n        - name: config\n          configMap:\n            name: {volume}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: prometheus\nspec:\n  selector: {{ app: prometheus }}\n  ports:\n    - port: 9090\n"
+            )
+        };
+        let inline = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: prometheus-config\ndata:\n  prometheus.yml: |\n    scrape_configs: []\n";
+        let stray = scraping("\"gitlab-runner:9252\"");
+        let with_inline = format!("{}---\n{inline}", workload("prometheus-config"));
+        assert!(findings(&[("prometheus.yaml", &with_inline), ("prometheus.yml", &stray)]).is_empty());
+        // A ConfigMap the tree does not hold (generated from the file by
+        // kustomize or kubectl) may be this very file.
+        let generated = workload("prometheus-generated");
+        let found = findings(&[("prometheus.yaml", &generated), ("prometheus.yml", &stray)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
 }
