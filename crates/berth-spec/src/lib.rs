@@ -6,6 +6,7 @@
 
 pub mod codes;
 mod de;
+mod events;
 pub mod model;
 mod node;
 mod overlay;

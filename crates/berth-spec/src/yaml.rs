@@ -59,6 +59,15 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, Diagnostic> {
             format!("the file is {} bytes; berth reads YAML files up to {MAX_INPUT_BYTES} bytes", text.len()),
         ));
     }
+    if let Some(documents) = crate::events::documents(text) {
+        return Ok(documents);
+    }
+    parse_documents_slow(text)
+}
+
+/// [`parse_documents`] through serde-saphyr: anchors, aliases, merge keys,
+/// tags, and every error.
+pub(crate) fn parse_documents_slow(text: &str) -> Result<Vec<Node>, Diagnostic> {
     let options = serde_saphyr::options! {
         duplicate_keys: DuplicateKeyPolicy::PassThrough,
         strict_booleans: false,
