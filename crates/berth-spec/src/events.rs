@@ -17,9 +17,10 @@ use granit_parser::{Event, Parser, ScalarStyle};
 
 use crate::node::{Entry, Key, Node, NodeKind};
 
-/// Past this many nodes the text goes to serde-saphyr, whose budget
-/// decides.
-const MAX_NODES: usize = 1_000_000;
+/// serde-saphyr's default budget: past this many nodes (keys included) or
+/// this nesting, the text goes to serde-saphyr, which refuses it.
+const MAX_NODES: usize = 250_000;
+const MAX_DEPTH: usize = 64;
 
 enum Frame {
     Seq(Span, Vec<Node>),
@@ -60,6 +61,7 @@ pub fn documents(text: &str) -> Option<Vec<Node>> {
                     if let Some(Frame::Map(_, _, key)) = stack.last_mut() {
                         *key = Some(Key { name: value.into_owned(), span: at()?, is_text: true });
                     }
+                    nodes += 1;
                     continue;
                 }
                 Node::new(scalar(value, style)?, at()?)
@@ -74,6 +76,9 @@ pub fn documents(text: &str) -> Option<Vec<Node>> {
                     return None;
                 }
                 stack.push(Frame::Seq(at()?, Vec::new()));
+                if stack.len() > MAX_DEPTH {
+                    return None;
+                }
                 continue;
             }
             Event::MappingStart(..) => {
@@ -81,6 +86,9 @@ pub fn documents(text: &str) -> Option<Vec<Node>> {
                     return None;
                 }
                 stack.push(Frame::Map(at()?, Vec::new(), None));
+                if stack.len() > MAX_DEPTH {
+                    return None;
+                }
                 continue;
             }
             Event::SequenceEnd => match stack.pop()? {

@@ -146,8 +146,15 @@ pub fn facts(words: &[String]) -> CommandFacts {
         match flag {
             "--bind" | "-b" | "--listen" | "--addr" | "-addr" | "--address" => {
                 let (host, port) = address(&value);
-                out.host = host.or(out.host);
-                out.port = port.or(out.port);
+                // A client's `-addr grpc-server:8082` names the peer it
+                // dials: only an address a server can bind (none, an IP
+                // literal, `localhost`) says where this one listens.
+                let peer = matches!(flag, "--addr" | "-addr" | "--address")
+                    && host.as_deref().is_some_and(|h| h != "localhost" && h.parse::<std::net::IpAddr>().is_err());
+                if !peer {
+                    out.host = host.or(out.host);
+                    out.port = port.or(out.port);
+                }
             }
             "--host" => out.host = Some(value),
             "--port" | "--http-port" | "--server.port" | "-Dserver.port" => out.port = value.parse().ok().or(out.port),
@@ -273,6 +280,10 @@ mod tests {
         let u = of("uvicorn main:app --host 127.0.0.1 --port=9000 --timeout-keep-alive 75");
         assert_eq!((u.host.as_deref(), u.port, u.keep_alive), (Some("127.0.0.1"), Some(9000), Some(75)));
         assert_eq!(of("/server -addr=:8080").port, Some(8080));
+        assert_eq!(of("/server -addr 0.0.0.0:8080").port, Some(8080));
+        // A client's peer is not where it listens.
+        assert_eq!(of("/client -addr grpc-server:8082").port, None);
+        assert_eq!(of("/client --addr=redis.example.com:6379 --port 8081").port, Some(8081));
         assert_eq!(of("java -jar app.jar --server.port=8081").port, Some(8081));
         assert_eq!(of("sh -c 'exec puma -b tcp://0.0.0.0:3000'").port, Some(3000));
         assert_eq!(of("gunicorn -b unix:/run/app.sock app:app").port, None);

@@ -12,6 +12,11 @@ pub fn default_ports(repository: &str) -> &'static [i64] {
             &[5775, 5778, 6831, 6832, 9411, 14250, 14268, 14269, 16686, 4317, 4318]
         }
         "jaeger-collector" => &[9411, 14250, 14268, 14269, 4317, 4318],
+        // Jaeger's query (UI, gRPC, admin) and remote storage (gRPC, admin).
+        "jaeger-query" => &[16685, 16686, 16687],
+        "jaeger-remote-storage" => &[17271, 17270],
+        // istiod: plain and TLS XDS, monitoring, webhooks, debug.
+        "pilot" if repository.contains("istio") => &[15010, 15012, 15014, 15017, 8080],
         "opentelemetry-collector" | "opentelemetry-collector-contrib" | "opentelemetry-collector-k8s" => {
             &[4317, 4318, 8888, 13133, 55679]
         }

@@ -131,7 +131,7 @@ impl Parsed {
             match kinds[index] {
                 Kind::Kubernetes => match berth_spec::parse_documents(&files[index].text) {
                     Ok(docs) => parsed.yaml.push((index, docs)),
-                    Err(d) => findings.push(parse_failure(index, d)),
+                    Err(d) => findings.extend(parse_failure(&files[index], index, d)),
                 },
                 Kind::Dockerfile => {
                     parsed.dockerfiles.push(Dockerfile::parse(index, &files[index].name, &files[index].text))
@@ -141,7 +141,7 @@ impl Parsed {
                         parsed.compose.push((index, files[index].name.clone(), docs.swap_remove(0)));
                     }
                     Ok(_) => {}
-                    Err(d) => findings.push(parse_failure(index, d)),
+                    Err(d) => findings.extend(parse_failure(&files[index], index, d)),
                 },
                 Kind::EnvFile => {
                     let (name, text) = (&files[index].name, &files[index].text);
@@ -155,7 +155,7 @@ impl Parsed {
                 Kind::CloudFormation => match cloudformation::parse(index, &files[index].text) {
                     Ok(Some(template)) => parsed.templates.push(template),
                     Ok(None) => {}
-                    Err(d) => findings.push(parse_failure(index, d)),
+                    Err(d) => findings.extend(parse_failure(&files[index], index, d)),
                 },
                 Kind::Nginx => match nginx::parse(index, &files[index].text) {
                     Ok(directives) => parsed.nginx.push(NginxFile {
@@ -164,7 +164,7 @@ impl Parsed {
                         directives,
                         root_candidate: true,
                     }),
-                    Err(d) => findings.push(parse_failure(index, d)),
+                    Err(d) => findings.extend(parse_failure(&files[index], index, d)),
                 },
                 // A snippet that only an `include` gives meaning to; not
                 // nginx if it does not parse as nginx.
@@ -185,7 +185,7 @@ impl Parsed {
                 kind @ (Kind::PrometheusConfig | Kind::PrometheusRules) => {
                     match berth_spec::parse_documents(&files[index].text) {
                         Ok(docs) => parsed.prometheus.extend(docs.into_iter().map(|d| (index, kind, d))),
-                        Err(d) => findings.push(parse_failure(index, d)),
+                        Err(d) => findings.extend(parse_failure(&files[index], index, d)),
                     }
                 }
                 Kind::Systemd => parsed.units.push(UnitFile::parse(index, &files[index].name, &files[index].text)),
@@ -194,7 +194,7 @@ impl Parsed {
                 }
                 Kind::Yaml | Kind::HelmChart => match berth_spec::parse_documents(&files[index].text) {
                     Ok(docs) => parsed.plain.push((index, docs)),
-                    Err(d) => findings.push(parse_failure(index, d)),
+                    Err(d) => findings.extend(parse_failure(&files[index], index, d)),
                 },
                 // Helm templates are Go templates, not YAML: never parsed
                 // (see `crate::helm`); the report notes them instead.
@@ -205,10 +205,18 @@ impl Parsed {
     }
 }
 
-fn parse_failure(file: usize, mut d: berth_diagnostics::Diagnostic) -> Finding {
+/// E001 for a file that does not parse, unless it is a template that is
+/// rendered before use (Jinja, cookiecutter, Go templates: `{{` or `{%` in
+/// its text, `{{` in its path), which berth cannot read and does not judge.
+fn parse_failure(source: &SourceFile, file: usize, mut d: berth_diagnostics::Diagnostic) -> Option<Finding> {
+    // GitHub's `${{ secrets.X }}` is YAML text, not a template.
+    let template = |text: &str| text.match_indices("{{").any(|(i, _)| !text[..i].ends_with('$')) || text.contains("{%");
+    if source.name.contains("{{") || template(&source.text) {
+        return None;
+    }
     d.code = PARSE_ERROR;
     d.message = format!("{} (the rest of the files are still checked)", d.message);
-    Finding { file, diagnostic: d, suppressed: None }
+    Some(Finding { file, diagnostic: d, suppressed: None })
 }
 
 #[derive(Debug, Default)]

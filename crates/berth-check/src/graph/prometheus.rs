@@ -148,7 +148,9 @@ pub fn scrape_jobs<'a>(file: usize, doc: &'a Node) -> Vec<ScrapeJob<'a>> {
 /// Rules of a rule file's `groups` (or a PrometheusRule's `spec.groups`).
 pub fn rules<'a>(file: usize, groups: Option<&'a Node>) -> Vec<PromRule<'a>> {
     let mut out = Vec::new();
-    for group in seq(groups) {
+    // vmalert groups of another query language (`type: vlogs`, `graphite`)
+    // are not PromQL; Prometheus itself has no `type:`.
+    for group in seq(groups).iter().filter(|g| str_at(g, &["type"]).is_none_or(|t| t == "prometheus")) {
         for rule in seq(at(group, &["rules"])) {
             let (alert, name_node) = match (at(rule, &["alert"]), at(rule, &["record"])) {
                 (Some(n), _) => (true, n),

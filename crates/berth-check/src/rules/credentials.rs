@@ -100,8 +100,18 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["", "${DB_PASSWORD}", "$PASS", "<password>", "changeme", "xxx", "****", "your-password", "{{ .pw }}"]
-        {
+        for p in [
+            "",
+            "${DB_PASSWORD}",
+            "$PASS",
+            "<password>",
+            "changeme",
+            "xxx",
+            "****",
+            "your-password",
+            "{{ .pw }}",
+            "secret",
+        ] {
             assert!(placeholder(p), "{p}");
         }
         for real in ["hunter2", "s3cr3t!", "postgres", "Zx9-kq"] {

@@ -75,12 +75,26 @@ fn final_base(d: &Dockerfile) -> Option<String> {
     Some(image)
 }
 
+/// Whether a RUN runs a script of the build (zulip's
+/// `/root/zulip/scripts/setup/install`, `./setup.sh`): what it installs is
+/// not known, so no tool is known missing.
+fn runs_a_script(args: &str) -> bool {
+    let lines: String = args.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+    lines.split(['&', ';', '|', '\n']).any(|command| {
+        let Some(program) = command.split_whitespace().find(|w| *w != "\\") else { return false };
+        let system =
+            ["/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/", "/usr/local/bin/"].iter().any(|p| program.starts_with(p));
+        program.ends_with(".sh") || ((program.starts_with('/') || program.starts_with("./")) && !system)
+    })
+}
+
 /// Whether the Dockerfile installs or copies `tool` into the shipped stages.
 fn provides(d: &Dockerfile, tool: &str) -> bool {
     d.instructions.iter().any(|i: &Instruction| match i.keyword.as_str() {
         "RUN" => {
-            (i.args.contains("install") || i.args.contains("apk add") || i.args.contains("apk --no-cache add"))
-                && i.args.split_whitespace().any(|w| w == tool)
+            ((i.args.contains("install") || i.args.contains("apk add") || i.args.contains("apk --no-cache add"))
+                && i.args.split_whitespace().any(|w| w == tool))
+                || runs_a_script(&i.args)
         }
         "COPY" | "ADD" => i.args.contains(&format!("/{tool}")),
         _ => false,

@@ -12,6 +12,9 @@ crate::declare_rule! {
     /// whole tree is reported only when the Ingress's own file defines other
     /// Services, or when its name is one or two edits from a Service of the
     /// same deployment unit (a typo); otherwise it may come from elsewhere.
+    /// The Prometheus Operator's `prometheus-operated`,
+    /// `alertmanager-operated` and `thanos-ruler-operated` always may, and
+    /// an `ExternalName` Service has no ports to compare.
     IngressBackendMissing {
         code: "X014",
         name: "ingress-backend-missing",
@@ -45,6 +48,10 @@ impl Rule for IngressBackendMissing {
 fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, backend: &berth_spec::Node) {
     let graph = cx.graph;
     let Some(name) = str_at(backend, &["name"]) else { return };
+    // The Prometheus Operator makes these from its custom resources.
+    if OPERATED.contains(&name) {
+        return;
+    }
     let name_span = at(backend, &["name"]).map_or(backend.span, |n| n.span);
     let named: Vec<_> = graph
         .services
@@ -116,6 +123,11 @@ fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, ba
         return;
     };
     let o = &graph.objects[service.object];
+    // An ExternalName Service has no ports of its own: the name it points
+    // at serves whatever port the backend asks.
+    if str_at(o.node, &["spec", "type"]) == Some("ExternalName") {
+        return;
+    }
     let (wanted, span, found) = match (int_at(backend, &["port", "number"]), str_at(backend, &["port", "name"])) {
         (Some(n), _) => (n.to_string(), at(backend, &["port", "number"]), service.ports.iter().any(|p| p.port == n)),
         (None, Some(port)) => {
@@ -133,11 +145,15 @@ fn check_backend(cx: &Context<'_>, sink: &mut Sink<'_>, ingress: &Object<'_>, ba
                 ingress.title(),
                 o.title(),
                 place(cx.files, o.file, o.span),
-                join(&ports)
+                if ports.is_empty() { "no port".to_owned() } else { join(&ports) }
             ),
         );
     }
 }
+
+/// Services the Prometheus Operator creates for its Prometheus,
+/// Alertmanager and ThanosRuler resources.
+pub const OPERATED: [&str; 3] = ["prometheus-operated", "alertmanager-operated", "thanos-ruler-operated"];
 
 /// Unset namespaces are whatever `kubectl apply -n` says: they may match.
 fn same_namespace(a: Option<&str>, b: Option<&str>) -> bool {

@@ -38,6 +38,10 @@ impl Rule for ProbeTargetMissing {
                 for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
                     for kind in ["httpGet", "tcpSocket", "grpc"] {
                         let Some(port_node) = at(c.node, &[probe, kind, "port"]) else { continue };
+                        // `${HEALTH_PORT:-9003}`: a template envsubst fills in.
+                        if port_node.as_str().is_some_and(|p| p.contains("${") || p.contains("{{")) {
+                            continue;
+                        }
                         let problem = match port_node.as_str().filter(|p| p.parse::<i64>().is_err()) {
                             Some(name) => (!c.ports.iter().any(|p| p.name == Some(name)))
                                 .then(|| format!("no port of `{}` is named `{name}`", c.name)),
@@ -207,5 +211,14 @@ mod tests {
         };
         assert!(messages_of("X008", &[("docker-compose.yml", &compose("0.0.0.0:3620"))]).is_empty());
         assert_eq!(messages_of("X008", &[("docker-compose.yml", &compose("0.0.0.0:3630"))]).len(), 1);
+    }
+
+    /// An envsubst template's probe port is filled in with the container's.
+    #[test]
+    fn a_templated_probe_port_is_not_a_port_name() {
+        let templated = manager("").replace("port: 8081", "port: \"${HEALTH_PORT:-9443}\"");
+        assert!(messages_of("X008", &[("m.yaml", &templated)]).is_empty());
+        let named = manager("").replace("port: 8081", "port: health");
+        assert_eq!(messages_of("X008", &[("m.yaml", &named)]).len(), 1);
     }
 }

@@ -14,7 +14,8 @@ crate::declare_rule! {
     /// its own compose container reaches only itself. A
     /// ServiceMonitor is judged only when its deployment unit deploys
     /// Services where it looks: otherwise they come another way (an
-    /// operator makes them from a custom resource).
+    /// operator makes them from a custom resource), and never when it
+    /// selects the Prometheus Operator's own (`operated-prometheus`).
     ///
     /// A `localhost` (or `127.0.0.1`) target is judged where the
     /// Prometheus that reads the configuration runs, when its unit deploys
@@ -112,6 +113,13 @@ impl Rule for ScrapeTargetMissing {
                 if placeholder(host) {
                     continue;
                 }
+                // The API server's Service exists in every cluster.
+                if matches!(
+                    host,
+                    "kubernetes.default.svc" | "kubernetes.default" | "kubernetes.default.svc.cluster.local"
+                ) {
+                    continue;
+                }
                 match graph.resolve(job.file, None, host, port) {
                     Resolved::Found => {}
                     Resolved::External => {
@@ -153,6 +161,12 @@ impl Rule for ScrapeTargetMissing {
             // No `matchLabels` (no selector, or expressions only): which
             // Services it takes is not for this rule to guess.
             if monitor.selector.is_empty() {
+                continue;
+            }
+            // The Prometheus Operator labels the Services and pods it
+            // makes for its Prometheus and Alertmanager resources
+            // (`operated-prometheus: "true"`).
+            if monitor.selector.iter().any(|(k, _)| k.starts_with("operated-")) {
                 continue;
             }
             let object = &graph.objects[monitor.object];

@@ -7,7 +7,9 @@ crate::declare_rule! {
     /// ConfigMaps are not secret: any pod in the namespace may mount them,
     /// `kubectl describe` prints them, RBAC grants read on them freely and
     /// they are not encrypted at rest. Passwords, tokens, private keys and
-    /// URLs with credentials belong in Secrets.
+    /// URLs with credentials belong in Secrets. An `AWS_ACCESS_KEY_ID` or
+    /// `AWS_SECRET_ACCESS_KEY` without the shape of AWS's keys (`key`,
+    /// `secret` for a local emulator) is not reported.
     SecretInConfigmap {
         code: "K017",
         name: "secret-in-configmap",
@@ -46,7 +48,14 @@ impl Rule for SecretInConfigmap {
             let Some(entries) = at(o.node, &["data"]).and_then(berth_spec::Node::as_map) else { continue };
             for e in entries {
                 let value = e.value.scalar_text().unwrap_or_default();
-                let why = if looks_secret(&e.key.name) && !value.is_empty() {
+                // AWS's keys have a shape: `AWS_SECRET_ACCESS_KEY: secret`
+                // for a local emulator (DynamoDB Local) is no credential.
+                let placeholder = match e.key.name.to_ascii_uppercase().as_str() {
+                    "AWS_ACCESS_KEY_ID" => secret_value(&value).is_none(),
+                    "AWS_SECRET_ACCESS_KEY" => value.len() != 40 && !value.contains('$'),
+                    _ => false,
+                };
+                let why = if looks_secret(&e.key.name) && !value.is_empty() && !placeholder {
                     Some("a credential by its name")
                 } else {
                     secret_value(&value)

@@ -9,7 +9,8 @@ crate::declare_rule! {
     /// `name`. A declared list is not a firewall: a port a well-known image
     /// listens on by default (Jaeger's collector on 14268, the
     /// OpenTelemetry Collector's OTLP on 4317, MongoDB's 27017) is open
-    /// whether the container lists it or not.
+    /// whether the container lists it or not, and so is one its command
+    /// line sets (`--metrics-bind-address=:8443`, `--monitoringAddr=:15014`).
     ServiceTargetPort {
         code: "X001",
         name: "service-target-port",
@@ -33,7 +34,9 @@ impl Rule for ServiceTargetPort {
                 continue;
             }
             for port in &service.ports {
-                if declaring.iter().any(|w| w.listens_on(&port.target) || image_listens(w, &port.target)) {
+                if declaring.iter().any(|w| {
+                    w.listens_on(&port.target) || image_listens(w, &port.target) || flag_listens(w, &port.target)
+                }) {
                     continue;
                 }
                 let w = declaring[0];
@@ -70,6 +73,26 @@ fn image_listens(w: &Workload<'_>, target: &PortRef<'_>) -> bool {
     })
 }
 
+/// Whether a container's command line sets a listener on `target`: a
+/// flag named for an address, bind or port (`--metrics-bind-address=:8443`,
+/// istiod's `--monitoringAddr=:15014`, `--grpc-port 9000`) whose value is
+/// the port or an address ending in it.
+fn flag_listens(w: &Workload<'_>, target: &PortRef<'_>) -> bool {
+    let PortRef::Number(port) = target else { return false };
+    let listener = |flag: &str| {
+        let flag = flag.trim_start_matches('-').to_ascii_lowercase();
+        ["addr", "address", "port", "listen", "bind"].iter().any(|end| flag.ends_with(end))
+    };
+    let is_port = |value: &str| value.rsplit(':').next().and_then(|p| p.parse::<i64>().ok()) == Some(*port);
+    w.containers.iter().filter(|c| !c.init).any(|c| {
+        let words = crate::graph::command::expanded(&c.command);
+        words.iter().enumerate().any(|(i, word)| match word.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => listener(flag) && is_port(value),
+            _ => word.starts_with('-') && listener(word) && words.get(i + 1).is_some_and(|v| is_port(v)),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::rules::messages_of;
@@ -96,6 +119,22 @@ mod tests {
         assert!(x001("acme/app:1.0", "{ port: 3200, targetPort: 0 }").is_empty());
         assert!(x001("acme/app:1.0", "{ port: 3200, targetPort: \"\" }").is_empty());
         assert_eq!(x001("acme/app:1.0", "{ port: 3201, targetPort: 0 }").len(), 1);
+    }
+
+    #[test]
+    fn a_listener_its_command_line_sets_is_open() {
+        let with_args = |args: &str| {
+            deployment("acme/manager:1.0")
+                .replace("          ports:\n", &format!("          args: [{args}]\n          ports:\n"))
+        };
+        let x001 = |args: &str, ports: &str| {
+            messages_of("X001", &[("deploy.yaml", &with_args(args)), ("svc.yaml", &service(ports))])
+        };
+        assert!(x001("\"--metrics-bind-address=:8443\"", "{ port: 8443 }").is_empty());
+        assert!(x001("\"--monitoringAddr=:15014\"", "{ port: 15014 }").is_empty());
+        assert!(x001("\"--grpc-port\", \"9000\"", "{ port: 9000 }").is_empty());
+        assert_eq!(x001("\"--metrics-bind-address=:8443\"", "{ port: 8444 }").len(), 1);
+        assert_eq!(x001("\"--timeout=8443\"", "{ port: 8443 }").len(), 1);
     }
 
     #[test]

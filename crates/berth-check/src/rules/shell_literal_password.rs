@@ -138,9 +138,11 @@ impl Rule for ShellLiteralPassword {
                 if a.in_error {
                     continue;
                 }
+                // `HF_TOKEN='HF_TOKEN'  # Update this`: the name as its own value.
                 if secret_name(&a.name)
                     && let Some(literal) = &value.literal
                     && literal_secret(literal)
+                    && !literal.eq_ignore_ascii_case(&a.name)
                 {
                     sink.report(
                         script.file,

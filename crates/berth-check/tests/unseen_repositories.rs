@@ -1,0 +1,109 @@
+//! What 15 repositories berth had not seen taught it (session 26's graded
+//! corpus, `bench/check-grades`): each case is the smallest form of a
+//! construct that was misread, with the defect the rule must still name.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
+
+use berth_check::{Input, check};
+
+fn codes(files: &[(&str, &str)], code: &str) -> Vec<String> {
+    let inputs = files.iter().map(|(p, t)| Input { path: (*p).into(), text: (*t).into() }).collect();
+    check(inputs, None)
+        .findings
+        .into_iter()
+        .filter(|f| f.diagnostic.code.id == code)
+        .map(|f| f.diagnostic.message)
+        .collect()
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: grafana\n  namespace: monitoring\nspec:\n  selector: { app: grafana }\n  ports:\n    - { name: web, port: 3000 }\n";
+
+#[test]
+fn the_prometheus_operators_services_exist() {
+    let monitor = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: prometheus\n  namespace: monitoring\nspec:\n  selector:\n    matchLabels: { operated-prometheus: \"true\" }\n  endpoints:\n    - port: web\n";
+    assert!(codes(&[("svc.yaml", SERVICE), ("sm.yaml", monitor)], "X010").is_empty());
+    let grafana =
+        monitor.replace("operated-prometheus: \"true\"", "app: grafana").replace("port: web", "port: metrics");
+    assert_eq!(codes(&[("svc.yaml", SERVICE), ("sm.yaml", &grafana)], "X010").len(), 1);
+
+    let ingress = |backend: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: prometheus\n  namespace: monitoring\nspec:\n  rules:\n    - http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: {{ name: {backend}, port: {{ number: 9090 }} }}\n"
+        )
+    };
+    let operator = SERVICE.replace("grafana", "prometheus-operator");
+    assert!(codes(&[("svc.yaml", &operator), ("ing.yaml", &ingress("prometheus-operated"))], "X014").is_empty());
+    assert_eq!(codes(&[("svc.yaml", &operator), ("ing.yaml", &ingress("prometheus-operater"))], "X014").len(), 1);
+}
+
+#[test]
+fn an_external_name_service_has_no_ports_to_compare() {
+    let external = "apiVersion: v1\nkind: Service\nmetadata:\n  name: bar-external\nspec:\n  type: ExternalName\n  externalName: bar.bar.svc.cluster.local\n";
+    let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: bar\nspec:\n  rules:\n    - http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: { name: bar-external, port: { number: 8956 } }\n";
+    assert!(codes(&[("svc.yaml", external), ("ing.yaml", ingress)], "X014").is_empty());
+}
+
+#[test]
+fn the_api_servers_service_is_always_deployed() {
+    let prometheus = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: prometheus\nspec:\n  selector:\n    matchLabels: { app: prometheus }\n  template:\n    metadata:\n      labels: { app: prometheus }\n    spec:\n      containers:\n        - name: prometheus\n          image: prom/prometheus:v2.53.0\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: prometheus\nspec:\n  selector: { app: prometheus }\n  ports:\n    - port: 9090\n";
+    let config = |target: &str| {
+        format!("scrape_configs:\n  - job_name: cadvisor\n    static_configs:\n      - targets: [\"{target}\"]\n")
+    };
+    let x010 = |target: &str| codes(&[("prometheus.yaml", prometheus), ("prometheus.yml", &config(target))], "X010");
+    assert!(x010("kubernetes.default.svc:443").is_empty());
+    assert_eq!(x010("kubernetes-api.default.svc:443").len(), 1);
+}
+
+#[test]
+fn an_aws_key_without_the_shape_of_one_is_an_emulators() {
+    let configmap = |id: &str, secret: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: carts\ndata:\n  AWS_ACCESS_KEY_ID: {id}\n  AWS_SECRET_ACCESS_KEY: {secret}\n  DB_PASSWORD: password\n"
+        )
+    };
+    let found = codes(&[("cm.yaml", &configmap("key", "secret"))], "K017");
+    assert_eq!(found.len(), 1, "only DB_PASSWORD: {found:?}");
+    let real = configmap("AKIAABCDEFGHIJKLMNOP", "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY1");
+    assert_eq!(codes(&[("cm.yaml", &real)], "K017").len(), 3);
+}
+
+#[test]
+fn a_template_that_does_not_parse_is_not_a_parse_error() {
+    let jinja = "services:\n  docs:\n    image: {{ cookiecutter.project_slug }}_local_docs\n";
+    assert!(codes(&[("{{cookiecutter.project_slug}}/docker-compose.docs.yml", jinja)], "E001").is_empty());
+    assert!(codes(&[("docker-compose.docs.yml", jinja)], "E001").is_empty());
+    // GitHub's `${{ }}` is no template: the broken quote is still an error.
+    let workflow = "on: push\njobs:\n  t:\n    env:\n      KEY: ${{ secrets.KEY }}\n    steps:\n      - run: \"echo\n";
+    assert_eq!(codes(&[("docker-compose.yml", workflow)], "E001").len(), 1);
+}
+
+#[test]
+fn vmalert_groups_of_another_language_are_not_promql() {
+    let rules = "groups:\n  - name: logs\n    type: vlogs\n    rules:\n      - alert: Errors\n        expr: 'level:error | stats count(*) as c | filter c:>10'\n";
+    assert!(codes(&[("rules/alerts.rules.yml", rules)], "P003").is_empty());
+    let promql = rules.replace("    type: vlogs\n", "");
+    assert_eq!(codes(&[("rules/alerts.rules.yml", &promql)], "P003").len(), 1);
+}
+
+#[test]
+fn a_script_that_sets_a_token_to_its_own_name_asks_for_one() {
+    let script =
+        |value: &str| format!("#!/bin/bash\nset -euo pipefail\nHF_TOKEN='{value}' # Update this\nexport HF_TOKEN\n");
+    assert!(codes(&[("submit.sh", &script("HF_TOKEN"))], "B004").is_empty());
+    assert_eq!(codes(&[("submit.sh", &script("hf_Zx9kq2LmPp0"))], "B004").len(), 1);
+}
+
+#[test]
+fn a_build_script_may_install_the_health_check_tool() {
+    let dockerfile = |run: &str| {
+        format!(
+            "FROM ubuntu:22.04\n{run}\nUSER 1000\nHEALTHCHECK CMD [\"curl\", \"-fs\", \"http://localhost/health\"]\n"
+        )
+    };
+    let installed = dockerfile(
+        "RUN tar -xf app.tar.gz && \\\n    /root/app/scripts/setup/install --hostname=x && \\\n    apt-get clean",
+    );
+    assert!(codes(&[("Dockerfile", &installed)], "D004").is_empty());
+    let unknown = dockerfile("RUN tar -xf app.tar.gz && ln -s /bin/true /etc/init.d/nginx");
+    assert_eq!(codes(&[("Dockerfile", &unknown)], "D004").len(), 1);
+}
