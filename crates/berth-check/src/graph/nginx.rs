@@ -336,11 +336,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
                                 .with_help(format!("close it with {}", c as char)));
                         }
                         Some(b'\\') if i + 1 < bytes.len() => {
-                            let next = bytes[i + 1];
-                            if next != c && next != b'\\' {
-                                value.push(b'\\');
-                            }
-                            value.push(next);
+                            unescape(bytes[i + 1], &mut value);
                             i += 2;
                         }
                         Some(&b) if b == c => {
@@ -374,7 +370,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
                         break;
                     }
                     if b == b'\\' && i + 1 < bytes.len() {
-                        value.push(bytes[i + 1]);
+                        unescape(bytes[i + 1], &mut value);
                         i += 2;
                         continue;
                     }
@@ -389,6 +385,20 @@ fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
         }
     }
     Ok(out)
+}
+
+/// What nginx makes of `\` and the byte after it (`ngx_conf_read_token`):
+/// quotes and the backslash lose it, `\t`, `\r`, `\n` are control
+/// characters, and any other keeps it: `location ~ \.php$` is the regex
+/// `\.php$`, not `.php$`.
+fn unescape(next: u8, value: &mut Vec<u8>) {
+    match next {
+        b'"' | b'\'' | b'\\' => value.push(next),
+        b't' => value.push(b'\t'),
+        b'r' => value.push(b'\r'),
+        b'n' => value.push(b'\n'),
+        _ => value.extend([b'\\', next]),
+    }
 }
 
 /// Parses one file's directives.
@@ -605,6 +615,14 @@ mod tests {
         assert_eq!(location.arg(1), Some("^/a{2}"));
         assert_eq!(location.children()[0].arg(1), Some("ok;"));
         assert_eq!(&text[server.children()[0].span.start..server.children()[0].span.end], "listen");
+    }
+
+    /// Mailu's `location ~* \.(jpg|png)$` kept its backslash only in nginx.
+    #[test]
+    fn backslashes_are_read_as_nginx_reads_them() {
+        let d = parse(0, "location ~* \\.(jpg|png)$ { return 200 \"a\\\"b\\tc\"; }").unwrap();
+        assert_eq!(d[0].arg(1), Some("\\.(jpg|png)$"));
+        assert_eq!(d[0].children()[0].arg(1), Some("a\"b\tc"));
     }
 
     #[test]
