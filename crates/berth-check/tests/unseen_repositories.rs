@@ -107,3 +107,32 @@ fn a_build_script_may_install_the_health_check_tool() {
     let unknown = dockerfile("RUN tar -xf app.tar.gz && ln -s /bin/true /etc/init.d/nginx");
     assert_eq!(codes(&[("Dockerfile", &unknown)], "D004").len(), 1);
 }
+
+#[test]
+fn a_service_monitor_is_judged_against_its_own_units_services() {
+    let kustomization = |files: &str| {
+        format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{files}]\n")
+    };
+    let monitor = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: ingress-nginx\n  namespace: ingress-nginx\nspec:\n  selector:\n    matchLabels: { app: ingress-nginx }\n  endpoints:\n    - port: metrics\n";
+    let controller = "apiVersion: v1\nkind: Service\nmetadata:\n  name: ingress-nginx-controller\n  namespace: ingress-nginx\n  labels: { app: ingress-nginx }\nspec:\n  selector: { app: ingress-nginx }\n  ports:\n    - { name: http, port: 80 }\n";
+    let other = "apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: ingress-nginx\n  labels: { app: echo }\nspec:\n  selector: { app: echo }\n  ports:\n    - { name: http, port: 80 }\n";
+    let a = kustomization("sm.yaml, echo.yaml");
+    let b = kustomization("svc.yaml");
+    // Another lesson's controller Service is not the one this lesson's Helm release makes.
+    let apart = [
+        ("136/kustomization.yaml", a.as_str()),
+        ("136/sm.yaml", monitor),
+        ("136/echo.yaml", other),
+        ("046/kustomization.yaml", b.as_str()),
+        ("046/svc.yaml", controller),
+    ];
+    assert!(codes(&apart, "X010").is_empty(), "{:?}", codes(&apart, "X010"));
+    let own = kustomization("sm.yaml, echo.yaml, svc.yaml");
+    let together = [
+        ("136/kustomization.yaml", own.as_str()),
+        ("136/sm.yaml", monitor),
+        ("136/echo.yaml", other),
+        ("136/svc.yaml", controller),
+    ];
+    assert_eq!(codes(&together, "X010").len(), 1, "its own Service lacks the port");
+}

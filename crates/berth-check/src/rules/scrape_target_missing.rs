@@ -217,6 +217,16 @@ impl Rule for ScrapeTargetMissing {
             if selected.is_empty() && (elsewhere || !beside) {
                 continue;
             }
+            // Services of its own deployment unit when it selects any; one
+            // that selects only another unit's (a sibling tutorial's
+            // ingress-nginx) is deployed with Services that come some
+            // other way (a Helm release from Terraform), not with those.
+            let own: Vec<_> =
+                selected.iter().copied().filter(|s| graph.unit(graph.objects[s.object].file) == unit).collect();
+            if own.is_empty() && !selected.is_empty() {
+                continue;
+            }
+            let selected = own;
             if selected.is_empty() {
                 sink.report(
                     object.file,
