@@ -136,3 +136,29 @@ fn a_service_monitor_is_judged_against_its_own_units_services() {
     ];
     assert_eq!(codes(&together, "X010").len(), 1, "its own Service lacks the port");
 }
+
+#[test]
+fn an_image_the_tree_builds_itself_is_no_untagged_pull() {
+    let dockerfile = "FROM acme/eks-workshop-environment\nUSER 1000\n";
+    let script = "#!/bin/bash\nset -euo pipefail\n(cd lab && $CONTAINER_CLI build -q -t acme/eks-workshop-environment .)\n";
+    assert!(codes(&[("testing/Dockerfile", dockerfile), ("hack/run-tests.sh", script)], "D002").is_empty());
+    assert_eq!(codes(&[("testing/Dockerfile", dockerfile)], "D002").len(), 1);
+}
+
+#[test]
+fn a_health_check_of_an_image_of_many_servers_is_not_judged_by_expose() {
+    let dockerfile = |expose: &str| {
+        format!(
+            "FROM nginx:1.27-alpine\nEXPOSE {expose}\nUSER 101\nHEALTHCHECK CMD curl -fs http://127.0.0.1:10204/health\n"
+        )
+    };
+    assert!(codes(&[("Dockerfile", &dockerfile("80/tcp 443/tcp 143/tcp 993/tcp 25/tcp"))], "X008").is_empty());
+    assert_eq!(codes(&[("Dockerfile", &dockerfile("8080"))], "X008").len(), 1);
+}
+
+#[test]
+fn a_one_word_image_docker_hub_does_not_have_is_the_builds_own() {
+    assert!(codes(&[("core/rspamd/Dockerfile", "FROM base\nUSER 1000\n")], "D002").is_empty());
+    assert_eq!(codes(&[("Dockerfile", "FROM ubuntu\nUSER 1000\n")], "D002").len(), 1);
+    assert_eq!(codes(&[("Dockerfile", "FROM ldez/traefik-certs-dumper\nUSER 1000\n")], "D002").len(), 1);
+}

@@ -21,6 +21,9 @@ crate::declare_rule! {
     /// documentation, and a command that names side listeners only
     /// (`--metrics-bind-address=:8080`) says nothing of the others (a
     /// controller-runtime manager answers health probes on :8081 unasked).
+    /// A Dockerfile `HEALTHCHECK` is judged against EXPOSE alone only when
+    /// the image exposes one or two ports: one exposing several servers'
+    /// (a mail server's) runs internal listeners too.
     ProbeTargetMissing {
         code: "X008",
         name: "probe-target-missing",
@@ -87,6 +90,12 @@ impl Rule for ProbeTargetMissing {
                 continue;
             }
             let mut ports = df.exposed();
+            // An image that exposes several servers' ports (Mailu's front:
+            // HTTP, IMAP, SMTP...) runs listeners of its own besides them,
+            // and EXPOSE alone does not say which one answers health.
+            if command.port.is_none() && ports.len() > 2 {
+                continue;
+            }
             ports.extend(command.port.map(i64::from));
             if !ports.is_empty() && !ports.contains(&i64::from(port)) {
                 let expose = df.final_stage().find(|i| i.keyword == "EXPOSE").map_or(check.span, |i| i.span);
