@@ -140,7 +140,8 @@ fn a_service_monitor_is_judged_against_its_own_units_services() {
 #[test]
 fn an_image_the_tree_builds_itself_is_no_untagged_pull() {
     let dockerfile = "FROM acme/eks-workshop-environment\nUSER 1000\n";
-    let script = "#!/bin/bash\nset -euo pipefail\n(cd lab && $CONTAINER_CLI build -q -t acme/eks-workshop-environment .)\n";
+    let script =
+        "#!/bin/bash\nset -euo pipefail\n(cd lab && $CONTAINER_CLI build -q -t acme/eks-workshop-environment .)\n";
     assert!(codes(&[("testing/Dockerfile", dockerfile), ("hack/run-tests.sh", script)], "D002").is_empty());
     assert_eq!(codes(&[("testing/Dockerfile", dockerfile)], "D002").len(), 1);
 }

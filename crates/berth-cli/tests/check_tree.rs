@@ -172,3 +172,39 @@ fn a_configuration_file_linked_from_outside_the_spec_is_refused() {
     );
     assert!(!dir.path().join("out").exists(), "nothing is written");
 }
+
+/// `berth check` in CI on a pull request: a spec's configuration file
+/// linked to a key outside the checked tree is not read, so no snippet of
+/// it can reach the report; one inside the tree is.
+#[test]
+fn berth_check_reads_no_configuration_file_linked_from_outside_the_tree() {
+    let dir = temp_dir();
+    let outside = temp_dir();
+    write(
+        outside.path(),
+        "credentials",
+        "[default]\naws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY1\ndatabase_url = \"postgres://app:hunter2@db/app\"\n",
+    );
+    write(
+        dir.path(),
+        "berth.yaml",
+        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n      /etc/api/app.toml: config/app.toml\n",
+    );
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("credentials"), dir.path().join("config/app.toml")).unwrap();
+    let run = || {
+        command(env!("CARGO_BIN_EXE_berth"))
+            .args(["check", ".", "-o", "json"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("K017") && !stdout.contains("hunter2") && !stdout.contains("wJalrXUtn"), "{stdout}");
+    // The same text as a file of the tree is read, and its password found.
+    std::fs::remove_file(dir.path().join("config/app.toml")).unwrap();
+    write(dir.path(), "config/app.toml", "database_url = \"postgres://app:hunter2@db/app\"\n");
+    let stdout = String::from_utf8_lossy(&run().stdout).into_owned();
+    assert!(stdout.contains("K017"), "{stdout}");
+}

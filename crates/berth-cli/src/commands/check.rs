@@ -118,10 +118,20 @@ fn read_all(paths: Vec<PathBuf>, explicit: &[PathBuf]) -> Vec<Input> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
-    // A spec's configuration files render with it, whatever their names.
+    // A spec's configuration files render with it, whatever their names,
+    // when they lie in the tree being checked: a link to `~/.aws/credentials`
+    // in a pull request must not reach a report (the walk itself follows
+    // no link).
+    let roots: Vec<PathBuf> = explicit
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .map(|p| if p.is_file() { p.parent().map(Path::to_path_buf).unwrap_or(p) } else { p })
+        .collect();
     let read: HashSet<String> = inputs.iter().map(|i| i.path.clone()).collect();
     for path in berth_check::spec::named_paths(&inputs) {
+        let inside = Path::new(&path).canonicalize().is_ok_and(|real| roots.iter().any(|r| real.starts_with(r)));
         if !read.contains(&path)
+            && inside
             && let Ok(text) = std::fs::read_to_string(&path)
         {
             inputs.push(Input { path, text });
