@@ -163,3 +163,50 @@ fn a_one_word_image_docker_hub_does_not_have_is_the_builds_own() {
     assert_eq!(codes(&[("Dockerfile", "FROM ubuntu\nUSER 1000\n")], "D002").len(), 1);
     assert_eq!(codes(&[("Dockerfile", "FROM ldez/traefik-certs-dumper\nUSER 1000\n")], "D002").len(), 1);
 }
+
+const RULE_ON_KSM: &str = "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: r\n  namespace: monitoring\nspec:\n  groups:\n    - name: g\n      rules:\n        - alert: NoRequests\n          expr: absent(kube_pod_container_resource_requests{job=\"kube-state-metrics\"})\n          for: 5m\n";
+const MONITOR: &str = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: app\n  namespace: monitoring\nspec:\n  selector:\n    matchLabels: { app: app }\n  endpoints:\n    - port: metrics\n";
+
+#[test]
+fn a_chart_installed_from_its_repository_brings_jobs_out_of_sight() {
+    let application = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: monitoring\nspec:\n  source:\n    repoURL: https://prometheus-community.github.io/helm-charts\n    chart: kube-prometheus-stack\n    targetRevision: 65.1.0\n";
+    let alone = [("rules.yaml", RULE_ON_KSM), ("sm.yaml", MONITOR)];
+    assert_eq!(codes(&alone, "X009").len(), 1, "no chart: the job is nowhere");
+    let with_chart = [("rules.yaml", RULE_ON_KSM), ("sm.yaml", MONITOR), ("app.yaml", application)];
+    assert!(codes(&with_chart, "X009").is_empty());
+}
+
+#[test]
+fn a_probes_job_is_named_as_the_operator_names_it() {
+    let probe = "apiVersion: monitoring.coreos.com/v1\nkind: Probe\nmetadata:\n  name: blog-http-probe\n  namespace: monitoring\nspec:\n  prober: { url: blackbox-exporter.monitoring.svc:9115 }\n  targets:\n    staticConfig:\n      static: [https://blog.example.com]\n";
+    let rule = |job: &str| {
+        RULE_ON_KSM.replace(
+            "absent(kube_pod_container_resource_requests{job=\"kube-state-metrics\"})",
+            &format!("probe_success{{job=\"{job}\"}} == 0"),
+        )
+    };
+    let x009 = |job: &str| codes(&[("rules.yaml", &rule(job)), ("sm.yaml", MONITOR), ("probe.yaml", probe)], "X009");
+    assert!(x009("probe/monitoring/blog-http-probe").is_empty());
+    assert_eq!(x009("probe/monitoring/blog-probe").len(), 1);
+}
+
+#[test]
+fn a_document_under_a_key_named_for_a_secret_is_settings() {
+    let configmap = |value: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  vault-tokens-test: {value}\n")
+    };
+    assert!(
+        codes(&[("cm.yaml", &configmap("'{\"kms\": \"vault\", \"address\": \"https://vault:8200\"}'"))], "K017")
+            .is_empty()
+    );
+    assert_eq!(codes(&[("cm.yaml", &configmap("s.Zx9kq2LmPp0aB"))], "K017").len(), 1);
+}
+
+#[test]
+fn redis_with_port_zero_listens_on_its_tls_port() {
+    let compose = |command: &str| {
+        format!("services:\n  redis:\n    image: redis:7.2.5\n    command: {command}\n    ports: [\"6379:6379\"]\n")
+    };
+    assert!(codes(&[("docker-compose.yml", &compose("redis-server --tls-port 6379 --port 0"))], "X007").is_empty());
+    assert_eq!(codes(&[("docker-compose.yml", &compose("redis-server --port 6380"))], "X007").len(), 1);
+}

@@ -114,6 +114,7 @@ pub fn facts(words: &[String]) -> CommandFacts {
                 | "--address"
                 | "--host"
                 | "--port"
+                | "--tls-port"
                 | "--http-port"
                 | "--server.port"
                 | "-Dserver.port"
@@ -157,7 +158,10 @@ pub fn facts(words: &[String]) -> CommandFacts {
                 }
             }
             "--host" => out.host = Some(value),
-            "--port" | "--http-port" | "--server.port" | "-Dserver.port" => out.port = value.parse().ok().or(out.port),
+            // `--port 0` turns a listener off (Redis with `--tls-port 6379 --port 0`).
+            "--port" | "--http-port" | "--tls-port" | "--server.port" | "-Dserver.port" => {
+                out.port = value.parse().ok().filter(|p| *p != 0).or(out.port);
+            }
             // Only gunicorn's `--timeout` times requests out: a wrapper's
             // (`wait-for-it.sh --timeout=720 -- node app.js`) is not the app's.
             "--timeout" if run_by(&expanded, i, "gunicorn") => out.timeout = value.parse().ok(),
@@ -284,6 +288,7 @@ mod tests {
         // A client's peer is not where it listens.
         assert_eq!(of("/client -addr grpc-server:8082").port, None);
         assert_eq!(of("/client --addr=redis.example.com:6379 --port 8081").port, Some(8081));
+        assert_eq!(of("redis-server --tls-port 6379 --port 0").port, Some(6379));
         assert_eq!(of("java -jar app.jar --server.port=8081").port, Some(8081));
         assert_eq!(of("sh -c 'exec puma -b tcp://0.0.0.0:3000'").port, Some(3000));
         assert_eq!(of("gunicorn -b unix:/run/app.sock app:app").port, None);

@@ -318,7 +318,14 @@ fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
             }
             b'{' => {
                 out.push(Token::Open(i));
-                i += 1;
+                // OpenResty's `content_by_lua_block { ... }` holds Lua, not
+                // directives: its body is skipped to the matching brace.
+                let lua = out
+                    .iter()
+                    .rev()
+                    .nth(1)
+                    .is_some_and(|t| matches!(t, Token::Word(arg) if arg.text.ends_with("_by_lua_block")));
+                i = if lua { skip_lua(bytes, i + 1) } else { i + 1 };
             }
             b'}' => {
                 out.push(Token::Close(i));
@@ -385,6 +392,35 @@ fn tokens(text: &str) -> Result<Vec<Token>, Diagnostic> {
         }
     }
     Ok(out)
+}
+
+/// Where the Lua block opened before `from` closes: the index of its
+/// `}`. Braces in Lua strings and `--` comments do not count.
+fn skip_lua(bytes: &[u8], from: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                let quote = bytes[i];
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' => depth += 1,
+            b'}' if depth == 0 => return i,
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
 }
 
 /// What nginx makes of `\` and the byte after it (`ngx_conf_read_token`):
@@ -623,6 +659,14 @@ mod tests {
         let d = parse(0, "location ~* \\.(jpg|png)$ { return 200 \"a\\\"b\\tc\"; }").unwrap();
         assert_eq!(d[0].arg(1), Some("\\.(jpg|png)$"));
         assert_eq!(d[0].children()[0].arg(1), Some("a\"b\tc"));
+    }
+
+    #[test]
+    fn a_lua_block_is_not_read_as_directives() {
+        let text = "location /t {\n  content_by_lua_block {\n    for k, v in pairs(ngx.req.get_headers()) do ngx.say(k, \"}\") end -- }\n    local t = { a = 1 }\n  }\n  add_header X-A b;\n}\n";
+        let d = parse(0, text).unwrap();
+        let names: Vec<&str> = d[0].children().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["content_by_lua_block", "add_header"]);
     }
 
     #[test]

@@ -15,7 +15,13 @@ crate::declare_rule! {
     /// receiver also holds what agents push: Grafana Alloy's `job_name`s
     /// count as jobs, exporter metrics are not judged, and without an
     /// agent configuration in sight nothing is. A rule file no `rule_files`
-    /// names (a test fixture) is evaluated by nothing and not judged.
+    /// names (a test fixture) is evaluated by nothing and not judged. The
+    /// Operator's `Probe` and `PodMonitor` jobs count under the names it
+    /// gives them (`probe/<namespace>/<name>`). A tree that installs a
+    /// chart from its repository (an Argo CD `Application`, a Flux
+    /// `HelmRelease`) is not judged, the chart's jobs being out of sight,
+    /// unless the chart is kube-prometheus-stack, whose default jobs
+    /// (`kubelet`, `kube-state-metrics`, ...) and release-named ones count.
     AlertOnMissingMetric {
         code: "X009",
         name: "alert-on-missing-metric",
@@ -23,6 +29,46 @@ crate::declare_rule! {
         fix: "scrape the exporter or job the rule expects, or correct the metric name or `job` label",
     }
 }
+
+/// The charts the tree installs from a chart repository, with their
+/// release names: an Argo CD `Application` whose source
+/// is a `chart`, or a Flux `HelmRelease`.
+fn charts_from_elsewhere<'a>(graph: &crate::graph::Graph<'a>) -> Vec<(&'a str, &'a str)> {
+    let mut out = Vec::new();
+    for o in &graph.objects {
+        match o.kind {
+            "HelmRelease" => out.push((str_at(o.node, &["spec", "chart", "spec", "chart"]).unwrap_or(""), o.name)),
+            // A source with a `path` is a chart of a Git repository (this
+            // one, often), read with the rest of the tree.
+            "Application" if o.api_version.starts_with("argoproj.io/") => {
+                let sources = at(o.node, &["spec", "source"]).into_iter().chain(seq(at(o.node, &["spec", "sources"])));
+                for source in sources {
+                    if let Some(chart) = str_at(source, &["chart"]) {
+                        let release = str_at(source, &["helm", "releaseName"]).unwrap_or(o.name);
+                        out.push((chart, release));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The scrape jobs kube-prometheus-stack makes with its default values,
+/// besides those named after its release (`<release>-kube-prom-operator`).
+const KUBE_PROMETHEUS_STACK: [&str; 10] = [
+    "kubelet",
+    "kube-state-metrics",
+    "node-exporter",
+    "apiserver",
+    "coredns",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+    "kube-etcd",
+    "prometheus-node-exporter",
+];
 
 /// Metric prefixes of well-known exporters, and words in a job name or
 /// target that show it is scraped.
@@ -52,8 +98,27 @@ impl Rule for AlertOnMissingMetric {
         if remote && agent_jobs.is_empty() {
             return;
         }
+        // A chart installed from its repository (an Argo CD Application, a
+        // Flux HelmRelease) brings scrape jobs of its own that the tree
+        // does not show (kube-prometheus-stack's kubelet,
+        // kube-state-metrics): job names are unknown.
+        let charts = charts_from_elsewhere(graph);
         let loaded = loaded_rule_files(cx);
         let mut jobs: Vec<String> = graph.scrape_jobs.iter().map(|j| j.name.to_owned()).collect();
+        // The Operator's own job names for a Probe (`probe/<namespace>/<name>`,
+        // or its `jobName`) and a PodMonitor (`<namespace>/<name>`).
+        for o in &graph.objects {
+            let namespace = o.namespace.unwrap_or("default");
+            match o.kind {
+                "Probe" => jobs.push(
+                    str_at(o.node, &["spec", "jobName"])
+                        .map_or_else(|| format!("probe/{namespace}/{}", o.name), str::to_owned),
+                ),
+                "PodMonitor" => jobs.push(format!("{namespace}/{}", o.name)),
+                _ => {}
+            }
+        }
+
         if !graph.service_monitors.is_empty() {
             // The Operator names a monitor's job after the Service it scrapes
             // (or the monitor, with `jobLabel` unset and no Service found).
@@ -101,10 +166,23 @@ impl Rule for AlertOnMissingMetric {
             if !loaded(rule.file) {
                 continue;
             }
+            // The whole tree's: an Application often lives in a folder of
+            // its own (`applications/`), apart from the rules it serves.
+            let installed = &charts;
+            if installed.iter().any(|(chart, _)| *chart != "kube-prometheus-stack") {
+                continue;
+            }
+            // kube-prometheus-stack's own jobs, and those named after its release.
+            let chart_job = |job: &str| {
+                !installed.is_empty()
+                    && (KUBE_PROMETHEUS_STACK.contains(&job)
+                        || installed.iter().any(|(_, release)| job.starts_with(&format!("{release}-"))))
+            };
             for selector in &facts.selectors {
                 if let Some(job) = &selector.job
                     && !relabelled
                     && !jobs.iter().any(|j| j == job)
+                    && !chart_job(job)
                 {
                     sink.report(
                         rule.file,
