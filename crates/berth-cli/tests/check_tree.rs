@@ -208,3 +208,22 @@ fn berth_check_reads_no_configuration_file_linked_from_outside_the_tree() {
     let stdout = String::from_utf8_lossy(&run().stdout).into_owned();
     assert!(stdout.contains("K017"), "{stdout}");
 }
+
+/// A CI step that parses the report gets a document even from a tree with
+/// nothing to check; the exit status still says nothing was found.
+#[test]
+fn a_tree_with_no_deployment_files_still_gets_its_json_and_sarif_documents() {
+    let dir = temp_dir();
+    write(dir.path(), "README.md", "# nothing to deploy\n");
+    for format in ["json", "sarif"] {
+        let out = command(env!("CARGO_BIN_EXE_berth"))
+            .args(["check", ".", "-o", format])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert!(doc.is_object(), "{format}: {doc}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment files found"));
+    }
+}

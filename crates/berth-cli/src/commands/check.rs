@@ -239,6 +239,18 @@ pub fn run(args: &CheckArgs, color: bool) -> anyhow::Result<Outcome> {
         output::stderr(
             "no deployment files found (berth.yaml, Kubernetes YAML, compose files, Dockerfiles, nginx, Prometheus, systemd units, shell scripts, CloudFormation, env files)\n",
         );
+        // A machine format still gets its document (an empty one), so a
+        // CI step that uploads SARIF or parses JSON reads what happened.
+        let format = match args.output {
+            CheckFormat::Human => None,
+            CheckFormat::Json => Some(Format::Json),
+            CheckFormat::Sarif => Some(Format::Sarif),
+            CheckFormat::Junit => Some(Format::Junit),
+        };
+        if let Some(format) = format {
+            let empty = berth_check::check_with(Vec::new(), None, &selection);
+            output::stdout(&render(format, &empty, Severity::Info, false))?;
+        }
         return Ok(Outcome::Findings);
     }
     let mut report = berth_check::check_with(inputs, args.env.as_deref(), &selection);
