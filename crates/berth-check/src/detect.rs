@@ -98,6 +98,11 @@ pub fn kind(path: &str, text: &str) -> Kind {
             return Kind::Nginx;
         }
     }
+    // A CloudFormation `.template` whose UserData writes an nginx config
+    // is CloudFormation, not nginx.
+    if lower.ends_with(".template") && crate::graph::cloudformation::looks_like_template(text) {
+        return Kind::CloudFormation;
+    }
     // nginx files named otherwise (`proxy/conf`, `nginx.conf.template` for
     // the image's envsubst, a `nginx-conf.d` file): known by their blocks
     // and `;`-ended directives, when the name does not say another format.
@@ -431,6 +436,9 @@ mod content_tests {
         let json = "{\n  \"AWSTemplateFormatVersion\": \"2010-09-09\",\n  \"Resources\": {}\n}\n";
         assert_eq!(kind("cfn/network.json", json), Kind::CloudFormation);
         assert_eq!(kind("cfn/network.template", json), Kind::CloudFormation);
+        // UserData that writes an nginx server block does not make it nginx.
+        let userdata = "AWSTemplateFormatVersion: 2010-09-09\nResources:\n  Web:\n    Type: AWS::EC2::Instance\n    Properties:\n      UserData: !Base64 |\n        cat > /etc/nginx/conf.d/app.conf <<EOF\n        server {\n          listen 80;\n          location / { proxy_pass http://127.0.0.1:8000; }\n        }\n        EOF\n";
+        assert_eq!(kind("templates/application.template", userdata), Kind::CloudFormation);
         assert_eq!(kind("ecs/web-task-definition.json", "{\"family\": \"web\"}"), Kind::Other);
         assert_eq!(
             kind("serverless.yml", "service: x\nresources:\n  Resources:\n    Q:\n      Type: AWS::SQS::Queue\n"),
