@@ -146,6 +146,17 @@ fn a_missing_configuration_file_stops_the_render_at_its_entry() {
     assert!(api.contains("app.toml: |") || api.contains("app.toml: 'port = 8080"), "{api}");
 }
 
+/// A spec whose service reads `config/app.toml`, a symbolic link to `target`.
+fn spec_with_file_linked_to(dir: &Path, target: &Path) {
+    write(
+        dir,
+        "berth.yaml",
+        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n      /etc/api/app.toml: config/app.toml\n",
+    );
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::os::unix::fs::symlink(target, dir.join("config/app.toml")).unwrap();
+}
+
 /// A symbolic link among the spec's files must not carry a file from
 /// outside its directory (a key, a secret) into what is rendered.
 #[test]
@@ -153,13 +164,7 @@ fn a_configuration_file_linked_from_outside_the_spec_is_refused() {
     let dir = temp_dir();
     let outside = temp_dir();
     write(outside.path(), "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n");
-    write(
-        dir.path(),
-        "berth.yaml",
-        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n      /etc/api/app.toml: config/app.toml\n",
-    );
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::os::unix::fs::symlink(outside.path().join("id_rsa"), dir.path().join("config/app.toml")).unwrap();
+    spec_with_file_linked_to(dir.path(), &outside.path().join("id_rsa"));
     let out = command(env!("CARGO_BIN_EXE_berth"))
         .args(["render", "kubernetes", "--out", "out"])
         .current_dir(dir.path())
@@ -185,13 +190,7 @@ fn berth_check_reads_no_configuration_file_linked_from_outside_the_tree() {
         "credentials",
         "[default]\naws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY1\ndatabase_url = \"postgres://app:hunter2@db/app\"\n",
     );
-    write(
-        dir.path(),
-        "berth.yaml",
-        "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n    files:\n      /etc/api/app.toml: config/app.toml\n",
-    );
-    std::fs::create_dir_all(dir.path().join("config")).unwrap();
-    std::os::unix::fs::symlink(outside.path().join("credentials"), dir.path().join("config/app.toml")).unwrap();
+    spec_with_file_linked_to(dir.path(), &outside.path().join("credentials"));
     let run = || {
         command(env!("CARGO_BIN_EXE_berth"))
             .args(["check", ".", "-o", "json"])

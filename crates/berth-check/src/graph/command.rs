@@ -69,6 +69,17 @@ pub fn words(command: &str) -> Vec<String> {
     out
 }
 
+/// Whether a host names this machine itself: `localhost` or a loopback
+/// address (`127.0.0.2`, `::1`, `[::1]`).
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn address(value: &str) -> (Option<String>, Option<u16>) {
     let value = value.trim_start_matches("tcp://").trim_start_matches("http://");
     if value.starts_with("unix:") {

@@ -44,7 +44,9 @@ use crate::graph::yaml::{at, seq};
 
 /// The names kustomize reads a directory's kustomization from.
 pub(crate) const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-const COMPOSE: [&str; 8] = [
+/// The files compose reads in a directory without `-f`: the base and its
+/// `override`, merged whenever the directory's project runs.
+pub(crate) const COMPOSE: [&str; 8] = [
     "compose.yaml",
     "compose.yml",
     "docker-compose.yaml",

@@ -99,10 +99,19 @@ impl Rule for AlertOnMissingMetric {
             return;
         }
         // A chart installed from its repository (an Argo CD Application, a
-        // Flux HelmRelease) brings scrape jobs of its own that the tree
-        // does not show (kube-prometheus-stack's kubelet,
-        // kube-state-metrics): job names are unknown.
+        // Flux HelmRelease; anywhere in the tree, since an Application
+        // often lives in a folder of its own) brings scrape jobs the tree
+        // does not show: job names are unknown, unless the chart is
+        // kube-prometheus-stack, whose jobs are known.
         let charts = charts_from_elsewhere(graph);
+        if charts.iter().any(|(chart, _)| *chart != "kube-prometheus-stack") {
+            return;
+        }
+        let chart_job = |job: &str| {
+            !charts.is_empty()
+                && (KUBE_PROMETHEUS_STACK.contains(&job)
+                    || charts.iter().any(|(_, release)| job.starts_with(&format!("{release}-"))))
+        };
         let loaded = loaded_rule_files(cx);
         let mut jobs: Vec<String> = graph.scrape_jobs.iter().map(|j| j.name.to_owned()).collect();
         // The Operator's own job names for a Probe (`probe/<namespace>/<name>`,
@@ -166,18 +175,6 @@ impl Rule for AlertOnMissingMetric {
             if !loaded(rule.file) {
                 continue;
             }
-            // The whole tree's: an Application often lives in a folder of
-            // its own (`applications/`), apart from the rules it serves.
-            let installed = &charts;
-            if installed.iter().any(|(chart, _)| *chart != "kube-prometheus-stack") {
-                continue;
-            }
-            // kube-prometheus-stack's own jobs, and those named after its release.
-            let chart_job = |job: &str| {
-                !installed.is_empty()
-                    && (KUBE_PROMETHEUS_STACK.contains(&job)
-                        || installed.iter().any(|(_, release)| job.starts_with(&format!("{release}-"))))
-            };
             for selector in &facts.selectors {
                 if let Some(job) = &selector.job
                     && !relabelled

@@ -76,9 +76,8 @@ impl Rule for AlertmanagerNotDeployed {
                 if host.is_empty() || host.contains(['$', '{', '%', '<']) {
                     continue;
                 }
-                let bare = host.trim_start_matches('[').trim_end_matches(']');
-                let ip = bare.parse::<std::net::IpAddr>().ok();
-                if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
+                let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+                if crate::graph::command::is_loopback(host) {
                     if let Some(port) = port
                         && let Some(why) = nothing_on_loopback(graph, cx.files, *file, port)
                     {

@@ -1,5 +1,5 @@
 use crate::graph::builds::repository;
-use crate::graph::command::{facts, url_in, words};
+use crate::graph::command::{facts, is_loopback, url_in, words};
 use crate::graph::yaml::{at, int_at, str_at};
 use crate::graph::{ComposeService, Container, Graph, place};
 use crate::rule::{Context, Rule, Sink};
@@ -122,14 +122,14 @@ fn wrong_number(c: &Container<'_>, port: i64) -> Option<String> {
     // says nothing of the others (controller-runtime's health probes on
     // :8081 by default), unless the probe asks one bound to loopback.
     let on_loopback =
-        command.side.iter().any(|(host, p)| i64::from(*p) == port && host.as_deref().is_some_and(loopback));
+        command.side.iter().any(|(host, p)| i64::from(*p) == port && host.as_deref().is_some_and(is_loopback));
     if command.port.is_none() && !on_loopback {
         return None;
     }
     // The kubelet probes the pod's address: a loopback side listener does
     // not answer it.
     let side =
-        command.side.iter().filter(|(host, _)| !host.as_deref().is_some_and(loopback)).map(|(_, p)| i64::from(*p));
+        command.side.iter().filter(|(host, _)| !host.as_deref().is_some_and(is_loopback)).map(|(_, p)| i64::from(*p));
     let image = c.image.and_then(repository).map(|r| crate::graph::images::default_ports(&r)).unwrap_or_default();
     let mut known: Vec<i64> = c
         .ports
@@ -142,10 +142,6 @@ fn wrong_number(c: &Container<'_>, port: i64) -> Option<String> {
     known.sort_unstable();
     known.dedup();
     (!known.is_empty() && !known.contains(&port)).then(|| format!("port {port}, but it listens on {}", join(&known)))
-}
-
-fn loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Ports of the side listeners (admin, status, metrics) a compose service's

@@ -81,12 +81,11 @@ impl Rule for RedisPasswordMissingFromUrl {
             variants.dedup();
             let mut views: Vec<(Option<usize>, Vec<&ComposeService<'_>>)> = Vec::new();
             if !base.is_empty() {
-                views.push((None, base));
+                views.push((None, base.clone()));
             }
             for v in variants {
                 // `-f docker-compose.yml -f <variant>`: the variant's values win.
-                let mut view: Vec<&ComposeService<'_>> =
-                    declarations.iter().copied().filter(|d| merged(cx, d.file)).collect();
+                let mut view = base.clone();
                 view.extend(declarations.iter().copied().filter(|d| d.file == v));
                 views.push((Some(v), view));
             }
@@ -209,8 +208,7 @@ impl Client<'_, '_> {
 fn merged(cx: &Context<'_>, file: usize) -> bool {
     let name = normalize(&cx.files[file].name);
     let name = name.rsplit('/').next().unwrap_or(&name).to_ascii_lowercase();
-    let stem = name.trim_end_matches(".yml").trim_end_matches(".yaml");
-    matches!(stem, "docker-compose" | "compose" | "docker-compose.override" | "compose.override")
+    crate::graph::units::COMPOSE.contains(&name.as_str())
 }
 
 /// A secret's name that says it is Redis's (`redis-password`, `cache_auth`).

@@ -123,13 +123,7 @@ impl Rule for ScrapeTargetMissing {
                 match graph.resolve(job.file, None, host, port) {
                     Resolved::Found => {}
                     Resolved::External => {
-                        let loopback = host == "localhost"
-                            || host
-                                .trim_start_matches('[')
-                                .trim_end_matches(']')
-                                .parse::<std::net::IpAddr>()
-                                .is_ok_and(|ip| ip.is_loopback());
-                        if let Some(port) = port.filter(|_| loopback)
+                        if let Some(port) = port.filter(|_| crate::graph::command::is_loopback(host))
                             && let Some(why) = nothing_on_loopback(graph, cx.files, job.file, port)
                         {
                             sink.report(job.file, *span, format!("job `{}` scrapes `{target}`: {why}", job.name));
