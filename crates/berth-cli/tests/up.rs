@@ -317,6 +317,149 @@ edge:
 }
 
 #[test]
+fn up_serves_the_notes_api_through_pgbouncer_within_its_pool() {
+    let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
+    let dir = berth_test_support::temp_dir();
+    let (http, admin) = (free_port(), free_port());
+    let spec = format!(
+        r#"version: 1
+name: pooled
+services:
+  web:
+    run: {{ command: ["{demo}"] }}
+    ports: {{ http: 8080 }}
+    replicas: 2
+    uses: [db]
+    health:
+      readiness: {{ http: /health/ready, interval: 1s }}
+secrets:
+  db-password: {{}}
+dependencies:
+  db:
+    kind: postgres
+    version: "15"
+    password: {{ secret: db-password }}
+    settings: {{ max_connections: 20 }}
+    pooler: {{ mode: transaction, pool_size: 2 }}
+edge:
+  listen: {{ http: {http}, admin: {admin} }}
+  routes:
+    - {{ path: /, service: web }}
+"#,
+        demo = demo.path().display()
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    let password = "p\"o'oled pw";
+    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "berth.yaml"])
+        .current_dir(dir.path())
+        .env("BERTH_SECRET_DB_PASSWORD", password)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stop_on_failure = KillOnDrop(up.id());
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    if !lines.by_ref().any(|l| l.unwrap().contains("press Ctrl-C")) {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
+        let _ = up.wait();
+        panic!("berth up ended early: {stderr}");
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+
+    // The notes API through the edge, both replicas, PgBouncer between
+    // them and PostgreSQL: every request answered.
+    let notes = format!("http://127.0.0.1:{http}/api/notes");
+    let posts: Vec<_> = (0..20)
+        .map(|i| {
+            let notes = notes.clone();
+            std::thread::spawn(move || {
+                let out = Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary"])
+                    .arg(format!("note {i}"))
+                    .arg(&notes)
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            })
+        })
+        .collect();
+    let codes: Vec<String> = posts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(codes.iter().all(|c| c == "201"), "{codes:?}");
+    let listed = Command::new("curl").args(["-s", &format!("{notes}?limit=50")]).output().unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["notes"].as_array().unwrap().len(), 20, "{listed}");
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
+    let (server, pooler) =
+        (berth_test_support::replica_port(&state, "db"), berth_test_support::replica_port(&state, "db-pooler"));
+    let psql_program = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .find(|p| p.exists())
+        .unwrap();
+    let psql = |port: u16, pw: &str, sql: &str| {
+        Command::new(&psql_program)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "pooled", "-d", "db", "-tAc", sql])
+            .env("PGPASSWORD", pw)
+            .output()
+            .unwrap()
+    };
+    // Six clients at once through the pooler, each holding a transaction
+    // for half a second: all served, never more than the pool's two
+    // connections to the server.
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            let program = psql_program.clone();
+            std::thread::spawn(move || {
+                Command::new(program)
+                    .args(["-h", "127.0.0.1", "-p", &pooler.to_string(), "-U", "pooled", "-d", "db", "-tAc"])
+                    .arg("SELECT pg_sleep(0.5), 1")
+                    .env("PGPASSWORD", "p\"o'oled pw")
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut most = 0;
+    let deadline = Instant::now() + Duration::from_millis(1200);
+    while Instant::now() < deadline {
+        let count = psql(
+            server,
+            password,
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        );
+        let n: u32 = String::from_utf8_lossy(&count.stdout).trim().parse().unwrap();
+        most = most.max(n);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for client in clients {
+        let out = client.join().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!((1..=2).contains(&most), "{most} server connections; the pool allows 2");
+    // The pooler checks the password; the wrong one is refused.
+    let wrong = psql(pooler, "wrong", "SELECT 1");
+    assert!(!wrong.status.success(), "PgBouncer accepted a wrong password");
+    // The password is in neither the state file nor any log.
+    let mut written = std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap();
+    for entry in std::fs::read_dir(dir.path().join(".berth/base/logs")).unwrap().flatten() {
+        written.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    assert!(!written.contains(password), "the password leaked into berth's files");
+
+    let pids: Vec<u64> = state["replicas"].as_array().unwrap().iter().filter_map(|r| r["pid"].as_u64()).collect();
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} still runs after down");
+    }
+}
+
+#[test]
 fn up_detached_returns_once_serving_and_down_stops_it() {
     let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
     let dir = berth_test_support::temp_dir();

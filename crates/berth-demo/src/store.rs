@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
+use tokio_postgres::types::Type;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -60,10 +61,13 @@ impl Postgres {
 
     pub async fn add_note(&self, body: &str) -> Result<Note, String> {
         let client = self.client().await?;
+        // Unnamed statements, parsed and run in one round trip: a named
+        // prepared statement lives on one server connection, and behind
+        // PgBouncer's transaction pooling the next query may run on another.
         let row = client
-            .query_one(
+            .query_typed_one(
                 "INSERT INTO notes (body) VALUES ($1) RETURNING id, body, created_at::text AS created_at",
-                &[&body],
+                &[(&body, Type::TEXT)],
             )
             .await
             .map_err(|e| failed("inserting a note", e))?;
@@ -74,7 +78,10 @@ impl Postgres {
     pub async fn notes(&self, limit: i64) -> Result<Vec<Note>, String> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT id, body, created_at::text AS created_at FROM notes ORDER BY id DESC LIMIT $1", &[&limit])
+            .query_typed(
+                "SELECT id, body, created_at::text AS created_at FROM notes ORDER BY id DESC LIMIT $1",
+                &[(&limit, Type::INT8)],
+            )
             .await
             .map_err(|e| failed("reading notes", e))?;
         Ok(rows

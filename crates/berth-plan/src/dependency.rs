@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 
 use berth_spec::model::units::{ByteSize, Duration, Schedule};
 use berth_spec::{
-    BackupMethod, Dependency, DependencyKind, EvictionPolicy, Managed, Persistence, Resources, Retention, Spec,
+    BackupMethod, DEFAULT_MAX_CLIENTS, DEFAULT_POOL_SIZE, Dependency, DependencyKind, EvictionPolicy, Managed,
+    POOLER_PORT, Persistence, PoolMode, Resources, Retention, Spec,
 };
 use serde::Serialize;
 
@@ -38,6 +39,26 @@ pub struct DependencyPlan {
     /// How cloud targets size the managed service; unset keys they derive.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub managed: Option<Managed>,
+    /// PgBouncer in front of a PostgreSQL server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<PoolerPlan>,
+}
+
+/// PgBouncer in front of one PostgreSQL dependency: services connect to it;
+/// it holds at most `pool_size` connections to the server.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolerPlan {
+    /// `<dependency>-pooler`: its host name, workload and unit.
+    pub name: String,
+    pub port: u16,
+    pub mode: PoolMode,
+    pub pool_size: u32,
+    pub max_clients: u32,
+    pub resources: Resources,
+    /// The URL services get (host: the pooler), without the password.
+    pub url: String,
+    /// The variable that carries the server's own URL (`DATABASE_URL_DIRECT`).
+    pub direct_url_env: String,
 }
 
 /// One scheduled backup, the same on every target.
@@ -58,6 +79,59 @@ pub struct BackupJob {
     /// refuse a manifest it did not sign.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_key_secret: Option<String>,
+}
+
+impl PoolerPlan {
+    /// The image Kubernetes and compose run PgBouncer from (its entrypoint
+    /// is not used: berth passes the configuration it writes).
+    pub const IMAGE: &str = "edoburu/pgbouncer:v1.25.1-p0";
+
+    /// `pgbouncer.ini` for this pooler in front of `dep`, reached at
+    /// `server`, listening on `listen`, with users from `auth_file`. One
+    /// database, one user: `max_db_connections` makes `pool_size` the cap
+    /// on server connections whatever the clients do.
+    pub fn ini(&self, dep: &DependencyPlan, server: (&str, u16), listen: (&str, u16), auth_file: &str) -> String {
+        let db = dep.database.as_deref().unwrap_or(&dep.name);
+        let auth = if dep.password_secret.is_some() { "scram-sha-256" } else { "trust" };
+        let reset = match self.mode {
+            // Session pooling hands a connection to the next client:
+            // nothing of the last session may leak into it.
+            PoolMode::Session => " DISCARD ALL",
+            PoolMode::Transaction => "",
+        };
+        format!(
+            "; PgBouncer for `{dep}`, written by berth.\n\
+             [databases]\n\
+             {db} = host={host} port={port} dbname={db}\n\
+             \n\
+             [pgbouncer]\n\
+             listen_addr = {listen_addr}\n\
+             listen_port = {listen_port}\n\
+             unix_socket_dir =\n\
+             auth_type = {auth}\n\
+             auth_file = {auth_file}\n\
+             pool_mode = {mode}\n\
+             default_pool_size = {pool}\n\
+             max_db_connections = {pool}\n\
+             max_client_conn = {clients}\n\
+             server_reset_query ={reset}\n\
+             ignore_startup_parameters = extra_float_digits,options\n",
+            dep = dep.name,
+            host = server.0,
+            port = server.1,
+            listen_addr = listen.0,
+            listen_port = listen.1,
+            mode = self.mode.as_str(),
+            pool = self.pool_size,
+            clients = self.max_clients,
+        )
+    }
+}
+
+/// One line of PgBouncer's `auth_file`: both fields in double quotes, a
+/// quote inside doubled.
+pub fn userlist_line(user: &str, password: &str) -> String {
+    format!("\"{}\" \"{}\"\n", user.replace('"', "\"\""), password.replace('"', "\"\""))
 }
 
 pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan {
@@ -102,13 +176,27 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
         storage: dep.storage.unwrap_or(ByteSize(storage)),
         resources: dep.resources.clone(),
         url_env: berth_spec::url_env(dep.url_env.as_deref(), dep.kind),
-        url,
+        url: url.clone(),
         used_by: spec
             .services
             .iter()
             .filter(|(_, s)| s.uses.iter().any(|u| u == name))
             .map(|(n, _)| n.clone())
             .collect(),
+        pooler: dep.pooler.as_ref().filter(|_| postgres).map(|p| {
+            let pooler = format!("{name}-pooler");
+            let url_env = berth_spec::url_env(dep.url_env.as_deref(), dep.kind);
+            PoolerPlan {
+                url: url.replacen(&format!("@{name}:{port}/"), &format!("@{pooler}:{POOLER_PORT}/"), 1),
+                name: pooler,
+                port: POOLER_PORT,
+                mode: p.mode.unwrap_or(PoolMode::Transaction),
+                pool_size: p.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
+                max_clients: p.max_clients.unwrap_or(DEFAULT_MAX_CLIENTS),
+                resources: p.resources.clone(),
+                direct_url_env: format!("{url_env}_DIRECT"),
+            }
+        }),
         backup,
         managed: dep.managed.clone(),
     }

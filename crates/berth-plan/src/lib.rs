@@ -15,7 +15,7 @@ use berth_spec::{Spec, Targets};
 use serde::Serialize;
 
 pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
-pub use dependency::{BackupJob, DependencyPlan};
+pub use dependency::{BackupJob, DependencyPlan, PoolerPlan, userlist_line};
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
     DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, FilePlan, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan,
@@ -67,7 +67,7 @@ impl Plan {
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).iter().fold(String::new(), |mut out, b| {
         use std::fmt::Write as _;

@@ -326,6 +326,9 @@ pub enum EnvValue {
         url: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         password_secret: Option<String>,
+        /// The URL names the dependency's PgBouncer, not the server.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        pooled: bool,
     },
 }
 
@@ -453,14 +456,21 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
     for dep_name in &s.uses {
         if let Some(dep) = spec.dependencies.get(dep_name) {
             let planned = crate::dependency::plan(spec, dep_name, dep);
-            env.push(EnvVar {
-                name: planned.url_env.clone(),
-                value: EnvValue::Dependency {
-                    dependency: dep_name.clone(),
-                    url: planned.url.clone(),
-                    password_secret: planned.password_secret.clone(),
-                },
-            });
+            let url = |url: &str, pooled: bool| EnvValue::Dependency {
+                dependency: dep_name.clone(),
+                url: url.to_owned(),
+                password_secret: planned.password_secret.clone(),
+                pooled,
+            };
+            match &planned.pooler {
+                // Through the pooler, and the server itself beside it for
+                // what transaction pooling breaks.
+                Some(pooler) => {
+                    env.push(EnvVar { name: planned.url_env.clone(), value: url(&pooler.url, true) });
+                    env.push(EnvVar { name: pooler.direct_url_env.clone(), value: url(&planned.url, false) });
+                }
+                None => env.push(EnvVar { name: planned.url_env.clone(), value: url(&planned.url, false) }),
+            }
         }
     }
     env.sort_by(|a, b| a.name.cmp(&b.name));

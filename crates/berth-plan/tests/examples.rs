@@ -43,7 +43,8 @@ fn dependency_urls_are_wired_without_passwords() {
         berth_plan::EnvValue::Dependency {
             dependency: "db".into(),
             url: "postgres://shop@db:5432/db".into(),
-            password_secret: Some("db-password".into())
+            password_secret: Some("db-password".into()),
+            pooled: false,
         }
     );
     assert!(api.env.iter().any(|e| e.name == "REDIS_URL"));

@@ -48,6 +48,8 @@ pub enum Feature {
     ServiceSizing,
     PersistentVolumes,
     Dependencies,
+    /// PgBouncer in front of PostgreSQL (`pooler`).
+    Pooler,
     Backups,
     /// A job that gates each deploy (`before_deploy`).
     DeployGate,
@@ -96,6 +98,7 @@ impl Feature {
         Self::ServiceSizing,
         Self::PersistentVolumes,
         Self::Dependencies,
+        Self::Pooler,
         Self::Backups,
         Self::DeployGate,
         Self::ScheduledJobs,
@@ -129,6 +132,7 @@ impl Feature {
             Self::ServiceSizing => "service-sizing",
             Self::PersistentVolumes => "persistent-volumes",
             Self::Dependencies => "dependencies",
+            Self::Pooler => "pooler",
             Self::Backups => "backups",
             Self::DeployGate => "deploy-gate",
             Self::ScheduledJobs => "scheduled-jobs",
@@ -174,6 +178,7 @@ impl Feature {
             Self::ServiceSizing => "per-service CPU and memory",
             Self::PersistentVolumes => "persistent volumes, one per replica",
             Self::Dependencies => "PostgreSQL and Redis",
+            Self::Pooler => "PgBouncer in front of PostgreSQL (`pooler`)",
             Self::Backups => "scheduled backups",
             Self::DeployGate => "job run before each deploy (`before_deploy`), failure stops it",
             Self::ScheduledJobs => "job on a cron `schedule`",
@@ -462,6 +467,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             "no drain: nginx is not told before systemd sends SIGTERM; in-flight requests get `TimeoutStopSec`",
         ),
         (T::Systemd, F::Dependencies) => Unsupported("PostgreSQL and Redis come from the host's packages"),
+        (T::Systemd, F::Pooler) => Unsupported(
+            "PgBouncer comes from the host's package, like PostgreSQL: run it as `<dependency>-pooler` on port 6432 \
+             with the pool the spec sets (`berth up` does)",
+        ),
         (T::Systemd, F::Placement) => Unsupported("a unit runs on the host it is installed on"),
         (T::Systemd, F::Gpus) => {
             Approximated("the unit may open every GPU device of the host (`DeviceAllow=`); systemd does not count GPUs")
@@ -481,6 +490,9 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             Unsupported("Fargate tasks get ephemeral storage; use EFS or S3")
         }
         (T::Ecs, F::Dependencies) => Unsupported("the `cloudformation` target creates them as RDS and ElastiCache"),
+        (T::Ecs | T::Cloudformation, F::Pooler) => Unsupported(
+            "no RDS Proxy is rendered: services connect to the database directly (their URL and `_DIRECT` are the same)",
+        ),
         (T::Ecs, F::Backups) => Unsupported("no scheduler is rendered; use the `cloudformation` target"),
         (T::Cloudformation, F::Backups) => {
             Approximated("RDS automated backups keep at most 35 days; berth's own backups are not scheduled")
@@ -506,7 +518,7 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Cloudrun, F::ReadinessProbe) => Unsupported("Cloud Run routes to every started instance"),
         (T::Cloudrun, F::Drain) => Unsupported("Cloud Run gives an instance 10 s after SIGTERM"),
         (T::Cloudrun, F::FixedReplicas) => Approximated("`minScale` = `maxScale` = the count"),
-        (T::Cloudrun, F::PersistentVolumes | F::Dependencies | F::Backups) => {
+        (T::Cloudrun, F::PersistentVolumes | F::Dependencies | F::Pooler | F::Backups) => {
             Unsupported("Cloud Run runs stateless containers; use Cloud SQL, Memorystore and Cloud Storage")
         }
         (T::Cloudrun, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => {
@@ -555,6 +567,9 @@ pub fn uses(plan: &Plan) -> Vec<Use> {
     }
     for d in &plan.dependencies {
         push(Feature::Dependencies, format!("dependency `{}`", d.name));
+        if d.pooler.is_some() {
+            push(Feature::Pooler, format!("dependency `{}`", d.name));
+        }
     }
     if plan.tracing.is_some() {
         push(Feature::Tracing, "`monitoring.tracing`".to_owned());

@@ -643,6 +643,86 @@ fn ecs_and_cloud_run(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
     }
 }
 
+/// `key = value` lines of an ini file (sections ignored).
+fn ini_values(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect()
+}
+
+/// A dependency's PgBouncer, in Kubernetes and compose: the pool the plan
+/// sets in the `pgbouncer.ini` each ships, the server it points at, and
+/// the user list its start-up script writes, run by a real `sh` with a
+/// password that needs quoting.
+fn pooler(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    for d in &plan.dependencies {
+        let Some(p) = &d.pooler else { continue };
+        let db = d.database.clone().unwrap_or_else(|| d.name.clone());
+        let want = |ini: &str, place: &str, failures: &mut Vec<String>| {
+            checked();
+            let values = ini_values(ini);
+            let expected = [
+                ("pool_mode", p.mode.as_str().to_owned()),
+                ("default_pool_size", p.pool_size.to_string()),
+                ("max_db_connections", p.pool_size.to_string()),
+                ("max_client_conn", p.max_clients.to_string()),
+                ("listen_port", p.port.to_string()),
+                (db.as_str(), format!("host={} port={} dbname={db}", d.name, d.port)),
+            ];
+            for (key, value) in expected {
+                if values.get(key) != Some(&value) {
+                    failures.push(format!("{place} {}: {key} = {:?}, plan says {value}", p.name, values.get(key)));
+                }
+            }
+        };
+        let password = "pa\"ss'w d";
+        let userlist = berth_plan::userlist_line(d.user.as_deref().unwrap_or_default(), password);
+        let run = |script: &str, env: &[(&str, &str)]| {
+            let dir = berth_test_support::temp_dir();
+            let script = script.replace("/tmp/userlist.txt", &dir.path().join("userlist.txt").display().to_string());
+            let script = script.replace("/etc/pgbouncer-auth", &dir.path().display().to_string());
+            #[allow(clippy::disallowed_methods, reason = "the test runs the rendered script in a real shell")]
+            let status = std::process::Command::new("sh").arg("-c").arg(&script).envs(env.iter().copied()).status();
+            assert!(status.is_ok_and(|s| s.success()), "{script}");
+            std::fs::read_to_string(dir.path().join("userlist.txt")).unwrap_or_default()
+        };
+        if let Some(text) = file(out, &format!("kubernetes/dependency-{}.yaml", d.name)) {
+            let objects = docs(text);
+            let config = objects.iter().find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == p.name.as_str());
+            want(config.and_then(|c| c["data"]["pgbouncer.ini"].as_str()).unwrap_or_default(), "kubernetes", failures);
+            let deployment =
+                objects.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == p.name.as_str());
+            let init = deployment.map(|o| &o["spec"]["template"]["spec"]["initContainers"][0]);
+            let script = init.and_then(|c| c["command"][2].as_str()).unwrap_or_default();
+            let user = init
+                .and_then(|c| c["env"].as_array())
+                .and_then(|e| e.iter().find(|v| v["name"] == "PGUSER"))
+                .and_then(|v| v["value"].as_str())
+                .unwrap_or_default();
+            if run(script, &[("PGUSER", user), ("PGPASSWORD", password)]) != userlist {
+                failures.push(format!("kubernetes {}: the init container writes another user list", p.name));
+            }
+        }
+        if let Some(text) = file(out, "compose/compose.yaml") {
+            let doc: Value = serde_saphyr::from_str(text).unwrap();
+            let source = doc["configs"][&p.name]["file"].as_str().unwrap_or_default();
+            want(
+                file(out, &format!("compose/{}", source.trim_start_matches("./"))).unwrap_or_default(),
+                "compose",
+                failures,
+            );
+            // compose turns `$$` into `$`; the secret file is read from /run/secrets.
+            let dir = berth_test_support::temp_dir();
+            let secret = d.password_secret.clone().unwrap_or_default();
+            std::fs::write(dir.path().join(&secret), password).unwrap();
+            let script = doc["services"][&p.name]["entrypoint"][2].as_str().unwrap_or_default().replace("$$", "$");
+            let script = script.replace("/run/secrets", &dir.path().display().to_string());
+            let script = script.split(" && exec ").next().unwrap_or_default().to_owned();
+            if run(&script, &[]) != userlist {
+                failures.push(format!("compose {}: the entrypoint writes another user list", p.name));
+            }
+        }
+    }
+}
+
 #[test]
 fn every_number_reaches_the_artifact_or_is_reported() {
     let mut failures = Vec::new();
@@ -656,6 +736,7 @@ fn every_number_reaches_the_artifact_or_is_reported() {
             kubernetes(&plan, &out, &mut here);
             ingress(&plan, &out, &mut here);
             compose(&plan, &out, &mut here);
+            pooler(&plan, &out, &mut here);
             systemd(&plan, &out, &mut here);
             cloudformation(&plan, &out, &mut here);
             ecs_and_cloud_run(&plan, &out, &mut here);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_plan::{DependencyPlan, Plan};
+use berth_plan::{DependencyPlan, Plan, PoolerPlan};
 use berth_spec::DependencyKind;
 
 use crate::process::{self, RunAs};
@@ -22,6 +22,8 @@ use crate::{RuntimeError, io};
 pub struct Endpoint {
     /// The connection URL with the password in it: passed to processes only.
     pub url: String,
+    /// The loopback port it listens on.
+    pub port: u16,
 }
 
 /// Percent-encodes a URL user-info part.
@@ -78,7 +80,7 @@ pub async fn start(
         replica.stop().await;
         return Err(e);
     }
-    Ok((replica, Endpoint { url }))
+    Ok((replica, Endpoint { url, port }))
 }
 
 fn spec(
@@ -235,6 +237,71 @@ async fn postgres(
         None => format!("postgres://{}@127.0.0.1:{port}/{db}", encode(&user)),
     };
     Ok((replica, url))
+}
+
+/// PgBouncer from the machine's `pgbouncer` package in front of a started
+/// PostgreSQL (`server`): the plan's pool, on a free loopback port, as
+/// PostgreSQL's user (PgBouncer refuses to run as root), with the user list
+/// in a private file.
+pub async fn start_pooler(
+    dep: &DependencyPlan,
+    pooler: &PoolerPlan,
+    server: &Endpoint,
+    password: Option<&str>,
+    state_dir: &Path,
+    state: &Arc<Shared>,
+) -> Result<(Replica, Endpoint), RuntimeError> {
+    let program =
+        locate("pgbouncer", &[PathBuf::from("/usr/sbin")]).ok_or_else(|| missing("PgBouncer", "pgbouncer"))?;
+    let dir = dependency_dir(state_dir, &pooler.name);
+    std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    let run_as = postgres_user()?;
+    chown(&dir, run_as)?;
+    let log = state_dir.join("logs").join(format!("{}.log", pooler.name));
+    let port = process::free_port().map_err(io("cannot find a free loopback port"))?;
+    let user = dep.user.clone().unwrap_or_default();
+    let userlist = dir.join("userlist.txt");
+    process::write_private(&userlist, berth_plan::userlist_line(&user, password.unwrap_or_default()).as_bytes())
+        .map_err(io("cannot write PgBouncer's user list"))?;
+    chown(&userlist, run_as)?;
+    let ini_path = dir.join("pgbouncer.ini");
+    let ini = pooler.ini(dep, ("127.0.0.1", server.port), ("127.0.0.1", port), &userlist.display().to_string());
+    process::write_private(&ini_path, ini.as_bytes()).map_err(io("cannot write pgbouncer.ini"))?;
+    chown(&ini_path, run_as)?;
+    let mut ports = BTreeMap::new();
+    ports.insert("pgbouncer".to_owned(), port);
+    let replica = supervisor::start(
+        ReplicaSpec {
+            service: pooler.name.clone(),
+            index: 0,
+            command: vec![program.display().to_string(), ini_path.display().to_string()],
+            workdir: dir.clone(),
+            env: BTreeMap::new(),
+            ports,
+            primary: None,
+            log: log.clone(),
+            stop_timeout: Duration::from_secs(30),
+            version: None,
+            run_as,
+            startup: None,
+            liveness: None,
+        },
+        state.clone(),
+    );
+    if !wait_port(port, Duration::from_secs(30)).await {
+        replica.stop().await;
+        return Err(RuntimeError::Unsupported(format!(
+            "PgBouncer for `{}` did not start; see {}",
+            dep.name,
+            log.display()
+        )));
+    }
+    let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
+    let url = match password {
+        Some(pw) => format!("postgres://{}:{}@127.0.0.1:{port}/{db}", encode(&user), encode(pw)),
+        None => format!("postgres://{}@127.0.0.1:{port}/{db}", encode(&user)),
+    };
+    Ok((replica, Endpoint { url, port }))
 }
 
 /// Where PostgreSQL drops finished WAL segments for the shipper

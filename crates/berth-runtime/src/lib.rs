@@ -242,8 +242,11 @@ fn template(
                     declared.map_or_else(String::new, |s| s.env.clone().or_else(|| s.file.clone()).unwrap_or_default());
                 env.insert(var.name.clone(), value.ok_or_else(|| RuntimeError::MissingSecret(secret.clone(), hint))?);
             }
-            EnvValue::Dependency { dependency, .. } => {
-                if let Some(endpoint) = endpoints.get(dependency) {
+            EnvValue::Dependency { dependency, pooled, .. } => {
+                let pooler =
+                    plan.dependencies.iter().find(|d| *pooled && &d.name == dependency).and_then(|d| d.pooler.as_ref());
+                let key = pooler.map_or(dependency, |p| &p.name);
+                if let Some(endpoint) = endpoints.get(key) {
                     env.insert(var.name.clone(), endpoint.url.clone());
                 }
             }
@@ -299,16 +302,30 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
                 format!("BERTH_SECRET_<NAME> for the password of `{}`", dep.name),
             ));
         }
-        match dependency::start(plan, dep, password, &options.state_dir, &state).await {
+        let server = match dependency::start(plan, dep, password.clone(), &options.state_dir, &state).await {
             Ok((replica, endpoint)) => {
                 running.dependencies.push(replica);
-                endpoints.insert(dep.name.clone(), endpoint);
+                endpoint
             }
             Err(e) => {
                 running.down().await;
                 return Err(e);
             }
+        };
+        if let Some(pooler) = &dep.pooler {
+            match dependency::start_pooler(dep, pooler, &server, password.as_deref(), &options.state_dir, &state).await
+            {
+                Ok((replica, endpoint)) => {
+                    running.dependencies.push(replica);
+                    endpoints.insert(pooler.name.clone(), endpoint);
+                }
+                Err(e) => {
+                    running.down().await;
+                    return Err(e);
+                }
+            }
         }
+        endpoints.insert(dep.name.clone(), server);
     }
     // A restart resumes the versions the last deploys left running.
     let versions = deploy::saved_versions(&options.state_dir);

@@ -67,6 +67,13 @@ pub struct Workload<'a> {
 }
 
 impl Workload<'_> {
+    /// Whether its pods run to completion: a Job, or a bare Pod that is
+    /// not restarted after its containers exit (`restartPolicy` `Never` or
+    /// `OnFailure`). A CronJob's pods do too, but again and again.
+    pub fn runs_to_completion(&self, kind: &str) -> bool {
+        kind == "Job" || (kind == "Pod" && matches!(str_at(self.pod, &["restartPolicy"]), Some("Never" | "OnFailure")))
+    }
+
     /// Every port some container of the pod declares.
     pub fn ports(&self) -> impl Iterator<Item = &ContainerPort<'_>> {
         self.containers.iter().filter(|c| !c.init).flat_map(|c| &c.ports)

@@ -13,6 +13,9 @@ crate::declare_rule! {
     /// PostgreSQL, exceeds its `max_connections` (100 unless set; 3 are
     /// reserved for superusers), the database refuses connections under
     /// load or during a rolling update, when old and new pods overlap.
+    /// A client that connects as the image's superuser (the official
+    /// image's `POSTGRES_USER`, else `postgres`), or whose role cannot be
+    /// read, may use the reserved 3 too: then only `max_connections` counts.
     ///
     /// Pool sizes and workers come from a client's environment: compose
     /// `environment:` and the `env_file:`s of the tree it reads, or a
@@ -54,6 +57,9 @@ struct Database {
     /// Init scripts mounted into it (their ALTER SYSTEM is counted already).
     init_scripts: Vec<usize>,
     names: Vec<String>,
+    /// The role the image makes a superuser (`POSTGRES_USER`, else
+    /// `postgres`); `None` when it cannot be read.
+    superuser: Option<String>,
 }
 
 #[derive(Debug)]
@@ -69,6 +75,8 @@ struct Client {
     workers: i64,
     replicas: i64,
     host: Option<String>,
+    /// The role it connects as, from its URL or `PGUSER`...
+    user: Option<String>,
 }
 
 impl Client {
@@ -103,7 +111,26 @@ impl Rule for ConnectionBudget {
             let mine: Vec<&Client> =
                 clients.iter().zip(&targets).filter(|(_, t)| **t == Some(index)).map(|(c, _)| c).collect();
             let total: i64 = mine.iter().map(|c| c.connections()).sum();
-            if total <= db.max_connections - RESERVED {
+            // Superusers may take the reserved connections too: a client
+            // that connects as one (the official image's only role is
+            // one), or whose role cannot be read, counts against all of them.
+            let superuser = mine.iter().find(|c| c.user.is_none() || db.superuser.is_none() || c.user == db.superuser);
+            let (allowed, why) = match superuser {
+                Some(c) => (
+                    db.max_connections,
+                    match (&c.user, &db.superuser) {
+                        (Some(user), Some(s)) if user == s => {
+                            format!("max_connections; {} connects as the superuser `{user}`", c.title)
+                        }
+                        _ => "max_connections; a client may connect as a superuser".to_owned(),
+                    },
+                ),
+                None => (
+                    db.max_connections - RESERVED,
+                    format!("{} max_connections - {RESERVED} reserved", db.max_connections),
+                ),
+            };
+            if total <= allowed {
                 continue;
             }
             let Some(biggest) = mine.iter().max_by_key(|c| c.connections()) else { continue };
@@ -124,12 +151,12 @@ impl Rule for ConnectionBudget {
                 biggest.file,
                 biggest.span,
                 format!(
-                    "{} connections to {} ({}), which allows {} ({} max_connections - {RESERVED} reserved): {}",
+                    "{} connections to {} ({}), which allows {} ({}): {}",
                     total,
                     db.title,
                     place(cx.files, db.file, db.span),
-                    db.max_connections - RESERVED,
-                    db.max_connections,
+                    allowed,
+                    why,
                     parts.join("; ")
                 ),
             );
@@ -214,23 +241,23 @@ const OVERFLOW: [&str; 2] = ["SQLALCHEMY_MAX_OVERFLOW", "DB_MAX_OVERFLOW"];
 const WORKERS: [&str; 5] = ["WEB_CONCURRENCY", "GUNICORN_WORKERS", "WORKERS", "PUMA_WORKERS", "UVICORN_WORKERS"];
 const URLS: [&str; 4] = ["DATABASE_URL", "POSTGRES_URL", "PG_URL", "DB_URL"];
 const HOSTS: [&str; 4] = ["PGHOST", "DB_HOST", "POSTGRES_HOST", "DATABASE_HOST"];
+const USERS: [&str; 5] = ["PGUSER", "DB_USER", "DB_USERNAME", "POSTGRES_USER", "DATABASE_USER"];
 
 /// Pool size (where it is set), workers and database host from a client's
 /// environment and command; `None` when it names no pool size.
-fn client(env: &[ContainerVar<'_>], command: &[String]) -> Option<(i64, usize, Span, i64, Option<String>)> {
+fn client(env: &[ContainerVar<'_>], command: &[String]) -> Option<ClientFacts> {
     let value = |names: &[&str]| env.iter().find(|v| names.contains(&v.name) && v.value.is_some());
-    let url = value(&URLS).and_then(|v| v.value);
-    let url_pool = url.and_then(|u| {
-        let query = u.split_once('?')?.1;
-        query.split('&').find_map(|kv| match kv.split_once('=')? {
-            ("pool_max_conns" | "connection_limit" | "pool_size" | "max_pool_size", n) => n.parse::<i64>().ok(),
-            _ => None,
-        })
-    });
+    // The connection string: a variable of a known name, else any whose
+    // value is a PostgreSQL URL or a libpq `key=value` string.
+    let conn = match value(&URLS) {
+        Some(v) => v.value.and_then(|t| Connection::parse(t, true)).map(|c| (v, c)),
+        None => env.iter().find_map(|v| Some((v, Connection::parse(v.value?, false)?))),
+    };
+    let url_pool = conn.as_ref().and_then(|(_, c)| c.pool);
     let (pool, file, span) = match (value(&POOL), url_pool) {
         (Some(v), _) => (v.value?.parse::<i64>().ok()?, v.file, v.span),
         (None, Some(n)) => {
-            let at = value(&URLS)?;
+            let (at, _) = conn.as_ref()?;
             (n, at.file, at.span)
         }
         _ => return None,
@@ -240,15 +267,86 @@ fn client(env: &[ContainerVar<'_>], command: &[String]) -> Option<(i64, usize, S
         .and_then(|v| v.value?.parse::<i64>().ok())
         .or_else(|| facts(command).workers.and_then(|w| i64::try_from(w).ok()))
         .unwrap_or(1);
-    let host = url
-        .and_then(|u| {
-            let rest = u.split_once("://")?.1;
-            let authority = rest.split(['/', '?']).next()?;
-            let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            Some(host_port.split(':').next()?.to_owned())
-        })
+    let host = conn
+        .as_ref()
+        .and_then(|(_, c)| c.host.clone())
         .or_else(|| value(&HOSTS).and_then(|v| v.value.map(str::to_owned)));
-    Some((pool + overflow, file, span, workers.max(1), host))
+    let user = conn
+        .as_ref()
+        .and_then(|(_, c)| c.user.clone())
+        .or_else(|| value(&USERS).and_then(|v| v.value.map(str::to_owned)));
+    Some(ClientFacts { pool: pool + overflow, file, span, workers: workers.max(1), host, user })
+}
+
+/// What a PostgreSQL connection string says of the client.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Connection {
+    host: Option<String>,
+    user: Option<String>,
+    /// A pool size written into it (pgx's `pool_max_conns`, Prisma's
+    /// `connection_limit`...).
+    pool: Option<i64>,
+}
+
+impl Connection {
+    const POOL_KEYS: [&'static str; 4] = ["pool_max_conns", "connection_limit", "pool_size", "max_pool_size"];
+
+    /// `postgres://user:pw@host:port/db?k=v` (a driver's variant too:
+    /// `postgresql+asyncpg://`; any scheme when `any_scheme`, for a
+    /// variable whose name says it is the database's URL) or libpq's
+    /// `host=h user=u k=v`.
+    fn parse(text: &str, any_scheme: bool) -> Option<Self> {
+        let known = |v: &str| (!v.is_empty() && !v.contains('$')).then(|| v.to_owned());
+        let pool = |k: &str, v: &str| Self::POOL_KEYS.contains(&k).then(|| v.parse::<i64>().ok()).flatten();
+        let url = text
+            .split_once("://")
+            .filter(|(scheme, _)| any_scheme || scheme.starts_with("postgres"))
+            .map(|(_, rest)| rest);
+        if let Some(rest) = url {
+            let authority = rest.split(['/', '?']).next()?;
+            let (userinfo, host_port) = authority.rsplit_once('@').map_or((None, authority), |(u, h)| (Some(u), h));
+            let query = rest.split_once('?').map_or("", |(_, q)| q);
+            return Some(Self {
+                host: host_port.split(':').next().and_then(known),
+                user: userinfo.and_then(|u| u.split(':').next()).and_then(known),
+                pool: query.split('&').find_map(|kv| kv.split_once('=').and_then(|(k, v)| pool(k, v))),
+            });
+        }
+        let pairs: Vec<(&str, &str)> = text.split_whitespace().filter_map(|w| w.split_once('=')).collect();
+        let get = |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        // libpq's form: at least a host and a database or user.
+        if get("host").is_none() || (get("dbname").is_none() && get("user").is_none()) {
+            return None;
+        }
+        Some(Self {
+            host: get("host").and_then(known),
+            user: get("user").and_then(known),
+            pool: pairs.iter().find_map(|(k, v)| pool(k, v)),
+        })
+    }
+}
+
+/// What [`client`] reads off a client's environment and command.
+struct ClientFacts {
+    pool: i64,
+    file: usize,
+    span: Span,
+    workers: i64,
+    host: Option<String>,
+    user: Option<String>,
+}
+
+/// The role the image creates as its superuser: the official image's
+/// `POSTGRES_USER` (else `postgres`), Bitnami's `postgres`. `None` when
+/// the variable comes from the shell.
+fn superuser(image: &str, env: &[ContainerVar<'_>]) -> Option<String> {
+    if image.contains("bitnami/postgresql") {
+        return Some("postgres".to_owned());
+    }
+    match env.iter().find(|v| v.name == "POSTGRES_USER") {
+        Some(v) => v.value.map(str::to_owned),
+        None => Some("postgres".to_owned()),
+    }
 }
 
 /// `max_connections` of a compose PostgreSQL, and whether its command line
@@ -358,18 +456,20 @@ fn collect(cx: &Context<'_>) -> (Vec<Database>, Vec<Client>) {
                     fixed: from_command.is_some(),
                     init_scripts: Vec::new(),
                     names,
+                    superuser: superuser(c.image.unwrap_or_default(), &env),
                 });
-            } else if let Some((pool, file, span, workers, host)) = client(&env, &c.command) {
+            } else if let Some(f) = client(&env, &c.command) {
                 clients.push(Client {
                     title: format!("{} `{}`", o.title(), c.name),
-                    file,
-                    span,
+                    file: f.file,
+                    span: f.span,
                     unit,
                     project: None,
-                    pool,
-                    workers,
+                    pool: f.pool,
+                    workers: f.workers,
                     replicas: max_replicas(graph, w),
-                    host,
+                    host: f.host,
+                    user: f.user,
                 });
             }
         }
@@ -411,18 +511,20 @@ fn collect(cx: &Context<'_>) -> (Vec<Database>, Vec<Client>) {
                 fixed,
                 init_scripts,
                 names: vec![s.name.to_owned()],
+                superuser: superuser(image.unwrap_or_default(), &env),
             });
-        } else if let Some((pool, file, span, workers, host)) = client(&env, &command) {
+        } else if let Some(f) = client(&env, &command) {
             clients.push(Client {
                 title: format!("`{}`", s.name),
-                file,
-                span,
+                file: f.file,
+                span: f.span,
                 unit,
                 project: Some(s.project.clone()),
-                pool,
-                workers,
+                pool: f.pool,
+                workers: f.workers,
                 replicas: declarations.iter().rev().find_map(|d| d.replicas).map_or(1, |(r, _)| r.max(1)),
-                host,
+                host: f.host,
+                user: f.user,
             });
         }
     }
@@ -475,6 +577,52 @@ mod tests {
         assert!(found[0].starts_with("160 connections"), "{found:?}");
         let raised = compose("    command: postgres -c max_connections=200\n");
         assert!(findings(&[("docker-compose.yml", raised.as_str()), ("api.env", API_ENV)]).is_empty());
+    }
+
+    #[test]
+    fn a_client_connecting_as_the_superuser_may_use_the_reserved_connections() {
+        // rinha-de-backend's shape: 2 x 5 = 10 connections, max_connections
+        // 12, the apps connect as POSTGRES_USER, the image's superuser.
+        let text = |user_line: &str, client_user: &str| {
+            format!(
+                "services:\n  db:\n    image: postgres:16.4\n    environment:\n{user_line}    command: postgres -c max_connections=12\n  api:\n    image: ghcr.io/acme/api:2.1.0\n    environment:\n      - DATABASE_URL=postgres://{client_user}@db:5432/app\n      - DB_POOL_SIZE=5\n    deploy:\n      replicas: 2\n"
+            )
+        };
+        let as_superuser = text("      - POSTGRES_USER=rinha\n", "rinha");
+        assert!(findings(&[("docker-compose.yml", as_superuser.as_str())]).is_empty());
+        // Without POSTGRES_USER the superuser is `postgres`: `app` is not one.
+        let as_app = text("      - POSTGRES_DB=app\n", "app");
+        let found = findings(&[("docker-compose.yml", as_app.as_str())]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("allows 9 (12 max_connections - 3 reserved)"), "{found:?}");
+        // Past max_connections even a superuser is refused.
+        let over = as_superuser.replace("DB_POOL_SIZE=5", "DB_POOL_SIZE=7");
+        let found = findings(&[("docker-compose.yml", over.as_str())]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("allows 12 (max_connections; `api` connects as the superuser `rinha`)"), "{found:?}");
+    }
+
+    #[test]
+    fn connection_strings_by_their_value() {
+        assert_eq!(
+            Connection::parse("postgres://rinha:pw@db:5432/rinha?pool_max_conns=400&pool_min_conns=50", false),
+            Some(Connection { host: Some("db".into()), user: Some("rinha".into()), pool: Some(400) })
+        );
+        assert_eq!(
+            Connection::parse("host=postgres user=transacoes password=x sslmode=disable pool_max_conns=100", false),
+            Some(Connection { host: Some("postgres".into()), user: Some("transacoes".into()), pool: Some(100) })
+        );
+        assert_eq!(
+            Connection::parse("postgresql+asyncpg://${DB_USER}@${DB_HOST}/app", false).map(|c| c.host),
+            Some(None)
+        );
+        assert_eq!(Connection::parse("host=localhost port=8080", false), None);
+        assert_eq!(Connection::parse("redis://cache:6379", false), None);
+        // A pool in a DSN under any variable name counts: 2 x 100 > 100.
+        let text = "services:\n  postgres:\n    image: postgres:16.4\n    environment:\n      POSTGRES_USER: admin\n  api1: &api\n    image: ghcr.io/acme/api:1.0.0\n    environment:\n      DB_DSN: host=postgres user=app password=app pool_max_conns=100\n  api2: *api\n";
+        let found = findings(&[("docker-compose.yml", text)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("200 connections"), "{found:?}");
     }
 
     #[test]

@@ -5,6 +5,9 @@ crate::declare_rule! {
     /// When liveness and readiness probe the same thing, a dependency outage
     /// that should only take the pod out of rotation restarts it instead,
     /// on every replica at once: a restart storm on top of the outage.
+    /// Two `tcpSocket` checks of one port are not reported: accepting
+    /// connections says nothing of dependencies, so an outage behind the
+    /// process fails neither (proxies and poolers check themselves so).
     IdenticalProbes {
         code: "K007",
         name: "identical-probes",
@@ -44,7 +47,8 @@ impl Rule for IdenticalProbes {
                     continue;
                 };
                 let live_target = target(live);
-                if !live_target.is_empty() && live_target == target(ready) {
+                let tcp_only = live_target.iter().all(|(kind, _)| kind == "tcpSocket");
+                if !live_target.is_empty() && !tcp_only && live_target == target(ready) {
                     let span = c.node.get("livenessProbe").map_or(c.span, |e| e.key.span);
                     sink.report(
                         file,

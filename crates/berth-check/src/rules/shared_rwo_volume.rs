@@ -10,7 +10,12 @@ crate::declare_rule! {
     /// workloads, mounting the same claim works until a pod lands on a
     /// second node: it then hangs in `ContainerCreating` with a
     /// Multi-Attach error, typically during a rollout or a node drain.
-    /// ReadWriteOncePod fails even on one node.
+    /// ReadWriteOncePod fails even on one node. A Job (or a Pod with
+    /// `restartPolicy: Never`) that shares the claim with one other
+    /// workload is not judged: it runs to completion,
+    /// and the tree does not say whether before the other starts (a loader
+    /// filling the volume for the server that reads it) or beside it.
+    /// CronJobs run again and again beside what keeps running, and count.
     SharedRwoVolume {
         code: "X011",
         name: "shared-rwo-volume",
@@ -59,9 +64,15 @@ impl Rule for SharedRwoVolume {
                     );
                 }
             }
-            if users.len() > 1 {
-                let names: Vec<String> = users.iter().map(|(w, _)| graph.objects[w.object].title()).collect();
-                let (w, span) = users[1];
+            // A Job runs to completion: whether it runs before, after or
+            // beside another mounter (a loader that fills the volume for
+            // the server that reads it) the tree does not say, so only
+            // workloads that keep running are judged together.
+            let running: Vec<&(&Workload<'_>, berth_diagnostics::Span)> =
+                users.iter().filter(|(w, _)| !w.runs_to_completion(graph.objects[w.object].kind)).collect();
+            if running.len() > 1 {
+                let names: Vec<String> = running.iter().map(|(w, _)| graph.objects[w.object].title()).collect();
+                let (w, span) = *running[1];
                 sink.report(
                     graph.objects[w.object].file,
                     span,

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use berth_plan::{DependencyPlan, EdgePlan, EnvValue, JobPlan, JobTrigger, Plan, ProbeCheck, ProbePlan, ServicePlan};
+use berth_plan::{
+    DependencyPlan, EdgePlan, EnvValue, JobPlan, JobTrigger, Plan, PoolerPlan, ProbeCheck, ProbePlan, ServicePlan,
+};
 use berth_spec::DependencyKind;
 use serde_json::{Map, Value, json};
 
@@ -156,6 +158,14 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     }
     for dep in &plan.dependencies {
         services.insert(dep.name.clone(), dependency(dep, &mut volumes, &mut secrets_used));
+        if let Some(p) = &dep.pooler {
+            services.insert(p.name.clone(), pooler(dep, p, &mut configs, &mut out));
+            for s in plan.services.iter().filter(|s| dep.used_by.contains(&s.name)) {
+                if let Some(app) = services.get_mut(&s.name) {
+                    app["depends_on"][&p.name] = json!({ "condition": "service_started" });
+                }
+            }
+        }
         if let Some(job) = dep.backup.as_ref().filter(|_| dep.archives_wal()) {
             out.unsupported(
                 Target::Compose,
@@ -357,16 +367,6 @@ fn app_service(
     let mut deploy = Map::new();
     deploy.insert("replicas".to_owned(), json!(s.replicas.initial()));
     let mut resources = Map::new();
-    let amounts = |a: &berth_spec::Amounts| {
-        let mut m = Map::new();
-        if let Some(cpu) = a.cpu {
-            m.insert("cpus".to_owned(), json!(format!("{}", cpu.cores())));
-        }
-        if let Some(mem) = a.memory {
-            m.insert("memory".to_owned(), json!(format!("{}M", mem.mebibytes())));
-        }
-        m
-    };
     let limits = amounts(&s.resources.limits);
     if !limits.is_empty() {
         resources.insert("limits".to_owned(), Value::Object(limits));
@@ -429,6 +429,70 @@ fn app_service(
         svc.insert("networks".to_owned(), json!(["internal"]));
     } else {
         svc.insert("networks".to_owned(), json!(["internal", "outbound"]));
+    }
+    Value::Object(svc)
+}
+
+/// compose's `cpus` and `memory` for an amount of CPU and memory.
+fn amounts(a: &berth_spec::Amounts) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(cpu) = a.cpu {
+        m.insert("cpus".to_owned(), json!(format!("{}", cpu.cores())));
+    }
+    if let Some(mem) = a.memory {
+        m.insert("memory".to_owned(), json!(format!("{}M", mem.mebibytes())));
+    }
+    m
+}
+
+/// Where the compose pooler reads its configuration and writes its users.
+const POOLER_INI: &str = "/etc/pgbouncer/pgbouncer.ini";
+const POOLER_USERLIST: &str = "/tmp/userlist.txt";
+
+/// PgBouncer in front of `d`: its `pgbouncer.ini` a read-only config (with
+/// its digest as a label, so a changed pool recreates the container); the
+/// user list written at start into a tmpfs from the password secret, so
+/// the password is in no rendered file.
+fn pooler(d: &DependencyPlan, p: &PoolerPlan, configs: &mut Map<String, Value>, out: &mut Output) -> Value {
+    let ini = p.ini(d, (&d.name, d.port), ("0.0.0.0", p.port), POOLER_USERLIST);
+    let path = format!("files/{}/pgbouncer.ini", p.name);
+    configs.insert(p.name.clone(), json!({ "file": format!("./{path}") }));
+    let digest = berth_plan::sha256_hex(ini.as_bytes());
+    out.file(path, ini);
+    let user = d.user.clone().unwrap_or_default().replace('\'', "'\\''");
+    let quote = r#"sed 's/"/""/g'"#;
+    let password = match &d.password_secret {
+        Some(secret) => format!("$$(printf %s \"$$(cat /run/secrets/{secret})\" | {quote})"),
+        None => String::new(),
+    };
+    let start = format!(
+        "umask 077 && printf '\"%s\" \"%s\"\\n' \"$$(printf %s '{user}' | {quote})\" \"{password}\" > {POOLER_USERLIST} && exec pgbouncer {POOLER_INI}"
+    );
+    let mut svc = Map::new();
+    svc.insert("image".to_owned(), json!(PoolerPlan::IMAGE));
+    svc.insert("entrypoint".to_owned(), json!(["sh", "-c", start]));
+    svc.insert("configs".to_owned(), json!([{ "source": p.name, "target": POOLER_INI, "mode": 0o444 }]));
+    if let Some(secret) = &d.password_secret {
+        svc.insert("secrets".to_owned(), json!([secret]));
+    }
+    svc.insert("labels".to_owned(), json!({ "berth.dev/config-sha256": digest }));
+    svc.insert("depends_on".to_owned(), json!({ d.name.clone(): { "condition": "service_healthy" } }));
+    svc.insert("expose".to_owned(), json!([p.port.to_string()]));
+    svc.insert("restart".to_owned(), json!("unless-stopped"));
+    svc.insert("read_only".to_owned(), json!(true));
+    svc.insert("tmpfs".to_owned(), json!(["/tmp"]));
+    svc.insert("networks".to_owned(), json!(["internal"]));
+    svc.insert("security_opt".to_owned(), json!(["no-new-privileges:true"]));
+    svc.insert("cap_drop".to_owned(), json!(["ALL"]));
+    let mut resources = Map::new();
+    if let Some(l) = &p.resources.limits {
+        resources.insert("limits".to_owned(), Value::Object(amounts(l)));
+    }
+    if let Some(r) = &p.resources.requests {
+        resources.insert("reservations".to_owned(), Value::Object(amounts(r)));
+    }
+    if !resources.is_empty() {
+        svc.insert("deploy".to_owned(), json!({ "resources": resources }));
     }
     Value::Object(svc)
 }

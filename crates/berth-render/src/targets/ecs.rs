@@ -181,7 +181,12 @@ pub fn container(
             EnvValue::Secret { secret } => {
                 secrets.push(json!({ "name": var.name, "valueFrom": secret_source(plan, secret) }))
             }
-            EnvValue::Dependency { dependency, url, password_secret } => {
+            EnvValue::Dependency { dependency, url, password_secret, pooled } => {
+                // No pooler runs here (R001): the pooled URL becomes the server's.
+                let url = match plan.dependencies.iter().find(|d| *pooled && &d.name == dependency) {
+                    Some(d) => &d.url,
+                    None => url,
+                };
                 let host = endpoint(dependency);
                 environment.push(json!({ "name": var.name, "value": url.replacen(&format!("@{dependency}:"), &format!("@{host}:"), 1).replacen(&format!("://{dependency}:"), &format!("://{host}:"), 1) }));
                 if let Some(secret) = password_secret {

@@ -60,6 +60,62 @@ pub struct Dependency {
     /// Targets that run the server themselves ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<Managed>,
+    /// PostgreSQL: PgBouncer in front of the server. Services then reach the
+    /// database through it (their URL names `<dependency>-pooler:6432`),
+    /// and get the server's own address in `<url_env>_DIRECT` for what
+    /// transaction pooling breaks (migrations that take advisory locks,
+    /// `LISTEN`, session settings). Backups always connect directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<Pooler>,
+}
+
+/// PgBouncer settings: `{ mode: transaction, pool_size: 20 }`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pooler {
+    /// When a server connection goes back to the pool: `transaction` (after
+    /// each transaction: many clients share few connections) or `session`
+    /// (when the client disconnects: every session feature works).
+    /// Default `transaction`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<PoolMode>,
+    /// Server connections PgBouncer opens to the database, at most
+    /// (`default_pool_size`). They count against the server's
+    /// `max_connections`, which must leave room for them and for direct
+    /// connections (backups, migrations). Default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
+    /// Client connections PgBouncer accepts, at most (`max_client_conn`):
+    /// the sum of every replica's own pool. Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_clients: Option<u32>,
+    /// CPU and memory for PgBouncer.
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// PgBouncer's server connections unless the spec says otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 20;
+/// PgBouncer's client connections unless the spec says otherwise.
+pub const DEFAULT_MAX_CLIENTS: u32 = 1000;
+/// The port PgBouncer listens on.
+pub const POOLER_PORT: u16 = 6432;
+
+/// PgBouncer's `pool_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    Session,
+    Transaction,
+}
+
+impl PoolMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Transaction => "transaction",
+        }
+    }
 }
 
 /// Sizing of a managed database or cache: `{ instance_class: db.r6g.large,

@@ -1,7 +1,7 @@
 use berth_diagnostics::Severity;
 
 use super::Checker;
-use crate::model::{BackupMethod, Dependency, DependencyKind, Managed, StorageType};
+use crate::model::{BackupMethod, Dependency, DependencyKind, Managed, Pooler, StorageType};
 use crate::path::{Anchor, Path};
 use crate::{Spec, codes};
 
@@ -14,6 +14,21 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         not_applicable(dep, &path, checker);
         if let Some(m) = &dep.managed {
             managed(m, dep.kind, &path.key("managed"), checker);
+        }
+        if let Some(pooler) = &dep.pooler
+            && dep.kind == DependencyKind::Postgres
+        {
+            pooler_budget(name, dep, pooler, &path, checker);
+            let pooler_name = format!("{name}-pooler");
+            if spec.services.contains_key(&pooler_name) || spec.dependencies.contains_key(&pooler_name) {
+                checker
+                    .error(
+                        codes::DUPLICATE_NAME,
+                        &path.key("pooler"),
+                        format!("the pooler of `{name}` is named `{pooler_name}`, and so is a service or dependency"),
+                    )
+                    .with_help(format!("rename the other `{pooler_name}`"));
+            }
         }
         if let Some(version) = &dep.version
             && (version.is_empty()
@@ -83,6 +98,77 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     }
 }
 
+/// PostgreSQL's default `max_connections` and `superuser_reserved_connections`.
+const DEFAULT_MAX_CONNECTIONS: u32 = 100;
+const DEFAULT_SUPERUSER_RESERVED: u32 = 3;
+/// Direct connections a pooled database should keep free: a backup's
+/// parallel dump, a migration, monitoring.
+const DIRECT_HEADROOM: u32 = 5;
+
+/// A pooler's server connections must fit the server's `max_connections`
+/// (after the connections reserved for superusers), with room left for
+/// what connects directly.
+fn pooler_budget(name: &str, dep: &Dependency, pooler: &Pooler, path: &Path, checker: &mut Checker<'_>) {
+    let ppath = path.key("pooler");
+    let pool = pooler.pool_size.unwrap_or(crate::model::DEFAULT_POOL_SIZE);
+    if pooler.pool_size == Some(0) {
+        checker
+            .error(codes::OUT_OF_RANGE, &ppath.key("pool_size"), "a pool of 0 server connections serves nothing")
+            .with_help("use at least 1; the default is 20");
+        return;
+    }
+    if pooler.max_clients == Some(0) {
+        checker
+            .error(codes::OUT_OF_RANGE, &ppath.key("max_clients"), "a pooler that accepts 0 clients serves nothing")
+            .with_help("use at least 1; the default is 1000");
+    }
+    // A setting that is not a whole number is PostgreSQL's to refuse; the
+    // budget is judged only on what can be read.
+    let setting = |key: &str, default: u32| match dep.settings.get(key) {
+        None => Some(default),
+        Some(v) => v.trim().parse::<u32>().ok(),
+    };
+    let (Some(max), Some(reserved)) = (
+        setting("max_connections", DEFAULT_MAX_CONNECTIONS),
+        setting("superuser_reserved_connections", DEFAULT_SUPERUSER_RESERVED),
+    ) else {
+        return;
+    };
+    let reserved = reserved + setting("reserved_connections", 0).unwrap_or(0);
+    let available = max.saturating_sub(reserved);
+    let origin = if dep.settings.contains_key("max_connections") { "" } else { " (PostgreSQL's default)" };
+    if pool > available {
+        checker
+            .error(
+                codes::CONTRADICTION,
+                &ppath.key("pool_size"),
+                format!(
+                    "the pooler opens up to {pool} server connections, but `{name}` accepts {available}: max_connections {max}{origin}, {reserved} reserved for superusers"
+                ),
+            )
+            .with_help(format!(
+                "lower `pool_size`, or raise `settings.max_connections` to at least {}",
+                pool + reserved + DIRECT_HEADROOM
+            ));
+    } else if available - pool < DIRECT_HEADROOM {
+        checker
+            .report(
+                codes::CONTRADICTION,
+                Severity::Warning,
+                &ppath.key("pool_size"),
+                Anchor::Value,
+                format!(
+                    "the pooler's {pool} server connections leave {} of `{name}`'s {available} for direct connections (backups, migrations, monitoring)",
+                    available - pool
+                ),
+            )
+            .with_help(format!(
+                "keep at least {DIRECT_HEADROOM} free: lower `pool_size`, or raise `settings.max_connections` to {}",
+                pool + reserved + DIRECT_HEADROOM
+            ));
+    }
+}
+
 fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
     let (set, other): (Vec<(&str, bool)>, &str) = match dep.kind {
         DependencyKind::Redis => (
@@ -90,6 +176,7 @@ fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
                 ("database", dep.database.is_some()),
                 ("user", dep.user.is_some()),
                 ("extensions", !dep.extensions.is_empty()),
+                ("pooler", dep.pooler.is_some()),
             ],
             "PostgreSQL",
         ),

@@ -580,25 +580,30 @@ fn uses(spec: &Spec, service: &Service, path: &Path, checker: &mut Checker<'_>) 
             continue;
         };
         let var = crate::url_env(dep.url_env.as_deref(), dep.kind);
-        if let Some((j, other)) = vars.insert(var.clone(), (i, dep_name)) {
-            checker
-                .error(codes::CONTRADICTION, &upath, format!("`{other}` and `{dep_name}` both inject `{var}`"))
-                .with_related(&path.key("uses").index(j), Anchor::Value, "also injects it")
-                .with_help(format!(
-                    "set `url_env:` on one of the dependencies, such as `url_env: {}_URL`",
-                    dep_name.to_uppercase().replace('-', "_")
-                ));
-        }
-        if service.env.contains_key(&var) || service.secrets.contains_key(&var) {
-            checker
-                .error(
-                    codes::CONTRADICTION,
-                    &upath,
-                    format!("`{var}` is injected by `{dep_name}` and also set on the service"),
-                )
-                .with_help(format!(
-                    "remove `{var}` from the service's `env`/`secrets`, or give the dependency another `url_env`"
-                ));
+        // A pooled PostgreSQL also injects the server's own URL.
+        let direct =
+            (dep.pooler.is_some() && dep.kind == crate::DependencyKind::Postgres).then(|| format!("{var}_DIRECT"));
+        for var in std::iter::once(var).chain(direct) {
+            if let Some((j, other)) = vars.insert(var.clone(), (i, dep_name)) {
+                checker
+                    .error(codes::CONTRADICTION, &upath, format!("`{other}` and `{dep_name}` both inject `{var}`"))
+                    .with_related(&path.key("uses").index(j), Anchor::Value, "also injects it")
+                    .with_help(format!(
+                        "set `url_env:` on one of the dependencies, such as `url_env: {}_URL`",
+                        dep_name.to_uppercase().replace('-', "_")
+                    ));
+            }
+            if service.env.contains_key(&var) || service.secrets.contains_key(&var) {
+                checker
+                    .error(
+                        codes::CONTRADICTION,
+                        &upath,
+                        format!("`{var}` is injected by `{dep_name}` and also set on the service"),
+                    )
+                    .with_help(format!(
+                        "remove `{var}` from the service's `env`/`secrets`, or give the dependency another `url_env`"
+                    ));
+            }
         }
     }
 }

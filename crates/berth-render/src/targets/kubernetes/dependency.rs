@@ -1,12 +1,15 @@
 //! PostgreSQL and Redis as StatefulSets with their own volumes, health
 //! checks and, when monitoring is on, an exporter next to them.
 
-use berth_plan::{DependencyPlan, Plan};
+use std::collections::BTreeMap;
+
+use berth_plan::{DependencyPlan, Plan, PoolerPlan};
 use berth_spec::DependencyKind;
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, ExecAction, HTTPGetAction,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -232,6 +235,143 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(plan, name)),
             ports: Some(ports),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    });
+}
+
+/// Where the pooler's files live in its pod: the configuration from a
+/// ConfigMap, the user list an init container writes from the secret.
+const POOLER_CONFIG: &str = "/etc/pgbouncer";
+const POOLER_AUTH: &str = "/etc/pgbouncer-auth";
+/// The image's own user (`postgres` in Alpine).
+const POOLER_UID: u32 = 70;
+
+/// PgBouncer in front of `d`: a ConfigMap with its `pgbouncer.ini`, a
+/// Deployment of two replicas (one PgBouncer process per core, and a
+/// restart of one leaves the other serving) and a Service on 6432.
+pub(crate) fn pooler(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
+    let Some(p) = &d.pooler else { return };
+    let name = p.name.as_str();
+    let ini = p.ini(d, (&d.name, d.port), ("0.0.0.0", p.port), &format!("{POOLER_AUTH}/userlist.txt"));
+    let mut data = BTreeMap::new();
+    data.insert("pgbouncer.ini".to_owned(), ini.clone());
+    m.push(&ConfigMap { metadata: object_meta(plan, name, name), data: Some(data), ..ConfigMap::default() });
+    // The user list holds the password, so it is made in the pod from the
+    // secret and never written to a rendered file.
+    let mut env = vec![plain_env("PGUSER", d.user.as_deref().unwrap_or_default())];
+    if let Some(secret) = &d.password_secret {
+        env.push(secret_env(plan, "PGPASSWORD", secret));
+    }
+    let quote = r#"sed 's/"/""/g'"#;
+    let write_userlist = format!(
+        "umask 077 && printf '\"%s\" \"%s\"\\n' \"$(printf %s \"$PGUSER\" | {quote})\" \"$(printf %s \"${{PGPASSWORD:-}}\" | {quote})\" > {POOLER_AUTH}/userlist.txt"
+    );
+    let auth_mount = |read_only: bool| VolumeMount {
+        name: "auth".to_owned(),
+        mount_path: POOLER_AUTH.to_owned(),
+        read_only: Some(read_only),
+        ..VolumeMount::default()
+    };
+    let security = container_security(true, POOLER_UID, &["ALL".to_owned()], &[]);
+    let init = Container {
+        name: "userlist".to_owned(),
+        image: Some(PoolerPlan::IMAGE.to_owned()),
+        command: Some(vec!["sh".to_owned(), "-c".to_owned(), write_userlist]),
+        env: Some(env),
+        volume_mounts: Some(vec![auth_mount(false)]),
+        resources: Some(fixed_resources((10, 16 << 20), (100, 32 << 20))),
+        security_context: Some(security.clone()),
+        ..Container::default()
+    };
+    let container = Container {
+        name: "pgbouncer".to_owned(),
+        image: Some(PoolerPlan::IMAGE.to_owned()),
+        command: Some(vec!["pgbouncer".to_owned(), format!("{POOLER_CONFIG}/pgbouncer.ini")]),
+        ports: Some(vec![ContainerPort {
+            name: Some("pgbouncer".to_owned()),
+            container_port: i32::from(p.port),
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(tcp_probe("pgbouncer", 10)),
+        liveness_probe: Some(tcp_probe("pgbouncer", 20)),
+        resources: Some(ResourceRequirements {
+            requests: quantities(p.resources.requests.and_then(|r| r.cpu), p.resources.requests.and_then(|r| r.memory)),
+            limits: quantities(p.resources.limits.and_then(|r| r.cpu), p.resources.limits.and_then(|r| r.memory)),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(security),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "config".to_owned(),
+                mount_path: POOLER_CONFIG.to_owned(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            auth_mount(true),
+        ]),
+        ..Container::default()
+    };
+    let digest = berth_plan::sha256_hex(ini.as_bytes());
+    let mut annotations = BTreeMap::new();
+    // A changed pool rolls the pods: PgBouncer reads its file at start.
+    annotations.insert("berth.dev/config-sha256".to_owned(), digest);
+
+    m.push(&Deployment {
+        metadata: object_meta(plan, name, name),
+        spec: Some(DeploymentSpec {
+            replicas: Some(2),
+            selector: selector(plan, name),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(plan, name)),
+                    annotations: Some(annotations),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    security_context: Some(pod_security(POOLER_UID)),
+                    init_containers: Some(vec![init]),
+                    containers: vec![container],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "config".to_owned(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: name.to_owned(),
+                                ..ConfigMapVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        Volume {
+                            name: "auth".to_owned(),
+                            empty_dir: Some(EmptyDirVolumeSource {
+                                medium: Some("Memory".to_owned()),
+                                ..EmptyDirVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                    ]),
+                    termination_grace_period_seconds: Some(30),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    });
+    m.push(&Service {
+        metadata: object_meta(plan, name, name),
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels(plan, name)),
+            ports: Some(vec![ServicePort {
+                name: Some("pgbouncer".to_owned()),
+                port: i32::from(p.port),
+                target_port: Some(IntOrString::String("pgbouncer".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
             ..ServiceSpec::default()
         }),
         ..Service::default()

@@ -94,6 +94,8 @@ pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>,
         let mut m = Manifest::new();
         dependency::render(plan, dep, &mut m);
         network::dependency_policy(plan, dep, &mut m);
+        dependency::pooler(plan, dep, &mut m);
+        network::pooler_policy(plan, dep, &mut m);
         files.push((format!("dependency-{}.yaml", dep.name), m));
     }
     // The spec itself, for the programs that run berth in the cluster.

@@ -180,13 +180,26 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
         });
     }
     let mut egress = vec![dns()];
-    for dep in s.uses.iter().filter_map(|u| plan.dependencies.iter().find(|d| &d.name == u)) {
-        egress
-            .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
-    }
+    egress.extend(dependency_egress(plan, s));
     egress.extend(otlp(plan));
     egress.extend(egress_rules(s));
     policy(plan, &s.name, ingress, egress, m);
+}
+
+/// A service's (and its jobs') way out to the dependencies it uses, each
+/// on its own port: the server, and its pooler when it has one (the
+/// service gets both URLs).
+fn dependency_egress(plan: &Plan, s: &ServicePlan) -> Vec<NetworkPolicyEgressRule> {
+    let mut egress = Vec::new();
+    for dep in s.uses.iter().filter_map(|u| plan.dependencies.iter().find(|d| &d.name == u)) {
+        egress
+            .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
+        if let Some(p) = &dep.pooler {
+            egress
+                .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &p.name)]), ports: Some(vec![port(p.port)]) });
+        }
+    }
+    egress
 }
 
 /// The trace collector, on its port only: in the cluster (any namespace)
@@ -207,12 +220,7 @@ pub(crate) fn job_policies(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
     }
     for job in &s.jobs {
         let mut egress = vec![dns()];
-        for dep in s.uses.iter().filter_map(|u| plan.dependencies.iter().find(|d| &d.name == u)) {
-            egress.push(NetworkPolicyEgressRule {
-                to: Some(vec![pods(plan, &dep.name)]),
-                ports: Some(vec![port(dep.port)]),
-            });
-        }
+        egress.extend(dependency_egress(plan, s));
         egress.extend(otlp(plan));
         // A job runs the service's code: it calls what the service calls.
         egress.extend(egress_rules(s));
@@ -254,6 +262,9 @@ pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifes
     if plan.backups.iter().any(|b| b.dependency == d.name) {
         clients.push(pods(plan, &format!("backup-{}", d.name)));
     }
+    if let Some(p) = &d.pooler {
+        clients.push(pods(plan, &p.name));
+    }
     if !clients.is_empty() {
         ingress.push(NetworkPolicyIngressRule { from: Some(clients), ports: Some(vec![port(d.port)]) });
     }
@@ -272,6 +283,20 @@ pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifes
         egress.push(object_storage());
     }
     policy(plan, &d.name, ingress, egress, m);
+}
+
+/// A dependency's PgBouncer: in from the services that use the dependency
+/// (and their jobs) on its port; out to DNS and the server's port only.
+pub(crate) fn pooler_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
+    let Some(p) = &d.pooler else { return };
+    let mut clients: Vec<NetworkPolicyPeer> = d.used_by.iter().map(|s| pods(plan, s)).collect();
+    for service in plan.services.iter().filter(|s| d.used_by.contains(&s.name) && s.image.is_some()) {
+        clients.extend(service.jobs.iter().map(|j| pods(plan, &j.workload(&service.name))));
+    }
+    let ingress = vec![NetworkPolicyIngressRule { from: Some(clients), ports: Some(vec![port(p.port)]) }];
+    let egress =
+        vec![dns(), NetworkPolicyEgressRule { to: Some(vec![pods(plan, &d.name)]), ports: Some(vec![port(d.port)]) }];
+    policy(plan, &p.name, ingress, egress, m);
 }
 
 /// A backup CronJob's pods reach their dependency on its port and, for
