@@ -52,7 +52,7 @@ fn main() {
             failure_threshold: 3,
             success_threshold: 1,
         }),
-        sticky: false,
+        sticky: None,
     };
     // `berth up`'s routes: the catch-all last, seven prefixes before it
     // that the benchmark's `/` must be matched past.

@@ -35,8 +35,8 @@ pub struct RouteConfig {
     pub rate_limit: Option<usize>,
     pub auth: Option<RouteAuth>,
     pub health: Option<Check>,
-    /// Send each client to the same replica (by client address).
-    pub sticky: bool,
+    /// Send each client to the same replica, and by what.
+    pub sticky: Option<berth_spec::Sticky>,
 }
 
 impl RouteConfig {
@@ -268,7 +268,7 @@ mod tests {
             rate_limit: None,
             auth: None,
             health: None,
-            sticky: false,
+            sticky: None,
         }
     }
 

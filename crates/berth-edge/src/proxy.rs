@@ -34,6 +34,8 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, mpsc};
 
+use berth_spec::Sticky;
+
 use crate::auth::{self, Verdict};
 use crate::body::{self, Body};
 use crate::config::EdgeConfig;
@@ -503,8 +505,16 @@ async fn forward(
     let strip = route.strip_prefix.then_some(route.path.as_str());
     let mut body = has_body.then_some(body);
     let mut excluded = None;
+    // The affinity key, and the cookie to set when the client has none.
+    let (sticky, new_cookie) = match route.sticky {
+        None => (None, None),
+        Some(Sticky::ClientIp) => (Some(crate::upstream::client_key(facts.client)), None),
+        Some(Sticky::Cookie) => {
+            let (key, new) = crate::upstream::cookie_key(&headers);
+            (Some(key), new)
+        }
+    };
     for attempt in 0..2 {
-        let sticky = route.sticky.then(|| crate::upstream::client_key(facts.client));
         let Some(lease) = pool.pick_for(excluded, sticky) else {
             return if attempt == 0 {
                 answer(StatusCode::SERVICE_UNAVAILABLE, "no backend for this route")
@@ -568,6 +578,13 @@ async fn forward(
                         response.headers_mut().remove(header::CONTENT_LENGTH);
                     }
                     strip_hop_by_hop(response.headers_mut());
+                }
+                if let Some(value) = &new_cookie {
+                    let secure = if scheme == Scheme::Https { "; Secure" } else { "" };
+                    let cookie = format!("{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}", Sticky::COOKIE);
+                    if let Ok(v) = HeaderValue::from_str(&cookie) {
+                        response.headers_mut().append(header::SET_COOKIE, v);
+                    }
                 }
                 let idle = route.timeout;
                 return response.map(|b| Body::Upstream(body::Timed::new(b, idle)));

@@ -192,6 +192,54 @@ fn rendezvous<'a>(set: impl Iterator<Item = &'a Arc<Backend>>, key: u64) -> Opti
     .map(Arc::clone)
 }
 
+/// The longest affinity cookie berth accepts back: it sets 32 characters.
+const MAX_COOKIE: usize = 64;
+
+/// The affinity key of a `sticky: cookie` service: the client's
+/// `berth_affinity` cookie when it is one berth could have set (1 to 64
+/// of `A-Z a-z 0-9 _ -`, as nginx's rendering accepts too), else a new
+/// random value, returned so the response sets it. The value is only
+/// hashed: it is never echoed, and it names no replica.
+pub fn cookie_key(headers: &hyper::HeaderMap) -> (u64, Option<String>) {
+    let valid = |v: &&str| {
+        (1..=MAX_COOKIE).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    // HTTP/2 clients may split cookies over several headers.
+    let found = headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == berth_spec::Sticky::COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(valid);
+    match found {
+        Some(value) => (text_key(value), None),
+        None => {
+            let value = new_cookie_value();
+            (text_key(&value), Some(value))
+        }
+    }
+}
+
+fn text_key(text: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// 128 random bits as 32 hex characters: each `RandomState` is seeded
+/// from the OS's randomness, so the values are unpredictable and unique.
+fn new_cookie_value() -> String {
+    use std::hash::BuildHasher as _;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let state = std::hash::RandomState::new();
+    format!("{:016x}{:016x}", state.hash_one((n, 0u8)), state.hash_one((n, 1u8)))
+}
+
 /// A client address as a sticky key.
 pub fn client_key(client: std::net::IpAddr) -> u64 {
     use std::hash::{Hash as _, Hasher as _};
@@ -232,6 +280,29 @@ mod tests {
         assert_eq!(pool.pick(None).map(|l| l.0.addr), Some(addr(9)), "fallback while every primary is down");
         pool.fallbacks[0].set_healthy(false);
         assert!(pool.pick(None).is_some_and(|l| l.0.addr.port() < 9), "never eject the last backend: fail open");
+    }
+
+    #[test]
+    fn an_affinity_cookie_is_read_back_and_a_bad_one_replaced() {
+        let headers = |cookies: &[&str]| {
+            let mut h = hyper::HeaderMap::new();
+            for c in cookies {
+                h.append(hyper::header::COOKIE, hyper::header::HeaderValue::from_str(c).unwrap());
+            }
+            h
+        };
+        let (key, new) = cookie_key(&headers(&[]));
+        let value = new.unwrap();
+        assert!(value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()), "{value}");
+        // Sent back, in the second of two Cookie headers (HTTP/2 splits them).
+        let again = cookie_key(&headers(&["theme=dark", &format!("sid=1; berth_affinity={value}")]));
+        assert_eq!(again, (key, None));
+        // Every new client gets another value.
+        assert_ne!(cookie_key(&headers(&[])).1.unwrap(), value);
+        for forged in ["berth_affinity=<b>", "berth_affinity=", &format!("berth_affinity={}", "a".repeat(65))] {
+            let (_, new) = cookie_key(&headers(&[forged]));
+            assert!(new.is_some_and(|v| !forged.contains(&v)), "{forged}");
+        }
     }
 
     #[test]

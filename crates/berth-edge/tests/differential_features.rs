@@ -305,3 +305,96 @@ async fn edge_and_rendered_nginx_both_keep_a_sticky_client_on_one_replica() {
     task_a.abort();
     task_b.abort();
 }
+
+const STICKY_COOKIE: &str = r#"
+version: 1
+name: sticky
+services:
+  web:
+    run: { command: ["unused"] }
+    ports: { http: 8080 }
+    replicas: 2
+    sticky: cookie
+edge:
+  routes:
+    - { path: /, service: web }
+"#;
+
+/// `sticky: cookie` through berth's edge and the nginx rendered from the
+/// same spec, in front of two replicas, every client on one address (an
+/// office behind NAT): a new client gets a random `berth_affinity` cookie
+/// and stays on one replica while it sends it back; clients spread over
+/// both replicas; a cookie berth could not have set (too long, other
+/// characters) is replaced, never echoed; a valid one is not set again;
+/// and the route keeps the security headers (nginx drops inherited
+/// `add_header`s in a location with its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_and_rendered_nginx_both_keep_a_cookie_client_on_one_replica() {
+    let replica = |version: &'static str| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = std::sync::Arc::new(berth_demo::App::new(version));
+        (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
+    };
+    let ((a, task_a), (b, task_b)) = (replica("a").await, replica("b").await);
+    let plan = common::plan(STICKY_COOKIE);
+    let inputs = Inputs {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|_, _| vec![a, b],
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    let edge =
+        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let rendered = berth_render::render(&plan, STICKY_COOKIE, &[berth_render::Target::Nginx]);
+    let conf = &rendered.files.iter().find(|f| f.path == "nginx/nginx.conf").unwrap().contents;
+    assert!(conf.contains("hash $berth_affinity_key consistent;"), "{conf}");
+    let nginx = Nginx::start_replicas(conf, None, &|_, n| if n == 0 { a } else { b }).await;
+    let get = |cookie: Option<String>| {
+        let cookie = cookie.map_or_else(String::new, |c| format!("Cookie: theme=dark; {c}\r\n"));
+        format!("GET / HTTP/1.1\r\nHost: localhost\r\n{cookie}Connection: close\r\n\r\n")
+    };
+    let issued = |r: &Raw, who: &str| -> String {
+        let set = r.header("set-cookie").unwrap_or_else(|| panic!("{who}: no cookie set\n{}", r.head));
+        let value = set.strip_prefix("berth_affinity=").and_then(|s| s.split(';').next()).unwrap_or_default();
+        assert_eq!(
+            set,
+            format!("berth_affinity={value}; Path=/; HttpOnly; SameSite=Lax"),
+            "{who}: the cookie's attributes"
+        );
+        assert!(value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()), "{who}: {value}");
+        value.to_owned()
+    };
+    for (who, addr) in [("berth", edge.http), ("nginx", nginx.addr)] {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut values = std::collections::BTreeSet::new();
+        for _ in 0..24 {
+            let first = raw(addr, &get(None)).await;
+            assert_eq!(first.status, 200, "{who}: {}", first.head);
+            assert!(first.header("x-content-type-options").is_some(), "{who}: security headers dropped");
+            let value = issued(&first, who);
+            values.insert(value.clone());
+            let with_cookie = get(Some(format!("berth_affinity={value}")));
+            let again: Vec<Raw> = futures_util::future::join_all((0..4).map(|_| raw(addr, &with_cookie))).await;
+            let versions: std::collections::BTreeSet<&str> =
+                again.iter().map(|r| r.header("x-version").unwrap_or("none")).collect();
+            assert_eq!(versions.len(), 1, "{who}: cookie {value} saw {versions:?}\n{}", nginx.logs());
+            assert!(again.iter().all(|r| r.header("set-cookie").is_none()), "{who}: a valid cookie was set again");
+            seen.extend(versions.into_iter().map(str::to_owned));
+        }
+        assert_eq!(values.len(), 24, "{who}: every new client gets its own cookie");
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["a", "b"], "{who}: clients spread over both replicas");
+        for forged in ["<script>alert(1)</script>", "a b", &"x".repeat(65), ""] {
+            let r = raw(addr, &get(Some(format!("berth_affinity={forged}")))).await;
+            let value = issued(&r, who);
+            assert!(!r.head.contains("script"), "{who}: the forged cookie was echoed");
+            assert_ne!(value, forged, "{who}");
+        }
+    }
+    edge.shutdown(Duration::from_secs(1)).await;
+    task_a.abort();
+    task_b.abort();
+}

@@ -71,8 +71,9 @@ pub struct RoutePlan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<(String, PortPlan)>,
     pub websocket: bool,
-    /// The service keeps each client on one replica (`sticky`).
-    pub sticky: bool,
+    /// The service keeps each client on one replica (`sticky`), and by what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<berth_spec::Sticky>,
     pub strip_prefix: bool,
     pub timeout: Duration,
     pub body_limit: ByteSize,
@@ -139,7 +140,7 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
                 port: port(service, r.port.as_deref())?,
                 fallback: r.fallback.as_ref().and_then(|f| Some((f.clone(), port(spec.services.get(f)?, None)?))),
                 websocket: r.websocket,
-                sticky: service.sticky.is_some(),
+                sticky: service.sticky,
                 strip_prefix: r.strip_prefix,
                 timeout: r.timeout.unwrap_or(timeouts.read),
                 body_limit: r.body_limit.unwrap_or(body_limit),

@@ -35,6 +35,8 @@ pub enum Feature {
     WebSocket,
     /// A service that keeps each client on one replica (`sticky`).
     StickySessions,
+    /// A service that keeps each client on one replica by a cookie (`sticky: cookie`).
+    StickyCookie,
     StripPrefix,
     Fallback,
     RedirectHttps,
@@ -85,6 +87,7 @@ impl Feature {
         Self::RouteTimeout,
         Self::WebSocket,
         Self::StickySessions,
+        Self::StickyCookie,
         Self::StripPrefix,
         Self::Fallback,
         Self::RedirectHttps,
@@ -119,6 +122,7 @@ impl Feature {
             Self::RouteTimeout => "route-timeout",
             Self::WebSocket => "websocket",
             Self::StickySessions => "sticky-sessions",
+            Self::StickyCookie => "sticky-cookie",
             Self::StripPrefix => "strip-prefix",
             Self::Fallback => "fallback",
             Self::RedirectHttps => "redirect-https",
@@ -165,6 +169,7 @@ impl Feature {
             Self::RouteTimeout => "route timeout",
             Self::WebSocket => "WebSocket routes",
             Self::StickySessions => "sticky sessions by client address (`sticky: client-ip`)",
+            Self::StickyCookie => "sticky sessions by a cookie the proxy sets (`sticky: cookie`)",
             Self::StripPrefix => "`strip_prefix`",
             Self::Fallback => "route `fallback` service",
             Self::RedirectHttps => "HTTP to HTTPS redirect",
@@ -211,6 +216,7 @@ impl Feature {
                 | Self::RouteTimeout
                 | Self::WebSocket
                 | Self::StickySessions
+                | Self::StickyCookie
                 | Self::StripPrefix
                 | Self::Fallback
                 | Self::RedirectHttps
@@ -327,7 +333,18 @@ pub fn edge_support(front: Front, feature: Feature) -> Support {
         ),
         (Nginx, _) => Native,
         (IngressNginx, F::Security(S::Allowlist | S::RateLimit | S::BodyLimit | S::HostRouting)) => Native,
-        (IngressNginx, F::RouteTimeout | F::WebSocket | F::RedirectHttps | F::StickySessions) => Native,
+        (IngressNginx, F::RouteTimeout | F::WebSocket | F::RedirectHttps | F::StickySessions | F::StickyCookie) => {
+            Native
+        }
+        (Ingress, F::StickyCookie) => {
+            Unsupported("the standard Ingress has no affinity; ingress-nginx (`ingress_class: nginx`) sets a cookie")
+        }
+        (Alb, F::StickyCookie) => Unsupported(
+            "an ALB keeps clients by its own AWSALB cookie when target group stickiness is on; berth does not render it",
+        ),
+        (CloudRun, F::StickyCookie) => {
+            Unsupported("Cloud Run's session affinity is a best-effort cookie of Google's; berth does not render it")
+        }
         (Ingress, F::StickySessions) => Unsupported(
             "the standard Ingress has no affinity; ingress-nginx (`ingress_class: nginx`) hashes by address",
         ),
@@ -647,8 +664,10 @@ fn edge_uses(edge: &EdgePlan, push: &mut impl FnMut(Feature, String)) {
         if *websocket {
             push(Feature::WebSocket, at());
         }
-        if *sticky {
-            push(Feature::StickySessions, at());
+        match sticky {
+            Some(berth_spec::Sticky::ClientIp) => push(Feature::StickySessions, at()),
+            Some(berth_spec::Sticky::Cookie) => push(Feature::StickyCookie, at()),
+            None => {}
         }
         if *strip_prefix {
             push(Feature::StripPrefix, at());

@@ -8,7 +8,7 @@ use berth_plan::{EdgePlan, RoutePlan};
 use berth_plan::{Plan, ServicePlan, replica_port};
 use berth_spec::model::units::Duration;
 use berth_spec::model::units::RateUnit;
-use berth_spec::{RateKey, TlsMode, TlsVersion};
+use berth_spec::{RateKey, Sticky, TlsMode, TlsVersion};
 
 use super::Target;
 use crate::{Output, header};
@@ -100,6 +100,16 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         }
         c.push_str("    }\n    map \"$berth_peer_trusted:$http_x_forwarded_for\" $berth_forwarded_for {\n        \"~^1:(?<chain>.+)$\" \"$chain, $realip_remote_addr\";\n        default $realip_remote_addr;\n    }\n");
     }
+    if edge.routes.iter().any(|r| r.sticky == Some(Sticky::Cookie)) {
+        // `sticky: cookie`: the key is the client's affinity cookie when it
+        // is one berth could have set, else this request's id, which the
+        // response then sets (random, so it names no replica).
+        let _ = write!(
+            c,
+            "\n    map $cookie_{name} $berth_affinity_key {{\n        \"~^[A-Za-z0-9_-]{{1,64}}$\" $cookie_{name};\n        default $request_id;\n    }}\n    map $https $berth_affinity_secure {{\n        on \"; Secure\";\n        default \"\";\n    }}\n    map $cookie_{name} $berth_affinity_cookie {{\n        \"~^[A-Za-z0-9_-]{{1,64}}$\" \"\";\n        default \"{name}=$request_id; Path=/; HttpOnly; SameSite=Lax$berth_affinity_secure\";\n    }}\n",
+            name = Sticky::COOKIE
+        );
+    }
     if edge.gzip {
         c.push_str("\n    gzip on;\n    gzip_comp_level 5;\n    gzip_min_length 1024;\n    gzip_proxied any;\n    gzip_vary on;\n    gzip_types text/plain text/css text/xml application/json application/javascript application/xml image/svg+xml;\n");
     }
@@ -145,8 +155,9 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         // nginx refuses `backup` servers beside `hash`, so a fallback
         // keeps least connections and the gap is named.
         let balance = match (route.sticky, &route.fallback) {
-            (true, None) => "hash $remote_addr consistent;",
-            (true, Some(_)) => {
+            (Some(Sticky::ClientIp), None) => "hash $remote_addr consistent;",
+            (Some(Sticky::Cookie), None) => "hash $berth_affinity_key consistent;",
+            (Some(_), Some(_)) => {
                 out.unsupported(
                     Target::Nginx,
                     format!("sticky sessions of `{}` on route `{}`, which has a fallback", route.service, route.path),
@@ -154,7 +165,7 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
                 );
                 "least_conn;"
             }
-            (false, _) => "least_conn;",
+            (None, _) => "least_conn;",
         };
         let _ = writeln!(c, "\n    upstream {name} {{\n        {balance}");
         for server in servers(service, route.port.port, upstreams) {
@@ -414,9 +425,16 @@ fn location(out_conf: &mut String, plan: &Plan, route: &RoutePlan, headers: &[St
         time(route.timeout)
     );
     c.push_str("            proxy_next_upstream error timeout;\n            proxy_next_upstream_tries 2;\n");
+    let cookie = route.sticky == Some(Sticky::Cookie);
     if route.websocket {
-        // A location with its own add_header loses the server's: repeat them.
         c.push_str("            add_header X-Accel-Buffering \"no\" always;\n");
+    }
+    if cookie {
+        // Empty for a client that has a valid cookie: nginx then adds none.
+        c.push_str("            add_header Set-Cookie $berth_affinity_cookie always;\n");
+    }
+    if route.websocket || cookie {
+        // A location with its own add_header loses the server's: repeat them.
         for h in headers {
             let _ = writeln!(c, "            {h}");
         }

@@ -83,11 +83,15 @@ pub struct Service {
     /// does instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<Egress>,
-    /// Send each client to the same replica, chosen by the client's
-    /// address (the one `edge.trusted_proxies` vouch for): for a service
-    /// that keeps a client's state in memory, such as WebSocket sessions.
-    /// A replica that goes away moves only its own clients; during a
-    /// canary a client stays on one version.
+    /// Send each client to the same replica: for a service that keeps a
+    /// client's state in memory, such as WebSocket sessions. `client-ip`
+    /// chooses by the client's address (the one `edge.trusted_proxies`
+    /// vouch for); `cookie` by a `berth_affinity` cookie the proxy sets on
+    /// a client's first response (random, `HttpOnly`, `SameSite=Lax`,
+    /// `Secure` over HTTPS), so clients behind one address (an office, a
+    /// carrier's NAT) still spread over the replicas. A replica that goes
+    /// away moves only its own clients; during a canary a client stays on
+    /// one version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticky: Option<Sticky>,
     /// Configuration files from the repository, mounted read-only:
@@ -106,6 +110,13 @@ pub struct Service {
 pub enum Sticky {
     /// The client's address.
     ClientIp,
+    /// A cookie the proxy sets.
+    Cookie,
+}
+
+impl Sticky {
+    /// The cookie that carries a client's affinity key (`sticky: cookie`).
+    pub const COOKIE: &'static str = "berth_affinity";
 }
 
 /// One destination a service may connect to.

@@ -348,10 +348,21 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
             if !route.allow.is_empty() {
                 annotations.insert(a("whitelist-source-range"), route.allow.join(","));
             }
-            // The controller's consistent hash over the client address, as
-            // berth's edge and nginx keep a sticky service's clients.
-            if route.sticky {
-                annotations.insert(a("upstream-hash-by"), "$remote_addr".to_owned());
+            // The controller's consistent hash over the client address, or
+            // its affinity cookie, as berth's edge and nginx keep a sticky
+            // service's clients.
+            match route.sticky {
+                Some(berth_spec::Sticky::ClientIp) => {
+                    annotations.insert(a("upstream-hash-by"), "$remote_addr".to_owned());
+                }
+                Some(berth_spec::Sticky::Cookie) => {
+                    annotations.insert(a("affinity"), "cookie".to_owned());
+                    annotations.insert(a("affinity-mode"), "persistent".to_owned());
+                    annotations.insert(a("session-cookie-name"), berth_spec::Sticky::COOKIE.to_owned());
+                    annotations.insert(a("session-cookie-samesite"), "Lax".to_owned());
+                    annotations.insert(a("session-cookie-path"), "/".to_owned());
+                }
+                None => {}
             }
             if let Some(zone) = route.rate_limit.as_ref().and_then(|z| edge.rate_limits.iter().find(|r| &r.name == z)) {
                 annotations.extend(rate_annotations(route, zone, out));
