@@ -234,6 +234,19 @@ pub fn url_in(command: &str) -> Option<(Option<u16>, String)> {
     Some((port, path))
 }
 
+/// The host of the first `http://` or `https://` URL in `command`.
+pub fn url_host(command: &str) -> Option<String> {
+    let start = command.find("http://").or_else(|| command.find("https://"))?;
+    let url = command[start..].split(|c: char| c.is_whitespace() || c == '"' || c == '\'').next()?;
+    let authority = url.split_once("://")?.1.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    Some(host.to_ascii_lowercase())
+}
+
 /// A setting as one place (a command line, an environment variable, a
 /// config file) gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]

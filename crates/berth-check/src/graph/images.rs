@@ -35,6 +35,8 @@ pub fn default_ports(repository: &str) -> &'static [i64] {
         "prometheus" => &[9090],
         "alertmanager" => &[9093],
         "minio" => &[9000],
+        // MQTT; WebSockets only where a mounted configuration adds a listener.
+        "eclipse-mosquitto" => &[1883],
         // AMQP, the management UI, and Prometheus metrics (rabbitmq_prometheus
         // is on by default since 3.8).
         "rabbitmq" => &[5672, 15672, 15692],

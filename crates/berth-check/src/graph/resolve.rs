@@ -71,6 +71,36 @@ impl Graph<'_> {
         ports
     }
 
+    /// Whether `port`, which [`Graph::compose_ports`] does not list, is
+    /// known not to be served. `ports:` targets, `expose:` and `EXPOSE` only
+    /// say what the author believes the app listens on, and an image built
+    /// elsewhere may listen on another port (an app's own `.env`, a
+    /// framework's default): when nothing else says where the service
+    /// listens (a bind flag, a listen variable, an image berth knows), only
+    /// the classic mix-up is certain: `port` is the host side of one of the
+    /// service's published ports, which other containers cannot reach it on.
+    fn port_is_known_wrong(&self, service: &ComposeService<'_>, port: u16) -> bool {
+        let declarations: Vec<&ComposeService<'_>> = self.compose_service(&service.project, service.name).collect();
+        let stated = declarations.iter().any(|s| {
+            s.command.as_ref().is_some_and(|(c, _)| facts(&words(c)).port.is_some())
+                || self.dockerfile_of(s).is_some_and(|df| facts(&df.command()).port.is_some())
+                || s.image
+                    .as_deref()
+                    .and_then(super::builds::repository)
+                    .is_some_and(|r| !super::images::default_ports(r.as_ref()).is_empty())
+                || s.environment
+                    .iter()
+                    .any(|v| v.value.as_deref().and_then(|value| listen_port(&v.name, value)).is_some())
+        });
+        stated
+            || declarations.iter().any(|s| {
+                s.ports.iter().any(|p| {
+                    p.published.as_deref().is_some_and(|h| h.trim() == port.to_string())
+                        && p.target != Some(i64::from(port))
+                })
+            })
+    }
+
     /// What `host:port` reaches, seen from `namespace` (Kubernetes) or any
     /// compose project.
     /// What `host:port`, written in `file`, reaches. Only a deployment
@@ -124,12 +154,14 @@ impl Graph<'_> {
         {
             let ports = self.compose_ports(s);
             return match port {
-                Some(p) if !ports.is_empty() && !ports.contains(&i64::from(p)) => Resolved::WrongPort {
-                    what: format!("compose service `{}`", s.name),
-                    file: s.file,
-                    span: s.span,
-                    ports,
-                },
+                Some(p) if !ports.is_empty() && !ports.contains(&i64::from(p)) && self.port_is_known_wrong(s, p) => {
+                    Resolved::WrongPort {
+                        what: format!("compose service `{}`", s.name),
+                        file: s.file,
+                        span: s.span,
+                        ports,
+                    }
+                }
                 _ => Resolved::Found,
             };
         }
@@ -175,6 +207,15 @@ impl Graph<'_> {
 fn listen_port(name: &str, value: &str) -> Option<i64> {
     let name = name.to_ascii_uppercase();
     let value = value.trim();
+    // `DB_PORT=5432`, `REDIS_ADDR=redis:6379`: where the service connects,
+    // not where it listens.
+    const PEERS: [&str; 16] = [
+        "DB", "DATABASE", "POSTGRES", "PG", "MYSQL", "MARIADB", "REDIS", "MONGO", "RABBIT", "AMQP", "KAFKA", "SMTP",
+        "MAIL", "ELASTIC", "MEMCACHE", "NATS",
+    ];
+    if name.split('_').any(|word| PEERS.iter().any(|p| word.starts_with(p))) {
+        return None;
+    }
     let text = if name == "PORT" || name.ends_with("_PORT") {
         value
     } else if ["ADDR", "LISTEN", "BIND"].iter().any(|w| name.contains(w)) && !value.contains("://") {

@@ -1,5 +1,5 @@
 use crate::graph::builds::repository;
-use crate::graph::command::{facts, is_loopback, url_in, words};
+use crate::graph::command::{facts, is_loopback, url_host, url_in, words};
 use crate::graph::yaml::{at, int_at, str_at};
 use crate::graph::{ComposeService, Container, Graph, place};
 use crate::rule::{Context, Rule, Sink};
@@ -70,6 +70,19 @@ impl Rule for ProbeTargetMissing {
         for s in &graph.compose {
             let Some((test, span)) = &s.healthcheck_test else { continue };
             let Some((Some(port), _)) = url_in(test) else { continue };
+            // A check that asks another service of the project (`curl
+            // http://db:3306`) says nothing of this one's ports. (One that
+            // asks a host outside is still judged: it never tests this
+            // container.)
+            if url_host(test).is_some_and(|h| {
+                !own_address(&h, s.name)
+                    && graph
+                        .compose
+                        .iter()
+                        .any(|o| o.project == s.project && o.name != s.name && o.name.eq_ignore_ascii_case(&h))
+            }) {
+                continue;
+            }
             let ports = graph.compose_ports(s);
             if side_ports(graph, s).contains(&i64::from(port)) {
                 continue;
@@ -160,6 +173,12 @@ fn side_ports(graph: &Graph<'_>, service: &ComposeService<'_>) -> Vec<i64> {
     out
 }
 
+/// Whether a health check's URL host is the container itself: loopback,
+/// every address (`0.0.0.0`), or the service's own name.
+fn own_address(host: &str, service: &str) -> bool {
+    is_loopback(host) || host == "0.0.0.0" || host == "::" || host.eq_ignore_ascii_case(service)
+}
+
 fn is_nginx(c: &Container<'_>) -> bool {
     c.image.is_some_and(|i| {
         let name = i.rsplit('/').next().unwrap_or(i);
@@ -184,6 +203,15 @@ fn nginx_serves(graph: &Graph<'_>, path: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_healthcheck_that_asks_another_service_is_not_judged() {
+        // rinha-de-backend's wesleyav: the API's check probes MySQL.
+        let compose = "services:\n  api01:\n    image: acme/api:1.0\n    command: uvicorn app:app --port 8080\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://mysqlserver:3306\"]\n  mysqlserver:\n    image: mysql:8.4\n";
+        assert!(messages_of("X008", &[("docker-compose.yml", compose)]).is_empty());
+        let own = compose.replace("http://mysqlserver:3306", "http://localhost:3306");
+        assert_eq!(messages_of("X008", &[("docker-compose.yml", own.as_str())]).len(), 1);
+    }
+
     use crate::rules::messages_of;
 
     fn manager(args: &str) -> String {

@@ -171,6 +171,24 @@ mod tests {
     }
 
     #[test]
+    fn declared_ports_alone_prove_only_the_host_side_mix_up() {
+        // rinha-de-backend's shapes: an image built elsewhere, its port set
+        // inside it; `ports:` and `expose:` are the author's belief.
+        let declared = "services:\n  api01:\n    image: acme/api:1.0\n    ports: [\"6969:6969\"]\n  api02:\n    image: acme/api:1.0\n    expose: [\"8081\"]\n  api03:\n    image: acme/api:1.0\n    ports: [\"8081:8080\"]\n    environment: [DB_PORT=5432, REDIS_ADDR=redis:6379]\n";
+        assert!(x006("api01:8080", declared).is_empty(), "the app may listen on 8080 whatever `ports:` says");
+        assert!(x006("api02:8080", declared).is_empty(), "`expose:` changes nothing");
+        // The host side of a mapping is not where other containers reach it;
+        // the variables name where it connects, not where it listens.
+        assert_eq!(
+            x006("api03:8081", declared),
+            ["compose service `api03` (app/docker-compose.yml:8) listens on 8080, not 8081"]
+        );
+        // A bind flag says where it listens.
+        let bound = "services:\n  api:\n    image: acme/api:1.0\n    command: uvicorn app:app --port 8000\n    expose: [\"8000\"]\n";
+        assert_eq!(x006("api:8080", bound).len(), 1);
+    }
+
+    #[test]
     fn ports_a_service_opens_without_publishing_them() {
         // MinIO's API listens on 9000 whatever the console address says.
         let minio = "services:\n  minio:\n    image: minio/minio:RELEASE.2025\n    command: server /data --console-address \":8763\"\n    ports: [\"8763:8763\"]\n";
