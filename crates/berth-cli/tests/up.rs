@@ -13,12 +13,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use berth_test_support::free_port;
-use common::{KillOnDrop, alive, berth, curl, start_up};
+use common::{KillOnDrop, alive, berth, curl, start_up, start_up_with};
 
 #[test]
 fn up_serves_restarts_and_stops_everything() {
@@ -209,25 +208,11 @@ edge:
         demo = demo.path().display()
     );
     std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
-    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["up", "berth.yaml"])
-        .current_dir(dir.path())
-        .env("BERTH_SECRET_DB_PASSWORD", "p@ss w0rd/1")
-        .env("BERTH_SECRET_CACHE_PASSWORD", "redis-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut up = start_up_with(
+        dir.path(),
+        &[("BERTH_SECRET_DB_PASSWORD", "p@ss w0rd/1"), ("BERTH_SECRET_CACHE_PASSWORD", "redis-secret")],
+    );
     let _stop_on_failure = KillOnDrop(up.id());
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    let ready = lines.by_ref().any(|l| l.unwrap().contains("press Ctrl-C"));
-    if !ready {
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
-        let _ = up.wait();
-        panic!("berth up ended early: {stderr}");
-    }
-    std::thread::spawn(move || lines.for_each(drop));
 
     // The demo's readiness checks both URLs it was given.
     let ready = Command::new("curl")
@@ -350,23 +335,8 @@ edge:
     );
     std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
     let password = "p\"o'oled pw";
-    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["up", "berth.yaml"])
-        .current_dir(dir.path())
-        .env("BERTH_SECRET_DB_PASSWORD", password)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut up = start_up_with(dir.path(), &[("BERTH_SECRET_DB_PASSWORD", password)]);
     let _stop_on_failure = KillOnDrop(up.id());
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    if !lines.by_ref().any(|l| l.unwrap().contains("press Ctrl-C")) {
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut stderr).unwrap();
-        let _ = up.wait();
-        panic!("berth up ended early: {stderr}");
-    }
-    std::thread::spawn(move || lines.for_each(drop));
 
     // The notes API through the edge, both replicas, PgBouncer between
     // them and PostgreSQL: every request answered.

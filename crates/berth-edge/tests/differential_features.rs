@@ -239,6 +239,28 @@ async fn the_fail2ban_jail_matches_what_nginx_logs_as_refusals() {
     server.abort();
 }
 
+/// The demo app as one replica answering `x-version: <version>`.
+async fn demo_replica(version: &'static str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = std::sync::Arc::new(berth_demo::App::new(version));
+    (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
+}
+
+/// berth's edge for `plan` in front of replicas `a` and `b`.
+async fn edge_in_front(plan: &berth_plan::Plan, a: SocketAddr, b: SocketAddr) -> berth_edge::EdgeHandle {
+    let inputs = Inputs {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|_, _| vec![a, b],
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    Edge::start(EdgeConfig::from_plan(plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap()
+}
+
 const STICKY: &str = r#"
 version: 1
 name: sticky
@@ -261,25 +283,9 @@ edge:
 /// replica for a client, only keep it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_and_rendered_nginx_both_keep_a_sticky_client_on_one_replica() {
-    let replica = |version: &'static str| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = std::sync::Arc::new(berth_demo::App::new(version));
-        (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
-    };
-    let ((a, task_a), (b, task_b)) = (replica("a").await, replica("b").await);
+    let ((a, task_a), (b, task_b)) = (demo_replica("a").await, demo_replica("b").await);
     let plan = common::plan(STICKY);
-    let inputs = Inputs {
-        http: SocketAddr::from(([127, 0, 0, 1], 0)),
-        https: None,
-        admin: None,
-        tls: None,
-        replicas: &|_, _| vec![a, b],
-        secret: &|_| None,
-        file: &|_| None,
-    };
-    let edge =
-        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let edge = edge_in_front(&plan, a, b).await;
     let rendered = berth_render::render(&plan, STICKY, &[berth_render::Target::Nginx]);
     let conf = &rendered.files.iter().find(|f| f.path == "nginx/nginx.conf").unwrap().contents;
     assert!(conf.contains("hash $remote_addr consistent;"), "{conf}");
@@ -330,25 +336,9 @@ edge:
 /// `add_header`s in a location with its own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_and_rendered_nginx_both_keep_a_cookie_client_on_one_replica() {
-    let replica = |version: &'static str| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = std::sync::Arc::new(berth_demo::App::new(version));
-        (addr, tokio::spawn(berth_demo::serve(listener, app, std::future::pending())))
-    };
-    let ((a, task_a), (b, task_b)) = (replica("a").await, replica("b").await);
+    let ((a, task_a), (b, task_b)) = (demo_replica("a").await, demo_replica("b").await);
     let plan = common::plan(STICKY_COOKIE);
-    let inputs = Inputs {
-        http: SocketAddr::from(([127, 0, 0, 1], 0)),
-        https: None,
-        admin: None,
-        tls: None,
-        replicas: &|_, _| vec![a, b],
-        secret: &|_| None,
-        file: &|_| None,
-    };
-    let edge =
-        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let edge = edge_in_front(&plan, a, b).await;
     let rendered = berth_render::render(&plan, STICKY_COOKIE, &[berth_render::Target::Nginx]);
     let conf = &rendered.files.iter().find(|f| f.path == "nginx/nginx.conf").unwrap().contents;
     assert!(conf.contains("hash $berth_affinity_key consistent;"), "{conf}");

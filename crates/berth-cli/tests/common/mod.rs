@@ -103,9 +103,15 @@ pub fn alive(pid: u64) -> bool {
 
 /// Starts `berth up` on a spec in `dir` and waits until it is serving.
 pub fn start_up(dir: &Path) -> std::process::Child {
+    start_up_with(dir, &[])
+}
+
+/// [`start_up`] with more environment (the `BERTH_SECRET_*` a spec needs).
+pub fn start_up_with(dir: &Path, env: &[(&str, &str)]) -> std::process::Child {
     let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["up", "berth.yaml"])
         .current_dir(dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
