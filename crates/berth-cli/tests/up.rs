@@ -311,7 +311,8 @@ fn up_serves_the_notes_api_through_pgbouncer_within_its_pool() {
 name: pooled
 services:
   web:
-    run: {{ command: ["{demo}"] }}
+    # Each replica records the environment it was given, then runs the demo.
+    run: {{ command: ["sh", "-c", "env > replica-env-$$.txt && exec {demo}"] }}
     ports: {{ http: 8080 }}
     replicas: 2
     uses: [db]
@@ -420,6 +421,23 @@ edge:
         written.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
     }
     assert!(!written.contains(password), "the password leaked into berth's files");
+    // A replica gets the secrets its spec names under their own names, never
+    // the BERTH_SECRET_* variables berth up read them from.
+    let envs: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("replica-env-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(envs.len(), 2, "both replicas recorded their environment");
+    for env in &envs {
+        assert!(env.lines().any(|l| l.starts_with("DATABASE_URL=postgres://")), "{env}");
+        assert!(!env.lines().any(|l| l.starts_with("BERTH_SECRET_")), "a replica inherited berth's secrets:\n{env}");
+    }
+    // PostgreSQL trusts local connections: its socket is its user's alone.
+    let socket = dir.path().join(format!(".berth/base/deps/db/run/.s.PGSQL.{server}"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "{} is open to other local users", socket.display());
 
     let pids: Vec<u64> = state["replicas"].as_array().unwrap().iter().filter_map(|r| r["pid"].as_u64()).collect();
     assert!(berth(dir.path(), &["down"]).status.success());

@@ -23,6 +23,18 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// The variables `berth up` reads its secrets from: no program it starts
+/// inherits them. A service gets the secrets its spec names, under the
+/// names the spec gives them, and nothing else.
+fn without_berth_secrets(cmd: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("BERTH_SECRET_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
 /// A system user to run a program as (PostgreSQL refuses to run as root).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunAs {
@@ -59,7 +71,8 @@ pub fn spawn(
     if let Some(user) = run_as {
         cmd.uid(user.uid).gid(user.gid);
     }
-    cmd.args(args)
+    without_berth_secrets(&mut cmd)
+        .args(args)
         .current_dir(workdir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -186,7 +199,8 @@ pub async fn run_probe(
 ) -> bool {
     let Some((program, args)) = command.split_first() else { return false };
     let mut cmd = Command::new(program);
-    cmd.args(args)
+    without_berth_secrets(&mut cmd)
+        .args(args)
         .current_dir(workdir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -256,7 +270,7 @@ pub async fn run_to_end(
     if let Some(user) = run_as {
         cmd.uid(user.uid).gid(user.gid);
     }
-    let status = cmd
+    let status = without_berth_secrets(&mut cmd)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

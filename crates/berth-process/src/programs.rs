@@ -51,6 +51,10 @@ pub fn postgres_server_args(data: &Path, port: u16, sockets: &Path) -> Vec<Strin
         sockets.display().to_string(),
         "-c".to_owned(),
         "listen_addresses=127.0.0.1".to_owned(),
+        // Local connections are trusted (berth's own set-up runs over the
+        // socket): only the server's user, and root, may open it.
+        "-c".to_owned(),
+        "unix_socket_permissions=0700".to_owned(),
     ]
 }
 
