@@ -28,13 +28,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use berth_spec::Sticky;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, mpsc};
-
-use berth_spec::Sticky;
 
 use crate::auth::{self, Verdict};
 use crate::body::{self, Body};
