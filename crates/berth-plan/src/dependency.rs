@@ -128,6 +128,17 @@ impl PoolerPlan {
     }
 }
 
+/// The shell command that writes PgBouncer's `auth_file` at `path` from
+/// two shell words that expand to the user and the password (`"$PGUSER"`,
+/// `"$(cat /run/secrets/db)"`), quoting them as [`userlist_line`] does, so
+/// the password lives only in the running container, never in a rendered file.
+pub fn userlist_script(user: &str, password: &str, path: &str) -> String {
+    let quote = r#"sed 's/"/""/g'"#;
+    format!(
+        "umask 077 && printf '\"%s\" \"%s\"\\n' \"$(printf %s {user} | {quote})\" \"$(printf %s {password} | {quote})\" > {path}"
+    )
+}
+
 /// One line of PgBouncer's `auth_file`: both fields in double quotes, a
 /// quote inside doubled.
 pub fn userlist_line(user: &str, password: &str) -> String {

@@ -459,14 +459,15 @@ fn pooler(d: &DependencyPlan, p: &PoolerPlan, configs: &mut Map<String, Value>, 
     configs.insert(p.name.clone(), json!({ "file": format!("./{path}") }));
     let digest = berth_plan::sha256_hex(ini.as_bytes());
     out.file(path, ini);
-    let user = d.user.clone().unwrap_or_default().replace('\'', "'\\''");
-    let quote = r#"sed 's/"/""/g'"#;
+    let user = format!("'{}'", d.user.clone().unwrap_or_default().replace('\'', "'\\''"));
     let password = match &d.password_secret {
-        Some(secret) => format!("$$(printf %s \"$$(cat /run/secrets/{secret})\" | {quote})"),
-        None => String::new(),
+        Some(secret) => format!("\"$(cat /run/secrets/{secret})\""),
+        None => "''".to_owned(),
     };
+    // compose interpolates `$` itself: `$$` reaches the shell as `$`.
     let start = format!(
-        "umask 077 && printf '\"%s\" \"%s\"\\n' \"$$(printf %s '{user}' | {quote})\" \"{password}\" > {POOLER_USERLIST} && exec pgbouncer {POOLER_INI}"
+        "{} && exec pgbouncer {POOLER_INI}",
+        berth_plan::userlist_script(&user, &password, POOLER_USERLIST).replace('$', "$$")
     );
     let mut svc = Map::new();
     svc.insert("image".to_owned(), json!(PoolerPlan::IMAGE));

@@ -264,10 +264,8 @@ pub(crate) fn pooler(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
     if let Some(secret) = &d.password_secret {
         env.push(secret_env(plan, "PGPASSWORD", secret));
     }
-    let quote = r#"sed 's/"/""/g'"#;
-    let write_userlist = format!(
-        "umask 077 && printf '\"%s\" \"%s\"\\n' \"$(printf %s \"$PGUSER\" | {quote})\" \"$(printf %s \"${{PGPASSWORD:-}}\" | {quote})\" > {POOLER_AUTH}/userlist.txt"
-    );
+    let write_userlist =
+        berth_plan::userlist_script("\"$PGUSER\"", "\"${PGPASSWORD:-}\"", &format!("{POOLER_AUTH}/userlist.txt"));
     let auth_mount = |read_only: bool| VolumeMount {
         name: "auth".to_owned(),
         mount_path: POOLER_AUTH.to_owned(),
