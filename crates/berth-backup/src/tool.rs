@@ -104,6 +104,16 @@ fn tail(stderr: &[u8]) -> String {
     if tail.is_empty() { "(no output)".to_owned() } else { tail }
 }
 
+/// What PostgreSQL logs when a client connects before it is ready; berth's
+/// readiness check is that client.
+const POLLING_NOISE: &[&str] = &[
+    "the database system is not accepting connections",
+    "the database system is starting up",
+    "Hot standby mode is disabled",
+    "the database system is not yet accepting connections",
+    "Consistent recovery state has not been yet reached",
+];
+
 /// A scratch server berth started; stopped by PID on [`Server::stop`] or drop.
 #[derive(Debug)]
 pub(crate) struct Server {
@@ -128,8 +138,15 @@ impl Server {
     }
 
     /// The end of the server's log, for an error message.
+    /// The end of the server's log without the lines berth's own polling
+    /// caused: a recovery that failed is named by its startup process a few
+    /// lines before the end, and a connection refused every 100 ms during
+    /// a long replay would push that line out of any fixed tail.
     pub(crate) fn log_tail(&self) -> String {
-        tail(&std::fs::read(&self.log).unwrap_or_default())
+        let log = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&log);
+        let kept: Vec<&str> = text.lines().filter(|line| !POLLING_NOISE.iter().any(|n| line.contains(n))).collect();
+        tail(kept.join("\n").as_bytes())
     }
 }
 
@@ -138,5 +155,30 @@ impl Drop for Server {
         if let (Ok(None), Some(pid)) = (self.child.try_wait(), self.child.id()) {
             berth_process::process::terminate_group(pid, true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_replay_is_named_even_after_many_refused_polls() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("postgres.log");
+        let mut text = String::from("LOG:  starting point-in-time recovery to 2026-11-29 10:11:40+00\n");
+        text.push_str("FATAL:  recovery ended before configured recovery target was reached\n");
+        for _ in 0..20 {
+            text.push_str(
+                "FATAL:  the database system is not accepting connections\nDETAIL:  Hot standby mode is disabled.\n",
+            );
+        }
+        text.push_str("LOG:  startup process (PID 27766) exited with exit code 1\n");
+        std::fs::write(&log, text).unwrap();
+        let child = Command::new("true").spawn().unwrap();
+        let server = Server { child, log };
+        let tail = server.log_tail();
+        assert!(tail.contains("recovery ended before configured recovery target"), "{tail}");
+        assert!(!tail.contains("not accepting connections"), "{tail}");
     }
 }

@@ -111,7 +111,7 @@ impl Scratch {
         let log = dir.join("postgres.log");
         let server = tool.run_as(run_as).server(&log)?;
         let mut scratch = Self { server, port, user: user.to_owned(), version: version.to_owned() };
-        scratch.wait_ready(Duration::from_secs(600)).await?;
+        scratch.wait_ready(data, Duration::from_secs(600)).await?;
         Ok(scratch)
     }
 
@@ -131,13 +131,28 @@ impl Scratch {
 
     /// Waits until the server accepts queries and has left recovery (crash
     /// recovery of a base backup, or archive recovery up to a target time).
-    /// A server that exits is a failure with its log.
-    async fn wait_ready(&mut self, timeout: Duration) -> Result<(), BackupError> {
+    /// A server that exits is a failure with its log. Like `pg_ctl -w`, it
+    /// reads the postmaster's status from `postmaster.pid` and connects only
+    /// once that says `ready`: every connection refused during a replay is
+    /// a FATAL line in the log that would bury the reason a replay failed.
+    async fn wait_ready(&mut self, data: &Path, timeout: Duration) -> Result<(), BackupError> {
         let deadline = Instant::now() + timeout;
         let source = self.source("scratch", "postgres");
+        let pid_file = data.join("postmaster.pid");
         loop {
             if !self.server.running() {
                 return Err(fail("start a scratch PostgreSQL", self.server.log_tail()));
+            }
+            let ready = std::fs::read_to_string(&pid_file).is_ok_and(|pid| postmaster_ready(&pid));
+            if !ready {
+                if Instant::now() > deadline {
+                    return Err(fail(
+                        "start a scratch PostgreSQL",
+                        format!("not ready after {}s: {}", timeout.as_secs(), self.server.log_tail()),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
             if let Ok(client) = pg_connect(&source, "connect").await {
                 let in_recovery = client
@@ -161,5 +176,28 @@ impl Scratch {
 
     pub(crate) async fn stop(self) {
         self.server.stop().await;
+    }
+}
+
+/// Whether `postmaster.pid` says the server accepts connections: its
+/// eighth line is the status (`starting`, `stopping`, `ready`, `standby`),
+/// padded with spaces, as `pg_ctl` reads it.
+fn postmaster_ready(pid_file: &str) -> bool {
+    pid_file.lines().nth(7).is_some_and(|status| status.trim() == "ready")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postmaster_ready;
+
+    #[test]
+    fn the_postmaster_is_ready_only_when_its_status_line_says_so() {
+        let pid =
+            |status: &str| format!("4242\n/srv/data\n1764410000\n5433\n/srv/run\n127.0.0.1\n  1234   5678\n{status}\n");
+        assert!(postmaster_ready(&pid("ready   ")));
+        assert!(!postmaster_ready(&pid("starting")));
+        assert!(!postmaster_ready(&pid("standby ")));
+        // Written in two steps: the status line may not be there yet.
+        assert!(!postmaster_ready("4242\n/srv/data\n1764410000\n5433\n"));
     }
 }
