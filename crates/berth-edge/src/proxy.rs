@@ -119,6 +119,20 @@ pub const CLIENT_FORWARDING_HEADERS: [&str; 13] = [
     "fastly-client-ip",
 ];
 
+/// HTTP/2 clients send each cookie as its own `cookie` field; an HTTP/1.1
+/// service may read only the first of several, so they are joined with
+/// `; ` into one field before forwarding (RFC 9113, 8.2.3).
+fn join_cookies(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(header::COOKIE).iter();
+    if values.nth(1).is_none() {
+        return;
+    }
+    let joined: Vec<&[u8]> = headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes).collect();
+    if let Ok(value) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+        headers.insert(header::COOKIE, value);
+    }
+}
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let listed: Vec<String> = headers
         .get_all(header::CONNECTION)
@@ -477,6 +491,7 @@ async fn forward(
     let retryable =
         matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) && !has_body && upgrade.is_none();
     strip_hop_by_hop(&mut headers);
+    join_cookies(&mut headers);
     // The edge answers `100 Continue` itself when it reads the body; a
     // service told to expect one may answer before reading it.
     headers.remove(header::EXPECT);

@@ -99,6 +99,7 @@ async fn normalising_service() -> (SocketAddr, JoinHandle<()>) {
                     };
                     let (xff, real_ip, upgrade, host) =
                         (seen("x-forwarded-for"), seen("x-real-ip"), seen("upgrade"), seen("host"));
+                    let cookie = seen("cookie");
                     let spoofable: Vec<&str> = berth_edge::proxy::CLIENT_FORWARDING_HEADERS
                         .iter()
                         .copied()
@@ -113,6 +114,7 @@ async fn normalising_service() -> (SocketAddr, JoinHandle<()>) {
                         .header("x-seen-real-ip", real_ip)
                         .header("x-seen-upgrade", upgrade)
                         .header("x-seen-host", host)
+                        .header("x-seen-cookie", cookie)
                         .header("x-seen-spoofable", spoofable)
                         .header("x-seen-body", body.to_string())
                         .body(Full::new(Bytes::from(text)))
@@ -691,6 +693,31 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// An HTTP/2 client sends each cookie as its own field; the HTTP/1.1
+/// service behind the edge gets them as one `Cookie` (RFC 9113, 8.2.3), or
+/// it would read only the first, and a session cookie after a tracking
+/// cookie would be lost. HTTP/1.1 clients that send several are joined too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_cookies_reach_the_service_as_one_header() {
+    let setup = start().await;
+    let http1 = get(setup.http(), "/", &["Cookie: a=1", "Cookie: session=s3cr3t"]).await;
+    assert_eq!(http1.header("x-seen-cookie"), Some("a=1; session=s3cr3t"), "HTTP/1.1: {http1:?}");
+    setup.stop().await;
+    let setup = start_with(TLS, true).await;
+    let https = setup.edge.https.unwrap();
+    let out = berth_test_support::command("curl")
+        .args(["-sS", "-k", "--http2", "--max-time", "15", "-o", "/dev/null", "-D", "-"])
+        .args(["--resolve", &format!("localhost:{}:127.0.0.1", https.port())])
+        .args(["-H", "cookie: a=1", "-H", "cookie: session=s3cr3t"])
+        .arg(format!("https://localhost:{}/", https.port()))
+        .output()
+        .expect("curl is a test dependency (scripts/install-test-deps)");
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(head.starts_with("http/2 "), "not HTTP/2: {head}");
+    assert!(head.contains("x-seen-cookie: a=1; session=s3cr3t\r\n"), "HTTP/2: {head}");
+    setup.stop().await;
 }
 
 /// curl over HTTP/2 with TLS: a body over the route's limit gets a clean

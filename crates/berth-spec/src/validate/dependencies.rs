@@ -12,6 +12,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
     for (name, dep) in &spec.dependencies {
         let path = Path::root().key("dependencies").key(name);
         not_applicable(dep, &path, checker);
+        identifiers(dep, &path, checker);
         if let Some(m) = &dep.managed {
             managed(m, dep.kind, &path.key("managed"), checker);
         }
@@ -167,6 +168,70 @@ fn pooler_budget(name: &str, dep: &Dependency, pooler: &Pooler, path: &Path, che
                 pool + reserved + DIRECT_HEADROOM
             ));
     }
+}
+
+/// PostgreSQL's limit on an identifier (NAMEDATALEN - 1).
+const MAX_IDENTIFIER: usize = 63;
+
+/// Names and settings berth writes into configuration files (`pgbouncer.ini`,
+/// `postgresql.conf`, `redis.conf`), connection URLs and SQL. A newline in
+/// one would be a second directive nobody reviewed (`archive_command` runs
+/// a shell), so only plain names and single-line values get through.
+fn identifiers(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
+    let plain = |name: &str| {
+        !name.is_empty()
+            && name.len() <= MAX_IDENTIFIER
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    for (key, value) in [("database", &dep.database), ("user", &dep.user)] {
+        if let Some(name) = value
+            && !plain(name)
+        {
+            checker
+                .error(codes::INVALID_NAME, &path.key(key), format!("`{}` is not a plain PostgreSQL name", shown(name)))
+                .with_help(format!("use 1-{MAX_IDENTIFIER} letters, digits, `_` or `-`"));
+        }
+    }
+    for (i, extension) in dep.extensions.iter().enumerate() {
+        if !plain(extension) {
+            checker
+                .error(
+                    codes::INVALID_NAME,
+                    &path.key("extensions").index(i),
+                    format!("`{}` is not an extension name", shown(extension)),
+                )
+                .with_help("write the name `CREATE EXTENSION` takes, such as `pgcrypto` or `uuid-ossp`");
+        }
+    }
+    for (key, value) in &dep.settings {
+        let setting = path.key("settings").key(key);
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            checker
+                .report(
+                    codes::INVALID_NAME,
+                    Severity::Error,
+                    &setting,
+                    Anchor::Key,
+                    format!("`{}` is not a setting name", shown(key)),
+                )
+                .with_help("write the server's own name for it, such as `max_connections` or `maxmemory-samples`");
+        }
+        if value.chars().any(char::is_control) {
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &setting,
+                    format!("the value of `{}` holds a control character (a line break?)", shown(key)),
+                )
+                .with_help("a setting is one line; a line break would start another directive in the server's configuration file");
+        }
+    }
+}
+
+/// A name as written, its control characters escaped so the message stays
+/// on one line.
+fn shown(name: &str) -> String {
+    name.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
 fn not_applicable(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
