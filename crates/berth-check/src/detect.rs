@@ -165,7 +165,9 @@ pub fn kind(path: &str, text: &str) -> Kind {
     // A Jinja, Liquid or Go template that renders to YAML is not YAML yet
     // (`{% for ... %}` lines, a document that opens with `{{`): nothing to
     // check until it is rendered, and no E001 for not being YAML.
-    if text.lines().any(|l| l.trim_start().starts_with("{%")) || text.trim_start().starts_with("{{") {
+    if text.contains("{%") && text.lines().any(|l| l.trim_start().starts_with("{%"))
+        || text.trim_start().starts_with("{{")
+    {
         return Kind::Other;
     }
     if crate::graph::cloudformation::looks_like_template(text) {

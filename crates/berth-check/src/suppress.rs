@@ -40,7 +40,7 @@ pub fn apply(graph: &Graph<'_>, files: &[SourceFile], configs: &[Config], findin
         // Comments: the finding's line or the one above.
         let line = file.line_col(span.start).line;
         let above = line.saturating_sub(2);
-        let lines: Vec<&str> = file.text.lines().skip(above).take(line - above).collect();
+        let lines: Vec<&str> = file.lines(above + 1, line).lines().collect();
         let by_comment =
             lines.iter().rev().filter_map(|l| comment_directive(l)).find(|(c, _)| c.eq_ignore_ascii_case(code));
         if let Some((_, reason)) = by_comment {

@@ -20,6 +20,12 @@ impl LineIndex {
         Self { line_starts }
     }
 
+    /// The byte range of 1-based lines `first..=last`, line ends included.
+    pub fn lines(&self, text_len: usize, first: usize, last: usize) -> std::ops::Range<usize> {
+        let start = |line: usize| self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(text_len);
+        start(first)..start(last + 1)
+    }
+
     pub fn line_col(&self, text: &str, offset: usize) -> LineCol {
         let offset = offset.min(text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
@@ -42,5 +48,8 @@ mod tests {
         // 'é' is two bytes but one column.
         assert_eq!(index.line_col(text, 9), LineCol { line: 2, column: 4 });
         assert_eq!(index.line_col(text, 999), LineCol { line: 3, column: 1 });
+        assert_eq!(&text[index.lines(text.len(), 2, 2)], "bé: x\n");
+        assert_eq!(&text[index.lines(text.len(), 1, 2)], text);
+        assert_eq!(index.lines(text.len(), 3, 9), text.len()..text.len());
     }
 }

@@ -15,6 +15,11 @@ impl SourceFile {
         Self { name: name.into(), text, index }
     }
 
+    /// The text of 1-based lines `first..=last` (empty past the end).
+    pub fn lines(&self, first: usize, last: usize) -> &str {
+        self.text.get(self.index.lines(self.text.len(), first, last)).unwrap_or("")
+    }
+
     pub fn line_col(&self, offset: usize) -> crate::LineCol {
         self.index.line_col(&self.text, offset)
     }

@@ -420,6 +420,11 @@ impl<'a> Reader<'a> {
 /// at the top, or top-level `Resources` with an `AWS::` type. In JSON the
 /// keys are quoted.
 pub fn looks_like_template(text: &str) -> bool {
+    // Both signs below contain "AWS": one substring search rules out
+    // nearly every file before any line is looked at.
+    if !text.contains("AWS") {
+        return false;
+    }
     if text.contains("\"AWSTemplateFormatVersion\"") || top_key(text, "AWSTemplateFormatVersion") {
         return true;
     }
