@@ -91,9 +91,12 @@ pub fn kind(path: &str, text: &str) -> Kind {
         if UNITS.iter().any(|e| dir.ends_with(&format!("{e}.d"))) {
             return Kind::Systemd;
         }
-        // supervisord's `[program:nginx]` section file is no nginx config.
-        let ini =
-            !text.contains('{') && text.lines().any(|l| l.trim_start().starts_with('[') && l.trim_end().ends_with(']'));
+        // supervisord's `[program:nginx]` section file is no nginx config,
+        // nor a php-fpm pool file named `nginx.conf` (`;` comments, `key =
+        // value` lines): without a block, nginx needs a `;`-ended directive.
+        let ini = !text.contains('{')
+            && (text.lines().any(|l| l.trim_start().starts_with('[') && l.trim_end().ends_with(']'))
+                || !text.lines().map(str::trim).any(|l| !l.starts_with(['#', ';']) && l.ends_with(';')));
         if lower == "nginx.conf" && !ini || nginx_blocks(text) {
             return Kind::Nginx;
         }
@@ -370,6 +373,10 @@ mod tests {
             kind("supervisor_conf.d/nginx.conf", "[program:nginx]\ncommand=nginx -g 'daemon off;'\n"),
             Kind::Other
         );
+        let fpm =
+            "; Limits the extensions FPM parses.\n; Default Value: .php\nsecurity.limit_extensions = .php .html\n";
+        assert_eq!(kind("conf/nginx.conf", fpm), Kind::Other, "a php-fpm pool file mounted into php-fpm.d");
+        assert_eq!(kind("conf/nginx.conf", "client_max_body_size 10m;\n"), Kind::Nginx, "a fragment of directives");
         assert_eq!(kind("nginx/site.conf.j2", "server {\n  listen {{ port }};\n}\n"), Kind::Other);
         assert_eq!(kind("docker-compose.override.yml", ""), Kind::Compose);
         assert_eq!(kind("k8s/all.yaml", "---\napiVersion: v1\nkind: Service\n"), Kind::Kubernetes);
