@@ -438,6 +438,10 @@ edge:
     let socket = dir.path().join(format!(".berth/base/deps/db/run/.s.PGSQL.{server}"));
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700, "{} is open to other local users", socket.display());
+    // PgBouncer's user list holds the password while it runs, and only then.
+    let userlist = dir.path().join(".berth/base/deps/db-pooler/userlist.txt");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&userlist).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "{} is readable by others", userlist.display());
 
     let pids: Vec<u64> = state["replicas"].as_array().unwrap().iter().filter_map(|r| r["pid"].as_u64()).collect();
     assert!(berth(dir.path(), &["down"]).status.success());
@@ -445,6 +449,7 @@ edge:
     for pid in pids {
         assert!(!alive(pid), "pid {pid} still runs after down");
     }
+    assert!(!userlist.exists(), "the password stays on disk after down");
 }
 
 #[test]

@@ -260,7 +260,7 @@ pub async fn start_pooler(
     let log = state_dir.join("logs").join(format!("{}.log", pooler.name));
     let port = process::free_port().map_err(io("cannot find a free loopback port"))?;
     let user = dep.user.clone().unwrap_or_default();
-    let userlist = dir.join("userlist.txt");
+    let userlist = dir.join(USERLIST);
     process::write_private(&userlist, berth_plan::userlist_line(&user, password.unwrap_or_default()).as_bytes())
         .map_err(io("cannot write PgBouncer's user list"))?;
     chown(&userlist, run_as)?;
@@ -302,6 +302,19 @@ pub async fn start_pooler(
         None => format!("postgres://{}@127.0.0.1:{port}/{db}", encode(&user)),
     };
     Ok((replica, Endpoint { url, port }))
+}
+
+/// PgBouncer's user list holds the database password in the clear (the
+/// server's SCRAM secret would need PostgreSQL's own salt): it exists while
+/// the pooler runs, and `berth up` writes it again at every start.
+const USERLIST: &str = "userlist.txt";
+
+/// Removes every pooler's user list once the poolers have stopped.
+pub fn remove_pooler_secrets(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir.join("deps")) else { return };
+    for entry in entries.flatten() {
+        let _ = std::fs::remove_file(entry.path().join(USERLIST));
+    }
 }
 
 /// Where PostgreSQL drops finished WAL segments for the shipper

@@ -504,6 +504,7 @@ impl Running {
         for dependency in self.dependencies {
             dependency.stop().await;
         }
+        dependency::remove_pooler_secrets(&self.state_dir);
         let _ = std::fs::remove_file(self.state_dir.join("state.json"));
         let _ = std::fs::remove_file(self.state_dir.join(state::PLAN_FILE));
     }
