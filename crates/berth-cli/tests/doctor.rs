@@ -229,7 +229,13 @@ fn doctor_finds_what_is_wrong_and_exits_like_a_monitoring_plugin() {
     };
     psql("CREATE TABLE visits (id int); INSERT INTO visits VALUES (1)");
     let current = psql("SELECT pg_walfile_name(pg_current_wal_lsn())");
-    psql("SELECT pg_switch_wal()");
+    // The switch is the superuser's, over its socket: the app's role is none.
+    let switched = Command::new(berth_test_support::tool("psql"))
+        .args(["-h", &root.join(".berth/base/deps/db/run").display().to_string(), "-p", &db_port, "-U", "postgres"])
+        .args(["-d", "postgres", "-qAtX", "-c", "SELECT pg_switch_wal()"])
+        .output()
+        .unwrap();
+    assert!(switched.status.success(), "psql: {}", String::from_utf8_lossy(&switched.stderr));
     let shipped = root.join(format!("backups/db/wal/{current}.zst"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !shipped.exists() {

@@ -254,12 +254,36 @@ edge:
         .map(|e| e.path().join("bin/psql"))
         .find(|p| p.exists())
         .unwrap();
-    let query = Command::new(psql)
+    let query = Command::new(&psql)
         .args(["-h", "127.0.0.1", "-p", &port_of("db").to_string(), "-U", "deps", "-d", "db", "-tAc", "SELECT current_setting('max_connections') || ',' || (SELECT count(*) FROM pg_extension WHERE extname = 'pgcrypto')"])
         .env("PGPASSWORD", "p@ss w0rd/1")
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&query.stdout).trim(), "40,1", "{}", String::from_utf8_lossy(&query.stderr));
+    // The app's role owns its database but is no superuser: an SQL
+    // injection cannot run programs as the server's user, and the
+    // superuser cannot log in over TCP, with or without a password.
+    let as_role = |user: &str, sql: &str| {
+        Command::new(&psql)
+            .args(["-h", "127.0.0.1", "-p", &port_of("db").to_string(), "-U", user, "-d", "db", "-tAc", sql])
+            .env("PGPASSWORD", "p@ss w0rd/1")
+            .output()
+            .unwrap()
+    };
+    let role = as_role(
+        "deps",
+        "SELECT rolsuper::text || ',' || pg_get_userbyid(datdba) FROM pg_roles, pg_database WHERE rolname = current_user AND datname = 'db'",
+    );
+    assert_eq!(String::from_utf8_lossy(&role.stdout).trim(), "false,deps", "{}", String::from_utf8_lossy(&role.stderr));
+    let program = as_role("deps", "COPY (SELECT 1) TO PROGRAM 'true'");
+    assert!(!program.status.success(), "the app's role ran a program on the server");
+    assert!(
+        String::from_utf8_lossy(&program.stderr).contains("must be superuser"),
+        "{}",
+        String::from_utf8_lossy(&program.stderr)
+    );
+    let admin = as_role("postgres", "SELECT 1");
+    assert!(!admin.status.success(), "the superuser logged in over TCP");
     let wrong = Command::new("redis-cli")
         .args(["-p", &port_of("cache").to_string(), "-a", "wrong", "--no-auth-warning", "ping"])
         .output()

@@ -75,7 +75,7 @@ pub async fn start(
         )));
     }
     if dep.kind == DependencyKind::Postgres
-        && let Err(e) = prepare_database(dep, password.as_deref(), port, &dir).await
+        && let Err(e) = prepare_database(dep, password.as_deref(), port, &dir, superuser(&dir).as_deref()).await
     {
         replica.stop().await;
         return Err(e);
@@ -189,29 +189,40 @@ async fn postgres(
     chown(&sockets, run_as)?;
     let user = dep.user.clone().unwrap_or_else(|| plan.project.clone());
     if !data.join("PG_VERSION").exists() {
+        // The app's role is no superuser (one SQL injection away from
+        // `COPY ... TO PROGRAM`): the cluster's superuser is `postgres`,
+        // reachable only over the socket, unless the spec names that role.
+        let separate = user != SUPERUSER;
+        let bootstrap = if separate { SUPERUSER.to_owned() } else { user.clone() };
         let mut args = vec![
             initdb.display().to_string(),
             "-D".into(),
             data.display().to_string(),
             "-U".into(),
-            user.clone(),
+            bootstrap,
             "-E".into(),
             "UTF8".into(),
             "--auth-local=trust".into(),
         ];
         let pwfile = dir.join("pwfile");
         match password {
-            Some(pw) => {
+            Some(pw) if !separate => {
                 process::write_private(&pwfile, pw.as_bytes()).map_err(io("cannot write the password file"))?;
                 chown(&pwfile, run_as)?;
                 args.extend(["--auth-host=scram-sha-256".to_owned(), format!("--pwfile={}", pwfile.display())]);
             }
-            None => args.push("--auth-host=trust".to_owned()),
+            _ => args.push("--auth-host=trust".to_owned()),
         }
         let ok = process::run_to_end(&args, &[], &log, run_as).await.map_err(io("cannot run initdb"))?;
         let _ = std::fs::remove_file(&pwfile);
         if !ok {
             return Err(RuntimeError::Unsupported(format!("initdb failed for `{}`; see {}", dep.name, log.display())));
+        }
+        if separate {
+            let hba = data.join("pg_hba.conf");
+            std::fs::write(&hba, pg_hba(password.is_some())).map_err(io("cannot write pg_hba.conf"))?;
+            chown(&hba, run_as)?;
+            std::fs::write(dir.join(SUPERUSER_MARKER), SUPERUSER).map_err(io("cannot record the superuser"))?;
         }
     }
     let mut command = vec![postgres.display().to_string()];
@@ -330,42 +341,109 @@ fn dependency_dir(state_dir: &Path, dependency: &str) -> PathBuf {
     state_dir.join("deps").join(dependency)
 }
 
-/// Creates the database and the extensions the spec asks for.
+/// The cluster's own superuser, named at bootstrap; the role services
+/// connect as is separate from it.
+const SUPERUSER: &str = "postgres";
+
+/// Records that the cluster has a superuser apart from the app's role;
+/// clusters `berth up` made before that have none, and keep working as
+/// they were (their app role is the bootstrap superuser and cannot be
+/// demoted).
+const SUPERUSER_MARKER: &str = "superuser";
+
+fn superuser(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(SUPERUSER_MARKER)).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Client authentication when the superuser is separate: it may log in
+/// only over the socket (mode 0700: its OS user and root); every other
+/// role logs in over loopback with its password, or without one when the
+/// spec sets none.
+fn pg_hba(password: bool) -> String {
+    let method = if password { "scram-sha-256" } else { "trust" };
+    format!(
+        "# Written by berth up.\n\
+         local all all trust\n\
+         local replication all trust\n\
+         host all {SUPERUSER} all reject\n\
+         host replication {SUPERUSER} all reject\n\
+         host all all 127.0.0.1/32 {method}\n\
+         host replication all 127.0.0.1/32 {method}\n"
+    )
+}
+
+/// `text` as an SQL string literal (standard_conforming_strings is on).
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `name` as an SQL identifier.
+fn sql_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// What the superuser runs once the server accepts logins: the app's role
+/// (login, its password, no superuser; CREATEDB and REPLICATION for
+/// `berth backup` and `berth restore`, which connect as it, and
+/// `pg_monitor`, so `berth doctor` reads every setting and the archiver)
+/// and its database, owned by it.
+fn setup_sql(user: &str, password: Option<&str>, db: &str) -> String {
+    let (u, d) = (sql_literal(user), sql_literal(db));
+    let pw = password.map_or_else(|| "NULL".to_owned(), sql_literal);
+    format!(
+        "\\set VERBOSITY terse\n\
+         SELECT format('CREATE ROLE %I', {u}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {u}) \\gexec\n\
+         ALTER ROLE {role} WITH LOGIN NOSUPERUSER CREATEDB REPLICATION PASSWORD {pw};\n\
+         GRANT pg_monitor TO {role};\n\
+         SELECT format('CREATE DATABASE %I OWNER %I', {d}, {u}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {d}) \\gexec\n",
+        role = sql_ident(user),
+    )
+}
+
+/// Creates the app's role (on a cluster with a separate superuser), the
+/// database and the extensions the spec asks for.
 async fn prepare_database(
     dep: &DependencyPlan,
     password: Option<&str>,
     port: u16,
     dir: &Path,
+    superuser: Option<&str>,
 ) -> Result<(), RuntimeError> {
     let dirs = postgres_dirs(&dep.version);
     let psql = locate("psql", &dirs).ok_or_else(|| missing("`psql`", "postgresql-client"))?;
     let user = dep.user.clone().unwrap_or_default();
     let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
-    let env: Vec<(String, String)> =
-        password.map(|p| vec![("PGPASSWORD".to_owned(), p.to_owned())]).unwrap_or_default();
+    // The superuser over the socket; a cluster without one, as its role.
+    let (host, login, env): (String, String, Vec<(String, String)>) = match superuser {
+        Some(admin) => (dir.join("run").display().to_string(), admin.to_owned(), Vec::new()),
+        None => (
+            "127.0.0.1".to_owned(),
+            user.clone(),
+            password.map(|p| vec![("PGPASSWORD".to_owned(), p.to_owned())]).unwrap_or_default(),
+        ),
+    };
     let log = dir.join("setup.log");
     let base = |database: &str| {
         vec![
             psql.display().to_string(),
             "-h".into(),
-            "127.0.0.1".into(),
+            host.clone(),
             "-p".into(),
             port.to_string(),
             "-U".into(),
-            user.clone(),
+            login.clone(),
             "-d".into(),
             database.to_owned(),
             "-v".into(),
             "ON_ERROR_STOP=1".into(),
             "-q".into(),
-            "-c".into(),
         ]
     };
     // Wait until it accepts logins, not just connections.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut probe = base("postgres");
-        probe.push("SELECT 1".into());
+        probe.extend(["-c".into(), "SELECT 1".into()]);
         if process::run_to_end(&probe, &env, &log, None).await.unwrap_or(false) {
             break;
         }
@@ -378,16 +456,31 @@ async fn prepare_database(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut exists = base("postgres");
-    exists.push(format!("SELECT 1 FROM pg_database WHERE datname = '{}'", db.replace('\'', "''")));
-    let mut create = base("postgres");
-    create.push(format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")));
-    // CREATE DATABASE fails when it exists (a restart): that is fine, the query above says so.
-    let _ = process::run_to_end(&exists, &env, &log, None).await;
-    let _ = process::run_to_end(&create, &env, &log, None).await;
+    if superuser.is_some() {
+        // From a private file, so the password is in no process's arguments.
+        let sql = dir.join("setup.sql");
+        process::write_private(&sql, setup_sql(&user, password, &db).as_bytes())
+            .map_err(io("cannot write the set-up script"))?;
+        let mut run = base("postgres");
+        run.extend(["-f".into(), sql.display().to_string()]);
+        let ok = process::run_to_end(&run, &env, &log, None).await;
+        let _ = std::fs::remove_file(&sql);
+        if !ok.unwrap_or(false) {
+            return Err(RuntimeError::Unsupported(format!(
+                "cannot create the role and database of `{}`; see {}",
+                dep.name,
+                log.display()
+            )));
+        }
+    } else {
+        let mut create = base("postgres");
+        create.extend(["-c".into(), format!("CREATE DATABASE {}", sql_ident(&db))]);
+        // CREATE DATABASE fails when it exists (a restart): that is fine.
+        let _ = process::run_to_end(&create, &env, &log, None).await;
+    }
     for extension in &dep.extensions {
         let mut cmd = base(&db);
-        cmd.push(format!("CREATE EXTENSION IF NOT EXISTS \"{}\"", extension.replace('"', "\"\"")));
+        cmd.extend(["-c".into(), format!("CREATE EXTENSION IF NOT EXISTS {}", sql_ident(extension))]);
         if !process::run_to_end(&cmd, &env, &log, None).await.unwrap_or(false) {
             return Err(RuntimeError::Unsupported(format!(
                 "PostgreSQL extension `{extension}` of `{}` is not available: install its package (for TimescaleDB: timescaledb-2-postgresql-{}); see {}",
@@ -402,7 +495,23 @@ async fn prepare_database(
 
 #[cfg(test)]
 mod tests {
-    use super::redis_quote;
+    use super::{pg_hba, redis_quote, setup_sql};
+
+    #[test]
+    fn the_app_role_is_made_without_superuser_and_the_superuser_only_logs_in_locally() {
+        let sql = setup_sql("shop", Some("it's"), "shop-db");
+        assert!(
+            sql.contains("ALTER ROLE \"shop\" WITH LOGIN NOSUPERUSER CREATEDB REPLICATION PASSWORD 'it''s';"),
+            "{sql}"
+        );
+        assert!(sql.contains("format('CREATE DATABASE %I OWNER %I', 'shop-db', 'shop')"), "{sql}");
+        assert!(setup_sql("shop", None, "shop").contains("PASSWORD NULL"));
+        let hba = pg_hba(true);
+        let reject = hba.find("host all postgres all reject").unwrap();
+        assert!(reject < hba.find("host all all 127.0.0.1/32 scram-sha-256").unwrap(), "{hba}");
+        assert!(hba.contains("host replication postgres all reject"), "{hba}");
+        assert!(pg_hba(false).contains("host all all 127.0.0.1/32 trust"));
+    }
 
     #[test]
     fn redis_arguments_are_quoted() {

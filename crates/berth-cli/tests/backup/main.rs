@@ -106,6 +106,18 @@ fn psql(port: u16, database: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Forces a WAL segment switch as the server's superuser, over its socket,
+/// as an operator would: berth up's app role is no superuser and may not.
+fn switch_wal(dir: &Path, port: u16) {
+    let sockets = dir.join(".berth/base/deps/db/run");
+    let out = Command::new(berth_test_support::tool("psql"))
+        .args(["-h", &sockets.display().to_string(), "-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+        .args(["-v", "ON_ERROR_STOP=1", "-qAtX", "-c", "SELECT pg_switch_wal()"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn redis_cli(port: u16, args: &[&str]) -> String {
     let out = Command::new(berth_test_support::tool("redis-cli"))
         .args(["-p", &port.to_string()])
@@ -349,7 +361,7 @@ fn physical_backups_recover_to_a_moment_between_two_writes() {
     std::thread::sleep(Duration::from_millis(1500));
     psql(db, "shop", "INSERT INTO events (kind) VALUES ('after')");
     let segment = psql(db, "shop", "SELECT pg_walfile_name(pg_current_wal_lsn())");
-    psql(db, "shop", "SELECT pg_switch_wal()");
+    switch_wal(dir.path(), db);
     // berth up ships the archived segment to the destination.
     let shipped = dir.path().join(format!("backups/db/wal/{segment}.zst"));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -463,7 +475,7 @@ fn wait_shipped(dir: &Path, segment: &str) {
 fn switch_and_ship(dir: &Path, db: u16, kind: &str) -> String {
     psql(db, "shop", &format!("INSERT INTO events (kind) VALUES ('{kind}')"));
     let segment = psql(db, "shop", "SELECT pg_walfile_name(pg_current_wal_lsn())");
-    psql(db, "shop", "SELECT pg_switch_wal()");
+    switch_wal(dir, db);
     wait_shipped(dir, &segment);
     segment
 }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use hmac::Mac as _;
 use serde_json::Value;
 
-use super::{SCHEMA, Stack, berth_with, failed, ok, psql, reachable_temp_dir, write_spec};
+use super::{SCHEMA, Stack, berth_with, failed, ok, psql, reachable_temp_dir, switch_wal, write_spec};
 
 /// A bucket (S3) or container (Azure) as a test reads and damages it,
 /// beside berth, which goes through `object_store`.
@@ -282,7 +282,7 @@ fn backups_go_to_the_bucket_verify_and_archive_wal_there(bucket: &dyn Bucket) {
     let id = logical[0]["id"].as_str().unwrap();
     let manifest = bucket.get(&format!("shop/db/backups/{id}/manifest.json"));
     assert_eq!(serde_json::from_slice::<Value>(&manifest).unwrap()["counts"], logical[0]["counts"]);
-    psql(db, "shop", "SELECT pg_switch_wal()");
+    switch_wal(dir.path(), db);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let names = bucket.names("shop/db/wal/");
