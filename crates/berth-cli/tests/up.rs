@@ -195,7 +195,9 @@ dependencies:
     version: "15"
     password: {{ secret: db-password }}
     extensions: [pgcrypto]
-    settings: {{ max_connections: 40 }}
+    # Every statement logged: berth's set-up, which sets the role's
+    # password, must still not write it into the server's log.
+    settings: {{ max_connections: 40, log_statement: all }}
   cache:
     kind: redis
     password: {{ secret: cache-password }}

@@ -191,46 +191,42 @@ async fn postgres(
     if !data.join("PG_VERSION").exists() {
         // The app's role is no superuser (one SQL injection away from
         // `COPY ... TO PROGRAM`): the cluster's superuser is `postgres`,
-        // reachable only over the socket, unless the spec names that role.
-        let separate = user != SUPERUSER;
-        let bootstrap = if separate { SUPERUSER.to_owned() } else { user.clone() };
-        let mut args = vec![
+        // reachable only over the socket; berth writes pg_hba itself.
+        if user == SUPERUSER {
+            return Err(RuntimeError::Unsupported(format!(
+                "dependency `{}`: the services' role cannot be `{SUPERUSER}`, the server's own superuser (an SQL injection would run programs on this machine); set `user:` to the app's name",
+                dep.name
+            )));
+        }
+        let args = vec![
             initdb.display().to_string(),
             "-D".into(),
             data.display().to_string(),
             "-U".into(),
-            bootstrap,
+            SUPERUSER.to_owned(),
             "-E".into(),
             "UTF8".into(),
             "--auth-local=trust".into(),
+            "--auth-host=trust".into(),
         ];
-        let pwfile = dir.join("pwfile");
-        match password {
-            Some(pw) if !separate => {
-                process::write_private(&pwfile, pw.as_bytes()).map_err(io("cannot write the password file"))?;
-                chown(&pwfile, run_as)?;
-                args.extend(["--auth-host=scram-sha-256".to_owned(), format!("--pwfile={}", pwfile.display())]);
-            }
-            _ => args.push("--auth-host=trust".to_owned()),
-        }
         let ok = process::run_to_end(&args, &[], &log, run_as).await.map_err(io("cannot run initdb"))?;
-        let _ = std::fs::remove_file(&pwfile);
         if !ok {
             return Err(RuntimeError::Unsupported(format!("initdb failed for `{}`; see {}", dep.name, log.display())));
         }
-        if separate {
-            let hba = data.join("pg_hba.conf");
-            std::fs::write(&hba, pg_hba(password.is_some())).map_err(io("cannot write pg_hba.conf"))?;
-            chown(&hba, run_as)?;
-            std::fs::write(dir.join(SUPERUSER_MARKER), SUPERUSER).map_err(io("cannot record the superuser"))?;
-        }
+        // Before the server first starts: initdb's file trusts loopback.
+        let hba = data.join("pg_hba.conf");
+        std::fs::write(&hba, pg_hba(password.is_some())).map_err(io("cannot write pg_hba.conf"))?;
+        chown(&hba, run_as)?;
+        std::fs::write(dir.join(SUPERUSER_MARKER), SUPERUSER).map_err(io("cannot record the superuser"))?;
     }
     let mut command = vec![postgres.display().to_string()];
-    command.extend(crate::programs::postgres_server_args(&data, port, &sockets));
     for (k, v) in &settings {
         command.push("-c".into());
         command.push(format!("{k}={v}"));
     }
+    // After the spec's settings: where it listens and who may open its
+    // socket are berth's (the last `-c` of a name wins).
+    command.extend(crate::programs::postgres_server_args(&data, port, &sockets));
     // Last, so that no setting in the spec turns archiving off by accident.
     let spool = dir.join("wal-spool");
     let archiving = dep.wal_archiving(&spool.display().to_string());
@@ -382,7 +378,9 @@ fn sql_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// What the superuser runs once the server accepts logins: the app's role
+/// What the superuser runs once the server accepts logins (its statements,
+/// one of which holds the password, kept out of the server's log whatever
+/// the spec's `log_statement` and even when one fails): the app's role
 /// (login, its password, no superuser; CREATEDB and REPLICATION for
 /// `berth backup` and `berth restore`, which connect as it, and
 /// `pg_monitor`, so `berth doctor` reads every setting and the archiver)
@@ -392,6 +390,8 @@ fn setup_sql(user: &str, password: Option<&str>, db: &str) -> String {
     let pw = password.map_or_else(|| "NULL".to_owned(), sql_literal);
     format!(
         "\\set VERBOSITY terse\n\
+         SET log_statement = 'none';\n\
+         SET log_min_error_statement = 'panic';\n\
          SELECT format('CREATE ROLE %I', {u}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {u}) \\gexec\n\
          ALTER ROLE {role} WITH LOGIN NOSUPERUSER CREATEDB REPLICATION PASSWORD {pw};\n\
          GRANT pg_monitor TO {role};\n\
@@ -506,6 +506,9 @@ mod tests {
         );
         assert!(sql.contains("format('CREATE DATABASE %I OWNER %I', 'shop-db', 'shop')"), "{sql}");
         assert!(setup_sql("shop", None, "shop").contains("PASSWORD NULL"));
+        // The statement holding the password is never logged, even failing.
+        let (quiet, secret) = (sql.find("SET log_statement = 'none';").unwrap(), sql.find("PASSWORD").unwrap());
+        assert!(quiet < secret && sql.find("SET log_min_error_statement = 'panic';").unwrap() < secret, "{sql}");
         let hba = pg_hba(true);
         let reject = hba.find("host all postgres all reject").unwrap();
         assert!(reject < hba.find("host all all 127.0.0.1/32 scram-sha-256").unwrap(), "{hba}");

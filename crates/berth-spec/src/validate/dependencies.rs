@@ -170,6 +170,28 @@ fn pooler_budget(name: &str, dep: &Dependency, pooler: &Pooler, path: &Path, che
     }
 }
 
+/// Role names PostgreSQL reserves, besides every `pg_` name; `postgres`
+/// is the server's own superuser, which the services never connect as.
+const RESERVED_ROLES: [&str; 6] = ["postgres", "public", "none", "current_user", "session_user", "current_role"];
+
+/// PostgreSQL settings that decide who can reach the server and what it
+/// runs: a spec's value would come after berth's own and win.
+const BERTH_OWNED_SETTINGS: [&str; 13] = [
+    "listen_addresses",
+    "port",
+    "unix_socket_directories",
+    "unix_socket_permissions",
+    "unix_socket_group",
+    "hba_file",
+    "ident_file",
+    "config_file",
+    "data_directory",
+    "archive_command",
+    "archive_library",
+    "restore_command",
+    "ssl",
+];
+
 /// PostgreSQL's limit on an identifier (NAMEDATALEN - 1).
 const MAX_IDENTIFIER: usize = 63;
 
@@ -192,6 +214,24 @@ fn identifiers(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
                 .with_help(format!("use 1-{MAX_IDENTIFIER} letters, digits, `_` or `-`"));
         }
     }
+    // Role names PostgreSQL reserves (CREATE ROLE refuses them), and a
+    // leading `-`, which a client program would read as an option.
+    if let Some(user) = &dep.user
+        && (user.starts_with("pg_")
+            || user.starts_with('-')
+            || RESERVED_ROLES.contains(&user.to_ascii_lowercase().as_str()))
+    {
+        checker
+            .error(codes::INVALID_NAME, &path.key("user"), format!("`{user}` is a name PostgreSQL reserves for roles"))
+            .with_help("name the role after the app, such as `shop`; `postgres` is the server's own superuser");
+    }
+    if let Some(database) = &dep.database
+        && (database.starts_with('-') || ["template0", "template1"].contains(&database.as_str()))
+    {
+        checker
+            .error(codes::INVALID_NAME, &path.key("database"), format!("`{database}` cannot be the app's database"))
+            .with_help("name the database after the app, such as `shop`");
+    }
     for (i, extension) in dep.extensions.iter().enumerate() {
         if !plain(extension) {
             checker
@@ -205,6 +245,17 @@ fn identifiers(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
     }
     for (key, value) in &dep.settings {
         let setting = path.key("settings").key(key);
+        if dep.kind == DependencyKind::Postgres && BERTH_OWNED_SETTINGS.contains(&key.as_str()) {
+            checker
+                .report(
+                    codes::NOT_APPLICABLE,
+                    Severity::Error,
+                    &setting,
+                    Anchor::Key,
+                    format!("`{key}` is berth's to set: it decides who can reach the server and where its files are"),
+                )
+                .with_help("remove it; berth listens on loopback (or the pod network), writes pg_hba itself and archives WAL for physical backups");
+        }
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
             checker
                 .report(
