@@ -75,7 +75,7 @@ pub async fn start(
         )));
     }
     if dep.kind == DependencyKind::Postgres
-        && let Err(e) = prepare_database(dep, password.as_deref(), port, &dir, superuser(&dir).as_deref()).await
+        && let Err(e) = prepare_database(dep, password.as_deref(), port, &dir, has_superuser(&dir)).await
     {
         replica.stop().await;
         return Err(e);
@@ -183,7 +183,7 @@ async fn postgres(
     let (initdb, postgres) = (install.bin.join("initdb"), install.bin.join("postgres"));
     let run_as = postgres_user()?;
     let data = dir.join("data");
-    let sockets = dir.join("run");
+    let sockets = socket_dir(dir);
     std::fs::create_dir_all(&sockets).map_err(io("cannot create the socket directory"))?;
     chown(dir, run_as)?;
     chown(&sockets, run_as)?;
@@ -347,8 +347,13 @@ const SUPERUSER: &str = "postgres";
 /// demoted).
 const SUPERUSER_MARKER: &str = "superuser";
 
-fn superuser(dir: &Path) -> Option<String> {
-    std::fs::read_to_string(dir.join(SUPERUSER_MARKER)).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+fn has_superuser(dir: &Path) -> bool {
+    dir.join(SUPERUSER_MARKER).exists()
+}
+
+/// The server's socket directory in a dependency's directory.
+fn socket_dir(dir: &Path) -> PathBuf {
+    dir.join("run")
 }
 
 /// Client authentication when the superuser is separate: it may log in
@@ -407,20 +412,21 @@ async fn prepare_database(
     password: Option<&str>,
     port: u16,
     dir: &Path,
-    superuser: Option<&str>,
+    superuser: bool,
 ) -> Result<(), RuntimeError> {
     let dirs = postgres_dirs(&dep.version);
     let psql = locate("psql", &dirs).ok_or_else(|| missing("`psql`", "postgresql-client"))?;
     let user = dep.user.clone().unwrap_or_default();
     let db = dep.database.clone().unwrap_or_else(|| dep.name.clone());
     // The superuser over the socket; a cluster without one, as its role.
-    let (host, login, env): (String, String, Vec<(String, String)>) = match superuser {
-        Some(admin) => (dir.join("run").display().to_string(), admin.to_owned(), Vec::new()),
-        None => (
+    let (host, login, env): (String, String, Vec<(String, String)>) = if superuser {
+        (socket_dir(dir).display().to_string(), SUPERUSER.to_owned(), Vec::new())
+    } else {
+        (
             "127.0.0.1".to_owned(),
             user.clone(),
             password.map(|p| vec![("PGPASSWORD".to_owned(), p.to_owned())]).unwrap_or_default(),
-        ),
+        )
     };
     let log = dir.join("setup.log");
     let base = |database: &str| {
@@ -456,7 +462,7 @@ async fn prepare_database(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    if superuser.is_some() {
+    if superuser {
         // From a private file, so the password is in no process's arguments.
         let sql = dir.join("setup.sql");
         process::write_private(&sql, setup_sql(&user, password, &db).as_bytes())
