@@ -139,6 +139,93 @@ pub fn userlist_script(user: &str, password: &str, path: &str) -> String {
     )
 }
 
+/// Where the official PostgreSQL image runs first-start scripts, and the
+/// name of berth's there.
+pub const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
+pub const INIT_SCRIPT: &str = "10-berth-role.sh";
+
+/// A name in SQL or pg_hba.conf, double-quoted (the spec allows only
+/// `[A-Za-z0-9_-]`, so the quotes keep case and `-`).
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl DependencyPlan {
+    /// The first-start script container targets give the official
+    /// PostgreSQL image (mounted into [`INITDB_DIR`]), so the services'
+    /// role is not the image's superuser: the image bootstraps `postgres`
+    /// (`POSTGRES_USER`) and this script, run once on an empty data
+    /// directory against the image's socket-only server, makes the
+    /// services' role without SUPERUSER, gives it the database and creates
+    /// the spec's extensions as the superuser. pg_hba then rejects
+    /// `postgres` over TCP before the image's password line, so the
+    /// superuser is reachable only from inside its container.
+    ///
+    /// The password comes from `POSTGRES_PASSWORD`, which the image sets
+    /// from the secret (or its `_FILE`): it is in no rendered file and no
+    /// process's arguments, and the session that uses it logs no statement.
+    /// Written to work both run and sourced (a bind mount may lose the
+    /// executable bit): no `set`, every failure exits. `None` for Redis.
+    pub fn postgres_init_script(&self) -> Option<String> {
+        if self.kind != DependencyKind::Postgres {
+            return None;
+        }
+        let user = quoted(self.user.as_deref().unwrap_or_default());
+        let database = quoted(self.database.as_deref().unwrap_or(&self.name));
+        // pg_basebackup connects as the services' role for physical backups.
+        let physical = self.backup.as_ref().is_some_and(|b| b.method == BackupMethod::Physical);
+        let replication = if physical { " REPLICATION" } else { "" };
+        let password = if self.password_secret.is_some() {
+            "\\set password `printf '%s' \"$POSTGRES_PASSWORD\"`\n".to_owned()
+        } else {
+            String::new()
+        };
+        let password_clause = if self.password_secret.is_some() { ":'password'" } else { "NULL" };
+        let extensions: String = if self.extensions.is_empty() {
+            String::new()
+        } else {
+            let mut out = format!("\\connect {database}\n");
+            for extension in &self.extensions {
+                out.push_str(&format!("CREATE EXTENSION IF NOT EXISTS {};\n", quoted(extension)));
+            }
+            out
+        };
+        let replication_line = if physical {
+            format!("  printf 'host replication %s all %s\\n' '{user}' \"$auth\"\n")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "#!/bin/sh\n\
+             # Rendered by berth for `{name}`: the services' role {user} is no superuser.\n\
+             # The official image runs this once, on an empty data directory.\n\
+             psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password --quiet --username postgres --dbname postgres <<'SQL' || exit 1\n\
+             \\set VERBOSITY terse\n\
+             SET log_statement = 'none';\n\
+             SET log_min_error_statement = 'panic';\n\
+             {password}\
+             CREATE ROLE {user} WITH LOGIN NOSUPERUSER CREATEDB{replication} PASSWORD {password_clause};\n\
+             GRANT pg_monitor TO {user};\n\
+             ALTER DATABASE {database} OWNER TO {user};\n\
+             {extensions}\
+             SQL\n\
+             # Over TCP the superuser is rejected and everyone else gives the\n\
+             # image's method (its `host all all all <method>`), loopback too:\n\
+             # initdb's `trust` for 127.0.0.1 would admit any process in the pod.\n\
+             hba=\"$PGDATA/pg_hba.conf\"\n\
+             auth=$(sed -n 's/^host all all all \\([a-z0-9-]*\\)$/\\1/p' \"$hba\" | tail -n 1)\n\
+             auth=${{auth:-scram-sha-256}}\n\
+             {{\n\
+             \x20 printf '%s\\n' '# berth: the superuser only over the socket' 'host all postgres all reject' 'host replication postgres all reject'\n\
+             {replication_line}\
+             \x20 printf 'host all all all %s\\n' \"$auth\"\n\
+             \x20 cat \"$hba\"\n\
+             }} > \"$hba.berth\" && chmod 600 \"$hba.berth\" && mv \"$hba.berth\" \"$hba\" || exit 1\n",
+            name = self.name,
+        ))
+    }
+}
+
 /// One line of PgBouncer's `auth_file`: both fields in double quotes, a
 /// quote inside doubled.
 pub fn userlist_line(user: &str, password: &str) -> String {

@@ -13,6 +13,7 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
         let path = Path::root().key("dependencies").key(name);
         not_applicable(dep, &path, checker);
         identifiers(dep, &path, checker);
+        default_role(spec, dep, &path, checker);
         if let Some(m) = &dep.managed {
             managed(m, dep.kind, &path.key("managed"), checker);
         }
@@ -173,6 +174,27 @@ fn pooler_budget(name: &str, dep: &Dependency, pooler: &Pooler, path: &Path, che
 /// Role names PostgreSQL reserves, besides every `pg_` name; `postgres`
 /// is the server's own superuser, which the services never connect as.
 const RESERVED_ROLES: [&str; 6] = ["postgres", "public", "none", "current_user", "session_user", "current_role"];
+
+/// The role defaults to the project's name: a project named `postgres`
+/// (or `pg_...`) would make the services' role the server's superuser, or
+/// a name CREATE ROLE refuses.
+fn default_role(spec: &Spec, dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
+    let name = spec.name.to_ascii_lowercase();
+    if dep.kind == DependencyKind::Postgres
+        && dep.user.is_none()
+        && (name.starts_with("pg_") || RESERVED_ROLES.contains(&name.as_str()))
+    {
+        checker
+            .report(
+                codes::INVALID_NAME,
+                Severity::Error,
+                path,
+                Anchor::Key,
+                format!("the services' role would be `{}`, the project's name, which PostgreSQL reserves", spec.name),
+            )
+            .with_help("set `user:` to the app's role, such as `app`; `postgres` is the server's own superuser");
+    }
+}
 
 /// PostgreSQL settings that decide who can reach the server and what it
 /// runs: a spec's value would come after berth's own and win.

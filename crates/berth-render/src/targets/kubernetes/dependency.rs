@@ -64,11 +64,17 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
         DependencyKind::Postgres => {
             let user = d.user.clone().unwrap_or_default();
             let db = d.database.clone().unwrap_or_default();
-            env.push(plain_env("POSTGRES_USER", &user));
+            // The image's superuser is `postgres`; the services' role is made
+            // by berth's first-start script, without SUPERUSER.
+            env.push(plain_env("POSTGRES_USER", "postgres"));
             env.push(plain_env("POSTGRES_DB", &db));
             env.push(plain_env("PGDATA", "/var/lib/postgresql/data/pgdata"));
             if let Some(secret) = &d.password_secret {
                 env.push(secret_env(plan, "POSTGRES_PASSWORD", secret));
+            } else {
+                // No password in the spec (S104 warns): the image refuses to
+                // start without one unless told so.
+                env.push(plain_env("POSTGRES_HOST_AUTH_METHOD", "trust"));
             }
             for (k, v) in d.server_settings().into_iter().chain(d.wal_archiving(WAL_SPOOL)) {
                 args.push("-c".to_owned());
@@ -94,10 +100,22 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
         VolumeMount { name: "data".to_owned(), mount_path: data_path.to_owned(), ..VolumeMount::default() },
         VolumeMount { name: "tmp".to_owned(), mount_path: "/tmp".to_owned(), ..VolumeMount::default() },
     ];
+    let init_script = d.postgres_init_script();
     if d.kind == DependencyKind::Postgres {
         mounts.push(VolumeMount {
             name: "run".to_owned(),
             mount_path: "/var/run/postgresql".to_owned(),
+            ..VolumeMount::default()
+        });
+    }
+    if init_script.is_some() {
+        // One file, not the directory: TimescaleDB's image keeps its own
+        // first-start scripts there.
+        mounts.push(VolumeMount {
+            name: "initdb".to_owned(),
+            mount_path: format!("{}/{}", berth_plan::INITDB_DIR, berth_plan::INIT_SCRIPT),
+            sub_path: Some(berth_plan::INIT_SCRIPT.to_owned()),
+            read_only: Some(true),
             ..VolumeMount::default()
         });
     }
@@ -183,6 +201,20 @@ pub(crate) fn render(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
         Volume { name: "run".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
         Volume { name: "tmp".to_owned(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
     ];
+    if let Some(script) = init_script {
+        let map = format!("{name}-initdb");
+        let data = BTreeMap::from([(berth_plan::INIT_SCRIPT.to_owned(), script)]);
+        m.push(&ConfigMap { metadata: object_meta(plan, &map, name), data: Some(data), ..ConfigMap::default() });
+        volumes.push(Volume {
+            name: "initdb".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: map,
+                default_mode: Some(0o555),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
     if d.archives_wal() {
         let (spec_volume, spec_mount) = backup::spec_volume(plan);
         containers.push(wal_shipper(plan, d, uid, spec_mount));
