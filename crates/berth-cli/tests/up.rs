@@ -274,9 +274,15 @@ edge:
     };
     let role = as_role(
         "deps",
-        "SELECT rolsuper::text || ',' || pg_get_userbyid(datdba) FROM pg_roles, pg_database WHERE rolname = current_user AND datname = 'db'",
+        "SELECT rolsuper::text || ',' || rolreplication::text || ',' || pg_get_userbyid(datdba) FROM pg_roles, pg_database WHERE rolname = current_user AND datname = 'db'",
     );
-    assert_eq!(String::from_utf8_lossy(&role.stdout).trim(), "false,deps", "{}", String::from_utf8_lossy(&role.stderr));
+    // No REPLICATION either: nothing here backs it up with pg_basebackup.
+    assert_eq!(
+        String::from_utf8_lossy(&role.stdout).trim(),
+        "false,false,deps",
+        "{}",
+        String::from_utf8_lossy(&role.stderr)
+    );
     let program = as_role("deps", "COPY (SELECT 1) TO PROGRAM 'true'");
     assert!(!program.status.success(), "the app's role ran a program on the server");
     assert!(

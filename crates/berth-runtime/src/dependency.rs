@@ -386,23 +386,31 @@ fn sql_ident(name: &str) -> String {
 /// What the superuser runs once the server accepts logins (its statements,
 /// one of which holds the password, kept out of the server's log whatever
 /// the spec's `log_statement` and even when one fails): the app's role
-/// (login, its password, no superuser; CREATEDB and REPLICATION for
-/// `berth backup` and `berth restore`, which connect as it, and
-/// `pg_monitor`, so `berth doctor` reads every setting and the archiver)
-/// and its database, owned by it.
-fn setup_sql(user: &str, password: Option<&str>, db: &str) -> String {
+/// (login, its password, no superuser; CREATEDB for `berth backup` and
+/// `berth restore`, which connect as it, REPLICATION only when its backups
+/// are physical (pg_basebackup reads the whole cluster), and `pg_monitor`,
+/// so `berth doctor` reads every setting and the archiver) and its
+/// database, owned by it. Run on every start, so a spec that changes
+/// method changes the attribute.
+fn setup_sql(user: &str, password: Option<&str>, db: &str, replication: bool) -> String {
     let (u, d) = (sql_literal(user), sql_literal(db));
     let pw = password.map_or_else(|| "NULL".to_owned(), sql_literal);
+    let replication = if replication { "REPLICATION" } else { "NOREPLICATION" };
     format!(
         "\\set VERBOSITY terse\n\
          SET log_statement = 'none';\n\
          SET log_min_error_statement = 'panic';\n\
          SELECT format('CREATE ROLE %I', {u}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {u}) \\gexec\n\
-         ALTER ROLE {role} WITH LOGIN NOSUPERUSER CREATEDB REPLICATION PASSWORD {pw};\n\
+         ALTER ROLE {role} WITH LOGIN NOSUPERUSER CREATEDB {replication} PASSWORD {pw};\n\
          GRANT pg_monitor TO {role};\n\
          SELECT format('CREATE DATABASE %I OWNER %I', {d}, {u}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {d}) \\gexec\n",
         role = sql_ident(user),
     )
+}
+
+/// Whether berth backs `dep` up with pg_basebackup, which needs REPLICATION.
+fn physical_backups(dep: &DependencyPlan) -> bool {
+    dep.backup.as_ref().is_some_and(|b| b.method == berth_spec::BackupMethod::Physical)
 }
 
 /// Creates the app's role (on a cluster with a separate superuser), the
@@ -465,7 +473,7 @@ async fn prepare_database(
     if superuser {
         // From a private file, so the password is in no process's arguments.
         let sql = dir.join("setup.sql");
-        process::write_private(&sql, setup_sql(&user, password, &db).as_bytes())
+        process::write_private(&sql, setup_sql(&user, password, &db, physical_backups(dep)).as_bytes())
             .map_err(io("cannot write the set-up script"))?;
         let mut run = base("postgres");
         run.extend(["-f".into(), sql.display().to_string()]);
@@ -505,13 +513,14 @@ mod tests {
 
     #[test]
     fn the_app_role_is_made_without_superuser_and_the_superuser_only_logs_in_locally() {
-        let sql = setup_sql("shop", Some("it's"), "shop-db");
+        let sql = setup_sql("shop", Some("it's"), "shop-db", true);
         assert!(
             sql.contains("ALTER ROLE \"shop\" WITH LOGIN NOSUPERUSER CREATEDB REPLICATION PASSWORD 'it''s';"),
             "{sql}"
         );
         assert!(sql.contains("format('CREATE DATABASE %I OWNER %I', 'shop-db', 'shop')"), "{sql}");
-        assert!(setup_sql("shop", None, "shop").contains("PASSWORD NULL"));
+        assert!(setup_sql("shop", None, "shop", true).contains("PASSWORD NULL"));
+        assert!(setup_sql("shop", None, "shop", false).contains("CREATEDB NOREPLICATION PASSWORD"));
         // The statement holding the password is never logged, even failing.
         let (quiet, secret) = (sql.find("SET log_statement = 'none';").unwrap(), sql.find("PASSWORD").unwrap());
         assert!(quiet < secret && sql.find("SET log_min_error_statement = 'panic';").unwrap() < secret, "{sql}");
