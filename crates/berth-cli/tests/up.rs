@@ -351,7 +351,7 @@ services:
     health:
       readiness: {{ http: /health/ready, interval: 1s }}
 secrets:
-  db-password: {{}}
+  db-password: {{ env: POOLED_DB_PASSWORD }}
 dependencies:
   db:
     kind: postgres
@@ -368,7 +368,7 @@ edge:
     );
     std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
     let password = "p\"o'oled pw";
-    let mut up = start_up_with(dir.path(), &[("BERTH_SECRET_DB_PASSWORD", password)]);
+    let mut up = start_up_with(dir.path(), &[("POOLED_DB_PASSWORD", password), ("BERTH_SECRET_OTHER", "other")]);
     let _stop_on_failure = KillOnDrop(up.id());
 
     // The notes API through the edge, both replicas, PgBouncer between
@@ -454,7 +454,8 @@ edge:
     }
     assert!(!written.contains(password), "the password leaked into berth's files");
     // A replica gets the secrets its spec names under their own names, never
-    // the BERTH_SECRET_* variables berth up read them from.
+    // the variables berth up read them from (BERTH_SECRET_* or a secret's
+    // `env:`); nor do the servers.
     let envs: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
@@ -464,7 +465,20 @@ edge:
     assert_eq!(envs.len(), 2, "both replicas recorded their environment");
     for env in &envs {
         assert!(env.lines().any(|l| l.starts_with("DATABASE_URL=postgres://")), "{env}");
-        assert!(!env.lines().any(|l| l.starts_with("BERTH_SECRET_")), "a replica inherited berth's secrets:\n{env}");
+        assert!(
+            !env.lines().any(|l| l.starts_with("BERTH_SECRET_") || l.starts_with("POOLED_DB_PASSWORD=")),
+            "a replica inherited berth's secrets:\n{env}"
+        );
+    }
+    for replica in state["replicas"].as_array().unwrap() {
+        let pid = replica["pid"].as_u64().unwrap();
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(
+            !environ.split('\0').any(|l| l.starts_with("BERTH_SECRET_") || l.starts_with("POOLED_DB_PASSWORD=")),
+            "{} (pid {pid}) inherited berth's secrets",
+            replica["service"]
+        );
     }
     // PostgreSQL trusts local connections: its socket is its user's alone.
     let socket = dir.path().join(format!(".berth/base/deps/db/run/.s.PGSQL.{server}"));

@@ -23,12 +23,29 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// The variables `berth up` reads its secrets from: no program it starts
-/// inherits them. A service gets the secrets its spec names, under the
-/// names the spec gives them, and nothing else.
+/// Variables a spec's secrets are read from (`env:`), registered by
+/// [`hide_from_children`].
+static HIDDEN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Names variables berth reads secrets from (a spec's `secrets.<name>.env`),
+/// so that no program started after this inherits them.
+pub fn hide_from_children(names: impl IntoIterator<Item = String>) {
+    let mut hidden = HIDDEN.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    hidden.extend(names);
+    hidden.sort();
+    hidden.dedup();
+}
+
+/// The variables `berth up` reads its secrets from (`BERTH_SECRET_*` and
+/// those [`hide_from_children`] named): no program it starts inherits
+/// them. A service gets the secrets its spec names, under the names the
+/// spec gives them (set after this, so a service may reuse a name), and
+/// nothing else.
 fn without_berth_secrets(cmd: &mut Command) -> &mut Command {
+    let hidden = HIDDEN.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("BERTH_SECRET_") {
+        let name = key.to_string_lossy();
+        if name.starts_with("BERTH_SECRET_") || hidden.iter().any(|h| *h == name) {
             cmd.env_remove(&key);
         }
     }
