@@ -270,7 +270,7 @@ fn template(
 pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> {
     // A secret's source variable reaches only the services the spec gives
     // it to, under their own names: not every replica and server.
-    berth_process::process::hide_from_children(plan.secrets.iter().filter_map(|s| s.env.clone()));
+    process::hide_from_children(plan.secrets.iter().filter_map(|s| s.env.clone()));
     unfiltered_egress(plan)?;
     unmountable_files(plan)?;
     let logs = options.state_dir.join("logs");
