@@ -484,6 +484,10 @@ edge:
     let socket = dir.path().join(format!(".berth/base/deps/db/run/.s.PGSQL.{server}"));
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700, "{} is open to other local users", socket.display());
+    // What services print and the access log are the owner's alone.
+    let logs = dir.path().join(".berth/base/logs");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&logs).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "{} is open to other local users", logs.display());
     // PgBouncer's user list holds the password while it runs, and only then.
     let userlist = dir.path().join(".berth/base/deps/db-pooler/userlist.txt");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&userlist).unwrap().permissions());

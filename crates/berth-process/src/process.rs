@@ -198,6 +198,23 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)
 }
 
+/// Creates `path` (and its parents) readable by its owner alone, and makes
+/// an existing one so: logs hold what services print and the edge's access
+/// log, which other local users have no business reading.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    // Only the directory itself: parents keep the usual mode, so the
+    // servers' own users still reach their data beside it.
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
 /// Sends SIGTERM to one process (not its group): how `berth down` asks
 /// `berth up` to stop, so that it can drain and stop its replicas itself.
 pub fn terminate(pid: u32) {

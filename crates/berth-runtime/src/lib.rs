@@ -274,7 +274,7 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
     unfiltered_egress(plan)?;
     unmountable_files(plan)?;
     let logs = options.state_dir.join("logs");
-    std::fs::create_dir_all(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
+    process::create_private_dir(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));
     state::write_plan(&options.state_dir, plan).map_err(io("cannot record the plan in the state directory"))?;
     // First, so that whoever reads the state while the stack starts knows

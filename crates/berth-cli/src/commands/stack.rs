@@ -21,7 +21,7 @@ fn detach(args: &crate::cli::UpArgs) -> anyhow::Result<Outcome> {
     // Wrong usage is said here, not by the copy in the background.
     super::declared_environment(&stack.file, stack.env.as_deref())?;
     let state = std::path::absolute(state_dir(&stack.file, stack.env.as_deref()))?;
-    std::fs::create_dir_all(state.join("logs"))?;
+    berth_runtime::process::create_private_dir(&state.join("logs"))?;
     let log_path = state.join("logs/berth-up.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
