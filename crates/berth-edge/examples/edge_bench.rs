@@ -102,6 +102,7 @@ fn main() {
         connect_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(75),
         gzip: features,
+        tracing: None,
     };
     // One thread, like the one nginx worker it is compared with.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

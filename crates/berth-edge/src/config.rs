@@ -91,6 +91,8 @@ pub struct EdgeConfig {
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub gzip: bool,
+    /// OpenTelemetry export of a span per request (`monitoring.tracing`).
+    pub tracing: Option<crate::trace::TraceConfig>,
 }
 
 /// Everything the runtime supplies to turn a plan's edge into a config.
@@ -243,6 +245,11 @@ impl EdgeConfig {
             connect_timeout: edge.timeouts.connect.0,
             idle_timeout: edge.timeouts.idle.0,
             gzip: edge.gzip,
+            tracing: plan
+                .tracing
+                .as_ref()
+                .map(|t| crate::trace::TraceConfig::new(t, &plan.project, plan.environment.as_deref()))
+                .transpose()?,
         })
     }
 }

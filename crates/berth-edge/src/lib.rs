@@ -29,6 +29,7 @@ pub mod request_body;
 pub mod server;
 pub mod status;
 pub mod tls;
+pub mod trace;
 pub mod upstream;
 pub mod websocket;
 

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub access_log_dropped: AtomicU64,
     /// Accept errors from running out of descriptors or memory.
     pub accept_backoffs: AtomicU64,
+    /// Spans exported, dropped (queue full or export failed), failed exports.
+    pub traces: std::sync::Arc<crate::trace::Counters>,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -140,6 +142,9 @@ impl Metrics {
             ("berth_edge_overloaded_total", &self.overloaded),
             ("berth_edge_accept_backoffs_total", &self.accept_backoffs),
             ("berth_edge_access_log_dropped_total", &self.access_log_dropped),
+            ("berth_edge_trace_spans_exported_total", &self.traces.exported),
+            ("berth_edge_trace_spans_dropped_total", &self.traces.dropped),
+            ("berth_edge_trace_export_failures_total", &self.traces.failed_exports),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", counter.load(Ordering::Relaxed));
         }

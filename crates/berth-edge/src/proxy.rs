@@ -22,6 +22,9 @@
 //!    upgrades only on routes that allow them
 //! 8. respond: hop-by-hop headers dropped, text gzip-compressed for clients
 //!    that take it, security headers added
+//!
+//! With `monitoring.tracing`, the request's trace context is settled first
+//! ([`crate::trace`]) and its span queued for export once the answer is known.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -58,6 +61,9 @@ pub struct State {
     /// Bounded: when the disk cannot keep up, lines are dropped and
     /// counted, never queued without limit.
     pub access_log: Option<mpsc::Sender<String>>,
+    /// Finished spans for the exporter (`monitoring.tracing`); bounded
+    /// like the access log.
+    pub traces: Option<mpsc::Sender<opentelemetry_proto::tonic::trace::v1::Span>>,
     /// Requests being forwarded at once ([`crate::limits::MAX_IN_FLIGHT`]).
     pub in_flight: Semaphore,
     /// The same, per client ([`crate::limits::MAX_IN_FLIGHT_PER_CLIENT`]).
@@ -257,7 +263,7 @@ struct Facts {
     path: String,
 }
 
-pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr, scheme: Scheme) -> Response<Body> {
+pub async fn handle(state: Arc<State>, mut req: Request<Incoming>, peer: SocketAddr, scheme: Scheme) -> Response<Body> {
     let start = Instant::now();
     let scheme = if scheme == Scheme::Http && offloaded_https(&state.config, peer.ip(), req.headers()) {
         Scheme::Https
@@ -265,7 +271,10 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr,
         scheme
     };
     let method = req.method().clone();
+    let version = req.version();
     let raw_path = req.uri().path().to_owned();
+    // The service sees the edge's span as its parent.
+    let trace = state.config.tracing.as_ref().map(|t| crate::trace::Context::begin(t, req.headers_mut()));
     let wants_gzip = state.config.gzip && body::accepts_gzip(req.headers());
     let (mut response, route, client) = phases(&state, req, peer.ip(), scheme).await;
     if wants_gzip {
@@ -280,6 +289,20 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr,
     }
     let status = response.status().as_u16();
     state.metrics.observe(route, status, start.elapsed());
+    if let (Some(ctx), Some(queue)) = (trace.filter(|t| t.sampled), &state.traces) {
+        let done = crate::trace::Finished {
+            method: &method,
+            route: route.map(|r| state.config.routes[r].path.as_str()),
+            path: &raw_path,
+            status,
+            client,
+            https: scheme == Scheme::Https,
+            version,
+        };
+        if queue.try_send(crate::trace::span(&ctx, &done)).is_err() {
+            state.metrics.traces.dropped.fetch_add(1, Relaxed);
+        }
+    }
     if let Some(log) = &state.access_log
         && log
             .try_send(format!(

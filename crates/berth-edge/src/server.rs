@@ -196,6 +196,11 @@ impl Edge {
         let mut config = config;
         config.https = https_addr;
         let metrics = Metrics::new(config.routes.len());
+        let traces = config.tracing.clone().map(|trace| {
+            let (tx, rx) = mpsc::channel(crate::trace::QUEUE);
+            tasks.spawn(crate::trace::export(trace, rx, metrics.traces.clone(), stop_rx.clone()));
+            tx
+        });
         let state = Arc::new(State {
             config,
             pools,
@@ -203,6 +208,7 @@ impl Edge {
             auth_failures: Limiter::auth_failures(),
             metrics,
             access_log: log_tx,
+            traces,
             in_flight: tokio::sync::Semaphore::new(limits::MAX_IN_FLIGHT),
             in_flight_by_client: crate::ratelimit::InFlight::new(limits::MAX_IN_FLIGHT_PER_CLIENT),
             connection_slots: Arc::new(tokio::sync::Semaphore::new(limits::connection_cap(open_files))),

@@ -30,7 +30,12 @@ pub struct Monitoring {
     /// OpenTelemetry tracing: every service gets the standard `OTEL_*`
     /// variables (exporter endpoint and protocol, its service name, the
     /// project and environment as resource attributes, the sampler), which
-    /// OpenTelemetry SDKs read without code.
+    /// OpenTelemetry SDKs read without code. berth's own edge (`berth up`,
+    /// the gateway) records a server span per request as `<project>-edge`,
+    /// continuing a client's valid W3C `traceparent` (else starting a
+    /// trace sampled at `sample`), and passes its span to the service as
+    /// the parent in `traceparent`; nginx and cloud load balancers pass a
+    /// client's `traceparent` through unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Tracing>,
 }
