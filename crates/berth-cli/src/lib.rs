@@ -120,6 +120,18 @@ pub fn error_kind(error: &anyhow::Error) -> ErrorKind {
 
 /// Runs berth with the process's arguments.
 pub fn main() -> ExitCode {
+    // Not a command users run: how `berth up` starts a replica with its
+    // volumes bound (berth_process::namespace), read before clap so it is
+    // in no help, reference or completion.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(berth_runtime::namespace::COMMAND) {
+        let error = match berth_runtime::namespace::parse(&args[2..]) {
+            Ok((binds, argv)) => berth_runtime::namespace::exec_with(&binds, &argv).to_string(),
+            Err(e) => e,
+        };
+        output::stderr(&format!("berth: cannot start the replica with its volumes: {error}\n"));
+        return ExitCode::from(126);
+    }
     let mut cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

@@ -527,3 +527,101 @@ fn up_detached_returns_once_serving_and_down_stops_it() {
     assert!(berth(dir.path(), &["down"]).status.success());
     assert!(!alive(supervisor), "the detached berth up still runs after down");
 }
+
+/// Volumes under `berth up`: each replica sees them at their paths in a
+/// mount namespace of its own, backed by the state directory. A persistent
+/// volume is shared by the replicas and survives a restart; a scratch one
+/// starts empty every time; nothing is written to the host's directories at
+/// those paths.
+#[test]
+fn volumes_are_bound_at_their_paths_in_each_replica() {
+    volumes(false);
+}
+
+/// The same as a user without privileges: berth up makes a user namespace
+/// that maps the user to itself (as root it needs none).
+#[test]
+fn volumes_need_no_root() {
+    volumes(true);
+}
+
+fn volumes(unprivileged: bool) {
+    let dir = berth_test_support::temp_dir();
+    let mnt = dir.path().join("mnt");
+    let (data, scratch) = (mnt.join("data"), mnt.join("scratch"));
+    let script = format!(
+        "if [ -z \"$(ls -A {scratch})\" ]; then echo empty >> {data}/scratch-at-start; else echo dirty >> {data}/scratch-at-start; fi; \
+         touch {scratch}/junk; echo start >> {data}/starts-$BERTH_REPLICA; exec sleep 600",
+        scratch = scratch.display(),
+        data = data.display(),
+    );
+    let spec = format!(
+        r#"version: 1
+name: vols
+services:
+  worker:
+    run: {{ command: ["sh", "-c", {script:?}], stop_timeout: 2s }}
+    replicas: 2
+    volumes:
+      data: {{ path: {data:?} }}
+      scratch: {{ path: {scratch:?}, kind: scratch }}
+"#,
+        data = data.display().to_string(),
+        scratch = scratch.display().to_string(),
+    );
+    std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    let as_root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap().trim() == "0";
+    let mut up = if unprivileged && as_root {
+        // Everything the unprivileged user touches is theirs.
+        assert!(Command::new("chown").args(["-R", "postgres"]).arg(dir.path()).status().unwrap().success());
+        assert!(Command::new("chmod").args(["755"]).arg(dir.path()).status().unwrap().success());
+        common::start_up_as(dir.path(), "postgres")
+    } else {
+        start_up(dir.path())
+    };
+    let _stop_on_failure = KillOnDrop(up.id());
+    let stored = dir.path().join(".berth/base/volumes/worker/data");
+    let lines = |name: &str| std::fs::read_to_string(stored.join(name)).unwrap_or_default().lines().count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (lines("starts-0") < 1 || lines("starts-1") < 1) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!((lines("starts-0"), lines("starts-1")), (1, 1), "both replicas wrote to the shared volume");
+    // Nothing reached the host's directories at those paths.
+    for path in [&data, &scratch] {
+        assert_eq!(std::fs::read_dir(path).unwrap().count(), 0, "{} was written on the host", path.display());
+    }
+    // A replica killed and restarted: the shared volume kept, its scratch empty again.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
+    let first = state["replicas"].as_array().unwrap().iter().find(|r| r["replica"] == 0).unwrap();
+    let pid = first["pid"].as_u64().unwrap();
+    assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lines("starts-0") < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(lines("starts-0"), 2, "replica 0 was not restarted");
+    let at_start = std::fs::read_to_string(stored.join("scratch-at-start")).unwrap();
+    assert_eq!(at_start, "empty\nempty\nempty\n", "a scratch volume was not empty at a start");
+    if unprivileged {
+        // The replicas kept their user: the files are the user's, not root's.
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(stored.join("starts-0")).unwrap());
+        let expected = if as_root {
+            String::from_utf8(Command::new("id").args(["-u", "postgres"]).output().unwrap().stdout)
+                .unwrap()
+                .trim()
+                .parse::<u32>()
+                .unwrap()
+        } else {
+            nix_uid()
+        };
+        assert_eq!(owner, expected);
+    }
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
+}
+
+fn nix_uid() -> u32 {
+    String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap().trim().parse().unwrap()
+}

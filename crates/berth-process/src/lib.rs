@@ -6,7 +6,10 @@
 //!   signal a group, identify a PID by boot and start time, free ports.
 //! - `programs`: PostgreSQL's and Redis's programs from the machine's
 //!   packages, checked against the version and extensions a spec names.
+//! - `namespace`: a program started with directories bound at other paths
+//!   for it alone (a replica's volumes under `berth up`).
 
+pub mod namespace;
 pub mod process;
 pub mod programs;
 

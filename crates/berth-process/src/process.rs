@@ -215,6 +215,11 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
 }
 
+/// Whether berth runs as root (mounts need no user namespace then).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
 /// Sends SIGTERM to one process (not its group): how `berth down` asks
 /// `berth up` to stop, so that it can drain and stop its replicas itself.
 pub fn terminate(pid: u32) {

@@ -107,6 +107,8 @@ fn spec(
         run_as,
         startup: None,
         liveness: None,
+        volumes: Vec::new(),
+        state_dir: PathBuf::new(),
     }
 }
 
@@ -292,6 +294,8 @@ pub async fn start_pooler(
             run_as,
             startup: None,
             liveness: None,
+            volumes: Vec::new(),
+            state_dir: PathBuf::new(),
         },
         state.clone(),
     );

@@ -62,8 +62,18 @@ async fn once(
         log: log.display().to_string(),
     };
     log_line(&log, &format!("job {} starts", job.name));
-    let mut child =
-        process::spawn(&job.command, &template.workdir, &env, &log, None).map_err(|e| failed(e.to_string()))?;
+    // A job sees its service's volumes, its scratch ones emptied per run.
+    let mounts =
+        crate::volumes::prepare(&template.state_dir, service, &format!("job-{}", job.name), &template.service.volumes)
+            .map_err(|e| failed(format!("cannot prepare the volumes: {e}")))?;
+    let command = if mounts.is_empty() {
+        job.command.clone()
+    } else {
+        env.extend(crate::volumes::helper_env());
+        let exe = crate::volumes::berth_exe().map_err(|e| failed(e.to_string()))?;
+        crate::volumes::wrap(job.command.clone(), &mounts, &exe)
+    };
+    let mut child = process::spawn(&command, &template.workdir, &env, &log, None).map_err(|e| failed(e.to_string()))?;
     let pid = child.id().unwrap_or(0);
     let status = match tokio::time::timeout(job.timeout.0, child.wait()).await {
         Ok(status) => status.map_err(|e| failed(e.to_string()))?,

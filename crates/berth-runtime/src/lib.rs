@@ -14,6 +14,7 @@ pub mod logs;
 pub mod probe;
 pub mod state;
 mod supervisor;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ use berth_edge::config::Inputs;
 use berth_edge::{Edge, EdgeConfig, EdgeHandle};
 use berth_plan::{EnvValue, Plan, ServicePlan};
 
-pub use berth_process::{ProcessError, process, programs};
+pub use berth_process::{ProcessError, namespace, process, programs};
 pub use dependency::wal_spool;
 pub use deploy::{Command as DeployCommand, Progress};
 pub use process::{alive, terminate, terminate_group};
@@ -85,6 +86,8 @@ struct Template {
     env: BTreeMap<String, String>,
     logs: PathBuf,
     stop_timeout: Duration,
+    /// Where the service's volumes live (`<state>/volumes/<service>`).
+    state_dir: PathBuf,
 }
 
 /// A service's live replicas.
@@ -131,6 +134,8 @@ impl ServiceRun {
             run_as: None,
             startup: self.template.service.probes.startup.clone(),
             liveness: self.template.service.probes.liveness.clone(),
+            volumes: self.template.service.volumes.clone(),
+            state_dir: self.template.state_dir.clone(),
         };
         Ok(supervisor::start(spec, state.clone()))
     }
@@ -263,6 +268,7 @@ fn template(
         env,
         logs: logs.to_path_buf(),
         stop_timeout: run.stop_timeout.0,
+        state_dir: options.state_dir.clone(),
     })
 }
 
@@ -273,6 +279,7 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
     process::hide_from_children(plan.secrets.iter().filter_map(|s| s.env.clone()));
     unfiltered_egress(plan)?;
     unmountable_files(plan)?;
+    volumes::preflight(plan, &options.state_dir).await?;
     let logs = options.state_dir.join("logs");
     process::create_private_dir(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));

@@ -29,6 +29,10 @@ pub struct ReplicaSpec {
     /// Probes that restart the replica when they fail (startup gates liveness).
     pub startup: Option<berth_plan::ProbePlan>,
     pub liveness: Option<berth_plan::ProbePlan>,
+    /// The service's volumes and the state directory they live in: bound
+    /// at their paths in the replica's own mount namespace at each start.
+    pub volumes: Vec<berth_plan::VolumePlan>,
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug)]
@@ -112,7 +116,18 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
-        let child = process::spawn(&argv, &spec.workdir, &env, &spec.log, spec.run_as);
+        // Scratch volumes are emptied on every start, restarts included.
+        let child = crate::volumes::prepare(&spec.state_dir, &spec.service, &spec.index.to_string(), &spec.volumes)
+            .map_err(|e| std::io::Error::other(format!("cannot prepare the volumes: {e}")))
+            .and_then(|mounts| {
+                if mounts.is_empty() {
+                    return process::spawn(&argv, &spec.workdir, &env, &spec.log, spec.run_as);
+                }
+                let wrapped = crate::volumes::wrap(argv.clone(), &mounts, &crate::volumes::berth_exe()?);
+                let mut env = env.clone();
+                env.extend(crate::volumes::helper_env());
+                process::spawn(&wrapped, &spec.workdir, &env, &spec.log, spec.run_as)
+            });
         let mut child = match child {
             Ok(child) => child,
             Err(error) => {

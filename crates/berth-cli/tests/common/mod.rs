@@ -108,14 +108,20 @@ pub fn start_up(dir: &Path) -> std::process::Child {
 
 /// [`start_up`] with more environment (the `BERTH_SECRET_*` a spec needs).
 pub fn start_up_with(dir: &Path, env: &[(&str, &str)]) -> std::process::Child {
-    let mut up = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["up", "berth.yaml"])
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+    command.args(["up", "berth.yaml"]).envs(env.iter().copied());
+    serving(command, dir)
+}
+
+/// [`start_up`] as another user (the tests run as root on CI).
+pub fn start_up_as(dir: &Path, user: &str) -> std::process::Child {
+    let mut command = Command::new("runuser");
+    command.args(["-u", user, "--", env!("CARGO_BIN_EXE_berth"), "up", "berth.yaml"]);
+    serving(command, dir)
+}
+
+fn serving(mut command: Command, dir: &Path) -> std::process::Child {
+    let mut up = command.current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
         if line.unwrap().contains("press Ctrl-C") {

@@ -45,7 +45,13 @@ pub struct Service {
     /// dependency sets `url_env`).
     #[serde(default)]
     pub uses: Vec<String>,
-    /// Volumes mounted into the service, by name.
+    /// Volumes mounted into the service, by name. Under `berth up`, where
+    /// services are plain processes, each replica starts in a mount
+    /// namespace of its own with every volume bound at its path (as root,
+    /// or through a user namespace that keeps the user), backed by
+    /// `.berth/<env>/volumes/<service>/`: persistent ones shared by the
+    /// service's replicas, scratch ones per replica and emptied at each
+    /// start. A path that does not exist on the host is created empty.
     #[serde(default)]
     pub volumes: BTreeMap<String, Volume>,
     /// Scale replicas between `min` and `max` on CPU, memory or a custom metric.
