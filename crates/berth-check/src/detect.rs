@@ -67,6 +67,11 @@ pub fn kind(path: &str, text: &str) -> Kind {
     if lower == "dockerfile" || lower.starts_with("dockerfile.") || lower.ends_with(".dockerfile") {
         return Kind::Dockerfile;
     }
+    // `Dockerfile-workers` (Synapse): the name, and a `FROM` to be sure.
+    let from = || text.is_empty() || text.lines().any(|l| l.trim_start().to_ascii_uppercase().starts_with("FROM "));
+    if (lower.starts_with("dockerfile-") || lower.starts_with("dockerfile_")) && !lower.contains('.') && from() {
+        return Kind::Dockerfile;
+    }
     const UNITS: [&str; 6] = [".service", ".socket", ".timer", ".mount", ".target", ".path"];
     if UNITS.iter().any(|e| lower.ends_with(e)) {
         return Kind::Systemd;
@@ -357,6 +362,8 @@ mod tests {
     fn names_then_content() {
         assert_eq!(kind("app/Dockerfile", ""), Kind::Dockerfile);
         assert_eq!(kind("build/api.Dockerfile", ""), Kind::Dockerfile);
+        assert_eq!(kind("docker/Dockerfile-workers", "ARG FROM=x\nFROM $FROM\n"), Kind::Dockerfile);
+        assert_ne!(kind("docker/dockerfile-notes", "how we build images\n"), Kind::Dockerfile);
         assert_eq!(kind("deploy/web.service", ""), Kind::Systemd);
         assert_eq!(kind("deploy/web.service.d/limits.conf", ""), Kind::Systemd);
         assert_eq!(kind("deploy/tmpfiles.d/web.conf", ""), Kind::Tmpfiles);

@@ -70,6 +70,14 @@ pub struct ComposeService<'a> {
 }
 
 /// The directory of a file.
+/// A swarm stack file (`docker-stack.yml`, `stack.yml`, `pwd-stack.yml`):
+/// `docker stack deploy` reads it, which ignores `depends_on` and lets
+/// replicas share a published port.
+pub fn is_stack_file(path: &str) -> bool {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
+    name.trim_end_matches(".yaml").trim_end_matches(".yml").contains("stack")
+}
+
 pub fn dir_of(path: &str) -> String {
     path.rsplit_once(['/', '\\']).map_or_else(String::new, |(dir, _)| dir.to_owned())
 }

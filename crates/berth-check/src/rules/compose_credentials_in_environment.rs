@@ -6,7 +6,10 @@ crate::declare_rule! {
     /// in Git and in `docker inspect` for anyone with access to the daemon.
     /// Values interpolated from `.env` or the shell are not flagged, nor are
     /// values that cannot be credentials (flags, numbers, addresses, the
-    /// path of a mounted secret file, placeholders).
+    /// path of a mounted secret file, words under four characters). A
+    /// placeholder such as `changeme` is: it is the password of every copy
+    /// deployed without editing the file. Names that identify rather than
+    /// authenticate (`ACCESS_KEY_ID`) are not credentials.
     ComposeCredentialsInEnvironment {
         code: "C002",
         name: "compose-credentials-in-environment",

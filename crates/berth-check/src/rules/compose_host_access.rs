@@ -4,7 +4,9 @@ use crate::rule::{Context, Rule, Sink};
 crate::declare_rule! {
     /// `privileged: true`, `network_mode: host`, `pid: host` and a mounted
     /// Docker socket each give the container the host: the socket alone is
-    /// root on the machine.
+    /// root on the machine. Mounting the directory that holds it
+    /// (`/var/run`, `/run`) mounts it too, read-only or not (a read-only
+    /// mount does not stop a client connecting to a socket).
     ComposeHostAccess {
         code: "C005",
         name: "compose-host-access",
@@ -35,11 +37,19 @@ impl Rule for ComposeHostAccess {
                     .scalar_text()
                     .map(|t| t.split(':').next().unwrap_or("").to_owned())
                     .or_else(|| str_at(v, &["source"]).map(str::to_owned));
-                if source.is_some_and(|src| src.ends_with("docker.sock")) {
+                if source.as_deref().is_some_and(|src| src.ends_with("docker.sock")) {
                     sink.report(
                         s.file,
                         v.span,
                         format!("service `{}` mounts the Docker socket: root on the host", s.name),
+                    );
+                } else if let Some(dir) =
+                    source.as_deref().map(|src| src.trim_end_matches('/')).filter(|d| matches!(*d, "/var/run" | "/run"))
+                {
+                    sink.report(
+                        s.file,
+                        v.span,
+                        format!("service `{}` mounts {dir}, and with it the Docker socket: root on the host", s.name),
                     );
                 }
             }

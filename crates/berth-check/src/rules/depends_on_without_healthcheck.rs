@@ -6,7 +6,8 @@ crate::declare_rule! {
     /// errors. Waiting needs `condition: service_healthy` and a
     /// `healthcheck` on the dependency. An explicit `condition:` other than
     /// `service_healthy` is a choice (a one-shot migration, a sidecar), and
-    /// is left alone.
+    /// is left alone, as are swarm stack files (`docker-stack.yml`), where
+    /// `docker stack deploy` ignores `depends_on`.
     DependsOnWithoutHealthcheck {
         code: "C003",
         name: "depends-on-without-healthcheck",
@@ -17,7 +18,9 @@ crate::declare_rule! {
 
 impl Rule for DependsOnWithoutHealthcheck {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
-        for s in &cx.graph.compose {
+        for s in
+            cx.graph.compose.iter().filter(|s| !crate::graph::compose::is_stack_file(cx.files[s.file].name.as_str()))
+        {
             for dep in s.depends_on.iter().filter(|d| !d.explicit || d.condition == "service_healthy") {
                 let has_check = cx.graph.compose_service(&s.project, &dep.service).any(|d| d.healthcheck);
                 if !has_check {

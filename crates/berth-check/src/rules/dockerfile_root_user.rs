@@ -4,8 +4,9 @@ crate::declare_rule! {
     /// An image whose final stage never switches to another user runs its
     /// process as root, unless every place that runs it remembers to
     /// override the user. A base image that is itself built to run
-    /// unprivileged (a `:nonroot` distroless or Chainguard tag) counts as
-    /// setting the user.
+    /// unprivileged (a `:nonroot` distroless or Chainguard tag,
+    /// `nginxinc/nginx-unprivileged`, Bitnami's images, which run as 1001)
+    /// counts as setting the user.
     DockerfileRootUser {
         code: "D001",
         name: "dockerfile-root-user",
@@ -43,5 +44,10 @@ fn nonroot_base(from_args: &str) -> bool {
     let image = from_args.split_whitespace().find(|w| !w.starts_with("--")).unwrap_or_default();
     let image = image.split('@').next().unwrap_or_default();
     let tag = image.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/')).unwrap_or_default();
-    tag.split('-').any(|part| part == "nonroot") || image.starts_with("cgr.dev/chainguard/")
+    let repository = image.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or(image, |(r, _)| r);
+    let repository = repository.strip_prefix("docker.io/").unwrap_or(repository);
+    tag.split('-').any(|part| part == "nonroot")
+        || image.starts_with("cgr.dev/chainguard/")
+        || repository.rsplit('/').next().is_some_and(|name| name.ends_with("-unprivileged"))
+        || repository.starts_with("bitnami/")
 }

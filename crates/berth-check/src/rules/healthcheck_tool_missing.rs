@@ -8,11 +8,10 @@ crate::declare_rule! {
     /// distroless and `scratch` for anything, including the shell that
     /// the shell form needs) fails every time: Docker marks the container
     /// unhealthy, and orchestrators that honour it restart or never route
-    /// to it. Tools installed by a `RUN` or copied in are recognised.
-    /// Compose healthchecks are checked against the image they run in (its
-    /// `image:`, or the Dockerfile it builds).
-    /// Compose healthchecks are checked against the image they run in (its
-    /// `image:`, or the Dockerfile it builds).
+    /// to it. Tools installed by a `RUN` (a package manager's install, or
+    /// packages fetched with `apt-get download` and unpacked), or copied in,
+    /// are recognised. Compose healthchecks are checked against the image
+    /// they run in (its `image:`, or the Dockerfile it builds).
     HealthcheckToolMissing {
         code: "D004",
         name: "healthcheck-tool-missing",
@@ -92,7 +91,10 @@ fn runs_a_script(args: &str) -> bool {
 fn provides(d: &Dockerfile, tool: &str) -> bool {
     d.instructions.iter().any(|i: &Instruction| match i.keyword.as_str() {
         "RUN" => {
-            ((i.args.contains("install") || i.args.contains("apk add") || i.args.contains("apk --no-cache add"))
+            ((i.args.contains("install")
+                || i.args.contains("apk add")
+                || i.args.contains("apk --no-cache add")
+                || i.args.contains(" download"))
                 && i.args.split_whitespace().any(|w| w == tool))
                 || runs_a_script(&i.args)
         }

@@ -12,7 +12,8 @@ crate::declare_rule! {
     /// `sudo`, `docker exec`, `kubectl exec` or `ssh`. Not reported when the
     /// script (or a script it sources) sets `pipefail`, reads `PIPESTATUS`,
     /// or the last command fails on empty input itself (`grep`, `tar x`,
-    /// `gunzip`).
+    /// `gunzip`); nor in a library, a file that only defines functions: they
+    /// run with the options of the script that sources it.
     PipelineHidesFailure {
         code: "B001",
         name: "pipeline-hides-failure",
@@ -81,7 +82,9 @@ fn fails_on_empty(command: &Command) -> bool {
 impl Rule for PipelineHidesFailure {
     fn check(&self, cx: &Context<'_>, sink: &mut Sink<'_>) {
         'scripts: for script in cx.graph.scripts {
-            if script.reads_pipestatus {
+            // A library runs nothing itself; its callers' options apply.
+            let library = !script.commands.is_empty() && script.commands.iter().all(|c| c.in_function);
+            if script.reads_pipestatus || library {
                 continue;
             }
             let mut options = None;

@@ -60,11 +60,11 @@ enum Role {
 
 fn role(cx: &Context<'_>, file: usize) -> Role {
     let path = cx.files.get(file).map_or("", |f| f.name.as_str());
-    let name = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
-    let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
-    if stem.contains("stack") {
+    if crate::graph::compose::is_stack_file(path) {
         return Role::Stack;
     }
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path).to_ascii_lowercase();
+    let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
     if stem == "compose" || stem == "docker-compose" {
         return Role::Base;
     }

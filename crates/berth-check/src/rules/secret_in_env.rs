@@ -15,10 +15,16 @@ crate::declare_rule! {
 /// Environment names that hold credentials.
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"]
+    (["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"]
         .iter()
         .any(|w| upper.contains(w))
+        // `POSTGRES_PASS`, `DB_PASS` (kartoza's images), not `BYPASS`.
+        || upper == "PASS"
+        || upper.ends_with("_PASS"))
         && !upper.ends_with("_FILE")
+        // An identifier, not the secret it identifies (`ACCESS_KEY_ID` is
+        // the user name half of an S3 key pair).
+        && !upper.ends_with("_ID")
         && !upper.ends_with("_PATH")
         // The name of a Secret object, not its value (`ALLOYDB_SECRET_NAME`).
         && !upper.ends_with("_NAME")
