@@ -38,7 +38,7 @@ fn built_image<'d>(s: &ComposeService<'_>, df: &'d Dockerfile) -> Option<&'d str
                 let words: Vec<&str> = i.args.split_whitespace().collect();
                 words.windows(2).any(|w| w[0].eq_ignore_ascii_case("as") && w[1].eq_ignore_ascii_case(target))
             })
-            .last()
+            .next_back()
             .and_then(|i| image(&i.args)),
         None => froms.last().and_then(|i| image(&i.args)),
     }
