@@ -31,16 +31,15 @@ fn is_proxy(image: &str) -> bool {
 /// `build.target` stage, else of the last stage.
 fn built_image<'d>(s: &ComposeService<'_>, df: &'d Dockerfile) -> Option<&'d str> {
     let image = |args: &'d str| args.split_whitespace().find(|w| !w.starts_with("--"));
-    let froms = df.instructions.iter().filter(|i| i.keyword == "FROM");
+    let mut froms = df.instructions.iter().filter(|i| i.keyword == "FROM");
     match str_at(s.node, &["build", "target"]) {
         Some(target) => froms
-            .filter(|i| {
+            .rfind(|i| {
                 let words: Vec<&str> = i.args.split_whitespace().collect();
                 words.windows(2).any(|w| w[0].eq_ignore_ascii_case("as") && w[1].eq_ignore_ascii_case(target))
             })
-            .next_back()
             .and_then(|i| image(&i.args)),
-        None => froms.last().and_then(|i| image(&i.args)),
+        None => froms.next_back().and_then(|i| image(&i.args)),
     }
 }
 
