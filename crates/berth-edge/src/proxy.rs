@@ -274,7 +274,10 @@ pub async fn handle(state: Arc<State>, mut req: Request<Incoming>, peer: SocketA
     let version = req.version();
     let raw_path = req.uri().path().to_owned();
     // The service sees the edge's span as its parent.
-    let trace = state.config.tracing.as_ref().map(|t| crate::trace::Context::begin(t, req.headers_mut()));
+    let trace = state.config.tracing.as_ref().map(|t| {
+        let trusted = state.config.trusted_proxies.iter().any(|c| c.contains(peer.ip()));
+        crate::trace::Context::begin(t, req.headers_mut(), trusted)
+    });
     let wants_gzip = state.config.gzip && body::accepts_gzip(req.headers());
     let (mut response, route, client) = phases(&state, req, peer.ip(), scheme).await;
     if wants_gzip {

@@ -174,8 +174,11 @@ fn sampled_by_ratio(trace_id: &[u8; 16], ratio: f64) -> bool {
 impl Context {
     /// Starts the edge's span for a request and rewrites its trace headers
     /// for the service: `traceparent` names the edge's span, `tracestate`
-    /// passes only beside a valid `traceparent`.
-    pub fn begin(config: &TraceConfig, headers: &mut HeaderMap) -> Self {
+    /// passes only beside a valid `traceparent`. A client's trace is
+    /// continued, but its sampling decision is taken only from a trusted
+    /// proxy: anyone else could have every request recorded and exported
+    /// at `sample: 0%`; the spec's ratio decides by the trace id instead.
+    pub fn begin(config: &TraceConfig, headers: &mut HeaderMap, trusted: bool) -> Self {
         let incoming = parse_traceparent(headers);
         let mut span_id = random::<8>();
         if span_id == [0; 8] {
@@ -183,6 +186,7 @@ impl Context {
         }
         let ctx = match incoming {
             Some((trace_id, parent, sampled)) => {
+                let sampled = if trusted { sampled } else { sampled_by_ratio(&trace_id, config.ratio) };
                 Self { trace_id, span_id, parent: Some(parent), sampled, started: SystemTime::now() }
             }
             None => {
@@ -234,7 +238,7 @@ pub fn span(ctx: &Context, done: &Finished<'_>) -> Span {
     let text = |s: &str| any_value::Value::StringValue(s.to_owned());
     let mut attributes = vec![
         attribute("http.request.method", text(done.method.as_str())),
-        attribute("url.path", text(done.path)),
+        attribute("url.path", text(truncated(done.path, MAX_PATH))),
         attribute("url.scheme", text(if done.https { "https" } else { "http" })),
         attribute("http.response.status_code", any_value::Value::IntValue(i64::from(done.status))),
         attribute("client.address", text(&done.client.to_string())),
@@ -268,6 +272,22 @@ pub fn span(ctx: &Context, done: &Finished<'_>) -> Span {
         status: error.then(|| Status { message: String::new(), code: status::StatusCode::Error as i32 }),
         ..Span::default()
     }
+}
+
+/// The longest `url.path` a span keeps: a queue of spans must stay small
+/// whatever paths clients send (the edge reads heads up to 64 KiB).
+pub const MAX_PATH: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Counters the edge's metrics show.
@@ -526,17 +546,27 @@ mod tests {
         };
         let mut h = headers(&["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"]);
         h.insert("tracestate", HeaderValue::from_static("vendor=x"));
-        let ctx = Context::begin(&config, &mut h);
+        let ctx = Context::begin(&config, &mut h.clone(), false);
+        assert!(ctx.sampled, "an untrusted client's decision is the spec's ratio's (100%)");
+        let ctx = Context::begin(&config, &mut h, true);
         assert_eq!(ctx.parent.map(|p| hex(&p)).as_deref(), Some("00f067aa0ba902b7"));
-        assert!(!ctx.sampled, "the caller's decision is kept");
+        assert!(!ctx.sampled, "a trusted proxy's decision is kept");
         assert_eq!(h["traceparent"], format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-00", hex(&ctx.span_id)));
         assert_eq!(h["tracestate"], "vendor=x");
         let mut forged = headers(&["00-zz-00f067aa0ba902b7-01"]);
         forged.insert("tracestate", HeaderValue::from_static("vendor=x"));
-        let ctx = Context::begin(&config, &mut forged);
+        let ctx = Context::begin(&config, &mut forged, true);
         assert!(ctx.parent.is_none() && ctx.sampled);
         assert!(!forged.contains_key("tracestate"));
         assert_eq!(parse_traceparent(&forged).map(|t| t.0), Some(ctx.trace_id));
+    }
+
+    #[test]
+    fn long_paths_are_cut_on_a_character_boundary() {
+        assert_eq!(truncated("/short", MAX_PATH), "/short");
+        let long = format!("/{}", "é".repeat(MAX_PATH));
+        let cut = truncated(&long, MAX_PATH);
+        assert!(cut.len() <= MAX_PATH && cut.len() >= MAX_PATH - 1, "{}", cut.len());
     }
 
     #[test]

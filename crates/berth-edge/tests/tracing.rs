@@ -113,10 +113,13 @@ async fn echo_service() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
-async fn edge(endpoint: &str, protocol: &str, sample: u32, service: SocketAddr) -> EdgeHandle {
+/// An edge in front of `service`; with `trusted`, loopback is a trusted
+/// proxy whose sampling decisions the edge keeps.
+async fn edge(endpoint: &str, protocol: &str, sample: u32, service: SocketAddr, trusted: bool) -> EdgeHandle {
+    let proxies = if trusted { "  trusted_proxies: [127.0.0.1/32]\n" } else { "" };
     let text = format!(
         "version: 1\nname: traced\nservices:\n  web:\n    run: {{ command: [\"unused\"] }}\n    ports: {{ http: 8080 }}\n\
-         edge:\n  routes:\n    - {{ path: /api, service: web }}\n\
+         edge:\n{proxies}  routes:\n    - {{ path: /api, service: web }}\n\
          monitoring:\n  tracing: {{ endpoint: \"{endpoint}\", protocol: {protocol}, sample: {sample}% }}\n"
     );
     let plan = common::plan(&text);
@@ -164,7 +167,7 @@ async fn spans_reach_a_real_collector_over_grpc_and_http_and_services_get_the_ed
     let (service, task) = echo_service().await;
     for (protocol, port, transport) in [("grpc", collector.grpc, "grpc"), ("http/protobuf", collector.http, "http")] {
         let before = collector.spans().len();
-        let edge = edge(&format!("http://127.0.0.1:{port}"), protocol, 100, service).await;
+        let edge = edge(&format!("http://127.0.0.1:{port}"), protocol, 100, service, true).await;
         // A new trace: the edge starts it, sampled at 100%.
         let (status, fresh, _) = get(edge.http, "/api/x", &[]).await;
         assert_eq!(status, 200);
@@ -178,7 +181,7 @@ async fn spans_reach_a_real_collector_over_grpc_and_http_and_services_get_the_ed
         assert_eq!(trace, CLIENT_TRACE);
         assert_ne!(continued_span, CLIENT_SPAN, "the service's parent is the edge's span");
         assert_eq!(state, "vendor=1");
-        // The caller decided not to sample: passed on, no span.
+        // The (trusted) caller decided not to sample: passed on, no span.
         let unsampled = format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-00");
         let (_, passed, _) = get(edge.http, "/api/z", &[("traceparent", &unsampled)]).await;
         assert!(passed.ends_with("-00"), "{passed}");
@@ -190,10 +193,15 @@ async fn spans_reach_a_real_collector_over_grpc_and_http_and_services_get_the_ed
         // Errors: the service's 503, and the edge's own 404.
         assert_eq!(get(edge.http, "/api/fail", &[]).await.0, 503);
         assert_eq!(get(edge.http, "/nothing", &[]).await.0, 404);
+        // A long path is cut in the span: a queue of spans stays small.
+        let long = format!("/api/{}", "a".repeat(4000));
+        assert_eq!(get(edge.http, &long, &[]).await.0, 200);
 
-        let spans = collector.wait_for(before + 5).await;
+        let spans = collector.wait_for(before + 6).await;
         let spans: Vec<&Value> = spans[before..].iter().collect();
-        assert_eq!(spans.len(), 5, "{spans:#?}");
+        assert_eq!(spans.len(), 6, "{spans:#?}");
+        let cut = spans.iter().map(|s| s["attributes"]["url.path"].as_str().unwrap().len()).max().unwrap();
+        assert_eq!(cut, berth_edge::trace::MAX_PATH);
         assert!(spans.iter().all(|s| s["transport"] == transport), "{spans:#?}");
         let find = |path: &str| {
             *spans.iter().find(|s| s["attributes"]["url.path"] == path).unwrap_or_else(|| panic!("{path}: {spans:#?}"))
@@ -223,7 +231,7 @@ async fn spans_reach_a_real_collector_over_grpc_and_http_and_services_get_the_ed
         assert_eq!(missing["attributes"]["http.response.status_code"], 404);
         assert!(missing["attributes"].get("http.route").is_none());
         assert_eq!(missing["name"], "GET");
-        assert_eq!(edge.state.metrics.traces.exported.load(Ordering::Relaxed), 5);
+        assert_eq!(edge.state.metrics.traces.exported.load(Ordering::Relaxed), 6);
         assert_eq!(edge.state.metrics.traces.dropped.load(Ordering::Relaxed), 0);
         edge.shutdown(Duration::from_secs(1)).await;
     }
@@ -231,19 +239,22 @@ async fn spans_reach_a_real_collector_over_grpc_and_http_and_services_get_the_ed
 }
 
 #[tokio::test]
-async fn at_zero_percent_new_traces_are_propagated_unsampled_and_nothing_is_sent() {
+async fn at_zero_percent_nothing_is_sent_whatever_a_client_asks() {
     let collector = Collector::start();
     let (service, task) = echo_service().await;
-    let edge = edge(&format!("http://127.0.0.1:{}", collector.grpc), "grpc", 0, service).await;
+    let edge = edge(&format!("http://127.0.0.1:{}", collector.grpc), "grpc", 0, service, false).await;
     for _ in 0..20 {
         let (_, seen, _) = get(edge.http, "/api", &[]).await;
         assert!(seen.ends_with("-00"), "{seen}");
     }
-    // A caller's sampled trace is still recorded.
-    let (_, _, _) = get(edge.http, "/api", &[("traceparent", &format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"))]).await;
-    let spans = collector.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(collector.spans().len(), 1, "{spans:#?}");
+    // A client that is no trusted proxy cannot have its requests recorded:
+    // its trace continues, unsampled.
+    let sampled = format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01");
+    let (_, seen, _) = get(edge.http, "/api", &[("traceparent", &sampled)]).await;
+    assert!(seen.starts_with(&format!("00-{CLIENT_TRACE}-")) && seen.ends_with("-00"), "{seen}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(collector.spans().len(), 0, "{:#?}", collector.spans());
+    assert_eq!(edge.state.metrics.traces.exported.load(Ordering::Relaxed), 0);
     edge.shutdown(Duration::from_secs(1)).await;
     task.abort();
 }
@@ -252,7 +263,7 @@ async fn at_zero_percent_new_traces_are_propagated_unsampled_and_nothing_is_sent
 async fn a_collector_that_is_down_costs_requests_nothing() {
     let (service, task) = echo_service().await;
     let closed = berth_test_support::free_port();
-    let edge = edge(&format!("http://127.0.0.1:{closed}"), "http/protobuf", 100, service).await;
+    let edge = edge(&format!("http://127.0.0.1:{closed}"), "http/protobuf", 100, service, false).await;
     let started = Instant::now();
     for _ in 0..50 {
         assert_eq!(get(edge.http, "/api", &[]).await.0, 200);

@@ -139,6 +139,17 @@ pub fn userlist_script(user: &str, password: &str, path: &str) -> String {
     )
 }
 
+/// Turns off, for the session that sets a role's password, every setting
+/// that would write its statements to the server's log: `log_statement`,
+/// the duration and sampling logs, a failing statement's text, pgaudit. One
+/// statement, so settings this server lacks (pgaudit not loaded,
+/// `log_min_duration_sample` before 13) are skipped, not errors.
+pub const QUIET_SESSION_SQL: &str = "SELECT count(set_config(v.name, v.value, false)) AS quiet FROM (VALUES \
+    ('log_statement', 'none'), ('log_min_error_statement', 'panic'), ('log_min_duration_statement', '-1'), \
+    ('log_min_duration_sample', '-1'), ('log_transaction_sample_rate', '0'), ('log_duration', 'off'), \
+    ('pgaudit.log', 'none')) AS v(name, value) \
+    WHERE EXISTS (SELECT FROM pg_settings s WHERE s.name = v.name);\n";
+
 /// Where the official PostgreSQL image runs first-start scripts, and the
 /// name of berth's there.
 pub const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
@@ -201,8 +212,7 @@ impl DependencyPlan {
              # The official image runs this once, on an empty data directory.\n\
              psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password --quiet --username postgres --dbname postgres <<'SQL' || exit 1\n\
              \\set VERBOSITY terse\n\
-             SET log_statement = 'none';\n\
-             SET log_min_error_statement = 'panic';\n\
+             {QUIET_SESSION_SQL}\
              {password}\
              CREATE ROLE {user} WITH LOGIN NOSUPERUSER CREATEDB{replication} PASSWORD {password_clause};\n\
              GRANT pg_monitor TO {user};\n\

@@ -15,7 +15,9 @@ use berth_spec::{Spec, Targets};
 use serde::Serialize;
 
 pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
-pub use dependency::{BackupJob, DependencyPlan, INIT_SCRIPT, INITDB_DIR, PoolerPlan, userlist_line, userlist_script};
+pub use dependency::{
+    BackupJob, DependencyPlan, INIT_SCRIPT, INITDB_DIR, PoolerPlan, QUIET_SESSION_SQL, userlist_line, userlist_script,
+};
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
     DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, FilePlan, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan,

@@ -44,7 +44,8 @@ pub fn arguments(binds: &[Bind], argv: &[String]) -> Vec<String> {
 pub fn parse(args: &[String]) -> Result<(Vec<Bind>, Vec<String>), String> {
     let (count, rest) = args.split_first().ok_or("no mount count")?;
     let n: usize = count.parse().map_err(|_| format!("`{count}` is not a mount count"))?;
-    if rest.len() < 3 * n + 1 {
+    let needed = n.checked_mul(3).and_then(|m| m.checked_add(1)).ok_or("too many mounts")?;
+    if rest.len() < needed {
         return Err("fewer arguments than the mounts and a program need".to_owned());
     }
     let mut binds = Vec::with_capacity(n);
@@ -145,5 +146,6 @@ mod tests {
         assert!(parse(&["1".into(), "/a".into(), "/b".into()]).is_err());
         assert!(parse(&["1".into(), "/a".into(), "/b".into(), "xx".into(), "p".into()]).is_err());
         assert!(parse(&["x".into()]).is_err());
+        assert!(parse(&["6148914691236517206".into(), "/a".into(), "/b".into(), "rw".into(), "true".into()]).is_err());
     }
 }

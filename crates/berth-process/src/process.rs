@@ -29,7 +29,13 @@ static HIDDEN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new(
 
 /// Names variables berth reads secrets from (a spec's `secrets.<name>.env`),
 /// so that no program started after this inherits them.
+///
+/// Also makes this process non-dumpable: its own `/proc/<pid>/environ`
+/// (where those variables stay) then belongs to root, so a replica running
+/// as the same user cannot read them there. Children are dumpable again
+/// after their exec.
 pub fn hide_from_children(names: impl IntoIterator<Item = String>) {
+    let _ = nix::sys::prctl::set_dumpable(false);
     let mut hidden = HIDDEN.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     hidden.extend(names);
     hidden.sort();

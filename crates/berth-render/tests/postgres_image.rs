@@ -25,7 +25,7 @@ fn spec(password: bool, method: &str) -> String {
         "version: 1\nname: shop\nservices:\n  api:\n    image: ghcr.io/acme/shop-api:1.0.0\n    ports: {{ http: 8000 }}\n    \
          health: {{ readiness: {{ http: /health/ready }} }}\n    uses: [db]\n\
          dependencies:\n  db:\n    kind: postgres\n    version: \"15\"\n    user: Shop-App\n    database: shop-db\n    \
-         extensions: [pgcrypto, pg_stat_statements]\n{password}    settings: {{ log_statement: all }}\n    \
+         extensions: [pgcrypto, pg_stat_statements]\n{password}    settings: {{ log_statement: all, log_min_duration_statement: 0 }}\n    \
          backup: {{ schedule: \"0 3 * * *\", method: {method}, to: \"file:///var/backups/shop\" }}\n\
          secrets:\n  db-password: {{ env: DB_PASSWORD }}\n"
     )

@@ -402,13 +402,13 @@ fn setup_sql(user: &str, password: Option<&str>, db: &str, replication: bool) ->
     let replication = if replication { "REPLICATION" } else { "NOREPLICATION" };
     format!(
         "\\set VERBOSITY terse\n\
-         SET log_statement = 'none';\n\
-         SET log_min_error_statement = 'panic';\n\
+         {quiet}\
          SELECT format('CREATE ROLE %I', {u}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {u}) \\gexec\n\
          ALTER ROLE {role} WITH LOGIN NOSUPERUSER CREATEDB {replication} PASSWORD {pw};\n\
          GRANT pg_monitor TO {role};\n\
          SELECT format('CREATE DATABASE %I OWNER %I', {d}, {u}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {d}) \\gexec\n",
         role = sql_ident(user),
+        quiet = berth_plan::QUIET_SESSION_SQL,
     )
 }
 
@@ -526,8 +526,8 @@ mod tests {
         assert!(setup_sql("shop", None, "shop", true).contains("PASSWORD NULL"));
         assert!(setup_sql("shop", None, "shop", false).contains("CREATEDB NOREPLICATION PASSWORD"));
         // The statement holding the password is never logged, even failing.
-        let (quiet, secret) = (sql.find("SET log_statement = 'none';").unwrap(), sql.find("PASSWORD").unwrap());
-        assert!(quiet < secret && sql.find("SET log_min_error_statement = 'panic';").unwrap() < secret, "{sql}");
+        let (quiet, secret) = (sql.find("('log_statement', 'none')").unwrap(), sql.find("PASSWORD").unwrap());
+        assert!(quiet < secret && sql.find("('log_min_duration_statement', '-1')").unwrap() < secret, "{sql}");
         let hba = pg_hba(true);
         let reject = hba.find("host all postgres all reject").unwrap();
         assert!(reject < hba.find("host all all 127.0.0.1/32 scram-sha-256").unwrap(), "{hba}");

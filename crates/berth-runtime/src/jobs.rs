@@ -34,6 +34,19 @@ pub(crate) async fn run(
     Err(last.unwrap_or_else(|| RuntimeError::Deploy(format!("job `{}` did not run", job.name))))
 }
 
+/// Removes a job run's scratch volumes when the run ends, however it ends.
+struct ScratchGuard {
+    dir: std::path::PathBuf,
+    service: String,
+    instance: String,
+}
+
+impl Drop for ScratchGuard {
+    fn drop(&mut self) {
+        crate::volumes::remove_scratch(&self.dir, &self.service, &self.instance);
+    }
+}
+
 fn log_line(log: &std::path::Path, line: &str) {
     use std::io::Write as _;
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
@@ -62,10 +75,13 @@ async fn once(
         log: log.display().to_string(),
     };
     log_line(&log, &format!("job {} starts", job.name));
-    // A job sees its service's volumes, its scratch ones emptied per run.
-    let mounts =
-        crate::volumes::prepare(&template.state_dir, service, &format!("job-{}", job.name), &template.service.volumes)
-            .map_err(|e| failed(format!("cannot prepare the volumes: {e}")))?;
+    // A job sees its service's volumes; each run its own scratch ones (a
+    // `berth run` may overlap a scheduled run of the same job).
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let instance = format!("job-{}-{}", job.name, RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let mounts = crate::volumes::prepare(&template.state_dir, service, &instance, &template.service.volumes)
+        .map_err(|e| failed(format!("cannot prepare the volumes: {e}")))?;
+    let _scratch = ScratchGuard { dir: template.state_dir.clone(), service: service.clone(), instance };
     let command = if mounts.is_empty() {
         job.command.clone()
     } else {

@@ -99,7 +99,14 @@ pub fn start(spec: ReplicaSpec, state: Arc<Shared>) -> Replica {
         env: environment(&spec),
         workdir: spec.workdir.clone(),
         log: spec.log.clone(),
-        task: tokio::spawn(run(spec, state, stop_rx)),
+        task: tokio::spawn(async move {
+            let (dir, service, index) = (spec.state_dir.clone(), spec.service.clone(), spec.index);
+            let scratch = !spec.volumes.is_empty();
+            run(spec, state, stop_rx).await;
+            if scratch {
+                crate::volumes::remove_scratch(&dir, &service, &index.to_string());
+            }
+        }),
         stop,
     }
 }

@@ -31,6 +31,9 @@ pub fn service_dir(state_dir: &Path, service: &str) -> PathBuf {
 /// The mounts for one start of `instance` (a replica's index, or a job's
 /// name): persistent directories made if missing, scratch ones emptied.
 pub fn prepare(state_dir: &Path, service: &str, instance: &str, volumes: &[VolumePlan]) -> std::io::Result<Vec<Mount>> {
+    // The volumes' data is the services' alone, whatever the mode of the
+    // paths they are mounted at.
+    crate::process::create_private_dir(&state_dir.join("volumes"))?;
     let dir = service_dir(state_dir, service);
     let mut mounts = Vec::new();
     for volume in volumes {
@@ -48,6 +51,12 @@ pub fn prepare(state_dir: &Path, service: &str, instance: &str, volumes: &[Volum
         mounts.push(Mount { source, target: PathBuf::from(&volume.path), read_only: volume.read_only });
     }
     Ok(mounts)
+}
+
+/// Removes the scratch volumes of `instance` (a replica that stopped, a
+/// job run that ended): scratch data does not outlive what used it.
+pub fn remove_scratch(state_dir: &Path, service: &str, instance: &str) {
+    let _ = std::fs::remove_dir_all(service_dir(state_dir, service).join(".scratch").join(instance));
 }
 
 /// `argv` started by berth (`exe`, the running binary) in its own mount
@@ -158,6 +167,12 @@ mod tests {
         let other = prepare(dir.path(), "api", "1", &volumes).unwrap();
         assert_eq!(other[0].source, first[0].source, "replicas share a persistent volume");
         assert_ne!(other[1].source, first[1].source, "each replica has its own scratch");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join("volumes")).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o700);
+        remove_scratch(dir.path(), "api", "0");
+        assert!(!first[1].source.exists() && first[0].source.exists());
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub struct Monitoring {
     /// project and environment as resource attributes, the sampler), which
     /// OpenTelemetry SDKs read without code. berth's own edge (`berth up`,
     /// the gateway) records a server span per request as `<project>-edge`,
-    /// continuing a client's valid W3C `traceparent` (else starting a
-    /// trace sampled at `sample`), and passes its span to the service as
+    /// continuing a client's valid W3C `traceparent` (keeping its sampling
+    /// decision only from `edge.trusted_proxies`; `sample` decides
+    /// otherwise), and passes its span to the service as
     /// the parent in `traceparent`; nginx and cloud load balancers pass a
     /// client's `traceparent` through unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]

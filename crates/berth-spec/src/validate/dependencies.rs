@@ -247,12 +247,31 @@ fn identifiers(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
             .error(codes::INVALID_NAME, &path.key("user"), format!("`{user}` is a name PostgreSQL reserves for roles"))
             .with_help("name the role after the app, such as `shop`; `postgres` is the server's own superuser");
     }
+    // `postgres` is the superuser's own database: owning it (berth makes the
+    // app own its database) lets the app plant functions in the search path
+    // of every superuser session. Templates are copied into new databases.
+    const SERVER_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];
     if let Some(database) = &dep.database
-        && (database.starts_with('-') || ["template0", "template1"].contains(&database.as_str()))
+        && (database.starts_with('-') || SERVER_DATABASES.contains(&database.as_str()))
     {
         checker
             .error(codes::INVALID_NAME, &path.key("database"), format!("`{database}` cannot be the app's database"))
             .with_help("name the database after the app, such as `shop`");
+    }
+    let name = match path.0.last() {
+        Some(crate::path::Segment::Key(k)) => k.as_str(),
+        _ => "",
+    };
+    if dep.kind == DependencyKind::Postgres && dep.database.is_none() && SERVER_DATABASES.contains(&name) {
+        checker
+            .report(
+                codes::INVALID_NAME,
+                Severity::Error,
+                path,
+                Anchor::Key,
+                format!("the app's database would be `{name}`, the dependency's name, which is the server's own"),
+            )
+            .with_help("set `database:` to the app's name, such as `database: shop`");
     }
     for (i, extension) in dep.extensions.iter().enumerate() {
         if !plain(extension) {
