@@ -31,6 +31,11 @@ pub fn service_dir(state_dir: &Path, service: &str) -> PathBuf {
 /// The mounts for one start of `instance` (a replica's index, or a job's
 /// name): persistent directories made if missing, scratch ones emptied.
 pub fn prepare(state_dir: &Path, service: &str, instance: &str, volumes: &[VolumePlan]) -> std::io::Result<Vec<Mount>> {
+    // Dependencies and services without volumes have nothing to prepare
+    // (and servers have no state directory of this kind).
+    if volumes.is_empty() {
+        return Ok(Vec::new());
+    }
     // The volumes' data is the services' alone, whatever the mode of the
     // paths they are mounted at.
     crate::process::create_private_dir(&state_dir.join("volumes"))?;
@@ -173,6 +178,13 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
         remove_scratch(dir.path(), "api", "0");
         assert!(!first[1].source.exists() && first[0].source.exists());
+    }
+
+    #[test]
+    fn nothing_is_made_without_volumes() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(prepare(&dir.path().join("state"), "db", "0", &[]).unwrap().is_empty());
+        assert!(!dir.path().join("state").exists());
     }
 
     #[test]
