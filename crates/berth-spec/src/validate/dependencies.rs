@@ -175,6 +175,13 @@ fn pooler_budget(name: &str, dep: &Dependency, pooler: &Pooler, path: &Path, che
 /// is the server's own superuser, which the services never connect as.
 const RESERVED_ROLES: [&str; 6] = ["postgres", "public", "none", "current_user", "session_user", "current_role"];
 
+/// A name the spec does not write but berth derives (the role from the
+/// project, the database from the dependency) that PostgreSQL reserves:
+/// underlined at the dependency, the help naming the key to set.
+fn defaulted_name(checker: &mut Checker<'_>, path: &Path, message: String, help: &str) {
+    checker.report(codes::INVALID_NAME, Severity::Error, path, Anchor::Key, message).with_help(help);
+}
+
 /// The role defaults to the project's name: a project named `postgres`
 /// (or `pg_...`) would make the services' role the server's superuser, or
 /// a name CREATE ROLE refuses.
@@ -184,15 +191,12 @@ fn default_role(spec: &Spec, dep: &Dependency, path: &Path, checker: &mut Checke
         && dep.user.is_none()
         && (name.starts_with("pg_") || RESERVED_ROLES.contains(&name.as_str()))
     {
-        checker
-            .report(
-                codes::INVALID_NAME,
-                Severity::Error,
-                path,
-                Anchor::Key,
-                format!("the services' role would be `{}`, the project's name, which PostgreSQL reserves", spec.name),
-            )
-            .with_help("set `user:` to the app's role, such as `app`; `postgres` is the server's own superuser");
+        defaulted_name(
+            checker,
+            path,
+            format!("the services' role would be `{}`, the project's name, which PostgreSQL reserves", spec.name),
+            "set `user:` to the app's role, such as `app`; `postgres` is the server's own superuser",
+        );
     }
 }
 
@@ -263,15 +267,12 @@ fn identifiers(dep: &Dependency, path: &Path, checker: &mut Checker<'_>) {
         _ => "",
     };
     if dep.kind == DependencyKind::Postgres && dep.database.is_none() && SERVER_DATABASES.contains(&name) {
-        checker
-            .report(
-                codes::INVALID_NAME,
-                Severity::Error,
-                path,
-                Anchor::Key,
-                format!("the app's database would be `{name}`, the dependency's name, which is the server's own"),
-            )
-            .with_help("set `database:` to the app's name, such as `database: shop`");
+        defaulted_name(
+            checker,
+            path,
+            format!("the app's database would be `{name}`, the dependency's name, which is the server's own"),
+            "set `database:` to the app's name, such as `database: shop`",
+        );
     }
     for (i, extension) in dep.extensions.iter().enumerate() {
         if !plain(extension) {
