@@ -126,7 +126,7 @@ pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(berth_runtime::namespace::COMMAND) {
         let error = match berth_runtime::namespace::parse(&args[2..]) {
-            Ok((binds, argv)) => berth_runtime::namespace::exec_with(&binds, &argv).to_string(),
+            Ok(request) => berth_runtime::namespace::exec_with(&request).to_string(),
             Err(e) => e,
         };
         output::stderr(&format!("berth: cannot start the replica with its volumes: {error}\n"));

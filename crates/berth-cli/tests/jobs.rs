@@ -64,6 +64,7 @@ fn lines(path: &Path) -> Vec<String> {
 fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
     let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
     let dir = berth_test_support::temp_dir();
+    common::writable_by_services(dir.path());
     let (http, https, admin) = (free_port(), free_port(), free_port());
     std::fs::write(dir.path().join("berth.yaml"), spec(demo.path(), http, https, admin, MIGRATE)).unwrap();
     let mut up = start_up(dir.path());
@@ -85,7 +86,7 @@ fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
     let bad = berth(dir.path(), &["deploy", "web", "--version", "3.0.0-bad"]);
     let said = String::from_utf8_lossy(&bad.stderr).into_owned();
     assert_eq!(bad.status.code(), Some(1), "a failed migration fails the deploy: {said}");
-    assert!(said.contains("job `migrate` of `web` failed") && said.contains("exit status: 3"), "{said}");
+    assert!(said.contains("job `migrate` of `web` failed") && said.contains("exited with status 3"), "{said}");
     let job_log = std::fs::read_to_string(dir.path().join(".berth/base/logs/web-migrate.log")).unwrap();
     assert!(job_log.contains("refusing 3.0.0-bad"), "the job's output is in its log: {job_log}");
     std::thread::sleep(Duration::from_millis(500));
@@ -125,6 +126,7 @@ fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
 fn a_failing_migration_keeps_berth_up_from_starting_the_service() {
     let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
     let dir = berth_test_support::temp_dir();
+    common::writable_by_services(dir.path());
     let (http, https, admin) = (free_port(), free_port(), free_port());
     let failing = r#"echo "no database" >&2; exit 7"#;
     std::fs::write(dir.path().join("berth.yaml"), spec(demo.path(), http, https, admin, failing)).unwrap();
@@ -137,6 +139,6 @@ fn a_failing_migration_keeps_berth_up_from_starting_the_service() {
         .unwrap();
     let said = String::from_utf8_lossy(&up.stderr);
     assert!(!up.status.success(), "{said}");
-    assert!(said.contains("job `migrate` of `web` failed") && said.contains("exit status: 7"), "{said}");
+    assert!(said.contains("job `migrate` of `web` failed") && said.contains("exited with status 7"), "{said}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", http)).is_err(), "nothing serves");
 }

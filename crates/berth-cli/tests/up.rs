@@ -337,6 +337,8 @@ edge:
 fn up_serves_the_notes_api_through_pgbouncer_within_its_pool() {
     let demo = escargot::CargoBuild::new().package("berth-demo").bin("berth-demo").run().unwrap();
     let dir = berth_test_support::temp_dir();
+    // The replicas write their environment where they run.
+    common::writable_by_services(dir.path());
     let (http, admin) = (free_port(), free_port());
     let spec = format!(
         r#"version: 1
@@ -624,4 +626,114 @@ services:
 
 fn nix_uid() -> u32 {
     String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap().trim().parse().unwrap()
+}
+
+/// `/proc/<pid>/status` fields: (real uid, supplementary groups).
+fn credentials(pid: u64) -> (u32, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field =
+        |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default();
+    (field("Uid:").split_whitespace().next().unwrap().parse().unwrap(), field("Groups:"))
+}
+
+/// berth up run as root starts no service program as root: each replica,
+/// its exec probe (in the replica's own mounts) and its jobs run as the
+/// spec's `run_as_user` (default 10001) with no supplementary groups, the
+/// volumes are that user's, and root only where the spec says
+/// `run_as_user: 0`. Redis runs as its package's user. A working
+/// directory the user cannot enter is refused before anything starts,
+/// naming the directory in the way.
+#[test]
+fn as_root_services_run_as_their_user() {
+    assert_eq!(nix_uid(), 0, "this test runs berth up as root, as CI does");
+    let dir = berth_test_support::temp_dir();
+    let mnt = dir.path().join("mnt");
+    let data = mnt.join("data");
+    // The replica proves its user and its volume; the readiness probe
+    // passes only if it too runs as 4321 and sees the replica's volume.
+    let api = format!(
+        "id -u > {data}/uid-$BERTH_REPLICA; id -G > {data}/groups-$BERTH_REPLICA; echo \"$HOME\" > {data}/home; \
+         exec sleep 600",
+        data = data.display()
+    );
+    let probe = format!("test \"$(id -u)\" = 4321 && test -s {}/uid-$BERTH_REPLICA", data.display());
+    let job = format!("id -u > {}/job-uid", data.display());
+    let spec = format!(
+        r#"version: 1
+name: users
+services:
+  api:
+    run: {{ command: ["sh", "-c", {api:?}], stop_timeout: 2s }}
+    security: {{ run_as_user: 4321 }}
+    volumes:
+      data: {{ path: {data:?} }}
+    health:
+      readiness: {{ exec: ["sh", "-c", {probe:?}], interval: 1s }}
+    jobs:
+      whoami: {{ command: ["sh", "-c", {job:?}] }}
+  defaulted:
+    run: {{ command: ["sleep", "600"], stop_timeout: 2s }}
+  legacy:
+    run: {{ command: ["sleep", "600"], stop_timeout: 2s }}
+    security: {{ run_as_user: 0, run_as_non_root: false }}
+secrets:
+  cache-password: {{}}
+dependencies:
+  cache:
+    kind: redis
+    password: {{ secret: cache-password }}
+"#,
+        data = data.display().to_string(),
+    );
+    std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
+    let mut up = start_up_with(dir.path(), &[("BERTH_SECRET_CACHE_PASSWORD", "pw")]);
+    let _stop_on_failure = KillOnDrop(up.id());
+    let stored = dir.path().join(".berth/base/volumes/api/data");
+    // Ready means the exec probe passed as 4321 in the replica's mounts.
+    assert_eq!(std::fs::read_to_string(stored.join("uid-0")).unwrap().trim(), "4321");
+    assert_eq!(std::fs::read_to_string(stored.join("groups-0")).unwrap().trim(), "4321", "supplementary groups kept");
+    assert_eq!(std::fs::read_to_string(stored.join("home")).unwrap().trim(), "/", "root's HOME reached the replica");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&stored).unwrap());
+    assert_eq!(owner, 4321, "the volume is not the service user's");
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".berth/base/state.json")).unwrap()).unwrap();
+    let pid_of = |service: &str| {
+        state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == service).unwrap()["pid"].as_u64().unwrap()
+    };
+    assert_eq!(credentials(pid_of("defaulted")), (10001, String::new()), "the default user is 10001, no groups");
+    assert_eq!(credentials(pid_of("legacy")).0, 0, "run_as_user: 0 runs as root");
+    let redis = Command::new("id").args(["-u", "redis"]).output().unwrap();
+    let redis: u32 = String::from_utf8(redis.stdout).unwrap().trim().parse().unwrap();
+    assert_eq!(credentials(pid_of("cache")).0, redis, "Redis ran as root");
+
+    let run = berth(dir.path(), &["run", "whoami"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(std::fs::read_to_string(stored.join("job-uid")).unwrap().trim(), "4321", "the job ran as root");
+    assert!(berth(dir.path(), &["down"]).status.success());
+    assert!(up.wait().unwrap().success());
+
+    // A working directory the user cannot enter: refused, naming it.
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    assert!(Command::new("chmod").args(["700"]).arg(&private).status().unwrap().success());
+    let refused = spec.replace(
+        "  defaulted:\n    run: { command: [\"sleep\", \"600\"], stop_timeout: 2s }",
+        "  defaulted:\n    run: { command: [\"sleep\", \"600\"], stop_timeout: 2s, workdir: private }",
+    );
+    assert_ne!(refused, spec);
+    std::fs::write(dir.path().join("berth.yaml"), &refused).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "berth.yaml"])
+        .env("BERTH_SECRET_CACHE_PASSWORD", "pw")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("service `defaulted` runs as user 10001")
+            && said.contains(&format!("`{}` is mode 0700, owned by 0:0", private.display())),
+        "{said}"
+    );
 }

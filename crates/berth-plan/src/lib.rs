@@ -20,9 +20,9 @@ pub use dependency::{
 };
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
-    DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, FilePlan, JOB_TIMEOUT, JobPlan, JobTrigger, MetricsPlan,
-    PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan, VolumePlan,
-    http_probe_passes, replica_port,
+    DEFAULT_USER, DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, FilePlan, JOB_TIMEOUT, JobPlan, JobTrigger,
+    MetricsPlan, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan,
+    VolumePlan, http_probe_passes, replica_port,
 };
 
 /// The resolved deployment of one environment.

@@ -1,16 +1,21 @@
 //! Running a program with directories bound at other paths, for it alone:
 //! how `berth up` gives a replica its volumes. berth starts itself as
-//! `berth __volumes <n> (<source> <target> <ro|rw>){n} <program> <args>...`;
+//! `berth __volumes <uid:gid|-> <n> (<source> <target> <ro|rw>){n} <program> <args>...`;
 //! that process enters a new mount namespace (and, unless it is root, a
 //! user namespace that maps the caller to itself, so no privilege is
 //! needed or gained), makes every bind mount with the mount system call
-//! and then becomes the program. The program keeps the caller's user, its
-//! environment and working directory; nothing is mounted on the host.
+//! and then becomes the program. A root caller names the service's user:
+//! the mounts are made as root, then the helper drops to that user (no
+//! supplementary groups) before the program starts, so the program never
+//! holds a privilege. The program keeps its environment and working
+//! directory; nothing is mounted on the host.
 
 use std::path::PathBuf;
 
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
+
+use crate::process::RunAs;
 
 /// The hidden command berth runs itself as.
 pub const COMMAND: &str = "__volumes";
@@ -28,9 +33,19 @@ pub struct Bind {
     pub read_only: bool,
 }
 
+/// What the helper was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The user the program runs as, when the helper starts as root.
+    pub user: Option<RunAs>,
+    pub binds: Vec<Bind>,
+    pub argv: Vec<String>,
+}
+
 /// The arguments after [`COMMAND`] for `binds` and `argv`.
-pub fn arguments(binds: &[Bind], argv: &[String]) -> Vec<String> {
-    let mut out = vec![binds.len().to_string()];
+pub fn arguments(user: Option<RunAs>, binds: &[Bind], argv: &[String]) -> Vec<String> {
+    let user = user.map_or_else(|| "-".to_owned(), |u| format!("{}:{}", u.uid, u.gid));
+    let mut out = vec![user, binds.len().to_string()];
     for b in binds {
         out.push(b.source.display().to_string());
         out.push(b.target.display().to_string());
@@ -41,7 +56,16 @@ pub fn arguments(binds: &[Bind], argv: &[String]) -> Vec<String> {
 }
 
 /// Reads what [`arguments`] wrote.
-pub fn parse(args: &[String]) -> Result<(Vec<Bind>, Vec<String>), String> {
+pub fn parse(args: &[String]) -> Result<Request, String> {
+    let (user, args) = args.split_first().ok_or("no user")?;
+    let user = match user.as_str() {
+        "-" => None,
+        pair => {
+            let (uid, gid) = pair.split_once(':').ok_or_else(|| format!("`{pair}` is not uid:gid"))?;
+            let number = |n: &str| n.parse::<u32>().map_err(|_| format!("`{pair}` is not uid:gid"));
+            Some(RunAs { uid: number(uid)?, gid: number(gid)? })
+        }
+    };
     let (count, rest) = args.split_first().ok_or("no mount count")?;
     let n: usize = count.parse().map_err(|_| format!("`{count}` is not a mount count"))?;
     let needed = n.checked_mul(3).and_then(|m| m.checked_add(1)).ok_or("too many mounts")?;
@@ -57,16 +81,18 @@ pub fn parse(args: &[String]) -> Result<(Vec<Bind>, Vec<String>), String> {
         };
         binds.push(Bind { source: chunk[0].clone().into(), target: chunk[1].clone().into(), read_only });
     }
-    Ok((binds, rest[3 * n..].to_vec()))
+    Ok(Request { user, binds, argv: rest[3 * n..].to_vec() })
 }
 
 fn write(path: &str, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// Enters the namespaces, binds and execs `argv`. Returns only on failure.
+/// Enters the namespaces, binds, drops to the request's user and execs
+/// its program. Returns only on failure.
 #[allow(clippy::disallowed_methods, reason = "the process module's sibling: this is where berth becomes a replica")]
-pub fn exec_with(binds: &[Bind], argv: &[String]) -> std::io::Error {
+pub fn exec_with(request: &Request) -> std::io::Error {
+    let Request { user, binds, argv } = request;
     let fail = |what: &str, e: nix::Error| std::io::Error::other(format!("{what}: {e}"));
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
@@ -123,12 +149,41 @@ pub fn exec_with(binds: &[Bind], argv: &[String]) -> std::io::Error {
     let Some((program, args)) = argv.split_first() else {
         return std::io::Error::other("no program to run");
     };
+    if let Some(user) = user
+        && let Err(e) = drop_to(*user)
+    {
+        return e;
+    }
     use std::os::unix::process::CommandExt as _;
     let mut command = std::process::Command::new(program);
     if std::env::var_os(ONE_THREAD.0).is_some_and(|v| v == ONE_THREAD.1) {
         command.env_remove(ONE_THREAD.0);
     }
     command.args(args).exec()
+}
+
+/// Becomes `user` for good: no supplementary groups, group then user (a
+/// non-root process could no longer change its group), and the
+/// parent-death signal again, which the kernel clears on a change of user.
+fn drop_to(user: RunAs) -> Result<(), std::io::Error> {
+    let fail = |what: &str, e: nix::Error| std::io::Error::other(format!("cannot {what} (user {}): {e}", user.uid));
+    if !nix::unistd::geteuid().is_root() {
+        return Err(std::io::Error::other(format!("only root can start a program as user {}", user.uid)));
+    }
+    let parent = nix::unistd::getppid();
+    nix::unistd::setgroups(&[]).map_err(|e| fail("drop the supplementary groups", e))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(user.gid)).map_err(|e| fail("set the group", e))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(user.uid)).map_err(|e| fail("set the user", e))?;
+    if nix::unistd::geteuid().is_root() || nix::unistd::setuid(nix::unistd::Uid::from_raw(0)).is_ok() {
+        return Err(std::io::Error::other("still root after dropping privileges"));
+    }
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .map_err(|e| fail("set the parent-death signal", e))?;
+    // berth up may have died between the two: then nobody would stop us.
+    if nix::unistd::getppid() != parent {
+        return Err(std::io::Error::other("berth up exited while the replica started"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -142,10 +197,17 @@ mod tests {
             Bind { source: "/s/c".into(), target: "/tmp".into(), read_only: true },
         ];
         let argv = vec!["./server".to_owned(), "--port".to_owned(), "8080".to_owned()];
-        assert_eq!(parse(&arguments(&binds, &argv)), Ok((binds, argv)));
-        assert!(parse(&["1".into(), "/a".into(), "/b".into()]).is_err());
-        assert!(parse(&["1".into(), "/a".into(), "/b".into(), "xx".into(), "p".into()]).is_err());
-        assert!(parse(&["x".into()]).is_err());
-        assert!(parse(&["6148914691236517206".into(), "/a".into(), "/b".into(), "rw".into(), "true".into()]).is_err());
+        let request = Request { user: None, binds: binds.clone(), argv: argv.clone() };
+        assert_eq!(parse(&arguments(None, &binds, &argv)), Ok(request));
+        let user = Some(RunAs { uid: 10001, gid: 10002 });
+        let request = Request { user, binds: binds.clone(), argv: argv.clone() };
+        assert_eq!(parse(&arguments(user, &binds, &argv)), Ok(request));
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(parse(&args(&["-", "1", "/a", "/b"])).is_err());
+        assert!(parse(&args(&["-", "1", "/a", "/b", "xx", "p"])).is_err());
+        assert!(parse(&args(&["-", "x"])).is_err());
+        assert!(parse(&args(&["1", "0", "p"])).is_err(), "a user needs a group");
+        assert!(parse(&args(&["a:b", "0", "p"])).is_err());
+        assert!(parse(&args(&["-", "6148914691236517206", "/a", "/b", "rw", "true"])).is_err());
     }
 }

@@ -241,9 +241,13 @@ pub async fn run_probe(
     workdir: &Path,
     env: &[(String, String)],
     timeout: std::time::Duration,
+    run_as: Option<RunAs>,
 ) -> bool {
     let Some((program, args)) = command.split_first() else { return false };
     let mut cmd = Command::new(program);
+    if let Some(user) = run_as {
+        cmd.uid(user.uid).gid(user.gid);
+    }
     without_berth_secrets(&mut cmd)
         .args(args)
         .current_dir(workdir)

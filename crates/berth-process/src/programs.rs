@@ -182,14 +182,48 @@ pub fn redis_program(name: &str) -> Result<PathBuf, ProcessError> {
 
 /// PostgreSQL refuses to run as root; as root, berth runs it as `postgres`.
 pub fn postgres_user() -> Result<Option<RunAs>, ProcessError> {
+    system_user("postgres", "postgresql")
+}
+
+/// Redis runs as root if asked to, and `CONFIG SET dir` + `SAVE` from any
+/// client that knows the password writes a file anywhere root can: as
+/// root, berth runs it as `redis`, the user its package makes.
+pub fn redis_user() -> Result<Option<RunAs>, ProcessError> {
+    system_user("redis", "redis-server")
+}
+
+/// `name`'s uid and gid when berth runs as root (`None` otherwise: a
+/// program then runs as berth's own user); an error naming `package`,
+/// which makes the user, when it is missing.
+fn system_user(name: &str, package: &str) -> Result<Option<RunAs>, ProcessError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
-    let user = nix::unistd::User::from_name("postgres")
+    let user = nix::unistd::User::from_name(name)
         .ok()
         .flatten()
-        .ok_or_else(|| missing("the `postgres` system user", "postgresql"))?;
+        .ok_or_else(|| missing(&format!("the `{name}` system user"), package))?;
     Ok(Some(RunAs { uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
+}
+
+/// Hands a whole tree to `run_as` (no-op when berth does not switch
+/// users). Symbolic links are changed themselves and never followed: the
+/// tree may have been written by the user it is handed to, and a link
+/// planted there must not hand root's files to it.
+pub fn chown_tree(path: &Path, run_as: Option<RunAs>) -> Result<(), ProcessError> {
+    let Some(user) = run_as else { return Ok(()) };
+    let fail = |e: std::io::Error| ProcessError::Io {
+        what: format!("cannot hand {} to user {}", path.display(), user.uid),
+        source: e,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(fail)?;
+    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(fail)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(fail)? {
+            chown_tree(&entry.map_err(fail)?.path(), run_as)?;
+        }
+    }
+    Ok(())
 }
 
 /// Hands `path` to `run_as` (no-op when berth does not switch users).
@@ -201,7 +235,7 @@ pub fn chown(path: &Path, run_as: Option<RunAs>) -> Result<(), ProcessError> {
             Some(nix::unistd::Gid::from_raw(user.gid)),
         )
         .map_err(|e| ProcessError::Io {
-            what: format!("cannot hand {} to postgres", path.display()),
+            what: format!("cannot hand {} to user {}", path.display(), user.uid),
             source: e.into(),
         })?;
     }

@@ -12,7 +12,7 @@ use berth_plan::{DependencyPlan, Plan, PoolerPlan};
 use berth_spec::DependencyKind;
 
 use crate::process::{self, RunAs};
-use crate::programs::{chown, locate, missing, postgres_dirs, postgres_user};
+use crate::programs::{chown, chown_tree, locate, missing, postgres_dirs, postgres_user, redis_user};
 use crate::state::Shared;
 use crate::supervisor::{self, Replica, ReplicaSpec};
 use crate::{RuntimeError, io};
@@ -142,6 +142,9 @@ fn redis(
     state: &Arc<Shared>,
 ) -> Result<(Replica, String), RuntimeError> {
     let server = locate("redis-server", &[]).ok_or_else(|| missing("redis-server", "redis-server"))?;
+    let run_as = redis_user()?;
+    // Older berth ran Redis as root: its files there become the user's.
+    chown_tree(dir, run_as)?;
     let mut conf = format!(
         "port {port}\nbind 127.0.0.1\nprotected-mode yes\ndaemonize no\ndir {}\n",
         redis_quote(&dir.display().to_string())
@@ -159,8 +162,9 @@ fn redis(
     }
     let conf_path = dir.join("redis.conf");
     process::write_private(&conf_path, conf.as_bytes()).map_err(io("cannot write redis.conf"))?;
+    chown(&conf_path, run_as)?;
     let command = vec![server.display().to_string(), conf_path.display().to_string()];
-    let replica = supervisor::start(spec(dep, command, dir, port, log, None), state.clone());
+    let replica = supervisor::start(spec(dep, command, dir, port, log, run_as), state.clone());
     let url = match password {
         Some(pw) => format!("redis://:{}@127.0.0.1:{port}/0", encode(pw)),
         None => format!("redis://127.0.0.1:{port}/0"),

@@ -79,17 +79,15 @@ async fn once(
     // `berth run` may overlap a scheduled run of the same job).
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let instance = format!("job-{}-{}", job.name, RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let mounts = crate::volumes::prepare(&template.state_dir, service, &instance, &template.service.volumes)
+    let user = crate::users::service_user(&template.service);
+    let mounts = crate::volumes::prepare(&template.state_dir, service, &instance, &template.service.volumes, user)
         .map_err(|e| failed(format!("cannot prepare the volumes: {e}")))?;
     let _scratch = ScratchGuard { dir: template.state_dir.clone(), service: service.clone(), instance };
-    let command = if mounts.is_empty() {
-        job.command.clone()
-    } else {
-        env.extend(crate::volumes::helper_env());
-        let exe = crate::volumes::berth_exe().map_err(|e| failed(e.to_string()))?;
-        crate::volumes::wrap(job.command.clone(), &mounts, &exe)
-    };
-    let mut child = process::spawn(&command, &template.workdir, &env, &log, None).map_err(|e| failed(e.to_string()))?;
+    let spawn =
+        crate::volumes::Launch { user, mounts }.command(job.command.clone()).map_err(|e| failed(e.to_string()))?;
+    env.extend(spawn.env);
+    let mut child =
+        process::spawn(&spawn.argv, &template.workdir, &env, &log, spawn.user).map_err(|e| failed(e.to_string()))?;
     let pid = child.id().unwrap_or(0);
     let status = match tokio::time::timeout(job.timeout.0, child.wait()).await {
         Ok(status) => status.map_err(|e| failed(e.to_string()))?,
@@ -104,7 +102,15 @@ async fn once(
         }
     };
     log_line(&log, &format!("job {} ended: {status}", job.name));
-    if status.success() { Ok(()) } else { Err(failed(format!("it {status}"))) }
+    if status.success() {
+        return Ok(());
+    }
+    let how = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+        (Some(code), _) => format!("it exited with status {code}"),
+        (None, Some(signal)) => format!("it was killed by signal {signal}"),
+        (None, None) => format!("it ended: {status}"),
+    };
+    Err(failed(how))
 }
 
 /// The next minute after `now` (UTC) at which `schedule` fires, searched

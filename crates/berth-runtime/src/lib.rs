@@ -14,7 +14,8 @@ pub mod logs;
 pub mod probe;
 pub mod state;
 mod supervisor;
-mod volumes;
+pub mod users;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -131,7 +132,7 @@ impl ServiceRun {
             log: self.template.logs.join(format!("{}-{index}.log", self.template.service.name)),
             stop_timeout: self.template.stop_timeout,
             version,
-            run_as: None,
+            run_as: users::service_user(&self.template.service),
             startup: self.template.service.probes.startup.clone(),
             liveness: self.template.service.probes.liveness.clone(),
             volumes: self.template.service.volumes.clone(),
@@ -147,7 +148,8 @@ impl ServiceRun {
         let Some(probe) = &self.template.service.probes.readiness else { return Ok(()) };
         let timeout = self.template.service.deploy.health_timeout.0;
         let checks = replicas.iter().map(|replica| async move {
-            let Some(target) = probe::Target::resolve(&probe.check, &replica.ports, &replica.workdir, &replica.env)
+            let Some(target) =
+                probe::Target::resolve(&probe.check, &replica.ports, &replica.workdir, &replica.env, &replica.launch)
             else {
                 return Ok(());
             };
@@ -280,6 +282,7 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
     unfiltered_egress(plan)?;
     unmountable_files(plan)?;
     volumes::preflight(plan, &options.state_dir).await?;
+    users::preflight(plan, &options.spec_dir).await?;
     let logs = options.state_dir.join("logs");
     process::create_private_dir(&logs).map_err(io(format!("cannot create {}", logs.display())))?;
     let state = Arc::new(state::Shared::new(options.state_dir.join("state.json")));

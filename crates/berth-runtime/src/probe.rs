@@ -18,13 +18,25 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::process;
+use crate::volumes::Launch;
 
 /// A probe aimed at one replica.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Http { addr: SocketAddr, path: String },
-    Tcp { addr: SocketAddr },
-    Exec { command: Vec<String>, workdir: PathBuf, env: Vec<(String, String)> },
+    Http {
+        addr: SocketAddr,
+        path: String,
+    },
+    Tcp {
+        addr: SocketAddr,
+    },
+    /// Run as the replica's user in the replica's mounts.
+    Exec {
+        command: Vec<String>,
+        workdir: PathBuf,
+        env: Vec<(String, String)>,
+        launch: Launch,
+    },
 }
 
 impl Target {
@@ -35,14 +47,18 @@ impl Target {
         ports: &BTreeMap<String, u16>,
         workdir: &std::path::Path,
         env: &[(String, String)],
+        launch: &Launch,
     ) -> Option<Self> {
         let loopback = |name: &str| ports.get(name).map(|p| SocketAddr::from(([127, 0, 0, 1], *p)));
         Some(match check {
             ProbeCheck::Http { path, port } => Self::Http { addr: loopback(&port.name)?, path: path.clone() },
             ProbeCheck::Tcp { port } => Self::Tcp { addr: loopback(&port.name)? },
-            ProbeCheck::Exec { command } => {
-                Self::Exec { command: command.clone(), workdir: workdir.to_path_buf(), env: env.to_vec() }
-            }
+            ProbeCheck::Exec { command } => Self::Exec {
+                command: command.clone(),
+                workdir: workdir.to_path_buf(),
+                env: env.to_vec(),
+                launch: launch.clone(),
+            },
         })
     }
 
@@ -86,8 +102,16 @@ pub async fn check(target: &Target, timeout: Duration) -> Outcome {
             passed: matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_))),
             version: None,
         },
-        Target::Exec { command, workdir, env } => {
-            Outcome { passed: process::run_probe(command, workdir, env, timeout).await, version: None }
+        Target::Exec { command, workdir, env, launch } => {
+            // A probe that cannot even be started fails.
+            let passed = match launch.command(command.clone()) {
+                Ok(spawn) => {
+                    let env: Vec<(String, String)> = env.iter().cloned().chain(spawn.env).collect();
+                    process::run_probe(&spawn.argv, workdir, &env, timeout, spawn.user).await
+                }
+                Err(_) => false,
+            };
+            Outcome { passed, version: None }
         }
     }
 }

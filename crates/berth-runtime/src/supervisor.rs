@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::state::{ReplicaState, Shared};
+use crate::volumes::Launch;
 use crate::{probe, process};
 
 #[derive(Debug, Clone)]
@@ -41,9 +42,10 @@ pub struct Replica {
     pub index: u32,
     pub version: Option<String>,
     pub ports: BTreeMap<String, u16>,
-    /// Its environment and working directory, for exec probes.
+    /// Its environment, working directory, user and mounts, for exec probes.
     pub env: Vec<(String, String)>,
     pub workdir: PathBuf,
+    pub launch: Launch,
     pub log: PathBuf,
     pub task: JoinHandle<()>,
     /// Stops this replica alone (deploys retire replicas one by one).
@@ -98,6 +100,10 @@ pub fn start(spec: ReplicaSpec, state: Arc<Shared>) -> Replica {
         ports: spec.ports.clone(),
         env: environment(&spec),
         workdir: spec.workdir.clone(),
+        launch: Launch {
+            user: spec.run_as,
+            mounts: crate::volumes::mounts(&spec.state_dir, &spec.service, &spec.index.to_string(), &spec.volumes),
+        },
         log: spec.log.clone(),
         task: tokio::spawn(async move {
             let (dir, service, index) = (spec.state_dir.clone(), spec.service.clone(), spec.index);
@@ -114,9 +120,15 @@ pub fn start(spec: ReplicaSpec, state: Arc<Shared>) -> Replica {
 async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let env = environment(&spec);
     let argv = command(&spec, &env);
+    let instance = spec.index.to_string();
+    let launch = Launch {
+        user: spec.run_as,
+        mounts: crate::volumes::mounts(&spec.state_dir, &spec.service, &instance, &spec.volumes),
+    };
     let target = |plan: &Option<berth_plan::ProbePlan>| {
-        plan.as_ref()
-            .and_then(|p| probe::Target::resolve(&p.check, &spec.ports, &spec.workdir, &env).map(|t| (t, p.clone())))
+        plan.as_ref().and_then(|p| {
+            probe::Target::resolve(&p.check, &spec.ports, &spec.workdir, &env, &launch).map(|t| (t, p.clone()))
+        })
     };
     let (startup, liveness) = (target(&spec.startup), target(&spec.liveness));
     let mut restarts = 0u32;
@@ -124,16 +136,12 @@ async fn run(spec: ReplicaSpec, state: Arc<Shared>, mut stop: watch::Receiver<bo
     loop {
         let started = Instant::now();
         // Scratch volumes are emptied on every start, restarts included.
-        let child = crate::volumes::prepare(&spec.state_dir, &spec.service, &spec.index.to_string(), &spec.volumes)
+        let child = crate::volumes::prepare(&spec.state_dir, &spec.service, &instance, &spec.volumes, spec.run_as)
             .map_err(|e| std::io::Error::other(format!("cannot prepare the volumes: {e}")))
-            .and_then(|mounts| {
-                if mounts.is_empty() {
-                    return process::spawn(&argv, &spec.workdir, &env, &spec.log, spec.run_as);
-                }
-                let wrapped = crate::volumes::wrap(argv.clone(), &mounts, &crate::volumes::berth_exe()?);
-                let mut env = env.clone();
-                env.extend(crate::volumes::helper_env());
-                process::spawn(&wrapped, &spec.workdir, &env, &spec.log, spec.run_as)
+            .and_then(|_| launch.command(argv.clone()))
+            .and_then(|spawn| {
+                let env: Vec<(String, String)> = env.iter().cloned().chain(spawn.env).collect();
+                process::spawn(&spawn.argv, &spec.workdir, &env, &spec.log, spawn.user)
             });
         let mut child = match child {
             Ok(child) => child,

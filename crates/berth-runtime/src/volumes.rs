@@ -13,13 +13,16 @@
 //!   emptied on every start of that replica;
 //! - `read_only`: remounted read-only inside the namespace.
 //!
-//! Probes run outside the namespace: an exec probe sees the host's paths.
+//! Volume directories belong to the user the service runs as
+//! ([`crate::users`]); an exec probe runs in the same mounts as its
+//! replica ([`Launch`]).
 
 use std::path::{Path, PathBuf};
 
 use berth_plan::VolumePlan;
 
 use crate::RuntimeError;
+use crate::process::RunAs;
 
 pub use crate::namespace::Bind as Mount;
 
@@ -28,51 +31,106 @@ pub fn service_dir(state_dir: &Path, service: &str) -> PathBuf {
     state_dir.join("volumes").join(service)
 }
 
-/// The mounts for one start of `instance` (a replica's index, or a job's
-/// name): persistent directories made if missing, scratch ones emptied.
-pub fn prepare(state_dir: &Path, service: &str, instance: &str, volumes: &[VolumePlan]) -> std::io::Result<Vec<Mount>> {
+/// The mounts of `instance` (a replica's index, or a job run's name),
+/// without touching the disk: what [`prepare`] makes, and what an exec
+/// probe of a running replica is given.
+pub fn mounts(state_dir: &Path, service: &str, instance: &str, volumes: &[VolumePlan]) -> Vec<Mount> {
+    let dir = service_dir(state_dir, service);
+    volumes
+        .iter()
+        .map(|volume| Mount {
+            source: if volume.persistent {
+                dir.join(&volume.name)
+            } else {
+                dir.join(".scratch").join(instance).join(&volume.name)
+            },
+            target: PathBuf::from(&volume.path),
+            read_only: volume.read_only,
+        })
+        .collect()
+}
+
+/// The mounts for one start of `instance`: persistent directories made if
+/// missing, scratch ones emptied, each handed to `owner` (the user the
+/// service runs as, when berth up is root).
+pub fn prepare(
+    state_dir: &Path,
+    service: &str,
+    instance: &str,
+    volumes: &[VolumePlan],
+    owner: Option<RunAs>,
+) -> std::io::Result<Vec<Mount>> {
     // Dependencies and services without volumes have nothing to prepare
     // (and servers have no state directory of this kind).
     if volumes.is_empty() {
         return Ok(Vec::new());
     }
     // The volumes' data is the services' alone, whatever the mode of the
-    // paths they are mounted at.
+    // paths they are mounted at. The directories above the volumes stay
+    // root's: the replica reaches its volumes only through the mounts.
     crate::process::create_private_dir(&state_dir.join("volumes"))?;
-    let dir = service_dir(state_dir, service);
-    let mut mounts = Vec::new();
-    for volume in volumes {
-        let source = if volume.persistent {
-            dir.join(&volume.name)
-        } else {
-            let scratch = dir.join(".scratch").join(instance).join(&volume.name);
-            match std::fs::remove_dir_all(&scratch) {
+    let mounts = mounts(state_dir, service, instance, volumes);
+    for (volume, mount) in volumes.iter().zip(&mounts) {
+        if !volume.persistent {
+            match std::fs::remove_dir_all(&mount.source) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
-            scratch
-        };
-        std::fs::create_dir_all(&source)?;
-        mounts.push(Mount { source, target: PathBuf::from(&volume.path), read_only: volume.read_only });
+        }
+        std::fs::create_dir_all(&mount.source)?;
+        if let Some(owner) = owner {
+            // Only the volume's own directory: a persistent one keeps
+            // whatever owners its files were given.
+            nix::unistd::chown(
+                &mount.source,
+                Some(nix::unistd::Uid::from_raw(owner.uid)),
+                Some(nix::unistd::Gid::from_raw(owner.gid)),
+            )?;
+        }
     }
     Ok(mounts)
+}
+
+/// How a service's program starts: as which user, with which volumes.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The user to become; `None` keeps berth up's.
+    pub user: Option<RunAs>,
+    pub mounts: Vec<Mount>,
+}
+
+impl Launch {
+    /// The command line to spawn for `argv`, what to add to its
+    /// environment, and the user to spawn it as. With volumes the program
+    /// starts through berth's helper, which mounts as root and then drops
+    /// to the user itself.
+    pub fn command(&self, argv: Vec<String>) -> std::io::Result<Spawn> {
+        let mut env = self.user.map(crate::users::user_env).unwrap_or_default();
+        if self.mounts.is_empty() {
+            return Ok(Spawn { argv, env, user: self.user });
+        }
+        env.extend(helper_env());
+        let exe = berth_exe()?;
+        let mut out = vec![exe.display().to_string(), crate::namespace::COMMAND.to_owned()];
+        out.extend(crate::namespace::arguments(self.user, &self.mounts, &argv));
+        Ok(Spawn { argv: out, env, user: None })
+    }
+}
+
+/// What [`Launch::command`] gives `process::spawn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spawn {
+    pub argv: Vec<String>,
+    /// Added to the program's own environment.
+    pub env: Vec<(String, String)>,
+    /// The user to spawn as.
+    pub user: Option<RunAs>,
 }
 
 /// Removes the scratch volumes of `instance` (a replica that stopped, a
 /// job run that ended): scratch data does not outlive what used it.
 pub fn remove_scratch(state_dir: &Path, service: &str, instance: &str) {
     let _ = std::fs::remove_dir_all(service_dir(state_dir, service).join(".scratch").join(instance));
-}
-
-/// `argv` started by berth (`exe`, the running binary) in its own mount
-/// namespace with `mounts` in place; unchanged without mounts.
-pub fn wrap(argv: Vec<String>, mounts: &[Mount], exe: &Path) -> Vec<String> {
-    if mounts.is_empty() {
-        return argv;
-    }
-    let mut out = vec![exe.display().to_string(), crate::namespace::COMMAND.to_owned()];
-    out.extend(crate::namespace::arguments(mounts, &argv));
-    out
 }
 
 /// What the helper's environment needs besides the replica's.
@@ -122,10 +180,12 @@ pub async fn preflight(plan: &berth_plan::Plan, state_dir: &Path) -> Result<(), 
     std::fs::create_dir_all(&probe)
         .map_err(|e| RuntimeError::Unsupported(format!("cannot make {}: {e}", probe.display())))?;
     let mount = Mount { source: probe.clone(), target: probe.clone(), read_only: true };
-    let exe = berth_exe().map_err(|e| RuntimeError::Unsupported(format!("cannot find the berth binary: {e}")))?;
-    let args = wrap(vec!["true".to_owned()], &[mount], &exe);
+    let launch = Launch { user: None, mounts: vec![mount] };
     let log = probe.join("namespace.log");
-    let ok = crate::process::run_to_end(&args, &helper_env(), &log, None).await.unwrap_or(false);
+    let ok = match launch.command(vec!["true".to_owned()]) {
+        Ok(spawn) => crate::process::run_to_end(&spawn.argv, &spawn.env, &log, spawn.user).await.unwrap_or(false),
+        Err(_) => false,
+    };
     let detail = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&probe);
     if ok {
@@ -162,14 +222,14 @@ mod tests {
     fn scratch_is_emptied_per_start_and_persistent_kept() {
         let dir = tempfile::tempdir().unwrap();
         let volumes = [volume("data", "/srv/data", true, false), volume("tmp", "/tmp", false, false)];
-        let first = prepare(dir.path(), "api", "0", &volumes).unwrap();
+        let first = prepare(dir.path(), "api", "0", &volumes, None).unwrap();
         std::fs::write(first[0].source.join("kept"), "x").unwrap();
         std::fs::write(first[1].source.join("junk"), "x").unwrap();
-        let again = prepare(dir.path(), "api", "0", &volumes).unwrap();
+        let again = prepare(dir.path(), "api", "0", &volumes, None).unwrap();
         assert_eq!(again, first);
         assert!(again[0].source.join("kept").exists());
         assert!(!again[1].source.join("junk").exists(), "scratch survived a restart");
-        let other = prepare(dir.path(), "api", "1", &volumes).unwrap();
+        let other = prepare(dir.path(), "api", "1", &volumes, None).unwrap();
         assert_eq!(other[0].source, first[0].source, "replicas share a persistent volume");
         assert_ne!(other[1].source, first[1].source, "each replica has its own scratch");
         let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -183,18 +243,34 @@ mod tests {
     #[test]
     fn nothing_is_made_without_volumes() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(prepare(&dir.path().join("state"), "db", "0", &[]).unwrap().is_empty());
+        assert!(prepare(&dir.path().join("state"), "db", "0", &[], None).unwrap().is_empty());
         assert!(!dir.path().join("state").exists());
     }
 
     #[test]
     fn without_volumes_the_command_is_unchanged() {
         let argv = vec!["./server".to_owned(), "--port".to_owned(), "8080".to_owned()];
-        let exe = Path::new("/usr/bin/berth");
-        assert_eq!(wrap(argv.clone(), &[], exe), argv);
-        let mounts = [Mount { source: "/s/a b".into(), target: "/data".into(), read_only: false }];
-        let wrapped = wrap(argv.clone(), &mounts, exe);
-        assert_eq!(&wrapped[..2], &["/usr/bin/berth", "__volumes"]);
-        assert_eq!(crate::namespace::parse(&wrapped[2..]).unwrap(), (mounts.to_vec(), argv));
+        let same = Launch::default().command(argv.clone()).unwrap();
+        assert_eq!(same, Spawn { argv: argv.clone(), env: Vec::new(), user: None });
+        let user = Some(RunAs { uid: 4242, gid: 4242 });
+        let same = Launch { user, mounts: Vec::new() }.command(argv.clone()).unwrap();
+        assert_eq!((&same.argv, same.user), (&argv, user));
+        assert!(same.env.contains(&("HOME".to_owned(), "/".to_owned())), "{:?}", same.env);
+        // With volumes the helper starts as berth up's user and drops to
+        // the service's own after mounting.
+        let mounts = vec![Mount { source: "/s/a b".into(), target: "/data".into(), read_only: false }];
+        let wrapped = Launch { user, mounts: mounts.clone() }.command(argv.clone()).unwrap();
+        assert_eq!(wrapped.user, None);
+        assert_eq!(wrapped.argv[1], "__volumes");
+        let request = crate::namespace::parse(&wrapped.argv[2..]).unwrap();
+        assert_eq!((request.user, request.binds, request.argv), (user, mounts, argv));
+    }
+
+    #[test]
+    fn probes_get_the_mounts_a_start_prepared() {
+        let dir = tempfile::tempdir().unwrap();
+        let volumes = [volume("data", "/srv/data", true, false), volume("tmp", "/tmp", false, true)];
+        let prepared = prepare(dir.path(), "api", "3", &volumes, None).unwrap();
+        assert_eq!(mounts(dir.path(), "api", "3", &volumes), prepared);
     }
 }

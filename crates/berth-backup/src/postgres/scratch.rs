@@ -49,17 +49,7 @@ pub(crate) fn program(name: &str, version: &str) -> Result<PathBuf, BackupError>
 
 /// Hands a whole tree to the server's user.
 pub(crate) fn chown_tree(path: &Path, run_as: Option<RunAs>) -> Result<(), BackupError> {
-    if run_as.is_none() {
-        return Ok(());
-    }
-    programs::chown(path, run_as).map_err(|e| fail("prepare the scratch data directory", e.to_string()))?;
-    if path.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|e| fail("prepare the scratch data directory", e.to_string()))?;
-        for entry in entries.flatten() {
-            chown_tree(&entry.path(), run_as)?;
-        }
-    }
-    Ok(())
+    programs::chown_tree(path, run_as).map_err(|e| fail("prepare the scratch data directory", e.to_string()))
 }
 
 impl Scratch {

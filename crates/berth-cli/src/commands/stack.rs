@@ -276,7 +276,7 @@ async fn probe(state: &StateFile, plan: Option<&berth_plan::Plan>) -> Vec<serde_
         let readiness = service.and_then(|s| s.probes.readiness.as_ref());
         let target = readiness
             .filter(|p| !matches!(p.check, berth_plan::ProbeCheck::Exec { .. }))
-            .and_then(|p| Target::resolve(&p.check, &r.ports, Path::new("."), &[]));
+            .and_then(|p| Target::resolve(&p.check, &r.ports, Path::new("."), &[], &Default::default()));
         let port = match &target {
             Some(Target::Http { addr, .. } | Target::Tcp { addr }) => Some(addr.port()),
             _ => r.ports.values().next().copied(),

@@ -135,3 +135,11 @@ fn serving(mut command: Command, dir: &Path) -> std::process::Child {
     let _ = up.wait();
     panic!("berth up ended early: {stderr}");
 }
+
+/// Gives `dir` to the user berth up runs services as when it is root
+/// (10001, the default `run_as_user`), for tests whose services and jobs
+/// write files into their working directory.
+pub fn writable_by_services(dir: &Path) {
+    let status = Command::new("chown").arg("10001:10001").arg(dir).status().unwrap();
+    assert!(status.success(), "chown 10001 {}", dir.display());
+}

@@ -436,7 +436,10 @@ pub struct CustomMetric {
 #[serde(deny_unknown_fields)]
 pub struct Security {
     /// User id to run as. Default 10001; 0 (root) is refused unless
-    /// `run_as_non_root: false`.
+    /// `run_as_non_root: false`. `berth up` run as root starts the
+    /// service's replicas, jobs and exec probes as this user (and group of
+    /// the same number, no supplementary groups), and refuses to start when
+    /// that user cannot enter the working directory or run the program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_user: Option<u32>,
     /// Refuse to start as root. Default true.
