@@ -218,7 +218,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup)
-            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --method --output --color --help --version verify list prune exporter wal-ship help"
+            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --dir --method --output --color --help --version verify list prune exporter wal-ship help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +256,10 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --method)
                     COMPREPLY=($(compgen -W "logical physical" -- "${cur}"))
                     return 0
@@ -280,7 +284,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__exporter)
-            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --listen --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --dir --listen --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,6 +319,10 @@ _berth() {
                     return 0
                     ;;
                 --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -432,7 +440,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__list)
-            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --output --color --help --version"
+            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --dir --output --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -467,6 +475,10 @@ _berth() {
                     return 0
                     ;;
                 --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -490,7 +502,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__prune)
-            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --dry-run --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --dir --dry-run --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -525,6 +537,10 @@ _berth() {
                     return 0
                     ;;
                 --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -540,7 +556,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__verify)
-            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --output --color --help --version"
+            opts="-f -e -j -o -h -V --file --env --from --jobs --work-dir --dir --output --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +591,10 @@ _berth() {
                     return 0
                     ;;
                 --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -598,7 +618,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__backup__subcmd__wal__subcmd__ship)
-            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --spool --once --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --dir --spool --once --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -633,6 +653,10 @@ _berth() {
                     return 0
                     ;;
                 --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1510,7 +1534,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__restore)
-            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --to-time --to --replace --yes --color --help --version"
+            opts="-f -e -j -h -V --file --env --from --jobs --work-dir --dir --to-time --to --replace --yes --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1545,6 +1569,10 @@ _berth() {
                     return 0
                     ;;
                 --work-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -197,6 +197,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -l method -d 'PostgreSQL: override the spec\'s method' -r -f -a "logical\t''
 physical\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and not __fish_seen_subcommand_from verify list prune exporter wal-ship help" -s o -l output -d 'Output format' -r -f -a "table\t''
@@ -217,6 +218,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from verify" -l color -d 'When to color output' -r -f -a "auto\t''
@@ -229,6 +231,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''"
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from list" -l color -d 'When to color output' -r -f -a "auto\t''
@@ -241,6 +244,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from prune" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -252,6 +256,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l listen -d 'Address to listen on (the rendered Prometheus config scrapes 127.0.0.1:9188)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from exporter" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
@@ -263,6 +268,7 @@ complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subc
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l spool -d 'The directory archive_command copies segments into' -r -F
 complete -c berth -n "__fish_berth_using_subcommand backup; and __fish_seen_subcommand_from wal-ship" -l color -d 'When to color output' -r -f -a "auto\t''
 always\t''
@@ -281,6 +287,7 @@ complete -c berth -n "__fish_berth_using_subcommand restore" -s e -l env -d 'Env
 complete -c berth -n "__fish_berth_using_subcommand restore" -l from -d 'The server\'s connection URL (default: see below)' -r
 complete -c berth -n "__fish_berth_using_subcommand restore" -s j -l jobs -d 'Parallel jobs for dumps, restores and compression (default: CPUs)' -r
 complete -c berth -n "__fish_berth_using_subcommand restore" -l work-dir -d 'Scratch space for staging and scratch servers (default: in $TMPDIR)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand restore" -l dir -d 'A volume\'s directory (default: berth up\'s, else the systemd target\'s /var/lib/PROJECT/SERVICE/VOLUME)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand restore" -l to-time -d 'Recover to this moment (`2026-11-22 10:14:00 UTC`, RFC 3339): PostgreSQL with physical backups' -r
 complete -c berth -n "__fish_berth_using_subcommand restore" -l to -d 'Restore into this server instead of the dependency\'s own' -r
 complete -c berth -n "__fish_berth_using_subcommand restore" -l color -d 'When to color output' -r -f -a "auto\t''

@@ -13,6 +13,9 @@
 //! - [`restore`] does the same into a scratch database on the target
 //!   server (for PostgreSQL, to any moment the WAL archive covers), and
 //!   [`swap`] puts it in place of the live one.
+//! - [`volume`] does the same for a service's volume: an archive of its
+//!   files, verified by unpacking it into a scratch directory, restored
+//!   beside the live files and swapped in.
 //! - [`list`] and [`prune`] (with [`retention`]) manage the destination;
 //!   [`wal::ship`] archives WAL continuously.
 //! - [`policy`] turns a plan's dependency and backup policy into what these
@@ -34,6 +37,7 @@ pub mod retention;
 pub mod source;
 pub mod store;
 mod tool;
+pub mod volume;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,7 +53,7 @@ pub use berth_spec::BackupMethod;
 pub use berth_spec::BackupMethod as Method;
 pub use error::BackupError;
 use error::{at, fail};
-pub use manifest::{FileEntry, Manifest, Verification};
+pub use manifest::{FileEntry, Kind, Manifest, Verification};
 pub use postgres::wal;
 use postgres::{catalog, logical, physical, scratch::Scratch};
 use progress::Progress;
@@ -101,11 +105,11 @@ fn id_time(id: &str) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
-async fn new_id(ctx: &Context<'_>) -> Result<String, BackupError> {
+async fn new_id(destination: &Destination, name: &str) -> Result<String, BackupError> {
     let base = Timestamp::now().strftime(ID_FORMAT).to_string();
     let mut id = base.clone();
     let mut n = 1;
-    while !ctx.destination.list(&backup_dir(&ctx.source.dependency, &id)).await?.is_empty() {
+    while !destination.list(&backup_dir(name, &id)).await?.is_empty() {
         n += 1;
         id = format!("{base}-{n}");
     }
@@ -116,12 +120,12 @@ async fn new_id(ctx: &Context<'_>) -> Result<String, BackupError> {
 /// already written to the destination.
 pub async fn backup(ctx: &Context<'_>, method: BackupMethod) -> Result<Manifest, BackupError> {
     std::fs::create_dir_all(&ctx.work_dir).map_err(at("prepare the work directory"))?;
-    let id = new_id(ctx).await?;
+    let id = new_id(&ctx.destination, &ctx.source.dependency).await?;
     let taken = match (ctx.source.kind, method) {
         (DependencyKind::Postgres, BackupMethod::Logical) => logical::backup(ctx, &id).await,
         (DependencyKind::Postgres, BackupMethod::Physical) => physical::backup(ctx, &id).await,
         (DependencyKind::Redis, _) => redis::backup(ctx, &id).await,
-        (DependencyKind::Postgres, BackupMethod::Snapshot) => {
+        (DependencyKind::Postgres, BackupMethod::Snapshot | BackupMethod::Archive) => {
             Err(BackupError::Usage("PostgreSQL backups are `logical` or `physical`".to_owned()))
         }
     };
@@ -150,6 +154,16 @@ pub(crate) async fn store_files(
     out: &Path,
     names: Vec<String>,
 ) -> Result<Vec<FileEntry>, BackupError> {
+    store_files_in(&ctx.destination, ctx.progress, rel, out, names).await
+}
+
+pub(crate) async fn store_files_in(
+    destination: &Destination,
+    progress: &dyn Progress,
+    rel: &str,
+    out: &Path,
+    names: Vec<String>,
+) -> Result<Vec<FileEntry>, BackupError> {
     let mut files = Vec::new();
     for name in names {
         let path = out.join(&name);
@@ -157,10 +171,10 @@ pub(crate) async fn store_files(
             tokio::task::spawn_blocking(move || manifest::hash_file(&path)).await.map_err(at("checksum"))??;
         files.push(FileEntry { name, size, sha256 });
     }
-    if ctx.destination.local_path(rel).is_none() {
-        ctx.progress.step("upload", Some(files.iter().map(|f| f.size).sum()));
+    if destination.local_path(rel).is_none() {
+        progress.step("upload", Some(files.iter().map(|f| f.size).sum()));
         for file in &files {
-            ctx.destination.put_file(&format!("{rel}/{}", file.name), &out.join(&file.name), ctx.progress).await?;
+            destination.put_file(&format!("{rel}/{}", file.name), &out.join(&file.name), progress).await?;
         }
         let _ = std::fs::remove_dir_all(out);
     }
@@ -228,7 +242,11 @@ pub async fn list(destination: &Destination, dependency: &str) -> Result<Vec<Lis
 /// only prove the files are the ones the manifest lists, and whoever can
 /// rewrite the files can rewrite the manifest too.
 fn authenticate(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), BackupError> {
-    match &ctx.signing_key {
+    authenticate_with(ctx.signing_key.as_deref(), manifest)
+}
+
+fn authenticate_with(signing_key: Option<&[u8]>, manifest: &Manifest) -> Result<(), BackupError> {
+    match signing_key {
         Some(key) => manifest
             .check_signature(key)
             .map_err(|problem| BackupError::Verify { id: manifest.id.clone(), problems: vec![problem] }),
@@ -238,21 +256,18 @@ fn authenticate(ctx: &Context<'_>, manifest: &Manifest) -> Result<(), BackupErro
 
 /// The manifest of backup `id`, or of the newest complete backup.
 async fn pick(ctx: &Context<'_>, id: Option<&str>) -> Result<Manifest, BackupError> {
-    let all = list(&ctx.destination, &ctx.source.dependency).await?;
+    pick_in(&ctx.destination, &ctx.source.dependency, id).await
+}
+
+async fn pick_in(destination: &Destination, name: &str, id: Option<&str>) -> Result<Manifest, BackupError> {
+    let all = list(destination, name).await?;
     let found = match id {
-        Some(id) => all.into_iter().find(|l| l.id == id).ok_or_else(|| {
-            BackupError::Usage(format!(
-                "no backup `{id}` of `{}` in {}",
-                ctx.source.dependency,
-                ctx.destination.display()
-            ))
-        })?,
+        Some(id) => all
+            .into_iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| BackupError::Usage(format!("no backup `{id}` of `{name}` in {}", destination.display())))?,
         None => all.into_iter().rev().find(Listed::complete).ok_or_else(|| {
-            BackupError::Usage(format!(
-                "no complete backup of `{}` in {}",
-                ctx.source.dependency,
-                ctx.destination.display()
-            ))
+            BackupError::Usage(format!("no complete backup of `{name}` in {}", destination.display()))
         })?,
     };
     found.manifest.ok_or_else(|| {
@@ -265,7 +280,11 @@ pub(crate) struct WorkDir(pub(crate) PathBuf);
 
 impl WorkDir {
     pub(crate) fn new(ctx: &Context<'_>, name: &str) -> Result<Self, BackupError> {
-        let dir = ctx.work_dir.join(name);
+        Self::in_dir(&ctx.work_dir, name)
+    }
+
+    pub(crate) fn in_dir(work_dir: &Path, name: &str) -> Result<Self, BackupError> {
+        let dir = work_dir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| fail("prepare the work directory", format!("{}: {e}", dir.display())))?;
@@ -329,13 +348,16 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
             (into, counts?)
         }
         BackupMethod::Snapshot => redis::verify(ctx, &manifest, &work.0).await?,
+        BackupMethod::Archive => return Err(volume_archive(&manifest)),
     };
     // A physical backup has no counts of its own: its proof is the
     // checksums, pg_verifybackup, an unbroken WAL archive and a clean
     // recovery above.
     let problems = match manifest.method {
         BackupMethod::Physical => Vec::new(),
-        BackupMethod::Logical | BackupMethod::Snapshot => catalog::compare(&manifest.counts, &counts, what(&manifest)),
+        BackupMethod::Logical | BackupMethod::Snapshot | BackupMethod::Archive => {
+            catalog::compare(&manifest.counts, &counts, what(&manifest))
+        }
     };
     if !problems.is_empty() {
         return Err(BackupError::Verify { id: manifest.id.clone(), problems });
@@ -354,9 +376,19 @@ pub async fn verify(ctx: &Context<'_>, id: Option<&str>) -> Result<Verification,
 
 fn what(manifest: &Manifest) -> &'static str {
     match manifest.kind {
-        DependencyKind::Postgres => "table",
-        DependencyKind::Redis => "keyspace",
+        Kind::Postgres => "table",
+        Kind::Redis => "keyspace",
+        Kind::Volume => "count",
     }
+}
+
+/// A dependency's command given a volume's backup (a manifest names what
+/// it holds, whatever the destination it was found in).
+fn volume_archive(manifest: &Manifest) -> BackupError {
+    BackupError::Usage(format!(
+        "backup `{}` is an archive of volume `{}`, not a dependency's; use `berth backup verify {}` or `berth restore {}`",
+        manifest.id, manifest.dependency, manifest.dependency, manifest.dependency
+    ))
 }
 
 async fn load_and_count(
@@ -404,11 +436,12 @@ pub async fn restore(ctx: &Context<'_>, request: &RestoreRequest, target: &Sourc
     };
     authenticate(ctx, &manifest)?;
     match manifest.kind {
-        DependencyKind::Redis => {
+        Kind::Redis => {
             let counts = redis::restore(ctx, &manifest).await?;
             return Ok(Restored { database: ctx.source.database.clone(), backup: manifest, counts, to_time: None });
         }
-        DependencyKind::Postgres => {}
+        Kind::Volume => return Err(volume_archive(&manifest)),
+        Kind::Postgres => {}
     }
     let scratch_db = format!("{}_restore_{}", target.database, manifest.id.to_lowercase().replace('-', "_"));
     let into = target.with_database(&scratch_db);
@@ -428,10 +461,10 @@ pub async fn restore(ctx: &Context<'_>, request: &RestoreRequest, target: &Sourc
             scratch.stop().await;
             copied?
         }
-        BackupMethod::Snapshot => {
+        BackupMethod::Snapshot | BackupMethod::Archive => {
             return Err(BackupError::Usage(format!(
-                "backup `{}` is a Redis snapshot, but its manifest names a PostgreSQL dependency",
-                manifest.id
+                "backup `{}` is a {} backup, but its manifest names a PostgreSQL dependency",
+                manifest.id, manifest.method
             )));
         }
         BackupMethod::Logical => {
@@ -476,8 +509,9 @@ async fn base_before(ctx: &Context<'_>, t: Timestamp) -> Result<Manifest, Backup
 /// `<db>_before_<now>` (kept, not dropped) and the copy renamed in.
 pub async fn swap(ctx: &Context<'_>, target: &Source, restored: &Restored) -> Result<String, BackupError> {
     match restored.backup.kind {
-        DependencyKind::Redis => return redis::swap(ctx, target, restored).await,
-        DependencyKind::Postgres => {}
+        Kind::Redis => return redis::swap(ctx, target, restored).await,
+        Kind::Volume => return Err(volume_archive(&restored.backup)),
+        Kind::Postgres => {}
     }
     let live = &target.database;
     let old = format!("{live}_before_{}", Timestamp::now().strftime("%Y%m%dt%H%M%S"));

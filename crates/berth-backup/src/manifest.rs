@@ -58,13 +58,34 @@ impl WalRange {
     }
 }
 
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Postgres,
+    Redis,
+    /// A service's volume: its files.
+    Volume,
+}
+
+impl From<DependencyKind> for Kind {
+    fn from(kind: DependencyKind) -> Self {
+        match kind {
+            DependencyKind::Postgres => Self::Postgres,
+            DependencyKind::Redis => Self::Redis,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
     pub id: String,
+    /// The name backups are filed under: the dependency's, or
+    /// `<service>.<volume>`.
     pub dependency: String,
-    /// `postgres` or `redis`.
-    pub kind: DependencyKind,
+    /// `postgres`, `redis` or `volume`.
+    pub kind: Kind,
     /// `logical`, `physical` or `snapshot`: the spec's type, read back
     /// with `snapshot` allowed (a spec cannot say it; a manifest can).
     #[serde(deserialize_with = "BackupMethod::deserialize_recorded")]
@@ -82,9 +103,16 @@ pub struct Manifest {
     pub size: u64,
     pub files: Vec<FileEntry>,
     /// Rows per table (`schema.table`) for logical backups, keys per
-    /// database (`db0`) for Redis, as of the backup's snapshot.
+    /// database (`db0`) for Redis, as of the backup's snapshot; files,
+    /// directories, links and bytes for a volume.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counts: BTreeMap<String, u64>,
+    /// A volume's files: SHA-256 over every entry's path, type, mode, size
+    /// and content (or link target), in archive order
+    /// (`crate::volume::Tree`). Verification and restores recompute it
+    /// from what they unpacked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_sha256: Option<String>,
     /// HMAC-SHA256 of [`Manifest::canonical`] under the spec's signing
     /// key, lowercase hex; absent when the policy names no key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,7 +147,7 @@ impl Manifest {
             format: 1,
             id: id.to_owned(),
             dependency: source.dependency.clone(),
-            kind: source.kind,
+            kind: source.kind.into(),
             method,
             source: source.address(),
             server_version: taken.server_version,
@@ -130,6 +158,7 @@ impl Manifest {
             size: taken.files.iter().map(|f| f.size).sum(),
             files: taken.files,
             counts: taken.counts,
+            tree_sha256: None,
             signature: None,
         }
     }
@@ -282,7 +311,7 @@ mod tests {
             format: 1,
             id: "20261122T030000Z".into(),
             dependency: "db".into(),
-            kind: DependencyKind::Postgres,
+            kind: Kind::Postgres,
             method: BackupMethod::Logical,
             source: "127.0.0.1:5432/shop".into(),
             server_version: "15.8".into(),
@@ -293,6 +322,7 @@ mod tests {
             size: 3,
             files: vec![FileEntry { name: "dump/toc.dat.zst".into(), size: 3, sha256: "a".repeat(64) }],
             counts: BTreeMap::from([("public.orders".to_owned(), 7)]),
+            tree_sha256: None,
             signature: None,
         }
     }
@@ -332,12 +362,12 @@ mod tests {
     #[test]
     fn kind_and_method_keep_their_spelling_on_disk() {
         let mut m = manifest();
-        m.kind = DependencyKind::Redis;
+        m.kind = Kind::Redis;
         m.method = BackupMethod::Snapshot;
         let json: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
         assert_eq!((json["kind"].as_str(), json["method"].as_str()), (Some("redis"), Some("snapshot")));
         let read = Manifest::from_json(&m.id, &m.to_json()).unwrap();
-        assert_eq!((read.kind, read.method), (DependencyKind::Redis, BackupMethod::Snapshot));
+        assert_eq!((read.kind, read.method), (Kind::Redis, BackupMethod::Snapshot));
         // A spec cannot ask for a snapshot; a manifest records one.
         assert!(serde_json::from_str::<BackupMethod>("\"snapshot\"").is_err());
         let mut bad = json;

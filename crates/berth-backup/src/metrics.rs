@@ -128,7 +128,7 @@ mod tests {
             format: 1,
             id: id.into(),
             dependency: "db".into(),
-            kind: berth_spec::DependencyKind::Postgres,
+            kind: crate::Kind::Postgres,
             method: BackupMethod::Logical,
             source: "127.0.0.1:5432/db".into(),
             server_version: "15.8".into(),
@@ -139,6 +139,7 @@ mod tests {
             size: 1024,
             files: Vec::new(),
             counts: Default::default(),
+            tree_sha256: None,
             signature: None,
         };
         Listed {

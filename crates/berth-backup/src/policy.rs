@@ -7,8 +7,8 @@
 //! [`Whereabouts`] and a secret reader; the choices and their order are
 //! made here, once, for `berth backup`, `berth restore` and `berth doctor`.
 
-use berth_plan::{BackupJob, DependencyPlan, Plan, SecretPlan};
-use berth_spec::{BackupMethod, DependencyKind};
+use berth_plan::{BackupJob, BackupSubject, DependencyPlan, Plan, SecretPlan};
+use berth_spec::BackupMethod;
 
 use crate::error::{BackupError, at};
 use crate::source::Source;
@@ -118,13 +118,13 @@ pub fn signing_key(plan: &Plan, job: &BackupJob, read_secret: &ReadSecret) -> Re
     let secret = plan.secrets.iter().find(|s| &s.name == name).ok_or_else(|| {
         BackupError::Secret(format!(
             "secret `{name}` (the backup signing key of `{}`) is not declared under `secrets:`",
-            job.dependency
+            job.name
         ))
     })?;
     let value = read_secret(secret).filter(|v| !v.is_empty()).ok_or_else(|| {
         BackupError::Secret(format!(
             "secret `{name}` (the backup signing key of `{}`) has no value: set {}",
-            job.dependency,
+            job.name,
             where_to_set(secret)
         ))
     })?;
@@ -138,11 +138,13 @@ fn where_to_set(secret: &SecretPlan) -> &str {
 
 /// The method to back `job` up with: `asked` (`berth backup --method`)
 /// when given, else the plan's. Redis always takes a snapshot, whatever
-/// is asked; PostgreSQL refuses a snapshot when [`crate::backup`] runs.
+/// is asked, a volume an archive; PostgreSQL refuses a snapshot when
+/// [`crate::backup`] runs.
 pub fn method(job: &BackupJob, asked: Option<BackupMethod>) -> BackupMethod {
-    match job.kind {
-        DependencyKind::Redis => BackupMethod::Snapshot,
-        DependencyKind::Postgres => asked.unwrap_or(job.method),
+    match job.subject {
+        BackupSubject::Redis => BackupMethod::Snapshot,
+        BackupSubject::Volume { .. } => BackupMethod::Archive,
+        BackupSubject::Postgres => asked.unwrap_or(job.method),
     }
 }
 

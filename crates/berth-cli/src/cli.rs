@@ -567,7 +567,7 @@ pub struct DoctorArgs {
 /// Which dependency, spec and server a backup command works on.
 #[derive(Debug, Args)]
 pub struct BackupTarget {
-    /// Dependency (default: every dependency with a backup policy); the spec is named with -f.
+    /// Dependency, or a service's volume as SERVICE.VOLUME (default: everything with a backup policy); the spec is named with -f.
     pub dependency: Option<String>,
     /// Spec file.
     // `--spec` is what the jobs berth renders pass (berth-render's scheduled.rs).
@@ -585,6 +585,9 @@ pub struct BackupTarget {
     /// Scratch space for staging and scratch servers (default: in $TMPDIR).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// A volume's directory (default: berth up's, else the systemd target's /var/lib/PROJECT/SERVICE/VOLUME).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     /// The command as typed (`backup verify`), for messages that suggest
     /// another way to say it; set by [`Command::resolve`].
     #[arg(skip)]

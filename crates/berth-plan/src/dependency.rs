@@ -64,10 +64,13 @@ pub struct PoolerPlan {
 /// One scheduled backup, the same on every target.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupJob {
-    pub dependency: String,
-    pub kind: DependencyKind,
+    /// What its backups are filed under in the destination and named by on
+    /// the command line: the dependency's name, or `<service>.<volume>`
+    /// (names are DNS labels, so the two never meet).
+    pub name: String,
+    pub subject: BackupSubject,
     /// PostgreSQL: the spec's method (`logical` unless it says
-    /// `physical`); Redis: always `snapshot`.
+    /// `physical`); Redis: always `snapshot`; a volume: `archive`.
     pub method: BackupMethod,
     pub schedule: Schedule,
     pub to: String,
@@ -79,6 +82,59 @@ pub struct BackupJob {
     /// refuse a manifest it did not sign.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_key_secret: Option<String>,
+}
+
+/// What a backup policy backs up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum BackupSubject {
+    Postgres,
+    Redis,
+    /// A service's persistent volume.
+    Volume {
+        service: String,
+        volume: String,
+    },
+}
+
+impl BackupSubject {
+    /// The dependency kind, for a dependency's policy.
+    pub fn dependency_kind(&self) -> Option<DependencyKind> {
+        match self {
+            Self::Postgres => Some(DependencyKind::Postgres),
+            Self::Redis => Some(DependencyKind::Redis),
+            Self::Volume { .. } => None,
+        }
+    }
+
+    fn of(kind: DependencyKind) -> Self {
+        match kind {
+            DependencyKind::Postgres => Self::Postgres,
+            DependencyKind::Redis => Self::Redis,
+        }
+    }
+}
+
+/// The name a volume's backups are filed under.
+pub fn volume_backup_name(service: &str, volume: &str) -> String {
+    format!("{service}.{volume}")
+}
+
+impl BackupJob {
+    /// A volume's policy from the spec's `backup:` on it.
+    pub(crate) fn of_volume(service: &str, volume: &str, b: &berth_spec::model::Backup) -> Self {
+        Self {
+            name: volume_backup_name(service, volume),
+            subject: BackupSubject::Volume { service: service.to_owned(), volume: volume.to_owned() },
+            method: BackupMethod::Archive,
+            schedule: b.schedule.clone(),
+            to: b.to.clone(),
+            retain: b.retain,
+            recovery_point: None,
+            verify: b.verify.unwrap_or(true),
+            signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
+        }
+    }
 }
 
 impl PoolerPlan {
@@ -257,8 +313,8 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
     let backup = dep.backup.as_ref().map(|b| {
         let method = backup_method(dep.kind, b.method);
         BackupJob {
-            dependency: name.to_owned(),
-            kind: dep.kind,
+            name: name.to_owned(),
+            subject: BackupSubject::of(dep.kind),
             method,
             schedule: b.schedule.clone(),
             to: b.to.clone(),
@@ -317,10 +373,11 @@ fn backup_method(kind: DependencyKind, asked: Option<BackupMethod>) -> BackupMet
     match (kind, asked) {
         (DependencyKind::Redis, _) => BackupMethod::Snapshot,
         (DependencyKind::Postgres, Some(BackupMethod::Physical)) => BackupMethod::Physical,
-        // A spec cannot say `snapshot` (it does not deserialize).
-        (DependencyKind::Postgres, Some(BackupMethod::Logical | BackupMethod::Snapshot) | None) => {
-            BackupMethod::Logical
-        }
+        // A spec cannot say `snapshot` or `archive` (they do not deserialize).
+        (
+            DependencyKind::Postgres,
+            Some(BackupMethod::Logical | BackupMethod::Snapshot | BackupMethod::Archive) | None,
+        ) => BackupMethod::Logical,
     }
 }
 

@@ -16,7 +16,8 @@ use serde::Serialize;
 
 pub use alerts::{AlertPlan, ScrapeKind, ScrapeTarget};
 pub use dependency::{
-    BackupJob, DependencyPlan, INIT_SCRIPT, INITDB_DIR, PoolerPlan, QUIET_SESSION_SQL, userlist_line, userlist_script,
+    BackupJob, BackupSubject, DependencyPlan, INIT_SCRIPT, INITDB_DIR, PoolerPlan, QUIET_SESSION_SQL, userlist_line,
+    userlist_script, volume_backup_name,
 };
 pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
 pub use service::{
@@ -47,6 +48,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The dependencies' backup policies (not the volumes').
+    pub fn dependency_backups(&self) -> impl Iterator<Item = &BackupJob> {
+        self.backups.iter().filter(|b| b.subject.dependency_kind().is_some())
+    }
+
     /// Fills in the content of every service's `files` with `read` (given
     /// the path relative to the spec); the plan is built without I/O, so
     /// the caller reads. Returns each file that could not be read, as
@@ -131,7 +137,11 @@ pub fn build(spec: &Spec, environment: Option<&str>) -> Plan {
     }
     let dependencies: Vec<DependencyPlan> =
         spec.dependencies.iter().map(|(name, d)| dependency::plan(spec, name, d)).collect();
-    let backups = dependencies.iter().filter_map(|d| d.backup.clone()).collect();
+    let backups = dependencies
+        .iter()
+        .filter_map(|d| d.backup.clone())
+        .chain(services.iter().flat_map(|s| s.volumes.iter().filter_map(|v| v.backup.clone())))
+        .collect();
     let edge = spec.edge.as_ref().map(|e| edge::plan(spec, e));
     let secrets = secrets(spec);
     let monitoring = alerts::plan(spec, &services, &dependencies, edge.as_ref(), &mut notes);

@@ -339,6 +339,8 @@ pub struct VolumePlan {
     pub size: berth_spec::model::units::ByteSize,
     pub persistent: bool,
     pub read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::BackupJob>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -519,6 +521,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
                 size: v.size.unwrap_or(berth_spec::model::units::ByteSize(1 << 30)),
                 persistent: v.kind != Some(VolumeKind::Scratch),
                 read_only: v.read_only,
+                backup: v.backup.as_ref().map(|b| crate::BackupJob::of_volume(name, n, b)),
             })
             .collect(),
         security: SecurityPlan {

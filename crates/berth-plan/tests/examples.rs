@@ -52,7 +52,7 @@ fn dependency_urls_are_wired_without_passwords() {
     assert!(plan.monitoring.alerts.iter().any(|a| a.name == "ApiHighErrorRate"));
     assert!(plan.monitoring.alerts.iter().any(|a| a.name == "DbDown" && a.expr.contains("pg_up")));
     assert_eq!(plan.backups.len(), 2);
-    let method = |dep: &str| plan.backups.iter().find(|b| b.dependency == dep).map(|b| b.method);
+    let method = |dep: &str| plan.backups.iter().find(|b| b.name == dep).map(|b| b.method);
     assert_eq!(method("db"), Some(berth_spec::BackupMethod::Physical));
     assert_eq!(method("cache"), Some(berth_spec::BackupMethod::Snapshot));
     // Longest prefix first, so the first matching route is the right one.

@@ -53,6 +53,8 @@ pub enum Feature {
     /// PgBouncer in front of PostgreSQL (`pooler`).
     Pooler,
     Backups,
+    /// A persistent volume's scheduled backups (`volumes.<name>.backup`).
+    VolumeBackups,
     /// A job that gates each deploy (`before_deploy`).
     DeployGate,
     ScheduledJobs,
@@ -103,6 +105,7 @@ impl Feature {
         Self::Dependencies,
         Self::Pooler,
         Self::Backups,
+        Self::VolumeBackups,
         Self::DeployGate,
         Self::ScheduledJobs,
         Self::OnDemandJobs,
@@ -138,6 +141,7 @@ impl Feature {
             Self::Dependencies => "dependencies",
             Self::Pooler => "pooler",
             Self::Backups => "backups",
+            Self::VolumeBackups => "volume-backups",
             Self::DeployGate => "deploy-gate",
             Self::ScheduledJobs => "scheduled-jobs",
             Self::OnDemandJobs => "on-demand-jobs",
@@ -185,6 +189,7 @@ impl Feature {
             Self::Dependencies => "PostgreSQL and Redis",
             Self::Pooler => "PgBouncer in front of PostgreSQL (`pooler`)",
             Self::Backups => "scheduled backups",
+            Self::VolumeBackups => "scheduled backups of volumes",
             Self::DeployGate => "job run before each deploy (`before_deploy`), failure stops it",
             Self::ScheduledJobs => "job on a cron `schedule`",
             Self::OnDemandJobs => "job run on demand (`berth run`)",
@@ -429,6 +434,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Cloudrun, F::Security(S::Egress | S::EgressHosts)) => {
             Unsupported("Cloud Run sends all egress out or all through a VPC; filter it with the VPC's firewall rules")
         }
+        (T::Kubernetes | T::Helm, F::VolumeBackups) => Unsupported(
+            "a claim belongs to the pods of its workload and a ReadWriteOnce claim attaches to one node: back it up \
+             with the storage's own snapshots (a VolumeSnapshot schedule, Velero), not a job berth renders",
+        ),
         (T::Kubernetes, F::DeployGate) => Approximated(
             "a Job Helm runs as a `pre-upgrade` hook; with plain `kubectl apply`, apply `jobs/` and \
              `kubectl wait --for=condition=complete` before the rest (the rendered README says how)",
@@ -453,6 +462,10 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
             Approximated("one named volume shared by every replica (Kubernetes gives each replica its own claim)")
         }
         (T::Compose, F::Backups) => Unsupported("compose has no scheduler; run `berth backup` from cron or a timer"),
+        (T::Compose, F::VolumeBackups) => Unsupported(
+            "compose has no scheduler: run `berth backup <service>.<volume> --dir <the named volume's mountpoint>` \
+             from cron or a timer",
+        ),
         (T::Compose, F::Drain) => Approximated(
             "no drain: a stopped replica gets SIGTERM at once and `stop_grace_period` (drain plus stop timeout) to finish",
         ),
@@ -503,7 +516,7 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Ecs | T::Cloudformation, F::ReadinessProbe) => {
             Approximated("the load balancer's target group health check takes traffic away")
         }
-        (T::Ecs | T::Cloudformation, F::PersistentVolumes) => {
+        (T::Ecs | T::Cloudformation, F::PersistentVolumes | F::VolumeBackups) => {
             Unsupported("Fargate tasks get ephemeral storage; use EFS or S3")
         }
         (T::Ecs, F::Dependencies) => Unsupported("the `cloudformation` target creates them as RDS and ElastiCache"),
@@ -535,7 +548,7 @@ pub fn platform_support(target: Target, feature: Feature) -> Support {
         (T::Cloudrun, F::ReadinessProbe) => Unsupported("Cloud Run routes to every started instance"),
         (T::Cloudrun, F::Drain) => Unsupported("Cloud Run gives an instance 10 s after SIGTERM"),
         (T::Cloudrun, F::FixedReplicas) => Approximated("`minScale` = `maxScale` = the count"),
-        (T::Cloudrun, F::PersistentVolumes | F::Dependencies | F::Pooler | F::Backups) => {
+        (T::Cloudrun, F::PersistentVolumes | F::VolumeBackups | F::Dependencies | F::Pooler | F::Backups) => {
             Unsupported("Cloud Run runs stateless containers; use Cloud SQL, Memorystore and Cloud Storage")
         }
         (T::Cloudrun, F::DeployGate | F::ScheduledJobs | F::OnDemandJobs) => {
@@ -592,7 +605,12 @@ pub fn uses(plan: &Plan) -> Vec<Use> {
         push(Feature::Tracing, "`monitoring.tracing`".to_owned());
     }
     for b in &plan.backups {
-        push(Feature::Backups, format!("dependency `{}`", b.dependency));
+        match &b.subject {
+            berth_plan::BackupSubject::Volume { service, volume } => {
+                push(Feature::VolumeBackups, format!("volume `{volume}` of service `{service}`"));
+            }
+            _ => push(Feature::Backups, format!("dependency `{}`", b.name)),
+        }
     }
     out
 }

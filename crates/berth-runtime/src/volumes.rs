@@ -215,6 +215,7 @@ mod tests {
             size: berth_spec::model::units::ByteSize(1 << 30),
             persistent,
             read_only,
+            backup: None,
         }
     }
 

@@ -198,7 +198,8 @@ pub fn gaps(archived: &[String], start_segment: &str, segment_size: u64) -> Vec<
 pub fn backup_gaps(manifest: &Manifest, archived: &[String]) -> Vec<Gap> {
     match (manifest.method, &manifest.wal) {
         (BackupMethod::Physical, Some(wal)) => gaps(archived, &wal.start_segment, wal.segment_bytes()),
-        (BackupMethod::Physical, None) | (BackupMethod::Logical | BackupMethod::Snapshot, _) => Vec::new(),
+        (BackupMethod::Physical, None)
+        | (BackupMethod::Logical | BackupMethod::Snapshot | BackupMethod::Archive, _) => Vec::new(),
     }
 }
 

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use berth_backup::{BackupMethod, Context, Listed, Manifest, RestoreRequest, Source, Verification};
+use berth_backup::volume::Volume;
+use berth_backup::{BackupMethod, Context, Kind, Listed, Manifest, RestoreRequest, Source, Verification};
 use berth_doctor::judge::bytes;
 use berth_plan::BackupJob;
-use berth_spec::DependencyKind;
 use jiff::Timestamp;
 
-use super::dependencies::{destination, load_target, selected, signing_key, source};
+use super::dependencies::{Subject, destination, load_target, selected, signing_key, source, volume_dir};
 use super::runtime;
 use crate::cli::{BackupArgs, BackupCommand, BackupTarget, MethodArg, RestoreArgs, StatusFormat};
 use crate::progress::Transfer;
@@ -26,11 +26,25 @@ fn work_dir(target: &BackupTarget) -> PathBuf {
     target.work_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("berth-backup-{}", std::process::id())))
 }
 
-fn counted(manifest_counts: &std::collections::BTreeMap<String, u64>, kind: DependencyKind) -> String {
+fn counted(manifest_counts: &std::collections::BTreeMap<String, u64>, kind: Kind) -> String {
     let total: u64 = manifest_counts.values().sum();
+    let count = |name: &str| manifest_counts.get(name).copied().unwrap_or(0);
     match kind {
-        DependencyKind::Postgres => format!("{total} rows in {} tables", manifest_counts.len()),
-        DependencyKind::Redis => format!("{total} keys in {} databases", manifest_counts.len()),
+        Kind::Postgres => format!("{total} rows in {} tables", manifest_counts.len()),
+        Kind::Redis => format!("{total} keys in {} databases", manifest_counts.len()),
+        Kind::Volume => {
+            let changed = match count("changed_while_read") {
+                0 => String::new(),
+                n => format!(" ({n} changed while read: the service was writing)"),
+            };
+            format!(
+                "{} files ({}), {} directories, {} links{changed}",
+                count("files"),
+                bytes(count("bytes")),
+                count("directories"),
+                count("links")
+            )
+        }
     }
 }
 
@@ -45,35 +59,74 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Runs `f` for each selected dependency with its context; the first
-/// failure stops the run with the dependency and step named. The commands
-/// that need the server (backup, verify) sign or check manifests with the
-/// policy's signing key; list and prune do without it.
+/// One selected subject, ready to work on: a dependency with its server,
+/// or a volume with its directory.
+enum Ctx<'a> {
+    Dependency(Context<'a>),
+    Volume(Volume<'a>),
+}
+
+impl Ctx<'_> {
+    fn destination(&self) -> &berth_backup::Destination {
+        match self {
+            Self::Dependency(ctx) => &ctx.destination,
+            Self::Volume(v) => &v.destination,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::Dependency(ctx) => &ctx.source.dependency,
+            Self::Volume(v) => &v.name,
+        }
+    }
+}
+
+/// Runs `f` for each selected dependency or volume with its context; the
+/// first failure stops the run with the subject and step named. The
+/// commands that need the data (backup, verify) sign or check manifests
+/// with the policy's signing key; list and prune do without it.
 fn each<T, E: Into<anyhow::Error>>(
     target: &BackupTarget,
     color: bool,
     verb: &str,
     needs_server: bool,
-    f: impl AsyncFn(&Context<'_>, &BackupJob) -> Result<T, E>,
+    f: impl AsyncFn(&Ctx<'_>, &BackupJob) -> Result<T, E>,
 ) -> anyhow::Result<Vec<(String, T)>> {
     let loaded = load_target(target, color)?;
     let chosen = selected(&loaded, target)?;
     let work = work_dir(target);
     let result = runtime()?.block_on(async {
         let mut out = Vec::new();
-        for (dep, job) in chosen {
-            let progress = Transfer::new(&format!("{verb} {}", dep.name));
-            let ctx = Context {
-                source: source(&loaded, dep, target.from.as_deref(), needs_server)?,
-                destination: destination(&loaded, job)?,
-                work_dir: work.clone(),
-                jobs: jobs(target),
-                signing_key: if needs_server { signing_key(&loaded, job)? } else { None },
-                progress: &progress,
+        for subject in chosen {
+            let (name, job) = (subject.name(), subject.job());
+            let progress = Transfer::new(&format!("{verb} {name}"));
+            let signing_key = if needs_server { signing_key(&loaded, job)? } else { None };
+            let ctx = match subject {
+                Subject::Dependency(dep, _) => Ctx::Dependency(Context {
+                    source: source(&loaded, dep, target.from.as_deref(), needs_server)?,
+                    destination: destination(&loaded, job)?,
+                    work_dir: work.clone(),
+                    jobs: jobs(target),
+                    signing_key,
+                    progress: &progress,
+                }),
+                Subject::Volume(service, volume, _) => Ctx::Volume(Volume {
+                    name: name.to_owned(),
+                    dir: if needs_server {
+                        volume_dir(&loaded, service, volume, target.dir.as_deref())?
+                    } else {
+                        PathBuf::new()
+                    },
+                    destination: destination(&loaded, job)?,
+                    work_dir: work.clone(),
+                    signing_key,
+                    progress: &progress,
+                }),
             };
             let result: anyhow::Result<T> = f(&ctx, job).await.map_err(Into::into);
             progress.finish(result.is_ok());
-            out.push((dep.name.clone(), result.with_context(|| format!("{verb} of `{}`", dep.name))?));
+            out.push((name.to_owned(), result.with_context(|| format!("{verb} of `{name}`"))?));
         }
         Ok(out)
     });
@@ -92,8 +145,9 @@ fn take(
         MethodArg::Logical => BackupMethod::Logical,
         MethodArg::Physical => BackupMethod::Physical,
     });
-    let taken = each(target, color, "backup", true, async |ctx, job| {
-        berth_backup::backup(ctx, berth_backup::policy::method(job, asked)).await
+    let taken = each(target, color, "backup", true, async |ctx, job| match ctx {
+        Ctx::Dependency(ctx) => berth_backup::backup(ctx, berth_backup::policy::method(job, asked)).await,
+        Ctx::Volume(v) => berth_backup::volume::backup(v).await,
     })?;
     match format {
         StatusFormat::Json => {
@@ -130,12 +184,12 @@ fn take(
 /// verify fails the verification (exit 4), as a corrupt backup does: what
 /// a scheduled verify proves, that a good backup exists, is false. An id
 /// that names no backup is wrong usage, which `berth_backup::verify` says.
-async fn verify_one(ctx: &Context<'_>, id: Option<&str>) -> anyhow::Result<(DependencyKind, Verification)> {
-    let listed = berth_backup::list(&ctx.destination, &ctx.source.dependency).await?;
-    let dependency = &ctx.source.dependency;
+async fn verify_one(ctx: &Ctx<'_>, id: Option<&str>) -> anyhow::Result<(Kind, Verification)> {
+    let listed = berth_backup::list(ctx.destination(), ctx.name()).await?;
+    let dependency = ctx.name();
     match id {
         None if !listed.iter().any(Listed::complete) => {
-            let at = ctx.destination.display();
+            let at = ctx.destination().display();
             return Err(CliError::verification(format!(
                 "no complete backup of `{dependency}` in {at}: nothing to verify"
             ))
@@ -149,8 +203,10 @@ async fn verify_one(ctx: &Context<'_>, id: Option<&str>) -> anyhow::Result<(Depe
         }
         _ => {}
     }
-    let verification = berth_backup::verify(ctx, id).await?;
-    Ok((ctx.source.kind, verification))
+    Ok(match ctx {
+        Ctx::Dependency(ctx) => (ctx.source.kind.into(), berth_backup::verify(ctx, id).await?),
+        Ctx::Volume(v) => (Kind::Volume, berth_backup::volume::verify(v, id).await?),
+    })
 }
 
 fn verify(target: &BackupTarget, backup: Option<&str>, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
@@ -188,9 +244,8 @@ fn age(t: Timestamp) -> String {
 }
 
 fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    let listed: Vec<(String, Vec<Listed>)> = each(target, color, "list", false, async |ctx, _| {
-        berth_backup::list(&ctx.destination, &ctx.source.dependency).await
-    })?;
+    let listed: Vec<(String, Vec<Listed>)> =
+        each(target, color, "list", false, async |ctx, _| berth_backup::list(ctx.destination(), ctx.name()).await)?;
     match format {
         StatusFormat::Json => {
             let json: Vec<serde_json::Value> = listed
@@ -240,7 +295,7 @@ fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Res
 
 fn prune(target: &BackupTarget, dry_run: bool, color: bool) -> anyhow::Result<Outcome> {
     let decisions = each(target, color, "prune", false, async |ctx, job| {
-        berth_backup::prune(&ctx.destination, &ctx.source.dependency, &job.retain, Timestamp::now(), dry_run).await
+        berth_backup::prune(ctx.destination(), ctx.name(), &job.retain, Timestamp::now(), dry_run).await
     })?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     let mut text = String::new();
@@ -267,7 +322,7 @@ fn prune(target: &BackupTarget, dry_run: bool, color: bool) -> anyhow::Result<Ou
 fn wal_ship(target: &BackupTarget, spool: &Path, once: bool, color: bool) -> anyhow::Result<Outcome> {
     let loaded = load_target(target, color)?;
     let chosen = selected(&loaded, target)?;
-    let [(dep, job)] = chosen.as_slice() else {
+    let [Subject::Dependency(dep, job)] = chosen.as_slice() else {
         crate::usage!("name the dependency whose WAL to ship: berth backup wal-ship DEPENDENCY --spool DIR");
     };
     let destination = destination(&loaded, job)?;
@@ -304,9 +359,13 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
     let target = &args.target;
     let loaded = load_target(target, color)?;
     let chosen = selected(&loaded, target)?;
-    let [(dep, job)] = chosen.as_slice() else {
-        let names: Vec<&str> = chosen.iter().map(|(d, _)| d.name.as_str()).collect();
-        crate::usage!("name the dependency to restore: {}", names.join(", "));
+    let (dep, job) = match chosen.as_slice() {
+        [Subject::Dependency(dep, job)] => (*dep, *job),
+        [Subject::Volume(service, volume, job)] => return restore_volume(args, &loaded, service, volume, job),
+        _ => {
+            let names: Vec<&str> = chosen.iter().map(Subject::name).collect();
+            crate::usage!("name what to restore: {}", names.join(", "));
+        }
     };
     let to_time = args.to_time;
     let work = work_dir(target);
@@ -328,7 +387,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
         let restored = berth_backup::restore(&ctx, &request, &into).await;
         progress.finish(restored.is_ok());
         let restored = restored.with_context(|| format!("restore of `{}`", dep.name))?;
-        let redis = restored.backup.kind == DependencyKind::Redis;
+        let redis = restored.backup.kind == Kind::Redis;
         let mut text = format!(
             "restored {} {} ({}, taken {}){}: checksums match, {}\n",
             dep.name,
@@ -371,6 +430,78 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
         } else {
             output::stdout(&format!("swapped in; the previous database is kept as `{kept}`\n"))?;
         }
+        Ok(Outcome::Ok)
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// `berth restore SERVICE.VOLUME`: without `--replace`, unpacks and
+/// compares the backup in a scratch directory (nothing live changes);
+/// with it, restores it beside the volume and swaps the files in.
+fn restore_volume(
+    args: &RestoreArgs,
+    loaded: &super::dependencies::Loaded,
+    service: &berth_plan::ServicePlan,
+    volume: &berth_plan::VolumePlan,
+    job: &BackupJob,
+) -> anyhow::Result<Outcome> {
+    let target = &args.target;
+    if args.to_time.is_some() || args.to.is_some() {
+        crate::usage!(
+            "`{}` is a volume: it restores to one of its backups (name its id), into its own directory (--dir for another)",
+            job.name
+        );
+    }
+    let work = work_dir(target);
+    let progress = Transfer::new(&format!("restore {}", job.name));
+    let result = runtime()?.block_on(async {
+        let v = Volume {
+            name: job.name.clone(),
+            dir: volume_dir(loaded, service, volume, target.dir.as_deref())?,
+            destination: destination(loaded, job)?,
+            work_dir: work.clone(),
+            signing_key: signing_key(loaded, job)?,
+            progress: &progress,
+        };
+        if !(args.replace || args.yes) {
+            let checked = berth_backup::volume::verify(&v, args.backup.as_deref()).await;
+            progress.finish(checked.is_ok());
+            let checked = checked.with_context(|| format!("restore of `{}`", job.name))?;
+            output::stdout(&format!(
+                "backup {} of {} unpacks and matches its manifest: {}
+nothing live changed; put it in {} with: berth restore {} {} --replace
+",
+                checked.id,
+                job.name,
+                counted(&checked.counts, Kind::Volume),
+                v.dir.display(),
+                job.name,
+                checked.id
+            ))?;
+            return Ok(Outcome::Ok);
+        }
+        let question = format!(
+            "Replace the files in {} with backup {} (the current ones are kept beside it)?",
+            v.dir.display(),
+            args.backup.as_deref().unwrap_or("(the newest)")
+        );
+        if !args.yes && !confirm(&question)? {
+            output::stdout("not replaced\n")?;
+            return Ok(Outcome::Ok);
+        }
+        let restored = berth_backup::volume::restore(&v, args.backup.as_deref()).await;
+        progress.finish(restored.is_ok());
+        let restored = restored.with_context(|| format!("restore of `{}`", job.name))?;
+        output::stdout(&format!(
+            "restored {} {} (taken {}) into {}: checksums match, {}\nthe previous files are kept in {}\n",
+            job.name,
+            restored.backup.id,
+            restored.backup.finished_at,
+            v.dir.display(),
+            counted(&restored.counts, Kind::Volume),
+            restored.previous.display()
+        ))?;
         Ok(Outcome::Ok)
     });
     let _ = std::fs::remove_dir_all(&work);

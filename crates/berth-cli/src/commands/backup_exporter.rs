@@ -57,9 +57,10 @@ async fn observe(watched: &[Watched]) -> String {
 pub fn run(target: &BackupTarget, listen: SocketAddr, color: bool) -> anyhow::Result<Outcome> {
     let loaded = load_target(target, color)?;
     let mut watched = Vec::new();
-    for (dep, job) in selected(&loaded, target)? {
+    for subject in selected(&loaded, target)? {
+        let job = subject.job();
         watched.push(Watched {
-            dependency: dep.name.clone(),
+            dependency: subject.name().to_owned(),
             physical: job.method == BackupMethod::Physical,
             destination: destination(&loaded, job)?,
         });

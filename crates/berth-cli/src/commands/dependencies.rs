@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use berth_backup::policy::{self, Whereabouts};
 use berth_backup::{Destination, Source};
-use berth_plan::{BackupJob, DependencyPlan, Plan, SecretPlan};
+use berth_plan::{BackupJob, DependencyPlan, Plan, SecretPlan, ServicePlan, VolumePlan};
 use berth_runtime::StateFile;
 
 use super::{load, secret_value, state_dir};
@@ -57,40 +57,107 @@ fn a_file(target: &BackupTarget, name: &str) -> CliError {
     ))
 }
 
-/// The dependencies with a backup policy that `target` names.
-pub(super) fn selected<'p>(
-    loaded: &'p Loaded,
-    target: &BackupTarget,
-) -> anyhow::Result<Vec<(&'p DependencyPlan, &'p BackupJob)>> {
-    let with_policy: Vec<(&DependencyPlan, &BackupJob)> =
-        loaded.plan.dependencies.iter().filter_map(|d| d.backup.as_ref().map(|b| (d, b))).collect();
-    match &target.dependency {
-        None if with_policy.is_empty() => crate::usage!("no dependency in the spec has a `backup:` policy"),
-        None => Ok(with_policy),
-        Some(name) => {
-            let Some(dep) = loaded.plan.dependencies.iter().find(|d| &d.name == name) else {
-                if Path::new(name).is_file() {
-                    return Err(a_file(target, name).into());
-                }
-                let names: Vec<&str> = loaded.plan.dependencies.iter().map(|d| d.name.as_str()).collect();
-                let known = if names.is_empty() {
-                    "it declares none".to_owned()
-                } else {
-                    let close = berth_spec::did_you_mean(name, names.iter().copied())
-                        .map(|close| format!("did you mean `{close}`? "))
-                        .unwrap_or_default();
-                    format!("{close}dependencies: {}", names.join(", "))
-                };
-                crate::usage!("{} has no dependency `{name}`; {known}", target.spec.display());
-            };
-            let job = dep.backup.as_ref().ok_or_else(|| {
-                CliError::usage(format!(
-                    "dependency `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec"
-                ))
-            })?;
-            Ok(vec![(dep, job)])
+/// What a backup command works on: a dependency, or a service's volume.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Subject<'p> {
+    Dependency(&'p DependencyPlan, &'p BackupJob),
+    Volume(&'p ServicePlan, &'p VolumePlan, &'p BackupJob),
+}
+
+impl<'p> Subject<'p> {
+    /// What its backups are filed under and named by on the command line.
+    pub(super) fn name(&self) -> &'p str {
+        &self.job().name
+    }
+
+    pub(super) fn job(&self) -> &'p BackupJob {
+        match self {
+            Self::Dependency(_, job) | Self::Volume(_, _, job) => job,
         }
     }
+}
+
+/// Every backup policy of the plan that `target` names: a dependency's
+/// name, or `<service>.<volume>`; all of them without a name.
+pub(super) fn selected<'p>(loaded: &'p Loaded, target: &BackupTarget) -> anyhow::Result<Vec<Subject<'p>>> {
+    let plan = &loaded.plan;
+    let all: Vec<Subject<'p>> =
+        plan.dependencies
+            .iter()
+            .filter_map(|d| d.backup.as_ref().map(|b| Subject::Dependency(d, b)))
+            .chain(plan.services.iter().flat_map(|s| {
+                s.volumes.iter().filter_map(move |v| v.backup.as_ref().map(|b| Subject::Volume(s, v, b)))
+            }))
+            .collect();
+    let Some(name) = &target.dependency else {
+        if all.is_empty() {
+            crate::usage!("nothing in the spec has a `backup:` policy (a dependency's, or a volume's)");
+        }
+        return Ok(all);
+    };
+    if let Some(found) = all.iter().find(|s| s.name() == name) {
+        return Ok(vec![*found]);
+    }
+    if let Some((service, volume)) = name.split_once('.') {
+        let Some(s) = plan.services.iter().find(|s| s.name == service) else {
+            let names = plan.services.iter().map(|s| s.name.as_str());
+            let close =
+                berth_spec::did_you_mean(service, names).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+            crate::usage!("{} has no service `{service}`{close}", target.spec.display());
+        };
+        if !s.volumes.iter().any(|v| v.name == volume) {
+            let names: Vec<&str> = s.volumes.iter().map(|v| v.name.as_str()).collect();
+            let close = berth_spec::did_you_mean(volume, names.iter().copied())
+                .map(|c| format!("did you mean `{service}.{c}`? "))
+                .unwrap_or_default();
+            crate::usage!("service `{service}` has no volume `{volume}`; {close}its volumes: {}", names.join(", "));
+        }
+        crate::usage!("volume `{name}` has no backup policy: add `backup:` (schedule, to) to it in the spec");
+    }
+    let Some(dep) = plan.dependencies.iter().find(|d| &d.name == name) else {
+        if Path::new(name).is_file() {
+            return Err(a_file(target, name).into());
+        }
+        let names: Vec<&str> = plan.dependencies.iter().map(|d| d.name.as_str()).collect();
+        let known = if names.is_empty() {
+            "it declares none".to_owned()
+        } else {
+            let close = berth_spec::did_you_mean(name, names.iter().copied())
+                .map(|close| format!("did you mean `{close}`? "))
+                .unwrap_or_default();
+            format!("{close}dependencies: {}", names.join(", "))
+        };
+        crate::usage!("{} has no dependency `{name}`; {known}", target.spec.display());
+    };
+    crate::usage!("dependency `{}` has no backup policy: add `backup:` (schedule, to) to it in the spec", dep.name);
+}
+
+/// Where a volume's files are: `--dir`, else where `berth up` keeps them
+/// (`.berth/<env>/volumes/<service>/<volume>`), else where the systemd
+/// target does (`/var/lib/<project>/<service>/<volume>`).
+pub(super) fn volume_dir(
+    loaded: &Loaded,
+    service: &ServicePlan,
+    volume: &VolumePlan,
+    given: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(std::path::absolute(dir)?);
+    }
+    let up = berth_runtime::volumes::service_dir(&loaded.state_dir, &service.name).join(&volume.name);
+    let systemd = Path::new("/var/lib").join(&loaded.plan.project).join(&service.name).join(&volume.name);
+    for dir in [&up, &systemd] {
+        if dir.is_dir() {
+            return Ok(dir.clone());
+        }
+    }
+    crate::usage!(
+        "volume `{}.{}` has no directory on this machine: berth up keeps it in {}, the systemd target in {}; name another with --dir",
+        service.name,
+        volume.name,
+        up.display(),
+        systemd.display()
+    );
 }
 
 /// The server of `dep` (`berth_backup::policy::server`): `from`

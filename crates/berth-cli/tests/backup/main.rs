@@ -15,6 +15,7 @@
 )]
 
 mod object_store;
+mod volume;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -169,7 +169,7 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
         if let Some(job) = dep.backup.as_ref().filter(|_| dep.archives_wal()) {
             out.unsupported(
                 Target::Compose,
-                format!("continuous WAL archiving of `{}` (method: physical, recovery point)", job.dependency),
+                format!("continuous WAL archiving of `{}` (method: physical, recovery point)", job.name),
                 "compose schedules no backups: run them with `berth up`, or render kubernetes or systemd, \
                  which archive WAL and ship it; `method: logical` backs up without it",
             );

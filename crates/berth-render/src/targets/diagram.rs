@@ -89,15 +89,12 @@ fn mermaid(plan: &Plan) -> String {
         }
     }
     for b in &plan.backups {
-        let _ = writeln!(
-            m,
-            "    {}[/\"backup {} {} ({})\"/]",
-            id("backup", &b.dependency),
-            b.dependency,
-            b.method,
-            b.schedule
-        );
-        let _ = writeln!(m, "    {} -. {} .-> {}", id("dep", &b.dependency), b.method, id("backup", &b.dependency));
+        let _ = writeln!(m, "    {}[/\"backup {} {} ({})\"/]", id("backup", &b.name), b.name, b.method, b.schedule);
+        let from = match &b.subject {
+            berth_plan::BackupSubject::Volume { service, .. } => id("svc", service),
+            _ => id("dep", &b.name),
+        };
+        let _ = writeln!(m, "    {from} -. {} .-> {}", b.method, id("backup", &b.name));
     }
     m
 }
@@ -191,12 +188,18 @@ fn svg(plan: &Plan) -> String {
         boxes.push(Box_ {
             x: col(2),
             y: row(extra_row + i),
-            title: format!("backup {}", b.dependency),
+            title: format!("backup {}", b.name),
             detail: format!("{} {}", b.method, b.schedule),
             fill: "#f3e8fd",
         });
-        if let Some(j) = plan.dependencies.iter().position(|d| d.name == b.dependency) {
-            dashed.push((dep_boxes[j], boxes.len() - 1));
+        let from = match &b.subject {
+            berth_plan::BackupSubject::Volume { service, .. } => {
+                plan.services.iter().position(|s| &s.name == service).map(|i| service_boxes[i])
+            }
+            _ => plan.dependencies.iter().position(|d| d.name == b.name).map(|j| dep_boxes[j]),
+        };
+        if let Some(from) = from {
+            dashed.push((from, boxes.len() - 1));
         }
     }
     let height = boxes.iter().map(|b| b.y + H).max().unwrap_or(H) + 30;

@@ -94,7 +94,7 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
             + "# Per service: image, replicas (absent when autoscaled) and resources.\n"
             + &yaml::to_string(&values),
     );
-    if !plan.backups.is_empty() {
+    if plan.dependency_backups().next().is_some() {
         out.file(format!("chart/{SPEC_FILE}"), spec_text);
     }
     for s in &plan.services {

@@ -145,15 +145,17 @@ fn deploy(plan: &Plan, env: &str, md: &mut String) {
 fn backups(plan: &Plan, env: &str, md: &mut String) {
     md.push_str("## Back up and restore\n\n");
     if plan.backups.is_empty() {
-        md.push_str("No backups are configured. Add `backup:` to each dependency that holds data.\n\n");
+        md.push_str(
+            "No backups are configured. Add `backup:` to each dependency and persistent volume that holds data.\n\n",
+        );
         return;
     }
-    md.push_str("| dependency | method | schedule (UTC) | destination | keeps |\n| --- | --- | --- | --- | --- |\n");
+    md.push_str("| what | method | schedule (UTC) | destination | keeps |\n| --- | --- | --- | --- | --- |\n");
     for b in &plan.backups {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} daily, {} weekly, {} monthly |",
-            cell(&plain(&b.dependency), "none"),
+            cell(&plain(&b.name), "none"),
             cell(b.method.as_str(), "none"),
             cell(&code(&b.schedule.to_string()), "none"),
             cell(&code(&b.to), "none"),
@@ -171,13 +173,19 @@ fn backups(plan: &Plan, env: &str, md: &mut String) {
         "Check the whole deployment, backups and WAL included, against the spec (exit 0 ok, 1 warnings, 2 failures):\n\n```sh\nberth doctor{env}\n```\n\nOn Kubernetes the backup CronJobs and WAL shippers read the spec from the `{p}-spec` ConfigMap, rendered into `backups.yaml` (the Helm chart carries it as `files/berth.yaml`): render and apply again after every change of the spec, so the jobs run the spec the cluster runs. Each scheduled run backs up, verifies and then prunes what the retention policy no longer keeps.\n\n",
         p = plan.project
     );
+    if plan.backups.iter().any(|b| b.method == BackupMethod::Archive) {
+        let _ = write!(
+            md,
+            "A volume's backup (`SERVICE.VOLUME`) is an archive of its files, verified by unpacking it into a scratch directory and comparing every file. `berth restore SERVICE.VOLUME BACKUP_ID --replace{env}` unpacks and compares it beside the volume, then moves the current files to `VOLUME.before-TIME` next to it and the backup's into the volume; running replicas see the restored files at once (stop the service first if it must not see them change under it).\n\n"
+        );
+    }
     for b in plan.backups.iter().filter(|b| b.method == BackupMethod::Physical) {
         let _ = writeln!(
             md,
             "{} archives WAL continuously (recovery point {}), so it can go back to any moment: {}.\n",
-            code(&b.dependency),
+            code(&b.name),
             b.recovery_point.map_or("5m".to_owned(), |r| r.to_string()),
-            code(&format!("berth restore {} --to-time 'YYYY-MM-DD HH:MM:SS UTC'{env}", b.dependency))
+            code(&format!("berth restore {} --to-time 'YYYY-MM-DD HH:MM:SS UTC'{env}", b.name))
         );
     }
 }

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use berth_plan::{BackupJob, EnvValue, JobPlan, Plan, RunPlan, ServicePlan, replica_port};
+use berth_plan::{BackupJob, BackupSubject, EnvValue, JobPlan, Plan, RunPlan, ServicePlan, replica_port};
 use berth_spec::model::units::Schedule;
 
 use super::{Target, scheduled};
@@ -88,7 +88,7 @@ pub fn render(plan: &Plan) -> Output {
         }
     }
     for job in &plan.backups {
-        let name = format!("{}-backup-{}", plan.project, job.dependency);
+        let name = format!("{}-backup-{}", plan.project, job.name);
         out.file(format!("{name}.service"), backup_service(plan, job, &user));
         out.file(format!("{name}.timer"), backup_timer(plan, job));
         wants.push(format!("{name}.timer"));
@@ -408,20 +408,30 @@ fn env_quote(value: &str) -> String {
 fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
     let p = &plan.project;
     let mut u = header::comment("#", plan, "systemd");
+    let what = match &job.subject {
+        BackupSubject::Volume { service, volume } => format!("volume {volume} of {service}"),
+        _ => job.name.clone(),
+    };
     let _ = write!(
         u,
-        "[Unit]\nDescription={p}: back up {dep} ({method}) and prove the backup restores\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\n",
-        dep = job.dependency,
+        "[Unit]\nDescription={p}: back up {what} ({method}) and prove the backup restores\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nUser={user}\nGroup={user}\nWorkingDirectory=/etc/{p}\nEnvironmentFile=-/etc/{p}/backup.env\n",
         method = job.method,
     );
-    let password = plan.dependencies.iter().find(|d| d.name == job.dependency).and_then(|d| d.password_secret.clone());
+    let password = plan.dependencies.iter().find(|d| d.name == job.name).and_then(|d| d.password_secret.clone());
     // The signing key too: the job signs the manifests it writes and
     // checks them when it verifies.
     let signing_key = job.signing_key_secret.clone().filter(|k| password.as_ref() != Some(k));
     for secret in password.into_iter().chain(signing_key) {
         let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, &secret));
     }
-    for command in scheduled::backup_commands(plan, job, "/usr/local/bin/berth", &format!("/etc/{p}/berth.yaml")) {
+    // Where the service units keep the volume (their `StateDirectory=`),
+    // which this unit reads under `ProtectSystem=strict`.
+    let dir = match &job.subject {
+        BackupSubject::Volume { service, volume } => Some(format!("/var/lib/{p}/{service}/{volume}")),
+        _ => None,
+    };
+    let spec = format!("/etc/{p}/berth.yaml");
+    for command in scheduled::backup_commands(plan, job, "/usr/local/bin/berth", &spec, dir.as_deref()) {
         let _ = writeln!(u, "ExecStart={command}");
     }
     let _ = write!(u, "StateDirectory={p}/backup\nCacheDirectory={p}/backup\n{HARDENING}");
@@ -441,7 +451,7 @@ fn wal_spool(plan: &Plan, dependency: &str) -> String {
 /// `postgres`, the user whose `archive_command` fills the spool.
 fn wal_ship_service(plan: &Plan, job: &BackupJob, spool: &str) -> String {
     let p = &plan.project;
-    let dep = &job.dependency;
+    let dep = &job.name;
     let mut u = header::comment("#", plan, "systemd");
     let _ = write!(
         u,
@@ -506,7 +516,7 @@ fn backup_timer(plan: &Plan, job: &BackupJob) -> String {
         u,
         "[Unit]\nDescription={p}: scheduled backup of {dep} ({schedule} UTC)\n\n[Timer]\n{calendar}Persistent=true\nRandomizedDelaySec=60s\n\n[Install]\nWantedBy=timers.target\n",
         p = plan.project,
-        dep = job.dependency,
+        dep = job.name,
         schedule = job.schedule,
         calendar = on_calendar_lines(&job.schedule),
     );

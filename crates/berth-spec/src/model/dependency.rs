@@ -275,11 +275,15 @@ pub enum BackupMethod {
     // record it and read it back with `BackupMethod::deserialize_recorded`.
     #[serde(skip_deserializing)]
     Snapshot,
+    // A volume's files as one tar archive, compressed with zstd. Like
+    // `Snapshot`, never spelled in a spec (volumes have one method).
+    #[serde(skip_deserializing)]
+    Archive,
 }
 
 impl BackupMethod {
     /// Every method, in declaration order.
-    pub const ALL: [Self; 3] = [Self::Logical, Self::Physical, Self::Snapshot];
+    pub const ALL: [Self; 4] = [Self::Logical, Self::Physical, Self::Snapshot, Self::Archive];
 
     /// The name in specs, plans and manifests.
     pub fn as_str(self) -> &'static str {
@@ -287,6 +291,7 @@ impl BackupMethod {
             Self::Logical => "logical",
             Self::Physical => "physical",
             Self::Snapshot => "snapshot",
+            Self::Archive => "archive",
         }
     }
 
@@ -301,8 +306,9 @@ impl BackupMethod {
     /// only what a spec may say.
     pub fn deserialize_recorded<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        Self::from_name(&name)
-            .ok_or_else(|| <D::Error as serde::de::Error>::unknown_variant(&name, &["logical", "physical", "snapshot"]))
+        Self::from_name(&name).ok_or_else(|| {
+            <D::Error as serde::de::Error>::unknown_variant(&name, &["logical", "physical", "snapshot", "archive"])
+        })
     }
 }
 

@@ -365,6 +365,17 @@ pub struct Volume {
     /// Mount read-only.
     #[serde(default)]
     pub read_only: bool,
+    /// Back up the volume's files: `{ schedule, to }`, with the same
+    /// `retain`, `verify` and `signing_key` as a dependency's backup. Each
+    /// backup is one tar archive (modes, owners, links and times kept)
+    /// compressed with zstd, listed in a manifest with the archive's
+    /// checksum and a digest of every file; verification unpacks it into
+    /// a scratch directory and compares. `berth backup <service>.<volume>`
+    /// takes one, `berth restore <service>.<volume>` puts one back
+    /// (the current files are kept beside the volume). Persistent volumes
+    /// only; `method` and `recovery_point` are PostgreSQL's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<super::dependency::Backup>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -90,14 +90,19 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     .error(codes::OUT_OF_RANGE, &bpath.key("recovery_point"), "a recovery point of 0 is not achievable")
                     .with_help("use minutes, such as `5m`");
             }
-            if backup.retain.daily == 0 && backup.retain.weekly == 0 && backup.retain.monthly == 0 {
-                checker
-                    .error(codes::CONTRADICTION, &bpath.key("retain"), "the retention keeps no backups")
-                    .with_help("keep at least one, such as `daily: 7`");
-            }
-            destination(&backup.to, &bpath.key("to"), checker);
+            retention_and_destination(backup, &bpath, checker);
         }
     }
+}
+
+/// What every backup policy, a dependency's or a volume's, must get right.
+pub(crate) fn retention_and_destination(backup: &crate::model::Backup, bpath: &Path, checker: &mut Checker<'_>) {
+    if backup.retain.daily == 0 && backup.retain.weekly == 0 && backup.retain.monthly == 0 {
+        checker
+            .error(codes::CONTRADICTION, &bpath.key("retain"), "the retention keeps no backups")
+            .with_help("keep at least one, such as `daily: 7`");
+    }
+    destination(&backup.to, &bpath.key("to"), checker);
 }
 
 /// PostgreSQL's default `max_connections` and `superuser_reserved_connections`.

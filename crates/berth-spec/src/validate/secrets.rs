@@ -19,6 +19,20 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
         for (var, secret) in &service.secrets {
             refs.push((root.key("services").key(name).key("secrets").key(var), secret.clone()));
         }
+        for (volume, key) in
+            service.volumes.iter().filter_map(|(v, vol)| Some((v, vol.backup.as_ref()?.signing_key.as_ref()?)))
+        {
+            refs.push((
+                root.key("services")
+                    .key(name)
+                    .key("volumes")
+                    .key(volume)
+                    .key("backup")
+                    .key("signing_key")
+                    .key("secret"),
+                key.secret.clone(),
+            ));
+        }
     }
     for (name, dep) in &spec.dependencies {
         if let Some(password) = &dep.password {

@@ -683,6 +683,39 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 )
                 .with_help("ship files the service only reads in its image; drop `read_only` for data it writes");
         }
+        if let Some(backup) = &volume.backup {
+            let bpath = vpath.key("backup");
+            if volume.kind == Some(crate::model::VolumeKind::Scratch) {
+                checker
+                    .error(
+                        codes::CONTRADICTION,
+                        &bpath,
+                        format!(
+                            "volume `{name}` is scratch space, emptied at every start: there is nothing to back up"
+                        ),
+                    )
+                    .with_help("remove `backup`, or make the volume persistent (drop `kind: scratch`)");
+            }
+            if backup.method.is_some() {
+                checker
+                    .error(
+                        codes::NOT_APPLICABLE,
+                        &bpath.key("method"),
+                        "a volume is backed up as an archive of its files; `method` applies to PostgreSQL",
+                    )
+                    .with_help("remove `method`");
+            }
+            if backup.recovery_point.is_some() {
+                checker
+                    .error(
+                        codes::NOT_APPLICABLE,
+                        &bpath.key("recovery_point"),
+                        "a volume recovers to its last backup; `recovery_point` needs PostgreSQL's WAL archiving",
+                    )
+                    .with_help("remove `recovery_point`; schedule backups as often as you can accept to lose");
+            }
+            super::dependencies::retention_and_destination(backup, &bpath, checker);
+        }
         if let Some(other) = mounts.insert(volume.path.as_str(), name) {
             checker
                 .error(

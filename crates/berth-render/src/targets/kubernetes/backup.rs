@@ -64,14 +64,14 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut 
     if !job.to.contains("://") || job.to.starts_with("file://") {
         out.unsupported(
             Target::Kubernetes,
-            format!("the local backup destination `{}` of `{}`", job.to, job.dependency),
+            format!("the local backup destination `{}` of `{}`", job.to, job.name),
             "a CronJob pod's files go with the pod; back up to object storage (s3://, gs://, az://)",
         );
     }
-    let component = format!("backup-{}", job.dependency);
-    let dep = plan.dependencies.iter().find(|d| d.name == job.dependency);
+    let component = format!("backup-{}", job.name);
+    let dep = plan.dependencies.iter().find(|d| d.name == job.name);
     let (spec_volume, spec_mount) = spec_volume(plan);
-    let script = scheduled::backup_commands(plan, job, "berth", SPEC_PATH).join(" && ");
+    let script = scheduled::backup_commands(plan, job, "berth", SPEC_PATH, None).join(" && ");
     // The password, and the key that signs and checks the manifests.
     let password = dep.and_then(|d| d.password_secret.as_ref());
     let signing_key = job.signing_key_secret.as_ref().filter(|k| password != Some(*k));

@@ -99,7 +99,8 @@ pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>,
         files.push((format!("dependency-{}.yaml", dep.name), m));
     }
     // The spec itself, for the programs that run berth in the cluster.
-    if !plan.backups.is_empty() || (plan.edge.is_some() && gateway::enabled(plan)) {
+    // Volumes' backups are the storage's business here (support table).
+    if plan.dependency_backups().next().is_some() || (plan.edge.is_some() && gateway::enabled(plan)) {
         let mut m = Manifest::new();
         backup::spec_config_map(plan, spec_text, &mut m);
         files.push(("spec.yaml".to_owned(), m));
@@ -115,9 +116,9 @@ pub(crate) fn objects(plan: &Plan, spec_text: &str) -> (Vec<(String, Manifest)>,
             files.push(("ingress.yaml".to_owned(), m));
         }
     }
-    if !plan.backups.is_empty() {
+    if plan.dependency_backups().next().is_some() {
         let mut m = Manifest::new();
-        for job in &plan.backups {
+        for job in plan.dependency_backups() {
             backup::cronjob(plan, job, &mut m, &mut out);
             network::backup_policy(plan, job, &mut m);
         }

@@ -259,7 +259,7 @@ pub(crate) fn dependency_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifes
     for service in plan.services.iter().filter(|s| d.used_by.contains(&s.name) && s.image.is_some()) {
         clients.extend(service.jobs.iter().map(|j| pods(plan, &j.workload(&service.name))));
     }
-    if plan.backups.iter().any(|b| b.dependency == d.name) {
+    if plan.backups.iter().any(|b| b.name == d.name) {
         clients.push(pods(plan, &format!("backup-{}", d.name)));
     }
     if let Some(p) = &d.pooler {
@@ -304,14 +304,14 @@ pub(crate) fn pooler_policy(plan: &Plan, d: &DependencyPlan, m: &mut Manifest) {
 /// them only DNS, and every scheduled backup would fail.
 pub(crate) fn backup_policy(plan: &Plan, job: &BackupJob, m: &mut Manifest) {
     let mut egress = vec![dns()];
-    if let Some(dep) = plan.dependencies.iter().find(|d| d.name == job.dependency) {
+    if let Some(dep) = plan.dependencies.iter().find(|d| d.name == job.name) {
         egress
             .push(NetworkPolicyEgressRule { to: Some(vec![pods(plan, &dep.name)]), ports: Some(vec![port(dep.port)]) });
     }
     if remote(&job.to) {
         egress.push(object_storage());
     }
-    policy(plan, &format!("backup-{}", job.dependency), Vec::new(), egress, m);
+    policy(plan, &format!("backup-{}", job.name), Vec::new(), egress, m);
 }
 
 /// `s3://`, `gs://`, `az://`: not a path on a volume.
