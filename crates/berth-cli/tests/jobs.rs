@@ -18,13 +18,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_test_support::free_port;
-use common::{KillOnDrop, berth, start_up};
+use common::{KillOnDrop, berth};
 
 /// The migration records the version it ran for, and fails for any
 /// version containing `bad`.
 const MIGRATE: &str = r#"case "${BERTH_VERSION:-none}" in *bad*) echo "refusing $BERTH_VERSION" >&2; exit 3;; esac; echo "$BERTH_JOB ${BERTH_VERSION:-none} $GREETING" >> migrations.log"#;
 
-fn spec(demo: &Path, http: u16, https: u16, admin: u16, migrate: &str) -> String {
+fn spec(demo: &Path, dir: &Path, http: u16, https: u16, admin: u16, migrate: &str) -> String {
     format!(
         r#"version: 1
 name: jobs
@@ -45,6 +45,13 @@ services:
       tick:
         command: ["sh", "-c", 'echo "$BERTH_JOB $(date +%s)" >> ticks.log']
         schedule: "* * * * *"
+    volumes:
+      data:
+        path: {data}
+        # berth up runs it every minute, with the signing key it needs.
+        backup: {{ schedule: "* * * * *", to: ./backups, signing_key: {{ secret: backup-key }} }}
+secrets:
+  backup-key: {{}}
 edge:
   hosts: [localhost]
   listen: {{ http: {http}, https: {https}, admin: {admin} }}
@@ -52,7 +59,8 @@ edge:
   routes:
     - {{ path: /, service: web }}
 "#,
-        demo = demo.display()
+        demo = demo.display(),
+        data = dir.join("mnt/data").display()
     )
 }
 
@@ -66,8 +74,8 @@ fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
     let dir = berth_test_support::temp_dir();
     common::writable_by_services(dir.path());
     let (http, https, admin) = (free_port(), free_port(), free_port());
-    std::fs::write(dir.path().join("berth.yaml"), spec(demo.path(), http, https, admin, MIGRATE)).unwrap();
-    let mut up = start_up(dir.path());
+    std::fs::write(dir.path().join("berth.yaml"), spec(demo.path(), dir.path(), http, https, admin, MIGRATE)).unwrap();
+    let mut up = common::start_up_with(dir.path(), &[("BERTH_SECRET_BACKUP_KEY", "k3y")]);
     let _stop_on_failure = KillOnDrop(up.id());
     let migrations = dir.path().join("migrations.log");
     assert_eq!(lines(&migrations), ["migrate none hello"], "the migration ran once before the replicas started");
@@ -117,6 +125,20 @@ fn migrations_gate_deploys_schedules_run_and_berth_run_runs_a_job_now() {
         assert!(Instant::now() < deadline, "the scheduled job did not run within a minute: {:?}", lines(&ticks));
         std::thread::sleep(Duration::from_millis(500));
     }
+    // So did the volume's backup policy: taken, signed and verified.
+    let backups = dir.path().join("backups/web.data/backups");
+    let log = dir.path().join(".berth/base/logs/backup-web.data.log");
+    let verified = || {
+        std::fs::read_dir(&backups).into_iter().flatten().flatten().any(|b| b.path().join("verification.json").exists())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !verified() {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "no verified backup of the volume: {said}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("backup prune web.data") && !said.contains("failed"), "{said}");
 
     assert!(berth(dir.path(), &["down"]).status.success());
     assert!(up.wait().unwrap().success());
@@ -129,7 +151,7 @@ fn a_failing_migration_keeps_berth_up_from_starting_the_service() {
     common::writable_by_services(dir.path());
     let (http, https, admin) = (free_port(), free_port(), free_port());
     let failing = r#"echo "no database" >&2; exit 7"#;
-    std::fs::write(dir.path().join("berth.yaml"), spec(demo.path(), http, https, admin, failing)).unwrap();
+    std::fs::write(dir.path().join("berth.yaml"), spec(demo.path(), dir.path(), http, https, admin, failing)).unwrap();
     let up = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["up", "berth.yaml"])
         .current_dir(dir.path())

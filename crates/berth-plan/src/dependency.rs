@@ -121,6 +121,22 @@ pub fn volume_backup_name(service: &str, volume: &str) -> String {
 }
 
 impl BackupJob {
+    /// What a scheduled run does, as `berth` arguments (every target's
+    /// jobs and `berth up` run the same): take a backup, restore it into
+    /// a scratch copy and compare (unless the spec turned verification
+    /// off), then delete what the retention no longer keeps. Each step
+    /// runs only when the one before succeeded, so a failed verification
+    /// never prunes.
+    pub fn scheduled_steps(&self) -> Vec<Vec<String>> {
+        let name = self.name.clone();
+        let mut steps = vec![vec!["backup".to_owned(), name.clone()]];
+        if self.verify {
+            steps.push(vec!["backup".to_owned(), "verify".to_owned(), name.clone()]);
+        }
+        steps.push(vec!["backup".to_owned(), "prune".to_owned(), name]);
+        steps
+    }
+
     /// A volume's policy from the spec's `backup:` on it.
     pub(crate) fn of_volume(service: &str, volume: &str, b: &berth_spec::model::Backup) -> Self {
         Self {

@@ -11,7 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Mutex;
 
 use crate::control::{Command, Reply};
-use crate::{Running, RuntimeError, io, logs};
+use crate::{Due, Running, RuntimeError, io, logs};
 
 /// The control socket of the stack in `state_dir`.
 pub fn control_socket(state_dir: &Path) -> PathBuf {
@@ -74,38 +74,53 @@ pub async fn serve(running: Running, state_dir: &Path, control: Control) -> Resu
     Ok(())
 }
 
-/// Runs scheduled jobs when they are due, each in its own task; a job
-/// still running when it is due again skips that run. A job's failure is
-/// in its log; the stack keeps running.
+/// Runs scheduled jobs and backups when they are due, each in its own
+/// task; one still running when it is due again skips that run. A
+/// failure is in its log; the stack keeps running.
 async fn schedule(running: Arc<Mutex<Option<Running>>>) {
-    let jobs = match running.lock().await.as_ref() {
+    let entries = match running.lock().await.as_ref() {
         Some(r) => r.scheduled(),
         None => return,
     };
-    if jobs.is_empty() {
+    if entries.is_empty() {
         return;
     }
-    let busy: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+    let busy: Arc<std::sync::Mutex<std::collections::BTreeSet<Due>>> = Arc::default();
     loop {
         let now = jiff::Timestamp::now();
-        let next: Vec<(jiff::Timestamp, &String)> =
-            jobs.iter().filter_map(|(name, s)| Some((crate::jobs::next_run(s, now)?, name))).collect();
+        let next: Vec<(jiff::Timestamp, &Due)> =
+            entries.iter().filter_map(|(due, s)| Some((crate::jobs::next_run(s, now)?, due))).collect();
         let Some(when) = next.iter().map(|(t, _)| *t).min() else { return };
-        let due: Vec<String> = next.iter().filter(|(t, _)| *t == when).map(|(_, n)| (*n).clone()).collect();
+        let due: Vec<Due> = next.iter().filter(|(t, _)| *t == when).map(|(_, d)| (*d).clone()).collect();
         let wait = (when - now).total(jiff::Unit::Millisecond).unwrap_or(0.0).max(0.0);
         tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
-        for name in due {
-            let Some((template, job, version)) = running.lock().await.as_ref().and_then(|r| r.job(&name)) else {
-                continue;
+        for item in due {
+            let task = {
+                let guard = running.lock().await;
+                let Some(r) = guard.as_ref() else { continue };
+                match &item {
+                    Due::Job(name) => r.job(name).map(|(template, job, version)| {
+                        Box::pin(async move {
+                            let none = std::collections::BTreeMap::new();
+                            let _ = crate::jobs::run(&template, &job, version.as_deref(), &none).await;
+                        }) as futures_util::future::BoxFuture<'static, ()>
+                    }),
+                    Due::Backup(name) => r.backup(name).map(|(backup, spec, logs)| {
+                        Box::pin(async move {
+                            crate::backups::run(&backup, &spec, &logs).await;
+                        }) as futures_util::future::BoxFuture<'static, ()>
+                    }),
+                }
             };
-            if !busy.lock().map(|mut b| b.insert(name.clone())).unwrap_or(false) {
+            let Some(task) = task else { continue };
+            if !busy.lock().map(|mut b| b.insert(item.clone())).unwrap_or(false) {
                 continue;
             }
             let busy = busy.clone();
             tokio::spawn(async move {
-                let _ = crate::jobs::run(&template, &job, version.as_deref(), &std::collections::BTreeMap::new()).await;
+                task.await;
                 if let Ok(mut b) = busy.lock() {
-                    b.remove(&job.name);
+                    b.remove(&item);
                 }
             });
         }

@@ -4,6 +4,7 @@
 //! directory next to the spec, so `berth status`, `logs`, `down` and
 //! `deploy` find them.
 
+mod backups;
 pub mod control;
 pub mod daemon;
 mod dependency;
@@ -65,6 +66,9 @@ pub type SecretLookup = dyn Fn(&berth_plan::SecretPlan) -> Option<String> + Send
 pub struct Options {
     /// The spec's directory: relative commands and workdirs start here.
     pub spec_dir: PathBuf,
+    /// The spec itself, absolute: scheduled backups run `berth backup`
+    /// on it.
+    pub spec_file: PathBuf,
     pub state_dir: PathBuf,
     pub secrets: Box<SecretLookup>,
 }
@@ -168,6 +172,13 @@ impl ServiceRun {
     }
 }
 
+/// What is due on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Due {
+    Job(String),
+    Backup(String),
+}
+
 /// A running stack.
 #[derive(Debug)]
 pub struct Running {
@@ -177,6 +188,9 @@ pub struct Running {
     edge: Option<EdgeHandle>,
     state: Arc<state::Shared>,
     state_dir: PathBuf,
+    /// The spec's backup policies, run on their schedules.
+    backups: Vec<backups::Scheduled>,
+    spec: backups::SpecRef,
     pub edge_http: Option<SocketAddr>,
     pub edge_https: Option<SocketAddr>,
 }
@@ -296,6 +310,8 @@ pub async fn up(plan: &Plan, options: Options) -> Result<Running, RuntimeError> 
         edge: None,
         state: state.clone(),
         state_dir: options.state_dir.clone(),
+        backups: backups::scheduled(plan, &*options.secrets),
+        spec: backups::SpecRef { file: options.spec_file.clone(), environment: plan.environment.clone() },
         edge_http: None,
         edge_https: None,
     };
@@ -413,13 +429,21 @@ impl Running {
         })
     }
 
-    /// Every scheduled job, by name.
-    pub(crate) fn scheduled(&self) -> Vec<(String, berth_spec::model::units::Schedule)> {
+    /// Everything that runs on a schedule: jobs by name, backups by the
+    /// name of what they back up.
+    pub(crate) fn scheduled(&self) -> Vec<(Due, berth_spec::model::units::Schedule)> {
         self.services
             .values()
             .flat_map(|run| run.template.service.jobs.iter())
-            .filter_map(|j| Some((j.name.clone(), j.schedule()?.clone())))
+            .filter_map(|j| Some((Due::Job(j.name.clone()), j.schedule()?.clone())))
+            .chain(self.backups.iter().map(|b| (Due::Backup(b.job.name.clone()), b.job.schedule.clone())))
             .collect()
+    }
+
+    /// A scheduled backup with what it needs to run.
+    pub(crate) fn backup(&self, name: &str) -> Option<(backups::Scheduled, backups::SpecRef, PathBuf)> {
+        let backup = self.backups.iter().find(|b| b.job.name == name)?;
+        Some((backup.clone(), self.spec.clone(), self.state_dir.join("logs")))
     }
 
     /// `berth run JOB`.

@@ -115,7 +115,8 @@ pub fn up(args: &crate::cli::UpArgs, color: bool) -> anyhow::Result<Outcome> {
     let spec_dir = spec_dir.canonicalize().unwrap_or(spec_dir);
     runtime()?.block_on(async {
         let spec_dir_for_wal = spec_dir.clone();
-        let options = Options { spec_dir, state_dir: state.clone(), secrets: Box::new(secret_value) };
+        let spec_file = std::path::absolute(&args.file).context("cannot resolve the spec's path")?;
+        let options = Options { spec_dir, spec_file, state_dir: state.clone(), secrets: Box::new(secret_value) };
         let running = berth_runtime::up(&plan, options).await?;
         let shippers = super::dependencies::wal_shippers(&plan, &state, &spec_dir_for_wal);
         let shipping = (!shippers.is_empty()).then(|| {

@@ -228,7 +228,9 @@ pub enum Persistence {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
-    /// When to take a backup (cron, in UTC).
+    /// When to take a backup (cron, in UTC): the rendered timers and
+    /// CronJobs, and `berth up` while it runs (output in
+    /// `.berth/<env>/logs/backup-<name>.log`).
     pub schedule: Schedule,
     /// PostgreSQL: `logical` (pg_dump) or `physical` (base backup plus WAL
     /// archiving, for point-in-time recovery). Default `logical`. Redis

@@ -370,10 +370,12 @@ pub struct Volume {
     /// backup is one tar archive (modes, owners, links and times kept)
     /// compressed with zstd, listed in a manifest with the archive's
     /// checksum and a digest of every file; verification unpacks it into
-    /// a scratch directory and compares. `berth backup <service>.<volume>`
-    /// takes one, `berth restore <service>.<volume>` puts one back
-    /// (the current files are kept beside the volume). Persistent volumes
-    /// only; `method` and `recovery_point` are PostgreSQL's.
+    /// a scratch directory and compares. `berth up` and the systemd target
+    /// run it on its schedule; `berth backup <service>.<volume>` takes one
+    /// now, `berth restore <service>.<volume>` puts one back (the current
+    /// files are kept beside the volume). Kubernetes leaves volume backups
+    /// to the storage's snapshots (R001). Persistent volumes only; `method`
+    /// and `recovery_point` are PostgreSQL's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<super::dependency::Backup>,
 }
