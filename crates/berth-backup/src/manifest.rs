@@ -113,6 +113,9 @@ pub struct Manifest {
     /// from what they unpacked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_sha256: Option<String>,
+    /// The age recipient (public key) a volume archive is encrypted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_to: Option<String>,
     /// HMAC-SHA256 of [`Manifest::canonical`] under the spec's signing
     /// key, lowercase hex; absent when the policy names no key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +162,7 @@ impl Manifest {
             files: taken.files,
             counts: taken.counts,
             tree_sha256: None,
+            encrypted_to: None,
             signature: None,
         }
     }
@@ -323,6 +327,7 @@ mod tests {
             files: vec![FileEntry { name: "dump/toc.dat.zst".into(), size: 3, sha256: "a".repeat(64) }],
             counts: BTreeMap::from([("public.orders".to_owned(), 7)]),
             tree_sha256: None,
+            encrypted_to: None,
             signature: None,
         }
     }

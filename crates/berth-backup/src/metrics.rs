@@ -140,6 +140,7 @@ mod tests {
             files: Vec::new(),
             counts: Default::default(),
             tree_sha256: None,
+            encrypted_to: None,
             signature: None,
         };
         Listed {

@@ -115,20 +115,46 @@ fn password(plan: &Plan, dep: &DependencyPlan, read: &ReadSecret) -> Result<Opti
 /// secret or it has no value (an empty key would sign, but prove nothing).
 pub fn signing_key(plan: &Plan, job: &BackupJob, read_secret: &ReadSecret) -> Result<Option<Vec<u8>>, BackupError> {
     let Some(name) = &job.signing_key_secret else { return Ok(None) };
-    let secret = plan.secrets.iter().find(|s| &s.name == name).ok_or_else(|| {
+    Ok(Some(key_value(plan, job, name, "backup signing key", read_secret)?.into_bytes()))
+}
+
+/// The age identity `job`'s volume archives are encrypted to; `None`
+/// when the policy names none; an error when the secret is undeclared,
+/// empty or not an age identity.
+pub fn encryption_key(
+    plan: &Plan,
+    job: &BackupJob,
+    read_secret: &ReadSecret,
+) -> Result<Option<crate::volume::EncryptionKey>, BackupError> {
+    let Some(name) = &job.encryption_key_secret else { return Ok(None) };
+    let value = key_value(plan, job, name, "backup encryption key", read_secret)?;
+    crate::volume::EncryptionKey::parse(&value).map(Some).ok_or_else(|| {
         BackupError::Secret(format!(
-            "secret `{name}` (the backup signing key of `{}`) is not declared under `secrets:`",
+            "secret `{name}` (the backup encryption key of `{}`) is not an age identity: make one with `age-keygen` \
+             (a line starting with AGE-SECRET-KEY-1)",
             job.name
         ))
+    })
+}
+
+/// The value of secret `name`, which `job`'s policy uses as its `what`.
+fn key_value(
+    plan: &Plan,
+    job: &BackupJob,
+    name: &str,
+    what: &str,
+    read_secret: &ReadSecret,
+) -> Result<String, BackupError> {
+    let secret = plan.secrets.iter().find(|s| s.name == name).ok_or_else(|| {
+        BackupError::Secret(format!("secret `{name}` (the {what} of `{}`) is not declared under `secrets:`", job.name))
     })?;
-    let value = read_secret(secret).filter(|v| !v.is_empty()).ok_or_else(|| {
+    read_secret(secret).filter(|v| !v.is_empty()).ok_or_else(|| {
         BackupError::Secret(format!(
-            "secret `{name}` (the backup signing key of `{}`) has no value: set {}",
+            "secret `{name}` (the {what} of `{}`) has no value: set {}",
             job.name,
             where_to_set(secret)
         ))
-    })?;
-    Ok(Some(value.into_bytes()))
+    })
 }
 
 /// Where a secret's value is read from: its environment variable, else its file.

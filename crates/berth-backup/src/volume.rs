@@ -38,6 +38,65 @@ use crate::{WorkDir, authenticate_with, backup_dir, new_id, pick_in, store_files
 
 /// The one file a volume backup stores.
 pub const ARCHIVE: &str = "volume.tar.zst";
+/// The same, encrypted with age.
+pub const ENCRYPTED: &str = "volume.tar.zst.age";
+
+/// An age identity (X25519) archives are encrypted to and decrypted with.
+#[derive(Clone)]
+pub struct EncryptionKey(age::x25519::Identity);
+
+impl EncryptionKey {
+    /// `AGE-SECRET-KEY-1...`, as `age-keygen` writes it (comment lines
+    /// and surrounding space allowed).
+    pub fn parse(text: &str) -> Option<Self> {
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))?;
+        line.parse().ok().map(Self)
+    }
+
+    /// The public key (`age1...`) archives are encrypted to.
+    pub fn recipient(&self) -> String {
+        self.0.to_public().to_string()
+    }
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncryptionKey({})", self.recipient())
+    }
+}
+
+/// Where the archive is written: the file, through age when encrypted.
+enum Sink {
+    Plain(BufWriter<File>),
+    Age(age::stream::StreamWriter<BufWriter<File>>),
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(w) => w.write(buf),
+            Self::Age(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(w) => w.flush(),
+            Self::Age(w) => w.flush(),
+        }
+    }
+}
+
+impl Sink {
+    fn finish(self) -> std::io::Result<File> {
+        let mut buffered = match self {
+            Self::Plain(w) => w,
+            Self::Age(w) => w.finish()?,
+        };
+        buffered.flush()?;
+        buffered.into_inner().map_err(|e| e.into_error())
+    }
+}
 
 /// What every volume operation works with.
 pub struct Volume<'a> {
@@ -49,6 +108,8 @@ pub struct Volume<'a> {
     /// Staging and scratch space.
     pub work_dir: PathBuf,
     pub signing_key: Option<Vec<u8>>,
+    /// The policy's age identity: archives are encrypted to it.
+    pub encryption: Option<EncryptionKey>,
     pub progress: &'a dyn Progress,
 }
 
@@ -156,11 +217,22 @@ impl<R: Read> Read for Exact<R> {
     }
 }
 
-/// Archives `dir` into `out` and returns what it holds.
-fn archive(dir: &Path, out: &Path) -> Result<Tree, BackupError> {
+/// Archives `dir` into `out` (encrypted to `key` when given) and returns
+/// what it holds.
+fn archive(dir: &Path, out: &Path, key: Option<&EncryptionKey>) -> Result<Tree, BackupError> {
     let step = "archive the volume";
     let file = File::create(out).map_err(|e| fail(step, format!("{}: {e}", out.display())))?;
-    let encoder = zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, file), 3).map_err(at(step))?;
+    let file = BufWriter::with_capacity(1 << 20, file);
+    let sink = match key {
+        None => Sink::Plain(file),
+        Some(key) => {
+            let recipient = key.0.to_public();
+            let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| fail("encrypt", e.to_string()))?;
+            Sink::Age(encryptor.wrap_output(file).map_err(at("encrypt"))?)
+        }
+    };
+    let encoder = zstd::stream::write::Encoder::new(sink, 3).map_err(at(step))?;
     let mut builder = tar::Builder::new(encoder);
     builder.follow_symlinks(false);
     let mut tree = Tree::default();
@@ -207,9 +279,8 @@ fn archive(dir: &Path, out: &Path) -> Result<Tree, BackupError> {
         }
     }
     let encoder = builder.into_inner().map_err(at(step))?;
-    let mut out = encoder.finish().map_err(at(step))?;
-    out.flush().map_err(at(step))?;
-    out.into_inner().map_err(|e| fail(step, e.to_string()))?.sync_all().map_err(at(step))?;
+    let sink = encoder.finish().map_err(at(step))?;
+    sink.finish().map_err(at(step))?.sync_all().map_err(at(step))?;
     Ok(tree)
 }
 
@@ -239,13 +310,25 @@ fn walk(dir: &Path) -> Result<Tree, BackupError> {
     Ok(tree)
 }
 
-/// Unpacks a checked archive into `into` (which must not exist), as the
-/// owners it records when berth runs as root.
-fn unpack(archive: &Path, into: &Path) -> Result<(), BackupError> {
+/// Unpacks a checked archive into `into` (which must not exist),
+/// decrypting it with `key` when given, as the owners it records when
+/// berth runs as root.
+fn unpack(archive: &Path, into: &Path, key: Option<&EncryptionKey>) -> Result<(), BackupError> {
     let step = "unpack the archive";
     std::fs::create_dir_all(into).map_err(|e| fail(step, format!("{}: {e}", into.display())))?;
-    let file = File::open(archive).map_err(|e| fail(step, format!("{}: {e}", archive.display())))?;
-    let decoder = zstd::stream::read::Decoder::new(file).map_err(at(step))?;
+    let file = BufReader::new(File::open(archive).map_err(|e| fail(step, format!("{}: {e}", archive.display())))?);
+    let input: Box<dyn Read> = match key {
+        None => Box::new(file),
+        Some(key) => {
+            let decryptor = age::Decryptor::new(file).map_err(|e| fail("decrypt", e.to_string()))?;
+            Box::new(
+                decryptor
+                    .decrypt(std::iter::once(&key.0 as &dyn age::Identity))
+                    .map_err(|e| fail("decrypt", e.to_string()))?,
+            )
+        }
+    };
+    let decoder = zstd::stream::read::Decoder::new(input).map_err(at(step))?;
     let mut tar = tar::Archive::new(decoder);
     tar.set_preserve_permissions(true);
     tar.set_preserve_mtime(true);
@@ -273,8 +356,11 @@ pub async fn backup(v: &Volume<'_>) -> Result<Manifest, BackupError> {
     };
     std::fs::create_dir_all(&staging).map_err(at("prepare the backup directory"))?;
     v.progress.step("archive the volume", None);
-    let (dir, out) = (v.dir.clone(), staging.join(ARCHIVE));
-    let taken = tokio::task::spawn_blocking(move || archive(&dir, &out)).await.map_err(at("archive the volume"))?;
+    let name = if v.encryption.is_some() { ENCRYPTED } else { ARCHIVE };
+    let (dir, out, key) = (v.dir.clone(), staging.join(name), v.encryption.clone());
+    let taken = tokio::task::spawn_blocking(move || archive(&dir, &out, key.as_ref()))
+        .await
+        .map_err(at("archive the volume"))?;
     let tree = match taken {
         Ok(tree) => tree,
         Err(e) => {
@@ -282,7 +368,7 @@ pub async fn backup(v: &Volume<'_>) -> Result<Manifest, BackupError> {
             return Err(e);
         }
     };
-    let files = store_files_in(&v.destination, v.progress, &rel, &staging, vec![ARCHIVE.to_owned()]).await?;
+    let files = store_files_in(&v.destination, v.progress, &rel, &staging, vec![name.to_owned()]).await?;
     let mut counts = tree.counts();
     if tree.changed_while_read > 0 {
         counts.insert("changed_while_read".to_owned(), tree.changed_while_read);
@@ -303,6 +389,7 @@ pub async fn backup(v: &Volume<'_>) -> Result<Manifest, BackupError> {
         files,
         counts,
         tree_sha256: Some(tree.digest()),
+        encrypted_to: v.encryption.as_ref().map(EncryptionKey::recipient),
         signature: None,
     };
     if let Some(key) = &v.signing_key {
@@ -328,14 +415,39 @@ async fn unpack_checked(
             manifest.id, manifest.dependency, manifest.method
         )));
     }
+    // An archive not encrypted to the policy's key is refused, so a
+    // destination's writer cannot plant a plain one the policy would not
+    // have written.
+    let key = match (&manifest.encrypted_to, &v.encryption) {
+        (None, None) => None,
+        (Some(to), Some(key)) if *to == key.recipient() => Some(key.clone()),
+        (Some(to), Some(key)) => {
+            return Err(problem(format!(
+                "the archive is encrypted to {to}, not to the policy's key ({})",
+                key.recipient()
+            )));
+        }
+        (Some(to), None) => {
+            return Err(BackupError::Usage(format!(
+                "backup `{}` is encrypted (to {to}): give the policy its `encryption_key`",
+                manifest.id
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(problem(
+                "the archive is not encrypted, but the policy encrypts every backup: refused".to_owned(),
+            ));
+        }
+    };
+    let name = if key.is_some() { ENCRYPTED } else { ARCHIVE };
     let entry = manifest
         .files
         .iter()
-        .find(|f| f.name == ARCHIVE)
-        .ok_or_else(|| problem(format!("the manifest lists no {ARCHIVE}")))?;
-    let rel = format!("{}/{ARCHIVE}", backup_dir(&manifest.dependency, &manifest.id));
+        .find(|f| f.name == name)
+        .ok_or_else(|| problem(format!("the manifest lists no {name}")))?;
+    let rel = format!("{}/{name}", backup_dir(&manifest.dependency, &manifest.id));
     if !v.destination.exists(&rel).await? {
-        return Err(problem(format!("{ARCHIVE} is missing from the destination")));
+        return Err(problem(format!("{name} is missing from the destination")));
     }
     v.progress.step("download", Some(entry.size));
     let download = into.with_extension("download");
@@ -350,9 +462,10 @@ async fn unpack_checked(
     }
     v.progress.step("unpack", None);
     let (archive, target) = (archive_path, into.to_path_buf());
-    let tree = tokio::task::spawn_blocking(move || unpack(&archive, &target).and_then(|()| walk(&target)))
-        .await
-        .map_err(at("unpack the archive"))??;
+    let tree =
+        tokio::task::spawn_blocking(move || unpack(&archive, &target, key.as_ref()).and_then(|()| walk(&target)))
+            .await
+            .map_err(at("unpack the archive"))??;
     let _ = std::fs::remove_dir_all(&download);
     let counts = tree.counts();
     let mut expected = manifest.counts.clone();
@@ -474,10 +587,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (dir, out, copy) = (tmp.path().join("vol"), tmp.path().join("a.tar.zst"), tmp.path().join("copy"));
         fill(&dir);
-        let tree = archive(&dir, &out).unwrap();
+        let tree = archive(&dir, &out, None).unwrap();
         assert_eq!((tree.files, tree.directories, tree.links, tree.bytes), (4, 3, 2, 300_011));
         let digest = tree.digest();
-        unpack(&out, &copy).unwrap();
+        unpack(&out, &copy, None).unwrap();
         let again = walk(&copy).unwrap();
         assert_eq!(again.digest(), digest);
         assert_eq!(std::fs::read_link(copy.join("latest")).unwrap(), Path::new("uploads/2026"));
@@ -501,6 +614,7 @@ mod tests {
             destination: Destination::directory(&tmp.path().join("dest")).unwrap(),
             work_dir: tmp.path().join("work"),
             signing_key: None,
+            encryption: None,
             progress: &crate::progress::Quiet,
         };
         let taken = backup(&v).await.unwrap();

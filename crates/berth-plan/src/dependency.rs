@@ -82,6 +82,10 @@ pub struct BackupJob {
     /// refuse a manifest it did not sign.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_key_secret: Option<String>,
+    /// The secret holding the age identity volume archives are encrypted
+    /// to; verification and restores refuse one not encrypted to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_key_secret: Option<String>,
 }
 
 /// What a backup policy backs up.
@@ -149,6 +153,7 @@ impl BackupJob {
             recovery_point: None,
             verify: b.verify.unwrap_or(true),
             signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
+            encryption_key_secret: b.encryption_key.as_ref().map(|k| k.secret.clone()),
         }
     }
 }
@@ -338,6 +343,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
             recovery_point: (method == BackupMethod::Physical).then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
             verify: b.verify.unwrap_or(true),
             signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
+            encryption_key_secret: None,
         }
     });
     DependencyPlan {

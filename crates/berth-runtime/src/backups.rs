@@ -39,7 +39,8 @@ pub(crate) fn scheduled(plan: &Plan, secrets: &crate::SecretLookup) -> Vec<Sched
         .map(|job| {
             let password =
                 plan.dependencies.iter().find(|d| d.name == job.name).and_then(|d| d.password_secret.clone());
-            let needed = password.into_iter().chain(job.signing_key_secret.clone());
+            let needed =
+                password.into_iter().chain(job.signing_key_secret.clone()).chain(job.encryption_key_secret.clone());
             let secrets = needed
                 .filter_map(|name| plan.secrets.iter().find(|s| s.name == name))
                 .filter_map(|s| Some((s.env.clone()?, secrets(s)?)))

@@ -12,7 +12,9 @@ use berth_doctor::judge::bytes;
 use berth_plan::BackupJob;
 use jiff::Timestamp;
 
-use super::dependencies::{Subject, destination, load_target, selected, signing_key, source, volume_dir};
+use super::dependencies::{
+    Subject, destination, encryption_key, load_target, selected, signing_key, source, volume_dir,
+};
 use super::runtime;
 use crate::cli::{BackupArgs, BackupCommand, BackupTarget, MethodArg, RestoreArgs, StatusFormat};
 use crate::progress::Transfer;
@@ -121,6 +123,8 @@ fn each<T, E: Into<anyhow::Error>>(
                     destination: destination(&loaded, job)?,
                     work_dir: work.clone(),
                     signing_key,
+                    // list and prune never open an archive.
+                    encryption: if needs_server { encryption_key(&loaded, job)? } else { None },
                     progress: &progress,
                 }),
             };
@@ -462,6 +466,7 @@ fn restore_volume(
             destination: destination(loaded, job)?,
             work_dir: work.clone(),
             signing_key: signing_key(loaded, job)?,
+            encryption: encryption_key(loaded, job)?,
             progress: &progress,
         };
         if !(args.replace || args.yes) {

@@ -195,6 +195,14 @@ pub(super) fn signing_key(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Op
     Ok(policy::signing_key(&loaded.plan, job, &secret_value)?)
 }
 
+/// The age identity of a volume's policy (`berth_backup::policy::encryption_key`).
+pub(super) fn encryption_key(
+    loaded: &Loaded,
+    job: &BackupJob,
+) -> anyhow::Result<Option<berth_backup::volume::EncryptionKey>> {
+    Ok(policy::encryption_key(&loaded.plan, job, &secret_value)?)
+}
+
 pub(super) fn destination(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Destination> {
     Ok(open_destination(&job.to, &loaded.spec_dir)?)
 }

@@ -157,3 +157,63 @@ secrets:
         "a refused restore left its staging directory"
     );
 }
+
+/// Test keys made with age's own key generation for this test only.
+const AGE_KEY: &str = "AGE-SECRET-KEY-1JYAJKLUR3TK8VADYQCZPQYSQRJDT7LHA6ZTMW4J88GRW2CRJWR6Q758L4V";
+const AGE_RECIPIENT: &str = "age13w43wpqxwsjd68jvur8lvyqmvt39qqkyfkpnh9axeewy8n729vrsyktgla";
+const OTHER_AGE_KEY: &str = "AGE-SECRET-KEY-1Q8SH7VXY36U3DXUT6WEFF5QRA6A4VA4GST0ERKLVJZZ7A39FJYDQNNW7FD";
+
+/// With `encryption_key`, the archive is age-encrypted to the key's
+/// recipient (no file content readable in the destination), verifies and
+/// restores with the key, and is refused with another key, without one,
+/// or when a plain archive is passed off under the encrypting policy.
+#[test]
+fn encrypted_volume_backups_need_their_key() {
+    let dir = berth_test_support::temp_dir();
+    let backups = dir.path().join("backups");
+    let write_spec = |encrypt: bool| {
+        let key = if encrypt { ", encryption_key: { secret: age-key }" } else { "" };
+        let spec = format!(
+            "version: 1\nname: enc\nservices:\n  api:\n    run: {{ command: [\"sleep\", \"600\"] }}\n    volumes:\n      \
+             uploads:\n        path: /srv/uploads\n        backup: {{ schedule: \"0 3 * * *\", to: {:?}{key} }}\n\
+             secrets:\n  age-key: {{}}\n",
+            backups.display().to_string()
+        );
+        std::fs::write(dir.path().join("berth.yaml"), spec).unwrap();
+    };
+    let with_key = |key: &str, args: &[&str]| berth_with(dir.path(), args, &[("BERTH_SECRET_AGE_KEY", key)]);
+    let live = dir.path().join(".berth/base/volumes/api/uploads");
+    fill(&live);
+    std::fs::write(live.join("secret-plan.txt"), "the launch is on tuesday").unwrap();
+    let before = contents(&live);
+
+    write_spec(true);
+    ok(with_key(AGE_KEY, &["backup", "api.uploads"]));
+    let listed: Value = serde_json::from_slice(&with_key(AGE_KEY, &["backup", "list", "-o", "json"]).stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let stored = backups.join("api.uploads/backups").join(&id);
+    assert_eq!(read_json(&stored.join("manifest.json"))["encrypted_to"], AGE_RECIPIENT);
+    let archive = std::fs::read(stored.join("volume.tar.zst.age")).unwrap();
+    assert!(archive.starts_with(b"age-encryption.org/v1\n"), "not an age file");
+    assert!(!stored.join("volume.tar.zst").exists());
+    ok(with_key(AGE_KEY, &["backup", "verify", "api.uploads"]));
+
+    let said = verification_failed(with_key(OTHER_AGE_KEY, &["backup", "verify", "api.uploads"]));
+    assert!(said.contains(&format!("encrypted to {AGE_RECIPIENT}, not to the policy's key")), "{said}");
+    let said = failed(with_key("not a key", &["backup", "verify", "api.uploads"]));
+    assert!(said.contains("is not an age identity"), "{said}");
+
+    std::fs::write(live.join("secret-plan.txt"), "changed").unwrap();
+    ok(with_key(AGE_KEY, &["restore", "api.uploads", &id, "--yes"]));
+    assert_eq!(contents(&live), before);
+
+    // Without the key, the policy cannot read its backups.
+    write_spec(false);
+    let said = failed(berth_with(dir.path(), &["backup", "verify", "api.uploads"], &[]));
+    assert!(said.contains("is encrypted (to age1") && said.contains("encryption_key"), "{said}");
+    // A plain backup under a policy that encrypts: refused.
+    ok(berth_with(dir.path(), &["backup", "api.uploads"], &[]));
+    write_spec(true);
+    let said = verification_failed(with_key(AGE_KEY, &["backup", "verify", "api.uploads"]));
+    assert!(said.contains("the archive is not encrypted, but the policy encrypts"), "{said}");
+}

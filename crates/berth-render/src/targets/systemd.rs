@@ -418,10 +418,15 @@ fn backup_service(plan: &Plan, job: &BackupJob, user: &str) -> String {
         method = job.method,
     );
     let password = plan.dependencies.iter().find(|d| d.name == job.name).and_then(|d| d.password_secret.clone());
-    // The signing key too: the job signs the manifests it writes and
-    // checks them when it verifies.
-    let signing_key = job.signing_key_secret.clone().filter(|k| password.as_ref() != Some(k));
-    for secret in password.into_iter().chain(signing_key) {
+    // The signing and encryption keys too: the job signs (and encrypts)
+    // what it writes and checks (and decrypts) it when it verifies.
+    let mut secrets: Vec<String> = Vec::new();
+    for secret in password.into_iter().chain(job.signing_key_secret.clone()).chain(job.encryption_key_secret.clone()) {
+        if !secrets.contains(&secret) {
+            secrets.push(secret);
+        }
+    }
+    for secret in secrets {
         let _ = writeln!(u, "LoadCredential={secret}:{}", credential_path(plan, &secret));
     }
     // Where the service units keep the volume (their `StateDirectory=`),

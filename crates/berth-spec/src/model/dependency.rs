@@ -259,6 +259,14 @@ pub struct Backup {
     /// restorable, not that berth wrote it. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<SecretRef>,
+    /// Volume backups: a secret holding an age identity
+    /// (`AGE-SECRET-KEY-1...`, from `age-keygen`), `{ secret: backup-age-key }`.
+    /// Each archive is encrypted to its public key before it leaves the
+    /// machine; verification and restores decrypt with it and refuse an
+    /// archive that is not encrypted to it. Keep a copy of the key outside
+    /// the machine: without it no backup restores. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_key: Option<SecretRef>,
 }
 
 // How a backup is taken: the one type for it from the spec (`method:`)
