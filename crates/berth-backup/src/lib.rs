@@ -222,6 +222,8 @@ pub async fn list(destination: &Destination, dependency: &str) -> Result<Vec<Lis
                 .get_bytes(&format!("{rel}/{}", manifest::MANIFEST))
                 .await?
                 .map(|b| Manifest::from_json(&id, &b))
+                .transpose()?
+                .map(|m| belongs(m, dependency, &id))
                 .transpose()?,
             false => None,
         };
@@ -236,6 +238,22 @@ pub async fn list(destination: &Destination, dependency: &str) -> Result<Vec<Lis
     }
     out.sort_by(|a, b| a.at().cmp(&b.at()).then_with(|| a.id.cmp(&b.id)));
     Ok(out)
+}
+
+/// A manifest names the backup it describes; one that names another (an
+/// id with `/` or `..`, another dependency) was not written for this
+/// directory, and its id must never become a path.
+fn belongs(manifest: Manifest, dependency: &str, id: &str) -> Result<Manifest, BackupError> {
+    if manifest.id == id && manifest.dependency == dependency {
+        return Ok(manifest);
+    }
+    Err(BackupError::Verify {
+        id: id.to_owned(),
+        problems: vec![format!(
+            "its manifest describes backup `{}` of `{}`, not `{id}` of `{dependency}`: it was copied or forged",
+            manifest.id, manifest.dependency
+        )],
+    })
 }
 
 /// Refuses a manifest the policy's signing key did not sign: checksums

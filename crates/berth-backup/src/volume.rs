@@ -36,6 +36,9 @@ use crate::progress::Progress;
 use crate::store::Destination;
 use crate::{WorkDir, authenticate_with, backup_dir, new_id, pick_in, store_files_in};
 
+/// The setuid and setgid bits: not data, never archived or restored.
+const SETID: u32 = 0o6000;
+
 /// The one file a volume backup stores.
 pub const ARCHIVE: &str = "volume.tar.zst";
 /// The same, encrypted with age.
@@ -166,28 +169,88 @@ impl Tree {
     }
 }
 
-/// The entries under `dir`, depth first, each directory before what it
-/// holds, names in byte order: the same order for the archive and for any
-/// later walk of what it unpacked to.
-fn entries(dir: &Path) -> std::io::Result<Vec<(PathBuf, std::fs::Metadata)>> {
-    fn walk(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, std::fs::Metadata)>) -> std::io::Result<()> {
-        let mut names: Vec<_> =
-            std::fs::read_dir(root.join(rel))?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        for name in names {
-            let path = rel.join(&name);
-            let meta = std::fs::symlink_metadata(root.join(&path))?;
-            let is_dir = meta.is_dir();
-            out.push((path.clone(), meta));
-            if is_dir {
-                walk(root, &path, out)?;
+/// One entry of a walk, opened without following a link.
+enum Found {
+    Dir(File),
+    /// Opened non-blocking: a FIFO swapped in after the listing cannot
+    /// hang the backup (it is then no regular file, and skipped).
+    File(File),
+    Link {
+        target: PathBuf,
+        stat: nix::sys::stat::FileStat,
+    },
+    Other,
+}
+
+/// Every entry under the open directory `dir`, depth first, each
+/// directory before what it holds, names in byte order (the same order
+/// for the archive and for any later walk of what it unpacked to). Each
+/// entry is opened relative to its directory's descriptor and never
+/// through a link: a replica that swaps a directory for a link to `/etc`
+/// while root archives its volume gets the link archived, not `/etc`.
+fn visit(
+    dir: &File,
+    rel: &Path,
+    f: &mut dyn FnMut(&Path, Found) -> Result<(), BackupError>,
+) -> Result<(), BackupError> {
+    use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
+    use nix::sys::stat::{Mode, SFlag, fstatat};
+    use std::os::fd::AsRawFd as _;
+    let step = "read the volume";
+    let listed = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+        .map_err(|e| fail(step, format!("{}: {e}", rel.display())))?;
+    let mut names: Vec<std::ffi::OsString> =
+        listed.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>().map_err(at(step))?;
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    for name in names {
+        let path = rel.join(&name);
+        let gone = |e: nix::Error| e == nix::Error::ENOENT;
+        let stat = match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            // Removed since the listing: not part of this backup.
+            Err(e) if gone(e) => continue,
+            Err(e) => return Err(fail(step, format!("{}: {e}", path.display()))),
+        };
+        let open =
+            |flags: OFlag| openat(dir, name.as_os_str(), flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty());
+        let found = match SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT {
+            SFlag::S_IFDIR => match open(OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+                Ok(fd) => Found::Dir(File::from(fd)),
+                Err(e) if gone(e) || e == nix::Error::ELOOP || e == nix::Error::ENOTDIR => Found::Other,
+                Err(e) => return Err(fail(step, format!("{}: {e}", path.display()))),
+            },
+            SFlag::S_IFREG => match open(OFlag::O_RDONLY | OFlag::O_NONBLOCK) {
+                Ok(fd) => Found::File(File::from(fd)),
+                Err(e) if gone(e) || e == nix::Error::ELOOP => Found::Other,
+                Err(e) => return Err(fail(step, format!("{}: {e}", path.display()))),
+            },
+            SFlag::S_IFLNK => match readlinkat(dir, name.as_os_str()) {
+                Ok(target) => Found::Link { target: target.into(), stat },
+                Err(e) if gone(e) || e == nix::Error::EINVAL => Found::Other,
+                Err(e) => return Err(fail(step, format!("{}: {e}", path.display()))),
+            },
+            _ => Found::Other,
+        };
+        match found {
+            Found::Dir(sub) => {
+                let again = sub.try_clone().map_err(at(step))?;
+                f(&path, Found::Dir(sub))?;
+                visit(&again, &path, f)?;
             }
+            other => f(&path, other)?,
         }
-        Ok(())
     }
-    let mut out = Vec::new();
-    walk(dir, Path::new(""), &mut out)?;
-    Ok(out)
+    Ok(())
+}
+
+/// `dir` opened for [`visit`], refusing a link.
+fn open_dir(dir: &Path) -> Result<File, BackupError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW).bits())
+        .open(dir)
+        .map_err(|e| fail("read the volume", format!("{}: {e}", dir.display())))
 }
 
 /// A file's content as archived: exactly `size` bytes (the size when it
@@ -236,48 +299,56 @@ fn archive(dir: &Path, out: &Path, key: Option<&EncryptionKey>) -> Result<Tree, 
     let mut builder = tar::Builder::new(encoder);
     builder.follow_symlinks(false);
     let mut tree = Tree::default();
-    for (rel, meta) in entries(dir).map_err(|e| fail(step, format!("{}: {e}", dir.display())))? {
-        let path = dir.join(&rel);
+    let root = open_dir(dir)?;
+    visit(&root, Path::new(""), &mut |rel, found| {
         let mut header = tar::Header::new_gnu();
-        let mode = meta.mode() & 0o7777;
-        if meta.is_dir() {
-            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-            header.set_size(0);
-            builder.append_data(&mut header, &rel, std::io::empty()).map_err(at(step))?;
-            tree.directories += 1;
-            tree.record(b'd', &rel, mode, 0, b"");
-        } else if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| fail(step, format!("{}: {e}", path.display())))?;
-            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-            header.set_size(0);
-            builder.append_link(&mut header, &rel, &target).map_err(at(step))?;
-            tree.links += 1;
-            tree.record(b'l', &rel, 0, 0, target.as_os_str().as_bytes());
-        } else if meta.is_file() {
-            let opened = match File::open(&path) {
-                Ok(f) => f,
-                // Removed between the listing and now: not part of this backup.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(fail(step, format!("{}: {e}", path.display()))),
-            };
-            let meta = opened.metadata().map_err(at(step))?;
-            header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-            let size = meta.len();
-            let mut content =
-                Exact { inner: BufReader::new(opened), remaining: size, hasher: Sha256::new(), short: false };
-            builder.append_data(&mut header, &rel, &mut content).map_err(at(step))?;
-            // Grew while read: what is archived is what it had when opened.
-            let grew = content.inner.read(&mut [0u8; 1]).is_ok_and(|n| n > 0);
-            if content.short || grew {
-                tree.changed_while_read += 1;
+        match found {
+            Found::Dir(opened) => {
+                let meta = opened.metadata().map_err(at(step))?;
+                let mode = meta.mode() & 0o7777 & !SETID;
+                header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+                header.set_mode(mode);
+                header.set_size(0);
+                builder.append_data(&mut header, rel, std::io::empty()).map_err(at(step))?;
+                tree.directories += 1;
+                tree.record(b'd', rel, mode, 0, b"");
             }
-            tree.files += 1;
-            tree.bytes += size;
-            tree.record(b'f', &rel, meta.mode() & 0o7777, size, hex(&content.hasher.finalize()).as_bytes());
-        } else {
-            tree.skipped += 1;
+            Found::Link { target, stat } => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_mode(0o777);
+                header.set_uid(u64::from(stat.st_uid));
+                header.set_gid(u64::from(stat.st_gid));
+                header.set_mtime(u64::try_from(stat.st_mtime).unwrap_or(0));
+                header.set_size(0);
+                builder.append_link(&mut header, rel, &target).map_err(at(step))?;
+                tree.links += 1;
+                tree.record(b'l', rel, 0, 0, target.as_os_str().as_bytes());
+            }
+            Found::File(opened) => {
+                let meta = opened.metadata().map_err(at(step))?;
+                if !meta.is_file() {
+                    tree.skipped += 1;
+                    return Ok(());
+                }
+                header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+                header.set_mode(meta.mode() & 0o7777 & !SETID);
+                let size = meta.len();
+                let mut content =
+                    Exact { inner: BufReader::new(opened), remaining: size, hasher: Sha256::new(), short: false };
+                builder.append_data(&mut header, rel, &mut content).map_err(at(step))?;
+                // Grew while read: what is archived is what it had when opened.
+                let grew = content.inner.read(&mut [0u8; 1]).is_ok_and(|n| n > 0);
+                if content.short || grew {
+                    tree.changed_while_read += 1;
+                }
+                tree.files += 1;
+                tree.bytes += size;
+                tree.record(b'f', rel, meta.mode() & 0o7777 & !SETID, size, hex(&content.hasher.finalize()).as_bytes());
+            }
+            Found::Other => tree.skipped += 1,
         }
-    }
+        Ok(())
+    })?;
     let encoder = builder.into_inner().map_err(at(step))?;
     let sink = encoder.finish().map_err(at(step))?;
     sink.finish().map_err(at(step))?.sync_all().map_err(at(step))?;
@@ -288,25 +359,31 @@ fn archive(dir: &Path, out: &Path, key: Option<&EncryptionKey>) -> Result<Tree, 
 fn walk(dir: &Path) -> Result<Tree, BackupError> {
     let step = "read the unpacked files";
     let mut tree = Tree::default();
-    for (rel, meta) in entries(dir).map_err(|e| fail(step, format!("{}: {e}", dir.display())))? {
-        let path = dir.join(&rel);
-        let mode = meta.mode() & 0o7777;
-        if meta.is_dir() {
-            tree.directories += 1;
-            tree.record(b'd', &rel, mode, 0, b"");
-        } else if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| fail(step, format!("{}: {e}", path.display())))?;
-            tree.links += 1;
-            tree.record(b'l', &rel, 0, 0, target.as_os_str().as_bytes());
-        } else if meta.is_file() {
-            let (size, sha) = manifest::hash_file(&path)?;
-            tree.files += 1;
-            tree.bytes += size;
-            tree.record(b'f', &rel, mode, size, sha.as_bytes());
-        } else {
-            tree.skipped += 1;
+    let root = open_dir(dir)?;
+    visit(&root, Path::new(""), &mut |rel, found| {
+        match found {
+            Found::Dir(opened) => {
+                let mode = opened.metadata().map_err(at(step))?.mode() & 0o7777 & !SETID;
+                tree.directories += 1;
+                tree.record(b'd', rel, mode, 0, b"");
+            }
+            Found::Link { target, .. } => {
+                tree.links += 1;
+                tree.record(b'l', rel, 0, 0, target.as_os_str().as_bytes());
+            }
+            Found::File(opened) => {
+                let meta = opened.metadata().map_err(at(step))?;
+                let mut hashing = manifest::HashingReader::new(BufReader::new(opened));
+                std::io::copy(&mut hashing, &mut std::io::sink()).map_err(at(step))?;
+                let (size, sha) = hashing.finish();
+                tree.files += 1;
+                tree.bytes += size;
+                tree.record(b'f', rel, meta.mode() & 0o7777 & !SETID, size, sha.as_bytes());
+            }
+            Found::Other => tree.skipped += 1,
         }
-    }
+        Ok(())
+    })?;
     Ok(tree)
 }
 
@@ -332,7 +409,11 @@ fn unpack(archive: &Path, into: &Path, key: Option<&EncryptionKey>) -> Result<()
     let mut tar = tar::Archive::new(decoder);
     tar.set_preserve_permissions(true);
     tar.set_preserve_mtime(true);
-    tar.set_preserve_ownerships(berth_process::process::is_root());
+    // Never setuid or setgid files, never the archive's owners (a forged
+    // archive's root-owned setuid copy of a shell would be root for the
+    // service): a restore hands every file to the volume's owner.
+    tar.set_mask(SETID);
+    tar.set_preserve_ownerships(false);
     tar.set_unpack_xattrs(false);
     tar.unpack(into).map_err(at(step))
 }
@@ -527,10 +608,33 @@ pub async fn restore(v: &Volume<'_>, id: Option<&str>) -> Result<RestoredVolume,
     }
     let parent = live.parent().ok_or_else(|| fail("restore", format!("{} has no parent", live.display())))?;
     let base = live.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let owner = std::fs::metadata(live).map_err(at("restore"))?;
+    if berth_process::process::is_root() {
+        // Root renames and writes beside the volume: a directory another
+        // user can write there could redirect that anywhere.
+        let holder = std::fs::metadata(parent).map_err(at("restore"))?;
+        if holder.uid() != 0 || holder.mode() & 0o022 != 0 {
+            return Err(BackupError::Usage(format!(
+                "{} belongs to user {} (or others may write it): restore as the volume's owner, not as root \
+                 (such as `sudo -u '#{}' berth restore {} ...`)",
+                parent.display(),
+                holder.uid(),
+                owner.uid(),
+                v.name
+            )));
+        }
+    }
     // Beside the volume, on its file system: the swap is renames only.
     let staging = parent.join(format!(".{base}.restore-{}", manifest.id));
     let _ = std::fs::remove_dir_all(&staging);
-    let counts = match unpack_checked(v, &manifest, &staging).await {
+    let unpacked = unpack_checked(v, &manifest, &staging).await.and_then(|counts| {
+        // Every restored file is the volume owner's.
+        let user = berth_process::process::RunAs { uid: owner.uid(), gid: owner.gid() };
+        let user = berth_process::process::is_root().then_some(user);
+        berth_process::programs::chown_tree(&staging, user).map_err(|e| fail("restore", e.to_string()))?;
+        Ok(counts)
+    });
+    let counts = match unpacked {
         Ok(counts) => counts,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
@@ -587,14 +691,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (dir, out, copy) = (tmp.path().join("vol"), tmp.path().join("a.tar.zst"), tmp.path().join("copy"));
         fill(&dir);
+        // Setuid and setgid bits are not data: dropped on the way.
+        std::fs::write(dir.join("suid"), "").unwrap();
+        std::fs::set_permissions(dir.join("suid"), std::fs::Permissions::from_mode(0o6755)).unwrap();
         let tree = archive(&dir, &out, None).unwrap();
-        assert_eq!((tree.files, tree.directories, tree.links, tree.bytes), (4, 3, 2, 300_011));
+        assert_eq!((tree.files, tree.directories, tree.links, tree.bytes), (5, 3, 2, 300_011));
         let digest = tree.digest();
         unpack(&out, &copy, None).unwrap();
         let again = walk(&copy).unwrap();
         assert_eq!(again.digest(), digest);
         assert_eq!(std::fs::read_link(copy.join("latest")).unwrap(), Path::new("uploads/2026"));
         assert_eq!(std::fs::metadata(copy.join("run.sh")).unwrap().mode() & 0o7777, 0o750);
+        assert_eq!(std::fs::metadata(copy.join("suid")).unwrap().mode() & 0o7777, 0o755);
         // Any change to the files changes the digest.
         std::fs::write(copy.join("empty"), "!").unwrap();
         assert_ne!(walk(&copy).unwrap().digest(), digest);
@@ -637,6 +745,49 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert!(!names.iter().any(|n| n.contains(".restore-") || n.contains(".before-")), "{names:?}");
+    }
+
+    /// A FIFO (which a plain open would block on for ever) and a socket
+    /// are skipped; a link to a directory is archived as the link, never
+    /// as what it points to.
+    #[test]
+    fn fifos_are_skipped_and_links_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, out) = (tmp.path().join("vol"), tmp.path().join("a.tar.zst"));
+        std::fs::create_dir_all(&dir).unwrap();
+        nix::unistd::mkfifo(&dir.join("pipe"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("etc")).unwrap();
+        let tree = archive(&dir, &out, None).unwrap();
+        assert_eq!((tree.files, tree.links, tree.skipped), (0, 1, 1));
+        let copy = tmp.path().join("copy");
+        unpack(&out, &copy, None).unwrap();
+        assert_eq!(std::fs::read_link(copy.join("etc")).unwrap(), Path::new("/etc"));
+    }
+
+    /// A forged archive's root-owned setuid file is restored as neither.
+    #[test]
+    fn a_forged_setuid_entry_is_unpacked_plain_and_owned_by_the_restorer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("forged.tar.zst");
+        let encoder = zstd::stream::write::Encoder::new(File::create(&out).unwrap(), 3).unwrap();
+        let mut builder = tar::Builder::new(encoder);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(4);
+        header.set_mode(0o4755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, "sh", &b"#!/x"[..]).unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+        let into = tmp.path().join("into");
+        unpack(&out, &into, None).unwrap();
+        let meta = std::fs::metadata(into.join("sh")).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o755);
+        assert_eq!(meta.uid(), nix_uid());
+    }
+
+    fn nix_uid() -> u32 {
+        std::fs::metadata("/proc/self").unwrap().uid()
     }
 
     #[test]

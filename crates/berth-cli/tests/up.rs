@@ -676,6 +676,8 @@ services:
   legacy:
     run: {{ command: ["sleep", "600"], stop_timeout: 2s }}
     security: {{ run_as_user: 0, run_as_non_root: false }}
+  other:
+    run: {{ command: ["sleep", "600"], stop_timeout: 2s }}
 secrets:
   cache-password: {{}}
 dependencies:
@@ -686,7 +688,8 @@ dependencies:
         data = data.display().to_string(),
     );
     std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
-    let mut up = start_up_with(dir.path(), &[("BERTH_SECRET_CACHE_PASSWORD", "pw")]);
+    let mut up =
+        start_up_with(dir.path(), &[("BERTH_SECRET_CACHE_PASSWORD", "pw"), ("OPERATOR_TOKEN", "not-for-services")]);
     let _stop_on_failure = KillOnDrop(up.id());
     let stored = dir.path().join(".berth/base/volumes/api/data");
     // Ready means the exec probe passed as 4321 in the replica's mounts.
@@ -702,6 +705,23 @@ dependencies:
         state["replicas"].as_array().unwrap().iter().find(|r| r["service"] == service).unwrap()["pid"].as_u64().unwrap()
     };
     assert_eq!(credentials(pid_of("defaulted")), (10001, String::new()), "the default user is 10001, no groups");
+    // Services the spec gives no user get one each: sharing one, a service
+    // could read the other's secrets from /proc.
+    assert_eq!(credentials(pid_of("other")).0, 10002, "two services shared a uid");
+    for service in ["api", "defaulted", "other", "cache"] {
+        let pid = pid_of(service);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(status.contains("NoNewPrivs:\t1"), "{service} may gain privileges: {status}");
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&environ).contains("OPERATOR_TOKEN"),
+            "berth up's own environment reached {service}"
+        );
+    }
+    // The volume is data: nothing on it runs setuid or opens a device.
+    let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", pid_of("api"))).unwrap();
+    let line = mounts.lines().find(|l| l.split(' ').nth(4) == Some(data.to_str().unwrap())).unwrap();
+    assert!(line.contains("nosuid") && line.contains("nodev"), "{line}");
     assert_eq!(credentials(pid_of("legacy")).0, 0, "run_as_user: 0 runs as root");
     let redis = Command::new("id").args(["-u", "redis"]).output().unwrap();
     let redis: u32 = String::from_utf8(redis.stdout).unwrap().trim().parse().unwrap();

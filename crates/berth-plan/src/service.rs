@@ -346,6 +346,10 @@ pub struct VolumePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecurityPlan {
     pub run_as_user: u32,
+    /// Whether the spec named `run_as_user` (berth up gives each service
+    /// that does not a user of its own).
+    #[serde(skip)]
+    pub run_as_user_given: bool,
     pub run_as_non_root: bool,
     pub read_only_root: bool,
     pub allow_privilege_escalation: bool,
@@ -526,6 +530,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, s: &Service) -> ServicePlan {
             .collect(),
         security: SecurityPlan {
             run_as_user: sec.run_as_user.unwrap_or(DEFAULT_USER),
+            run_as_user_given: sec.run_as_user.is_some(),
             run_as_non_root: sec.run_as_non_root.unwrap_or(true),
             read_only_root: sec.read_only_root.unwrap_or(true),
             allow_privilege_escalation: false,

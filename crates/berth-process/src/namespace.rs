@@ -84,6 +84,23 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
     Ok(Request { user, binds, argv: rest[3 * n..].to_vec() })
 }
 
+/// `path` (absolute) opened as an `O_PATH` descriptor, walking from `/`
+/// one component at a time and refusing any that is a link.
+fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, nix::Error> {
+    use nix::fcntl::{OFlag, open, openat};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut at = open("/", flags, Mode::empty())?;
+    for part in path.components() {
+        match part {
+            std::path::Component::RootDir => {}
+            std::path::Component::Normal(name) => at = openat(&at, name, flags, Mode::empty())?,
+            _ => return Err(nix::Error::EINVAL),
+        }
+    }
+    Ok(at)
+}
+
 fn write(path: &str, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
@@ -122,28 +139,41 @@ pub fn exec_with(request: &Request) -> std::io::Error {
         return fail("cannot make the mounts private", e);
     }
     for b in binds {
+        // The target is reached one component at a time without following
+        // a link, and mounted through its descriptor: a directory on the
+        // way that the replica can write (another volume, a world-writable
+        // one) must not redirect root's mount elsewhere.
+        let target = match open_no_links(&b.target) {
+            Ok(fd) => fd,
+            Err(e) => return fail(&format!("cannot reach {} without following a link", b.target.display()), e),
+        };
+        let at = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target));
         if let Err(e) =
-            mount(Some(&b.source), &b.target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            mount(Some(&b.source), at.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         {
             return fail(&format!("cannot bind {} at {}", b.source.display(), b.target.display()), e);
         }
+        // Data, never programs that gain privileges or devices: nosuid and
+        // nodev always, read-only when asked. A remount keeps the flags
+        // the kernel locks in a user namespace.
+        // Walked again, the path now ends on the new mount (or on nothing
+        // berth mounted, which the remount then refuses).
+        let mounted = match open_no_links(&b.target) {
+            Ok(fd) => fd,
+            Err(e) => return fail(&format!("cannot reach {} without following a link", b.target.display()), e),
+        };
+        let at = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&mounted));
+        let kept =
+            nix::sys::statvfs::fstatvfs(&mounted).map(|s| s.flags()).unwrap_or(nix::sys::statvfs::FsFlags::empty());
+        let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
         if b.read_only {
-            // A remount keeps the flags the kernel locks in a user namespace.
-            let kept =
-                nix::sys::statvfs::statvfs(&b.target).map(|s| s.flags()).unwrap_or(nix::sys::statvfs::FsFlags::empty());
-            let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-            for (have, add) in [
-                (nix::sys::statvfs::FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-                (nix::sys::statvfs::FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-                (nix::sys::statvfs::FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-            ] {
-                if kept.contains(have) {
-                    flags |= add;
-                }
-            }
-            if let Err(e) = mount(None::<&str>, &b.target, None::<&str>, flags, None::<&str>) {
-                return fail(&format!("cannot make {} read-only", b.target.display()), e);
-            }
+            flags |= MsFlags::MS_RDONLY;
+        }
+        if kept.contains(nix::sys::statvfs::FsFlags::ST_NOEXEC) {
+            flags |= MsFlags::MS_NOEXEC;
+        }
+        if let Err(e) = mount(None::<&str>, at.as_str(), None::<&str>, flags, None::<&str>) {
+            return fail(&format!("cannot restrict the mount at {}", b.target.display()), e);
         }
     }
     let Some((program, args)) = argv.split_first() else {
@@ -153,6 +183,11 @@ pub fn exec_with(request: &Request) -> std::io::Error {
         && let Err(e) = drop_to(*user)
     {
         return e;
+    }
+    // No program started from here gains privileges (setuid binaries,
+    // file capabilities), as the systemd target's `NoNewPrivileges=yes`.
+    if let Err(e) = nix::sys::prctl::set_no_new_privs() {
+        return fail("cannot set no_new_privs", e);
     }
     use std::os::unix::process::CommandExt as _;
     let mut command = std::process::Command::new(program);

@@ -9,7 +9,6 @@
 //! ever signalling a PID that has since been reused.
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -58,6 +57,23 @@ fn without_berth_secrets(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
+/// Replicas, jobs, probes and servers start from an empty environment
+/// plus these of berth's own (then what the spec gives them): whatever
+/// else the operator's shell holds (cloud credentials, tokens, root's
+/// settings) is no business of a service, as under systemd.
+fn only_base_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_clear();
+    for (key, value) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        let kept = matches!(name.as_ref(), "PATH" | "LANG" | "LANGUAGE" | "TZ" | "HOME" | "USER" | "LOGNAME")
+            || name.starts_with("LC_");
+        if kept {
+            cmd.env(&key, &value);
+        }
+    }
+    cmd
+}
+
 /// A system user to run a program as (PostgreSQL refuses to run as root).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunAs {
@@ -86,7 +102,9 @@ pub fn spawn(
     let mut cmd = match setpriv() {
         Some(setpriv) => {
             let mut c = Command::new(setpriv);
-            c.args(["--pdeathsig", "TERM", "--"]).arg(&program);
+            // No replica or server gains privileges through a setuid
+            // binary or file capabilities (systemd's NoNewPrivileges=).
+            c.args(["--pdeathsig", "TERM", "--no-new-privs", "--"]).arg(&program);
             c
         }
         None => Command::new(&program),
@@ -94,7 +112,7 @@ pub fn spawn(
     if let Some(user) = run_as {
         cmd.uid(user.uid).gid(user.gid);
     }
-    without_berth_secrets(&mut cmd)
+    only_base_env(&mut cmd)
         .args(args)
         .current_dir(workdir)
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -199,8 +217,28 @@ pub fn alive(pid: u32) -> bool {
 }
 
 /// Writes a file readable by its owner only (private keys).
+///
+/// Whatever is at `path` is replaced, never written through: berth writes
+/// such files as root into directories PostgreSQL's or Redis's user owns,
+/// and a link planted there would otherwise hand root's write (and the
+/// `chown` that follows) to any file on the machine.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(std::io::Error::other(format!("{} is a directory", path.display())));
+        }
+        Ok(_) => std::fs::remove_file(path)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // O_EXCL: a link planted again since the removal fails the open.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)?;
     f.write_all(bytes)
 }
 
@@ -244,11 +282,18 @@ pub async fn run_probe(
     run_as: Option<RunAs>,
 ) -> bool {
     let Some((program, args)) = command.split_first() else { return false };
-    let mut cmd = Command::new(program);
+    let mut cmd = match setpriv() {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--no-new-privs", "--"]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
     if let Some(user) = run_as {
         cmd.uid(user.uid).gid(user.gid);
     }
-    without_berth_secrets(&mut cmd)
+    only_base_env(&mut cmd)
         .args(args)
         .current_dir(workdir)
         .envs(env.iter().map(|(k, v)| (k, v)))

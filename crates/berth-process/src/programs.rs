@@ -207,10 +207,12 @@ fn system_user(name: &str, package: &str) -> Result<Option<RunAs>, ProcessError>
 }
 
 /// Hands a whole tree to `run_as` (no-op when berth does not switch
-/// users). Symbolic links are changed themselves and never followed: the
-/// tree may have been written by the user it is handed to, and a link
-/// planted there must not hand root's files to it.
+/// users). Symbolic links are changed themselves and never followed, and
+/// directories are walked through descriptors opened without following a
+/// link: the tree may belong to a running program of the user it is
+/// handed to, which could swap a directory for a link mid-walk.
 pub fn chown_tree(path: &Path, run_as: Option<RunAs>) -> Result<(), ProcessError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let Some(user) = run_as else { return Ok(()) };
     let fail = |e: std::io::Error| ProcessError::Io {
         what: format!("cannot hand {} to user {}", path.display(), user.uid),
@@ -218,25 +220,47 @@ pub fn chown_tree(path: &Path, run_as: Option<RunAs>) -> Result<(), ProcessError
     };
     let meta = std::fs::symlink_metadata(path).map_err(fail)?;
     std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(fail)?;
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(fail)? {
-            chown_tree(&entry.map_err(fail)?.path(), run_as)?;
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW).bits())
+        .open(path)
+        .map_err(fail)?;
+    chown_entries(&dir, user).map_err(|e| fail(e.into()))
+}
+
+/// [`chown_tree`] below an open directory.
+fn chown_entries(dir: &std::fs::File, user: RunAs) -> Result<(), nix::Error> {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::{Mode, SFlag, fstatat};
+    use nix::unistd::{Gid, Uid, fchownat};
+    use std::os::fd::AsRawFd as _;
+    let no_follow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+    // The entries of this very directory, whatever its path now leads to.
+    let entries = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd())).map_err(|_| nix::Error::EBADF)?;
+    for entry in entries {
+        let name = entry.map_err(|_| nix::Error::EIO)?.file_name();
+        fchownat(dir, name.as_os_str(), Some(Uid::from_raw(user.uid)), Some(Gid::from_raw(user.gid)), no_follow)?;
+        let stat = fstatat(dir, name.as_os_str(), no_follow)?;
+        if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let sub = std::fs::File::from(openat(dir, name.as_os_str(), flags, Mode::empty())?);
+            chown_entries(&sub, user)?;
         }
     }
     Ok(())
 }
 
 /// Hands `path` to `run_as` (no-op when berth does not switch users).
+/// A link is changed itself, never followed: `path` may sit in a
+/// directory that user owns.
 pub fn chown(path: &Path, run_as: Option<RunAs>) -> Result<(), ProcessError> {
     if let Some(user) = run_as {
-        nix::unistd::chown(
-            path,
-            Some(nix::unistd::Uid::from_raw(user.uid)),
-            Some(nix::unistd::Gid::from_raw(user.gid)),
-        )
-        .map_err(|e| ProcessError::Io {
+        std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(|e| ProcessError::Io {
             what: format!("cannot hand {} to user {}", path.display(), user.uid),
-            source: e.into(),
+            source: e,
         })?;
     }
     Ok(())

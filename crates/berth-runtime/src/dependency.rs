@@ -221,9 +221,10 @@ async fn postgres(
         }
         // Before the server first starts: initdb's file trusts loopback.
         let hba = data.join("pg_hba.conf");
-        std::fs::write(&hba, pg_hba(password.is_some())).map_err(io("cannot write pg_hba.conf"))?;
+        process::write_private(&hba, pg_hba(password.is_some()).as_bytes()).map_err(io("cannot write pg_hba.conf"))?;
         chown(&hba, run_as)?;
-        std::fs::write(dir.join(SUPERUSER_MARKER), SUPERUSER).map_err(io("cannot record the superuser"))?;
+        process::write_private(&dir.join(SUPERUSER_MARKER), SUPERUSER.as_bytes())
+            .map_err(io("cannot record the superuser"))?;
     }
     let mut command = vec![postgres.display().to_string()];
     for (k, v) in &settings {

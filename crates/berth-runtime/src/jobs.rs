@@ -79,7 +79,7 @@ async fn once(
     // `berth run` may overlap a scheduled run of the same job).
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let instance = format!("job-{}-{}", job.name, RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let user = crate::users::service_user(&template.service);
+    let user = template.user;
     let mounts = crate::volumes::prepare(&template.state_dir, service, &instance, &template.service.volumes, user)
         .map_err(|e| failed(format!("cannot prepare the volumes: {e}")))?;
     let _scratch = ScratchGuard { dir: template.state_dir.clone(), service: service.clone(), instance };

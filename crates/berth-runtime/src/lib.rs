@@ -93,6 +93,8 @@ struct Template {
     stop_timeout: Duration,
     /// Where the service's volumes live (`<state>/volumes/<service>`).
     state_dir: PathBuf,
+    /// Who its programs run as ([`users::service_user`]).
+    user: Option<process::RunAs>,
 }
 
 /// A service's live replicas.
@@ -136,7 +138,7 @@ impl ServiceRun {
             log: self.template.logs.join(format!("{}-{index}.log", self.template.service.name)),
             stop_timeout: self.template.stop_timeout,
             version,
-            run_as: users::service_user(&self.template.service),
+            run_as: self.template.user,
             startup: self.template.service.probes.startup.clone(),
             liveness: self.template.service.probes.liveness.clone(),
             volumes: self.template.service.volumes.clone(),
@@ -285,6 +287,7 @@ fn template(
         logs: logs.to_path_buf(),
         stop_timeout: run.stop_timeout.0,
         state_dir: options.state_dir.clone(),
+        user: users::service_user(plan, service),
     })
 }
 

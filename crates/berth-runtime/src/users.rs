@@ -2,10 +2,12 @@
 //!
 //! Run as root (the way `berth up` faces the internet on ports 80 and
 //! 443), berth up starts every replica, job and exec probe of a service as
-//! the spec's `security.run_as_user` (default 10001, the user every
-//! rendered target runs it as), with the group of the same number and no
-//! supplementary groups; root only when the spec says `run_as_user: 0`
-//! (which it accepts only beside `run_as_non_root: false`). PostgreSQL,
+//! the spec's `security.run_as_user`, or, when the spec names none, as a
+//! user of the service's own (10001, 10002, ...: services that share a
+//! uid can read each other's secrets from `/proc`), with the group of the
+//! same number and no supplementary groups; root only when the spec says
+//! `run_as_user: 0` (which it accepts only beside `run_as_non_root:
+//! false`). Nothing started gains privileges (`no_new_privs`). PostgreSQL,
 //! PgBouncer and Redis run as their packages' system users. Run as anyone
 //! else, berth up can only start programs as that user, who is then the
 //! most any program gets.
@@ -24,9 +26,38 @@ use crate::RuntimeError;
 use crate::process::{self, RunAs};
 
 /// The user a service's programs run as, when berth up changes users.
-pub fn service_user(service: &ServicePlan) -> Option<RunAs> {
-    let uid = service.security.run_as_user;
-    (process::is_root() && uid != 0).then_some(RunAs { uid, gid: uid })
+pub fn service_user(plan: &Plan, service: &ServicePlan) -> Option<RunAs> {
+    if !process::is_root() {
+        return None;
+    }
+    let uid = uid_of(plan, service);
+    (uid != 0).then_some(RunAs { uid, gid: uid })
+}
+
+/// A service's uid under berth up as root: the spec's `run_as_user`, or,
+/// when the spec names none, a uid of its own counted up from the
+/// default (10001, 10002, ... in the order of the services' names,
+/// skipping every uid a spec names). Services that share a uid share
+/// everything: one could read another's environment (its secrets) from
+/// `/proc` and write its volumes, which containers' namespaces keep
+/// apart on the other targets.
+fn uid_of(plan: &Plan, service: &ServicePlan) -> u32 {
+    if service.security.run_as_user_given {
+        return service.security.run_as_user;
+    }
+    let named: Vec<u32> =
+        plan.services.iter().filter(|s| s.security.run_as_user_given).map(|s| s.security.run_as_user).collect();
+    let mut next = berth_plan::DEFAULT_USER;
+    for s in plan.services.iter().filter(|s| !s.security.run_as_user_given) {
+        while named.contains(&next) {
+            next += 1;
+        }
+        if s.name == service.name {
+            return next;
+        }
+        next += 1;
+    }
+    service.security.run_as_user
 }
 
 /// berth up's own `HOME`, `USER` and `LOGNAME` would otherwise reach a
@@ -45,14 +76,14 @@ pub fn user_env(user: RunAs) -> Vec<(String, String)> {
 /// user (ACLs and all), explained from the modes on the way.
 pub async fn preflight(plan: &Plan, spec_dir: &Path) -> Result<(), RuntimeError> {
     for service in &plan.services {
-        let (Some(user), Some(run)) = (service_user(service), &service.run) else { continue };
+        let (Some(user), Some(run)) = (service_user(plan, service), &service.run) else { continue };
         let workdir = run.workdir.as_ref().map_or_else(|| spec_dir.to_path_buf(), |w| spec_dir.join(w));
         let program = run.command.first().filter(|p| p.contains('/')).map(|p| workdir.join(p));
         let who = format!(
             "service `{}` runs as user {} (`security.run_as_user`{})",
             service.name,
             user.uid,
-            if service.security.run_as_user == berth_plan::DEFAULT_USER { ", the default" } else { "" }
+            if service.security.run_as_user_given { "" } else { ", berth up's own for it" }
         );
         if !passes(&["true"], &workdir, user).await {
             return Err(RuntimeError::Unsupported(format!(

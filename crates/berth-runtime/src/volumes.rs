@@ -79,13 +79,18 @@ pub fn prepare(
         }
         std::fs::create_dir_all(&mount.source)?;
         if let Some(owner) = owner {
-            // Only the volume's own directory: a persistent one keeps
-            // whatever owners its files were given.
-            nix::unistd::chown(
-                &mount.source,
-                Some(nix::unistd::Uid::from_raw(owner.uid)),
-                Some(nix::unistd::Gid::from_raw(owner.gid)),
-            )?;
+            // A volume made for another user (the spec changed the
+            // service's user, or berth gave it its own) becomes wholly
+            // this one's; otherwise only its directory is handed over and
+            // files keep the owners the service gave them.
+            let dir_owner = std::os::unix::fs::MetadataExt::uid(&std::fs::symlink_metadata(&mount.source)?);
+            let tree = dir_owner != owner.uid;
+            let handed = if tree {
+                crate::programs::chown_tree(&mount.source, Some(owner))
+            } else {
+                crate::programs::chown(&mount.source, Some(owner))
+            };
+            handed.map_err(std::io::Error::other)?;
         }
     }
     Ok(mounts)

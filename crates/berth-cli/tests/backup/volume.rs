@@ -156,6 +156,19 @@ secrets:
             .any(|e| e.file_name().to_string_lossy().contains(".restore-")),
         "a refused restore left its staging directory"
     );
+    // A forged manifest whose id walks out of the directories berth makes
+    // from it: refused before any path is built from it.
+    let victim = dir.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let forged = tampered_copy(&backups.join("api.uploads/backups"), &id, "forged", |b| {
+        let mut manifest = read_json(&b.join("manifest.json"));
+        manifest["id"] = Value::String(format!("x/../../../../../../..{}", victim.display()));
+        std::fs::write(b.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    });
+    let said = verification_failed(berth(dir.path(), &["backup", "verify", "api.uploads", &forged]));
+    assert!(said.contains("it was copied or forged"), "{said}");
+    failed(berth(dir.path(), &["restore", "api.uploads", &forged, "--yes"]));
+    assert!(victim.is_dir(), "a forged id deleted a directory");
 }
 
 /// Test keys made with age's own key generation for this test only.

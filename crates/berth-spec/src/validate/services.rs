@@ -671,6 +671,17 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                     format!("mount path `{}` is not absolute", volume.path),
                 )
                 .with_help("mount paths start with `/`, such as `/var/lib/app`");
+        } else if std::path::Path::new(&volume.path)
+            .components()
+            .any(|c| matches!(c, std::path::Component::CurDir | std::path::Component::ParentDir))
+        {
+            checker
+                .error(
+                    codes::INVALID_VALUE,
+                    &vpath.key("path"),
+                    format!("mount path `{}` has `.` or `..` in it", volume.path),
+                )
+                .with_help("write the path it means, such as `/var/lib/app`");
         }
         if volume.read_only {
             // Every target creates the volume empty (a fresh claim, a named
@@ -715,6 +726,23 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                     .with_help("remove `recovery_point`; schedule backups as often as you can accept to lose");
             }
             super::dependencies::retention_and_destination(backup, &bpath, checker);
+        }
+        // One volume inside another: the inner mount point lives in the
+        // outer volume, whose owner could swap it for a link (and every
+        // target orders the two mounts differently).
+        if let Some((other, _)) = mounts.iter().find(|(p, _)| {
+            let (a, b) = (std::path::Path::new(p), std::path::Path::new(&volume.path));
+            a != b && (a.starts_with(b) || b.starts_with(a))
+        }) {
+            let outer = mounts[other];
+            checker
+                .error(
+                    codes::CONTRADICTION,
+                    &vpath.key("path"),
+                    format!("volumes `{outer}` and `{name}` are mounted one inside the other"),
+                )
+                .with_related(&path.key("volumes").key(outer).key("path"), Anchor::Value, "here")
+                .with_help("mount each volume at its own path, such as `/srv/data` and `/srv/uploads`");
         }
         if let Some(other) = mounts.insert(volume.path.as_str(), name) {
             checker
