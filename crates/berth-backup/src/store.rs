@@ -90,9 +90,10 @@ impl Destination {
         Ok(Self { store: remote(&url)?, local: None, display: to.to_owned() })
     }
 
-    /// A local directory, created when missing.
+    /// A local directory, created when missing (readable by its owner
+    /// alone: backups hold everything the services keep).
     pub fn directory(dir: &Path) -> Result<Self, BackupError> {
-        std::fs::create_dir_all(dir).map_err(|e| fail("open the destination", format!("{}: {e}", dir.display())))?;
+        private_dirs(dir).map_err(|e| fail("open the destination", format!("{}: {e}", dir.display())))?;
         let dir = dir.canonicalize().map_err(at("open the destination"))?;
         Ok(Self {
             store: Arc::new(Directory { root: dir.clone() }),
@@ -106,8 +107,15 @@ impl Destination {
     }
 
     /// The file behind `rel` when the destination is a local directory.
+    /// The directory of what `rel` belongs to (its first component: a
+    /// dependency or a volume) is made readable by its owner alone, also
+    /// in a destination directory the operator made with another mode.
     pub fn local_path(&self, rel: &str) -> Option<PathBuf> {
-        self.local.as_ref().map(|d| d.join(rel))
+        let root = self.local.as_ref()?;
+        if let Some(first) = Path::new(rel).components().next() {
+            let _ = private_dirs(&root.join(first));
+        }
+        Some(root.join(rel))
     }
 
     pub async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<(), BackupError> {
@@ -181,7 +189,7 @@ impl Directory {
     fn partial(path: &Path) -> Result<PathBuf, BackupError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| fail("upload", format!("{}: {e}", dir.display())))?;
+        private_dirs(dir).map_err(|e| fail("upload", format!("{}: {e}", dir.display())))?;
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Ok(dir.join(format!("{PARTIAL}{}-{n}", std::process::id())))
     }
@@ -327,6 +335,12 @@ impl Store for Directory {
             }
         })
     }
+}
+
+/// `dir` and its missing parents, each made mode 0700.
+fn private_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(test)]

@@ -653,10 +653,10 @@ fn as_root_services_run_as_their_user() {
     // passes only if it too runs as 4321 and sees the replica's volume.
     let api = format!(
         "id -u > {data}/uid-$BERTH_REPLICA; id -G > {data}/groups-$BERTH_REPLICA; echo \"$HOME\" > {data}/home; \
-         exec sleep 600",
+         touch {data}/written-$BERTH_REPLICA; exec sleep 600",
         data = data.display()
     );
-    let probe = format!("test \"$(id -u)\" = 4321 && test -s {}/uid-$BERTH_REPLICA", data.display());
+    let probe = format!("test \"$(id -u)\" = 4321 && test -e {}/written-$BERTH_REPLICA", data.display());
     let job = format!("id -u > {}/job-uid", data.display());
     let spec = format!(
         r#"version: 1
@@ -680,6 +680,8 @@ services:
     run: {{ command: ["sleep", "600"], stop_timeout: 2s }}
 secrets:
   cache-password: {{}}
+  # Read from a variable the base environment would otherwise pass on.
+  token: {{ env: LC_BERTH_TOKEN }}
 dependencies:
   cache:
     kind: redis
@@ -688,8 +690,14 @@ dependencies:
         data = data.display().to_string(),
     );
     std::fs::write(dir.path().join("berth.yaml"), &spec).unwrap();
-    let mut up =
-        start_up_with(dir.path(), &[("BERTH_SECRET_CACHE_PASSWORD", "pw"), ("OPERATOR_TOKEN", "not-for-services")]);
+    let mut up = start_up_with(
+        dir.path(),
+        &[
+            ("BERTH_SECRET_CACHE_PASSWORD", "pw"),
+            ("OPERATOR_TOKEN", "not-for-services"),
+            ("LC_BERTH_TOKEN", "hidden-secret"),
+        ],
+    );
     let _stop_on_failure = KillOnDrop(up.id());
     let stored = dir.path().join(".berth/base/volumes/api/data");
     // Ready means the exec probe passed as 4321 in the replica's mounts.
@@ -713,10 +721,9 @@ dependencies:
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         assert!(status.contains("NoNewPrivs:\t1"), "{service} may gain privileges: {status}");
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&environ).contains("OPERATOR_TOKEN"),
-            "berth up's own environment reached {service}"
-        );
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(!environ.contains("OPERATOR_TOKEN"), "berth up's own environment reached {service}");
+        assert!(!environ.contains("hidden-secret"), "a secret's source variable reached {service}");
     }
     // The volume is data: nothing on it runs setuid or opens a device.
     let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", pid_of("api"))).unwrap();

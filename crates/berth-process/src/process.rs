@@ -57,17 +57,32 @@ fn without_berth_secrets(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
+/// A program's log, appended to and never through a link: some logs sit
+/// in directories a server's user owns (PostgreSQL's set-up log), where a
+/// planted link would have root append to any file.
+fn open_log(log: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(log)
+}
+
 /// Replicas, jobs, probes and servers start from an empty environment
 /// plus these of berth's own (then what the spec gives them): whatever
 /// else the operator's shell holds (cloud credentials, tokens, root's
 /// settings) is no business of a service, as under systemd.
 fn only_base_env(cmd: &mut Command) -> &mut Command {
     cmd.env_clear();
+    let hidden = HIDDEN.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     for (key, value) in std::env::vars_os() {
         let name = key.to_string_lossy();
         let kept = matches!(name.as_ref(), "PATH" | "LANG" | "LANGUAGE" | "TZ" | "HOME" | "USER" | "LOGNAME")
             || name.starts_with("LC_");
-        if kept {
+        // A secret's source variable stays hidden whatever its name.
+        if kept && !hidden.iter().any(|h| *h == name) {
             cmd.env(&key, &value);
         }
     }
@@ -97,7 +112,7 @@ pub fn spawn(
     } else {
         program.clone()
     };
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let out = open_log(log)?;
     let err = out.try_clone()?;
     let mut cmd = match setpriv() {
         Some(setpriv) => {
@@ -358,7 +373,7 @@ pub async fn run_to_end(
 ) -> std::io::Result<bool> {
     let (program, args) =
         command.split_first().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"))?;
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let out = open_log(log)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(program);
     if let Some(user) = run_as {

@@ -44,7 +44,18 @@ pub async fn ship(spool: &Path, destination: &Destination, dependency: &str) -> 
     let mut shipped = Shipped::default();
     for name in names {
         let path = spool.join(&name);
-        let raw = tokio::fs::read(&path).await.map_err(at("ship WAL"))?;
+        let read = path.clone();
+        // Not a regular file of its own (a link, a FIFO): nothing
+        // PostgreSQL archives. The spool belongs to PostgreSQL's user, and
+        // root must neither read through a link planted there nor block on
+        // a pipe; such an entry is left where it is.
+        let Some(raw) = tokio::task::spawn_blocking(move || read_regular(&read))
+            .await
+            .map_err(at("ship WAL"))?
+            .map_err(at("ship WAL"))?
+        else {
+            continue;
+        };
         let key = format!("{}/{name}.zst", wal_dir(dependency));
         if let Some(existing) = destination.get_bytes(&key).await? {
             let same = zstd::stream::decode_all(existing.as_slice()).is_ok_and(|old| old == raw);
@@ -65,6 +76,27 @@ pub async fn ship(spool: &Path, destination: &Destination, dependency: &str) -> 
         shipped.segments.push(name);
     }
     Ok(shipped)
+}
+
+/// The content of `path` if it is a regular file, opened without
+/// following a link or blocking.
+fn read_regular(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let flags = nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK;
+    let mut file = match std::fs::OpenOptions::new().read(true).custom_flags(flags.bits()).open(path) {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) || e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Ok(None);
+    }
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw)?;
+    Ok(Some(raw))
 }
 
 /// Every file in `dependency`'s WAL archive (segments, `.history`,

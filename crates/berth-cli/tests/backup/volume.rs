@@ -101,6 +101,9 @@ secrets:
 
     let said = ok(berth(dir.path(), &["backup", "verify", "api.uploads"]));
     assert!(said.contains(&format!("verified api.uploads {id}")), "{said}");
+    // Backups hold everything the volume does: the owner's alone.
+    let mode = std::fs::metadata(backups.join("api.uploads")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the volume's backups are readable by others");
 
     // Restore: the live files changed since the backup.
     std::fs::remove_file(live.join("settings.json")).unwrap();

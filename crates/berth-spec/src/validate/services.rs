@@ -744,7 +744,9 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 .with_related(&path.key("volumes").key(outer).key("path"), Anchor::Value, "here")
                 .with_help("mount each volume at its own path, such as `/srv/data` and `/srv/uploads`");
         }
-        if let Some(other) = mounts.insert(volume.path.as_str(), name) {
+        // `/srv/x`, `/srv/x/` and `/srv//x` are one mount point.
+        let normal: std::path::PathBuf = std::path::Path::new(&volume.path).components().collect();
+        if let Some(other) = mounts.iter().find(|(p, _)| std::path::Path::new(p) == normal).map(|(_, n)| *n) {
             checker
                 .error(
                     codes::CONTRADICTION,
@@ -753,6 +755,7 @@ fn volumes(service: &Service, path: &Path, checker: &mut Checker<'_>) {
                 )
                 .with_related(&path.key("volumes").key(other).key("path"), Anchor::Value, "also here");
         }
+        mounts.entry(volume.path.as_str()).or_insert(name);
     }
 }
 
