@@ -60,7 +60,7 @@ for round in $(seq "$ROUNDS"); do
     timed "$work/berth-backup" "$BERTH" backup app.data -f "$work/berth.yaml" --dir "$vol" --work-dir "$work/w"
     mkdir -p "$work/untar"
     timed "$work/tar-check" tar --zstd -xf "$work/tar.tar.zst" -C "$work/untar"
-    timed "$work/berth-verify" "$BERTH" backup verify app.data -f "$work/berth.yaml" --work-dir "$work/w"
+    timed "$work/berth-verify" "$BERTH" backup verify app.data -f "$work/berth.yaml" --dir "$vol" --work-dir "$work/w"
 done
 
 report() { # name, file

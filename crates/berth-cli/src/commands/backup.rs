@@ -115,10 +115,12 @@ fn each<T, E: Into<anyhow::Error>>(
                 }),
                 Subject::Volume(service, volume, _) => Ctx::Volume(Volume {
                     name: name.to_owned(),
-                    dir: if needs_server {
-                        volume_dir(&loaded, service, volume, target.dir.as_deref())?
-                    } else {
-                        PathBuf::new()
+                    // Only taking a backup reads the volume: verify works
+                    // on a machine that does not run the service.
+                    dir: match volume_dir(&loaded, service, volume, target.dir.as_deref()) {
+                        Ok(dir) => dir,
+                        Err(e) if verb == "backup" => return Err(e),
+                        Err(_) => PathBuf::new(),
                     },
                     destination: destination(&loaded, job)?,
                     work_dir: work.clone(),

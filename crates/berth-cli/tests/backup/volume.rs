@@ -127,6 +127,12 @@ secrets:
         .path();
     assert_eq!(contents(&kept), changed, "the previous files were not kept");
 
+    // Verification needs no volume on this machine.
+    let elsewhere = dir.path().join("other-machine");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::copy(dir.path().join("berth.yaml"), elsewhere.join("berth.yaml")).unwrap();
+    ok(berth(&elsewhere, &["backup", "verify", "api.uploads", &id]));
+
     // Anywhere else with --dir, and a backup taken without the key is refused.
     let other = dir.path().join("elsewhere");
     fill(&other);
