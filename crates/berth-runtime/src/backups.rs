@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use berth_plan::{BackupJob, Plan};
 
+use crate::jobs::log_line;
 use crate::process;
 
 /// One backup policy, ready to run.
@@ -61,19 +62,12 @@ pub(crate) async fn run(backup: &Scheduled, spec: &SpecRef, logs: &Path) -> bool
         if let Some(env) = &spec.environment {
             argv.extend(["--env".to_owned(), env.clone()]);
         }
-        append(&log, &format!("berth up: {}", argv[1..].join(" ")));
+        log_line(&log, &argv[1..].join(" "));
         let ok = process::run_to_end(&argv, &backup.secrets, &log, None).await.unwrap_or(false);
         if !ok {
-            append(&log, "berth up: failed; the remaining steps of this run are skipped");
+            log_line(&log, "failed; the remaining steps of this run are skipped");
             return false;
         }
     }
     true
-}
-
-fn append(log: &Path, line: &str) {
-    use std::io::Write as _;
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
-        let _ = writeln!(f, "{} {line}", jiff::Timestamp::now());
-    }
 }

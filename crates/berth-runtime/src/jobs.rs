@@ -47,7 +47,8 @@ impl Drop for ScratchGuard {
     }
 }
 
-fn log_line(log: &std::path::Path, line: &str) {
+/// Appends one line of berth's own (stamped) to a program's log.
+pub(crate) fn log_line(log: &std::path::Path, line: &str) {
     use std::io::Write as _;
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
         let _ = writeln!(f, "berth: {} {line}", jiff::Timestamp::now());
