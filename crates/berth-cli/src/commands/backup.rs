@@ -61,6 +61,17 @@ pub fn run(args: &BackupArgs, color: bool) -> anyhow::Result<Outcome> {
     }
 }
 
+/// What a command reaches of each subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The destination only (list, prune): no server, no secret.
+    Catalog,
+    /// Backups with their keys, and a dependency's server (verify).
+    Check,
+    /// The data itself too: a dependency's server, a volume's files.
+    Take,
+}
+
 /// One selected subject, ready to work on: a dependency with its server,
 /// or a volume with its directory.
 enum Ctx<'a> {
@@ -92,7 +103,7 @@ fn each<T, E: Into<anyhow::Error>>(
     target: &BackupTarget,
     color: bool,
     verb: &str,
-    needs_server: bool,
+    access: Access,
     f: impl AsyncFn(&Ctx<'_>, &BackupJob) -> Result<T, E>,
 ) -> anyhow::Result<Vec<(String, T)>> {
     let loaded = load_target(target, color)?;
@@ -103,6 +114,7 @@ fn each<T, E: Into<anyhow::Error>>(
         for subject in chosen {
             let (name, job) = (subject.name(), subject.job());
             let progress = Transfer::new(&format!("{verb} {name}"));
+            let needs_server = access != Access::Catalog;
             let signing_key = if needs_server { signing_key(&loaded, job)? } else { None };
             let ctx = match subject {
                 Subject::Dependency(dep, _) => Ctx::Dependency(Context {
@@ -119,7 +131,7 @@ fn each<T, E: Into<anyhow::Error>>(
                     // on a machine that does not run the service.
                     dir: match volume_dir(&loaded, service, volume, target.dir.as_deref()) {
                         Ok(dir) => dir,
-                        Err(e) if verb == "backup" => return Err(e),
+                        Err(e) if access == Access::Take => return Err(e),
                         Err(_) => PathBuf::new(),
                     },
                     destination: destination(&loaded, job)?,
@@ -151,7 +163,7 @@ fn take(
         MethodArg::Logical => BackupMethod::Logical,
         MethodArg::Physical => BackupMethod::Physical,
     });
-    let taken = each(target, color, "backup", true, async |ctx, job| match ctx {
+    let taken = each(target, color, "backup", Access::Take, async |ctx, job| match ctx {
         Ctx::Dependency(ctx) => berth_backup::backup(ctx, berth_backup::policy::method(job, asked)).await,
         Ctx::Volume(v) => berth_backup::volume::backup(v).await,
     })?;
@@ -216,7 +228,7 @@ async fn verify_one(ctx: &Ctx<'_>, id: Option<&str>) -> anyhow::Result<(Kind, Ve
 }
 
 fn verify(target: &BackupTarget, backup: Option<&str>, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    let verified = each(target, color, "verify", true, async |ctx, _| verify_one(ctx, backup).await)?;
+    let verified = each(target, color, "verify", Access::Check, async |ctx, _| verify_one(ctx, backup).await)?;
     match format {
         StatusFormat::Json => {
             let all: Vec<&Verification> = verified.iter().map(|(_, (_, v))| v).collect();
@@ -250,8 +262,9 @@ fn age(t: Timestamp) -> String {
 }
 
 fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Result<Outcome> {
-    let listed: Vec<(String, Vec<Listed>)> =
-        each(target, color, "list", false, async |ctx, _| berth_backup::list(ctx.destination(), ctx.name()).await)?;
+    let listed: Vec<(String, Vec<Listed>)> = each(target, color, "list", Access::Catalog, async |ctx, _| {
+        berth_backup::list(ctx.destination(), ctx.name()).await
+    })?;
     match format {
         StatusFormat::Json => {
             let json: Vec<serde_json::Value> = listed
@@ -300,7 +313,7 @@ fn list(target: &BackupTarget, format: StatusFormat, color: bool) -> anyhow::Res
 }
 
 fn prune(target: &BackupTarget, dry_run: bool, color: bool) -> anyhow::Result<Outcome> {
-    let decisions = each(target, color, "prune", false, async |ctx, job| {
+    let decisions = each(target, color, "prune", Access::Catalog, async |ctx, job| {
         berth_backup::prune(ctx.destination(), ctx.name(), &job.retain, Timestamp::now(), dry_run).await
     })?;
     let verb = if dry_run { "would delete" } else { "deleted" };
