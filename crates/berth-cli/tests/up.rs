@@ -381,7 +381,7 @@ edge:
             let notes = notes.clone();
             std::thread::spawn(move || {
                 let out = Command::new("curl")
-                    .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary"])
+                    .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "--data-binary"])
                     .arg(format!("note {i}"))
                     .arg(&notes)
                     .output()
@@ -390,8 +390,10 @@ edge:
             })
         })
         .collect();
-    let codes: Vec<String> = posts.into_iter().map(|t| t.join().unwrap()).collect();
-    assert!(codes.iter().all(|c| c == "201"), "{codes:?}");
+    // Each answer is its body, then its status on the last line: a failure
+    // shows what the demo said.
+    let answers: Vec<String> = posts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(answers.iter().all(|a| a.ends_with("\n201")), "{answers:?}");
     let listed = Command::new("curl").args(["-s", &format!("{notes}?limit=50")]).output().unwrap();
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["notes"].as_array().unwrap().len(), 20, "{listed}");

@@ -45,12 +45,19 @@ impl Postgres {
         let (client, connection) =
             self.config.connect(tokio_postgres::NoTls).await.map_err(|e| failed("connecting to PostgreSQL", e))?;
         tokio::spawn(connection);
+        // Replicas start together, and two concurrent `CREATE TABLE IF NOT
+        // EXISTS` race on the catalog (a unique violation in pg_type), so the
+        // creation is serialised by a transaction-scoped advisory lock; one
+        // transaction keeps it on one server connection behind PgBouncer.
         client
             .batch_execute(
-                "CREATE TABLE IF NOT EXISTS notes (
+                "BEGIN;
+                 SELECT pg_advisory_xact_lock(7400319);
+                 CREATE TABLE IF NOT EXISTS notes (
                      id bigserial PRIMARY KEY,
                      body text NOT NULL CHECK (length(body) <= 4096),
-                     created_at timestamptz NOT NULL DEFAULT now())",
+                     created_at timestamptz NOT NULL DEFAULT now());
+                 COMMIT;",
             )
             .await
             .map_err(|e| failed("creating the notes table", e))?;
