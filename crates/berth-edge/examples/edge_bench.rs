@@ -30,29 +30,18 @@ fn main() {
     // `ws_bench echo`.
     let features = mode != "plain" && mode != "ws";
     let up = mode == "up";
+    let health = up.then(|| berth_edge::health::Check {
+        probe: berth_edge::health::Probe::Http("/health".into()),
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        failure_threshold: 3,
+        success_threshold: 1,
+    });
     let route = RouteConfig {
-        path: "/".into(),
-        host: None,
-        service: "upstream".into(),
-        port: upstream.port(),
-        upstreams: vec![upstream],
-        fallback_service: None,
-        fallback: vec![],
-        strip_prefix: false,
         websocket: mode == "ws",
         timeout: Duration::from_secs(30),
-        body_limit: 1 << 20,
-        allow: vec![],
         rate_limit: features.then_some(0),
-        auth: None,
-        health: up.then(|| berth_edge::health::Check {
-            probe: berth_edge::health::Probe::Http("/health".into()),
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            failure_threshold: 3,
-            success_threshold: 1,
-        }),
-        sticky: None,
+        ..RouteConfig::single("/", "upstream", upstream.port(), vec![upstream], health)
     };
     // `berth up`'s routes: the catch-all last, seven prefixes before it
     // that the benchmark's `/` must be matched past.

@@ -15,14 +15,26 @@ use crate::health::{Check, Probe};
 use crate::jwt::Jwt;
 use crate::tls::Pem;
 
+/// One service a route sends requests to.
+#[derive(Debug, Clone)]
+pub struct ShareConfig {
+    pub service: String,
+    /// The service port routed to, as declared (replicas listen elsewhere).
+    pub port: u16,
+    /// Percent of the route's requests; the route's own service (the first
+    /// share) takes what the others leave.
+    pub weight: usize,
+    pub upstreams: Vec<SocketAddr>,
+    /// The service's readiness check, as the edge runs it.
+    pub health: Option<Check>,
+}
+
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
     pub path: String,
     pub host: Option<String>,
-    pub service: String,
-    /// The service port routed to, as declared (replicas listen elsewhere).
-    pub port: u16,
-    pub upstreams: Vec<SocketAddr>,
+    /// The route's own service first, then its `split`.
+    pub shares: Vec<ShareConfig>,
     pub fallback_service: Option<String>,
     pub fallback: Vec<SocketAddr>,
     pub strip_prefix: bool,
@@ -34,12 +46,41 @@ pub struct RouteConfig {
     /// Index into [`EdgeConfig::rate_limits`].
     pub rate_limit: Option<usize>,
     pub auth: Option<RouteAuth>,
-    pub health: Option<Check>,
     /// Send each client to the same replica, and by what.
     pub sticky: Option<berth_spec::Sticky>,
 }
 
 impl RouteConfig {
+    /// A route to one service.
+    pub fn single(
+        path: impl Into<String>,
+        service: impl Into<String>,
+        port: u16,
+        upstreams: Vec<SocketAddr>,
+        health: Option<Check>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            host: None,
+            shares: vec![ShareConfig { service: service.into(), port, weight: 100, upstreams, health }],
+            fallback_service: None,
+            fallback: Vec::new(),
+            strip_prefix: false,
+            websocket: false,
+            timeout: Duration::from_secs(60),
+            body_limit: 1 << 20,
+            allow: Vec::new(),
+            rate_limit: None,
+            auth: None,
+            sticky: None,
+        }
+    }
+
+    /// The route's own service (logs, metrics and the status page name it).
+    pub fn service(&self) -> &str {
+        self.shares.first().map_or("", |s| s.service.as_str())
+    }
+
     /// Prefix match on a path segment boundary: `/api` matches `/api` and `/api/x`, not `/apix`.
     pub fn matches(&self, host: Option<&str>, path: &str) -> bool {
         if let Some(want) = &self.host
@@ -143,28 +184,20 @@ impl EdgeConfig {
         };
         let mut routes = Vec::new();
         for r in &edge.routes {
-            let service = plan.services.iter().find(|s| s.name == r.service);
-            let health = service.and_then(|s| s.probes.readiness.as_ref()).and_then(|p| {
-                let probe = match &p.check {
-                    ProbeCheck::Http { path, .. } => Probe::Http(path.clone()),
-                    // The edge knows each replica's routed port only.
-                    ProbeCheck::Tcp { port } if port.name == r.port.name => Probe::Tcp,
-                    ProbeCheck::Tcp { .. } | ProbeCheck::Exec { .. } => return None,
-                };
-                Some(Check {
-                    probe,
-                    interval: p.interval.0.min(Duration::from_secs(2)),
-                    timeout: p.timeout.0,
-                    failure_threshold: p.failure_threshold,
-                    success_threshold: p.success_threshold,
+            let shares = r
+                .shares()
+                .map(|share| ShareConfig {
+                    service: share.service.to_owned(),
+                    port: share.port.port,
+                    weight: usize::from(share.weight),
+                    upstreams: (inputs.replicas)(share.service, &share.port.name),
+                    health: readiness(plan, share.service, &share.port.name),
                 })
-            });
+                .collect();
             routes.push(RouteConfig {
                 path: r.path.clone(),
                 host: r.host.clone(),
-                service: r.service.clone(),
-                port: r.port.port,
-                upstreams: (inputs.replicas)(&r.service, &r.port.name),
+                shares,
                 fallback_service: r.fallback.as_ref().map(|(s, _)| s.clone()),
                 fallback: r.fallback.as_ref().map(|(s, p)| (inputs.replicas)(s, &p.name)).unwrap_or_default(),
                 strip_prefix: r.strip_prefix,
@@ -181,7 +214,6 @@ impl EdgeConfig {
                     }
                 },
                 auth: r.auth.clone(),
-                health,
                 sticky: r.sticky,
             });
         }
@@ -254,29 +286,31 @@ impl EdgeConfig {
     }
 }
 
+/// `service`'s readiness check as the edge runs it against each replica's
+/// routed port `port`: HTTP, or TCP on that port; none for an exec check
+/// or a TCP check of another port (the edge knows the routed port only).
+fn readiness(plan: &Plan, service: &str, port: &str) -> Option<Check> {
+    let p = plan.services.iter().find(|s| s.name == service)?.probes.readiness.as_ref()?;
+    let probe = match &p.check {
+        ProbeCheck::Http { path, .. } => Probe::Http(path.clone()),
+        ProbeCheck::Tcp { port: checked } if checked.name == port => Probe::Tcp,
+        ProbeCheck::Tcp { .. } | ProbeCheck::Exec { .. } => return None,
+    };
+    Some(Check {
+        probe,
+        interval: p.interval.0.min(Duration::from_secs(2)),
+        timeout: p.timeout.0,
+        failure_threshold: p.failure_threshold,
+        success_threshold: p.success_threshold,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn route(path: &str) -> RouteConfig {
-        RouteConfig {
-            path: path.into(),
-            host: None,
-            service: "s".into(),
-            port: 80,
-            upstreams: vec![],
-            fallback_service: None,
-            fallback: vec![],
-            strip_prefix: false,
-            websocket: false,
-            timeout: Duration::from_secs(1),
-            body_limit: 1,
-            allow: vec![],
-            rate_limit: None,
-            auth: None,
-            health: None,
-            sticky: None,
-        }
+        RouteConfig::single(path, "s", 80, vec![], None)
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub mod trace;
 pub mod upstream;
 pub mod websocket;
 
-pub use config::{EdgeConfig, RouteConfig};
+pub use config::{EdgeConfig, RouteConfig, ShareConfig};
 pub use server::{Edge, EdgeHandle};
 
 /// What can go wrong starting the edge.

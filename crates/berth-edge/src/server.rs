@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::proxy::{self, Scheme, State};
 use crate::ratelimit::Limiter;
 use crate::status::Status;
-use crate::upstream::{Backend, Pool};
+use crate::upstream::{Backend, Pool, Share};
 use crate::{EdgeError, health, tls};
 
 /// A running edge.
@@ -40,10 +40,11 @@ pub struct EdgeHandle {
 }
 
 impl EdgeHandle {
-    /// Points every route of `service` (port `port`) at `stable`, plus a
-    /// `canary` set that gets `canary_percent` of the requests. The swap is
-    /// atomic per route; backends already known keep their health and
-    /// counters. Returns the backends taken out, for the caller to drain.
+    /// Points every route's share of `service` (port `port`) at `stable`,
+    /// plus a `canary` set that gets `canary_percent` of that share's
+    /// requests, and every route falling back to `service` at `stable`. The
+    /// swap is atomic per route; backends already known keep their health
+    /// and counters. Returns the backends taken out, for the caller to drain.
     pub fn set_backends(
         &self,
         service: &str,
@@ -63,32 +64,34 @@ impl EdgeHandle {
             }
         }
         for (index, route) in self.state.config.routes.iter().enumerate() {
-            let primary = route.service == service && route.port == port;
+            let share = route.shares.iter().position(|s| s.service == service && s.port == port);
             let fallback = route.fallback_service.as_deref() == Some(service);
-            if !primary && !fallback {
+            if share.is_none() && !fallback {
                 continue;
             }
             let Ok(mut slot) = self.state.pools[index].write() else { continue };
             let current = Arc::clone(&slot);
+            // A fallback's backends are watched with the route's own service's check.
+            let check = share.map_or(0, |i| i);
+            let health = route.shares.get(check).and_then(|s| s.health.clone());
             let mut reuse = |addr: &SocketAddr| {
                 if let Some(b) = known.iter().find(|b| b.addr == *addr) {
                     return b.clone();
                 }
                 let backend = Backend::new(*addr);
-                if let Some(check) = &route.health {
+                if let Some(check) = &health {
                     tokio::spawn(health::watch_backend(backend.clone(), check.clone(), self.stop_rx.clone()));
                 }
                 known.push(backend.clone());
                 backend
             };
-            let next = if primary {
-                let fallbacks = current.fallbacks.clone();
-                let primaries = stable.iter().map(&mut reuse).collect();
-                Pool::new(primaries, fallbacks).with_canary(canary.iter().map(&mut reuse).collect(), canary_percent)
-            } else {
-                let fallbacks = stable.iter().map(&mut reuse).collect();
-                Pool::new(current.primaries.clone(), fallbacks)
-                    .with_canary(current.canary.clone(), current.canary_percent)
+            let next = match share {
+                Some(i) => {
+                    let primaries = stable.iter().map(&mut reuse).collect();
+                    let canary = canary.iter().map(&mut reuse).collect();
+                    current.with_share(i, current.shares[i].replaced(primaries, canary, canary_percent))
+                }
+                None => current.with_fallbacks(stable.iter().map(&mut reuse).collect()),
             };
             for old in current.backends() {
                 if !next.backends().any(|b| Arc::ptr_eq(b, old)) && !retired.iter().any(|r| Arc::ptr_eq(r, old)) {
@@ -146,17 +149,25 @@ impl Edge {
             .routes
             .iter()
             .map(|r| {
-                let primaries = r.upstreams.iter().map(&mut backend).collect();
+                let shares = r
+                    .shares
+                    .iter()
+                    .map(|s| Share::new(&s.service, s.port, s.weight, s.upstreams.iter().map(&mut backend).collect()))
+                    .collect();
                 let fallbacks = r.fallback.iter().map(&mut backend).collect();
-                RwLock::new(Arc::new(Pool::new(primaries, fallbacks)))
+                RwLock::new(Arc::new(Pool::split(shares, fallbacks)))
             })
             .collect();
+        // A replica is watched with its own service's check; a fallback's
+        // with the check of the route's own service.
         let health_of = |addr: &SocketAddr| {
-            config
-                .routes
+            let routes = &config.routes;
+            routes
                 .iter()
-                .find(|r| r.upstreams.contains(addr) || r.fallback.contains(addr))
-                .and_then(|r| r.health.clone())
+                .flat_map(|r| &r.shares)
+                .find(|s| s.upstreams.contains(addr))
+                .or_else(|| routes.iter().find(|r| r.fallback.contains(addr)).and_then(|r| r.shares.first()))
+                .and_then(|s| s.health.clone())
         };
         for b in &registry {
             if let Some(check) = health_of(&b.addr) {
@@ -441,7 +452,7 @@ fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
         ),
         "/metrics" => {
             let routes: Vec<(String, String)> =
-                state.config.routes.iter().map(|r| (r.path.clone(), r.service.clone())).collect();
+                state.config.routes.iter().map(|r| (r.path.clone(), r.service().to_owned())).collect();
             // One series per (service, backend), however many routes reach it:
             // the exposition format allows no duplicates.
             let health: std::collections::BTreeSet<(String, String, bool)> = state
@@ -451,7 +462,14 @@ fn admin_answer(state: &State, path: &str) -> Response<Full<Bytes>> {
                 .enumerate()
                 .flat_map(|(i, r)| {
                     let p = state.pool(i);
-                    p.backends().map(|b| (r.service.clone(), b.addr.to_string(), b.is_healthy())).collect::<Vec<_>>()
+                    let row =
+                        |service: &str, b: &Arc<Backend>| (service.to_owned(), b.addr.to_string(), b.is_healthy());
+                    let fallback = r.fallback_service.as_deref().unwrap_or(r.service());
+                    p.shares
+                        .iter()
+                        .flat_map(|s| s.primaries.iter().chain(&s.canary).map(|b| row(&s.service, b)))
+                        .chain(p.fallbacks.iter().map(|b| row(fallback, b)))
+                        .collect::<Vec<_>>()
                 })
                 .collect();
             let health: Vec<(String, String, bool)> = health.into_iter().collect();

@@ -45,11 +45,12 @@ impl Status {
         let mut seen: Vec<Arc<Backend>> = Vec::new();
         for (index, route) in state.config.routes.iter().enumerate() {
             let pool = state.pool(index);
-            let sets: [(&str, &[Arc<Backend>], &str); 3] = [
-                (&route.service, &pool.primaries, "primary"),
-                (&route.service, &pool.canary, "canary"),
-                (route.fallback_service.as_deref().unwrap_or(&route.service), &pool.fallbacks, "fallback"),
-            ];
+            let mut sets: Vec<(&str, &[Arc<Backend>], &str)> = Vec::new();
+            for share in &pool.shares {
+                sets.push((&share.service, &share.primaries, "primary"));
+                sets.push((&share.service, &share.canary, "canary"));
+            }
+            sets.push((route.fallback_service.as_deref().unwrap_or(route.service()), &pool.fallbacks, "fallback"));
             for (service, set, role) in sets {
                 for b in set {
                     if seen.iter().any(|s| Arc::ptr_eq(s, b)) {
@@ -79,7 +80,19 @@ impl Status {
             .map(|(r, (requests, errors))| RouteRow {
                 host: r.host.clone(),
                 path: r.path.clone(),
-                service: r.service.clone(),
+                // A split route names each service with its share.
+                service: match r.shares.as_slice() {
+                    [one] => one.service.clone(),
+                    shares => {
+                        let rest = 100 - shares.iter().skip(1).map(|s| s.weight).sum::<usize>().min(100);
+                        shares
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| format!("{} {}%", s.service, if i == 0 { rest } else { s.weight }))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                },
                 requests_per_second: requests,
                 errors_per_second: errors,
             })

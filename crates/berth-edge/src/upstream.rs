@@ -113,21 +113,34 @@ impl Drop for Lease {
     }
 }
 
+/// The backends of one service a route sends to, and its share of the
+/// route's requests.
 #[derive(Debug, Default)]
-pub struct Pool {
+pub struct Share {
+    pub service: String,
+    /// The service port routed to, as declared.
+    pub port: u16,
+    /// Percent of the route's requests (the route's own service: the rest).
+    pub weight: usize,
     pub primaries: Vec<Arc<Backend>>,
-    pub fallbacks: Vec<Arc<Backend>>,
-    /// A canary set that gets `canary_percent` of the requests while healthy.
+    /// A canary set that gets `canary_percent` of this share's requests while healthy.
     pub canary: Vec<Arc<Backend>>,
     pub canary_percent: usize,
-    /// Rotates among equally loaded backends, so an idle pool still spreads.
+    /// Rotates among equally loaded backends, so an idle share still spreads.
     turn: AtomicUsize,
 }
 
-impl Pool {
-    /// Picks a backend, skipping `exclude` (the one a retry just failed on).
-    pub fn new(primaries: Vec<Arc<Backend>>, fallbacks: Vec<Arc<Backend>>) -> Self {
-        Self { primaries, fallbacks, canary: Vec::new(), canary_percent: 0, turn: AtomicUsize::new(0) }
+impl Share {
+    pub fn new(service: impl Into<String>, port: u16, weight: usize, primaries: Vec<Arc<Backend>>) -> Self {
+        Self {
+            service: service.into(),
+            port,
+            weight: weight.min(100),
+            primaries,
+            canary: Vec::new(),
+            canary_percent: 0,
+            turn: AtomicUsize::new(0),
+        }
     }
 
     pub fn with_canary(mut self, canary: Vec<Arc<Backend>>, percent: usize) -> Self {
@@ -136,48 +149,137 @@ impl Pool {
         self
     }
 
+    /// The same share with other backends (a deploy's swap).
+    pub fn replaced(&self, primaries: Vec<Arc<Backend>>, canary: Vec<Arc<Backend>>, canary_percent: usize) -> Self {
+        Self::new(self.service.clone(), self.port, self.weight, primaries).with_canary(canary, canary_percent)
+    }
+
+    fn copy(&self) -> Self {
+        self.replaced(self.primaries.clone(), self.canary.clone(), self.canary_percent)
+    }
+
+    /// A healthy backend of this share: by `client` (rendezvous over the
+    /// canary for its share of clients, else over the primaries), or the
+    /// least loaded, with `canary_percent` of every hundred requests,
+    /// spread evenly, on a healthy canary.
+    fn pick_healthy(&self, exclude: Option<SocketAddr>, client: Option<u64>) -> Option<Arc<Backend>> {
+        let usable = |b: &&Arc<Backend>| Some(b.addr) != exclude && b.is_healthy();
+        if let Some(key) = client {
+            let to_canary = !self.canary.is_empty() && (key % 100) < self.canary_percent as u64;
+            return to_canary
+                .then(|| rendezvous(self.canary.iter().filter(usable), key))
+                .flatten()
+                .or_else(|| rendezvous(self.primaries.iter().filter(usable), key));
+        }
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let canary_turn = !self.canary.is_empty() && (turn % 100) * self.canary_percent % 100 < self.canary_percent;
+        let canary = if canary_turn { least(self.canary.iter().filter(usable), turn) } else { None };
+        canary.or_else(|| least(self.primaries.iter().filter(usable), turn))
+    }
+}
+
+/// A route's backends: one share per service it sends to (the route's own
+/// service first, then its `split`), and the fallback service's backends.
+#[derive(Debug, Default)]
+pub struct Pool {
+    pub shares: Vec<Share>,
+    pub fallbacks: Vec<Arc<Backend>>,
+    /// Chooses among the shares by weight, request by request.
+    turn: AtomicUsize,
+}
+
+impl Pool {
+    /// A route to one service (weight 100).
+    pub fn new(primaries: Vec<Arc<Backend>>, fallbacks: Vec<Arc<Backend>>) -> Self {
+        Self::split(vec![Share::new("", 0, 100, primaries)], fallbacks)
+    }
+
+    pub fn split(shares: Vec<Share>, fallbacks: Vec<Arc<Backend>>) -> Self {
+        Self { shares, fallbacks, turn: AtomicUsize::new(0) }
+    }
+
+    /// The first share with a canary (tests and the single-service case).
+    pub fn with_canary(mut self, canary: Vec<Arc<Backend>>, percent: usize) -> Self {
+        if let Some(first) = self.shares.first_mut() {
+            first.canary = canary;
+            first.canary_percent = percent.min(100);
+        }
+        self
+    }
+
+    /// The same pool with one share's or the fallback's backends replaced;
+    /// the other shares keep theirs.
+    pub fn with_share(&self, index: usize, share: Share) -> Self {
+        let mut shares: Vec<Share> = self.shares.iter().map(Share::copy).collect();
+        if let Some(slot) = shares.get_mut(index) {
+            *slot = share;
+        }
+        Self::split(shares, self.fallbacks.clone())
+    }
+
+    pub fn with_fallbacks(&self, fallbacks: Vec<Arc<Backend>>) -> Self {
+        Self::split(self.shares.iter().map(Share::copy).collect(), fallbacks)
+    }
+
     /// Every backend of the pool, each once.
     pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
-        self.primaries.iter().chain(&self.canary).chain(&self.fallbacks)
+        self.shares.iter().flat_map(|s| s.primaries.iter().chain(&s.canary)).chain(&self.fallbacks)
     }
 
     pub fn pick(&self, exclude: Option<SocketAddr>) -> Option<Lease> {
         self.pick_for(exclude, None)
     }
 
+    /// The share a request goes to: by weight, `(key / 100) % 100` for a
+    /// client (so one client stays with one service; the canary inside a
+    /// share uses `key % 100`, an independent digit), or stepping through
+    /// every hundred requests in an order that spreads each share evenly.
+    fn share_for(&self, client: Option<u64>) -> usize {
+        if self.shares.len() < 2 {
+            return 0;
+        }
+        let slot = match client {
+            Some(key) => ((key / 100) % 100) as usize,
+            // 37 is coprime with 100: each hundred turns visits every slot once.
+            None => self.turn.fetch_add(1, Ordering::Relaxed) % 100 * 37 % 100,
+        };
+        // The route's own service (first) takes what the split leaves.
+        let mut upper = 0;
+        for (i, share) in self.shares.iter().enumerate().skip(1) {
+            upper += share.weight;
+            if slot < upper {
+                return i;
+            }
+        }
+        0
+    }
+
     /// [`Pool::pick`], or with a `client` key (a sticky service) the same
     /// healthy backend for that client every time: rendezvous hashing over
     /// the healthy primaries, so a replica going away moves only its own
-    /// clients, and a canary's share is chosen by client, never by request,
-    /// so one client stays on one version. Least connections when nothing
-    /// healthy is left to hash over.
+    /// clients, and a canary's or a split's share is chosen by client,
+    /// never by request, so one client stays on one version. A share with
+    /// nothing healthy gives its requests to the other shares, then to the
+    /// fallback; when nothing is healthy anywhere, the chosen share's
+    /// primaries take them anyway (least connections).
     pub fn pick_for(&self, exclude: Option<SocketAddr>, client: Option<u64>) -> Option<Lease> {
         let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
-        if let Some(key) = client {
-            let healthy = |b: &&Arc<Backend>| b.is_healthy();
-            let to_canary = !self.canary.is_empty() && (key % 100) < self.canary_percent as u64;
-            let chosen = to_canary
-                .then(|| rendezvous(self.canary.iter().filter(eligible).filter(healthy), key))
-                .flatten()
-                .or_else(|| rendezvous(self.primaries.iter().filter(eligible).filter(healthy), key));
-            if let Some(chosen) = chosen {
-                chosen.in_flight.fetch_add(1, Ordering::Relaxed);
-                chosen.requests.fetch_add(1, Ordering::Relaxed);
-                return Some(Lease(chosen));
-            }
-        }
-        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        // `canary_percent` of every hundred requests, spread evenly, go to a healthy canary.
-        let canary_turn = !self.canary.is_empty() && (turn % 100) * self.canary_percent % 100 < self.canary_percent;
         let healthy = |b: &&Arc<Backend>| b.is_healthy();
-        let canary = if canary_turn { least(self.canary.iter().filter(eligible).filter(healthy), turn) } else { None };
-        let chosen = canary
-            .or_else(|| least(self.primaries.iter().filter(eligible).filter(healthy), turn))
-            .or_else(|| least(self.fallbacks.iter().filter(eligible).filter(healthy), turn))
-            .or_else(|| least(self.primaries.iter().filter(eligible), turn))?;
-        chosen.in_flight.fetch_add(1, Ordering::Relaxed);
-        chosen.requests.fetch_add(1, Ordering::Relaxed);
-        Some(Lease(chosen))
+        let chosen_index = self.share_for(client);
+        let chosen = self.shares.get(chosen_index);
+        let others = self.shares.iter().enumerate().filter(|(i, _)| *i != chosen_index).map(|(_, s)| s);
+        let picked = chosen
+            .and_then(|s| s.pick_healthy(exclude, client))
+            .or_else(|| others.clone().find_map(|s| s.pick_healthy(exclude, client)))
+            .or_else(|| {
+                let turn = chosen.map_or(0, |s| s.turn.fetch_add(1, Ordering::Relaxed));
+                least(self.fallbacks.iter().filter(eligible).filter(healthy), turn)
+                    .or_else(|| chosen.and_then(|s| least(s.primaries.iter().filter(eligible), turn)))
+                    .or_else(|| least(self.shares.iter().flat_map(|s| &s.primaries).filter(eligible), turn))
+            })?;
+        picked.in_flight.fetch_add(1, Ordering::Relaxed);
+        picked.requests.fetch_add(1, Ordering::Relaxed);
+        Some(Lease(picked))
     }
 }
 
@@ -274,7 +376,7 @@ mod tests {
         let b = pool.pick(None).unwrap_or_else(|| panic!());
         assert_ne!(a.0.addr, b.0.addr, "the second request goes to the idle backend");
         drop((a, b));
-        for p in &pool.primaries {
+        for p in &pool.shares[0].primaries {
             p.set_healthy(false);
         }
         assert_eq!(pool.pick(None).map(|l| l.0.addr), Some(addr(9)), "fallback while every primary is down");
@@ -319,7 +421,7 @@ mod tests {
             assert!((25..=75).contains(&share), "backend {p} got {share} of 200 clients");
         }
         // A backend going down moves only its own clients.
-        pool.primaries[0].set_healthy(false);
+        pool.shares[0].primaries[0].set_healthy(false);
         for (c, was) in clients.iter().zip(&first) {
             let now = pool.pick_for(None, Some(*c)).unwrap().0.addr;
             if was.port() == 1 {
@@ -353,6 +455,59 @@ mod tests {
         assert_eq!(canary, 100);
     }
 
+    fn split_pool(weight: usize) -> Pool {
+        Pool::split(
+            vec![
+                Share::new("web", 8080, 100 - weight, vec![Backend::new(addr(1)), Backend::new(addr(2))]),
+                Share::new("web-next", 8081, weight, vec![Backend::new(addr(3))]),
+            ],
+            vec![Backend::new(addr(9))],
+        )
+    }
+
+    #[test]
+    fn a_split_gives_each_service_its_share_spread_evenly() {
+        for weight in [1, 10, 25, 50, 99] {
+            let pool = split_pool(weight);
+            let picks: Vec<bool> = (0..1000).map(|_| pool.pick(None).unwrap().0.addr == addr(3)).collect();
+            assert_eq!(picks.iter().filter(|p| **p).count(), weight * 10, "{weight}% of 1000");
+            // Every hundred requests carry the share, not only the thousand.
+            for hundred in picks.chunks(100) {
+                assert_eq!(hundred.iter().filter(|p| **p).count(), weight, "{weight}% of each hundred");
+            }
+        }
+        // Within the route's own service, least connections still spreads.
+        let pool = split_pool(10);
+        let ports: std::collections::BTreeSet<u16> = (0..20).map(|_| pool.pick(None).unwrap().0.addr.port()).collect();
+        assert_eq!(ports.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_sticky_client_stays_with_one_service_of_a_split() {
+        let pool = split_pool(20);
+        let clients: Vec<u64> = (0..=255u8).map(|i| client_key(std::net::IpAddr::from([10, 0, 2, i]))).collect();
+        let mut on_next = 0;
+        for c in &clients {
+            let first = pool.pick_for(None, Some(*c)).unwrap().0.addr;
+            assert!((0..5).all(|_| pool.pick_for(None, Some(*c)).unwrap().0.addr == first));
+            on_next += usize::from(first == addr(3));
+        }
+        assert!((25..=80).contains(&on_next), "{on_next} of 256 clients on a 20% split");
+    }
+
+    #[test]
+    fn a_split_service_that_is_down_gives_its_share_to_the_others_then_the_fallback() {
+        let pool = split_pool(50);
+        pool.shares[1].primaries[0].set_healthy(false);
+        assert!((0..100).all(|_| pool.pick(None).unwrap().0.addr.port() <= 2), "the healthy service takes it all");
+        for b in &pool.shares[0].primaries {
+            b.set_healthy(false);
+        }
+        assert!((0..10).all(|_| pool.pick(None).unwrap().0.addr == addr(9)), "then the fallback");
+        pool.fallbacks[0].set_healthy(false);
+        assert!((0..10).all(|_| pool.pick(None).is_some()), "nothing healthy: fail open");
+    }
+
     /// Many threads pick and release at once while health flips under them:
     /// every pick finds a backend, none panics, and the counters return to
     /// zero (the race that once emptied the tie set).
@@ -369,7 +524,7 @@ mod tests {
                     let mut held = Vec::new();
                     for i in 0..20_000usize {
                         if i % 97 == t {
-                            pool.primaries[i % 4].set_healthy(i % 2 == 0);
+                            pool.shares[0].primaries[i % 4].set_healthy(i % 2 == 0);
                         }
                         let exclude = (i % 7 == 0).then(|| addr(1 + (i % 4) as u16));
                         let Some(lease) = pool.pick(exclude) else { return false };

@@ -388,3 +388,58 @@ async fn edge_and_rendered_nginx_both_keep_a_cookie_client_on_one_replica() {
     task_a.abort();
     task_b.abort();
 }
+
+const SPLIT: &str = r#"
+version: 1
+name: split
+services:
+  web:
+    run: { command: ["unused"] }
+    ports: { http: 8080 }
+  web-next:
+    run: { command: ["unused"] }
+    ports: { http: 8081 }
+edge:
+  routes:
+    - { path: /, service: web, split: [{ service: web-next, weight: 25 }] }
+"#;
+
+/// A route split 75/25 between two services, through berth's edge and the
+/// nginx rendered from the same spec, each service one replica: both send
+/// exactly a quarter of 200 requests to the split's service (each hundred
+/// carries its share), and every request is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_and_rendered_nginx_split_a_route_by_weight() {
+    let ((a, task_a), (b, task_b)) = (demo_replica("web").await, demo_replica("next").await);
+    let plan = common::plan(SPLIT);
+    let by_service = |service: &str| if service == "web-next" { b } else { a };
+    let inputs = Inputs {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|service, _| vec![by_service(service)],
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    let edge =
+        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let rendered = berth_render::render(&plan, SPLIT, &[berth_render::Target::Nginx]);
+    let conf = &rendered.files.iter().find(|f| f.path == "nginx/nginx.conf").unwrap().contents;
+    assert!(conf.contains("weight=3 ") && conf.contains("weight=1 "), "{conf}");
+    // The split's upstream lists web's replica, then web-next's.
+    let nginx = Nginx::start_replicas(conf, None, &|_, n| if n == 0 { a } else { b }).await;
+    let request = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    for (who, addr) in [("berth", edge.http), ("nginx", nginx.addr)] {
+        let mut next = 0;
+        for i in 0..200 {
+            let r = raw(addr, request).await;
+            assert_eq!(r.status, 200, "{who}: request {i}: {}\n{}", r.head, nginx.logs());
+            next += usize::from(r.header("x-version") == Some("next"));
+        }
+        assert_eq!(next, 50, "{who}: a quarter of 200 requests to web-next");
+    }
+    edge.shutdown(Duration::from_secs(1)).await;
+    task_a.abort();
+    task_b.abort();
+}

@@ -67,6 +67,10 @@ pub struct RoutePlan {
     pub host: Option<String>,
     pub service: String,
     pub port: PortPlan,
+    /// Shares of the requests other services answer (`split`); `service`
+    /// answers the rest ([`RoutePlan::weight`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<SplitPlan>,
     /// Service (and its port) that answers while every replica of `service` is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<(String, PortPlan)>,
@@ -84,6 +88,43 @@ pub struct RoutePlan {
     pub rate_limit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<RouteAuth>,
+}
+
+/// A share of a route's requests for another service.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitPlan {
+    pub service: String,
+    pub port: PortPlan,
+    /// Whole percent of the route's requests, 1 to 99.
+    pub weight: u8,
+}
+
+/// One service a route sends requests to, with its share.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteShare<'a> {
+    pub service: &'a str,
+    pub port: &'a PortPlan,
+    /// Whole percent of the route's requests.
+    pub weight: u8,
+}
+
+impl RoutePlan {
+    /// The percent of requests the route's own `service` answers.
+    pub fn weight(&self) -> u8 {
+        100u8.saturating_sub(self.split.iter().map(|s| s.weight).sum())
+    }
+
+    /// Every service the route sends requests to, its own first: what a
+    /// proxy must reach and a network policy must admit.
+    pub fn shares(&self) -> impl Iterator<Item = RouteShare<'_>> {
+        std::iter::once(RouteShare { service: &self.service, port: &self.port, weight: self.weight() })
+            .chain(self.split.iter().map(|s| RouteShare { service: &s.service, port: &s.port, weight: s.weight }))
+    }
+
+    /// Whether `service` answers some of this route's requests (its own or a split's).
+    pub fn sends_to(&self, service: &str) -> bool {
+        self.shares().any(|s| s.service == service)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,6 +179,18 @@ pub(crate) fn plan(spec: &Spec, edge: &Edge) -> EdgePlan {
                 host: r.host.clone(),
                 service: r.service.clone(),
                 port: port(service, r.port.as_deref())?,
+                split: r
+                    .split
+                    .iter()
+                    .filter_map(|s| {
+                        Some(SplitPlan {
+                            service: s.service.clone(),
+                            port: port(spec.services.get(&s.service)?, s.port.as_deref())?,
+                            // Validation holds it to whole percents from 1 to 99.
+                            weight: s.weight.0 as u8,
+                        })
+                    })
+                    .collect(),
                 fallback: r.fallback.as_ref().and_then(|f| Some((f.clone(), port(spec.services.get(f)?, None)?))),
                 websocket: r.websocket,
                 sticky: service.sticky,

@@ -19,7 +19,7 @@ pub use dependency::{
     BackupJob, BackupSubject, DependencyPlan, INIT_SCRIPT, INITDB_DIR, PoolerPlan, QUIET_SESSION_SQL, userlist_line,
     userlist_script, volume_backup_name,
 };
-pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, TimeoutsPlan, TlsPlan};
+pub use edge::{EdgePlan, ListenPlan, RateLimitPlan, RoutePlan, RouteShare, SplitPlan, TimeoutsPlan, TlsPlan};
 pub use service::{
     DEFAULT_USER, DeployPlan, EgressPlan, EgressTo, EnvValue, EnvVar, FilePlan, JOB_TIMEOUT, JobPlan, JobTrigger,
     MetricsPlan, PortPlan, ProbeCheck, ProbePlan, Probes, Replicas, ResourcesPlan, RunPlan, SecurityPlan, ServicePlan,

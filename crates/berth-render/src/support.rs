@@ -39,6 +39,8 @@ pub enum Feature {
     StickyCookie,
     StripPrefix,
     Fallback,
+    /// A route's requests shared by weight among services (`split`).
+    TrafficSplit,
     RedirectHttps,
     Gzip,
     StartupProbe,
@@ -92,6 +94,7 @@ impl Feature {
         Self::StickyCookie,
         Self::StripPrefix,
         Self::Fallback,
+        Self::TrafficSplit,
         Self::RedirectHttps,
         Self::Gzip,
         Self::StartupProbe,
@@ -128,6 +131,7 @@ impl Feature {
             Self::StickyCookie => "sticky-cookie",
             Self::StripPrefix => "strip-prefix",
             Self::Fallback => "fallback",
+            Self::TrafficSplit => "traffic-split",
             Self::RedirectHttps => "redirect-https",
             Self::Gzip => "gzip",
             Self::StartupProbe => "startup-probe",
@@ -176,6 +180,7 @@ impl Feature {
             Self::StickyCookie => "sticky sessions by a cookie the proxy sets (`sticky: cookie`)",
             Self::StripPrefix => "`strip_prefix`",
             Self::Fallback => "route `fallback` service",
+            Self::TrafficSplit => "route `split` (shares of its requests for other services, by weight)",
             Self::RedirectHttps => "HTTP to HTTPS redirect",
             Self::Gzip => "gzip compression",
             Self::StartupProbe => "startup probe",
@@ -224,6 +229,7 @@ impl Feature {
                 | Self::StickyCookie
                 | Self::StripPrefix
                 | Self::Fallback
+                | Self::TrafficSplit
                 | Self::RedirectHttps
                 | Self::Gzip
         )
@@ -340,6 +346,16 @@ pub fn edge_support(front: Front, feature: Feature) -> Support {
         (IngressNginx, F::Security(S::Allowlist | S::RateLimit | S::BodyLimit | S::HostRouting)) => Native,
         (IngressNginx, F::RouteTimeout | F::WebSocket | F::RedirectHttps | F::StickySessions | F::StickyCookie) => {
             Native
+        }
+        // A canary Ingress beside the route's; the renderer names the
+        // splits one canary cannot say (R001).
+        (IngressNginx, F::TrafficSplit) => Native,
+        (Ingress, F::TrafficSplit) => Unsupported(
+            "a standard Ingress path has one backend; ingress-nginx (`ingress_class: nginx`) splits by weight",
+        ),
+        (Alb, F::TrafficSplit) => Native,
+        (CloudRun, F::TrafficSplit) => {
+            Unsupported("Cloud Run splits traffic between revisions of one service, not between services")
         }
         (Ingress, F::StickyCookie) => {
             Unsupported("the standard Ingress has no affinity; ingress-nginx (`ingress_class: nginx`) sets a cookie")
@@ -658,6 +674,7 @@ fn edge_uses(edge: &EdgePlan, push: &mut impl FnMut(Feature, String)) {
             host,
             service: _,
             port: _,
+            split,
             fallback,
             websocket,
             sticky,
@@ -678,6 +695,9 @@ fn edge_uses(edge: &EdgePlan, push: &mut impl FnMut(Feature, String)) {
         }
         if fallback.is_some() {
             push(Feature::Fallback, at());
+        }
+        if !split.is_empty() {
+            push(Feature::TrafficSplit, at());
         }
         if *websocket {
             push(Feature::WebSocket, at());

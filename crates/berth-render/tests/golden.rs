@@ -256,3 +256,59 @@ fn egress_is_enforced_or_refused() {
     let plan = plan_of(&accepted);
     assert!(!berth_render::render(&plan, &accepted, &[Target::Kubernetes]).has_errors());
 }
+
+fn split_spec(split: &str, sticky: &str, ingress_class: &str) -> String {
+    format!(
+        "version: 1\nname: x\nservices:\n  web: {{ image: ghcr.io/a/web:1.0.0, ports: {{ http: 8080 }}{sticky} }}\n  next: {{ image: ghcr.io/a/web:1.1.0, ports: {{ http: 8081 }}{sticky} }}\n  third: {{ image: ghcr.io/a/web:1.2.0, ports: {{ http: 8082 }}{sticky} }}\nedge:\n  routes:\n    - {{ path: /app, service: web, split: [{split}] }}\ntargets:\n  kubernetes: {{ ingress_class: {ingress_class} }}\n"
+    )
+}
+
+/// A route's split reaches each front that can carry it, and the others
+/// say so: ingress-nginx gets a canary Ingress with the weight (one per
+/// path, drawn per request, so a second split service or clients kept by
+/// address are named), another controller's Ingress and Cloud Run are R001,
+/// the ALB forwards to weighted target groups, and the split's service
+/// admits the ingress controller on its port.
+#[test]
+fn a_split_route_is_carried_or_named() {
+    let one = "{ service: next, weight: 10 }";
+    let text = split_spec(one, "", "nginx");
+    let plan = plan_of(&text);
+    let out = berth_render::render(&plan, &text, &[Target::Kubernetes]);
+    assert!(!out.diagnostics.iter().any(|d| d.message.contains("split")), "{:?}", out.diagnostics);
+    let ingress = &out.files.iter().find(|f| f.path == "kubernetes/ingress.yaml").unwrap().contents;
+    let canary = ingress.split("\n---\n").find(|d| d.contains("name: x-route-0-split")).expect(ingress);
+    for line in [
+        "nginx.ingress.kubernetes.io/canary: \"true\"",
+        "nginx.ingress.kubernetes.io/canary-weight: \"10\"",
+        "name: next",
+        "path: /app",
+    ] {
+        assert!(canary.contains(line), "{line}:\n{canary}");
+    }
+    let objects = &out.files.iter().find(|f| f.path == "kubernetes/service-next.yaml").unwrap().contents;
+    let policy = objects.split("\n---\n").find(|d| d.contains("kind: NetworkPolicy")).expect(objects);
+    assert!(policy.contains("port: 8081"), "the split's service admits the controller:\n{policy}");
+
+    for (text, words) in [
+        (split_spec(&format!("{one}, {{ service: third, weight: 5 }}"), "", "nginx"), "to 2 services"),
+        (split_spec(one, ", sticky: client-ip", "nginx"), "keep clients by address"),
+        (split_spec(one, "", "traefik"), "route `split`"),
+    ] {
+        let plan = plan_of(&text);
+        let out = berth_render::render(&plan, &text, &[Target::Kubernetes]);
+        assert!(
+            out.diagnostics.iter().any(|d| d.code.id == "R001" && d.message.contains(words)),
+            "{words}: {:?}",
+            out.diagnostics
+        );
+        let ingress = &out.files.iter().find(|f| f.path == "kubernetes/ingress.yaml").unwrap().contents;
+        assert!(!ingress.contains("canary"), "{ingress}");
+    }
+
+    let out = berth_render::render(&plan, &text, &[Target::Cloudrun]);
+    assert!(out.diagnostics.iter().any(|d| d.code.id == "R001" && d.message.contains("route `split`")));
+    let out = berth_render::render(&plan, &text, &[Target::Cloudformation]);
+    let template = &out.files.iter().find(|f| f.path == "cloudformation/template.yaml").unwrap().contents;
+    assert!(template.contains("ForwardConfig") && template.contains("NextHttpTargetGroup"), "{template}");
+}

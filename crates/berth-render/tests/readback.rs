@@ -553,6 +553,82 @@ fn cloudformation(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
     }
 }
 
+/// A route's `split` as each proxy carries it: in the nginx target's
+/// upstream, each service's servers' weights add up to its share of the
+/// total (servers found by their replica ports); on the ALB, the rule's
+/// forward weights are the shares; on ingress-nginx, the canary Ingress's
+/// weight, unless the render named the split as not carried.
+fn split(plan: &Plan, out: &Output, failures: &mut Vec<String>) {
+    let Some(edge) = &plan.edge else { return };
+    let service = |name: &str| plan.services.iter().find(|s| s.name == name).unwrap();
+    for (i, route) in edge.routes.iter().enumerate().filter(|(_, r)| !r.split.is_empty()) {
+        if let Some(conf) = file(out, "nginx/nginx.conf") {
+            checked();
+            let mut weights: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+            let block = conf
+                .split("\n    upstream ")
+                .find(|b| {
+                    b.lines()
+                        .next()
+                        .is_some_and(|l| l.contains("_and_") && l.starts_with(&route.service.replace('-', "_")))
+                })
+                .and_then(|b| b.split("\n    }").next())
+                .unwrap_or_else(|| panic!("no split upstream for `{}`:\n{conf}", route.path));
+            for line in block.lines().map(str::trim).filter(|l| l.starts_with("server ") && !l.contains(" backup")) {
+                let port: u16 = line.split_whitespace().nth(1).unwrap().rsplit(':').next().unwrap().parse().unwrap();
+                let weight: u64 =
+                    line.split("weight=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+                let owner = route
+                    .shares()
+                    .find(|share| {
+                        let replicas = service(share.service).replicas.initial().max(1);
+                        (0..replicas).any(|n| berth_plan::replica_port(share.port.port, n) == port)
+                    })
+                    .unwrap_or_else(|| panic!("nginx: server port {port} of `{}` is no service's", route.path));
+                *weights.entry(owner.service).or_default() += weight;
+            }
+            let total: u64 = weights.values().sum();
+            for share in route.shares() {
+                let got = weights.get(share.service).copied().unwrap_or(0) * 100;
+                if got != u64::from(share.weight) * total {
+                    failures.push(format!(
+                        "nginx `{}`: `{}` weighs {got}/{total}% != {}%",
+                        route.path, share.service, share.weight
+                    ));
+                }
+            }
+        }
+        if let Some(text) = file(out, "cloudformation/template.yaml")
+            && !plan.targets.cloudformation.as_ref().is_some_and(|c| c.gateway)
+        {
+            checked();
+            let doc: Value = serde_saphyr::from_str(text).unwrap();
+            let groups =
+                doc["Resources"][format!("Route{i}Rule")]["Properties"]["Actions"][0]["ForwardConfig"]["TargetGroups"]
+                    .clone();
+            let got: Vec<u64> =
+                groups.as_array().into_iter().flatten().map(|g| g["Weight"].as_u64().unwrap()).collect();
+            let want: Vec<u64> = route.shares().map(|s| u64::from(s.weight)).collect();
+            if got != want {
+                failures.push(format!("cloudformation `{}`: forward weights {got:?} != {want:?}", route.path));
+            }
+        }
+        if let Some(text) = file(out, "kubernetes/ingress.yaml") {
+            checked();
+            let canary = docs(text)
+                .into_iter()
+                .find(|d| d["metadata"]["name"].as_str().is_some_and(|n| n.ends_with(&format!("-route-{i}-split"))));
+            let weight = canary.as_ref().and_then(|c| {
+                c["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"].as_str().map(str::to_owned)
+            });
+            let named = out.diagnostics.iter().any(|d| d.message.contains("split") && d.message.contains(&route.path));
+            if !named && weight != route.split.first().map(|s| s.weight.to_string()) {
+                failures.push(format!("ingress `{}`: canary weight {weight:?} != {:?}", route.path, route.split));
+            }
+        }
+    }
+}
+
 /// With the gateway, nothing but berth's edge reaches a routed service: the
 /// ALB forwards everything to the edge and has no rule of its own, every
 /// routed service admits the edge's security group only and is found by
@@ -739,6 +815,7 @@ fn every_number_reaches_the_artifact_or_is_reported() {
             pooler(&plan, &out, &mut here);
             systemd(&plan, &out, &mut here);
             cloudformation(&plan, &out, &mut here);
+            split(&plan, &out, &mut here);
             ecs_and_cloud_run(&plan, &out, &mut here);
             let env = env.as_deref().unwrap_or("base");
             failures.extend(here.into_iter().map(|f| format!("{name} ({env}): {f}")));

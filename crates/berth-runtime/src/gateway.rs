@@ -73,12 +73,14 @@ fn upstreams(plan: &Plan, edge: &EdgePlan, domain: Option<&str>) -> Vec<Upstream
     let host = |service: &str| domain.map_or_else(|| service.to_owned(), |d| format!("{service}.{d}"));
     let mut all: Vec<Upstream> = Vec::new();
     for route in &edge.routes {
-        all.push(Upstream {
-            service: route.service.clone(),
-            port_name: route.port.name.clone(),
-            port: route.port.port,
-            host: host(&route.service),
-        });
+        for share in route.shares() {
+            all.push(Upstream {
+                service: share.service.to_owned(),
+                port_name: share.port.name.clone(),
+                port: share.port.port,
+                host: host(share.service),
+            });
+        }
         if let Some((service, port)) = &route.fallback {
             all.push(Upstream {
                 service: service.clone(),

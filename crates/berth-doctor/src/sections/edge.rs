@@ -52,7 +52,7 @@ pub async fn check(inputs: &Inputs, running: &Running) -> Vec<Check> {
             entry.0 += 1;
         }
     }
-    let mut routed: Vec<&str> = edge.routes.iter().map(|r| r.service.as_str()).collect();
+    let mut routed: Vec<&str> = edge.routes.iter().flat_map(|r| r.shares().map(|s| s.service)).collect();
     routed.sort_unstable();
     routed.dedup();
     for service in routed {

@@ -201,18 +201,18 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
 
 fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String, Value>, out: &mut Output) {
     let mut groups: Vec<(String, String)> = Vec::new();
-    for route in &edge.routes {
-        let id = format!("{}{}TargetGroup", logical(&route.service), logical(&route.port.name));
+    for share in edge.routes.iter().flat_map(|r| r.shares()) {
+        let id = format!("{}{}TargetGroup", logical(share.service), logical(&share.port.name));
         if groups.iter().any(|(g, _)| *g == id) {
             continue;
         }
-        groups.push((id.clone(), route.service.clone()));
-        let service = plan.services.iter().find(|s| s.name == route.service);
+        groups.push((id.clone(), share.service.to_owned()));
+        let service = plan.services.iter().find(|s| s.name == share.service);
         let readiness = service.and_then(|s| s.probes.readiness.as_ref());
         let mut props = json!({
             "TargetType": "ip",
             "Protocol": "HTTP",
-            "Port": route.port.port,
+            "Port": share.port.port,
             "VpcId": r("VpcId"),
             "Matcher": { "HttpCode": "200-399" },
             "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": deregistration_delay(service, out).to_string() }],
@@ -232,7 +232,7 @@ fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String
                     Target::Cloudformation,
                     format!(
                         "the readiness check of `{}` exactly (interval {}s, timeout {}s, {} failures, {} successes; a target group allows 5-300 s, 2-120 s below the interval, 2-10 and 2-10; rendered {interval}s, {timeout}s, {unhealthy}, {healthy})",
-                        route.service, asked.0, asked.1, asked.2, asked.3
+                        share.service, asked.0, asked.1, asked.2, asked.3
                     ),
                     "choose readiness settings within the target group's bounds",
                 );
@@ -273,10 +273,23 @@ fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String
         if !route.allow.is_empty() {
             conditions.push(json!({ "Field": "source-ip", "SourceIpConfig": { "Values": route.allow.iter().map(|a| if a.contains('/') { a.clone() } else if a.contains(':') { format!("{a}/128") } else { format!("{a}/32") }).collect::<Vec<_>>() } }));
         }
-        let group = format!("{}{}TargetGroup", logical(&route.service), logical(&route.port.name));
+        let group = |share: &berth_plan::RouteShare<'_>| {
+            r(&format!("{}{}TargetGroup", logical(share.service), logical(&share.port.name)))
+        };
+        // A split forwards to weighted target groups (the ALB's weights are
+        // relative, 0 to 999: whole percents carry exactly).
+        let action = if route.split.is_empty() {
+            json!({ "Type": "forward", "TargetGroupArn": route.shares().next().map(|s| group(&s)) })
+        } else {
+            let groups: Vec<Value> = route
+                .shares()
+                .map(|share| json!({ "TargetGroupArn": group(&share), "Weight": share.weight }))
+                .collect();
+            json!({ "Type": "forward", "ForwardConfig": { "TargetGroups": groups } })
+        };
         resources.insert(
             format!("Route{i}Rule"),
-            json!({ "Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": { "ListenerArn": r(routing_listener), "Priority": i + 1, "Conditions": conditions, "Actions": [{ "Type": "forward", "TargetGroupArn": r(&group) }] } }),
+            json!({ "Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": { "ListenerArn": r(routing_listener), "Priority": i + 1, "Conditions": conditions, "Actions": [action] } }),
         );
     }
 }
@@ -446,9 +459,16 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
         return;
     };
     let id = logical(&s.name);
-    let routes: Vec<&RoutePlan> =
-        plan.edge.iter().flat_map(|e| e.routes.iter()).filter(|r| r.service == s.name).collect();
-    let mut ports: Vec<u16> = routes.iter().map(|r| r.port.port).collect();
+    // The ports routes send to (a split's share included), by name.
+    let routes: Vec<(String, u16)> = plan
+        .edge
+        .iter()
+        .flat_map(|e| e.routes.iter())
+        .flat_map(|r| r.shares())
+        .filter(|share| share.service == s.name)
+        .map(|share| (share.port.name.clone(), share.port.port))
+        .collect();
+    let mut ports: Vec<u16> = routes.iter().map(|(_, port)| *port).collect();
     ports.sort_unstable();
     ports.dedup();
     let (front, front_name) = if gateway(plan) {
@@ -503,7 +523,7 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
     };
     let load_balancers: Vec<Value> = routes
         .iter()
-        .map(|r| (r.port.name.clone(), r.port.port))
+        .cloned()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .map(|(name, port)| json!({ "ContainerName": s.name, "ContainerPort": port, "TargetGroupArn": r(&format!("{id}{}TargetGroup", logical(&name))) }))

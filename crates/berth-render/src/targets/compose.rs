@@ -21,15 +21,17 @@ const EDGE_IMAGE: &str = "nginx:1.27-alpine";
 /// The spec beside compose.yaml, for the gateway to read.
 const GATEWAY_SPEC: &str = "berth.yaml";
 
-/// Services the edge routes to: it starts once they are healthy.
+/// Services the edge routes to (a split's too): it starts once they are
+/// healthy; and the fallbacks, once started (nginx resolves every name in
+/// its upstreams when it starts, and a fallback may have no health check).
 fn routed(edge: &EdgePlan) -> Map<String, Value> {
-    edge.routes
-        .iter()
-        .map(|r| r.service.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|s| (s, json!({ "condition": "service_healthy" })))
-        .collect()
+    let serving: BTreeSet<&str> = edge.routes.iter().flat_map(|r| r.shares().map(|s| s.service)).collect();
+    let fallbacks: BTreeSet<&str> =
+        edge.routes.iter().filter_map(|r| r.fallback.as_ref().map(|(s, _)| s.as_str())).collect();
+    let mut map: Map<String, Value> =
+        fallbacks.into_iter().map(|s| (s.to_owned(), json!({ "condition": "service_started" }))).collect();
+    map.extend(serving.into_iter().map(|s| (s.to_owned(), json!({ "condition": "service_healthy" }))));
+    map
 }
 
 /// The edge as nginx with the rendered nginx.conf.

@@ -60,7 +60,13 @@ fn mermaid(plan: &Plan) -> String {
             if !route.allow.is_empty() {
                 label.push_str(" allowlist");
             }
-            let _ = writeln!(m, "    edge -- \"{label}\" --> {}", id("svc", &route.service));
+            if route.split.is_empty() {
+                let _ = writeln!(m, "    edge -- \"{label}\" --> {}", id("svc", &route.service));
+            } else {
+                for share in route.shares() {
+                    let _ = writeln!(m, "    edge -- \"{label} {}%\" --> {}", share.weight, id("svc", share.service));
+                }
+            }
         }
     }
     for s in &plan.services {
@@ -154,7 +160,7 @@ fn svg(plan: &Plan) -> String {
         // One arrow per service, labelled with every path routed to it.
         for (i, s) in plan.services.iter().enumerate() {
             let paths: Vec<&str> =
-                edge.routes.iter().filter(|r| r.service == s.name).map(|r| r.path.as_str()).collect();
+                edge.routes.iter().filter(|r| r.sends_to(&s.name)).map(|r| r.path.as_str()).collect();
             if !paths.is_empty() {
                 lines.push((e, service_boxes[i], paths.join(" ")));
             }

@@ -140,7 +140,7 @@ fn health_check(s: &ServicePlan, probe: &ProbePlan, kind: &str, target: Target, 
 fn stop_seconds(plan: &Plan, s: &ServicePlan, target: Target, out: &mut Output) -> u64 {
     let behind_alb = target == Target::Cloudformation
         && !plan.targets.cloudformation.as_ref().is_some_and(|c| c.gateway)
-        && plan.edge.as_ref().is_some_and(|e| e.routes.iter().any(|r| r.service == s.name));
+        && plan.edge.as_ref().is_some_and(|e| e.routes.iter().any(|r| r.sends_to(&s.name)));
     let stop = stop_timeout(s);
     let drain = s.deploy.drain_timeout;
     let (budget, what) = if behind_alb {

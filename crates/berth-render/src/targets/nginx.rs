@@ -41,11 +41,31 @@ pub fn render(plan: &Plan, upstreams: Upstreams) -> Output {
 }
 
 pub fn upstream_name(route: &RoutePlan) -> String {
-    let base = format!("{}_{}", route.service.replace('-', "_"), route.port.name.replace('-', "_"));
-    match &route.fallback {
-        Some((fallback, _)) => format!("{base}_or_{}", fallback.replace('-', "_")),
-        None => base,
+    let part = |service: &str, port: &str| format!("{}_{}", service.replace('-', "_"), port.replace('-', "_"));
+    let mut name = part(&route.service, &route.port.name);
+    for share in &route.split {
+        name = format!("{name}_and_{}", part(&share.service, &share.port.name));
     }
+    match &route.fallback {
+        Some((fallback, _)) => format!("{name}_or_{}", fallback.replace('-', "_")),
+        None => name,
+    }
+}
+
+/// Each server's weight in a split route's upstream, so that each
+/// service's servers together carry exactly its share: a service with
+/// weight `w` and `n` servers gives each `w * L / n` (`L` the least common
+/// multiple of the server counts), reduced by the weights' common divisor.
+/// With the container network's DNS, one name stands for every replica
+/// the plan runs, and each resolved address takes the name's weight.
+fn split_weights(shares: &[(u8, usize)]) -> Vec<u64> {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let lcm = shares.iter().map(|(_, n)| (*n).max(1) as u64).fold(1, |l, n| l / gcd(l, n) * n);
+    let weights: Vec<u64> = shares.iter().map(|(w, n)| u64::from(*w) * lcm / (*n).max(1) as u64).collect();
+    let common = weights.iter().copied().fold(0, gcd).max(1);
+    weights.into_iter().map(|w| w / common).collect()
 }
 
 fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Output) -> String {
@@ -153,7 +173,10 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
         // A sticky service: the same replica for each client address
         // (`consistent`: a replica that goes away moves only its clients).
         // nginx refuses `backup` servers beside `hash`, so a fallback
-        // keeps least connections and the gap is named.
+        // keeps least connections and the gap is named. A split route
+        // balances by weight (round robin carries weights exactly; least
+        // connections would bend them by load).
+        let split = !route.split.is_empty();
         let balance = match (route.sticky, &route.fallback) {
             (Some(Sticky::ClientIp), None) => "hash $remote_addr consistent;",
             (Some(Sticky::Cookie), None) => "hash $berth_affinity_key consistent;",
@@ -167,9 +190,34 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
             }
             (None, _) => "least_conn;",
         };
+        let balance = if split && balance == "least_conn;" {
+            "# round robin by weight: each service's servers carry its share"
+        } else {
+            balance
+        };
         let _ = writeln!(c, "\n    upstream {name} {{\n        {balance}");
-        for server in servers(service, route.port.port, upstreams) {
-            let _ = writeln!(c, "        server {server} max_fails=3 fail_timeout=10s;");
+        let mut members: Vec<(&ServicePlan, Vec<String>, u8)> =
+            vec![(service, servers(service, route.port.port, upstreams), route.weight())];
+        for share in &route.split {
+            if let Some(other) = services(&share.service) {
+                members.push((other, servers(other, share.port.port, upstreams), share.weight));
+            }
+        }
+        // A name on the container network stands for every replica the
+        // plan runs, each address taking the name's weight.
+        let counts: Vec<(u8, usize)> = members
+            .iter()
+            .map(|(service, servers, weight)| match upstreams {
+                Upstreams::Network => (*weight, service.replicas.initial() as usize),
+                Upstreams::Host => (*weight, servers.len()),
+            })
+            .collect();
+        let weights = split_weights(&counts);
+        for ((_, servers, _), weight) in members.iter().zip(weights) {
+            let weight = if split { format!(" weight={weight}") } else { String::new() };
+            for server in servers {
+                let _ = writeln!(c, "        server {server}{weight} max_fails=3 fail_timeout=10s;");
+            }
         }
         // Backup servers take traffic only while every primary is down.
         if let Some((fallback, port)) = &route.fallback

@@ -98,11 +98,17 @@ fn at_a_glance(plan: &Plan, md: &mut String) {
                 Some(host) => format!("{} on {}", code(&r.path), code(host)),
                 None => code(&r.path),
             };
+            // A split names each service with its share.
+            let service = if r.split.is_empty() {
+                r.service.clone()
+            } else {
+                r.shares().map(|s| format!("{} {}%", s.service, s.weight)).collect::<Vec<_>>().join(", ")
+            };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
                 cell(&path, "none"),
-                cell(&plain(&r.service), "none"),
+                cell(&plain(&service), "none"),
                 cell(&limits.join("; "), "none"),
             );
         }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::units::{ByteSize, Duration, Rate};
+use super::units::{ByteSize, Duration, Percent, Rate};
 
 /// The public entry point in front of the services.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -166,6 +166,13 @@ pub struct Route {
     /// `metrics`, `admin`, `management`, `health`, `debug` or `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
+    /// Shares of the route's requests sent to other services, such as the
+    /// next version of `service` deployed as a service of its own; `service`
+    /// answers the rest. Services on one route are sticky alike or not at
+    /// all: a sticky route's share is chosen per client, so a client stays
+    /// with one service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<Split>,
     /// Service that answers only while every replica of `service` is down
     /// (a static "we'll be right back" page, a read-only mirror). It listens
     /// on its own serving port (named `http`, else its first port not named like a side listener).
@@ -193,6 +200,20 @@ pub struct Route {
     /// Credentials required on this route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<RouteAuth>,
+}
+
+/// A share of a route's requests (`routes[].split`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// Service that answers this share.
+    pub service: String,
+    /// Named port of that service. Default: as for the route's `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Share of the route's requests, a whole percentage from 1 to 99
+    /// (the shares of one route add up to at most 99).
+    pub weight: Percent,
 }
 
 /// What a route requires.

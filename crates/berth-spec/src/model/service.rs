@@ -123,6 +123,14 @@ pub enum Sticky {
 impl Sticky {
     /// The cookie that carries a client's affinity key (`sticky: cookie`).
     pub const COOKIE: &'static str = "berth_affinity";
+
+    /// As the spec spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ClientIp => "client-ip",
+            Self::Cookie => "cookie",
+        }
+    }
 }
 
 /// One destination a service may connect to.

@@ -5,7 +5,7 @@ use berth_diagnostics::Severity;
 
 use super::Checker;
 use super::services::port_ref;
-use crate::model::{AuthMethod, Edge, JwtAlgorithm, TlsMode};
+use crate::model::{AuthMethod, Edge, JwtAlgorithm, Route, TlsMode};
 use crate::path::{Anchor, Path};
 use crate::{Spec, codes};
 
@@ -295,6 +295,7 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                 Some(_) => {}
             }
         }
+        split(spec, route, &rpath, &services, checker);
         if let Some(host) = &route.host
             && !edge.hosts.is_empty()
             && !edge.hosts.contains(host)
@@ -374,6 +375,88 @@ fn routes(spec: &Spec, edge: &Edge, path: &Path, checker: &mut Checker<'_>) {
                 }
             }
         }
+    }
+}
+
+/// A route's `split`: known services with a port, each once and none the
+/// route's own or its fallback, whole percentages that leave the route's
+/// service a share, and one stickiness for all (a client must not be kept on
+/// a replica of one service and sent to another by the split).
+fn split(spec: &Spec, route: &Route, rpath: &Path, services: &[&str], checker: &mut Checker<'_>) {
+    let mut total = 0.0;
+    for (i, share) in route.split.iter().enumerate() {
+        let spath = rpath.key("split").index(i);
+        match spec.services.get(&share.service) {
+            None => checker.dangling(
+                &spath.key("service"),
+                "service",
+                &share.service,
+                services,
+                "split to a service declared under `services:`",
+            ),
+            Some(_) if share.service == route.service || route.fallback.as_ref() == Some(&share.service) => {
+                let what = if share.service == route.service { "the route's own service" } else { "its fallback" };
+                checker
+                    .error(
+                        codes::CONTRADICTION,
+                        &spath.key("service"),
+                        format!("a route cannot split its requests to {what}, `{}`", share.service),
+                    )
+                    .with_help("name another service: the route's `service` answers what the split leaves");
+            }
+            Some(target) => {
+                port_ref(target, share.port.as_deref(), &spath, "split's", checker);
+                let first = spec.services.get(&route.service);
+                if let Some(first) = first
+                    && first.sticky != target.sticky
+                {
+                    let said = |s: Option<crate::Sticky>| {
+                        s.map_or("not sticky".to_owned(), |s| format!("`sticky: {}`", s.name()))
+                    };
+                    checker
+                        .error(
+                            codes::CONTRADICTION,
+                            &spath.key("service"),
+                            format!(
+                                "`{}` is {} but the route's service `{}` is {}",
+                                share.service,
+                                said(target.sticky),
+                                route.service,
+                                said(first.sticky)
+                            ),
+                        )
+                        .with_help(
+                            "give the services of one route the same `sticky`, so a client stays with one of them",
+                        );
+                }
+            }
+        }
+        if let Some(j) = route.split[..i].iter().position(|s| s.service == share.service) {
+            checker
+                .error(codes::DUPLICATE_NAME, &spath.key("service"), format!("`{}` is split to twice", share.service))
+                .with_related(&rpath.key("split").index(j).key("service"), Anchor::Value, "first here")
+                .with_help("give it one entry with the two weights added");
+        }
+        let weight = share.weight.0;
+        if weight.fract() != 0.0 || !(1.0..=99.0).contains(&weight) {
+            checker
+                .error(
+                    codes::OUT_OF_RANGE,
+                    &spath.key("weight"),
+                    format!("a split's weight must be a whole percentage from 1 to 99, not {weight}%"),
+                )
+                .with_help("write a whole percentage: ingress-nginx's canary weight and the ALB's target group weights are whole numbers");
+        }
+        total += weight;
+    }
+    if total >= 100.0 {
+        checker
+            .error(
+                codes::OUT_OF_RANGE,
+                &rpath.key("split"),
+                format!("the split takes {total}% of the route's requests, leaving `{}` none", route.service),
+            )
+            .with_help("keep the weights under 100 in total, or route to the other service directly");
     }
 }
 

@@ -155,8 +155,9 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
         .edge
         .iter()
         .flat_map(|e| e.routes.iter())
-        .filter(|r| r.service == s.name)
-        .map(|r| r.port.port)
+        .flat_map(|r| r.shares())
+        .filter(|share| share.service == s.name)
+        .map(|share| share.port.port)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -239,7 +240,7 @@ pub(crate) fn gateway_policy(plan: &Plan, edge: &EdgePlan, m: &mut Manifest) {
     let mut egress = vec![dns()];
     let mut targets: Vec<(String, u16)> = Vec::new();
     for route in &edge.routes {
-        targets.push((route.service.clone(), route.port.port));
+        targets.extend(route.shares().map(|share| (share.service.to_owned(), share.port.port)));
         if let Some((service, p)) = &route.fallback {
             targets.push((service.clone(), p.port));
         }
@@ -389,28 +390,100 @@ pub(crate) fn ingress(plan: &Plan, edge: &EdgePlan, m: &mut Manifest, out: &mut 
                 .map(Some)
                 .collect(),
         };
-        let rules = hosts
+        let rules: Vec<IngressRule> = hosts
             .into_iter()
             .map(|host| IngressRule { host, http: Some(HTTPIngressRuleValue { paths: vec![path.clone()] }) })
             .collect();
-        let mut meta = object_meta(plan, &format!("{}-route-{i}", plan.project), "edge");
-        meta.annotations.get_or_insert_with(BTreeMap::new).extend(annotations);
-        m.push(&Ingress {
-            metadata: meta,
-            spec: Some(IngressSpec {
-                ingress_class_name: class.clone(),
-                tls: edge.tls.as_ref().map(|_| {
-                    vec![IngressTLS {
-                        hosts: Some(edge.hosts.clone()).filter(|h| !h.is_empty()),
-                        secret_name: Some(tls_secret.clone()),
-                    }]
+        let canary = if nginx_class { canary_ingress(route, &rules, out) } else { None };
+        let ingress = |name: String, annotations: BTreeMap<String, String>, rules: Vec<IngressRule>| {
+            let mut meta = object_meta(plan, &name, "edge");
+            meta.annotations.get_or_insert_with(BTreeMap::new).extend(annotations);
+            Ingress {
+                metadata: meta,
+                spec: Some(IngressSpec {
+                    ingress_class_name: class.clone(),
+                    tls: edge.tls.as_ref().map(|_| {
+                        vec![IngressTLS {
+                            hosts: Some(edge.hosts.clone()).filter(|h| !h.is_empty()),
+                            secret_name: Some(tls_secret.clone()),
+                        }]
+                    }),
+                    rules: Some(rules),
+                    ..IngressSpec::default()
                 }),
-                rules: Some(rules),
-                ..IngressSpec::default()
-            }),
-            ..Ingress::default()
-        });
+                ..Ingress::default()
+            }
+        };
+        m.push(&ingress(format!("{}-route-{i}", plan.project), annotations, rules));
+        if let Some((annotations, rules)) = canary {
+            m.push(&ingress(format!("{}-route-{i}-split", plan.project), annotations, rules));
+        }
     }
+}
+
+/// A split route on ingress-nginx: a canary Ingress on the same hosts and
+/// path, sending its `canary-weight` percent of requests to the split's
+/// service; the controller takes every other setting (allowlist, limits,
+/// timeouts) from the route's own Ingress. ingress-nginx allows one canary
+/// per path and draws it per request, so a split to two services, or a
+/// route kept by client address (a client would move between services),
+/// is named instead (R001) and rendered without the split.
+fn canary_ingress(
+    route: &RoutePlan,
+    rules: &[IngressRule],
+    out: &mut Output,
+) -> Option<(BTreeMap<String, String>, Vec<IngressRule>)> {
+    let [share] = route.split.as_slice() else {
+        if !route.split.is_empty() {
+            out.unsupported(
+                Target::Kubernetes,
+                format!("the split of route `{}` to {} services", route.path, route.split.len()),
+                "ingress-nginx has one canary Ingress per path: split to one service, or put berth's edge in front (`targets.kubernetes.gateway: true`)",
+            );
+        }
+        return None;
+    };
+    if route.sticky == Some(berth_spec::Sticky::ClientIp) {
+        out.unsupported(
+            Target::Kubernetes,
+            format!("the split of route `{}`, whose services keep clients by address", route.path),
+            "ingress-nginx draws its canary per request, so a client would move between services; use `sticky: cookie` or berth's edge (`targets.kubernetes.gateway: true`)",
+        );
+        return None;
+    }
+    let a = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
+    let mut annotations =
+        BTreeMap::from([(a("canary"), "true".to_owned()), (a("canary-weight"), share.weight.to_string())]);
+    if route.sticky == Some(berth_spec::Sticky::Cookie) {
+        // A client given the canary's cookie stays with the split's service.
+        annotations.insert(a("affinity"), "cookie".to_owned());
+        annotations.insert(a("affinity-mode"), "persistent".to_owned());
+        annotations.insert(a("affinity-canary-behavior"), "sticky".to_owned());
+        annotations.insert(a("session-cookie-name"), berth_spec::Sticky::COOKIE.to_owned());
+        annotations.insert(a("session-cookie-samesite"), "Lax".to_owned());
+        annotations.insert(a("session-cookie-path"), "/".to_owned());
+    }
+    let backend = IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: share.service.clone(),
+            port: Some(ServiceBackendPort { name: Some(share.port.name.clone()), number: None }),
+        }),
+        ..IngressBackend::default()
+    };
+    let rules = rules
+        .iter()
+        .map(|rule| IngressRule {
+            host: rule.host.clone(),
+            http: Some(HTTPIngressRuleValue {
+                paths: vec![HTTPIngressPath {
+                    path: Some(route.path.clone()),
+                    path_type: "Prefix".to_owned(),
+                    backend: backend.clone(),
+                }],
+            }),
+        })
+        .collect();
+    Some((annotations, rules))
 }
 
 /// ingress-nginx's rate annotations for a zone: `limit-rps` or `limit-rpm`
