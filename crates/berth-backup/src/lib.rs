@@ -26,6 +26,7 @@
 //! passwords through their environment only.
 
 mod compress;
+pub mod crypt;
 mod error;
 pub mod manifest;
 pub mod metrics;
@@ -74,6 +75,9 @@ pub struct Context<'a> {
     /// verification and restores refuse one it did not sign. `None`: no
     /// signature is made or asked for.
     pub signing_key: Option<Vec<u8>>,
+    /// The policy's age identity: the stored files are encrypted to it,
+    /// and a backup not encrypted to it is refused. `None`: stored plain.
+    pub encryption: Option<crypt::EncryptionKey>,
     pub progress: &'a dyn Progress,
 }
 
@@ -84,6 +88,7 @@ impl std::fmt::Debug for Context<'_> {
             .field("destination", &self.destination.display())
             .field("work_dir", &self.work_dir)
             .field("signs", &self.signing_key.is_some())
+            .field("encryption", &self.encryption)
             .finish_non_exhaustive()
     }
 }

@@ -113,7 +113,7 @@ pub struct Manifest {
     /// from what they unpacked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_sha256: Option<String>,
-    /// The age recipient (public key) a volume archive is encrypted to.
+    /// The age recipient (public key) the stored files are encrypted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_to: Option<String>,
     /// HMAC-SHA256 of [`Manifest::canonical`] under the spec's signing
@@ -141,6 +141,8 @@ pub(crate) struct Taken {
     pub(crate) files: Vec<FileEntry>,
     pub(crate) counts: BTreeMap<String, u64>,
     pub(crate) wal: Option<WalRange>,
+    /// The age recipient the stored files are encrypted to.
+    pub(crate) encrypted_to: Option<String>,
 }
 
 impl Manifest {
@@ -162,7 +164,7 @@ impl Manifest {
             files: taken.files,
             counts: taken.counts,
             tree_sha256: None,
-            encrypted_to: None,
+            encrypted_to: taken.encrypted_to,
             signature: None,
         }
     }

@@ -125,10 +125,10 @@ pub fn encryption_key(
     plan: &Plan,
     job: &BackupJob,
     read_secret: &ReadSecret,
-) -> Result<Option<crate::volume::EncryptionKey>, BackupError> {
+) -> Result<Option<crate::crypt::EncryptionKey>, BackupError> {
     let Some(name) = &job.encryption_key_secret else { return Ok(None) };
     let value = key_value(plan, job, name, "backup encryption key", read_secret)?;
-    crate::volume::EncryptionKey::parse(&value).map(Some).ok_or_else(|| {
+    crate::crypt::EncryptionKey::parse(&value).map(Some).ok_or_else(|| {
         BackupError::Secret(format!(
             "secret `{name}` (the backup encryption key of `{}`) is not an age identity: make one with `age-keygen` \
              (a line starting with AGE-SECRET-KEY-1)",

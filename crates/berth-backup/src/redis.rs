@@ -13,14 +13,20 @@ use berth_process::programs;
 use berth_spec::BackupMethod;
 use jiff::Timestamp;
 
-use crate::compress;
 use crate::error::{BackupError, at, fail};
 use crate::manifest::{Manifest, Taken};
 use crate::source::Source;
 use crate::tool::{Server, Tool};
 use crate::{Context, Restored, WorkDir, backup_dir};
+use crate::{compress, crypt};
 
 const FILE: &str = "dump.rdb.zst";
+/// The same, encrypted with age.
+const ENCRYPTED: &str = "dump.rdb.zst.age";
+
+fn stored_name(encrypted: bool) -> &'static str {
+    if encrypted { ENCRYPTED } else { FILE }
+}
 
 fn program(name: &str) -> Result<PathBuf, BackupError> {
     programs::redis_program(name).map_err(|e| fail("find Redis's programs", e.to_string()))
@@ -129,23 +135,27 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     let out = ctx.destination.local_path(&rel).unwrap_or_else(|| ctx.work_dir.join(format!("{id}-out")));
     std::fs::create_dir_all(&out).map_err(at("compress"))?;
     ctx.progress.step("compress", None);
-    compress::compress_all(vec![(rdb, out.join(FILE))], ctx.jobs).await?;
+    let name = stored_name(ctx.encryption.is_some());
+    compress::compress_all(vec![(rdb, out.join(name))], ctx.jobs, ctx.encryption.clone()).await?;
     let _ = std::fs::remove_dir_all(&staging);
-    let files = crate::store_files(ctx, &rel, &out, vec![FILE.to_owned()]).await?;
-    let taken = Taken { started_at, server_version, tool, files, counts, wal: None };
+    let files = crate::store_files(ctx, &rel, &out, vec![name.to_owned()]).await?;
+    let encrypted_to = ctx.encryption.as_ref().map(crypt::EncryptionKey::recipient);
+    let taken = Taken { started_at, server_version, tool, files, counts, wal: None, encrypted_to };
     Ok(Manifest::finished(source, id, BackupMethod::Snapshot, taken))
 }
 
 /// Fetches, checks and decompresses the snapshot into `dir/dump.rdb`.
 async fn unpack(ctx: &Context<'_>, manifest: &Manifest, dir: &Path) -> Result<(), BackupError> {
-    let entry = manifest.files.iter().find(|f| f.name == FILE).ok_or_else(|| BackupError::Verify {
+    let key = crypt::key_for(manifest, ctx.encryption.as_ref())?;
+    let name = stored_name(key.is_some());
+    let entry = manifest.files.iter().find(|f| f.name == name).ok_or_else(|| BackupError::Verify {
         id: manifest.id.clone(),
-        problems: vec![format!("{FILE} is not in the manifest")],
+        problems: vec![format!("{name} is not in the manifest")],
     })?;
     ctx.progress.step("download and check", Some(entry.size));
     let rel = backup_dir(&manifest.dependency, &manifest.id);
-    let src = ctx.destination.fetch(&format!("{rel}/{FILE}"), &ctx.work_dir, ctx.progress).await?;
-    let problems = compress::decompress_all(vec![(src, dir.join("dump.rdb"), entry.clone())], 1).await?;
+    let src = ctx.destination.fetch(&format!("{rel}/{name}"), &ctx.work_dir, ctx.progress).await?;
+    let problems = compress::decompress_all(vec![(src, dir.join("dump.rdb"), entry.clone())], 1, key).await?;
     if !problems.is_empty() {
         return Err(BackupError::Verify { id: manifest.id.clone(), problems });
     }

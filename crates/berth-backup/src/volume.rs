@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write as _};
+use std::io::{BufReader, BufWriter, Read};
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,7 @@ use berth_spec::BackupMethod;
 use jiff::Timestamp;
 use sha2::{Digest as _, Sha256};
 
+use crate::crypt::{self, Sink};
 use crate::error::{BackupError, at, fail};
 use crate::manifest::{self, Kind, Manifest, Verification, hex};
 use crate::progress::Progress;
@@ -44,62 +45,7 @@ pub const ARCHIVE: &str = "volume.tar.zst";
 /// The same, encrypted with age.
 pub const ENCRYPTED: &str = "volume.tar.zst.age";
 
-/// An age identity (X25519) archives are encrypted to and decrypted with.
-#[derive(Clone)]
-pub struct EncryptionKey(age::x25519::Identity);
-
-impl EncryptionKey {
-    /// `AGE-SECRET-KEY-1...`, as `age-keygen` writes it (comment lines
-    /// and surrounding space allowed).
-    pub fn parse(text: &str) -> Option<Self> {
-        let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))?;
-        line.parse().ok().map(Self)
-    }
-
-    /// The public key (`age1...`) archives are encrypted to.
-    pub fn recipient(&self) -> String {
-        self.0.to_public().to_string()
-    }
-}
-
-impl std::fmt::Debug for EncryptionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EncryptionKey({})", self.recipient())
-    }
-}
-
-/// Where the archive is written: the file, through age when encrypted.
-enum Sink {
-    Plain(BufWriter<File>),
-    Age(age::stream::StreamWriter<BufWriter<File>>),
-}
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(w) => w.write(buf),
-            Self::Age(w) => w.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Plain(w) => w.flush(),
-            Self::Age(w) => w.flush(),
-        }
-    }
-}
-
-impl Sink {
-    fn finish(self) -> std::io::Result<File> {
-        let mut buffered = match self {
-            Self::Plain(w) => w,
-            Self::Age(w) => w.finish()?,
-        };
-        buffered.flush()?;
-        buffered.into_inner().map_err(|e| e.into_error())
-    }
-}
+pub use crate::crypt::EncryptionKey;
 
 /// What every volume operation works with.
 pub struct Volume<'a> {
@@ -285,16 +231,7 @@ impl<R: Read> Read for Exact<R> {
 fn archive(dir: &Path, out: &Path, key: Option<&EncryptionKey>) -> Result<Tree, BackupError> {
     let step = "archive the volume";
     let file = File::create(out).map_err(|e| fail(step, format!("{}: {e}", out.display())))?;
-    let file = BufWriter::with_capacity(1 << 20, file);
-    let sink = match key {
-        None => Sink::Plain(file),
-        Some(key) => {
-            let recipient = key.0.to_public();
-            let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-                .map_err(|e| fail("encrypt", e.to_string()))?;
-            Sink::Age(encryptor.wrap_output(file).map_err(at("encrypt"))?)
-        }
-    };
+    let sink = Sink::new(BufWriter::with_capacity(1 << 20, file), key)?;
     let encoder = zstd::stream::write::Encoder::new(sink, 3).map_err(at(step))?;
     let mut builder = tar::Builder::new(encoder);
     builder.follow_symlinks(false);
@@ -394,17 +331,7 @@ fn unpack(archive: &Path, into: &Path, key: Option<&EncryptionKey>) -> Result<()
     let step = "unpack the archive";
     std::fs::create_dir_all(into).map_err(|e| fail(step, format!("{}: {e}", into.display())))?;
     let file = BufReader::new(File::open(archive).map_err(|e| fail(step, format!("{}: {e}", archive.display())))?);
-    let input: Box<dyn Read> = match key {
-        None => Box::new(file),
-        Some(key) => {
-            let decryptor = age::Decryptor::new(file).map_err(|e| fail("decrypt", e.to_string()))?;
-            Box::new(
-                decryptor
-                    .decrypt(std::iter::once(&key.0 as &dyn age::Identity))
-                    .map_err(|e| fail("decrypt", e.to_string()))?,
-            )
-        }
-    };
+    let input = crypt::reader(file, key)?;
     let decoder = zstd::stream::read::Decoder::new(input).map_err(at(step))?;
     let mut tar = tar::Archive::new(decoder);
     tar.set_preserve_permissions(true);
@@ -496,30 +423,7 @@ async fn unpack_checked(
             manifest.id, manifest.dependency, manifest.method
         )));
     }
-    // An archive not encrypted to the policy's key is refused, so a
-    // destination's writer cannot plant a plain one the policy would not
-    // have written.
-    let key = match (&manifest.encrypted_to, &v.encryption) {
-        (None, None) => None,
-        (Some(to), Some(key)) if *to == key.recipient() => Some(key.clone()),
-        (Some(to), Some(key)) => {
-            return Err(problem(format!(
-                "the archive is encrypted to {to}, not to the policy's key ({})",
-                key.recipient()
-            )));
-        }
-        (Some(to), None) => {
-            return Err(BackupError::Usage(format!(
-                "backup `{}` is encrypted (to {to}): give the policy its `encryption_key`",
-                manifest.id
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(problem(
-                "the archive is not encrypted, but the policy encrypts every backup: refused".to_owned(),
-            ));
-        }
-    };
+    let key = crypt::key_for(manifest, v.encryption.as_ref())?;
     let name = if key.is_some() { ENCRYPTED } else { ARCHIVE };
     let entry = manifest
         .files

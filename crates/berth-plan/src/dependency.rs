@@ -343,7 +343,7 @@ pub(crate) fn plan(spec: &Spec, name: &str, dep: &Dependency) -> DependencyPlan 
             recovery_point: (method == BackupMethod::Physical).then(|| b.recovery_point.unwrap_or(Duration::secs(300))),
             verify: b.verify.unwrap_or(true),
             signing_key_secret: b.signing_key.as_ref().map(|k| k.secret.clone()),
-            encryption_key_secret: None,
+            encryption_key_secret: b.encryption_key.as_ref().map(|k| k.secret.clone()),
         }
     });
     DependencyPlan {

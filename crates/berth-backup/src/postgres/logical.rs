@@ -10,12 +10,12 @@ use berth_spec::BackupMethod;
 use jiff::Timestamp;
 
 use super::{catalog, scratch};
-use crate::compress;
 use crate::error::{BackupError, at, fail};
 use crate::manifest::{Manifest, Taken};
 use crate::source::{Source, pg_connect};
 use crate::tool::Tool;
 use crate::{Context, backup_dir};
+use crate::{compress, crypt};
 
 pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, BackupError> {
     let started_at = Timestamp::now();
@@ -49,14 +49,19 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     names.sort();
     let total: u64 = names.iter().filter_map(|n| std::fs::metadata(staging.join(n)).ok()).map(|m| m.len()).sum();
     ctx.progress.step("compress", Some(total));
-    let pairs =
-        names.iter().map(|n| (staging.join(n), out_dump.join(format!("{n}.zst")))).collect::<Vec<(PathBuf, PathBuf)>>();
-    compress::compress_all(pairs, ctx.jobs).await?;
+    let suffix = if ctx.encryption.is_some() { ".zst.age" } else { ".zst" };
+    let pairs = names
+        .iter()
+        .map(|n| (staging.join(n), out_dump.join(format!("{n}{suffix}"))))
+        .collect::<Vec<(PathBuf, PathBuf)>>();
+    compress::compress_all(pairs, ctx.jobs, ctx.encryption.clone()).await?;
     ctx.progress.advance(total);
     let _ = std::fs::remove_dir_all(&staging);
 
-    let files = crate::store_files(ctx, &rel, &out, names.iter().map(|n| format!("dump/{n}.zst")).collect()).await?;
-    let taken = Taken { started_at, server_version, tool, files, counts, wal: None };
+    let files =
+        crate::store_files(ctx, &rel, &out, names.iter().map(|n| format!("dump/{n}{suffix}")).collect()).await?;
+    let encrypted_to = ctx.encryption.as_ref().map(crypt::EncryptionKey::recipient);
+    let taken = Taken { started_at, server_version, tool, files, counts, wal: None, encrypted_to };
     Ok(Manifest::finished(source, id, BackupMethod::Logical, taken))
 }
 
@@ -68,16 +73,17 @@ fn list_files(dir: &Path) -> Result<Vec<String>, BackupError> {
 /// Fetches and decompresses a logical backup into `dir`, checking every
 /// file's checksum. Returns the problems found (empty: intact).
 pub(crate) async fn unpack(ctx: &Context<'_>, manifest: &Manifest, dir: &Path) -> Result<Vec<String>, BackupError> {
+    let key = crypt::key_for(manifest, ctx.encryption.as_ref())?;
     std::fs::create_dir_all(dir).map_err(at("download"))?;
     let rel = backup_dir(&manifest.dependency, &manifest.id);
     ctx.progress.step("download and check", Some(manifest.size));
     let mut items = Vec::new();
     for entry in &manifest.files {
         let src = ctx.destination.fetch(&format!("{rel}/{}", entry.name), &ctx.work_dir, ctx.progress).await?;
-        let name = entry.name.trim_start_matches("dump/").trim_end_matches(".zst");
+        let name = entry.name.trim_start_matches("dump/").trim_end_matches(crypt::SUFFIX).trim_end_matches(".zst");
         items.push((src, dir.join(name), entry.clone()));
     }
-    let problems = compress::decompress_all(items, ctx.jobs).await?;
+    let problems = compress::decompress_all(items, ctx.jobs, key).await?;
     ctx.progress.advance(manifest.size);
     Ok(problems)
 }

@@ -43,6 +43,13 @@ struct PgWalRange {
 }
 
 pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, BackupError> {
+    // The base backup and the WAL archive are written by PostgreSQL's own
+    // tools; validation refuses the combination (S206), and so does this.
+    if ctx.encryption.is_some() {
+        return Err(BackupError::Usage(
+            "physical backups are not encrypted by berth: remove `encryption_key`, or use `method: logical`".into(),
+        ));
+    }
     let started_at = Timestamp::now();
     let source = &ctx.source;
     let (client, server_version) = catalog::connect(ctx).await?;
@@ -92,7 +99,7 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
     let wal_tar = out.join("pg_wal.tar");
     if wal_tar.exists() {
         ctx.progress.step("compress WAL", None);
-        crate::compress::compress_all(vec![(wal_tar.clone(), out.join("pg_wal.tar.zst"))], ctx.jobs).await?;
+        crate::compress::compress_all(vec![(wal_tar.clone(), out.join("pg_wal.tar.zst"))], ctx.jobs, None).await?;
         std::fs::remove_file(&wal_tar).map_err(at("compress WAL"))?;
     }
     let mut names: Vec<String> = std::fs::read_dir(&out)
@@ -108,7 +115,7 @@ pub(crate) async fn backup(ctx: &Context<'_>, id: &str) -> Result<Manifest, Back
         ));
     }
     let files = crate::store_files(ctx, &rel, &out, names).await?;
-    let taken = Taken { started_at, server_version, tool, files, counts: BTreeMap::new(), wal };
+    let taken = Taken { started_at, server_version, tool, files, counts: BTreeMap::new(), wal, encrypted_to: None };
     Ok(Manifest::finished(source, id, BackupMethod::Physical, taken))
 }
 

@@ -116,6 +116,8 @@ fn each<T, E: Into<anyhow::Error>>(
             let progress = Transfer::new(&format!("{verb} {name}"));
             let needs_server = access != Access::Catalog;
             let signing_key = if needs_server { signing_key(&loaded, job)? } else { None };
+            // list and prune never open a backup's files.
+            let encryption = if needs_server { encryption_key(&loaded, job)? } else { None };
             let ctx = match subject {
                 Subject::Dependency(dep, _) => Ctx::Dependency(Context {
                     source: source(&loaded, dep, target.from.as_deref(), needs_server)?,
@@ -123,6 +125,7 @@ fn each<T, E: Into<anyhow::Error>>(
                     work_dir: work.clone(),
                     jobs: jobs(target),
                     signing_key,
+                    encryption,
                     progress: &progress,
                 }),
                 Subject::Volume(service, volume, _) => Ctx::Volume(Volume {
@@ -137,8 +140,7 @@ fn each<T, E: Into<anyhow::Error>>(
                     destination: destination(&loaded, job)?,
                     work_dir: work.clone(),
                     signing_key,
-                    // list and prune never open an archive.
-                    encryption: if needs_server { encryption_key(&loaded, job)? } else { None },
+                    encryption,
                     progress: &progress,
                 }),
             };
@@ -396,6 +398,7 @@ pub fn restore(args: &RestoreArgs, color: bool) -> anyhow::Result<Outcome> {
             work_dir: work.clone(),
             jobs: jobs(target),
             signing_key: signing_key(&loaded, job)?,
+            encryption: encryption_key(&loaded, job)?,
             progress: &progress,
         };
         let into = match &args.to {

@@ -199,7 +199,7 @@ pub(super) fn signing_key(loaded: &Loaded, job: &BackupJob) -> anyhow::Result<Op
 pub(super) fn encryption_key(
     loaded: &Loaded,
     job: &BackupJob,
-) -> anyhow::Result<Option<berth_backup::volume::EncryptionKey>> {
+) -> anyhow::Result<Option<berth_backup::crypt::EncryptionKey>> {
     Ok(policy::encryption_key(&loaded.plan, job, &secret_value)?)
 }
 

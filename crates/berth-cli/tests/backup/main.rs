@@ -160,10 +160,12 @@ struct Extra<'a> {
     db: &'a str,
     /// Under `dependencies.db.backup`.
     backup: &'a str,
+    /// Under `dependencies.cache.backup`.
+    cache_backup: &'a str,
 }
 
 fn write_spec_with(dir: &Path, method: &str, to: &str, retain: &str, extra: Extra<'_>) {
-    let Extra { secrets, db, backup } = extra;
+    let Extra { secrets, db, backup, cache_backup } = extra;
     let spec = format!(
         r#"version: 1
 name: shop
@@ -191,7 +193,7 @@ secrets:
     backup:
       schedule: "0 * * * *"
       to: {to}
-"#,
+{cache_backup}"#,
         rpo = if method == "physical" { "\n      recovery_point: 1m" } else { "" }
     );
     std::fs::write(dir.join("berth.yaml"), spec).unwrap();
@@ -735,4 +737,91 @@ fn prune_keeps_daily_weekly_monthly_the_newest_verified_and_the_wal_they_need() 
     assert_eq!(wal_left.len(), 0x70 - 0x2C + 1);
     assert!(wal_left.contains(&"00000002.history.zst".to_owned()));
     assert!(out.contains("deleted 28 WAL segments"), "{out}");
+}
+
+/// Test keys made with age's own key generation for these tests only.
+const AGE_KEY: &str = "AGE-SECRET-KEY-1JYAJKLUR3TK8VADYQCZPQYSQRJDT7LHA6ZTMW4J88GRW2CRJWR6Q758L4V";
+const AGE_RECIPIENT: &str = "age13w43wpqxwsjd68jvur8lvyqmvt39qqkyfkpnh9axeewy8n729vrsyktgla";
+const OTHER_AGE_KEY: &str = "AGE-SECRET-KEY-1Q8SH7VXY36U3DXUT6WEFF5QRA6A4VA4GST0ERKLVJZZ7A39FJYDQNNW7FD";
+
+/// A logical dump and a Redis snapshot under a policy with an age key:
+/// every stored file is an age file (no row or key readable in it), the
+/// manifest names the recipient, and verify and restore decrypt with the
+/// key; another key, no key, a flipped byte, and a plain backup under the
+/// encrypting policy are refused.
+#[test]
+fn encrypted_dependency_backups_need_their_key() {
+    let dir = reachable_temp_dir();
+    let write = |encrypt: bool| {
+        let key = if encrypt { "      encryption_key: { secret: age-key }\n" } else { "" };
+        let extra = Extra { secrets: "  age-key: {}\n", backup: key, cache_backup: key, ..Extra::default() };
+        write_spec_with(dir.path(), "logical", "./backups", "{ daily: 7 }", extra);
+    };
+    write(true);
+    let with_key = |key: &str, args: &[&str]| berth_with(dir.path(), args, &[("BERTH_SECRET_AGE_KEY", key)]);
+    ok(with_key(AGE_KEY, &["up", "-d", "berth.yaml"]));
+    let stack = Stack::up_existing(dir.path());
+    let (db, cache) = (stack.port("db"), stack.port("cache"));
+    psql(
+        db,
+        "shop",
+        "CREATE TABLE cards (id int PRIMARY KEY, pan text); INSERT INTO cards SELECT i, 'PAN-4111-' || i FROM generate_series(1, 500) i",
+    );
+    redis_cli(cache, &["SET", "session:ada", "TOKEN-ada-0001"]);
+
+    let mut ids = Vec::new();
+    for (dependency, kind) in [("db", "postgres"), ("cache", "redis")] {
+        let taken: Value = serde_json::from_str(&ok(with_key(AGE_KEY, &["backup", dependency, "-o", "json"]))).unwrap();
+        let id = taken[0]["id"].as_str().unwrap().to_owned();
+        ids.push(id.clone());
+        assert_eq!(taken[0]["kind"], kind);
+        let stored = dir.path().join("backups").join(dependency).join("backups").join(&id);
+        assert_eq!(read_json(&stored.join("manifest.json"))["encrypted_to"], AGE_RECIPIENT);
+        let files: Vec<PathBuf> = walk(&stored).into_iter().filter(|p| !p.ends_with("manifest.json")).collect();
+        assert!(!files.is_empty());
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap();
+            assert!(file.to_string_lossy().ends_with(".zst.age"), "{}", file.display());
+            assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "{} is not an age file", file.display());
+        }
+        ok(with_key(AGE_KEY, &["backup", "verify", dependency, &id]));
+        let said = verification_failed(with_key(OTHER_AGE_KEY, &["backup", "verify", dependency, &id]));
+        assert!(said.contains(&format!("encrypted to {AGE_RECIPIENT}, not to the policy's key")), "{said}");
+
+        // A flipped byte inside an encrypted file: age's tag catches it
+        // (the checksum too, which is read in the same pass).
+        let backups = dir.path().join("backups").join(dependency).join("backups");
+        let flipped = tampered_copy(&backups, &id, "flipped", |copy| {
+            let biggest = walk(copy)
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "age"))
+                .max_by_key(|p| p.metadata().unwrap().len())
+                .unwrap();
+            let mut bytes = std::fs::read(&biggest).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+            std::fs::write(&biggest, bytes).unwrap();
+        });
+        verification_failed(with_key(AGE_KEY, &["backup", "verify", dependency, &flipped]));
+    }
+
+    // Restores decrypt with the key.
+    psql(db, "shop", "DELETE FROM cards WHERE id > 10");
+    redis_cli(cache, &["DEL", "session:ada"]);
+    ok(with_key(AGE_KEY, &["restore", "db", &ids[0], "--yes"]));
+    ok(with_key(AGE_KEY, &["restore", "cache", &ids[1], "--yes"]));
+    assert_eq!(psql(db, "shop", "SELECT count(*) FROM cards"), "500");
+    assert_eq!(redis_cli(cache, &["GET", "session:ada"]), "TOKEN-ada-0001");
+
+    // Without the key the policy cannot read them; a plain backup under a
+    // policy that encrypts is refused.
+    write(false);
+    let said = failed(berth(dir.path(), &["backup", "verify", "db", &ids[0]]));
+    assert!(said.contains("is encrypted (to age1") && said.contains("encryption_key"), "{said}");
+    let plain: Value = serde_json::from_str(&ok(berth(dir.path(), &["backup", "cache", "-o", "json"]))).unwrap();
+    write(true);
+    let id = plain[0]["id"].as_str().unwrap();
+    let said = verification_failed(with_key(AGE_KEY, &["backup", "verify", "cache", id]));
+    assert!(said.contains("the backup is not encrypted, but the policy encrypts"), "{said}");
+    drop(stack);
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use berth_test_support::read_json;
 use serde_json::Value;
 
-use super::{berth_with, failed, ok, tampered_copy, verification_failed};
+use super::{AGE_KEY, AGE_RECIPIENT, OTHER_AGE_KEY, berth_with, failed, ok, tampered_copy, verification_failed};
 
 const KEY: &str = "volume signing key";
 
@@ -180,11 +180,6 @@ secrets:
     assert!(victim.is_dir(), "a forged id deleted a directory");
 }
 
-/// Test keys made with age's own key generation for this test only.
-const AGE_KEY: &str = "AGE-SECRET-KEY-1JYAJKLUR3TK8VADYQCZPQYSQRJDT7LHA6ZTMW4J88GRW2CRJWR6Q758L4V";
-const AGE_RECIPIENT: &str = "age13w43wpqxwsjd68jvur8lvyqmvt39qqkyfkpnh9axeewy8n729vrsyktgla";
-const OTHER_AGE_KEY: &str = "AGE-SECRET-KEY-1Q8SH7VXY36U3DXUT6WEFF5QRA6A4VA4GST0ERKLVJZZ7A39FJYDQNNW7FD";
-
 /// With `encryption_key`, the archive is age-encrypted to the key's
 /// recipient (no file content readable in the destination), verifies and
 /// restores with the key, and is refused with another key, without one,
@@ -237,5 +232,5 @@ fn encrypted_volume_backups_need_their_key() {
     ok(berth_with(dir.path(), &["backup", "api.uploads"], &[]));
     write_spec(true);
     let said = verification_failed(with_key(AGE_KEY, &["backup", "verify", "api.uploads"]));
-    assert!(said.contains("the archive is not encrypted, but the policy encrypts"), "{said}");
+    assert!(said.contains("the backup is not encrypted, but the policy encrypts"), "{said}");
 }

@@ -259,12 +259,15 @@ pub struct Backup {
     /// restorable, not that berth wrote it. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<SecretRef>,
-    /// Volume backups: a secret holding an age identity
-    /// (`AGE-SECRET-KEY-1...`, from `age-keygen`), `{ secret: backup-age-key }`.
-    /// Each archive is encrypted to its public key before it leaves the
-    /// machine; verification and restores decrypt with it and refuse an
-    /// archive that is not encrypted to it. Keep a copy of the key outside
-    /// the machine: without it no backup restores. Default: none.
+    /// A secret holding an age identity (`AGE-SECRET-KEY-1...`, from
+    /// `age-keygen`), `{ secret: backup-age-key }`. Every file a backup
+    /// stores (a volume's archive, a logical dump's files, a Redis
+    /// snapshot) is encrypted to its public key before it leaves the
+    /// machine; verification and restores decrypt with it and refuse a
+    /// backup that is not encrypted to it. Not with `method: physical`
+    /// (PostgreSQL's own tools write the base backup and the WAL archive).
+    /// Keep a copy of the key outside the machine: without it no backup
+    /// restores. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key: Option<SecretRef>,
 }

@@ -90,15 +90,15 @@ pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {
                     .error(codes::OUT_OF_RANGE, &bpath.key("recovery_point"), "a recovery point of 0 is not achievable")
                     .with_help("use minutes, such as `5m`");
             }
-            if backup.encryption_key.is_some() {
+            if backup.encryption_key.is_some() && backup.method == Some(BackupMethod::Physical) {
                 checker
                     .error(
                         codes::NOT_APPLICABLE,
                         &bpath.key("encryption_key"),
-                        "berth encrypts volume backups; a dependency's are not encrypted yet",
+                        "berth encrypts logical dumps, Redis snapshots and volumes; a physical backup's base backup and WAL archive are written by PostgreSQL's own tools, unencrypted",
                     )
                     .with_help(
-                        "remove `encryption_key`, and encrypt at the destination (a bucket's server-side encryption with your own key)",
+                        "use `method: logical`, or remove `encryption_key` and encrypt at the destination (a bucket's server-side encryption with your own key)",
                     );
             }
             retention_and_destination(backup, &bpath, checker);

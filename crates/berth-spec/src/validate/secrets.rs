@@ -19,30 +19,19 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
         for (var, secret) in &service.secrets {
             refs.push((root.key("services").key(name).key("secrets").key(var), secret.clone()));
         }
-        for (volume, key) in
-            service.volumes.iter().filter_map(|(v, vol)| Some((v, vol.backup.as_ref()?.signing_key.as_ref()?)))
-        {
-            refs.push((
-                root.key("services")
-                    .key(name)
-                    .key("volumes")
-                    .key(volume)
-                    .key("backup")
-                    .key("signing_key")
-                    .key("secret"),
-                key.secret.clone(),
-            ));
+        for (volume, vol) in &service.volumes {
+            if let Some(backup) = &vol.backup {
+                let at = root.key("services").key(name).key("volumes").key(volume).key("backup");
+                backup_keys(backup, &at, &mut refs);
+            }
         }
     }
     for (name, dep) in &spec.dependencies {
         if let Some(password) = &dep.password {
             refs.push((root.key("dependencies").key(name).key("password").key("secret"), password.secret.clone()));
         }
-        if let Some(key) = dep.backup.as_ref().and_then(|b| b.signing_key.as_ref()) {
-            refs.push((
-                root.key("dependencies").key(name).key("backup").key("signing_key").key("secret"),
-                key.secret.clone(),
-            ));
+        if let Some(backup) = &dep.backup {
+            backup_keys(backup, &root.key("dependencies").key(name).key("backup"), &mut refs);
         }
     }
     if let Some(auth) = spec.edge.as_ref().and_then(|e| e.auth.as_ref()) {
@@ -69,6 +58,15 @@ pub(crate) fn references(spec: &Spec) -> Vec<(Path, String)> {
         }
     }
     refs
+}
+
+/// A backup policy's signing and encryption keys.
+fn backup_keys(backup: &crate::model::Backup, at: &Path, refs: &mut Vec<(Path, String)>) {
+    for (key, secret) in [("signing_key", &backup.signing_key), ("encryption_key", &backup.encryption_key)] {
+        if let Some(secret) = secret {
+            refs.push((at.key(key).key("secret"), secret.secret.clone()));
+        }
+    }
 }
 
 pub(crate) fn check(spec: &Spec, checker: &mut Checker<'_>) {

@@ -72,11 +72,16 @@ pub(crate) fn cronjob(plan: &Plan, job: &BackupJob, m: &mut Manifest, out: &mut 
     let dep = plan.dependencies.iter().find(|d| d.name == job.name);
     let (spec_volume, spec_mount) = spec_volume(plan);
     let script = scheduled::backup_commands(plan, job, "berth", SPEC_PATH, None).join(" && ");
-    // The password, and the key that signs and checks the manifests.
+    // The password, the key that signs and checks the manifests, and the
+    // age identity the stored files are encrypted to (each secret once).
     let password = dep.and_then(|d| d.password_secret.as_ref());
-    let signing_key = job.signing_key_secret.as_ref().filter(|k| password != Some(*k));
-    let env: Vec<_> =
-        password.into_iter().chain(signing_key).map(|s| secret_env(plan, &berth_plan::secret_env_name(s), s)).collect();
+    let mut secrets: Vec<&String> = Vec::new();
+    for s in password.into_iter().chain(&job.signing_key_secret).chain(&job.encryption_key_secret) {
+        if !secrets.contains(&s) {
+            secrets.push(s);
+        }
+    }
+    let env: Vec<_> = secrets.into_iter().map(|s| secret_env(plan, &berth_plan::secret_env_name(s), s)).collect();
     let env = (!env.is_empty()).then_some(env);
     let container = Container {
         name: "backup".to_owned(),
