@@ -36,6 +36,8 @@ pub struct RouteConfig {
     /// The route's own service first, then its `split`.
     pub shares: Vec<ShareConfig>,
     pub fallback_service: Option<String>,
+    /// The fallback service's port routed to, as declared (0: none).
+    pub fallback_port: u16,
     pub fallback: Vec<SocketAddr>,
     pub strip_prefix: bool,
     /// Whether a WebSocket upgrade may pass; elsewhere it is refused.
@@ -64,6 +66,7 @@ impl RouteConfig {
             host: None,
             shares: vec![ShareConfig { service: service.into(), port, weight: 100, upstreams, health }],
             fallback_service: None,
+            fallback_port: 0,
             fallback: Vec::new(),
             strip_prefix: false,
             websocket: false,
@@ -199,6 +202,7 @@ impl EdgeConfig {
                 host: r.host.clone(),
                 shares,
                 fallback_service: r.fallback.as_ref().map(|(s, _)| s.clone()),
+                fallback_port: r.fallback.as_ref().map_or(0, |(_, p)| p.port),
                 fallback: r.fallback.as_ref().map(|(s, p)| (inputs.replicas)(s, &p.name)).unwrap_or_default(),
                 strip_prefix: r.strip_prefix,
                 websocket: r.websocket,

@@ -65,7 +65,8 @@ impl EdgeHandle {
         }
         for (index, route) in self.state.config.routes.iter().enumerate() {
             let share = route.shares.iter().position(|s| s.service == service && s.port == port);
-            let fallback = route.fallback_service.as_deref() == Some(service);
+            // A service's other ports (a deploy swaps each) are not the fallback's.
+            let fallback = route.fallback_service.as_deref() == Some(service) && route.fallback_port == port;
             if share.is_none() && !fallback {
                 continue;
             }

@@ -149,9 +149,13 @@ impl Share {
         self
     }
 
-    /// The same share with other backends (a deploy's swap).
+    /// The same share with other backends (a deploy's swap). The turn goes
+    /// on where it was, so a swap does not restart the canary's hundred.
     pub fn replaced(&self, primaries: Vec<Arc<Backend>>, canary: Vec<Arc<Backend>>, canary_percent: usize) -> Self {
-        Self::new(self.service.clone(), self.port, self.weight, primaries).with_canary(canary, canary_percent)
+        let next =
+            Self::new(self.service.clone(), self.port, self.weight, primaries).with_canary(canary, canary_percent);
+        next.turn.store(self.turn.load(Ordering::Relaxed), Ordering::Relaxed);
+        next
     }
 
     fn copy(&self) -> Self {
@@ -214,11 +218,18 @@ impl Pool {
         if let Some(slot) = shares.get_mut(index) {
             *slot = share;
         }
-        Self::split(shares, self.fallbacks.clone())
+        self.carried_on(Self::split(shares, self.fallbacks.clone()))
     }
 
     pub fn with_fallbacks(&self, fallbacks: Vec<Arc<Backend>>) -> Self {
-        Self::split(self.shares.iter().map(Share::copy).collect(), fallbacks)
+        self.carried_on(Self::split(self.shares.iter().map(Share::copy).collect(), fallbacks))
+    }
+
+    /// `next` with this pool's turn: a deploy's swap does not restart the
+    /// split's hundred (each restart would favour the first slots).
+    fn carried_on(&self, next: Self) -> Self {
+        next.turn.store(self.turn.load(Ordering::Relaxed), Ordering::Relaxed);
+        next
     }
 
     /// Every backend of the pool, each once.
@@ -230,28 +241,20 @@ impl Pool {
         self.pick_for(exclude, None)
     }
 
-    /// The share a request goes to: by weight, `(key / 100) % 100` for a
-    /// client (so one client stays with one service; the canary inside a
-    /// share uses `key % 100`, an independent digit), or stepping through
-    /// every hundred requests in an order that spreads each share evenly.
-    fn share_for(&self, client: Option<u64>) -> usize {
+    /// Where a request falls in the hundred the shares divide: `(key /
+    /// 100) % 100` for a client (so one client stays with one service; the
+    /// canary inside a share uses `key % 100`, an independent digit), or
+    /// stepping through every hundred requests in an order that spreads
+    /// each share evenly.
+    fn slot(&self, client: Option<u64>) -> usize {
         if self.shares.len() < 2 {
             return 0;
         }
-        let slot = match client {
+        match client {
             Some(key) => ((key / 100) % 100) as usize,
             // 37 is coprime with 100: each hundred turns visits every slot once.
             None => self.turn.fetch_add(1, Ordering::Relaxed) % 100 * 37 % 100,
-        };
-        // The route's own service (first) takes what the split leaves.
-        let mut upper = 0;
-        for (i, share) in self.shares.iter().enumerate().skip(1) {
-            upper += share.weight;
-            if slot < upper {
-                return i;
-            }
         }
-        0
     }
 
     /// [`Pool::pick`], or with a `client` key (a sticky service) the same
@@ -265,12 +268,20 @@ impl Pool {
     pub fn pick_for(&self, exclude: Option<SocketAddr>, client: Option<u64>) -> Option<Lease> {
         let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
         let healthy = |b: &&Arc<Backend>| b.is_healthy();
-        let chosen_index = self.share_for(client);
-        let chosen = self.shares.get(chosen_index);
-        let others = self.shares.iter().enumerate().filter(|(i, _)| *i != chosen_index).map(|(_, s)| s);
+        let slot = self.slot(client);
+        let all: Vec<&Share> = self.shares.iter().collect();
+        let chosen_index = by_weight(&all, slot);
+        let chosen = all.get(chosen_index).copied();
+        // A share with nothing healthy gives its requests to the others in
+        // proportion to their weights: the same slot among what is left.
+        let others: Vec<&Share> = all.iter().enumerate().filter(|(i, _)| *i != chosen_index).map(|(_, s)| *s).collect();
+        let first_other = by_weight(&others, slot);
         let picked = chosen
             .and_then(|s| s.pick_healthy(exclude, client))
-            .or_else(|| others.clone().find_map(|s| s.pick_healthy(exclude, client)))
+            .or_else(|| {
+                let mut order = others.iter().skip(first_other).chain(others.iter().take(first_other));
+                order.find_map(|s| s.pick_healthy(exclude, client))
+            })
             .or_else(|| {
                 let turn = chosen.map_or(0, |s| s.turn.fetch_add(1, Ordering::Relaxed));
                 least(self.fallbacks.iter().filter(eligible).filter(healthy), turn)
@@ -281,6 +292,25 @@ impl Pool {
         picked.requests.fetch_add(1, Ordering::Relaxed);
         Some(Lease(picked))
     }
+}
+
+/// The index in `shares` whose part of the hundred holds `slot`, the
+/// parts in proportion to the weights (in order; the last takes any
+/// rounding).
+fn by_weight(shares: &[&Share], slot: usize) -> usize {
+    let total: usize = shares.iter().map(|s| s.weight).sum();
+    if total == 0 {
+        return 0;
+    }
+    let point = slot * total / 100;
+    let mut upper = 0;
+    for (i, share) in shares.iter().enumerate() {
+        upper += share.weight;
+        if point < upper {
+            return i;
+        }
+    }
+    shares.len().saturating_sub(1)
 }
 
 /// The backend whose (key, address) hash is highest.
@@ -506,6 +536,27 @@ mod tests {
         assert!((0..10).all(|_| pool.pick(None).unwrap().0.addr == addr(9)), "then the fallback");
         pool.fallbacks[0].set_healthy(false);
         assert!((0..10).all(|_| pool.pick(None).is_some()), "nothing healthy: fail open");
+    }
+
+    #[test]
+    fn a_share_that_is_down_is_spread_over_the_others_by_weight() {
+        let pool = Pool::split(
+            vec![
+                Share::new("a", 1, 60, vec![Backend::new(addr(1))]),
+                Share::new("b", 2, 20, vec![Backend::new(addr(2))]),
+                Share::new("c", 3, 20, vec![Backend::new(addr(3))]),
+            ],
+            vec![],
+        );
+        pool.shares[1].primaries[0].set_healthy(false);
+        let mut got = [0; 4];
+        for _ in 0..100 {
+            got[usize::from(pool.pick(None).unwrap().0.addr.port())] += 1;
+        }
+        assert_eq!(got, [0, 75, 0, 25], "b's 20 go 3:1 to a and c, as nginx skips a dead server");
+        // A deploy's swap keeps the turn: the hundred goes on where it was.
+        let swapped = pool.with_share(2, pool.shares[2].replaced(vec![Backend::new(addr(3))], vec![], 0));
+        assert_eq!(swapped.turn.load(Ordering::Relaxed), 100);
     }
 
     /// Many threads pick and release at once while health flips under them:

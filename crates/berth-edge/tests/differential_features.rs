@@ -443,3 +443,51 @@ async fn edge_and_rendered_nginx_split_a_route_by_weight() {
     task_a.abort();
     task_b.abort();
 }
+
+/// A deploy swaps one service's backends: on a split route only that
+/// service's share changes (the other keeps its backends), and a fallback
+/// service is swapped by its routed port only (a deploy calls once per
+/// port; its metrics port must not become the fallback).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_changes_one_share_and_the_fallback_by_its_port() {
+    const SPEC: &str = r#"
+version: 1
+name: swap
+services:
+  web: { run: { command: ["unused"] }, ports: { http: 8080 } }
+  next: { run: { command: ["unused"] }, ports: { http: 8081 } }
+  page: { run: { command: ["unused"] }, ports: { http: 8090, metrics: 9100 } }
+edge:
+  routes:
+    - { path: /, service: web, split: [{ service: next, weight: 50 }], fallback: page }
+"#;
+    let plan = common::plan(SPEC);
+    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let inputs = Inputs {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        tls: None,
+        replicas: &|service, port| match (service, port) {
+            ("web", _) => vec![at(1)],
+            ("next", _) => vec![at(2)],
+            ("page", "http") => vec![at(3)],
+            _ => vec![at(4)],
+        },
+        secret: &|_| None,
+        file: &|_| None,
+    };
+    let edge =
+        Edge::start(EdgeConfig::from_plan(&plan, plan.edge.as_ref().unwrap(), &inputs).unwrap(), None).await.unwrap();
+    let addrs = |set: &[std::sync::Arc<berth_edge::upstream::Backend>]| set.iter().map(|b| b.addr).collect::<Vec<_>>();
+    let retired = edge.set_backends("next", 8081, &[at(5)], &[], 0);
+    assert_eq!(retired.iter().map(|b| b.addr).collect::<Vec<_>>(), [at(2)]);
+    let pool = edge.state.pool(0);
+    assert_eq!((addrs(&pool.shares[0].primaries), addrs(&pool.shares[1].primaries)), (vec![at(1)], vec![at(5)]));
+    assert_eq!(pool.shares[1].weight, 50);
+    edge.set_backends("page", 9100, &[at(6)], &[], 0);
+    assert_eq!(addrs(&edge.state.pool(0).fallbacks), [at(3)], "the metrics port is not the fallback");
+    edge.set_backends("page", 8090, &[at(7)], &[], 0);
+    assert_eq!(addrs(&edge.state.pool(0).fallbacks), [at(7)]);
+    edge.shutdown(Duration::from_secs(1)).await;
+}

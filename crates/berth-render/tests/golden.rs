@@ -311,4 +311,22 @@ fn a_split_route_is_carried_or_named() {
     let out = berth_render::render(&plan, &text, &[Target::Cloudformation]);
     let template = &out.files.iter().find(|f| f.path == "cloudformation/template.yaml").unwrap().contents;
     assert!(template.contains("ForwardConfig") && template.contains("NextHttpTargetGroup"), "{template}");
+
+    // An ALB rule weighs at most five target groups: six services are named.
+    let services: String =
+        (1..=5).map(|i| format!("  s{i}: {{ image: ghcr.io/a/s:1.0.0, ports: {{ http: {} }} }}\n", 8100 + i)).collect();
+    let splits: Vec<String> = (1..=5).map(|i| format!("{{ service: s{i}, weight: 10 }}")).collect();
+    let text = format!(
+        "version: 1\nname: x\nservices:\n  web: {{ image: ghcr.io/a/web:1.0.0, ports: {{ http: 8080 }} }}\n{services}edge:\n  routes:\n    - {{ path: /, service: web, split: [{}] }}\n",
+        splits.join(", ")
+    );
+    let plan = plan_of(&text);
+    let out = berth_render::render(&plan, &text, &[Target::Cloudformation]);
+    assert!(
+        out.diagnostics.iter().any(|d| d.code.id == "R001" && d.message.contains("to 5 services")),
+        "{:?}",
+        out.diagnostics
+    );
+    let template = &out.files.iter().find(|f| f.path == "cloudformation/template.yaml").unwrap().contents;
+    assert!(!template.contains("ForwardConfig"), "{template}");
 }

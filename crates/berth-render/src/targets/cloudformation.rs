@@ -199,6 +199,9 @@ pub fn render(plan: &Plan, spec_text: &str) -> Output {
     out
 }
 
+/// Target groups one ALB forward action may weigh.
+const ALB_MAX_TARGET_GROUPS: usize = 5;
+
 fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String, Value>, out: &mut Output) {
     let mut groups: Vec<(String, String)> = Vec::new();
     for share in edge.routes.iter().flat_map(|r| r.shares()) {
@@ -277,8 +280,16 @@ fn listeners(plan: &Plan, edge: &EdgePlan, tls: bool, resources: &mut Map<String
             r(&format!("{}{}TargetGroup", logical(share.service), logical(&share.port.name)))
         };
         // A split forwards to weighted target groups (the ALB's weights are
-        // relative, 0 to 999: whole percents carry exactly).
-        let action = if route.split.is_empty() {
+        // relative, 0 to 999: whole percents carry exactly), at most five.
+        let carried = route.split.len() < ALB_MAX_TARGET_GROUPS;
+        if !carried {
+            out.unsupported(
+                Target::Cloudformation,
+                format!("the split of route `{}` to {} services", route.path, route.split.len()),
+                format!("an ALB rule forwards to at most {ALB_MAX_TARGET_GROUPS} target groups; the route's own service gets every request here"),
+            );
+        }
+        let action = if route.split.is_empty() || !carried {
             json!({ "Type": "forward", "TargetGroupArn": route.shares().next().map(|s| group(&s)) })
         } else {
             let groups: Vec<Value> = route
@@ -459,14 +470,19 @@ fn service(plan: &Plan, s: &ServicePlan, resources: &mut Map<String, Value>, out
         return;
     };
     let id = logical(&s.name);
-    // The ports routes send to (a split's share included), by name.
+    // The ports routes send to (a split's share included), by name; with
+    // berth's edge in front, a route's fallback too (the ALB has none).
+    let with_gateway = gateway(plan);
     let routes: Vec<(String, u16)> = plan
         .edge
         .iter()
         .flat_map(|e| e.routes.iter())
-        .flat_map(|r| r.shares())
-        .filter(|share| share.service == s.name)
-        .map(|share| (share.port.name.clone(), share.port.port))
+        .flat_map(|r| {
+            let fallback = r.fallback.iter().filter(|_| with_gateway).map(|(service, port)| (service.as_str(), port));
+            r.shares().map(|share| (share.service, share.port)).chain(fallback).collect::<Vec<_>>()
+        })
+        .filter(|(service, _)| *service == s.name)
+        .map(|(_, port)| (port.name.clone(), port.port))
         .collect();
     let mut ports: Vec<u16> = routes.iter().map(|(_, port)| *port).collect();
     ports.sort_unstable();

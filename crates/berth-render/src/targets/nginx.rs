@@ -43,8 +43,13 @@ pub fn render(plan: &Plan, upstreams: Upstreams) -> Output {
 pub fn upstream_name(route: &RoutePlan) -> String {
     let part = |service: &str, port: &str| format!("{}_{}", service.replace('-', "_"), port.replace('-', "_"));
     let mut name = part(&route.service, &route.port.name);
+    // Weights are part of a split's name: two routes splitting between the
+    // same services by other weights need two upstreams.
+    if !route.split.is_empty() {
+        name = format!("{name}_{}", route.weight());
+    }
     for share in &route.split {
-        name = format!("{name}_and_{}", part(&share.service, &share.port.name));
+        name = format!("{name}_and_{}_{}", part(&share.service, &share.port.name), share.weight);
     }
     match &route.fallback {
         Some((fallback, _)) => format!("{name}_or_{}", fallback.replace('-', "_")),
@@ -196,6 +201,11 @@ fn nginx_conf(plan: &Plan, edge: &EdgePlan, upstreams: Upstreams, out: &mut Outp
             balance
         };
         let _ = writeln!(c, "\n    upstream {name} {{\n        {balance}");
+        if split {
+            // One round-robin state for every worker: the weights hold
+            // across them, not only within each.
+            let _ = writeln!(c, "        zone {name} 64k;");
+        }
         let mut members: Vec<(&ServicePlan, Vec<String>, u8)> =
             vec![(service, servers(service, route.port.port, upstreams), route.weight())];
         for share in &route.split {

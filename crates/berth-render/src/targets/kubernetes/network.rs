@@ -151,24 +151,25 @@ pub(crate) fn service_policy(plan: &Plan, s: &ServicePlan, m: &mut Manifest) {
     }
     let mut ingress = Vec::new();
     // From the ingress controller, wherever it runs, on the routed ports only.
+    // berth's gateway also reaches a route's fallback (an Ingress has none).
+    let gateway = super::gateway::enabled(plan);
     let routed: Vec<u16> = plan
         .edge
         .iter()
         .flat_map(|e| e.routes.iter())
-        .flat_map(|r| r.shares())
-        .filter(|share| share.service == s.name)
-        .map(|share| share.port.port)
+        .flat_map(|r| {
+            let fallback = r.fallback.iter().filter(|_| gateway).map(|(service, port)| (service.as_str(), port.port));
+            r.shares().map(|share| (share.service, share.port.port)).chain(fallback).collect::<Vec<_>>()
+        })
+        .filter(|(service, _)| *service == s.name)
+        .map(|(_, port)| port)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
     if !routed.is_empty() {
         // From the gateway's pods when berth's edge is in front; otherwise
         // from the ingress controller, wherever it runs.
-        let from = if super::gateway::enabled(plan) {
-            pods(plan, super::gateway::COMPONENT)
-        } else {
-            ingress_controller(plan)
-        };
+        let from = if gateway { pods(plan, super::gateway::COMPONENT) } else { ingress_controller(plan) };
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![from]),
             ports: Some(routed.into_iter().map(port).collect()),
