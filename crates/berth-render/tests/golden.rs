@@ -330,3 +330,21 @@ fn a_split_route_is_carried_or_named() {
     let template = &out.files.iter().find(|f| f.path == "cloudformation/template.yaml").unwrap().contents;
     assert!(!template.contains("ForwardConfig"), "{template}");
 }
+
+/// compose's edge waits for a routed service to be healthy only where the
+/// service has a check to be healthy by: `service_healthy` on a service
+/// without a healthcheck stops `docker compose up` (it is not an error
+/// `docker compose config` sees). A split's services and fallbacks are
+/// waited for too (nginx resolves every upstream name as it starts).
+#[test]
+fn compose_waits_for_what_the_edge_routes_to_as_far_as_it_can_tell() {
+    let text = "version: 1\nname: x\nservices:\n  web: { image: ghcr.io/a/web:1.0.0, ports: { http: 8080 }, health: { readiness: { http: /ready } } }\n  next: { image: ghcr.io/a/web:1.1.0, ports: { http: 8081 } }\n  page: { image: ghcr.io/a/page:1.0.0, ports: { http: 8090 } }\nedge:\n  routes:\n    - { path: /, service: web, split: [{ service: next, weight: 10 }], fallback: page }\n";
+    let plan = plan_of(text);
+    let out = berth_render::render(&plan, text, &[Target::Compose]);
+    let compose: serde_json::Value =
+        serde_saphyr::from_str(&out.files.iter().find(|f| f.path == "compose/compose.yaml").unwrap().contents).unwrap();
+    let waits = &compose["services"]["edge"]["depends_on"];
+    assert_eq!(waits["web"]["condition"], "service_healthy", "{waits}");
+    assert_eq!(waits["next"]["condition"], "service_started", "{waits}");
+    assert_eq!(waits["page"]["condition"], "service_started", "{waits}");
+}

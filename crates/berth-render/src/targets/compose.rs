@@ -22,15 +22,26 @@ const EDGE_IMAGE: &str = "nginx:1.27-alpine";
 const GATEWAY_SPEC: &str = "berth.yaml";
 
 /// Services the edge routes to (a split's too): it starts once they are
-/// healthy; and the fallbacks, once started (nginx resolves every name in
-/// its upstreams when it starts, and a fallback may have no health check).
-fn routed(edge: &EdgePlan) -> Map<String, Value> {
+/// healthy, or started where a service has no check to be healthy by
+/// (compose refuses `service_healthy` without a healthcheck); and the
+/// fallbacks, once started (nginx resolves every name in its upstreams
+/// when it starts).
+fn routed(plan: &Plan, edge: &EdgePlan) -> Map<String, Value> {
     let serving: BTreeSet<&str> = edge.routes.iter().flat_map(|r| r.shares().map(|s| s.service)).collect();
     let fallbacks: BTreeSet<&str> =
         edge.routes.iter().filter_map(|r| r.fallback.as_ref().map(|(s, _)| s.as_str())).collect();
+    let checked = |name: &str| {
+        plan.services
+            .iter()
+            .find(|s| s.name == name)
+            .is_some_and(|s| s.probes.readiness.is_some() || s.probes.liveness.is_some())
+    };
     let mut map: Map<String, Value> =
         fallbacks.into_iter().map(|s| (s.to_owned(), json!({ "condition": "service_started" }))).collect();
-    map.extend(serving.into_iter().map(|s| (s.to_owned(), json!({ "condition": "service_healthy" }))));
+    for service in serving {
+        let condition = if checked(service) { "service_healthy" } else { "service_started" };
+        map.insert(service.to_owned(), json!({ "condition": condition }));
+    }
     map
 }
 
@@ -54,7 +65,7 @@ fn nginx_service(plan: &Plan, edge: &EdgePlan, out: &mut Output) -> Value {
         "restart": "unless-stopped",
         "ports": ports,
         "volumes": mounts,
-        "depends_on": routed(edge),
+        "depends_on": routed(plan, edge),
         "networks": ["public", "internal"],
         "healthcheck": { "test": ["CMD", "nginx", "-t", "-q"], "interval": "30s", "timeout": "5s", "retries": 3 },
         "read_only": true,
@@ -118,7 +129,7 @@ fn gateway_service(plan: &Plan, edge: &EdgePlan, secrets_used: &mut BTreeSet<Str
         "restart": "unless-stopped",
         "ports": ports,
         "volumes": mounts,
-        "depends_on": routed(edge),
+        "depends_on": routed(plan, edge),
         "networks": ["public", "internal"],
         "healthcheck": {
             "test": ["CMD", "curl", "-fsS", "-o", "/dev/null", "-H", "Host: localhost", format!("http://127.0.0.1:{}/status.json", edge.listen.admin)],
