@@ -230,6 +230,20 @@ fn tampered_copy(backups: &Path, id: &str, suffix: &str, damage: impl Fn(&Path))
     copy
 }
 
+/// Flips one bit in the middle of the biggest file under `dir` whose
+/// extension is `extension`.
+fn flip_a_byte_of_the_biggest(dir: &Path, extension: &str) {
+    let biggest = walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .max_by_key(|p| p.metadata().unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&biggest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&biggest, bytes).unwrap();
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -274,17 +288,7 @@ fn logical_backups_verify_reject_corruption_and_restore_into_a_scratch_database(
     assert!(backups.join(&id).join("verification.json").is_file());
 
     // A flipped byte in one data file: the checksum catches it.
-    let flipped = tampered_copy(&backups, &id, "flipped", |copy| {
-        let biggest = walk(copy)
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "zst"))
-            .max_by_key(|p| p.metadata().unwrap().len())
-            .unwrap();
-        let mut bytes = std::fs::read(&biggest).unwrap();
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x01;
-        std::fs::write(&biggest, bytes).unwrap();
-    });
+    let flipped = tampered_copy(&backups, &id, "flipped", |copy| flip_a_byte_of_the_biggest(copy, "zst"));
     let err = verification_failed(berth(dir.path(), &["backup", "verify", "db", &flipped]));
     assert!(err.contains("failed verification") && err.contains("sha256"), "{err}");
     assert!(!backups.join(&flipped).join("verification.json").exists());
@@ -791,17 +795,7 @@ fn encrypted_dependency_backups_need_their_key() {
         // A flipped byte inside an encrypted file: age's tag catches it
         // (the checksum too, which is read in the same pass).
         let backups = dir.path().join("backups").join(dependency).join("backups");
-        let flipped = tampered_copy(&backups, &id, "flipped", |copy| {
-            let biggest = walk(copy)
-                .into_iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "age"))
-                .max_by_key(|p| p.metadata().unwrap().len())
-                .unwrap();
-            let mut bytes = std::fs::read(&biggest).unwrap();
-            let middle = bytes.len() / 2;
-            bytes[middle] ^= 0x01;
-            std::fs::write(&biggest, bytes).unwrap();
-        });
+        let flipped = tampered_copy(&backups, &id, "flipped", |copy| flip_a_byte_of_the_biggest(copy, "age"));
         verification_failed(with_key(AGE_KEY, &["backup", "verify", dependency, &flipped]));
     }
 
