@@ -268,18 +268,18 @@ impl Pool {
     pub fn pick_for(&self, exclude: Option<SocketAddr>, client: Option<u64>) -> Option<Lease> {
         let eligible = |b: &&Arc<Backend>| Some(b.addr) != exclude;
         let healthy = |b: &&Arc<Backend>| b.is_healthy();
+        // No allocation here: this runs for every request.
         let slot = self.slot(client);
-        let all: Vec<&Share> = self.shares.iter().collect();
-        let chosen_index = by_weight(&all, slot);
-        let chosen = all.get(chosen_index).copied();
+        let chosen_index = by_weight(self.shares.iter(), slot);
+        let chosen = self.shares.get(chosen_index);
         // A share with nothing healthy gives its requests to the others in
         // proportion to their weights: the same slot among what is left.
-        let others: Vec<&Share> = all.iter().enumerate().filter(|(i, _)| *i != chosen_index).map(|(_, s)| *s).collect();
-        let first_other = by_weight(&others, slot);
+        let others = self.shares.iter().enumerate().filter(move |(i, _)| *i != chosen_index).map(|(_, s)| s);
         let picked = chosen
             .and_then(|s| s.pick_healthy(exclude, client))
             .or_else(|| {
-                let mut order = others.iter().skip(first_other).chain(others.iter().take(first_other));
+                let first = by_weight(others.clone(), slot);
+                let mut order = others.clone().skip(first).chain(others.clone().take(first));
                 order.find_map(|s| s.pick_healthy(exclude, client))
             })
             .or_else(|| {
@@ -297,20 +297,20 @@ impl Pool {
 /// The index in `shares` whose part of the hundred holds `slot`, the
 /// parts in proportion to the weights (in order; the last takes any
 /// rounding).
-fn by_weight(shares: &[&Share], slot: usize) -> usize {
-    let total: usize = shares.iter().map(|s| s.weight).sum();
+fn by_weight<'a>(shares: impl Iterator<Item = &'a Share> + Clone, slot: usize) -> usize {
+    let (count, total) = shares.clone().fold((0usize, 0usize), |(n, sum), s| (n + 1, sum + s.weight));
     if total == 0 {
         return 0;
     }
     let point = slot * total / 100;
     let mut upper = 0;
-    for (i, share) in shares.iter().enumerate() {
+    for (i, share) in shares.enumerate() {
         upper += share.weight;
         if point < upper {
             return i;
         }
     }
-    shares.len().saturating_sub(1)
+    count.saturating_sub(1)
 }
 
 /// The backend whose (key, address) hash is highest.
